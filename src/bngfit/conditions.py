@@ -1,0 +1,130 @@
+"""Experimental conditions as mutations, and the chain rule through them.
+
+A condition is a list of :class:`Mutation` (target, op, value). A target's value
+in a condition is its base value (model default or parameter table) with the
+mutations applied in order; each value is a :class:`Quantity`, a small
+expression over the free parameters theta that evaluates to its value and its
+gradient d/dtheta. The operators follow the convention pin:
+
+- ``=`` : the target is replaced; the base's column vanishes (only the new
+  value's own dependence remains);
+- ``*c``: factor c on the base's column, ``/c``: factor 1/c, ``+c``/``-c``: factor 1;
+  where c is itself a free parameter, it brings its own column (product and
+  quotient rules).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+
+class MutationOp(str, Enum):
+    """Operator of a condition mutation."""
+
+    SET = "="
+    MUL = "*"
+    DIV = "/"
+    ADD = "+"
+    SUB = "-"
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One change a condition makes to the model.
+
+    Attributes
+    ----------
+    target : str
+        Model parameter, species (initial value) or compartment id, or a
+        problem-level symbol used in observable formulas.
+    op : MutationOp
+    value : float or str
+        A number, or the id of a (free or fixed) problem parameter.
+    """
+
+    target: str
+    op: MutationOp
+    value: float | str
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A named experimental condition: its mutations, applied in order."""
+
+    id: str
+    mutations: tuple[Mutation, ...]
+
+
+class Quantity:
+    """A value that may depend on theta; evaluates to (value, d value / d theta)."""
+
+    deps: frozenset[int]
+
+    def eval(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Return the value and its gradient, shape (n_theta,)."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Const(Quantity):
+    """A number."""
+
+    value: float
+    deps: frozenset[int] = frozenset()
+
+    def eval(self, theta):
+        return self.value, np.zeros(theta.shape[0])
+
+
+@dataclass(frozen=True)
+class Theta(Quantity):
+    """Free parameter number ``index``."""
+
+    index: int
+
+    @property
+    def deps(self):
+        return frozenset((self.index,))
+
+    def eval(self, theta):
+        g = np.zeros(theta.shape[0])
+        g[self.index] = 1.0
+        return float(theta[self.index]), g
+
+
+@dataclass(frozen=True)
+class Apply(Quantity):
+    """``base op operand`` for a non-assignment mutation."""
+
+    op: MutationOp
+    base: Quantity
+    operand: Quantity
+
+    @property
+    def deps(self):
+        return self.base.deps | self.operand.deps
+
+    def eval(self, theta):
+        a, da = self.base.eval(theta)
+        b, db = self.operand.eval(theta)
+        if self.op is MutationOp.MUL:
+            return a * b, b * da + a * db
+        if self.op is MutationOp.DIV:
+            return a / b, da / b - (a / b**2) * db
+        if self.op is MutationOp.ADD:
+            return a + b, da + db
+        if self.op is MutationOp.SUB:
+            return a - b, da - db
+        raise ValueError(f"not a combining operator: {self.op}")
+
+
+def apply_mutation(base: Quantity, op: MutationOp, operand: Quantity) -> Quantity:
+    """The target's quantity after one mutation."""
+    if op is MutationOp.SET:
+        return operand
+    if isinstance(base, Const) and isinstance(operand, Const):
+        return Const(Apply(op, base, operand).eval(np.zeros(0))[0])
+    return Apply(op, base, operand)

@@ -1,0 +1,160 @@
+"""What is estimated: a parameter-estimation problem, independent of file format.
+
+Loaders (:mod:`bngfit.petab_io`, later PyBNF) produce a :class:`Problem`; the
+objective compiles it against the model. Vectors in optimizer space (``x``)
+follow :attr:`Problem.x_names`, each parameter on its own scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+
+from .conditions import Condition
+from .formulas import Formula
+from .scales import Scale, scale_codes, to_scale
+from .simulate import ModelInfo
+
+
+class Transform(str, Enum):
+    """Observable transformation before the noise model (PEtab)."""
+
+    LIN = "lin"
+    LOG = "log"
+    LOG10 = "log10"
+
+
+class NoiseFamily(str, Enum):
+    """Noise distribution of an observable."""
+
+    NORMAL = "normal"
+    LAPLACE = "laplace"
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One row of the parameter table.
+
+    Attributes
+    ----------
+    id : str
+    scale : Scale
+    lb, ub : float
+        Bounds, native values.
+    nominal : float
+        Nominal value, native.
+    estimate : bool
+    row : int
+        Line in the parameter file (header is line 1).
+    """
+
+    id: str
+    scale: Scale
+    lb: float
+    ub: float
+    nominal: float
+    estimate: bool
+    row: int = 0
+
+
+@dataclass(frozen=True)
+class Observable:
+    """An observable: its formula, noise formula, transform and noise family."""
+
+    id: str
+    formula: Formula
+    noise: Formula
+    transform: Transform
+    family: NoiseFamily
+    row: int = 0
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """The measurement table as arrays, one entry per data point (length n).
+
+    ``preeq`` holds ``""`` where there is no pre-equilibration. The override
+    tuples hold numbers or parameter ids, one tuple per data point.
+    """
+
+    observable: tuple[str, ...]
+    preeq: tuple[str, ...]
+    condition: tuple[str, ...]
+    time: np.ndarray
+    value: np.ndarray
+    observable_params: tuple[tuple[float | str, ...], ...]
+    noise_params: tuple[tuple[float | str, ...], ...]
+    rows: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.observable)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A parameter-estimation problem.
+
+    Attributes
+    ----------
+    model : ModelInfo
+        The model and its names.
+    parameters : tuple of ParameterSpec
+        All problem parameters (estimated and fixed).
+    conditions : dict
+        Condition id -> :class:`~bngfit.conditions.Condition`.
+    observables : dict
+        Observable id -> :class:`Observable`.
+    measurements : Measurements
+    source : Path
+        The problem file it was read from.
+    files : dict
+        Role (``parameters``, ``conditions``, ...) -> file path, for messages.
+    """
+
+    model: ModelInfo
+    parameters: tuple[ParameterSpec, ...]
+    conditions: dict[str, Condition]
+    observables: dict[str, Observable]
+    measurements: Measurements
+    source: Path
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def free(self) -> tuple[ParameterSpec, ...]:
+        """The estimated parameters, in optimizer order."""
+        return tuple(p for p in self.parameters if p.estimate)
+
+    @property
+    def x_names(self) -> list[str]:
+        """Ids of the free parameters, length n_x."""
+        return [p.id for p in self.free]
+
+    @property
+    def x_scales(self) -> list[Scale]:
+        """Scale of each free parameter, length n_x."""
+        return [p.scale for p in self.free]
+
+    def _to_x(self, values: list[float]) -> np.ndarray:
+        return to_scale(np.array(values, dtype=float), scale_codes(self.x_scales))
+
+    @property
+    def x_nominal(self) -> np.ndarray:
+        """Nominal values of the free parameters in optimizer space, shape (n_x,)."""
+        return self._to_x([p.nominal for p in self.free])
+
+    @property
+    def lb(self) -> np.ndarray:
+        """Lower bounds in optimizer space, shape (n_x,)."""
+        return self._to_x([p.lb for p in self.free])
+
+    @property
+    def ub(self) -> np.ndarray:
+        """Upper bounds in optimizer space, shape (n_x,)."""
+        return self._to_x([p.ub for p in self.free])
+
+    def x_from_native(self, values: dict[str, float]) -> np.ndarray:
+        """Optimizer-space vector from native values by id (missing: nominal)."""
+        return self._to_x([values.get(p.id, p.nominal) for p in self.free])

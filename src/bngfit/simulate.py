@@ -1,0 +1,415 @@
+"""The one module that talks to bngsim.
+
+It loads a model, and runs one experimental condition (optionally preceded by a
+pre-equilibration phase) at a set of sample times, returning plain arrays: the
+requested outputs and, with sensitivities, their total derivatives with respect
+to the free parameters theta (native values). The chain from model parameters
+and initial conditions to theta is applied here, from Jacobians the caller
+supplies, because only here are the per-phase sensitivity matrices at hand.
+
+bngsim objects cannot be pickled: an :class:`Engine` pickles as its model path
+and rebuilds the model lazily in the receiving process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError, MissingExtraError, SimulationFailure
+
+log = logging.getLogger(__name__)
+
+MODEL_SUFFIXES = (".xml", ".sbml", ".ant", ".net", ".bngl")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Names a model exposes, read once at load (picklable, no bngsim objects).
+
+    Attributes
+    ----------
+    path : Path
+        The model file.
+    species, observables, expressions : tuple of str
+        Output names: species, model observables (BNGL), and functions /
+        assignment-rule expressions.
+    parameters : tuple of str
+        Independent, writable parameters (compartment sizes excluded).
+    compartments : tuple of str
+        Compartment-size parameters (writable, not differentiable).
+    defaults : dict
+        Parameter and compartment values as loaded.
+    """
+
+    path: Path
+    species: tuple[str, ...]
+    observables: tuple[str, ...]
+    expressions: tuple[str, ...]
+    parameters: tuple[str, ...]
+    compartments: tuple[str, ...]
+    defaults: dict[str, float] = field(repr=False)
+
+    def selector(self, name: str) -> str | None:
+        """Typed bngsim output selector for ``name``, or None if it is no output.
+
+        Species win over observables of the same name (SBML models expose each
+        species as an observable too).
+        """
+        if name in self.species:
+            return f"species:{name}"
+        if name in self.observables:
+            return f"observable:{name}"
+        if name in self.expressions:
+            return f"expression:{name}"
+        return None
+
+
+def _load_bngsim_model(path: Path):
+    import bngsim
+
+    if not path.is_file():
+        raise InputError("model file not found", file=str(path))
+    suffix = path.suffix.lower()
+    if suffix not in MODEL_SUFFIXES:
+        raise InputError(
+            f"cannot tell the model format from the suffix '{suffix}'; "
+            f"use one of {', '.join(MODEL_SUFFIXES)}",
+            file=str(path),
+        )
+    try:
+        return bngsim.Model.load(path)
+    except ImportError as err:
+        raise MissingExtraError(
+            f"loading {path.name} needs an optional package ({err}); "
+            "install it with: pip install 'bngsim[antimony]'"
+        ) from None
+    except bngsim.BngsimError as err:
+        text = str(err)
+        if suffix == ".bngl" and ("BNG2.pl" in text or "bionetgen" in text.lower()):
+            raise MissingExtraError(
+                f"{path.name} is a BioNetGen language model and needs BioNetGen's "
+                "BNG2.pl to generate its network; install the extra with: "
+                "pip install 'bngfit[bngl]' (perl must be on PATH). "
+                f"bngsim said: {text.splitlines()[0]}"
+            ) from None
+        raise InputError(f"model does not load: {text.splitlines()[0]}", file=str(path)) from None
+    except (OSError, ValueError) as err:
+        raise InputError(f"model does not load: {err}", file=str(path)) from None
+
+
+def read_model_info(path: str | Path) -> ModelInfo:
+    """Load a model and return its names (see :class:`ModelInfo`).
+
+    Raises
+    ------
+    InputError
+        If the file is missing, of unknown format, or does not load.
+    MissingExtraError
+        If the format needs an optional extra that is not installed.
+    """
+    path = Path(path)
+    model = _load_bngsim_model(path)
+    return _info_of(path, model)
+
+
+def _info_of(path: Path, model) -> ModelInfo:
+    internal = set(model._internal_param_names())
+    comps = tuple(model.compartment_size_params)
+    primary = [p for p in model.primary_param_names if p not in internal]
+    params = tuple(p for p in primary if p not in comps)
+    defaults = {p: float(model.get_param(p)) for p in (*params, *comps)}
+    return ModelInfo(
+        path=path,
+        species=tuple(model.species_names),
+        observables=tuple(model.observable_names),
+        expressions=tuple(model.function_names),
+        parameters=params,
+        compartments=comps,
+        defaults=defaults,
+    )
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    """ODE solver settings shared by every run of an objective.
+
+    Attributes
+    ----------
+    rtol, atol : float
+        CVODE relative and absolute tolerances.
+    preeq_tmax : float
+        Time horizon (model time units) for pre-equilibration.
+    preeq_rtol, preeq_atol : float
+        Steady-state test: states (and sensitivities) must change by less than
+        ``atol + rtol*|value|`` over the last stretch of the horizon.
+    timeout : float or None
+        Wall-clock budget of one run, in seconds.
+    """
+
+    rtol: float = 1e-8
+    atol: float = 1e-10
+    preeq_tmax: float = 1e6
+    preeq_rtol: float = 1e-6
+    preeq_atol: float = 1e-8
+    timeout: float | None = 600.0
+
+
+@dataclass
+class PhaseInput:
+    """Values for one phase of a condition at one point theta.
+
+    Attributes
+    ----------
+    params : dict
+        Model parameter (and compartment) values to write, native.
+    species : dict
+        Species whose initial value is set (after reset, or after
+        pre-equilibration for the main phase), native.
+    param_jac : ndarray, shape (n_sens, n_theta)
+        d param / d theta for the sensitivity parameters of the run, in order.
+    species_jac : dict
+        d species0 / d theta, shape (n_theta,), for the species in ``species``
+        whose value depends on theta.
+    """
+
+    params: dict[str, float]
+    species: dict[str, float]
+    param_jac: np.ndarray
+    species_jac: dict[str, np.ndarray]
+
+
+def sample_grid(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sample times for bngsim and the row of each requested time.
+
+    bngsim integrates from the first sample time, so t=0 is always prepended;
+    it needs two points at least.
+
+    Returns
+    -------
+    grid : ndarray, shape (n_grid,)
+    rows : ndarray of int, shape (len(times),)
+    """
+    uniq = np.unique(np.concatenate([[0.0], np.asarray(times, dtype=float)]))
+    if uniq.size < 2:
+        uniq = np.array([0.0, 1e-6])
+    rows = np.searchsorted(uniq, times)
+    return uniq, rows
+
+
+class Engine:
+    """Runs conditions of one model with bngsim.
+
+    Parameters
+    ----------
+    path : str or Path
+        The model file.
+    settings : SolverSettings
+    """
+
+    def __init__(self, path: str | Path, settings: SolverSettings | None = None) -> None:
+        self.path = Path(path)
+        self.settings = settings or SolverSettings()
+        self._model = None
+        self._sims: dict = {}
+        self._info: ModelInfo | None = None
+
+    def __getstate__(self) -> dict:
+        return {"path": self.path, "settings": self.settings}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["path"], state["settings"])
+
+    @property
+    def info(self) -> ModelInfo:
+        """Names of the model (loads it on first use)."""
+        self._ensure_model()
+        return self._info
+
+    def _ensure_model(self):
+        if self._model is None:
+            self._model = _load_bngsim_model(self.path)
+            self._info = _info_of(self.path, self._model)
+        return self._model
+
+    def _simulator(self, sens: tuple[str, ...] | None, ic: tuple[str, ...] = ()):
+        import bngsim
+
+        key = (sens, ic)
+        sim = self._sims.get(key)
+        if sim is None:
+            model = self._ensure_model()
+            if sens is None:
+                sim = bngsim.Simulator(model)
+            else:
+                sim = bngsim.Simulator(
+                    model, sensitivity_params=list(sens), sensitivity_ic=list(ic) or None
+                )
+            self._sims[key] = sim
+        return sim
+
+    # ------------------------------------------------------------------ runs
+    def run(
+        self,
+        outputs: tuple[str, ...],
+        times: np.ndarray,
+        main: PhaseInput,
+        preeq: PhaseInput | None,
+        sens_params: tuple[str, ...],
+        n_theta: int,
+        sensi: bool,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Simulate one condition.
+
+        Parameters
+        ----------
+        outputs : tuple of str
+            Typed selectors (``species:X``, ``observable:X``, ``expression:X``).
+        times : ndarray, shape (n_t,)
+            Sample times, >= 0, model time units.
+        main, preeq : PhaseInput
+            The measured phase and the optional pre-equilibration phase.
+        sens_params : tuple of str
+            Model parameters whose sensitivities are needed (rows of the
+            ``param_jac`` of both phases).
+        n_theta : int
+            Number of free parameters.
+        sensi : bool
+            Whether to compute derivatives.
+
+        Returns
+        -------
+        y : ndarray, shape (n_t, n_out)
+        dy : ndarray, shape (n_t, n_out, n_theta), or None without ``sensi``
+
+        Raises
+        ------
+        SimulationFailure
+            If the solver fails or pre-equilibration does not settle.
+        """
+        import bngsim
+
+        grid, rows = sample_grid(times)
+        try:
+            if sensi:
+                y, dy = self._run_sensi(outputs, grid, main, preeq, sens_params, n_theta)
+                return y[rows], dy[rows]
+            return self._run_plain(outputs, grid, main, preeq)[rows], None
+        except (bngsim.BngsimError, ValueError, ArithmeticError) as err:
+            text = " ".join(str(err).split())
+            raise SimulationFailure(text[:2000]) from None
+
+    def _opts(self) -> dict:
+        s = self.settings
+        return {"rtol": s.rtol, "atol": s.atol, "timeout": s.timeout}
+
+    def _start(self, phase: PhaseInput) -> None:
+        model = self._model
+        model.set_params(phase.params)
+        model.reset()
+        for name, value in phase.species.items():
+            model.set_concentration(name, value)
+
+    def _preeq_grid(self) -> list[float]:
+        tmax = self.settings.preeq_tmax
+        return [0.0, *np.logspace(-3, np.log10(tmax), 61).tolist()]
+
+    def _check_settled(self, a: np.ndarray, b: np.ndarray, what: str) -> None:
+        s = self.settings
+        bad = np.abs(b - a) > s.preeq_atol + s.preeq_rtol * np.abs(b)
+        if np.any(bad) or not np.all(np.isfinite(b)):
+            raise SimulationFailure(
+                f"pre-equilibration did not reach a steady state by t={s.preeq_tmax:g} "
+                f"({what} still changing); raise preeq_tmax or check the model"
+            )
+
+    def _run_plain(self, outputs, grid, main, preeq) -> np.ndarray:
+        self._ensure_model()
+        sim = self._simulator(None)
+        if preeq is not None:
+            self._start(preeq)
+            sel = [f"species:{s}" for s in self._info.species]
+            r1 = sim.run(sample_times=self._preeq_grid(), **self._opts())
+            x = r1.outputs(sel)
+            self._check_settled(x[-2], x[-1], "states")
+            self._model.set_params(main.params)
+            for name, value in main.species.items():
+                self._model.set_concentration(name, value)
+        else:
+            self._start(main)
+        r = sim.run(sample_times=grid.tolist(), **self._opts())
+        return r.outputs(list(outputs))
+
+    def _run_sensi(self, outputs, grid, main, preeq, sens_params, n_theta):
+        self._ensure_model()
+        outs = list(outputs)
+        if preeq is None:
+            ic = tuple(sorted(main.species_jac))
+            sim = self._simulator(sens_params, ic)
+            self._start(main)
+            r = sim.run(sample_times=grid.tolist(), **self._opts())
+            return r.outputs(outs), self._chain(r, outs, main.param_jac, ic, main.species_jac,
+                                                n_theta)
+        species = self._info.species
+        sel = [f"species:{s}" for s in species]
+        ic1 = tuple(sorted(preeq.species_jac))
+        sim1 = self._simulator(sens_params, ic1)
+        self._start(preeq)
+        r1 = sim1.run(sample_times=self._preeq_grid(), **self._opts())
+        x = r1.outputs(sel)
+        dx = self._chain(r1, sel, preeq.param_jac, ic1, preeq.species_jac, n_theta)
+        self._check_settled(x[-2], x[-1], "states")
+        self._check_settled(dx[-2], dx[-1], "sensitivities")
+        carry = (
+            not main.species
+            and not ic1
+            and main.param_jac.shape == preeq.param_jac.shape
+            and np.array_equal(main.param_jac, preeq.param_jac)
+        )
+        if carry:
+            # Same parameter-to-theta map in both phases: bngsim carries
+            # dx_ss/dp into the measured phase, exact and cheapest.
+            self._model.set_params(main.params)
+            r = sim1.run(sample_times=grid.tolist(), carry_sensitivities=True, **self._opts())
+            return r.outputs(outs), self._chain(r, outs, main.param_jac, (), {}, n_theta)
+        # General route: restart from x_ss (with the main condition's species
+        # overrides) and chain through d y / d x0 for every species, seeded
+        # with dx_ss/dtheta (or the override's own derivative).
+        x0 = x[-1].copy()
+        dx0 = dx[-1].copy()
+        for name, value in main.species.items():
+            i = species.index(name)
+            x0[i] = value
+            dx0[i] = main.species_jac.get(name, np.zeros(n_theta))
+        sim2 = self._simulator(sens_params, species)
+        self._model.set_params(main.params)
+        self._model.reset()
+        self._model.set_state(x0)
+        r = sim2.run(sample_times=grid.tolist(), **self._opts())
+        jac = dict(zip(species, dx0, strict=True))
+        return r.outputs(outs), self._chain(r, outs, main.param_jac, species, jac, n_theta)
+
+    @staticmethod
+    def _chain(r, outs, param_jac, ic, species_jac, n_theta) -> np.ndarray:
+        """d outputs / d theta = dy/dp @ dp/dtheta + dy/dx0 @ dx0/dtheta."""
+        n_t = r.time.shape[0]
+        dy = np.zeros((n_t, len(outs), n_theta))
+        if param_jac.shape[0]:
+            dp = r.output_sensitivities(outs, axis="parameter")
+            dy += dp @ param_jac
+        if ic:
+            dic = r.output_sensitivities(outs, axis="ic")
+            jac = np.array([species_jac[s] for s in ic])
+            dy += dic @ jac
+        return dy
+
+
+def codegen_cache_dir() -> str:
+    """Where bngsim caches compiled sensitivity code (for messages and docs)."""
+    return os.environ.get(
+        "BNGSIM_CODEGEN_CACHE_DIR", str(Path.home() / ".cache" / "bngsim" / "codegen")
+    )
