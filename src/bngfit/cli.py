@@ -1,0 +1,240 @@
+"""Command-line interface: ``bngfit validate | evaluate | simulate | check-grad``.
+
+Exit codes are part of the interface: 0 success, 2 bad input (including a
+missing optional extra), 1 simulation failure at the requested point. Errors
+are printed as one clear paragraph on stderr; ``--debug`` adds the traceback.
+Only this module prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .errors import BngfitError, InputError, MissingExtraError
+
+EXIT_OK = 0
+EXIT_SIM = 1
+EXIT_INPUT = 2
+
+
+class _SimulationError(Exception):
+    """The objective failed at the requested point (exit code 1)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bngfit",
+        description="Fit ODE models of biochemical networks with exact, checked gradients.",
+    )
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def problem_cmd(name: str, help_text: str) -> argparse.ArgumentParser:
+        s = sub.add_parser(name, help=help_text, description=help_text)
+        s.add_argument("problem", metavar="PROBLEM", help="PEtab v1 YAML file")
+        s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show tracebacks and debug logs")
+        return s
+
+    def point_opts(s: argparse.ArgumentParser) -> None:
+        s.add_argument("--point", metavar="FILE",
+                       help="TSV with columns parameterId, value (each on its parameter's "
+                            "scale); default: nominal values")
+        s.add_argument("--rtol", type=float, default=1e-8, help="ODE relative tolerance")
+        s.add_argument("--atol", type=float, default=1e-10, help="ODE absolute tolerance")
+
+    problem_cmd("validate", "List what is wrong with a problem's inputs (exit 0 when clean).")
+    ev = problem_cmd("evaluate", "Negative log-likelihood, chi2 and gradient at a point.")
+    point_opts(ev)
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    si = problem_cmd("simulate", "Write a PEtab simulation table at a point.")
+    point_opts(si)
+    si.add_argument("-o", "--output", required=True, metavar="SIM.tsv",
+                    help="simulation table to write")
+    cg = problem_cmd("check-grad", "Compare the exact gradient with finite differences.")
+    point_opts(cg)
+    grp = cg.add_mutually_exclusive_group()
+    grp.add_argument("--eps", type=float, default=None, help="one step (default 1e-5)")
+    grp.add_argument("--multi-eps", action="store_true",
+                     help="try steps 1e-1 ... 1e-7 and keep the best per parameter")
+    cg.add_argument("--label", default="rel_err", choices=["rel_err", "abs_err", "fd_err"],
+                    help="column that picks the step with --multi-eps")
+    cg.add_argument("--json", action="store_true", help="print a list of records")
+    return p
+
+
+# ------------------------------------------------------------------ commands
+def _load(path: str):
+    from .loader import load_problem
+
+    return load_problem(path)
+
+
+def _objective_and_point(args):
+    from .objective import Objective
+    from .points import read_point
+
+    problem = _load(args.problem)
+    for name, tol in (("--rtol", args.rtol), ("--atol", args.atol)):
+        if not (tol > 0 and math.isfinite(tol)):
+            raise InputError(f"{name} must be a positive number", value=str(tol))
+    obj = Objective(problem, rtol=args.rtol, atol=args.atol)
+    if args.point:
+        x, defaulted = read_point(args.point, problem)
+        if defaulted:
+            logging.getLogger("bngfit").info(
+                "%s does not list %s; using nominal values", args.point, ", ".join(defaulted))
+    else:
+        x = problem.x_nominal
+    return problem, obj, x
+
+
+def _num(v: float) -> float | None:
+    """A float for JSON: non-finite values become null (JSON has no inf/NaN)."""
+    return float(v) if math.isfinite(v) else None
+
+
+def cmd_validate(args) -> int:
+    from .loader import check_problem
+
+    _, items = check_problem(args.problem)
+    for item in items:
+        print(item.format())
+    n_err = sum(i.severity == "error" for i in items)
+    if n_err:
+        print(f"{n_err} error(s) in {args.problem}", file=sys.stderr)
+        return EXIT_INPUT
+    print(f"{args.problem}: no errors" + (f", {len(items)} warning(s)" if items else ""))
+    return EXIT_OK
+
+
+def cmd_evaluate(args) -> int:
+    _, obj, x = _objective_and_point(args)
+    ev = obj(x, sensi=1)
+    if args.json:
+        out = {
+            "fval": _num(ev.fval),
+            "llh": _num(ev.llh),
+            "chi2": _num(ev.chi2),
+            "grad": {n: _num(g) for n, g in zip(obj.x_names, ev.grad, strict=True)},
+            "status": ev.status,
+        }
+        if not ev.ok:
+            out["message"] = ev.message
+        print(json.dumps(out, indent=2))
+    if not ev.ok:
+        raise _SimulationError(ev.message)
+    if not args.json:
+        print(f"fval  {ev.fval:.10g}   (negative log-likelihood)")
+        print(f"llh   {ev.llh:.10g}")
+        print(f"chi2  {ev.chi2:.10g}")
+        if obj.x_names:
+            width = max(len(n) for n in obj.x_names)
+            print("gradient (d fval / d x, optimizer space):")
+            for n, g in zip(obj.x_names, ev.grad, strict=True):
+                print(f"  {n:<{width}}  {g: .10g}")
+    return EXIT_OK
+
+
+def cmd_simulate(args) -> int:
+    from .simtable import simulation_table
+
+    problem, obj, x = _objective_and_point(args)
+    ev = obj.simulate(x)
+    if not ev.ok and ev.status == "simulation_failed":
+        raise _SimulationError(ev.message)
+    out = Path(args.output)
+    try:
+        simulation_table(problem, ev.simulation).to_csv(out, sep="\t", index=False,
+                                                         float_format="%.17g")
+    except OSError as err:
+        raise InputError(f"cannot write the simulation table: {err.strerror}",
+                         file=str(out)) from None
+    print(f"wrote {len(problem.measurements)} simulated values to {out}")
+    return EXIT_OK
+
+
+def cmd_check_grad(args) -> int:
+    from .gradcheck import check_grad, check_grad_multi_eps
+
+    _, obj, x = _objective_and_point(args)
+    ev = obj(x, sensi=1)
+    if not ev.ok:
+        raise _SimulationError(ev.message)
+    if args.multi_eps:
+        table = check_grad_multi_eps(obj, x, label=args.label)
+    else:
+        eps = 1e-5 if args.eps is None else args.eps
+        if not (eps > 0 and math.isfinite(eps)):
+            raise InputError("--eps must be a positive number", value=str(eps))
+        table = check_grad(obj, x, eps)
+    if args.json:
+        records = []
+        for pid, row in table.iterrows():
+            rec = {"parameterId": pid}
+            rec.update({k: _num(float(v)) for k, v in row.items()})
+            records.append(rec)
+        print(json.dumps(records, indent=2))
+    else:
+        with np.printoptions(precision=6):
+            print(table.to_string(float_format=lambda v: f"{v:.6e}"))
+        worst = table["rel_err"].max() if len(table) else 0.0
+        print(f"\nlargest rel_err: {worst:.3e}")
+    return EXIT_OK
+
+
+COMMANDS = {
+    "validate": cmd_validate,
+    "evaluate": cmd_evaluate,
+    "simulate": cmd_simulate,
+    "check-grad": cmd_check_grad,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
+                        format="bngfit: %(message)s")
+    if not args.debug:
+        logging.getLogger("bngfit").setLevel(logging.INFO)
+    try:
+        return COMMANDS[args.command](args)
+    except InputError as err:
+        if args.debug:
+            raise
+        print(f"bngfit: bad input: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    except MissingExtraError as err:
+        if args.debug:
+            raise
+        print(f"bngfit: missing optional dependency: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    except _SimulationError as err:
+        print(f"bngfit: simulation failed: {err}", file=sys.stderr)
+        return EXIT_SIM
+    except BngfitError as err:
+        if args.debug:
+            raise
+        print(f"bngfit: {err}", file=sys.stderr)
+        return EXIT_SIM
+    except KeyboardInterrupt:
+        print("bngfit: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug: still one paragraph, the traceback on --debug
+        if args.debug:
+            raise
+        print(f"bngfit: internal error ({type(err).__name__}: {err}); rerun with --debug "
+              "for the traceback and please report it", file=sys.stderr)
+        return EXIT_SIM
+
+
+if __name__ == "__main__":
+    sys.exit(main())
