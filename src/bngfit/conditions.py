@@ -16,12 +16,12 @@ gradient d/dtheta. The operators follow the convention pin:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
 
-class MutationOp(str, Enum):
+class MutationOp(StrEnum):
     """Operator of a condition mutation."""
 
     SET = "="

@@ -8,7 +8,7 @@ follow :attr:`Problem.x_names`, each parameter on its own scale.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from .scales import Scale, scale_codes, to_scale
 from .simulate import ModelInfo
 
 
-class Transform(str, Enum):
+class Transform(StrEnum):
     """Observable transformation before the noise model (PEtab)."""
 
     LIN = "lin"
@@ -27,7 +27,7 @@ class Transform(str, Enum):
     LOG10 = "log10"
 
 
-class NoiseFamily(str, Enum):
+class NoiseFamily(StrEnum):
     """Noise distribution of an observable."""
 
     NORMAL = "normal"

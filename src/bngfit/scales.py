@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
 
-class Scale(str, Enum):
+class Scale(StrEnum):
     """How a parameter is seen by the optimizer (PEtab ``parameterScale``)."""
 
     LIN = "lin"
