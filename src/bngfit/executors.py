@@ -1,0 +1,116 @@
+"""Where the starts run: in this process, a local process pool, or a Dask cluster.
+
+Every executor maps one picklable function over picklable tasks and yields
+results as they finish (any order). bngsim objects cannot be pickled, so tasks
+carry the problem's file path and each worker process rebuilds the model once
+(see :func:`bngfit.multistart.run_start`).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from enum import StrEnum
+
+from .errors import MissingExtraError
+
+log = logging.getLogger(__name__)
+
+
+class ExecutorName(StrEnum):
+    """The execution engines of a multistart."""
+
+    SEQUENTIAL = "sequential"
+    PROCESS = "process"
+    DASK = "dask"
+
+
+def parse_executor(name: str) -> ExecutorName:
+    """The engine named ``name``, or a ValueError listing the choices."""
+    try:
+        return ExecutorName(name)
+    except ValueError:
+        raise ValueError(f"unknown engine '{name}': use one of "
+                         f"{', '.join(e.value for e in ExecutorName)}") from None
+
+
+def default_workers() -> int:
+    """Worker processes by default: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def run_unordered(
+    fn: Callable,
+    tasks: Iterable,
+    *,
+    engine: ExecutorName = ExecutorName.PROCESS,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> Iterator:
+    """Apply ``fn`` to every task; yield results as they finish.
+
+    Parameters
+    ----------
+    fn : callable
+        A module-level (picklable) function of one task.
+    tasks : iterable
+        Picklable task objects.
+    engine : ExecutorName
+    workers : int, optional
+        Worker processes (process pool, local Dask cluster); default: cores.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:8786``); without it
+        the Dask engine starts a local cluster.
+    """
+    tasks = list(tasks)
+    if not tasks:
+        return
+    if engine is ExecutorName.SEQUENTIAL:
+        for t in tasks:
+            yield fn(t)
+        return
+    n = min(workers or default_workers(), len(tasks))
+    if engine is ExecutorName.PROCESS:
+        # 'spawn': a clean interpreter per worker, safe with the solver's native
+        # state in the parent; each worker loads the model once and reuses it.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+            futures = [pool.submit(fn, t) for t in tasks]
+            try:
+                for fut in as_completed(futures):
+                    yield fut.result()
+            finally:
+                for fut in futures:
+                    fut.cancel()
+        return
+    yield from _run_dask(fn, tasks, n, scheduler)
+
+
+def _run_dask(fn, tasks, n, scheduler) -> Iterator:
+    try:
+        from distributed import Client, LocalCluster, as_completed as dask_completed
+    except ImportError:
+        raise MissingExtraError(
+            "the Dask engine needs dask.distributed; install it with: "
+            "pip install 'bngfit[dask]'") from None
+    cluster = None
+    if scheduler:
+        client = Client(scheduler, timeout="30s")
+    else:
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    try:
+        futures = client.map(fn, tasks, pure=False)
+        for fut in dask_completed(futures):
+            yield fut.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,324 @@
+"""Multistart fitting: start points, one task per start, results into the store.
+
+Start points are drawn in the main process from a seeded generator (uniform or
+Latin hypercube in the scaled bounds), so the same seed gives the same starts
+on every engine. Each start is a picklable :class:`StartTask`; the worker
+rebuilds the problem from its file once per process (:func:`run_start`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError, UnsupportedError
+from .executors import ExecutorName, parse_executor, run_unordered
+from .objective import Objective
+from .optimizers import NEEDS_RESIDUALS, OptimizerName, minimize, parse_optimizer
+from .problem import Problem
+from .results import FitResult, StartResult, StartStatus
+from .store import Store, fingerprint
+
+log = logging.getLogger(__name__)
+
+SAMPLERS = ("uniform", "lhs")
+
+
+def sample_starts(lb: np.ndarray, ub: np.ndarray, n: int, rng: np.random.Generator,
+                  method: str = "uniform") -> np.ndarray:
+    """Start points in the box [lb, ub] (optimizer space).
+
+    Parameters
+    ----------
+    lb, ub : ndarray, shape (n_x,)
+    n : int
+        Number of points.
+    rng : numpy.random.Generator
+    method : {"uniform", "lhs"}
+        Independent uniform draws, or a Latin hypercube (one point per stratum
+        and dimension).
+
+    Returns
+    -------
+    ndarray, shape (n, n_x)
+    """
+    d = lb.size
+    if method == "uniform":
+        u = rng.random((n, d))
+    elif method == "lhs":
+        u = np.empty((n, d))
+        for j in range(d):
+            u[:, j] = (rng.permutation(n) + rng.random(n)) / n
+    else:
+        raise ValueError(f"unknown start sampler '{method}': use one of {', '.join(SAMPLERS)}")
+    return lb + u * (ub - lb)
+
+
+@dataclass(frozen=True)
+class StartTask:
+    """Everything one start needs, picklable (no bngsim objects)."""
+
+    problem_path: str
+    objective_opts: dict
+    optimizer: str
+    optimizer_opts: dict
+    index: int
+    x0: np.ndarray
+    lb: np.ndarray
+    ub: np.ndarray
+
+
+_OBJECTIVES: dict = {}
+
+
+def _objective_for(path: str, opts: dict) -> Objective:
+    """One objective per problem file and settings per process (model loaded once)."""
+    from .loader import load_problem
+
+    key = (path, tuple(sorted(opts.items())))
+    obj = _OBJECTIVES.get(key)
+    if obj is None:
+        obj = Objective(load_problem(path), **opts)
+        _OBJECTIVES[key] = obj
+    return obj
+
+
+def run_start(task: StartTask) -> StartResult:
+    """Run one start; never raises (a failure is recorded in the result)."""
+    t0 = time.perf_counter()
+    trace = np.zeros(0)
+    try:
+        obj = _objective_for(task.problem_path, task.objective_opts)
+        local, counted = minimize(obj, task.x0, task.lb, task.ub,
+                                  OptimizerName(task.optimizer), task.optimizer_opts)
+        trace = np.array(counted.trace, dtype=float)
+        end = counted(local.x)
+        fval = end.fval if end.ok else float("inf")
+        gnorm = float(np.linalg.norm(end.grad)) if end.ok else float("nan")
+        status, message = local.status, local.message
+        if not end.ok:
+            status, message = StartStatus.ERROR, end.message
+        return StartResult(task.index, task.x0, local.x, fval, gnorm, counted.n_fval,
+                           time.perf_counter() - t0, status, message, trace)
+    except Exception as err:  # noqa: BLE001 - a failing start must not stop the others
+        log.debug("start %d failed", task.index, exc_info=True)
+        return StartResult(task.index, task.x0, task.x0, float("inf"), float("nan"),
+                           trace.size, time.perf_counter() - t0, StartStatus.ERROR,
+                           f"{type(err).__name__}: {err}", trace)
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """The settings that define a run (stored, and compared on resume)."""
+
+    optimizer: str
+    n_starts: int
+    seed: int | None
+    sampler: str = "uniform"
+    objective_opts: dict = field(default_factory=dict)
+    optimizer_opts: dict = field(default_factory=dict)
+    user_starts: int = 0
+
+    def as_dict(self) -> dict:
+        return {"sampler": self.sampler, "objective_opts": self.objective_opts,
+                "optimizer_opts": self.optimizer_opts, "user_starts": self.user_starts}
+
+
+def _seed_of(rng) -> int:
+    if rng is None:
+        return int(np.random.SeedSequence().entropy % (2**63))
+    if isinstance(rng, np.random.Generator):
+        return int(rng.integers(2**63))
+    return int(rng)
+
+
+def _check_settings_match(store: Store, s: FitSettings) -> None:
+    meta = store.meta()
+    theirs = {"optimizer": meta["optimizer"], "n_starts": meta["n_starts"],
+              "seed": meta["seed"], **meta["settings"]}
+    ours = {"optimizer": s.optimizer, "n_starts": s.n_starts, "seed": s.seed,
+            **json_roundtrip(s.as_dict())}
+    diff = [k for k in ours if theirs.get(k) != ours[k]]
+    if diff:
+        detail = "; ".join(f"{k}: stored {theirs.get(k)!r}, given {ours[k]!r}" for k in diff)
+        raise InputError(f"resume with the stored settings, or start a new store ({detail})",
+                         file=str(store.path))
+
+
+def json_roundtrip(d: dict) -> dict:
+    """The dict as it comes back from the store's JSON."""
+    import json
+
+    return json.loads(json.dumps(d))
+
+
+def fit(
+    problem: Problem,
+    *,
+    optimizer: str = "least_squares",
+    n_starts: int = 10,
+    rng: int | np.random.Generator | None = None,
+    engine: str = "process",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    starts: Sequence[Sequence[float]] | None = None,
+    sampler: str = "uniform",
+    store: str | Path | None = None,
+    resume: bool = False,
+    check_gradient: bool = False,
+    objective_opts: dict | None = None,
+    optimizer_opts: dict | None = None,
+    progress: Callable[[StartResult], None] | None = None,
+) -> FitResult:
+    """Fit a problem by multistart local optimization.
+
+    Parameters
+    ----------
+    problem : Problem
+        Must have been read from a file (workers rebuild it from there).
+    optimizer : {"least_squares", "lbfgsb", "fides"}
+    n_starts : int
+        Number of starts (user ``starts`` first, then sampled ones).
+    rng : int, numpy.random.Generator or None
+        Seed or generator for the start points; the seed used is recorded.
+    engine : {"process", "sequential", "dask"}
+    workers : int, optional
+        Worker processes; default: the available cores.
+    scheduler : str, optional
+        Dask scheduler address (``engine="dask"``); default: a local cluster.
+    starts : array_like, shape (n_user, n_x), optional
+        User start points, optimizer space.
+    sampler : {"uniform", "lhs"}
+    store : path, optional
+        SQLite result store; each finished start is committed at once.
+    resume : bool
+        Continue the run in ``store``, skipping finished starts.
+    check_gradient : bool
+        Run a multi-step gradient check at the first start point (before
+        fitting) and at the best optimum (after); both tables are kept.
+    objective_opts : dict, optional
+        ``rtol``, ``atol``, ``preeq_tmax`` of the :class:`Objective`.
+    optimizer_opts : dict, optional
+        Tolerances and budgets of the optimizer.
+    progress : callable, optional
+        Called with each finished :class:`StartResult`.
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    InputError
+        Bad settings, an optimizer that does not fit the problem, a store of
+        another problem — all before any simulation.
+    """
+    opt = parse_optimizer(optimizer)
+    eng = parse_executor(engine)
+    if sampler not in SAMPLERS:
+        raise InputError(f"unknown start sampler '{sampler}': use one of {', '.join(SAMPLERS)}")
+    if n_starts < 1:
+        raise InputError("the number of starts must be at least 1", value=str(n_starts))
+    objective_opts = dict(objective_opts or {})
+    obj = Objective(problem, **objective_opts)  # compiles the plan: no simulation yet
+    if opt in NEEDS_RESIDUALS and not obj.has_residuals:
+        families = sorted({o.family.value for o in problem.observables.values()} - {"normal"})
+        raise UnsupportedError(
+            f"optimizer '{opt.value}' needs a sum-of-squares objective, but this problem has "
+            f"{', '.join(families)} noise, which has no residual form; use 'fides' or "
+            "'lbfgsb' instead", file=str(problem.source))
+    n_x = len(problem.x_names)
+    user = np.zeros((0, n_x)) if starts is None else np.atleast_2d(np.asarray(starts, float))
+    if user.shape[1:] != (n_x,) and user.size:
+        raise InputError(f"user start points must have {n_x} columns", value=str(user.shape))
+    lb, ub = problem.lb, problem.ub
+    outside = ~((user >= lb) & (user <= ub)).all(axis=1) if user.size else np.zeros(0, bool)
+    if outside.any():
+        raise InputError("user start point outside the bounds", value=str(user[outside][0]))
+    n_starts = max(n_starts, user.shape[0])
+    seed = _seed_of(rng)
+    settings = FitSettings(opt.value, n_starts, seed, sampler, objective_opts,
+                           dict(optimizer_opts or {}), int(user.shape[0]))
+
+    st = Store(store) if store is not None else None
+    fp = fingerprint(problem)
+    if st is not None:
+        if resume and not st.is_new():
+            st.check_same_problem(fp)
+            _check_settings_match(st, settings)
+        elif not st.is_new():
+            st.close()
+            raise InputError("the store already holds a run; resume it or choose another "
+                             "store file", file=str(store))
+        else:
+            st.init_run(fp=fp, problem_path=str(problem.source), x_names=problem.x_names,
+                        optimizer=opt.value, seed=seed, n_starts=n_starts,
+                        settings=json_roundtrip(settings.as_dict()))
+    try:
+        return _run(problem, obj, settings, user, eng, workers, scheduler, st,
+                    check_gradient, progress)
+    finally:
+        if st is not None:
+            st.close()
+
+
+def _run(problem, obj, s: FitSettings, user, eng, workers, scheduler, st, check_gradient,
+         progress) -> FitResult:
+    from .gradcheck import check_grad_multi_eps
+
+    t0 = time.perf_counter()
+    lb, ub = problem.lb, problem.ub
+    rng = np.random.default_rng(s.seed)
+    sampled = sample_starts(lb, ub, s.n_starts - user.shape[0], rng, s.sampler)
+    x0s = np.vstack([user, sampled])
+    done = st.finished() if st is not None else set()
+    gradchecks = st.gradchecks() if st is not None else {}
+    if check_gradient and "start" not in gradchecks:
+        gradchecks["start"] = _gradcheck(check_grad_multi_eps, obj, x0s[0])
+        if st is not None:
+            st.add_gradcheck("start", gradchecks["start"])
+    tasks = [
+        StartTask(str(problem.source), s.objective_opts, s.optimizer, s.optimizer_opts, i,
+                  x0s[i], lb, ub)
+        for i in range(s.n_starts) if i not in done
+    ]
+    results: list[StartResult] = st.starts() if st is not None else []
+    try:
+        for res in run_unordered(run_start, tasks, engine=eng, workers=workers,
+                                 scheduler=scheduler):
+            if st is not None:
+                st.add_start(res)
+            results.append(res)
+            if progress is not None:
+                progress(res)
+    finally:
+        if st is not None:
+            st.add_wall(time.perf_counter() - t0)
+    ordered = sorted(results, key=lambda r: (not np.isfinite(r.fval), r.fval, r.index))
+    if check_gradient and ordered and np.isfinite(ordered[0].fval):
+        gradchecks["best"] = _gradcheck(check_grad_multi_eps, obj, ordered[0].x)
+        if st is not None:
+            st.add_gradcheck("best", gradchecks["best"])
+    if st is not None:
+        return st.result()
+    return FitResult(problem.x_names, tuple(ordered), s.optimizer, s.seed, s.n_starts,
+                     time.perf_counter() - t0, {**s.as_dict(), "problem": str(problem.source)},
+                     gradchecks)
+
+
+def _gradcheck(fn, obj, x):
+    try:
+        return fn(obj, x)
+    except RuntimeError as err:  # the objective fails at x: record why, do not abort
+        import pandas as pd
+
+        log.warning("gradient check skipped: %s", err)
+        return pd.DataFrame({"message": [str(err)]})
+
+
+__all__ = ["ExecutorName", "FitSettings", "StartTask", "fit", "run_start", "sample_starts"]

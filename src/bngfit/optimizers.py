@@ -1,0 +1,222 @@
+"""Local optimizers behind one small interface, all fed by the core Evaluation.
+
+Each optimizer minimises the objective from one start point within bounds
+(optimizer space) and returns a :class:`LocalResult`. The objective is wrapped
+once (:class:`Counted`): it counts evaluations, records the fval trace, and
+lets scipy's separate value and Jacobian calls share one sensitivity solve
+through the objective's one-point cache.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from .objective import Evaluation, Objective
+from .results import StartStatus
+
+log = logging.getLogger(__name__)
+
+
+class OptimizerName(StrEnum):
+    """The optimizers bngfit offers."""
+
+    LEAST_SQUARES = "least_squares"
+    LBFGSB = "lbfgsb"
+    FIDES = "fides"
+
+
+NEEDS_RESIDUALS = {OptimizerName.LEAST_SQUARES}
+
+
+@dataclass(frozen=True)
+class LocalResult:
+    """What one local optimization returned (before bookkeeping)."""
+
+    x: np.ndarray
+    status: StartStatus
+    message: str
+
+
+@dataclass
+class Counted:
+    """The objective as optimizers see it: counts, trace, failure policy.
+
+    A point where the simulation fails gives ``fval = inf`` (and non-finite
+    residuals): every optimizer here rejects such a trial step and shrinks its
+    step; none sees an exception.
+    """
+
+    objective: Objective
+    trace: list[float] = field(default_factory=list)
+    best: Evaluation | None = None
+    last: Evaluation | None = None
+
+    def __call__(self, x: np.ndarray) -> Evaluation:
+        if self.last is not None and np.array_equal(self.last.x, x):
+            return self.last
+        ev = self.objective(x, sensi=1)
+        self.last = ev
+        self.trace.append(ev.fval)
+        if ev.ok and (self.best is None or ev.fval < self.best.fval):
+            self.best = ev
+        return ev
+
+    @property
+    def n_fval(self) -> int:
+        return len(self.trace)
+
+
+def _least_squares(f: Counted, x0, lb, ub, opts) -> LocalResult:
+    from scipy.optimize import least_squares
+
+    n_res = None
+
+    def res(x):
+        nonlocal n_res
+        ev = f(x)
+        if ev.res is None:
+            # Non-finite residuals make TRF reject the step and shrink its radius.
+            return np.full(n_res, np.inf)
+        n_res = ev.res.size
+        return ev.res
+
+    def jac(x):
+        return f(x).sres
+
+    r0 = f(x0)
+    if not r0.ok:
+        return LocalResult(x0, StartStatus.ERROR, f"objective fails at the start point: "
+                                                  f"{r0.message}")
+    out = least_squares(
+        res, x0, jac=jac, bounds=(lb, ub), method="trf",
+        ftol=opts.get("ftol", 1e-10), xtol=opts.get("xtol", 1e-10),
+        gtol=opts.get("gtol", 1e-10), max_nfev=opts.get("max_nfev", 1000),
+        x_scale=opts.get("x_scale", "jac"),
+    )
+    status = (StartStatus.CONVERGED if out.status > 0 else
+              StartStatus.MAX_ITER if out.status == 0 else StartStatus.FAILED)
+    return LocalResult(out.x, status, str(out.message))
+
+
+def _lbfgsb(f: Counted, x0, lb, ub, opts) -> LocalResult:
+    from scipy.optimize import minimize
+
+    def fun(x):
+        ev = f(x)
+        if not ev.ok:
+            return np.inf, np.zeros_like(x)
+        return ev.fval, ev.grad
+
+    r0 = f(x0)
+    if not r0.ok:
+        return LocalResult(x0, StartStatus.ERROR, f"objective fails at the start point: "
+                                                  f"{r0.message}")
+    out = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=list(zip(lb, ub, strict=True)),
+                   options={"maxiter": opts.get("maxiter", 1000),
+                            "maxfun": opts.get("max_nfev", 2000),
+                            "ftol": opts.get("ftol", 1e-12), "gtol": opts.get("gtol", 1e-8)})
+    msg = str(out.message)
+    if out.success:
+        status = StartStatus.CONVERGED
+    elif "LIMIT" in msg.upper() or "MAX" in msg.upper():
+        status = StartStatus.MAX_ITER
+    else:
+        status = StartStatus.FAILED
+    return LocalResult(out.x, status, msg)
+
+
+def _fides(f: Counted, x0, lb, ub, opts) -> LocalResult:
+    import fides
+
+    hessian = opts.get("hessian", "gn")
+    use_gn = hessian == "gn" and f.objective.has_residuals
+    n = x0.size
+
+    def fun(x):
+        ev = f(x)
+        if not ev.ok:
+            nan = np.full(n, np.nan)
+            return (np.inf, nan, np.full((n, n), np.nan)) if use_gn else (np.inf, nan)
+        if use_gn:
+            # Gauss-Newton / Fisher information from the residual Jacobian.
+            return ev.fval, ev.grad, ev.sres.T @ ev.sres
+        return ev.fval, ev.grad
+
+    r0 = f(x0)
+    if not r0.ok:
+        return LocalResult(x0, StartStatus.ERROR, f"objective fails at the start point: "
+                                                  f"{r0.message}")
+    options = {
+        fides.Options.MAXITER: opts.get("maxiter", 1000),
+        fides.Options.FATOL: opts.get("fatol", 1e-10),
+        fides.Options.FRTOL: opts.get("frtol", 1e-12),
+        fides.Options.GATOL: opts.get("gatol", 1e-8),
+    }
+    opt = fides.Optimizer(fun, ub=np.asarray(ub, float), lb=np.asarray(lb, float),
+                          verbose=logging.WARNING, options=options,
+                          hessian_update=None if use_gn else fides.BFGS())
+    fides_log = logging.getLogger("fides")
+    fides_log.setLevel(logging.ERROR)
+    try:
+        opt.minimize(np.asarray(x0, float))
+    except (ValueError, np.linalg.LinAlgError, RuntimeError) as err:
+        return LocalResult(np.asarray(opt.x_min if opt.x_min is not None else x0),
+                           StartStatus.FAILED, f"fides stopped: {err}")
+    flag = opt.exitflag
+    if flag > 0:
+        status = StartStatus.CONVERGED
+    elif flag in (fides.ExitFlag.MAXITER, fides.ExitFlag.MAXTIME):
+        status = StartStatus.MAX_ITER
+    else:
+        status = StartStatus.FAILED
+    return LocalResult(np.asarray(opt.x_min, float), status, f"fides: {flag.name}")
+
+
+RUNNERS = {
+    OptimizerName.LEAST_SQUARES: _least_squares,
+    OptimizerName.LBFGSB: _lbfgsb,
+    OptimizerName.FIDES: _fides,
+}
+
+
+def parse_optimizer(name: str) -> OptimizerName:
+    """The optimizer named ``name``, or a ValueError listing the choices."""
+    try:
+        return OptimizerName(name)
+    except ValueError:
+        raise ValueError(f"unknown optimizer '{name}': use one of "
+                         f"{', '.join(o.value for o in OptimizerName)}") from None
+
+
+def minimize(objective: Objective, x0: np.ndarray, lb: np.ndarray, ub: np.ndarray,
+             optimizer: OptimizerName, options: dict | None = None
+             ) -> tuple[LocalResult, Counted]:
+    """Run one local optimization.
+
+    Parameters
+    ----------
+    objective : Objective
+    x0, lb, ub : ndarray, shape (n_x,)
+        Start point and bounds, optimizer space.
+    optimizer : OptimizerName
+    options : dict, optional
+        Optimizer-specific tolerances and budgets.
+
+    Returns
+    -------
+    LocalResult
+        End point (the best point evaluated), status and message.
+    Counted
+        The wrapped objective, with the evaluation count and fval trace.
+    """
+    f = Counted(objective)
+    result = RUNNERS[optimizer](f, np.asarray(x0, float), lb, ub, options or {})
+    # Report the best point evaluated: every optimizer here evaluates its end
+    # point, and a trial point may have been better (L-BFGS-B line searches).
+    if f.best is not None:
+        result = LocalResult(f.best.x.copy(), result.status, result.message)
+    return result, f

@@ -1,0 +1,151 @@
+"""What happened in a fit: typed, frozen results of one start and of a multistart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+
+
+class StartStatus(StrEnum):
+    """How one local optimization ended."""
+
+    CONVERGED = "converged"  # the optimizer's own convergence test passed
+    MAX_ITER = "max_iter"  # stopped by an evaluation or iteration budget
+    FAILED = "failed"  # the optimizer stopped abnormally (line search, radius, ...)
+    ERROR = "error"  # the start could not run (objective failure at x0, crash)
+
+
+STATUS_TEXT = {
+    StartStatus.CONVERGED: "converged",
+    StartStatus.MAX_ITER: "stopped by the iteration/evaluation budget",
+    StartStatus.FAILED: "optimizer stopped without convergence",
+    StartStatus.ERROR: "start failed",
+}
+
+
+@dataclass(frozen=True)
+class StartResult:
+    """The result of one local optimization.
+
+    Attributes
+    ----------
+    index : int
+        Start number (0-based) in the multistart.
+    x0, x : ndarray, shape (n_x,)
+        Start and end point, optimizer space.
+    fval : float
+        Negative log-likelihood at ``x`` (``inf`` if the start failed).
+    grad_norm : float
+        Euclidean norm of the gradient at ``x``, optimizer space.
+    n_fval : int
+        Objective evaluations (each with sensitivities unless stated).
+    wall_s : float
+        Wall time of the start, seconds.
+    status : StartStatus
+    message : str
+        The optimizer's own words, or the error.
+    trace : ndarray, shape (n_trace,)
+        fval after each evaluation, in order (inf where a simulation failed).
+    """
+
+    index: int
+    x0: np.ndarray
+    x: np.ndarray
+    fval: float
+    grad_norm: float
+    n_fval: int
+    wall_s: float
+    status: StartStatus
+    message: str
+    trace: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """A multistart fit.
+
+    Attributes
+    ----------
+    x_names : list of str
+        Free parameter ids, length n_x.
+    starts : tuple of StartResult
+        Finished starts, best (lowest fval) first.
+    optimizer : str
+    seed : int or None
+        Seed of the start points' generator (None for user start points only).
+    n_starts : int
+        Starts requested (may exceed ``len(starts)`` for an unfinished run).
+    wall_s : float
+        Wall time of the multistart, seconds (sum over sessions when resumed).
+    settings : dict
+        Everything else that defines the run (tolerances, engine, sampling).
+    gradchecks : dict
+        ``"start"``/``"best"`` -> gradient-check table (pandas DataFrame).
+    """
+
+    x_names: list[str]
+    starts: tuple[StartResult, ...]
+    optimizer: str
+    seed: int | None
+    n_starts: int
+    wall_s: float
+    settings: dict = field(default_factory=dict)
+    gradchecks: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    @property
+    def best(self) -> StartResult | None:
+        """The start with the lowest fval, or None when no start finished."""
+        return self.starts[0] if self.starts else None
+
+    @property
+    def best_fval(self) -> float:
+        """Lowest fval over the finished starts (``inf`` if none)."""
+        return self.starts[0].fval if self.starts else float("inf")
+
+    def n_converged(self, tol: float = 0.01) -> int:
+        """Starts whose fval lies within ``tol`` of the best one."""
+        best = self.best_fval
+        if not np.isfinite(best):
+            return 0
+        return sum(1 for s in self.starts if s.fval <= best + tol)
+
+    @property
+    def n_fval(self) -> int:
+        """Objective evaluations over all finished starts."""
+        return sum(s.n_fval for s in self.starts)
+
+    def summary_dict(self) -> dict:
+        """The summary as plain JSON-ready values (non-finite numbers as None)."""
+
+        def num(v: float) -> float | None:
+            return float(v) if np.isfinite(v) else None
+
+        return {
+            "best_fval": num(self.best_fval),
+            "n_starts": self.n_starts,
+            "n_finished": len(self.starts),
+            "n_converged": self.n_converged(),
+            "n_fval": self.n_fval,
+            "wall_s": self.wall_s,
+            "optimizer": self.optimizer,
+            "seed": self.seed,
+            "x_names": list(self.x_names),
+            "best_x": None if self.best is None else [float(v) for v in self.best.x],
+            "starts": [
+                {
+                    "index": s.index,
+                    "x": [float(v) for v in s.x],
+                    "x0": [float(v) for v in s.x0],
+                    "fval": num(s.fval),
+                    "grad_norm": num(s.grad_norm),
+                    "status": s.status.value,
+                    "message": s.message,
+                    "n_fval": s.n_fval,
+                    "wall_s": s.wall_s,
+                }
+                for s in self.starts
+            ],
+        }
