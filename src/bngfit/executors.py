@@ -77,9 +77,11 @@ def run_unordered(
         return
     n = min(workers or default_workers(), len(tasks))
     if engine is ExecutorName.PROCESS:
-        # 'spawn': a clean interpreter per worker, safe with the solver's native
-        # state in the parent; each worker loads the model once and reuses it.
-        ctx = multiprocessing.get_context("spawn")
+        # 'fork' where it exists: unlike 'spawn' it does not re-import the
+        # caller's __main__, so scripts and notebooks need no main guard. The
+        # workers do not reuse the parent's bngsim objects (see run_start).
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
             futures = [pool.submit(fn, t) for t in tasks]
             try:
@@ -94,7 +96,8 @@ def run_unordered(
 
 def _run_dask(fn, tasks, n, scheduler) -> Iterator:
     try:
-        from distributed import Client, LocalCluster, as_completed as dask_completed
+        from distributed import Client, LocalCluster
+        from distributed import as_completed as dask_completed
     except ImportError:
         raise MissingExtraError(
             "the Dask engine needs dask.distributed; install it with: "

@@ -1,0 +1,209 @@
+"""Command-line fitting: ``bngfit fit``, ``bngfit show`` and ``bngfit plot``.
+
+Registered into the main parser by :mod:`bngfit.cli`, which owns exit codes
+and error printing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .results import FitResult, StartResult
+
+
+def add_commands(sub, common) -> None:
+    """Add ``fit``, ``show`` and ``plot`` to the subparsers ``sub``.
+
+    ``common(parser)`` adds the options every command shares (``--debug``).
+    """
+    f = sub.add_parser("fit", help="Multistart fit with exact gradients.",
+                       description="Multistart fit with exact gradients. Every finished "
+                                   "start is committed to the store at once; --resume "
+                                   "continues a killed run.")
+    f.add_argument("problem", metavar="PROBLEM", help="PEtab v1 YAML file")
+    f.add_argument("--optimizer", default=None,
+                   help="least_squares (default), lbfgsb or fides")
+    f.add_argument("--starts", type=int, default=None, help="number of starts (default 10)")
+    f.add_argument("--seed", type=int, default=None, help="seed of the start points "
+                                                            "(default 0)")
+    f.add_argument("--sampler", default=None, choices=["uniform", "lhs"],
+                   help="start points: uniform (default) or Latin hypercube")
+    f.add_argument("--engine", default="process", help="process (default), sequential, dask")
+    f.add_argument("--workers", type=int, default=None, help="worker processes (default: "
+                                                             "cores)")
+    f.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="Dask scheduler address (with --engine dask); default: local cluster")
+    f.add_argument("--store", default=None, metavar="FILE",
+                   help="result store (default: ./<problem>.fit.db)")
+    f.add_argument("--resume", action="store_true", help="continue the run in --store")
+    f.add_argument("--check-grad", action="store_true",
+                   help="gradient check at the first start point and at the best optimum")
+    f.add_argument("--best", default=None, metavar="FILE",
+                   help="PEtab parameter table of the best fit (default: "
+                        "./<problem>.best_parameters.tsv)")
+    f.add_argument("--rtol", type=float, default=None, help="ODE relative tolerance (1e-8)")
+    f.add_argument("--atol", type=float, default=None, help="ODE absolute tolerance (1e-10)")
+    f.add_argument("--no-progress", action="store_true", help="no progress bar")
+    f.add_argument("--json", action="store_true", help="print the summary as JSON")
+    common(f)
+    s = sub.add_parser("show", help="Summary of a result store (finished or not).")
+    s.add_argument("store", metavar="STORE")
+    s.add_argument("--json", action="store_true")
+    common(s)
+    p = sub.add_parser("plot", help="Waterfall, parameters, model fit, gradient checks.")
+    p.add_argument("store", metavar="STORE")
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    common(p)
+
+
+# ------------------------------------------------------------------ summary
+def summary_text(r: FitResult) -> str:
+    """Human summary of a fit."""
+    lines = []
+    if r.best is None:
+        return f"no start finished yet (0 of {r.n_starts})"
+    statuses: dict[str, int] = {}
+    for s in r.starts:
+        statuses[s.status.value] = statuses.get(s.status.value, 0) + 1
+    lines.append(f"best fval {r.best_fval:.6f}   ({r.n_converged()} of {len(r.starts)} "
+                 "finished starts within 0.01 of it)")
+    if len(r.starts) < r.n_starts:
+        lines.append(f"unfinished run: {len(r.starts)} of {r.n_starts} starts done "
+                     "(continue with --resume)")
+    lines.append(f"evaluations {r.n_fval}, wall time {r.wall_s:.1f} s, optimizer "
+                 f"{r.optimizer}, seed {r.seed}")
+    lines.append("status: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
+    failed = [s for s in r.starts if s.status.value == "error"]
+    for s in failed[:3]:
+        lines.append(f"  start {s.index} failed: {s.message[:300]}")
+    width = max((len(n) for n in r.x_names), default=0)
+    lines.append("best parameters (optimizer space):")
+    for n, v in zip(r.x_names, r.best.x, strict=True):
+        lines.append(f"  {n:<{width}}  {v: .8g}")
+    for which, table in r.gradchecks.items():
+        if "rel_err" in table:
+            lines.append(f"gradient check at {which}: largest rel_err "
+                         f"{table['rel_err'].max():.2e}")
+    return "\n".join(lines)
+
+
+def best_parameter_table(problem, x: np.ndarray) -> pd.DataFrame:
+    """The problem's parameter table with nominal values at ``x`` (optimizer space)."""
+    from .scales import scale_codes, unscale
+
+    native = dict(zip(problem.x_names, unscale(x, scale_codes(problem.x_scales)),
+                      strict=True))
+    rows = [{"parameterId": p.id, "parameterScale": p.scale.value, "lowerBound": p.lb,
+             "upperBound": p.ub, "nominalValue": native.get(p.id, p.nominal),
+             "estimate": int(p.estimate)} for p in problem.parameters]
+    return pd.DataFrame(rows)
+
+
+def _progress(total: int, done: int, enabled: bool):
+    if not enabled:
+        return None, None
+    from tqdm import tqdm
+
+    tqdm.monitor_interval = 0  # no monitor thread: worker processes are forked
+    bar = tqdm(total=total, initial=done, unit="start", file=sys.stderr, dynamic_ncols=True)
+    best = [float("inf")]
+
+    def update(res: StartResult) -> None:
+        if res.fval < best[0]:
+            best[0] = res.fval
+        bar.set_postfix_str(f"best fval {best[0]:.6g}")
+        bar.update(1)
+
+    return bar, update
+
+
+def cmd_fit(args) -> int:
+    from .loader import load_problem
+    from .multistart import fit
+    from .store import Store
+
+    problem = load_problem(args.problem)
+    stem = Path(args.problem).stem
+    store = Path(args.store or f"{stem}.fit.db")
+    best_path = Path(args.best or f"{stem}.best_parameters.tsv")
+    stored: dict = {}
+    if args.resume:
+        if not store.is_file():
+            raise InputError("nothing to resume: the store does not exist", file=str(store))
+        with Store(store) as st:
+            stored = st.meta()
+    elif store.exists():
+        raise InputError("the store already exists; continue it with --resume or give "
+                         "another --store", file=str(store))
+    sset = stored.get("settings", {})
+    oopts = dict(sset.get("objective_opts", {}))
+    for key in ("rtol", "atol"):
+        val = getattr(args, key)
+        if val is not None:
+            if not (val > 0 and np.isfinite(val)):
+                raise InputError(f"--{key} must be a positive number", value=str(val))
+            oopts[key] = val
+    n_starts = args.starts if args.starts is not None else stored.get("n_starts", 10)
+    n_done = 0
+    if args.resume:
+        with Store(store) as st:
+            n_done = len(st.finished())
+    bar, update = _progress(n_starts, n_done, not args.no_progress)
+    try:
+        result = fit(
+            problem,
+            optimizer=args.optimizer or stored.get("optimizer", "least_squares"),
+            n_starts=n_starts,
+            rng=args.seed if args.seed is not None else stored.get("seed", 0),
+            engine=args.engine, workers=args.workers, scheduler=args.scheduler,
+            sampler=args.sampler or sset.get("sampler", "uniform"),
+            store=store, resume=args.resume, check_gradient=args.check_grad,
+            objective_opts=oopts, optimizer_opts=sset.get("optimizer_opts"),
+            progress=update,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    if result.best is not None and np.isfinite(result.best_fval):
+        best_parameter_table(problem, result.best.x).to_csv(best_path, sep="\t", index=False,
+                                                            float_format="%.17g")
+    if args.json:
+        out = result.summary_dict()
+        out["store"] = str(store)
+        out["best_parameters"] = str(best_path)
+        print(json.dumps(out, indent=2))
+    else:
+        print(summary_text(result))
+        print(f"store: {store}\nbest parameters: {best_path}")
+    return 0 if result.best is not None and np.isfinite(result.best_fval) else 1
+
+
+def cmd_show(args) -> int:
+    from .store import load_result
+
+    result = load_result(args.store)
+    if args.json:
+        print(json.dumps(result.summary_dict(), indent=2))
+    else:
+        print(summary_text(result))
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from .plots import plot_all
+    from .store import load_result
+
+    result = load_result(args.store)
+    files = plot_all(result, Path(args.output))
+    for f in files:
+        print(f"wrote {f}")
+    return 0
+
+
+COMMANDS = {"fit": cmd_fit, "show": cmd_show, "plot": cmd_plot}

@@ -1,0 +1,186 @@
+"""The plots people expect from a multistart fit (matplotlib, an optional extra).
+
+:func:`plot_all` writes four PNGs from a :class:`~bngfit.results.FitResult`:
+the waterfall of sorted final values, the parameters of the best starts
+within their bounds, the model fit (data and simulation per observable and
+condition, re-simulated at the best point) and a heatmap of the gradient
+checks.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from .errors import MissingExtraError
+from .results import FitResult
+
+log = logging.getLogger(__name__)
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise MissingExtraError("plots need matplotlib; install it with: "
+                                "pip install 'bngfit[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def waterfall(result: FitResult, path: Path) -> Path:
+    """Final fval of every start, sorted, relative to the best (log axis)."""
+    plt = _pyplot()
+    f = np.array([s.fval for s in result.starts], dtype=float)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    finite = np.isfinite(f)
+    if finite.any():
+        best = f[finite].min()
+        shift = f[finite] - best + 1e-3  # offset so the best start shows on a log axis
+        colors = np.where(shift <= 0.01 + 1e-3, "tab:green", "tab:blue")
+        ax.scatter(np.arange(1, shift.size + 1), shift, c=colors, zorder=3)
+        ax.plot(np.arange(1, shift.size + 1), shift, color="0.6", zorder=2)
+        ax.set_yscale("log")
+        ax.axhline(0.01 + 1e-3, color="tab:green", ls=":", lw=1, label="within 0.01 of best")
+        ax.legend(loc="upper left", frameon=False)
+    n_bad = int((~finite).sum())
+    ax.set_xlabel("start (sorted by final value)")
+    ax.set_ylabel(f"fval - best + 1e-3   (best = {result.best_fval:.6g})")
+    title = f"Waterfall: {len(f)} starts, {result.optimizer}"
+    if n_bad:
+        title += f", {n_bad} failed"
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def parameters(result: FitResult, lb: np.ndarray, ub: np.ndarray, path: Path,
+               n_show: int = 10) -> Path:
+    """Parameters of the best starts (optimizer space) between their bounds."""
+    plt = _pyplot()
+    names = result.x_names
+    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(names) + 1.5))
+    y = np.arange(len(names))
+    ax.hlines(y, lb, ub, color="0.85", lw=6, label="bounds")
+    starts = [s for s in result.starts if np.isfinite(s.fval)][:n_show]
+    cmap = plt.get_cmap("viridis")
+    for k, s in enumerate(reversed(starts)):
+        rank = len(starts) - 1 - k
+        ax.plot(s.x, y, "o-", ms=4, lw=0.8, alpha=0.9,
+                color="tab:red" if rank == 0 else cmap(rank / max(len(starts), 2)),
+                label="best" if rank == 0 else None, zorder=3 if rank == 0 else 2)
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    ax.set_xlabel("value (optimizer space: log10 / ln / lin as in the problem)")
+    ax.set_title(f"Parameters of the best {len(starts)} starts")
+    ax.legend(loc="best", frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def model_fit(problem, x: np.ndarray, path: Path) -> Path:
+    """Data (with +-sigma bars) and simulation per observable and condition."""
+    from .objective import Objective
+
+    plt = _pyplot()
+    ev = Objective(problem)(x, sensi=0)
+    m = problem.measurements
+    obs_ids = list(dict.fromkeys(m.observable))
+    n = len(obs_ids)
+    ncol = min(3, n)
+    nrow = int(np.ceil(n / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False)
+    cond_key = [f"{p}->{c}" if p else c for p, c in zip(m.preeq, m.condition, strict=True)]
+    conds = list(dict.fromkeys(cond_key))
+    colors = {c: plt.get_cmap("tab10")(i % 10) for i, c in enumerate(conds)}
+    for ax, oid in zip(axes.flat, obs_ids, strict=False):
+        for c in conds:
+            sel = np.array([o == oid and k == c for o, k in zip(m.observable, cond_key,
+                                                                 strict=True)])
+            if not sel.any():
+                continue
+            t = m.time[sel]
+            order = np.argsort(t, kind="stable")
+            sig = ev.sigma[sel] if ev.ok else None
+            ax.errorbar(t, m.value[sel], yerr=sig, fmt="o", ms=3.5, color=colors[c],
+                        alpha=0.8, label=f"{c} data")
+            if ev.ok:
+                ax.plot(t[order], ev.simulation[sel][order], "-", color=colors[c],
+                        label=f"{c} simulation")
+        tr = problem.observables[oid].transform.value
+        if tr != "lin":
+            ax.set_yscale("log")
+        ax.set_title(oid)
+        ax.set_xlabel("time")
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    if len(conds) <= 8:
+        fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)),
+                   frameon=False, fontsize="small")
+    status = f"fval {ev.fval:.6g}" if ev.ok else f"simulation failed: {ev.message[:80]}"
+    fig.suptitle(f"Model fit at the best start ({status})")
+    fig.tight_layout(rect=(0, 0.08 if len(conds) <= 8 else 0, 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def gradcheck_heatmap(result: FitResult, path: Path) -> Path | None:
+    """log10 rel_err of the stored gradient checks (parameters x check points)."""
+    tables = {k: t for k, t in result.gradchecks.items() if "rel_err" in t}
+    if not tables:
+        return None
+    plt = _pyplot()
+    names = result.x_names
+    cols = list(tables)
+    data = np.full((len(names), len(cols)), np.nan)
+    for j, c in enumerate(cols):
+        t = tables[c]
+        for i, n in enumerate(names):
+            if n in t.index:
+                data[i, j] = np.log10(max(float(t.loc[n, "rel_err"]), 1e-16))
+    fig, ax = plt.subplots(figsize=(2.2 + 1.4 * len(cols), 0.4 * len(names) + 1.6))
+    im = ax.imshow(data, cmap="RdYlGn_r", vmin=-12, vmax=0, aspect="auto")
+    for i in range(len(names)):
+        for j in range(len(cols)):
+            if np.isfinite(data[i, j]):
+                ax.text(j, i, f"{data[i, j]:.1f}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(cols)), [f"at {c}" for c in cols])
+    ax.set_yticks(range(len(names)), names)
+    fig.colorbar(im, ax=ax, label="log10 rel_err (gradient vs central differences)")
+    ax.set_title("Gradient check")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_all(result: FitResult, folder: Path) -> list[Path]:
+    """Write every plot into ``folder``; return the files written."""
+    from .loader import load_problem
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [waterfall(result, folder / "waterfall.png")]
+    problem_path = result.settings.get("problem")
+    problem = None
+    if problem_path and Path(problem_path).is_file():
+        problem = load_problem(problem_path)
+    else:
+        log.warning("problem file %s not found: no parameter bounds or model fit plot",
+                    problem_path)
+    if problem is not None and result.best is not None:
+        files.append(parameters(result, problem.lb, problem.ub, folder / "parameters.png"))
+        files.append(model_fit(problem, result.best.x, folder / "model_fit.png"))
+    heat = gradcheck_heatmap(result, folder / "gradcheck.png")
+    if heat is not None:
+        files.append(heat)
+    return files

@@ -1,0 +1,205 @@
+"""Multistart fitting: recovery with every optimizer, engines, store, failures, refusals.
+
+Recovery uses noise-free data written from the closed-form solution of the
+conversion reaction A <-> B, so the true parameters are the exact optimum.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import bngfit
+from bngfit.errors import InputError, UnsupportedError
+from bngfit.multistart import fit, sample_starts
+from bngfit.store import Store, load_result
+
+TRUE = {"k1": 0.8, "k2": 0.6, "scale": 2.0}
+TIMES = [0.25, 0.5, 1, 1.5, 2, 3, 4, 6, 8]
+
+MODEL = """
+model conversion
+  species A, B;
+  A = 1; B = 0;
+  k1 = 0.5; k2 = 0.5;
+  fwd: A -> B; k1*A;
+  rev: B -> A; k2*B;
+end
+"""
+
+
+def closed_form_b(t, k1, k2, a0=1.0):
+    """B(t) of A <-> B with A(0)=a0, B(0)=0."""
+    return a0 - a0 * (k2 + k1 * np.exp(-(k1 + k2) * t)) / (k1 + k2)
+
+
+def recovery_problem(problem_writer, name="rec", noise="normal"):
+    b = {t: closed_form_b(t, TRUE["k1"], TRUE["k2"]) for t in TIMES}
+    meas = [{"observableId": "obs_B", "simulationConditionId": "c0", "time": t,
+             "measurement": repr(float(TRUE["scale"] * b[t]))} for t in TIMES]
+    # A = 1 - B is observed unscaled, which makes the scale identifiable.
+    meas += [{"observableId": "obs_A", "simulationConditionId": "c0", "time": t,
+              "measurement": repr(float(1.0 - b[t]))} for t in TIMES]
+    return problem_writer(
+        name,
+        model=MODEL,
+        parameters=[
+            {"parameterId": p, "parameterScale": "log10", "lowerBound": 0.01,
+             "upperBound": 100, "nominalValue": 1, "estimate": 1} for p in TRUE
+        ],
+        observables=[{"observableId": "obs_B", "observableFormula": "scale * B",
+                      "noiseFormula": "0.01", "noiseDistribution": noise},
+                     {"observableId": "obs_A", "observableFormula": "A",
+                      "noiseFormula": "0.01", "noiseDistribution": noise}],
+        measurements=meas,
+    )
+
+
+@pytest.mark.parametrize("optimizer", ["least_squares", "lbfgsb", "fides"])
+def test_recovers_true_parameters(problem_writer, optimizer):
+    problem = bngfit.load_problem(recovery_problem(problem_writer))
+    result = fit(problem, optimizer=optimizer, n_starts=3, rng=1, engine="sequential")
+    assert result.best is not None
+    native = dict(zip(result.x_names, 10 ** result.best.x, strict=True))
+    for name, value in TRUE.items():
+        assert native[name] == pytest.approx(value, rel=1e-4), (optimizer, name)
+    # Noise-free data: the optimum's fval is the Gaussian normalisation alone.
+    const = 2 * len(TIMES) * (0.5 * np.log(2 * np.pi) + np.log(0.01))
+    assert result.best_fval == pytest.approx(const, abs=1e-6)
+    assert result.n_converged() >= 1
+    assert all(s.n_fval > 0 for s in result.starts)
+
+
+def test_start_points_are_seeded_and_inside_bounds():
+    lb, ub = np.array([-2.0, 0.0]), np.array([2.0, 5.0])
+    a = sample_starts(lb, ub, 50, np.random.default_rng(3), "uniform")
+    b = sample_starts(lb, ub, 50, np.random.default_rng(3), "uniform")
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (50, 2) and (a >= lb).all() and (a <= ub).all()
+    h = sample_starts(lb, ub, 10, np.random.default_rng(3), "lhs")
+    # Latin hypercube: exactly one point in each of the 10 strata per dimension.
+    for j in range(2):
+        strata = np.floor((h[:, j] - lb[j]) / (ub[j] - lb[j]) * 10).astype(int)
+        assert sorted(strata) == list(range(10))
+
+
+def test_engines_agree(problem_writer):
+    problem = bngfit.load_problem(recovery_problem(problem_writer))
+    runs = {eng: fit(problem, optimizer="least_squares", n_starts=4, rng=7, engine=eng,
+                     workers=2)
+            for eng in ("sequential", "process", "dask")}
+    ref = {s.index: s for s in runs["sequential"].starts}
+    for eng, r in runs.items():
+        assert r.seed == 7
+        got = {s.index: s for s in r.starts}
+        assert set(got) == set(ref)
+        for i, s in got.items():
+            np.testing.assert_array_equal(s.x0, ref[i].x0)
+            np.testing.assert_allclose(s.x, ref[i].x, rtol=1e-10, atol=1e-12, err_msg=eng)
+            assert s.fval == pytest.approx(ref[i].fval, rel=1e-12, abs=1e-12)
+
+
+def test_store_roundtrip_and_gradchecks(problem_writer, tmp_path):
+    problem = bngfit.load_problem(recovery_problem(problem_writer))
+    db = tmp_path / "run.db"
+    result = fit(problem, optimizer="fides", n_starts=3, rng=2, engine="sequential",
+                 store=db, check_gradient=True)
+    back = load_result(db)
+    assert [s.index for s in back.starts] == [s.index for s in result.starts]
+    for a, b in zip(back.starts, result.starts, strict=True):
+        np.testing.assert_array_equal(a.x, b.x)
+        np.testing.assert_array_equal(a.trace, b.trace)
+        assert a.fval == b.fval and a.status == b.status and a.n_fval == b.n_fval
+    assert set(back.gradchecks) == {"start", "best"}
+    for table in back.gradchecks.values():
+        assert list(table.index) == problem.x_names
+    assert (back.gradchecks["start"]["rel_err"] < 1e-4).all()
+    # At the exact optimum the gradient vanishes: relative errors are noise there,
+    # so the absolute error is what must be small.
+    assert (back.gradchecks["best"]["abs_err"] < 1e-4).all()
+    assert (back.gradchecks["best"]["grad"].abs() < 1e-3).all()
+    # The store refuses a second run on top of the first.
+    with pytest.raises(InputError, match="already holds a run"):
+        fit(problem, n_starts=3, rng=2, engine="sequential", store=db)
+
+
+def test_resume_refuses_another_problem(problem_writer, tmp_path):
+    p1 = bngfit.load_problem(recovery_problem(problem_writer, "one"))
+    db = tmp_path / "run.db"
+    fit(p1, n_starts=2, rng=0, engine="sequential", store=db)
+    path2 = recovery_problem(problem_writer, "two")
+    meas = path2.parent / "measurements.tsv"
+    meas.write_text(meas.read_text().replace("obs_B\tc0\t8", "obs_B\tc0\t9"))
+    p2 = bngfit.load_problem(path2)
+    with pytest.raises(InputError, match="different problem"):
+        fit(p2, n_starts=2, rng=0, engine="sequential", store=db, resume=True)
+    with pytest.raises(InputError, match="stored settings"):
+        fit(p1, n_starts=5, rng=0, engine="sequential", store=db, resume=True)
+
+
+def test_least_squares_refused_without_residual_form(problem_writer, monkeypatch):
+    problem = bngfit.load_problem(recovery_problem(problem_writer, noise="laplace"))
+
+    def no_simulation(*args, **kwargs):
+        raise AssertionError("simulated before refusing")
+
+    monkeypatch.setattr("bngfit.simulate.Engine.run", no_simulation)
+    with pytest.raises(UnsupportedError, match="fides.*lbfgsb|lbfgsb.*fides"):
+        fit(problem, optimizer="least_squares", n_starts=2, engine="sequential")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"optimizer": "newton"}, "unknown optimizer"), ({"engine": "gpu"}, "unknown engine"),
+     ({"n_starts": 0}, "at least 1"), ({"sampler": "sobol"}, "unknown start sampler"),
+     ({"starts": [[5.0, 0.0, 0.0]]}, "outside the bounds")],
+)
+def test_bad_fit_settings(problem_writer, kwargs, match):
+    problem = bngfit.load_problem(recovery_problem(problem_writer))
+    with pytest.raises(ValueError, match=match):
+        fit(problem, engine=kwargs.pop("engine", "sequential"), **kwargs)
+
+
+BLOWUP = """
+model blowup
+  species X;
+  X = 1;
+  k = 0.1;
+  grow: -> X; k*X^2;
+end
+"""
+
+
+def test_failing_start_is_recorded_and_others_go_on(problem_writer):
+    # dX/dt = k X^2 with X(0)=1 has X(t) = 1/(1 - k t): it blows up at t = 1/k,
+    # so with data up to t=2 every k > 0.5 fails to simulate.
+    k_true = 0.2
+    meas = [{"observableId": "obs_X", "simulationConditionId": "c0", "time": t,
+             "measurement": repr(float(1.0 / (1.0 - k_true * t)))} for t in (0.5, 1.0, 1.5, 2.0)]
+    path = problem_writer(
+        "blowup", model=BLOWUP,
+        parameters=[{"parameterId": "k", "parameterScale": "log10", "lowerBound": 0.01,
+                     "upperBound": 10, "nominalValue": 0.1, "estimate": 1}],
+        observables=[{"observableId": "obs_X", "observableFormula": "X",
+                      "noiseFormula": "0.1"}],
+        measurements=meas,
+    )
+    problem = bngfit.load_problem(path)
+    result = fit(problem, optimizer="least_squares", n_starts=2, engine="sequential",
+                 starts=[[np.log10(5.0)], [np.log10(0.05)]])
+    by_index = {s.index: s for s in result.starts}
+    assert by_index[0].status.value == "error"
+    assert by_index[0].fval == float("inf")
+    assert "condition 'c0'" in by_index[0].message
+    assert by_index[1].status.value == "converged"
+    assert 10 ** by_index[1].x[0] == pytest.approx(k_true, rel=1e-5)
+    assert result.best.index == 1
+
+
+def test_store_rejects_a_file_that_is_not_a_store(tmp_path):
+    bad = tmp_path / "x.db"
+    bad.write_text("hello, not sqlite at all " * 50)
+    with pytest.raises(InputError, match="not a bngfit result store"):
+        Store(bad)
+    with pytest.raises(InputError, match="not found"):
+        load_result(tmp_path / "missing.db")
