@@ -1,0 +1,57 @@
+"""Fit Boehm et al. 2014 with each optimizer and report convergence side by side.
+
+The best-known value of this PEtab benchmark problem is fval 138.2220 (published).
+For each optimizer: best fval, starts within 0.01 of 138.2220, objective evaluations
+and wall time, with the same seed (so the same start points) for all.
+
+Run: python bench/fit_boehm.py [--starts 10] [--seed 0] [--engine process]
+         [--optimizers least_squares,fides,lbfgsb] [--problem PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+import bngfit
+
+HERE = Path(__file__).resolve().parent
+DEFAULT = (HERE.parent.parent / "shared" / "benchmarks" / "petab" / "Boehm_JProteomeRes2014"
+           / "Boehm_JProteomeRes2014.yaml")
+BEST_KNOWN = 138.2220
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--problem", default=str(DEFAULT))
+    ap.add_argument("--starts", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--engine", default="process")
+    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--optimizers", default="least_squares,fides,lbfgsb")
+    ap.add_argument("--best-known", type=float, default=BEST_KNOWN)
+    args = ap.parse_args()
+
+    problem = bngfit.load_problem(args.problem)
+    rows = []
+    for name in args.optimizers.split(","):
+        t0 = time.perf_counter()
+        r = bngfit.fit(problem, optimizer=name, n_starts=args.starts, rng=args.seed,
+                       engine=args.engine, workers=args.workers)
+        wall = time.perf_counter() - t0
+        f = np.array([s.fval for s in r.starts])
+        hits = int(np.sum(f <= args.best_known + 0.01))
+        rows.append((name, r.best_fval, hits, r.n_fval, wall))
+        print(f"{name:>14}: best {r.best_fval:.4f}, {hits}/{args.starts} within 0.01 of "
+              f"{args.best_known}, {r.n_fval} evaluations, {wall:.1f} s   "
+              f"fvals {np.round(np.sort(f), 3).tolist()}", flush=True)
+    print(f"\n{'optimizer':>14} {'best fval':>11} {'reached':>8} {'evals':>7} {'wall s':>7}")
+    for name, best, hits, nf, wall in rows:
+        print(f"{name:>14} {best:11.4f} {hits:>5}/{args.starts:<2} {nf:7d} {wall:7.1f}")
+
+
+if __name__ == "__main__":
+    main()
