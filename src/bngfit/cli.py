@@ -81,10 +81,17 @@ def _objective_and_point(args):
     from .objective import Objective
     from .points import read_point
 
-    problem = _load(args.problem)
     for name, tol in (("--rtol", args.rtol), ("--atol", args.atol)):
         if not (tol > 0 and math.isfinite(tol)):
             raise InputError(f"{name} must be a positive number", value=str(tol))
+    eps = getattr(args, "eps", None)
+    if eps is not None and not (eps > 0 and math.isfinite(eps)):
+        raise InputError("--eps must be a positive number", value=str(eps))
+    output = getattr(args, "output", None)
+    if output is not None and not Path(output).parent.is_dir():
+        raise InputError("cannot write the simulation table: its folder does not exist",
+                         file=output)
+    problem = _load(args.problem)
     obj = Objective(problem, rtol=args.rtol, atol=args.atol)
     if args.point:
         x, defaulted = read_point(args.point, problem)
@@ -155,7 +162,7 @@ def cmd_simulate(args) -> int:
         simulation_table(problem, ev.simulation).to_csv(out, sep="\t", index=False,
                                                          float_format="%.17g")
     except OSError as err:
-        raise InputError(f"cannot write the simulation table: {err.strerror}",
+        raise InputError(f"cannot write the simulation table: {err.strerror or err}",
                          file=str(out)) from None
     print(f"wrote {len(problem.measurements)} simulated values to {out}")
     return EXIT_OK
@@ -172,8 +179,6 @@ def cmd_check_grad(args) -> int:
         table = check_grad_multi_eps(obj, x, label=args.label)
     else:
         eps = 1e-5 if args.eps is None else args.eps
-        if not (eps > 0 and math.isfinite(eps)):
-            raise InputError("--eps must be a positive number", value=str(eps))
         table = check_grad(obj, x, eps)
     if args.json:
         records = []
@@ -188,6 +193,16 @@ def cmd_check_grad(args) -> int:
         worst = table["rel_err"].max() if len(table) else 0.0
         print(f"\nlargest rel_err: {worst:.3e}")
     return EXIT_OK
+
+
+def _input_message(err: InputError) -> str:
+    """One paragraph for one issue; a count and one line per issue for several."""
+    errors = [i for i in err.issues if i.severity == "error"] or err.issues
+    if len(errors) <= 1:
+        return f"bngfit: bad input: {err}"
+    lines = [f"bngfit: bad input: {len(errors)} errors (bngfit validate lists them too):"]
+    lines += ["  " + i.format().removeprefix("error: ") for i in errors]
+    return "\n".join(lines)
 
 
 COMMANDS = {
@@ -210,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as err:
         if args.debug:
             raise
-        print(f"bngfit: bad input: {err}", file=sys.stderr)
+        print(_input_message(err), file=sys.stderr)
         return EXIT_INPUT
     except MissingExtraError as err:
         if args.debug:

@@ -93,29 +93,76 @@ def parse_formula(
     from petab.v1.math import sympify_petab
 
     raw = "" if text is None else str(text).strip()
+    where = {"file": file, "row": row, "id": id, "value": raw or "(empty)"}
     if raw == "" or raw.lower() == "nan":
-        raise InputError(f"{what} is empty", file=file, row=row, id=id, value=raw)
+        raise InputError(f"{what} is empty or NaN", **where)
     try:
+        # First without evaluation: constant parts are sized in floating point
+        # before sympy computes them exactly (9^9^9^9 would never finish).
+        _check_magnitudes(sympify_petab(raw, evaluate=False))
         expr = sympify_petab(raw)
+    except _Overflow:
+        raise InputError(f"{what} has a constant part that is infinite or beyond double "
+                         "precision", **where) from None
+    except RecursionError:
+        raise InputError(f"{what} is nested too deeply", **where) from None
     except Exception as err:  # the parser raises several types; all mean "bad text"
-        detail = str(err).split("\n")[0] or type(err).__name__
+        if isinstance(err, ZeroDivisionError):
+            detail = "division by zero"
+        else:
+            detail = " ".join(str(err).split()) or type(err).__name__
+            if "Syntax error at" in detail:  # drop the parser's echo of the text
+                detail = detail[detail.index("Syntax error at"):]
+        if "not real-valued" in detail:
+            raise InputError(f"{what} is not real-valued ({detail})", **where) from None
+        hint = "; write powers as a^b, not a**b" if "**" in raw else ""
         raise InputError(
-            f"{what} does not parse ({detail}); formulas may contain numbers, names, "
+            f"{what} does not parse ({detail}){hint}; formulas may contain numbers, names, "
             "+ - * / ^, parentheses and functions such as exp, log, sqrt, piecewise",
-            file=file,
-            row=row,
-            id=id,
-            value=raw,
+            **where,
         ) from None
     if isinstance(expr, (sp.logic.boolalg.Boolean, sp.core.relational.Relational)) and not (
         isinstance(expr, sp.Expr)
     ):
-        raise InputError(
-            f"{what} is a condition, not a number", file=file, row=row, id=id, value=raw
-        )
-    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
-        raise InputError(f"{what} is not finite", file=file, row=row, id=id, value=raw)
+        raise InputError(f"{what} is a condition, not a number", **where)
+    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo) or any(
+        not np.isfinite(float(a)) for a in expr.atoms(sp.Number)
+    ):
+        raise InputError(f"{what} is not finite (or has a number beyond double precision)",
+                         **where)
     return compile_expr(raw, expr)
+
+
+class _Overflow(Exception):
+    """A constant part of a formula does not fit in a double."""
+
+
+_NOT_NUMERIC = (sp.Piecewise, sp.logic.boolalg.Boolean, sp.core.relational.Relational,
+                sp.functions.elementary.piecewise.ExprCondPair)
+
+
+def _check_magnitudes(expr: sp.Basic) -> float | None:
+    """Value of a constant (sub)expression as a float, or None if it has names.
+
+    Works bottom-up on an unevaluated tree, so each constant node is computed
+    from floats (cheap) and an overflow is caught before sympy would compute a
+    tower of powers exactly. Raises :class:`_Overflow` for non-finite values.
+    """
+    vals = [_check_magnitudes(a) for a in expr.args]
+    if isinstance(expr, sp.Number):
+        v = float(expr)
+    elif not expr.args or isinstance(expr, _NOT_NUMERIC) or any(x is None for x in vals):
+        return None
+    else:
+        try:
+            v = complex(expr.func(*[sp.Float(x) for x in vals])).real
+        except (TypeError, ValueError, ZeroDivisionError):
+            return None
+        except OverflowError:
+            raise _Overflow from None
+    if not np.isfinite(v):
+        raise _Overflow
+    return v
 
 
 def compile_expr(text: str, expr: sp.Expr) -> Formula:

@@ -8,6 +8,8 @@ reads, chosen by its suffix.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from pathlib import Path
 
@@ -58,30 +60,106 @@ class _Issues:
             raise InputError(errors[0].message, issues=errors)
 
 
-def _read_table(path: Path, issues: _Issues, required: list[str]) -> pd.DataFrame | None:
-    """Read a TSV as strings; report a missing file, bad layout or missing columns."""
+def read_tsv(path: str | Path) -> pd.DataFrame:
+    """Read a tab-separated table as text.
+
+    Cells are stripped strings (empty for missing). The index holds each data
+    row's line number in the file (the header is usually line 1; blank lines
+    are skipped but counted), so messages can name the line. Rows shorter than
+    the header are padded with empty cells; trailing empty cells beyond the
+    header are ignored.
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, text that is not UTF-8, no header line,
+        unnamed or duplicated columns, a row with more cells than the header.
+    """
+    path = Path(path)
+    f = str(path)
     if not path.is_file():
-        issues.error("file not found", file=str(path))
-        return None
+        raise InputError("file not found" if not path.exists() else "not a file", file=f)
     try:
-        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_filter=False)
-    except pd.errors.EmptyDataError:
-        issues.error("table is empty (no header line)", file=str(path))
+        raw = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read the file: {err.strerror or err}", file=f) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise InputError(f"not UTF-8 text (byte 0x{raw[err.start]:02x}); save the table as "
+                         "UTF-8", file=f, row=line) from None
+    reader = csv.reader(io.StringIO(text), delimiter="\t")
+    header: list[str] | None = None
+    header_line = 1
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        for fields in reader:
+            line = reader.line_num
+            if not any(c.strip() for c in fields):
+                continue
+            if header is None:
+                header = [c.strip() for c in fields]
+                header_line = line
+                while header and header[-1] == "":
+                    header.pop()
+                if "" in header:
+                    raise InputError(f"column {header.index('') + 1} of the header has no "
+                                     "name", file=f, row=line)
+                dup = sorted({c for c in header if header.count(c) > 1})
+                if dup:
+                    raise InputError("column name appears more than once in the header",
+                                     file=f, row=line, id=dup[0])
+                continue
+            cells = [c.strip() for c in fields]
+            extra = cells[len(header):]
+            if any(extra):
+                raise InputError(f"row has {len(cells)} cells but the header has "
+                                 f"{len(header)} columns (a tab too many, or a missing "
+                                 "column name?)", file=f, row=line, value=extra[0])
+            rows.append(cells[: len(header)] + [""] * (len(header) - len(cells)))
+            lines.append(line)
+    except csv.Error as err:
+        raise InputError(f"not a tab-separated table: {err}", file=f,
+                         row=reader.line_num) from None
+    if header is None:
+        raise InputError("table is empty (no header line)", file=f)
+    df = pd.DataFrame(rows, columns=header, index=lines, dtype=object)
+    df.attrs["header_line"] = header_line
+    return df
+
+
+def _read_table(path: Path, issues: _Issues, required: list[str]) -> pd.DataFrame | None:
+    """Read a table (see :func:`read_tsv`); report a bad file or missing columns."""
+    try:
+        df = read_tsv(path)
+    except InputError as err:
+        issues.items.extend(err.issues)
         return None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
-        issues.error(f"not a tab-separated table: {str(err).strip()}", file=str(path))
-        return None
-    df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in required if c not in df.columns]
     if missing:
         issues.error(
             f"required column(s) missing: {', '.join(missing)} "
-            f"(found: {', '.join(df.columns)})",
+            f"(found: {', '.join(df.columns) or 'none'})",
             file=str(path),
-            row=1,
+            row=df.attrs["header_line"],
         )
         return None
-    return df.apply(lambda col: col.str.strip())
+    return df
+
+
+def _records(df: pd.DataFrame) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row as a dict) for each data row of a table from :func:`read_tsv`."""
+    return [(int(line), r) for line, r in zip(df.index, df.to_dict("records"), strict=True)]
+
+
+def _lines(lines: list[int]) -> str:
+    """Suffix naming further lines where the same problem occurs."""
+    if len(lines) < 2:
+        return ""
+    more = ", ".join(map(str, lines[1:6])) + (", ..." if len(lines) > 6 else "")
+    return f" (also on {len(lines) - 1} more line(s): {more})"
 
 
 def _num(text: str) -> float | None:
@@ -92,61 +170,99 @@ def _num(text: str) -> float | None:
 
 
 # --------------------------------------------------------------------- yaml
+def _file_list(val) -> bool:
+    """True if ``val`` is a file name or a non-empty list of file names."""
+    if isinstance(val, str):
+        return val.strip() != ""
+    return isinstance(val, list) and bool(val) and all(
+        isinstance(v, str) and v.strip() for v in val)
+
+
 def _read_yaml(path: Path, issues: _Issues) -> dict | None:
+    f = str(path)
     if not path.is_file():
-        issues.error("problem file not found", file=str(path))
+        issues.error("problem file not found" if not path.exists() else
+                     "problem file is not a file", file=f)
         return None
     try:
-        data = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        issues.error(f"not valid YAML: {' '.join(str(err).split())}", file=str(path))
+        data = yaml.safe_load(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as err:
+        issues.error(f"not UTF-8 text ({err.reason} at byte {err.start})", file=f)
+        return None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        what = getattr(err, "problem", None) or str(err).split("\n")[0]
+        issues.error(f"not valid YAML: {what}", file=f,
+                     row=None if mark is None else mark.line + 1)
+        return None
+    except OSError as err:
+        issues.error(f"cannot read the file: {err.strerror or err}", file=f)
         return None
     if not isinstance(data, dict):
-        issues.error("not a PEtab problem file (expected a YAML mapping)", file=str(path))
+        issues.error("not a PEtab problem file (expected a YAML mapping with format_version, "
+                     "parameter_file and problems)", file=f)
         return None
     version = str(data.get("format_version", "")).strip()
     if version not in ("1", "1.0", "1.0.0"):
         issues.error(
-            "format_version must be 1 (PEtab v1)", file=str(path), id="format_version",
+            "format_version must be 1 (PEtab v1)", file=f, id="format_version",
             value=version or "(missing)",
         )
         return None
     if "parameter_file" not in data:
-        issues.error("key 'parameter_file' is missing", file=str(path), id="parameter_file")
+        issues.error("key 'parameter_file' is missing", file=f, id="parameter_file")
+        return None
+    if not _file_list(data["parameter_file"]):
+        issues.error("'parameter_file' must be a file name or a list of file names", file=f,
+                     id="parameter_file", value=data["parameter_file"])
         return None
     problems = data.get("problems")
     if not isinstance(problems, list) or len(problems) != 1 or not isinstance(problems[0], dict):
-        issues.error("'problems' must be a list with exactly one entry", file=str(path),
+        issues.error("'problems' must be a list with exactly one entry", file=f,
                      id="problems")
         return None
     for key in ("sbml_files", "condition_files", "measurement_files", "observable_files"):
         val = problems[0].get(key)
-        if not isinstance(val, list) or not val or not all(isinstance(v, str) for v in val):
+        if not isinstance(val, list) or not _file_list(val):
             issues.error(f"'problems[0].{key}' must be a non-empty list of file names",
-                         file=str(path), id=key)
+                         file=f, id=key, value="(missing)" if val is None else val)
             return None
     if len(problems[0]["sbml_files"]) != 1:
-        issues.error("exactly one model file is supported", file=str(path), id="sbml_files")
+        issues.error("exactly one model file is supported", file=f, id="sbml_files",
+                     value=problems[0]["sbml_files"])
         return None
     return data
 
 
 # --------------------------------------------------------------- parameters
 def _read_parameters(paths: list[Path], issues: _Issues, model: ModelInfo | None):
+    """Read the parameter table(s).
+
+    Returns
+    -------
+    specs : list of ParameterSpec
+        The rows without errors.
+    declared : set of str or None
+        Every valid parameter id in the tables, including rows with errors (so
+        that other tables are not blamed for naming them); None if a table
+        could not be read at all.
+    """
     specs: list[ParameterSpec] = []
     seen: set[str] = set()
+    complete = True
     req = ["parameterId", "parameterScale", "lowerBound", "upperBound", "nominalValue",
            "estimate"]
     for path in paths:
         df = _read_table(path, issues, req)
         if df is None:
+            complete = False
             continue
         f = str(path)
-        for i, r in enumerate(df.to_dict("records")):
-            line = i + 2
+        for line, r in _records(df):
             pid = r["parameterId"]
             if not _ID.match(pid):
-                issues.error("parameterId is not a valid identifier", f, line, value=pid)
+                issues.error("parameterId is not a valid identifier (letters, digits and _, "
+                             "not starting with a digit)", f, line, value=pid or "(empty)")
                 continue
             if pid in seen:
                 issues.error("duplicate parameterId", f, line, id=pid)
@@ -154,12 +270,14 @@ def _read_parameters(paths: list[Path], issues: _Issues, model: ModelInfo | None
             seen.add(pid)
             try:
                 scale = Scale.parse(r["parameterScale"])
-            except ValueError as err:
-                issues.error(str(err), f, line, id=pid, value=r["parameterScale"])
+            except ValueError:
+                issues.error("parameterScale must be lin, log or log10", f, line, id=pid,
+                             value=r["parameterScale"] or "(empty)")
                 continue
             est_text = r["estimate"]
             if est_text not in ("0", "1"):
-                issues.error("estimate must be 0 or 1", f, line, id=pid, value=est_text)
+                issues.error("estimate must be 0 or 1", f, line, id=pid,
+                             value=est_text or "(empty)")
                 continue
             estimate = est_text == "1"
             vals = {}
@@ -171,7 +289,11 @@ def _read_parameters(paths: list[Path], issues: _Issues, model: ModelInfo | None
                     issues.error(f"{col} is not a number", f, line, id=pid, value=text)
                     ok = False
                 elif np.isnan(v) and (estimate or col == "nominalValue"):
-                    issues.error(f"{col} is missing or NaN", f, line, id=pid, value=text)
+                    issues.error(f"{col} is missing or NaN", f, line, id=pid,
+                                 value=text or "(empty)")
+                    ok = False
+                elif col == "nominalValue" and not np.isfinite(v):
+                    issues.error("nominalValue is not finite", f, line, id=pid, value=text)
                     ok = False
                 vals[col] = v
             if not ok:
@@ -184,6 +306,11 @@ def _read_parameters(paths: list[Path], issues: _Issues, model: ModelInfo | None
                     continue
                 if not (np.isfinite(lb) and np.isfinite(ub)):
                     issues.error("bounds of an estimated parameter must be finite", f, line,
+                                 id=pid, value=f"[{lb:g}, {ub:g}]")
+                    continue
+                if lb == ub:
+                    issues.error(f"lowerBound equals upperBound ({lb:g}): nothing to "
+                                 "estimate; fix the parameter (estimate 0) instead", f, line,
                                  id=pid, value=f"[{lb:g}, {ub:g}]")
                     continue
                 if scale is not Scale.LIN and lb <= 0:
@@ -205,29 +332,36 @@ def _read_parameters(paths: list[Path], issues: _Issues, model: ModelInfo | None
                                  "(estimate 0)", f, line, id=pid)
                     continue
             specs.append(ParameterSpec(pid, scale, lb, ub, nom, estimate, line))
-    return specs
+    return specs, (seen if complete else None)
 
 
 # --------------------------------------------------------------- conditions
-def _read_conditions(paths, issues, model: ModelInfo | None, param_ids: set[str]):
+def _read_conditions(paths, issues, model: ModelInfo | None, param_ids: set[str] | None):
+    """Read the condition table(s); None if a table could not be read at all.
+
+    ``param_ids`` None means the parameter table is unknown: ids are not checked.
+    """
     conditions: dict[str, Condition] = {}
+    complete = True
     for path in paths:
         df = _read_table(path, issues, ["conditionId"])
         if df is None:
+            complete = False
             continue
         f = str(path)
+        hline = df.attrs["header_line"]
         targets = [c for c in df.columns if c not in ("conditionId", "conditionName")]
         for c in targets:
             if model is not None and not (
                 c in model.parameters or c in model.species or c in model.compartments
             ):
                 issues.error("condition column is not a parameter, species or compartment "
-                             "of the model", f, 1, id=c)
-        for i, r in enumerate(df.to_dict("records")):
-            line = i + 2
+                             "of the model", f, hline, id=c)
+        for line, r in _records(df):
             cid = r["conditionId"]
             if not _ID.match(cid):
-                issues.error("conditionId is not a valid identifier", f, line, value=cid)
+                issues.error("conditionId is not a valid identifier", f, line,
+                             value=cid or "(empty)")
                 continue
             if cid in conditions:
                 issues.error("duplicate conditionId", f, line, id=cid)
@@ -238,25 +372,35 @@ def _read_conditions(paths, issues, model: ModelInfo | None, param_ids: set[str]
                 if v is None:
                     continue
                 if isinstance(v, str):
-                    if v not in param_ids:
+                    if param_ids is not None and v not in param_ids:
                         issues.error(f"value of '{c}' is neither a number nor a parameter "
                                      "id of the parameter table", f, line, id=cid, value=v)
-                        continue
-                elif model is not None and (c in model.species or c in model.compartments):
-                    if v < 0 or (c in model.compartments and v == 0):
-                        kind = "species initial value" if c in model.species else "size"
-                        issues.error(f"negative {kind} for '{c}'", f, line, id=cid, value=v)
+                    if param_ids is None or v not in param_ids:
                         continue
                 elif not np.isfinite(v):
-                    issues.error(f"value of '{c}' is not finite", f, line, id=cid, value=v)
+                    issues.error(f"value of '{c}' is not finite", f, line, id=cid,
+                                 value=r[c])
+                    continue
+                elif model is not None and c in model.species and v < 0:
+                    issues.error(f"negative species initial value for '{c}'", f, line,
+                                 id=cid, value=r[c])
+                    continue
+                elif model is not None and c in model.compartments and v <= 0:
+                    issues.error(f"compartment size of '{c}' must be positive", f, line,
+                                 id=cid, value=r[c])
                     continue
                 muts.append(Mutation(c, MutationOp.SET, v))
             conditions[cid] = Condition(cid, tuple(muts))
-    return conditions
+    return conditions if complete else None
 
 
 # --------------------------------------------------------------- observables
 def _check_symbols(formula: Formula, *, obs_id, kind, f, line, issues, known, allowed_ph):
+    """Placeholders must be the observable's own; other names must be known.
+
+    ``known`` None means the model or the parameter table could not be read:
+    names are not checked (the reason is reported already).
+    """
     for s in formula.symbols:
         m = PLACEHOLDER.match(s)
         if m:
@@ -264,28 +408,42 @@ def _check_symbols(formula: Formula, *, obs_id, kind, f, line, issues, known, al
                 issues.error(f"{kind} uses placeholder '{s}', which belongs to another "
                              "observable or kind", f, line, id=obs_id, value=s)
             continue
-        if s not in known and s != TIME_SYMBOL:
+        if known is not None and s not in known and s != TIME_SYMBOL:
             issues.error(f"{kind} names '{s}', which is no species, observable, expression, "
                          "parameter or compartment of the model and not in the parameter "
                          "table", f, line, id=obs_id, value=s)
 
 
-def _read_observables(paths, issues, known: set[str]):
+def _read_observables(paths, issues, known: set[str] | None):
+    """Read the observable table(s).
+
+    Returns
+    -------
+    obs : dict
+        Observable id -> Observable, for the rows without errors.
+    declared : set of str or None
+        Every valid observable id in the tables (rows with errors included);
+        None if a table could not be read at all.
+    """
     obs: dict[str, Observable] = {}
+    declared: set[str] = set()
+    complete = True
     for path in paths:
         df = _read_table(path, issues, ["observableId", "observableFormula", "noiseFormula"])
         if df is None:
+            complete = False
             continue
         f = str(path)
-        for i, r in enumerate(df.to_dict("records")):
-            line = i + 2
+        for line, r in _records(df):
             oid = r["observableId"]
             if not _ID.match(oid):
-                issues.error("observableId is not a valid identifier", f, line, value=oid)
+                issues.error("observableId is not a valid identifier", f, line,
+                             value=oid or "(empty)")
                 continue
-            if oid in obs:
+            if oid in declared:
                 issues.error("duplicate observableId", f, line, id=oid)
                 continue
+            declared.add(oid)
             try:
                 tr = Transform(r.get("observableTransformation", "") or "lin")
             except ValueError:
@@ -298,14 +456,16 @@ def _read_observables(paths, issues, known: set[str]):
                 issues.error("noiseDistribution must be normal or laplace", f, line, id=oid,
                              value=r.get("noiseDistribution"))
                 continue
-            try:
-                formula = parse_formula(r["observableFormula"], file=f, row=line, id=oid,
-                                        what="observableFormula")
-                noise = parse_formula(r["noiseFormula"], file=f, row=line, id=oid,
-                                      what="noiseFormula")
-            except InputError as err:
-                issues.items.extend(err.issues)
+            formulas = []
+            for col in ("observableFormula", "noiseFormula"):
+                try:
+                    formulas.append(parse_formula(r[col], file=f, row=line, id=oid, what=col))
+                except InputError as err:
+                    issues.items.extend(err.issues)
+            if len(formulas) < 2:
                 continue
+            formula, noise = formulas
+            n_before = len(issues.items)
             _check_symbols(formula, obs_id=oid, kind="observableFormula", f=f, line=line,
                            issues=issues, known=known, allowed_ph=("observableParameter",))
             _check_symbols(noise, obs_id=oid, kind="noiseFormula", f=f, line=line,
@@ -315,8 +475,10 @@ def _read_observables(paths, issues, known: set[str]):
                 issues.error("noiseFormula must be positive", f, line, id=oid,
                              value=r["noiseFormula"])
                 continue
+            if len(issues.items) > n_before:
+                continue
             obs[oid] = Observable(oid, formula, noise, tr, fam, line)
-    return obs
+    return obs, (declared if complete else None)
 
 
 def n_placeholders(formula: Formula, kind: str, obs_id: str) -> int:
@@ -334,7 +496,7 @@ def _overrides(text: str, n_needed: int, what: str, *, f, line, oid, issues, par
                positive: bool):
     items = [] if text == "" else [t.strip() for t in text.split(";")]
     if len(items) != n_needed and not (n_needed == 0 and items == []):
-        issues.error(f"{what} has {len(items)} value(s) but the observable's formula has "
+        issues.error(f"{what} has {len(items)} value(s) but the observable's formulas have "
                      f"{n_needed} placeholder(s)", f, line, id=oid, value=text or "(empty)")
         return None
     out = []
@@ -343,7 +505,11 @@ def _overrides(text: str, n_needed: int, what: str, *, f, line, oid, issues, par
         if v is None:
             issues.error(f"{what} has an empty or NaN entry", f, line, id=oid, value=text)
             return None
-        if isinstance(v, str) and v not in param_ids:
+        if isinstance(v, str) and not _ID.match(v):
+            issues.error(f"{what} entry '{v}' is neither a number nor a parameter id", f,
+                         line, id=oid, value=v)
+            return None
+        if isinstance(v, str) and param_ids is not None and v not in param_ids:
             issues.error(f"{what} names '{v}', which is not in the parameter table", f, line,
                          id=oid, value=v)
             return None
@@ -358,36 +524,49 @@ def _overrides(text: str, n_needed: int, what: str, *, f, line, oid, issues, par
     return tuple(out)
 
 
-def _read_measurements(paths, issues, observables, conditions, param_ids):
+def _read_measurements(paths, issues, observables, declared_obs, conditions, param_ids):
+    """Read the measurement table(s).
+
+    ``declared_obs``/``conditions``/``param_ids`` None: that table could not be
+    read, and ids that would refer to it are not checked. Unknown ids are
+    reported once per id, with the lines where they occur.
+    """
     cols: dict[str, list] = {k: [] for k in ("observable", "preeq", "condition", "time",
                                               "value", "op", "np", "rows")}
     req = ["observableId", "simulationConditionId", "time", "measurement"]
+    unknown: dict[tuple[str, str, str], list[int]] = {}
     for path in paths:
         df = _read_table(path, issues, req)
         if df is None:
             continue
         f = str(path)
         if df.empty:
-            issues.error("measurement table has no data rows", f, 2)
-        for i, r in enumerate(df.to_dict("records")):
-            line = i + 2
+            issues.error("measurement table has no data rows", f, df.attrs["header_line"] + 1)
+        for line, r in _records(df):
             oid = r["observableId"]
-            if oid not in observables:
-                issues.error("unknown observableId (not in the observable table)", f, line,
-                             id=oid)
-                continue
-            obs = observables[oid]
+            obs = observables.get(oid)
+            bad = False
+            if oid == "":
+                issues.error("observableId is empty", f, line)
+                bad = True
+            elif obs is None:
+                bad = True
+                if declared_obs is not None and oid not in declared_obs:
+                    unknown.setdefault((f, "observableId", oid), []).append(line)
             cid = r["simulationConditionId"]
             pid = r.get("preequilibrationConditionId", "")
-            bad = False
-            for c in (cid, pid):
-                if c and c not in conditions:
-                    issues.error("unknown condition id (not in the condition table)", f, line,
-                                 id=c)
+            if cid == "":
+                issues.error("simulationConditionId is empty", f, line, id=oid)
+                bad = True
+            for col, c in (("simulationConditionId", cid),
+                           ("preequilibrationConditionId", pid)):
+                if c and conditions is not None and c not in conditions:
+                    unknown.setdefault((f, col, c), []).append(line)
                     bad = True
             t = _num(r["time"])
             if t is None or np.isnan(t):
-                issues.error("time is not a number", f, line, id=oid, value=r["time"])
+                issues.error("time is not a number", f, line, id=oid,
+                             value=r["time"] or "(empty)")
                 bad = True
             elif np.isinf(t):
                 issues.error("steady-state measurements (time inf) are not supported", f,
@@ -398,14 +577,17 @@ def _read_measurements(paths, issues, observables, conditions, param_ids):
                 bad = True
             m = _num(r["measurement"])
             if m is None or not np.isfinite(m):
-                issues.error("measurement is not a finite number", f, line, id=oid,
-                             value=r["measurement"])
+                issues.error("measurement is not a finite number (NaN and empty cells are not "
+                             "allowed; remove the row instead)", f, line, id=oid,
+                             value=r["measurement"] or "(empty)")
                 bad = True
-            elif obs.transform is not Transform.LIN and m <= 0:
+            elif obs is not None and obs.transform is not Transform.LIN and m <= 0:
                 issues.error(f"measurement must be positive for an observable with "
                              f"{obs.transform.value} transformation", f, line, id=oid,
                              value=r["measurement"])
                 bad = True
+            if obs is None:
+                continue
             n_op = max(n_placeholders(obs.formula, "observableParameter", oid),
                        n_placeholders(obs.noise, "observableParameter", oid))
             ops = _overrides(r.get("observableParameters", ""), n_op, "observableParameters",
@@ -426,6 +608,10 @@ def _read_measurements(paths, issues, observables, conditions, param_ids):
             cols["op"].append(ops)
             cols["np"].append(nps)
             cols["rows"].append(line)
+    for (f, col, ident), lines in unknown.items():
+        table = "observable" if col == "observableId" else "condition"
+        issues.error(f"unknown {col} (not in the {table} table){_lines(lines)}", f, lines[0],
+                     id=ident)
     return Measurements(
         observable=tuple(cols["observable"]),
         preeq=tuple(cols["preeq"]),
@@ -452,6 +638,8 @@ def check_petab(path: str | Path) -> tuple[Problem | None, list[Issue]]:
     problem : Problem or None
         None when an error prevents building it.
     issues : list of Issue
+        In file order. A table that cannot be read is reported once; ids that
+        would refer to it are then not checked (no cascade of follow-up errors).
     """
     from .errors import MissingExtraError
 
@@ -465,7 +653,7 @@ def check_petab(path: str | Path) -> tuple[Problem | None, list[Issue]]:
 
     def files(key):
         val = data[key] if key == "parameter_file" else prob[key]
-        return [base / v for v in ([val] if isinstance(val, str) else val)]
+        return [base / v.strip() for v in ([val] if isinstance(val, str) else val)]
 
     model_path = files("sbml_files")[0]
     model: ModelInfo | None = None
@@ -475,17 +663,16 @@ def check_petab(path: str | Path) -> tuple[Problem | None, list[Issue]]:
         issues.items.extend(err.issues)
     except MissingExtraError as err:
         issues.error(str(err), file=str(model_path))
-    params = _read_parameters(files("parameter_file"), issues, model)
-    param_ids = {p.id for p in params}
+    params, param_ids = _read_parameters(files("parameter_file"), issues, model)
     conditions = _read_conditions(files("condition_files"), issues, model, param_ids)
-    known = set(param_ids)
-    if model is not None:
-        known |= {*model.species, *model.observables, *model.expressions, *model.parameters,
-                  *model.compartments}
-    observables = _read_observables(files("observable_files"), issues, known)
-    meas = _read_measurements(files("measurement_files"), issues, observables, conditions,
-                              param_ids)
-    if model is None or issues.has_errors:
+    known = None
+    if model is not None and param_ids is not None:
+        known = param_ids | {*model.species, *model.observables, *model.expressions,
+                             *model.parameters, *model.compartments}
+    observables, declared_obs = _read_observables(files("observable_files"), issues, known)
+    meas = _read_measurements(files("measurement_files"), issues, observables, declared_obs,
+                              conditions, param_ids)
+    if model is None or conditions is None or issues.has_errors:
         return None, issues.items
     problem = Problem(
         model=model,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -29,41 +30,46 @@ def read_point(path: str | Path, problem: Problem) -> tuple[np.ndarray, list[str
         Missing file, missing columns, unknown or fixed ids, duplicates,
         values that are not finite numbers.
     """
+    from .petab_io import read_tsv
+
     path = Path(path)
     f = str(path)
-    if not path.is_file():
-        raise InputError("point file not found", file=f)
-    try:
-        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise InputError(f"not a tab-separated table: {err}", file=f) from None
-    df.columns = [c.strip() for c in df.columns]
+    df = read_tsv(path)
     for col in ("parameterId", "value"):
         if col not in df.columns:
             raise InputError(f"required column '{col}' missing (found: "
-                             f"{', '.join(df.columns)})", file=f, row=1)
+                             f"{', '.join(df.columns) or 'none'})", file=f,
+                             row=df.attrs["header_line"])
     names = problem.x_names
     fixed = {p.id for p in problem.parameters if not p.estimate}
     x = problem.x_nominal.copy()
     seen: set[str] = set()
-    for i, (pid, text) in enumerate(zip(df["parameterId"], df["value"], strict=True)):
-        line = i + 2
-        pid = pid.strip()
+    for line, pid, text in zip(df.index, df["parameterId"], df["value"], strict=True):
+        line = int(line)
         if pid in seen:
             raise InputError("parameter listed twice", file=f, row=line, id=pid)
         seen.add(pid)
         if pid not in names:
-            why = ("is fixed in the problem (estimate 0)" if pid in fixed
-                   else "is not a parameter of the problem")
-            raise InputError(f"parameter {why}", file=f, row=line, id=pid)
+            if pid in fixed:
+                why = "parameter is fixed in the problem (estimate 0); it takes no value here"
+            else:
+                why = ("unknown parameter (the problem estimates: "
+                       f"{', '.join(names) or 'nothing'})")
+            raise InputError(why, file=f, row=line, id=pid or "(empty)")
         try:
             v = float(text)
         except ValueError:
             raise InputError("value is not a number", file=f, row=line, id=pid,
-                             value=text) from None
+                             value=text or "(empty)") from None
         if not np.isfinite(v):
             raise InputError("value is not finite", file=f, row=line, id=pid, value=text)
-        x[names.index(pid)] = v
+        j = names.index(pid)
+        if not problem.lb[j] <= v <= problem.ub[j]:
+            logging.getLogger("bngfit").warning(
+                "%s:%d: value %s of '%s' is outside its bounds [%g, %g] (values are on the "
+                "parameter's scale, %s)", f, line, text, pid, problem.lb[j], problem.ub[j],
+                problem.x_scales[j].value)
+        x[j] = v
     return x, [n for n in names if n not in seen]
 
 
