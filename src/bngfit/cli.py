@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import cli_fit
 from .errors import BngfitError, InputError, MissingExtraError
 
 EXIT_OK = 0
@@ -67,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     cg.add_argument("--label", default="rel_err", choices=["rel_err", "abs_err", "fd_err"],
                     help="column that picks the step with --multi-eps")
     cg.add_argument("--json", action="store_true", help="print a list of records")
+
+    def common(s: argparse.ArgumentParser) -> None:
+        s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show tracebacks and debug logs")
+
+    cli_fit.add_commands(sub, common)
     return p
 
 
@@ -210,6 +217,7 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "simulate": cmd_simulate,
     "check-grad": cmd_check_grad,
+    **cli_fit.COMMANDS,
 }
 
 

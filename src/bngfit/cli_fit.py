@@ -124,10 +124,20 @@ def _progress(total: int, done: int, enabled: bool):
 
 
 def cmd_fit(args) -> int:
+    from .executors import parse_executor
     from .loader import load_problem
     from .multistart import fit
+    from .optimizers import parse_optimizer
     from .store import Store
 
+    # Settings first: a typo is refused before the model is even loaded.
+    if args.optimizer is not None:
+        parse_optimizer(args.optimizer)
+    parse_executor(args.engine)
+    if args.starts is not None and args.starts < 1:
+        raise InputError("--starts must be at least 1", value=str(args.starts))
+    if args.workers is not None and args.workers < 1:
+        raise InputError("--workers must be at least 1", value=str(args.workers))
     problem = load_problem(args.problem)
     stem = Path(args.problem).stem
     store = Path(args.store or f"{stem}.fit.db")

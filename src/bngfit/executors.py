@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from enum import StrEnum
 
-from .errors import MissingExtraError
+from .errors import InputError, MissingExtraError
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def parse_executor(name: str) -> ExecutorName:
     try:
         return ExecutorName(name)
     except ValueError:
-        raise ValueError(f"unknown engine '{name}': use one of "
+        raise InputError(f"unknown engine '{name}': use one of "
                          f"{', '.join(e.value for e in ExecutorName)}") from None
 
 

@@ -15,6 +15,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from .errors import InputError
 from .objective import Evaluation, Objective
 from .results import StartStatus
 
@@ -129,19 +130,33 @@ def _lbfgsb(f: Counted, x0, lb, ub, opts) -> LocalResult:
     return LocalResult(out.x, status, msg)
 
 
+FIDES_HESSIANS = ("gn", "fx", "gnsbfgs", "bfgs", "sr1")
+
+
 def _fides(f: Counted, x0, lb, ub, opts) -> LocalResult:
     import fides
 
     hessian = opts.get("hessian", "gn")
-    use_gn = hessian == "gn" and f.objective.has_residuals
+    if hessian not in FIDES_HESSIANS:
+        raise ValueError(f"unknown fides hessian '{hessian}': use one of "
+                         f"{', '.join(FIDES_HESSIANS)}")
+    if not f.objective.has_residuals and hessian in ("gn", "fx", "gnsbfgs"):
+        hessian = "bfgs"  # no residual form: no Gauss-Newton matrix to build on
     n = x0.size
+    resfun = hessian == "gnsbfgs"
+    with_hess = hessian in ("gn", "fx")
 
     def fun(x):
         ev = f(x)
+        if resfun:
+            if not ev.ok:
+                m = f.best.res.size if f.best is not None else 1
+                return np.full(m, np.inf), np.full((m, n), np.nan)
+            return ev.res, ev.sres
         if not ev.ok:
             nan = np.full(n, np.nan)
-            return (np.inf, nan, np.full((n, n), np.nan)) if use_gn else (np.inf, nan)
-        if use_gn:
+            return (np.inf, nan, np.full((n, n), np.nan)) if with_hess else (np.inf, nan)
+        if with_hess:
             # Gauss-Newton / Fisher information from the residual Jacobian.
             return ev.fval, ev.grad, ev.sres.T @ ev.sres
         return ev.fval, ev.grad
@@ -150,17 +165,19 @@ def _fides(f: Counted, x0, lb, ub, opts) -> LocalResult:
     if not r0.ok:
         return LocalResult(x0, StartStatus.ERROR, f"objective fails at the start point: "
                                                   f"{r0.message}")
+    update = {"gn": None, "fx": fides.FX(fides.BFGS()), "gnsbfgs": fides.GNSBFGS(),
+              "bfgs": fides.BFGS(), "sr1": fides.SR1()}[hessian]
     options = {
         fides.Options.MAXITER: opts.get("maxiter", 1000),
         fides.Options.FATOL: opts.get("fatol", 1e-10),
         fides.Options.FRTOL: opts.get("frtol", 1e-12),
         fides.Options.GATOL: opts.get("gatol", 1e-8),
+        fides.Options.DELTA_INIT: opts.get("delta_init", 1.0),
     }
     opt = fides.Optimizer(fun, ub=np.asarray(ub, float), lb=np.asarray(lb, float),
                           verbose=logging.WARNING, options=options,
-                          hessian_update=None if use_gn else fides.BFGS())
-    fides_log = logging.getLogger("fides")
-    fides_log.setLevel(logging.ERROR)
+                          hessian_update=update, resfun=resfun)
+    logging.getLogger("fides").setLevel(logging.ERROR)
     try:
         opt.minimize(np.asarray(x0, float))
     except (ValueError, np.linalg.LinAlgError, RuntimeError) as err:
@@ -188,7 +205,7 @@ def parse_optimizer(name: str) -> OptimizerName:
     try:
         return OptimizerName(name)
     except ValueError:
-        raise ValueError(f"unknown optimizer '{name}': use one of "
+        raise InputError(f"unknown optimizer '{name}': use one of "
                          f"{', '.join(o.value for o in OptimizerName)}") from None
 
 
