@@ -10,6 +10,7 @@ import pandas as pd
 
 from .errors import InputError
 from .problem import Problem
+from .tables import read_tsv
 
 
 def read_point(path: str | Path, problem: Problem) -> tuple[np.ndarray, list[str]]:
@@ -30,8 +31,6 @@ def read_point(path: str | Path, problem: Problem) -> tuple[np.ndarray, list[str
         Missing file, missing columns, unknown or fixed ids, duplicates,
         values that are not finite numbers.
     """
-    from .petab_io import read_tsv
-
     path = Path(path)
     f = str(path)
     df = read_tsv(path)
