@@ -135,8 +135,13 @@ def model_fit(problem, x: np.ndarray, path: Path) -> Path:
 
 
 def gradcheck_heatmap(result: FitResult, path: Path) -> Path | None:
-    """log10 rel_err of the stored gradient checks (parameters x check points)."""
+    """log10 errors of the stored gradient checks (parameters x check points).
+
+    The relative error at the start point; the absolute error at the best
+    optimum, where the gradient vanishes and relative errors are noise.
+    """
     tables = {k: t for k, t in result.gradchecks.items() if "rel_err" in t}
+    metric = {k: "abs_err" if k == "best" else "rel_err" for k in tables}
     if not tables:
         return None
     plt = _pyplot()
@@ -147,16 +152,16 @@ def gradcheck_heatmap(result: FitResult, path: Path) -> Path | None:
         t = tables[c]
         for i, n in enumerate(names):
             if n in t.index:
-                data[i, j] = np.log10(max(float(t.loc[n, "rel_err"]), 1e-16))
+                data[i, j] = np.log10(max(float(t.loc[n, metric[c]]), 1e-16))
     fig, ax = plt.subplots(figsize=(2.2 + 1.4 * len(cols), 0.4 * len(names) + 1.6))
     im = ax.imshow(data, cmap="RdYlGn_r", vmin=-12, vmax=0, aspect="auto")
     for i in range(len(names)):
         for j in range(len(cols)):
             if np.isfinite(data[i, j]):
                 ax.text(j, i, f"{data[i, j]:.1f}", ha="center", va="center", fontsize=8)
-    ax.set_xticks(range(len(cols)), [f"at {c}" for c in cols])
+    ax.set_xticks(range(len(cols)), [f"at {c}\n({metric[c]})" for c in cols])
     ax.set_yticks(range(len(names)), names)
-    fig.colorbar(im, ax=ax, label="log10 rel_err (gradient vs central differences)")
+    fig.colorbar(im, ax=ax, label="log10 error")
     ax.set_title("Gradient check")
     fig.tight_layout()
     fig.savefig(path, dpi=120)

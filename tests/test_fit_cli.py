@@ -1,0 +1,127 @@
+"""The fitting CLI: fit --json, show, plot, resume after SIGKILL, refusals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bngfit.cli import main
+
+from .conftest import EXAMPLE
+
+
+def _bngfit(*args, cwd, timeout=300):
+    return subprocess.run([sys.executable, "-m", "bngfit.cli", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_fit_json_show_and_best_table(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = main(["fit", str(EXAMPLE), "--starts", "4", "--seed", "3", "--engine",
+                 "sequential", "--json", "--no-progress"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("best_fval", "n_starts", "n_converged", "wall_s", "starts"):
+        assert key in out
+    assert out["n_starts"] == 4 and len(out["starts"]) == 4
+    assert {"x", "fval", "status", "n_fval"} <= set(out["starts"][0])
+    assert out["best_fval"] == min(s["fval"] for s in out["starts"])
+    # The best parameters as a PEtab parameter table: native values at the optimum.
+    table = pd.read_csv(tmp_path / "problem.best_parameters.tsv", sep="\t")
+    best = dict(zip(out["x_names"], out["best_x"], strict=True))
+    for _, row in table.iterrows():
+        if row["estimate"] == 1:
+            assert row["nominalValue"] == pytest.approx(10 ** best[row["parameterId"]])
+    # show: the same summary from the store.
+    assert main(["show", "problem.fit.db", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["best_fval"] == out["best_fval"]
+    assert shown["n_converged"] == out["n_converged"]
+    assert main(["show", "problem.fit.db"]) == 0
+    assert "best fval" in capsys.readouterr().out
+
+
+def test_plot_writes_pngs(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", str(EXAMPLE), "--starts", "3", "--engine", "sequential",
+                 "--check-grad", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["plot", "problem.fit.db", "-o", "plots"]) == 0
+    names = {p.name for p in (tmp_path / "plots").iterdir()}
+    assert names == {"waterfall.png", "parameters.png", "model_fit.png", "gradcheck.png"}
+    for p in (tmp_path / "plots").iterdir():
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [(["--optimizer", "newton"], "unknown optimizer"), (["--engine", "gpu"], "unknown engine"),
+     (["--starts", "0"], "at least 1"), (["--resume", "--store", "none.db"],
+                                         "nothing to resume")],
+)
+def test_fit_refusals_exit_2(tmp_path, capsys, monkeypatch, args, match):
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", str(EXAMPLE), "--no-progress", *args]) == 2
+    err = capsys.readouterr().err
+    assert match in err and "Traceback" not in err
+    assert not (tmp_path / "problem.fit.db").exists()
+
+
+def test_show_of_missing_store_exit_2(tmp_path, capsys):
+    assert main(["show", str(tmp_path / "nothing.db")]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def _finished(db) -> dict[int, tuple]:
+    if not db.exists():
+        return {}
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            rows = conn.execute("SELECT idx, x, fval FROM starts").fetchall()
+    except sqlite3.OperationalError:  # the table is not created yet
+        return {}
+    return {i: (x, f) for i, x, f in rows}
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_keeps_finished_starts(tmp_path):
+    db = tmp_path / "run.db"
+    cmd = [sys.executable, "-m", "bngfit.cli", "fit", str(EXAMPLE), "--starts", "20",
+           "--seed", "5", "--engine", "sequential", "--store", str(db), "--no-progress",
+           "--rtol", "1e-12", "--atol", "1e-14"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    while len(_finished(db)) < 3 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _finished(db)
+    assert 3 <= len(before) < 20, "the run finished before it could be killed"
+    done = _bngfit("fit", EXAMPLE, "--store", db, "--resume", "--json", "--no-progress",
+                   "--engine", "sequential", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["n_finished"] == 20 and out["seed"] == 5
+    after = _finished(db)
+    assert set(after) == set(range(20))
+    for i, (x, f) in before.items():
+        assert after[i] == (x, f), f"start {i} changed on resume"
+    # The stored settings were reused: the resumed starts come from the same seed.
+    fresh = _bngfit("fit", EXAMPLE, "--starts", "20", "--seed", "5", "--engine", "sequential",
+                    "--store", tmp_path / "fresh.db", "--json", "--no-progress",
+                    "--rtol", "1e-12", "--atol", "1e-14", cwd=tmp_path)
+    assert fresh.returncode == 0, fresh.stderr
+    ref = {s["index"]: s for s in json.loads(fresh.stdout)["starts"]}
+    for s in out["starts"]:
+        np.testing.assert_allclose(s["x0"], ref[s["index"]]["x0"], rtol=0, atol=0)
+        assert s["fval"] == pytest.approx(ref[s["index"]]["fval"], rel=1e-10)
