@@ -107,7 +107,7 @@ def run_start(task: StartTask) -> StartResult:
         if not end.ok:
             status, message = StartStatus.ERROR, end.message
         return StartResult(task.index, task.x0, local.x, fval, gnorm, counted.n_fval,
-                           time.perf_counter() - t0, status, message, trace)
+                           time.perf_counter() - t0, status, message, trace, counted.eval_s)
     except Exception as err:  # noqa: BLE001 - a failing start must not stop the others
         log.debug("start %d failed", task.index, exc_info=True)
         return StartResult(task.index, task.x0, task.x0, float("inf"), float("nan"),

@@ -10,6 +10,7 @@ through the objective's one-point cache.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -55,11 +56,14 @@ class Counted:
     trace: list[float] = field(default_factory=list)
     best: Evaluation | None = None
     last: Evaluation | None = None
+    eval_s: float = 0.0  # wall time inside the objective, seconds
 
     def __call__(self, x: np.ndarray) -> Evaluation:
         if self.last is not None and np.array_equal(self.last.x, x):
             return self.last
+        t0 = time.perf_counter()
         ev = self.objective(x, sensi=1)
+        self.eval_s += time.perf_counter() - t0
         self.last = ev
         self.trace.append(ev.fval)
         if ev.ok and (self.best is None or ev.fval < self.best.fval):

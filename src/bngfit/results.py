@@ -49,6 +49,8 @@ class StartResult:
         The optimizer's own words, or the error.
     trace : ndarray, shape (n_trace,)
         fval after each evaluation, in order (inf where a simulation failed).
+    eval_s : float
+        Part of ``wall_s`` spent inside objective evaluations, seconds.
     """
 
     index: int
@@ -61,6 +63,7 @@ class StartResult:
     status: StartStatus
     message: str
     trace: np.ndarray = field(repr=False)
+    eval_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,7 @@ class FitResult:
                     "message": s.message,
                     "n_fval": s.n_fval,
                     "wall_s": s.wall_s,
+                    "eval_s": s.eval_s,
                 }
                 for s in self.starts
             ],

@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS starts (
     idx INTEGER PRIMARY KEY, x0 TEXT NOT NULL, x TEXT NOT NULL, fval REAL,
     grad_norm REAL, n_fval INTEGER, wall_s REAL, status TEXT, message TEXT,
-    trace TEXT
+    trace TEXT, eval_s REAL
 );
 CREATE TABLE IF NOT EXISTS gradchecks (which TEXT PRIMARY KEY, tbl TEXT NOT NULL);
 """
@@ -131,10 +131,10 @@ class Store:
         """Write one finished start (one transaction)."""
         with self.conn:
             self.conn.execute(
-                "INSERT OR REPLACE INTO starts VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO starts VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (s.index, _vec(s.x0), _vec(s.x), float(s.fval), float(s.grad_norm),
                  int(s.n_fval), float(s.wall_s), s.status.value, s.message,
-                 _vec(s.trace)))
+                 _vec(s.trace), float(s.eval_s)))
 
     def finished(self) -> set[int]:
         """Indices of the finished starts."""
@@ -145,8 +145,9 @@ class Store:
         rows = self.conn.execute("SELECT * FROM starts ORDER BY idx").fetchall()
         return [
             StartResult(idx, _unvec(x0), _unvec(x), fval, grad_norm, n_fval, wall_s,
-                        StartStatus(status), message, _unvec(trace))
-            for idx, x0, x, fval, grad_norm, n_fval, wall_s, status, message, trace in rows
+                        StartStatus(status), message, _unvec(trace), eval_s)
+            for idx, x0, x, fval, grad_norm, n_fval, wall_s, status, message, trace, eval_s
+            in rows
         ]
 
     # --------------------------------------------------------- gradchecks
