@@ -177,6 +177,8 @@ def _fides(f: Counted, x0, lb, ub, opts) -> LocalResult:
         fides.Options.FRTOL: opts.get("frtol", 1e-12),
         fides.Options.GATOL: opts.get("gatol", 1e-8),
         fides.Options.DELTA_INIT: opts.get("delta_init", 1.0),
+        fides.Options.SUBSPACE_DIM: opts.get("subspace", "2D"),
+        fides.Options.STEPBACK_STRAT: opts.get("stepback", "reflect"),
     }
     opt = fides.Optimizer(fun, ub=np.asarray(ub, float), lb=np.asarray(lb, float),
                           verbose=logging.WARNING, options=options,
