@@ -84,10 +84,16 @@ def test_start_points_are_seeded_and_inside_bounds():
 
 
 def test_engines_agree(problem_writer):
+    distributed = pytest.importorskip("distributed")
     problem = bngfit.load_problem(recovery_problem(problem_writer))
     runs = {eng: fit(problem, optimizer="least_squares", n_starts=4, rng=7, engine=eng,
                      workers=2)
             for eng in ("sequential", "process", "dask")}
+    # A running scheduler, reached by its address (as on a cluster).
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        runs["scheduler"] = fit(problem, optimizer="least_squares", n_starts=4, rng=7,
+                                engine="dask", scheduler=cluster.scheduler_address)
     ref = {s.index: s for s in runs["sequential"].starts}
     for eng, r in runs.items():
         assert r.seed == 7
