@@ -45,6 +45,23 @@ def transform(values: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.nda
     return z, dz
 
 
+def transform_one(values: np.ndarray, code: int,
+                  derivative: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`transform` for points that all share one code (the same numbers, faster).
+
+    Returns
+    -------
+    z : ndarray, shape (n,)
+    dz : ndarray, shape (n,), or None without ``derivative``
+    """
+    if code == 0:
+        return values, (np.ones_like(values) if derivative else None)
+    safe = np.where(values > 0, values, np.nan)
+    if code == 1:
+        return np.log(safe), (1.0 / safe if derivative else None)
+    return np.log10(safe), (1.0 / (safe * LN10) if derivative else None)
+
+
 def log_jacobian_term(measurements: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Change-of-variables term of each point's nllh: log|d z / d m|^-1.
 

@@ -17,19 +17,30 @@ import numpy as np
 
 from .errors import SimulationFailure
 from .noise import (
+    CODE_KERNEL,
     FAMILY_CODE,
+    LN10,
     SIGMA_RES_OFFSET,
     TRANSFORM_CODE,
     kernel_terms,
     log_jacobian_term,
     transform,
+    transform_one,
 )
-from .plan import compile_plan, eval_formula
+from .plan import compile_plan
 from .problem import NoiseFamily, Problem
 from .scales import dtheta_dx, scale_codes, unscale
-from .simulate import Engine, PhaseInput, SolverSettings
+from .simulate import Engine, SolverSettings
 
 log = logging.getLogger(__name__)
+
+
+def _concat(parts: list[np.ndarray], empty_shape: tuple[int, ...]) -> np.ndarray:
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return np.empty(empty_shape)
+    return np.concatenate(parts)
 
 
 @dataclass(frozen=True)
@@ -114,6 +125,14 @@ class Objective:
         self._zm, _ = transform(meas.value, self._tcode)
         self._const = float(np.sum(log_jacobian_term(meas.value, self._tcode)))
         self.has_residuals = all(o.family is NoiseFamily.NORMAL for o in obs.values())
+        self._n_x = len(problem.x_names)
+        # Fast paths (same numbers): no transform at all, one noise family.
+        self._all_lin = not np.any(self._tcode)
+        tcodes = set(self._tcode.tolist())
+        self._tuniform = tcodes.pop() if len(tcodes) == 1 else None
+        self._all_log10 = bool(np.all(self._codes == 2))
+        families = set(self._fcode.tolist())
+        self._kernel = CODE_KERNEL[families.pop()] if len(families) == 1 else None
         self._cache: tuple | None = None
 
     @property
@@ -137,8 +156,8 @@ class Objective:
             ``status``/``message`` say why.
         """
         x = np.array(x, dtype=float)
-        if x.shape != (len(self.x_names),):
-            raise ValueError(f"x must have shape ({len(self.x_names)},), got {x.shape}")
+        if x.shape != (self._n_x,):
+            raise ValueError(f"x must have shape ({self._n_x},), got {x.shape}")
         if self._cache is not None:
             cx, cs, cev = self._cache
             if cs >= sensi and np.array_equal(cx, x):
@@ -147,57 +166,35 @@ class Objective:
         self._cache = (x.copy(), int(sensi), ev)
         return ev
 
+    def clear_cache(self) -> None:
+        """Forget the last evaluation (the one-point cache)."""
+        self._cache = None
+
     # ----------------------------------------------------------------- core
     def _evaluate(self, x: np.ndarray, sensi: bool) -> Evaluation:
         plan = self.plan
-        theta = unscale(x, self._codes)
-        n, nth = plan.n_meas, plan.n_theta
-        h = np.empty(n)
-        sig = np.empty(n)
-        dh = np.zeros((n, nth)) if sensi else None
-        dsig = np.zeros((n, nth)) if sensi else None
+        theta = 10.0**x if self._all_log10 else unscale(x, self._codes)
+        theta_list = theta.tolist()
+        nth = plan.n_theta
+        run = self.engine.run
+        ys = []
+        dys = []
         for exp in plan.experiments:
+            main = exp.main.inputs(theta, theta_list, sensi)
+            pre = None if exp.preeq is None else exp.preeq.inputs(theta, theta_list, sensi)
             try:
-                y, dy = self.engine.run(
-                    exp.outputs, exp.times, self._phase(exp.main_params, exp.main_species,
-                                                        exp.sens_params, theta),
-                    None if exp.preeq_params is None else self._phase(
-                        exp.preeq_params, exp.preeq_species, exp.sens_params, theta),
-                    exp.sens_params, nth, sensi)
+                y, dy = run(exp.outputs, exp.grid, main, pre, exp.sens_params, nth, sensi)
             except SimulationFailure as err:
                 where = f"condition '{exp.condition_id}'" + (
                     f" (pre-equilibration '{exp.preeq_id}')" if exp.preeq_id else "")
                 return self._failed(x, sensi, "simulation_failed", f"{where}: {err}")
-            for b in exp.blocks:
-                hv, hg = eval_formula(b.observable.formula, b.formula_args, b, exp.times, y,
-                                      dy, theta)
-                sv, sg = eval_formula(b.observable.noise, b.noise_args, b, exp.times, y, dy,
-                                      theta)
-                h[b.rows] = hv
-                sig[b.rows] = sv
-                if sensi:
-                    dh[b.rows] = hg
-                    dsig[b.rows] = sg
+            ys.append(y.reshape(-1))
+            if sensi:
+                dys.append(dy.reshape(-1, nth))
+        y_flat = _concat(ys, (0,))
+        dy_flat = _concat(dys, (0, nth)) if sensi else None
+        h, dh, sig, dsig = plan.observe(y_flat, dy_flat, theta)
         return self._likelihood(x, theta, h, dh, sig, dsig, sensi)
-
-    @staticmethod
-    def _phase(params, species, sens, theta) -> PhaseInput:
-        values = {}
-        grads = {}
-        for name, q in params.items():
-            v, g = q.eval(theta)
-            values[name] = v
-            if name in sens:
-                grads[name] = g
-        sp_values = {}
-        sp_jac = {}
-        for name, q in species.items():
-            v, g = q.eval(theta)
-            sp_values[name] = v
-            if q.deps:
-                sp_jac[name] = g
-        jac = np.array([grads[s] for s in sens]).reshape(len(sens), theta.size)
-        return PhaseInput(values, sp_values, jac, sp_jac)
 
     def _failed(self, x, sensi, status, message) -> Evaluation:
         n = self.plan.n_meas
@@ -208,39 +205,51 @@ class Objective:
 
     def _likelihood(self, x, theta, h, dh, sig, dsig, sensi) -> Evaluation:
         meas = self.problem.measurements
-        z, dz_dh = transform(h, self._tcode)
-        bad = ~np.isfinite(z)
-        if bad.any():
-            i = int(np.nonzero(bad)[0][0])
+        if self._all_lin:
+            z, dz_dh = h, None
+        elif self._tuniform is not None:
+            z, dz_dh = transform_one(h, self._tuniform, bool(sensi))
+        else:
+            z, dz_dh = transform(h, self._tcode)
+        if not np.isfinite(z).all():
+            i = int(np.nonzero(~np.isfinite(z))[0][0])
             return self._failed(x, sensi, "invalid_value",
                                 f"observable '{meas.observable[i]}' is {h[i]:.6g} at "
                                 f"measurement line {meas.rows[i]}, not valid under its "
                                 "transformation")
-        badsig = ~(np.isfinite(sig) & (sig > 0))
-        if badsig.any():
-            i = int(np.nonzero(badsig)[0][0])
+        if not (np.isfinite(sig).all() and (sig > 0).all()):
+            i = int(np.nonzero(~(np.isfinite(sig) & (sig > 0)))[0][0])
             return self._failed(x, sensi, "invalid_value",
                                 f"noise of observable '{meas.observable[i]}' is {sig[i]:.6g} "
                                 f"at measurement line {meas.rows[i]}; sigma must be > 0")
         zm = self._zm
-        nllh, d_dz, d_ds = kernel_terms(self._fcode, z, zm, sig)
-        fval = float(np.sum(nllh)) + self._const
+        if self._kernel is not None:
+            nllh, d_dz, d_ds = self._kernel(z, zm, sig)
+        else:
+            nllh, d_dz, d_ds = kernel_terms(self._fcode, z, zm, sig)
+        fval = float(nllh.sum()) + self._const
         rho = (z - zm) / sig
-        chi2 = float(np.sum(rho**2))
+        chi2 = float((rho**2).sum())
         grad = res = sres = None
         sigma_rows = self.plan.sigma_rows
+        with_sr = self.has_residuals and sigma_rows.size > 0
         if self.has_residuals:
-            sr = np.sqrt(2.0 * np.log(sig[sigma_rows]) + SIGMA_RES_OFFSET)
-            res = np.concatenate([rho, sr])
+            if with_sr:
+                sr = np.sqrt(2.0 * np.log(sig[sigma_rows]) + SIGMA_RES_OFFSET)
+                res = np.concatenate((rho, sr))
+            else:
+                res = rho
         if sensi:
-            dz = dz_dh[:, None] * dh
-            chain = dtheta_dx(theta, self._codes)
+            dz = dh if dz_dh is None else dz_dh[:, None] * dh
+            chain = theta * LN10 if self._all_log10 else dtheta_dx(theta, self._codes)
             g_theta = d_dz @ dz + d_ds @ dsig
             grad = g_theta * chain
             if self.has_residuals:
                 drho = (dz - rho[:, None] * dsig) / sig[:, None]
-                dsr = dsig[sigma_rows] / (sig[sigma_rows] * sr)[:, None]
-                sres = np.vstack([drho, dsr]) * chain[None, :]
+                if with_sr:
+                    dsr = dsig[sigma_rows] / (sig[sigma_rows] * sr)[:, None]
+                    drho = np.concatenate((drho, dsr))
+                sres = drho * chain[None, :]
         return Evaluation(x, fval, grad, res, sres, chi2, h, sig)
 
     # ------------------------------------------------------------- helpers

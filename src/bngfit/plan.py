@@ -2,67 +2,344 @@
 
 An *experiment* is a (pre-equilibration condition, simulation condition) pair:
 one bngsim run. For each, the plan holds the quantity (a function of theta)
-behind every model parameter and overridden species, the outputs and times to
-sample, and one *block* per observable with how each symbol of its formulas is
-obtained. Everything structural is decided here, once; an evaluation only
-fills in numbers.
+behind every model parameter and overridden species, split once into the
+parts that are constant and the parts that move with theta (:class:`PhaseMap`),
+and the outputs and sample grid to simulate. The data points are gathered by
+observable across all experiments into :class:`Group` s: one vectorised
+formula evaluation per observable and evaluation, whose symbols read their
+values from the flat concatenation of all experiments' outputs through index
+arrays fixed here. Everything structural is decided here, once; an evaluation
+only fills in numbers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import sympy as sp
 
 from .conditions import Const, MutationOp, Quantity, Theta, apply_mutation
 from .errors import UnsupportedError
 from .formulas import Formula
 from .petab_io import PLACEHOLDER, TIME_SYMBOL
 from .problem import Observable, Problem
+from .simulate import PhaseInput, sample_grid
 
 
+# ---------------------------------------------------------------- phases
 @dataclass(frozen=True)
-class Arg:
-    """How one formula symbol gets its values at the rows of a block.
+class PhaseMap:
+    """Model parameter and species values of one phase as functions of theta.
 
-    kind is ``"out"`` (column ``index`` of the experiment's outputs), ``"time"``,
-    ``"qty"`` (one :class:`Quantity` for all rows) or ``"row"`` (per-row
-    constants ``const`` or free parameters ``theta_idx`` >= 0).
+    Attributes
+    ----------
+    quantities, species_quantities : dict
+        Name -> :class:`Quantity` (all written parameters and compartments;
+        the species whose initial value the condition sets).
+    sens : tuple of str
+        The parameters with sensitivities (rows of the parameter Jacobian).
     """
 
-    kind: str
-    index: int = -1
-    qty: Quantity | None = None
+    quantities: dict[str, Quantity]
+    species_quantities: dict[str, Quantity]
+    sens: tuple[str, ...]
+    n_theta: int
+
+    def __post_init__(self) -> None:
+        template = {}
+        theta_params = []
+        other_params = []
+        for name, q in self.quantities.items():
+            if isinstance(q, Theta):
+                theta_params.append((name, q.index))
+                template[name] = float("nan")
+            elif q.deps:
+                other_params.append((name, q))
+                template[name] = float("nan")
+            else:
+                template[name] = float(q.eval(np.zeros(self.n_theta))[0])
+        jac = np.zeros((len(self.sens), self.n_theta))
+        dynamic = []
+        for i, name in enumerate(self.sens):
+            q = self.quantities[name]
+            if isinstance(q, Theta):
+                jac[i, q.index] = 1.0
+            elif q.deps:
+                dynamic.append((i, q))
+        jac.setflags(write=False)
+        species_template = {}
+        species_var = []
+        for name, q in self.species_quantities.items():
+            if q.deps:
+                species_var.append((name, q))
+                species_template[name] = float("nan")
+            else:
+                species_template[name] = float(q.eval(np.zeros(self.n_theta))[0])
+        set_ = object.__setattr__
+        set_(self, "_template", template)
+        set_(self, "_theta_params", tuple(theta_params))
+        set_(self, "_other_params", tuple(other_params))
+        set_(self, "_jac", jac)
+        set_(self, "_jac_dynamic", tuple(dynamic))
+        set_(self, "_species_template", species_template)
+        set_(self, "_species_var", tuple(species_var))
+        set_(self, "_no_species_jac", {})
+
+    def inputs(self, theta: np.ndarray, theta_list: list[float], sensi: bool) -> PhaseInput:
+        """Values (and with ``sensi`` Jacobians) of the phase at theta.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (n_theta,)
+        theta_list : list of float
+            ``theta.tolist()`` (shared by all phases of one evaluation).
+        sensi : bool
+        """
+        params = self._template.copy()
+        for name, i in self._theta_params:
+            params[name] = theta_list[i]
+        for name, q in self._other_params:
+            params[name] = q.eval(theta)[0]
+        jac = self._jac
+        if sensi and self._jac_dynamic:
+            jac = jac.copy()
+            for i, q in self._jac_dynamic:
+                jac[i] = q.eval(theta)[1]
+        species = self._species_template
+        species_jac = self._no_species_jac
+        if self._species_var:
+            species = species.copy()
+            species_jac = {}
+            for name, q in self._species_var:
+                v, g = q.eval(theta)
+                species[name] = v
+                species_jac[name] = g
+        return PhaseInput(params, species, jac, species_jac)
+
+
+# ---------------------------------------------------------------- formulas
+@dataclass(frozen=True)
+class Operand:
+    """How one formula symbol gets its values at the rows of a group.
+
+    Either ``flat`` (model outputs: the index of each row's value in the flat
+    concatenation of all experiments' output arrays), or a per-row value:
+    ``const`` where ``theta_idx`` is -1, else free parameter ``theta_idx``,
+    overridden at ``positions`` by general quantities.
+    """
+
+    flat: np.ndarray | None
     const: np.ndarray | None = None
     theta_idx: np.ndarray | None = None
+    quantities: tuple[tuple[np.ndarray, Quantity], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.flat is None:
+            pos = np.nonzero(self.theta_idx >= 0)[0]
+            object.__setattr__(self, "_tpos", pos)
+            object.__setattr__(self, "_tcol", self.theta_idx[pos])
+
+    @property
+    def varies(self) -> bool:
+        """Whether the values depend on theta."""
+        if self.flat is not None:
+            return True
+        return bool(self._tpos.size) or any(q.deps for _, q in self.quantities)
+
+    def values(self, y: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """Values at the rows, shape (n,)."""
+        if self.flat is not None:
+            return y[self.flat]
+        if not self._tpos.size and not self.quantities:
+            return self.const
+        v = self.const.copy()
+        v[self._tpos] = theta[self._tcol]
+        for pos, q in self.quantities:
+            v[pos] = q.eval(theta)[0]
+        return v
 
 
 @dataclass(frozen=True)
-class Block:
-    """The data points of one observable in one experiment."""
+class Kernel:
+    """A formula compiled for evaluation over the rows of a group.
+
+    ``kind`` is ``"const"`` (no symbols: ``const`` is the value), ``"name"``
+    (the formula is one symbol: no call needed) or ``"general"``:
+    ``value_fn(*args)`` is the formula, ``partials_fn(*args)`` the list of its
+    partial derivatives by the operands ``wrt`` (those that vary with theta),
+    common subexpressions shared.
+    """
+
+    formula: Formula
+    kind: str
+    wrt: tuple[int, ...]
+    const: float | None = None
+    value_fn: Callable | None = None
+    partials_fn: Callable | None = None
+
+
+_KERNELS: dict[tuple, Kernel] = {}
+
+
+def compile_kernel(formula: Formula, wrt: tuple[int, ...]) -> Kernel:
+    """Compile (once per formula and ``wrt``) the value and needed partials."""
+    key = (formula.text, formula.symbols, str(formula.expr), wrt)
+    k = _KERNELS.get(key)
+    if k is not None:
+        return k
+    expr = formula.expr
+    syms = [sp.Symbol(n) for n in formula.symbols]
+    if not syms:
+        # numpy evaluates the constant exactly as the formula's own function does
+        value = sp.lambdify([], expr, modules="numpy")()
+        k = Kernel(formula, "const", wrt, const=float(np.asarray(value, dtype=float)))
+    elif len(syms) == 1 and expr == syms[0]:
+        k = Kernel(formula, "name", wrt)
+    else:
+        value_fn = sp.lambdify(syms, expr, modules="numpy", dummify=True)
+        partials_fn = None
+        if wrt:
+            partials_fn = sp.lambdify(syms, [sp.diff(expr, syms[j]) for j in wrt],
+                                      modules="numpy", dummify=True, cse=True)
+        k = Kernel(formula, "general", wrt, value_fn=value_fn, partials_fn=partials_fn)
+    _KERNELS[key] = k
+    return k
+
+
+@dataclass(frozen=True)
+class FormulaEval:
+    """One formula over the rows of a group: kernel and operands."""
+
+    kernel: Kernel
+    operands: tuple[Operand, ...]
+    n: int
+
+    def evaluate(self, y: np.ndarray, dy: np.ndarray | None, theta: np.ndarray):
+        """Value (n,) and, with ``dy``, d value / d theta (n, n_theta).
+
+        ``y`` (flat outputs of all experiments) and ``dy`` (their derivatives,
+        shape (n_flat, n_theta)) are read through the operands. Call under
+        ``np.errstate(all="ignore")``. The returned arrays may be shared: read
+        them, do not write to them.
+        """
+        k = self.kernel
+        n = self.n
+        if k.kind == "const":
+            return np.full(n, k.const), (None if dy is None else np.zeros((n, theta.size)))
+        args = [op.values(y, theta) for op in self.operands]
+        if k.kind == "name":
+            value = args[0]
+        else:
+            value = k.value_fn(*args)
+            if not (isinstance(value, np.ndarray) and value.shape == (n,)
+                    and value.dtype == np.float64):
+                value = np.full(n, value, dtype=float)
+        if dy is None:
+            return value, None
+        if not k.wrt:
+            return value, np.zeros((n, theta.size))
+        partials = (1.0,) if k.partials_fn is None else k.partials_fn(*args)
+        grad = None
+        for j, p in zip(k.wrt, partials, strict=True):
+            op = self.operands[j]
+            if not isinstance(p, np.ndarray) or p.shape != (n,):
+                p = np.full(n, p, dtype=float)
+            if op.flat is not None:
+                term = p[:, None] * dy[op.flat]
+                if grad is None:
+                    grad = term
+                else:
+                    grad += term
+            else:
+                if grad is None:
+                    grad = np.zeros((n, theta.size))
+                _add_param_grad(op, grad, p, theta)
+        return value, grad
+
+
+def _add_param_grad(op: Operand, grad: np.ndarray, p: np.ndarray, theta: np.ndarray) -> None:
+    if op._tpos.size:
+        grad[op._tpos, op._tcol] += p[op._tpos]
+    for pos, q in op.quantities:
+        if q.deps:
+            grad[pos] += p[pos, None] * q.eval(theta)[1][None, :]
+
+
+@dataclass(frozen=True)
+class Group:
+    """The data points of one observable, across all experiments."""
 
     observable: Observable
     rows: np.ndarray  # measurement indices, shape (n,)
-    time_idx: np.ndarray  # index into the experiment's times, shape (n,)
-    formula_args: tuple[Arg, ...]
-    noise_args: tuple[Arg, ...]
-    noise_varies: bool  # sigma depends on theta (directly or through states)
+    formula: FormulaEval
+    noise: FormulaEval
 
 
+# ---------------------------------------------------------------- plan
 @dataclass(frozen=True)
 class Experiment:
-    """One simulation: phases, outputs, times, blocks."""
+    """One simulation: phases, outputs, sample grid.
+
+    ``offset`` is where this experiment's outputs (``n_grid * n_out`` values,
+    row-major) start in the flat output vector of an evaluation.
+    """
 
     preeq_id: str
     condition_id: str
     times: np.ndarray
+    grid: tuple[float, ...]
     outputs: tuple[str, ...]
-    main_params: dict[str, Quantity]
-    main_species: dict[str, Quantity]
-    preeq_params: dict[str, Quantity] | None
-    preeq_species: dict[str, Quantity] | None
+    main: PhaseMap
+    preeq: PhaseMap | None
     sens_params: tuple[str, ...]
-    blocks: tuple[Block, ...]
+    offset: int
+
+
+class _Target:
+    """Collects how the values of one per-measurement vector (h or sigma) arise.
+
+    Constants go into a template, plain names of model outputs or of free
+    parameters into one gather each (their derivatives, 0 or 1, into the
+    derivative template); anything else stays a :class:`FormulaEval`.
+    """
+
+    def __init__(self, n: int, n_theta: int) -> None:
+        self.values = np.zeros(n)
+        self.derivs = np.zeros((n, n_theta))
+        self.out_rows: list[np.ndarray] = []
+        self.out_flat: list[np.ndarray] = []
+        self.par_rows: list[np.ndarray] = []
+        self.par_cols: list[np.ndarray] = []
+        self.general: list[tuple[np.ndarray, FormulaEval]] = []
+
+    def add(self, rows: np.ndarray, fe: FormulaEval) -> None:
+        if fe.kernel.kind == "const":
+            self.values[rows] = fe.kernel.const
+            return
+        op = fe.operands[0]
+        if fe.kernel.kind == "general" or op.quantities:
+            self.general.append((rows, fe))
+        elif op.flat is not None:
+            self.out_rows.append(rows)
+            self.out_flat.append(op.flat)
+        else:
+            self.values[rows] = op.const
+            self.par_rows.append(rows[op._tpos])
+            self.par_cols.append(op._tcol)
+            self.derivs[rows[op._tpos], op._tcol] = 1.0
+
+    def build(self) -> dict:
+        def cat(parts):
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=int)
+
+        for a in (self.values, self.derivs):
+            a.setflags(write=False)
+        return {"values": self.values, "derivs": self.derivs,
+                "out_rows": cat(self.out_rows), "out_flat": cat(self.out_flat),
+                "par_rows": cat(self.par_rows), "par_cols": cat(self.par_cols),
+                "general": tuple(self.general)}
 
 
 @dataclass(frozen=True)
@@ -70,9 +347,60 @@ class Plan:
     """Everything an evaluation needs, decided once per problem."""
 
     experiments: tuple[Experiment, ...]
+    groups: tuple[Group, ...]
     n_theta: int
     n_meas: int
+    n_flat: int
     sigma_rows: np.ndarray  # measurement indices whose sigma varies with theta
+
+    def __post_init__(self) -> None:
+        h = _Target(self.n_meas, self.n_theta)
+        sig = _Target(self.n_meas, self.n_theta)
+        for g in self.groups:
+            h.add(g.rows, g.formula)
+            sig.add(g.rows, g.noise)
+        object.__setattr__(self, "_h", h.build())
+        object.__setattr__(self, "_sig", sig.build())
+        general = bool(self._h["general"] or self._sig["general"])
+        object.__setattr__(self, "_needs_errstate", general)
+
+    def observe(self, y: np.ndarray, dy: np.ndarray | None, theta: np.ndarray):
+        """Observables and noise scales at every measurement.
+
+        Parameters
+        ----------
+        y : ndarray, shape (n_flat,)
+            All experiments' outputs, flat (see :attr:`Experiment.offset`).
+        dy : ndarray, shape (n_flat, n_theta), or None
+            Their derivatives (None: values only).
+        theta : ndarray, shape (n_theta,)
+
+        Returns
+        -------
+        h, sigma : ndarray, shape (n_meas,)
+        dh, dsigma : ndarray, shape (n_meas, n_theta), or None without ``dy``
+        """
+        if self._needs_errstate:
+            with np.errstate(all="ignore"):
+                return self._fill(self._h, y, dy, theta) + self._fill(self._sig, y, dy, theta)
+        return self._fill(self._h, y, dy, theta) + self._fill(self._sig, y, dy, theta)
+
+    @staticmethod
+    def _fill(t: dict, y, dy, theta) -> tuple[np.ndarray, np.ndarray | None]:
+        v = t["values"].copy()
+        d = None if dy is None else t["derivs"].copy()
+        if t["out_rows"].size:
+            v[t["out_rows"]] = y[t["out_flat"]]
+            if d is not None:
+                d[t["out_rows"]] = dy[t["out_flat"]]
+        if t["par_rows"].size:
+            v[t["par_rows"]] = theta[t["par_cols"]]
+        for rows, fe in t["general"]:
+            gv, gd = fe.evaluate(y, dy, theta)
+            v[rows] = gv
+            if d is not None:
+                d[rows] = gd
+        return v, d
 
 
 def _base_quantities(problem: Problem, theta_index: dict[str, int]) -> dict[str, Quantity]:
@@ -81,6 +409,7 @@ def _base_quantities(problem: Problem, theta_index: dict[str, int]) -> dict[str,
     for p in problem.parameters:
         out[p.id] = Theta(theta_index[p.id]) if p.estimate else Const(p.nominal)
     return out
+
 
 def _value_quantity(value, problem_q: dict[str, Quantity]) -> Quantity:
     return Const(float(value)) if not isinstance(value, str) else problem_q[value]
@@ -118,20 +447,43 @@ def _phase(problem: Problem, cond_id: str, problem_q: dict[str, Quantity]):
     return params, species
 
 
-def _row_arg(block_rows, overrides, n: int, problem_q, theta_index) -> Arg:
-    const = np.zeros(block_rows.size)
-    tidx = np.full(block_rows.size, -1, dtype=int)
-    for k, r in enumerate(block_rows):
-        v = overrides[r][n - 1]
-        if isinstance(v, str):
-            q = problem_q[v]
-            if isinstance(q, Theta):
-                tidx[k] = q.index
-            else:
-                const[k] = q.value
+class _OperandBuilder:
+    """Collects one symbol's per-row sources over the blocks of a group."""
+
+    def __init__(self) -> None:
+        self.flat: list[np.ndarray] = []
+        self.const: list[np.ndarray] = []
+        self.tidx: list[np.ndarray] = []
+        self.quantities: list[tuple[np.ndarray, Quantity]] = []
+        self.n = 0
+
+    def add_out(self, flat: np.ndarray) -> None:
+        self.flat.append(flat)
+        self.n += flat.size
+
+    def add_values(self, const: np.ndarray, tidx: np.ndarray) -> None:
+        self.const.append(const)
+        self.tidx.append(tidx)
+        self.n += const.size
+
+    def add_quantity(self, q: Quantity, n: int) -> None:
+        if isinstance(q, Theta):
+            self.add_values(np.zeros(n), np.full(n, q.index, dtype=int))
+        elif not q.deps:
+            self.add_values(np.full(n, float(q.eval(np.zeros(0))[0])),
+                            np.full(n, -1, dtype=int))
         else:
-            const[k] = v
-    return Arg("row", const=const, theta_idx=tidx)
+            self.quantities.append((np.arange(self.n, self.n + n), q))
+            self.add_values(np.zeros(n), np.full(n, -1, dtype=int))
+
+    def build(self) -> Operand:
+        if self.flat:
+            if self.const:  # cannot happen: a symbol's kind depends on the model only
+                raise UnsupportedError("symbol is a model output in one condition and a "
+                                       "parameter in another")
+            return Operand(np.concatenate(self.flat))
+        return Operand(None, np.concatenate(self.const), np.concatenate(self.tidx),
+                       tuple(self.quantities))
 
 
 def compile_plan(problem: Problem) -> Plan:
@@ -144,6 +496,7 @@ def compile_plan(problem: Problem) -> Plan:
     """
     info = problem.model
     free = problem.free
+    n_theta = len(free)
     theta_index = {p.id: i for i, p in enumerate(free)}
     problem_q = _base_quantities(problem, theta_index)
     meas = problem.measurements
@@ -153,6 +506,9 @@ def compile_plan(problem: Problem) -> Plan:
 
     experiments = []
     sigma_rows: list[int] = []
+    # observable id -> (rows, formula builders, noise builders)
+    by_observable: dict[str, tuple[list[np.ndarray], list, list]] = {}
+    offset = 0
     for (pre, cid), idx in groups.items():
         main_p, main_s = _phase(problem, cid, problem_q)
         pre_p = pre_s = None
@@ -164,94 +520,97 @@ def compile_plan(problem: Problem) -> Plan:
         )
         idx_arr = np.array(idx)
         times = np.unique(meas.time[idx_arr])
+        grid, grid_rows = sample_grid(times)
         outputs: list[str] = []
+        pending = []  # (builder, kind, payload, rows) resolved once outputs are known
 
-        def arg_for(sym: str, rows: np.ndarray, obs: Observable, *, _main_p=main_p,
-                    _outputs=outputs) -> Arg:
+        def source(sym: str, rows: np.ndarray, obs: Observable, *, _main_p=main_p,
+                   _outputs=outputs):
             m = PLACEHOLDER.match(sym)
             if m and m.group(3) == obs.id:
                 table = (meas.observable_params if m.group(1) == "observableParameter"
                          else meas.noise_params)
-                return _row_arg(rows, table, int(m.group(2)), problem_q, theta_index)
+                return "row", (table, int(m.group(2)))
             sel = info.selector(sym)
             if sel is not None:
                 if sel not in _outputs:
                     _outputs.append(sel)
-                return Arg("out", index=_outputs.index(sel))
+                return "out", _outputs.index(sel)
             if sym in _main_p:
-                return Arg("qty", qty=_main_p[sym])
+                return "qty", _main_p[sym]
             if sym in problem_q:
-                return Arg("qty", qty=problem_q[sym])
+                return "qty", problem_q[sym]
             if sym == TIME_SYMBOL:
-                return Arg("time")
+                return "time", None
             raise UnsupportedError(f"symbol '{sym}' cannot be resolved", id=obs.id,
                                    value=sym)
 
-        blocks = []
         by_obs: dict[str, list[int]] = {}
         for i in idx:
             by_obs.setdefault(meas.observable[i], []).append(i)
         for oid, rws in by_obs.items():
             obs = problem.observables[oid]
             rows = np.array(rws)
-            f_args = tuple(arg_for(s, rows, obs) for s in obs.formula.symbols)
-            n_args = tuple(arg_for(s, rows, obs) for s in obs.noise.symbols)
-            varies = any(_arg_varies(a) for a in n_args)
+            entry = by_observable.setdefault(
+                oid, ([], [_OperandBuilder() for _ in obs.formula.symbols],
+                      [_OperandBuilder() for _ in obs.noise.symbols]))
+            entry[0].append(rows)
+            varies = False
+            for syms, builders, is_noise in ((obs.formula.symbols, entry[1], False),
+                                             (obs.noise.symbols, entry[2], True)):
+                for sym, b in zip(syms, builders, strict=True):
+                    kind, payload = source(sym, rows, obs)
+                    pending.append((b, kind, payload, rows))
+                    if is_noise:
+                        varies |= _source_varies(kind, payload, rows, problem_q)
             if varies:
                 sigma_rows.extend(rws)
-            blocks.append(Block(obs, rows, np.searchsorted(times, meas.time[rows]), f_args,
-                                n_args, varies))
-        experiments.append(Experiment(pre, cid, times, tuple(outputs), main_p, main_s,
-                                      pre_p, pre_s, sens, tuple(blocks)))
-    return Plan(tuple(experiments), len(free), len(meas), np.array(sorted(sigma_rows),
-                                                                    dtype=int))
+        n_out = len(outputs)
+        time_row = dict(zip(times.tolist(), grid_rows.tolist(), strict=True))
+        for b, kind, payload, rows in pending:
+            t = meas.time[rows]
+            if kind == "out":
+                g = np.array([time_row[v] for v in t.tolist()], dtype=int)
+                b.add_out(offset + g * n_out + payload)
+            elif kind == "qty":
+                b.add_quantity(payload, rows.size)
+            elif kind == "row":
+                table, k = payload
+                for r in rows:
+                    v = table[r][k - 1]
+                    b.add_quantity(problem_q[v] if isinstance(v, str) else Const(float(v)),
+                                   1)
+            else:  # time
+                b.add_values(np.asarray(t, dtype=float).copy(), np.full(rows.size, -1))
+        pre_map = None if pre_p is None else PhaseMap(pre_p, pre_s, sens, n_theta)
+        experiments.append(Experiment(pre, cid, times, tuple(grid.tolist()), tuple(outputs),
+                                      PhaseMap(main_p, main_s, sens, n_theta), pre_map, sens,
+                                      offset))
+        offset += grid.size * n_out
+
+    plan_groups = []
+    for oid, (rows_list, f_builders, n_builders) in by_observable.items():
+        obs = problem.observables[oid]
+        rows = np.concatenate(rows_list)
+        plan_groups.append(Group(obs, rows, _formula_eval(obs.formula, f_builders, rows.size),
+                                 _formula_eval(obs.noise, n_builders, rows.size)))
+    return Plan(tuple(experiments), tuple(plan_groups), n_theta, len(meas), offset,
+                np.array(sorted(sigma_rows), dtype=int))
 
 
-def _arg_varies(a: Arg) -> bool:
-    if a.kind == "out":
+def _source_varies(kind: str, payload, rows: np.ndarray, problem_q) -> bool:
+    if kind == "out":
         return True
-    if a.kind == "qty":
-        return bool(a.qty.deps)
-    if a.kind == "row":
-        return bool(np.any(a.theta_idx >= 0))
+    if kind == "qty":
+        return bool(payload.deps)
+    if kind == "row":
+        table, k = payload
+        return any(isinstance(table[r][k - 1], str) and isinstance(
+            problem_q[table[r][k - 1]], Theta) for r in rows)
     return False
 
 
-def eval_args(args: tuple[Arg, ...], block: Block, times: np.ndarray, y: np.ndarray,
-              dy: np.ndarray | None, theta: np.ndarray):
-    """Values (n, m) and derivatives (n, m, n_theta) of a formula's symbols."""
-    n = block.rows.size
-    nth = theta.size
-    vals = np.empty((n, len(args)))
-    ders = np.zeros((n, len(args), nth)) if dy is not None else None
-    for j, a in enumerate(args):
-        if a.kind == "out":
-            vals[:, j] = y[block.time_idx, a.index]
-            if ders is not None:
-                ders[:, j, :] = dy[block.time_idx, a.index, :]
-        elif a.kind == "qty":
-            v, g = a.qty.eval(theta)
-            vals[:, j] = v
-            if ders is not None:
-                ders[:, j, :] = g
-        elif a.kind == "row":
-            sel = a.theta_idx >= 0
-            vals[:, j] = np.where(sel, theta[np.maximum(a.theta_idx, 0)], a.const)
-            if ders is not None and sel.any():
-                ders[np.nonzero(sel)[0], j, a.theta_idx[sel]] = 1.0
-        else:  # time
-            vals[:, j] = times[block.time_idx]
-    return vals, ders
-
-
-def eval_formula(formula: Formula, args, block, times, y, dy, theta):
-    """Formula value (n,) and d/dtheta (n, n_theta) (None without dy)."""
-    vals, ders = eval_args(args, block, times, y, dy, theta)
-    n = block.rows.size
-    value, partials = formula.evaluate([vals[:, j] for j in range(vals.shape[1])], n)
-    if ders is None:
-        return value, None
-    grad = np.einsum("nm,nmt->nt", partials, ders) if args else np.zeros((n, theta.size))
-    return value, grad
-
-
+def _formula_eval(formula: Formula, builders: list[_OperandBuilder], n: int) -> FormulaEval:
+    operands = tuple(b.build() for b in builders)
+    wrt = tuple(j for j, op in enumerate(operands) if op.varies)
+    return FormulaEval(compile_kernel(formula, wrt), operands, n)

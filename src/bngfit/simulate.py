@@ -201,6 +201,23 @@ def sample_grid(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return uniq, rows
 
 
+def _plain_simulator(model):
+    """A Simulator without sensitivities, on compiled RHS code where possible.
+
+    Compiled code (the same cached artifact a sensitivity Simulator builds) is
+    faster than bngsim's expression evaluator even for small models, and makes
+    plain runs independent of whether a sensitivity Simulator was built first
+    (which otherwise hands its compiled code to later Simulators).
+    """
+    import bngsim
+
+    try:
+        return bngsim.Simulator(model, codegen=True)
+    except (RuntimeError, OSError, ValueError) as err:  # no compiler, unsupported model
+        log.debug("compiled RHS unavailable, using bngsim's evaluator: %s", err)
+        return bngsim.Simulator(model)
+
+
 class Engine:
     """Runs conditions of one model with bngsim.
 
@@ -217,6 +234,10 @@ class Engine:
         self._model = None
         self._sims: dict = {}
         self._info: ModelInfo | None = None
+        s = self.settings
+        self._run_opts = {"rtol": s.rtol, "atol": s.atol, "timeout": s.timeout}
+        self._preeq_times = [0.0, *np.logspace(-3, np.log10(s.preeq_tmax), 61).tolist()]
+        self._species_sel: list[str] | None = None
 
     def __getstate__(self) -> dict:
         return {"path": self.path, "settings": self.settings}
@@ -244,7 +265,7 @@ class Engine:
         if sim is None:
             model = self._ensure_model()
             if sens is None:
-                sim = bngsim.Simulator(model)
+                sim = _plain_simulator(model)
             else:
                 sim = bngsim.Simulator(
                     model, sensitivity_params=list(sens), sensitivity_ic=list(ic) or None
@@ -256,7 +277,7 @@ class Engine:
     def run(
         self,
         outputs: tuple[str, ...],
-        times: np.ndarray,
+        grid: tuple[float, ...],
         main: PhaseInput,
         preeq: PhaseInput | None,
         sens_params: tuple[str, ...],
@@ -269,8 +290,9 @@ class Engine:
         ----------
         outputs : tuple of str
             Typed selectors (``species:X``, ``observable:X``, ``expression:X``).
-        times : ndarray, shape (n_t,)
-            Sample times, >= 0, model time units.
+        grid : sequence of float, shape (n_grid,)
+            bngsim sample times, sorted, starting at 0, at least two (see
+            :func:`sample_grid`), model time units.
         main, preeq : PhaseInput
             The measured phase and the optional pre-equilibration phase.
         sens_params : tuple of str
@@ -283,8 +305,8 @@ class Engine:
 
         Returns
         -------
-        y : ndarray, shape (n_t, n_out)
-        dy : ndarray, shape (n_t, n_out, n_theta), or None without ``sensi``
+        y : ndarray, shape (n_grid, n_out)
+        dy : ndarray, shape (n_grid, n_out, n_theta), or None without ``sensi``
 
         Raises
         ------
@@ -293,19 +315,21 @@ class Engine:
         """
         import bngsim
 
-        grid, rows = sample_grid(times)
         try:
             if sensi:
-                y, dy = self._run_sensi(outputs, grid, main, preeq, sens_params, n_theta)
-                return y[rows], dy[rows]
-            return self._run_plain(outputs, grid, main, preeq)[rows], None
+                return self._run_sensi(outputs, grid, main, preeq, sens_params, n_theta)
+            return self._run_plain(outputs, grid, main, preeq), None
         except (bngsim.BngsimError, ValueError, ArithmeticError) as err:
             text = " ".join(str(err).split())
             raise SimulationFailure(text[:2000]) from None
 
     def _opts(self) -> dict:
-        s = self.settings
-        return {"rtol": s.rtol, "atol": s.atol, "timeout": s.timeout}
+        return self._run_opts
+
+    def _species_selectors(self) -> list[str]:
+        if self._species_sel is None:
+            self._species_sel = [f"species:{s}" for s in self._info.species]
+        return self._species_sel
 
     def _start(self, phase: PhaseInput) -> None:
         model = self._model
@@ -315,8 +339,12 @@ class Engine:
             model.set_concentration(name, value)
 
     def _preeq_grid(self) -> list[float]:
-        tmax = self.settings.preeq_tmax
-        return [0.0, *np.logspace(-3, np.log10(tmax), 61).tolist()]
+        return self._preeq_times
+
+    def preeq_run_kwargs(self) -> dict:
+        """Keyword arguments of the pre-equilibration ``Simulator.run`` (besides
+        tolerances and timeout), for benchmarks that replay the engine's runs."""
+        return {"sample_times": list(self._preeq_grid())}
 
     def _check_settled(self, a: np.ndarray, b: np.ndarray, what: str) -> None:
         s = self.settings
@@ -330,36 +358,37 @@ class Engine:
     def _run_plain(self, outputs, grid, main, preeq) -> np.ndarray:
         self._ensure_model()
         sim = self._simulator(None)
+        opts = self._opts()
         if preeq is not None:
             self._start(preeq)
-            sel = [f"species:{s}" for s in self._info.species]
-            r1 = sim.run(sample_times=self._preeq_grid(), **self._opts())
-            x = r1.outputs(sel)
+            r1 = sim.run(sample_times=self._preeq_grid(), **opts)
+            x = r1.outputs(self._species_selectors())
             self._check_settled(x[-2], x[-1], "states")
             self._model.set_params(main.params)
             for name, value in main.species.items():
                 self._model.set_concentration(name, value)
         else:
             self._start(main)
-        r = sim.run(sample_times=grid.tolist(), **self._opts())
+        r = sim.run(sample_times=grid, **opts)
         return r.outputs(list(outputs))
 
     def _run_sensi(self, outputs, grid, main, preeq, sens_params, n_theta):
         self._ensure_model()
         outs = list(outputs)
+        opts = self._opts()
         if preeq is None:
             ic = tuple(sorted(main.species_jac))
             sim = self._simulator(sens_params, ic)
             self._start(main)
-            r = sim.run(sample_times=grid.tolist(), **self._opts())
+            r = sim.run(sample_times=grid, **opts)
             return r.outputs(outs), self._chain(r, outs, main.param_jac, ic, main.species_jac,
                                                 n_theta)
         species = self._info.species
-        sel = [f"species:{s}" for s in species]
+        sel = self._species_selectors()
         ic1 = tuple(sorted(preeq.species_jac))
         sim1 = self._simulator(sens_params, ic1)
         self._start(preeq)
-        r1 = sim1.run(sample_times=self._preeq_grid(), **self._opts())
+        r1 = sim1.run(sample_times=self._preeq_grid(), **opts)
         x = r1.outputs(sel)
         dx = self._chain(r1, sel, preeq.param_jac, ic1, preeq.species_jac, n_theta)
         self._check_settled(x[-2], x[-1], "states")
@@ -374,7 +403,7 @@ class Engine:
             # Same parameter-to-theta map in both phases: bngsim carries
             # dx_ss/dp into the measured phase, exact and cheapest.
             self._model.set_params(main.params)
-            r = sim1.run(sample_times=grid.tolist(), carry_sensitivities=True, **self._opts())
+            r = sim1.run(sample_times=grid, carry_sensitivities=True, **opts)
             return r.outputs(outs), self._chain(r, outs, main.param_jac, (), {}, n_theta)
         # General route: restart from x_ss (with the main condition's species
         # overrides) and chain through d y / d x0 for every species, seeded
@@ -389,22 +418,22 @@ class Engine:
         self._model.set_params(main.params)
         self._model.reset()
         self._model.set_state(x0)
-        r = sim2.run(sample_times=grid.tolist(), **self._opts())
+        r = sim2.run(sample_times=grid, **opts)
         jac = dict(zip(species, dx0, strict=True))
         return r.outputs(outs), self._chain(r, outs, main.param_jac, species, jac, n_theta)
 
     @staticmethod
     def _chain(r, outs, param_jac, ic, species_jac, n_theta) -> np.ndarray:
         """d outputs / d theta = dy/dp @ dp/dtheta + dy/dx0 @ dx0/dtheta."""
-        n_t = r.time.shape[0]
-        dy = np.zeros((n_t, len(outs), n_theta))
+        dy = None
         if param_jac.shape[0]:
-            dp = r.output_sensitivities(outs, axis="parameter")
-            dy += dp @ param_jac
+            dy = r.output_sensitivities(outs, axis="parameter") @ param_jac
         if ic:
             dic = r.output_sensitivities(outs, axis="ic")
             jac = np.array([species_jac[s] for s in ic])
-            dy += dic @ jac
+            dy = dic @ jac if dy is None else dy + dic @ jac
+        if dy is None:
+            dy = np.zeros((r.time.shape[0], len(outs), n_theta))
         return dy
 
 
