@@ -89,6 +89,21 @@ class InputError(BngfitError, ValueError):
         super().__init__(text)
 
 
+def parse_choice(vocabulary, text: str, what: str):
+    """The member of a closed vocabulary (an Enum) named ``text``.
+
+    Raises
+    ------
+    InputError
+        Naming ``what`` was asked for and listing the choices.
+    """
+    try:
+        return vocabulary(text)
+    except ValueError:
+        choices = ", ".join(m.value for m in vocabulary)
+        raise InputError(f"unknown {what} '{text}': use one of {choices}") from None
+
+
 class UnsupportedError(InputError):
     """A valid input that asks for something bngfit refuses to compute."""
 

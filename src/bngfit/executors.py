@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from enum import StrEnum
 
-from .errors import InputError, MissingExtraError
+from .errors import MissingExtraError, parse_choice
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +29,8 @@ class ExecutorName(StrEnum):
 
 
 def parse_executor(name: str) -> ExecutorName:
-    """The engine named ``name``, or a ValueError listing the choices."""
-    try:
-        return ExecutorName(name)
-    except ValueError:
-        raise InputError(f"unknown engine '{name}': use one of "
-                         f"{', '.join(e.value for e in ExecutorName)}") from None
+    """The engine named ``name`` (InputError listing the choices otherwise)."""
+    return parse_choice(ExecutorName, name, "engine")
 
 
 def default_workers() -> int:

@@ -16,7 +16,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from .errors import InputError
+from .errors import parse_choice
 from .objective import Evaluation, Objective
 from .results import StartStatus
 
@@ -207,12 +207,8 @@ RUNNERS = {
 
 
 def parse_optimizer(name: str) -> OptimizerName:
-    """The optimizer named ``name``, or a ValueError listing the choices."""
-    try:
-        return OptimizerName(name)
-    except ValueError:
-        raise InputError(f"unknown optimizer '{name}': use one of "
-                         f"{', '.join(o.value for o in OptimizerName)}") from None
+    """The optimizer named ``name`` (InputError listing the choices otherwise)."""
+    return parse_choice(OptimizerName, name, "optimizer")
 
 
 def minimize(objective: Objective, x0: np.ndarray, lb: np.ndarray, ub: np.ndarray,
