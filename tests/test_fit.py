@@ -176,10 +176,9 @@ end
 """
 
 
-def test_failing_start_is_recorded_and_others_go_on(problem_writer):
-    # dX/dt = k X^2 with X(0)=1 has X(t) = 1/(1 - k t): it blows up at t = 1/k,
-    # so with data up to t=2 every k > 0.5 fails to simulate.
-    k_true = 0.2
+def blowup_problem(problem_writer, k_true=0.2):
+    """dX/dt = k X^2, X(0)=1: X(t) = 1/(1 - k t) blows up at t = 1/k, so with data
+    up to t=2 every k > 0.5 fails to simulate (k in [0.01, 10], log10)."""
     meas = [{"observableId": "obs_X", "simulationConditionId": "c0", "time": t,
              "measurement": repr(float(1.0 / (1.0 - k_true * t)))} for t in (0.5, 1.0, 1.5, 2.0)]
     path = problem_writer(
@@ -190,7 +189,13 @@ def test_failing_start_is_recorded_and_others_go_on(problem_writer):
                       "noiseFormula": "0.1"}],
         measurements=meas,
     )
-    problem = bngfit.load_problem(path)
+    return bngfit.load_problem(path)
+
+
+def test_failing_start_is_recorded_and_others_go_on(problem_writer):
+    k_true = 0.2
+    problem = blowup_problem(problem_writer, k_true)
+    # User start points are kept as given, even where the model fails.
     result = fit(problem, optimizer="least_squares", n_starts=2, engine="sequential",
                  starts=[[np.log10(5.0)], [np.log10(0.05)]])
     by_index = {s.index: s for s in result.starts}
@@ -209,3 +214,20 @@ def test_store_rejects_a_file_that_is_not_a_store(tmp_path):
         Store(bad)
     with pytest.raises(InputError, match="not found"):
         load_result(tmp_path / "missing.db")
+
+
+def test_sampled_start_in_failing_region_is_redrawn_alike_on_every_engine(problem_writer):
+    problem = blowup_problem(problem_writer)
+    first = sample_starts(problem.lb, problem.ub, 6, np.random.default_rng(11))
+    assert (10 ** first[:, 0] > 0.5).any(), "no drawn start falls in the failing region"
+    runs = [fit(problem, optimizer="least_squares", n_starts=6, rng=11, engine=eng,
+                workers=2) for eng in ("sequential", "process")]
+    for r in runs:
+        assert all(s.status.value == "converged" for s in r.starts)
+        assert all(10 ** s.x0[0] < 0.5 for s in r.starts)
+        redrawn = [s for s in r.starts if "redrawn" in s.message]
+        assert len(redrawn) == int((10 ** first[:, 0] > 0.5).sum())
+        assert r.best_fval == pytest.approx(runs[0].best_fval, rel=1e-12)
+    a, b = ({s.index: s.x0 for s in r.starts} for r in runs)
+    for i in a:
+        np.testing.assert_array_equal(a[i], b[i])

@@ -62,7 +62,13 @@ def sample_starts(lb: np.ndarray, ub: np.ndarray, n: int, rng: np.random.Generat
 
 @dataclass(frozen=True)
 class StartTask:
-    """Everything one start needs, picklable (no bngsim objects)."""
+    """Everything one start needs, picklable (no bngsim objects).
+
+    ``resample`` is the seed of this start's own generator of replacement
+    start points, used when the objective fails at ``x0`` (``None``: user
+    start points, never replaced). It depends only on the run's seed and the
+    start's index, so every engine draws the same replacements.
+    """
 
     problem_path: str
     objective_opts: dict
@@ -72,6 +78,29 @@ class StartTask:
     x0: np.ndarray
     lb: np.ndarray
     ub: np.ndarray
+    resample: tuple[int, int] | None = None
+
+
+MAX_RESAMPLE = 20
+
+
+def _usable_start(obj: Objective, task: StartTask) -> tuple[np.ndarray, str]:
+    """x0, or a replacement drawn when the objective fails there.
+
+    Returns the start point and a note for the message ('' if x0 was kept).
+    """
+    x0 = task.x0
+    ev = obj(x0, sensi=1)
+    if ev.ok or task.resample is None:
+        return x0, ""
+    rng = np.random.default_rng(list(task.resample))
+    first = ev.message
+    for k in range(1, MAX_RESAMPLE + 1):
+        x0 = sample_starts(task.lb, task.ub, 1, rng, "uniform")[0]
+        if obj(x0, sensi=1).ok:
+            return x0, f"start point redrawn {k} time(s): the objective failed at the " \
+                       f"first one ({first[:200]}); "
+    return task.x0, ""
 
 
 _OBJECTIVES: dict = {}
@@ -97,7 +126,8 @@ def run_start(task: StartTask) -> StartResult:
     trace = np.zeros(0)
     try:
         obj = _objective_for(task.problem_path, task.objective_opts)
-        local, counted = minimize(obj, task.x0, task.lb, task.ub,
+        x0, note = _usable_start(obj, task)
+        local, counted = minimize(obj, x0, task.lb, task.ub,
                                   OptimizerName(task.optimizer), task.optimizer_opts)
         trace = np.array(counted.trace, dtype=float)
         end = counted(local.x)
@@ -106,8 +136,9 @@ def run_start(task: StartTask) -> StartResult:
         status, message = local.status, local.message
         if not end.ok:
             status, message = StartStatus.ERROR, end.message
-        return StartResult(task.index, task.x0, local.x, fval, gnorm, counted.n_fval,
-                           time.perf_counter() - t0, status, message, trace, counted.eval_s)
+        return StartResult(task.index, x0, local.x, fval, gnorm, counted.n_fval,
+                           time.perf_counter() - t0, status, note + message, trace,
+                           counted.eval_s)
     except Exception as err:  # noqa: BLE001 - a failing start must not stop the others
         log.debug("start %d failed", task.index, exc_info=True)
         return StartResult(task.index, task.x0, task.x0, float("inf"), float("nan"),
@@ -285,9 +316,10 @@ def _run(problem, obj, s: FitSettings, user, eng, workers, scheduler, st, check_
         gradchecks["start"] = _gradcheck(check_grad_multi_eps, obj, x0s[0])
         if st is not None:
             st.add_gradcheck("start", gradchecks["start"])
+    n_user = user.shape[0]
     tasks = [
         StartTask(str(problem.source), s.objective_opts, s.optimizer, s.optimizer_opts, i,
-                  x0s[i], lb, ub)
+                  x0s[i], lb, ub, None if i < n_user else (s.seed, i))
         for i in range(s.n_starts) if i not in done
     ]
     results: list[StartResult] = st.starts() if st is not None else []
