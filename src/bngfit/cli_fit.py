@@ -83,9 +83,12 @@ def summary_text(r: FitResult) -> str:
     for s in failed[:3]:
         lines.append(f"  start {s.index} failed: {s.message[:300]}")
     width = max((len(n) for n in r.x_names), default=0)
-    lines.append("best parameters (optimizer space):")
-    for n, v in zip(r.x_names, r.best.x, strict=True):
-        lines.append(f"  {n:<{width}}  {v: .8g}")
+    scales = r.settings.get("x_scales") or ["lin"] * len(r.x_names)
+    lines.append(f"best parameters:  {'id':<{width}}  {'scale':>5}  {'optimizer x':>15}  "
+                 f"{'value':>15}")
+    for n, sc, v in zip(r.x_names, scales, r.best.x, strict=True):
+        native = 10.0**v if sc == "log10" else np.exp(v) if sc == "log" else v
+        lines.append(f"                  {n:<{width}}  {sc:>5}  {v:15.8g}  {native:15.8g}")
     for which, table in r.gradchecks.items():
         if "rel_err" in table:
             lines.append(f"gradient check at {which}: largest rel_err "

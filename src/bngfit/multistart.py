@@ -291,7 +291,8 @@ def fit(
                              "store file", file=str(store))
         else:
             st.init_run(fp=fp, problem_path=str(problem.source), x_names=problem.x_names,
-                        optimizer=opt.value, seed=seed, n_starts=n_starts,
+                        x_scales=[sc.value for sc in problem.x_scales], optimizer=opt.value,
+                        seed=seed, n_starts=n_starts,
                         settings=json_roundtrip(settings.as_dict()))
     try:
         return _run(problem, obj, settings, user, eng, workers, scheduler, st,
@@ -323,17 +324,20 @@ def _run(problem, obj, s: FitSettings, user, eng, workers, scheduler, st, check_
         for i in range(s.n_starts) if i not in done
     ]
     results: list[StartResult] = st.starts() if st is not None else []
+    last = t0  # wall time up to here is already in the store
     try:
         for res in run_unordered(run_start, tasks, engine=eng, workers=workers,
                                  scheduler=scheduler):
             if st is not None:
-                st.add_start(res)
+                now = time.perf_counter()
+                st.add_start(res, now - last)
+                last = now
             results.append(res)
             if progress is not None:
                 progress(res)
     finally:
         if st is not None:
-            st.add_wall(time.perf_counter() - t0)
+            st.add_wall(time.perf_counter() - last)
     ordered = sorted(results, key=lambda r: (not np.isfinite(r.fval), r.fval, r.index))
     if check_gradient and ordered and np.isfinite(ordered[0].fval):
         # At an optimum the gradient is ~0 and relative errors are noise: pick
@@ -344,8 +348,9 @@ def _run(problem, obj, s: FitSettings, user, eng, workers, scheduler, st, check_
     if st is not None:
         return st.result()
     return FitResult(problem.x_names, tuple(ordered), s.optimizer, s.seed, s.n_starts,
-                     time.perf_counter() - t0, {**s.as_dict(), "problem": str(problem.source)},
-                     gradchecks)
+                     time.perf_counter() - t0,
+                     {**s.as_dict(), "problem": str(problem.source),
+                      "x_scales": [sc.value for sc in problem.x_scales]}, gradchecks)
 
 
 def _gradcheck(fn, obj, x, label="rel_err"):

@@ -95,12 +95,14 @@ class Store:
         """Whether the store holds no run yet."""
         return "format" not in self.meta()
 
-    def init_run(self, *, fp: str, problem_path: str, x_names: list[str], optimizer: str,
-                 seed: int | None, n_starts: int, settings: dict) -> None:
+    def init_run(self, *, fp: str, problem_path: str, x_names: list[str],
+                 x_scales: list[str], optimizer: str, seed: int | None, n_starts: int,
+                 settings: dict) -> None:
         """Record what defines the run (once, when the store is new)."""
         values = {
             "format": FORMAT, "fingerprint": fp, "problem": problem_path,
-            "x_names": x_names, "optimizer": optimizer, "seed": seed, "n_starts": n_starts,
+            "x_names": x_names, "x_scales": x_scales, "optimizer": optimizer, "seed": seed,
+            "n_starts": n_starts,
             "settings": settings, "created": time.time(), "wall_s": 0.0,
         }
         with self.conn:
@@ -119,17 +121,22 @@ class Store:
                 "or free parameters differ from this one); resume only onto the same "
                 "problem, or give a new --store", file=str(self.path))
 
+    def _add_wall(self, seconds: float) -> None:
+        (total,) = self.conn.execute("SELECT value FROM meta WHERE key = 'wall_s'").fetchone()
+        self.conn.execute("UPDATE meta SET value = ? WHERE key = 'wall_s'",
+                          (json.dumps(json.loads(total) + seconds),))
+
     def add_wall(self, seconds: float) -> None:
-        """Add this session's wall time to the run's total."""
+        """Add wall time to the run's total (summed over sessions)."""
         with self.conn:
-            self.conn.execute(
-                "UPDATE meta SET value = ? WHERE key = 'wall_s'",
-                (json.dumps(self.meta().get("wall_s", 0.0) + seconds),))
+            self._add_wall(seconds)
 
     # ------------------------------------------------------------- starts
-    def add_start(self, s: StartResult) -> None:
-        """Write one finished start (one transaction)."""
+    def add_start(self, s: StartResult, wall_s: float = 0.0) -> None:
+        """Write one finished start and the run's wall time since the last write,
+        in one transaction."""
         with self.conn:
+            self._add_wall(wall_s)
             self.conn.execute(
                 "INSERT OR REPLACE INTO starts VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (s.index, _vec(s.x0), _vec(s.x), float(s.fval), float(s.grad_norm),
@@ -177,6 +184,7 @@ class Store:
                                                       s.index))
         settings = dict(meta["settings"])
         settings["problem"] = meta["problem"]
+        settings["x_scales"] = meta.get("x_scales")
         return FitResult(
             x_names=list(meta["x_names"]), starts=tuple(starts), optimizer=meta["optimizer"],
             seed=meta["seed"], n_starts=int(meta["n_starts"]), wall_s=float(meta["wall_s"]),
