@@ -125,3 +125,36 @@ def test_resume_after_sigkill_keeps_finished_starts(tmp_path):
     for s in out["starts"]:
         np.testing.assert_allclose(s["x0"], ref[s["index"]]["x0"], rtol=0, atol=0)
         assert s["fval"] == pytest.approx(ref[s["index"]]["fval"], rel=1e-10)
+
+
+def test_user_start_points_from_file_and_resume(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    pts = tmp_path / "starts.tsv"
+    pts.write_text("k1\tk2\tscale_B\tsigma_B\n-0.5\t-0.5\t0\t-1\n0.5\t0.2\t0.1\t-0.5\n")
+    assert main(["fit", str(EXAMPLE), "--starts", "3", "--start-points", str(pts),
+                 "--engine", "sequential", "--json", "--no-progress"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    x0 = {s["index"]: s["x0"] for s in out["starts"]}
+    assert x0[0] == [-0.5, -0.5, 0.0, -1.0] and x0[1] == [0.5, 0.2, 0.1, -0.5]
+    assert len(x0) == 3
+    # Resuming a finished run without the file keeps the stored start points.
+    assert main(["fit", str(EXAMPLE), "--resume", "--store", "problem.fit.db",
+                 "--engine", "sequential", "--json", "--no-progress"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert {s["index"]: s["x0"] for s in again["starts"]} == x0
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [("k1\tk2\tscale_B\n0\t0\t0\n", "missing: sigma_B"),
+     ("k1\tk2\tscale_B\tsigma_B\tA0\n0\t0\t0\t0\t1\n", "fixed in the problem"),
+     ("k1\tk2\tscale_B\tsigma_B\n0\t0\tx\t0\n", "not a number"),
+     ("k1\tk2\tscale_B\tsigma_B\n0\t0\t9\t0\n", "within the bounds")],
+)
+def test_bad_start_points_exit_2(tmp_path, capsys, monkeypatch, text, match):
+    monkeypatch.chdir(tmp_path)
+    pts = tmp_path / "starts.tsv"
+    pts.write_text(text)
+    assert main(["fit", str(EXAMPLE), "--start-points", str(pts), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert match in err and "starts.tsv:" in err and "Traceback" not in err

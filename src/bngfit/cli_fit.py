@@ -34,6 +34,9 @@ def add_commands(sub, common) -> None:
                                                             "(default 0)")
     f.add_argument("--sampler", default=None, choices=["uniform", "lhs"],
                    help="start points: uniform (default) or Latin hypercube")
+    f.add_argument("--start-points", default=None, metavar="FILE",
+                   help="user start points: TSV, one column per free parameter id, one row "
+                        "per start (optimizer space); used first, sampled starts fill up")
     f.add_argument("--engine", default="process", help="process (default), sequential, dask")
     f.add_argument("--workers", type=int, default=None, help="worker processes (default: "
                                                              "cores)")
@@ -142,6 +145,11 @@ def cmd_fit(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers must be at least 1", value=str(args.workers))
     problem = load_problem(args.problem)
+    user_starts = None
+    if args.start_points:
+        from .points import read_start_points
+
+        user_starts = read_start_points(args.start_points, problem)
     stem = Path(args.problem).stem
     store = Path(args.store or f"{stem}.fit.db")
     best_path = Path(args.best or f"{stem}.best_parameters.tsv")
@@ -163,6 +171,8 @@ def cmd_fit(args) -> int:
                 raise InputError(f"--{key} must be a positive number", value=str(val))
             oopts[key] = val
     n_starts = args.starts if args.starts is not None else stored.get("n_starts", 10)
+    if user_starts is not None:
+        n_starts = max(n_starts, user_starts.shape[0])
     n_done = 0
     if args.resume:
         with Store(store) as st:
@@ -176,7 +186,8 @@ def cmd_fit(args) -> int:
             rng=args.seed if args.seed is not None else stored.get("seed", 0),
             engine=args.engine, workers=args.workers, scheduler=args.scheduler,
             sampler=args.sampler or sset.get("sampler", "uniform"),
-            store=store, resume=args.resume, check_gradient=args.check_grad,
+            starts=user_starts, store=store, resume=args.resume,
+            check_gradient=args.check_grad,
             objective_opts=oopts, optimizer_opts=sset.get("optimizer_opts"),
             progress=update,
         )

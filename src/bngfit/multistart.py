@@ -267,6 +267,9 @@ def fit(
             f"{', '.join(families)} noise, which has no residual form; use 'fides' or "
             "'lbfgsb' instead", file=str(problem.source))
     n_x = len(problem.x_names)
+    if starts is None and resume and store is not None and Path(store).is_file():
+        with Store(store) as previous:  # a resumed run keeps its user start points
+            starts = previous.meta().get("user_starts_x") or None
     user = np.zeros((0, n_x)) if starts is None else np.atleast_2d(np.asarray(starts, float))
     if user.shape[1:] != (n_x,) and user.size:
         raise InputError(f"user start points must have {n_x} columns", value=str(user.shape))
@@ -285,6 +288,11 @@ def fit(
         if resume and not st.is_new():
             st.check_same_problem(fp)
             _check_settings_match(st, settings)
+            stored_user = np.array(st.meta().get("user_starts_x", []), float).reshape(-1, n_x)
+            if user.size and not np.array_equal(stored_user, user):
+                st.close()
+                raise InputError("these user start points differ from the stored run's; "
+                                 "resume with the same ones", file=str(store))
         elif not st.is_new():
             st.close()
             raise InputError("the store already holds a run; resume it or choose another "
@@ -293,7 +301,8 @@ def fit(
             st.init_run(fp=fp, problem_path=str(problem.source), x_names=problem.x_names,
                         x_scales=[sc.value for sc in problem.x_scales], optimizer=opt.value,
                         seed=seed, n_starts=n_starts,
-                        settings=json_roundtrip(settings.as_dict()))
+                        settings=json_roundtrip(settings.as_dict()),
+                        user_starts=user.tolist())
     try:
         return _run(problem, obj, settings, user, eng, workers, scheduler, st,
                     check_gradient, progress)

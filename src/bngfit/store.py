@@ -97,12 +97,12 @@ class Store:
 
     def init_run(self, *, fp: str, problem_path: str, x_names: list[str],
                  x_scales: list[str], optimizer: str, seed: int | None, n_starts: int,
-                 settings: dict) -> None:
+                 settings: dict, user_starts: list | None = None) -> None:
         """Record what defines the run (once, when the store is new)."""
         values = {
             "format": FORMAT, "fingerprint": fp, "problem": problem_path,
             "x_names": x_names, "x_scales": x_scales, "optimizer": optimizer, "seed": seed,
-            "n_starts": n_starts,
+            "n_starts": n_starts, "user_starts_x": user_starts or [],
             "settings": settings, "created": time.time(), "wall_s": 0.0,
         }
         with self.conn:
