@@ -181,9 +181,8 @@ def _fides(f: Counted, x0, lb, ub, opts) -> LocalResult:
         fides.Options.STEPBACK_STRAT: opts.get("stepback", "reflect"),
     }
     opt = fides.Optimizer(fun, ub=np.asarray(ub, float), lb=np.asarray(lb, float),
-                          verbose=logging.WARNING, options=options,
+                          verbose=logging.ERROR, options=options,
                           hessian_update=update, resfun=resfun)
-    logging.getLogger("fides").setLevel(logging.ERROR)
     try:
         opt.minimize(np.asarray(x0, float))
     except (ValueError, np.linalg.LinAlgError, RuntimeError) as err:
