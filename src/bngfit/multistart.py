@@ -20,7 +20,7 @@ import numpy as np
 from .errors import InputError, UnsupportedError
 from .executors import ExecutorName, parse_executor, run_unordered
 from .objective import Objective
-from .optimizers import NEEDS_RESIDUALS, OptimizerName, minimize, parse_optimizer
+from .optimizers import NEEDS_RESIDUALS, Counted, OptimizerName, minimize, parse_optimizer
 from .problem import Problem
 from .results import FitResult, StartResult, StartStatus
 from .store import Store, fingerprint
@@ -79,25 +79,26 @@ class StartTask:
     lb: np.ndarray
     ub: np.ndarray
     resample: tuple[int, int] | None = None
+    fingerprint: str = ""
 
 
 MAX_RESAMPLE = 20
 
 
-def _usable_start(obj: Objective, task: StartTask) -> tuple[np.ndarray, str]:
+def _usable_start(obj: Counted, task: StartTask) -> tuple[np.ndarray, str]:
     """x0, or a replacement drawn when the objective fails there.
 
     Returns the start point and a note for the message ('' if x0 was kept).
     """
     x0 = task.x0
-    ev = obj(x0, sensi=1)
+    ev = obj(x0)
     if ev.ok or task.resample is None:
         return x0, ""
     rng = np.random.default_rng(list(task.resample))
     first = ev.message
     for k in range(1, MAX_RESAMPLE + 1):
         x0 = sample_starts(task.lb, task.ub, 1, rng, "uniform")[0]
-        if obj(x0, sensi=1).ok:
+        if obj(x0).ok:
             return x0, f"start point redrawn {k} time(s): the objective failed at the " \
                        f"first one ({first[:200]}); "
     return task.x0, ""
@@ -106,13 +107,14 @@ def _usable_start(obj: Objective, task: StartTask) -> tuple[np.ndarray, str]:
 _OBJECTIVES: dict = {}
 
 
-def _objective_for(path: str, opts: dict) -> Objective:
+def _objective_for(path: str, opts: dict, fingerprint: str = "") -> Objective:
     """One objective per problem file and settings per process (model loaded once)."""
     from .loader import load_problem
 
-    # Keyed by process id: a forked worker must build its own model, not use
-    # a copy of the parent's native solver state.
-    key = (os.getpid(), path, tuple(sorted(opts.items())))
+    # Keyed by process id (a forked worker must build its own model, not use a
+    # copy of the parent's native solver state) and by the files' fingerprint
+    # (an edited problem file is read again).
+    key = (os.getpid(), path, fingerprint, tuple(sorted(opts.items())))
     obj = _OBJECTIVES.get(key)
     if obj is None:
         obj = Objective(load_problem(path), **opts)
@@ -125,14 +127,16 @@ def run_start(task: StartTask) -> StartResult:
     t0 = time.perf_counter()
     trace = np.zeros(0)
     try:
-        obj = _objective_for(task.problem_path, task.objective_opts)
-        x0, note = _usable_start(obj, task)
-        local, counted = minimize(obj, x0, task.lb, task.ub,
+        counted = Counted(_objective_for(task.problem_path, task.objective_opts,
+                                         task.fingerprint))
+        x0, note = _usable_start(counted, task)
+        local, counted = minimize(counted, x0, task.lb, task.ub,
                                   OptimizerName(task.optimizer), task.optimizer_opts)
-        trace = np.array(counted.trace, dtype=float)
-        end = counted(local.x)
+        best = counted.best
+        end = best if best is not None and np.array_equal(best.x, local.x) else counted(local.x)
         fval = end.fval if end.ok else float("inf")
         gnorm = float(np.linalg.norm(end.grad)) if end.ok else float("nan")
+        trace = np.array(counted.trace, dtype=float)
         status, message = local.status, local.message
         if not end.ok:
             status, message = StartStatus.ERROR, end.message
@@ -305,14 +309,14 @@ def fit(
                         user_starts=user.tolist())
     try:
         return _run(problem, obj, settings, user, eng, workers, scheduler, st,
-                    check_gradient, progress)
+                    check_gradient, progress, fp)
     finally:
         if st is not None:
             st.close()
 
 
 def _run(problem, obj, s: FitSettings, user, eng, workers, scheduler, st, check_gradient,
-         progress) -> FitResult:
+         progress, fp) -> FitResult:
     from .gradcheck import check_grad_multi_eps
 
     t0 = time.perf_counter()
@@ -329,7 +333,7 @@ def _run(problem, obj, s: FitSettings, user, eng, workers, scheduler, st, check_
     n_user = user.shape[0]
     tasks = [
         StartTask(str(problem.source), s.objective_opts, s.optimizer, s.optimizer_opts, i,
-                  x0s[i], lb, ub, None if i < n_user else (s.seed, i))
+                  x0s[i], lb, ub, None if i < n_user else (s.seed, i), fp)
         for i in range(s.n_starts) if i not in done
     ]
     results: list[StartResult] = st.starts() if st is not None else []

@@ -210,14 +210,16 @@ def parse_optimizer(name: str) -> OptimizerName:
     return parse_choice(OptimizerName, name, "optimizer")
 
 
-def minimize(objective: Objective, x0: np.ndarray, lb: np.ndarray, ub: np.ndarray,
+def minimize(objective: Objective | Counted, x0: np.ndarray, lb: np.ndarray, ub: np.ndarray,
              optimizer: OptimizerName, options: dict | None = None
              ) -> tuple[LocalResult, Counted]:
     """Run one local optimization.
 
     Parameters
     ----------
-    objective : Objective
+    objective : Objective or Counted
+        A Counted objective keeps counting (evaluations made before, e.g. to
+        vet the start point, stay in its trace).
     x0, lb, ub : ndarray, shape (n_x,)
         Start point and bounds, optimizer space.
     optimizer : OptimizerName
@@ -231,7 +233,7 @@ def minimize(objective: Objective, x0: np.ndarray, lb: np.ndarray, ub: np.ndarra
     Counted
         The wrapped objective, with the evaluation count and fval trace.
     """
-    f = Counted(objective)
+    f = objective if isinstance(objective, Counted) else Counted(objective)
     result = RUNNERS[optimizer](f, np.asarray(x0, float), lb, ub, options or {})
     # Report the best point evaluated: every optimizer here evaluates its end
     # point, and a trial point may have been better (L-BFGS-B line searches).
