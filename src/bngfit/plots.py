@@ -86,12 +86,62 @@ def parameters(result: FitResult, lb: np.ndarray, ub: np.ndarray, path: Path,
     return path
 
 
+def dense_problem(problem, n_points: int = 101):
+    """The problem with its measurements replaced by a fine time grid.
+
+    For every (observable, pre-equilibration, condition) group of the data,
+    ``n_points`` times from 0 to the group's last time, each with the
+    overrides of the nearest measured time (overrides may be time-specific).
+    Measurement values are placeholders (1.0): only simulations are used.
+
+    Returns
+    -------
+    Problem, and a list of (observable, group key, row indices) per group.
+    """
+    from dataclasses import replace
+
+    from .problem import Measurements
+
+    m = problem.measurements
+    keys = list(zip(m.observable, m.preeq, m.condition, strict=True))
+    cols: dict[str, list] = {k: [] for k in ("obs", "pre", "cond", "t", "op", "np")}
+    groups = []
+    for key in dict.fromkeys(keys):
+        idx = np.array([i for i, k in enumerate(keys) if k == key])
+        grid = np.linspace(0.0, float(m.time[idx].max()) or 1.0, n_points)
+        near = idx[np.abs(m.time[idx][None, :] - grid[:, None]).argmin(axis=1)]
+        start = len(cols["t"])
+        for t, i in zip(grid, near, strict=True):
+            cols["obs"].append(key[0])
+            cols["pre"].append(key[1])
+            cols["cond"].append(key[2])
+            cols["t"].append(float(t))
+            cols["op"].append(m.observable_params[i])
+            cols["np"].append(m.noise_params[i])
+        groups.append((key, np.arange(start, len(cols["t"]))))
+    n = len(cols["t"])
+    dense = Measurements(tuple(cols["obs"]), tuple(cols["pre"]), tuple(cols["cond"]),
+                         np.array(cols["t"]), np.ones(n), tuple(cols["op"]), tuple(cols["np"]),
+                         tuple(range(n)))
+    return replace(problem, measurements=dense), groups
+
+
 def model_fit(problem, x: np.ndarray, path: Path) -> Path:
     """Data (with +-sigma bars) and simulation per observable and condition."""
     from .objective import Objective
 
     plt = _pyplot()
     ev = Objective(problem)(x, sensi=0)
+    curves = {}
+    if ev.ok:
+        try:  # smooth trajectories; the data-point values stand in if this fails
+            dense, groups = dense_problem(problem)
+            dev = Objective(dense)(x, sensi=0)
+            if dev.ok:
+                curves = {key: (dense.measurements.time[rows], dev.simulation[rows])
+                          for key, rows in groups}
+        except Exception as err:  # noqa: BLE001 - a plot must not fail over the curves
+            log.warning("no dense trajectories for the model-fit plot: %s", err)
     m = problem.measurements
     obs_ids = list(dict.fromkeys(m.observable))
     n = len(obs_ids)
@@ -112,7 +162,11 @@ def model_fit(problem, x: np.ndarray, path: Path) -> Path:
             sig = ev.sigma[sel] if ev.ok else None
             ax.errorbar(t, m.value[sel], yerr=sig, fmt="o", ms=3.5, color=colors[c],
                         alpha=0.8, label=f"{c} data")
-            if ev.ok:
+            key = next(k for k in zip(m.observable, m.preeq, m.condition, strict=True)
+                       if k[0] == oid and (f"{k[1]}->{k[2]}" if k[1] else k[2]) == c)
+            if key in curves:
+                ax.plot(*curves[key], "-", color=colors[c], label=f"{c} simulation")
+            elif ev.ok:
                 ax.plot(t[order], ev.simulation[sel][order], "-", color=colors[c],
                         label=f"{c} simulation")
         tr = problem.observables[oid].transform.value
