@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -97,7 +98,7 @@ def _least_squares(f: Counted, x0, lb, ub, opts) -> LocalResult:
         return LocalResult(x0, StartStatus.ERROR, f"objective fails at the start point: "
                                                   f"{r0.message}")
     out = least_squares(
-        res, x0, jac=jac, bounds=(lb, ub), method="trf",
+        res, x0, jac=jac, bounds=(lb, ub), method=opts.get("method", "trf"),
         ftol=opts.get("ftol", 1e-10), xtol=opts.get("xtol", 1e-10),
         gtol=opts.get("gtol", 1e-10), max_nfev=opts.get("max_nfev", 1000),
         x_scale=opts.get("x_scale", "jac"),
@@ -147,8 +148,8 @@ def _fides(f: Counted, x0, lb, ub, opts) -> LocalResult:
     if not f.objective.has_residuals and hessian in ("gn", "fx", "gnsbfgs"):
         hessian = "bfgs"  # no residual form: no Gauss-Newton matrix to build on
     n = x0.size
-    resfun = hessian == "gnsbfgs"
-    with_hess = hessian in ("gn", "fx")
+    resfun = hessian in ("gnsbfgs", "fx")
+    with_hess = hessian == "gn"
 
     def fun(x):
         ev = f(x)
@@ -184,7 +185,11 @@ def _fides(f: Counted, x0, lb, ub, opts) -> LocalResult:
                           verbose=logging.ERROR, options=options,
                           hessian_update=update, resfun=resfun)
     try:
-        opt.minimize(np.asarray(x0, float))
+        # Trial points where the model fails give NaN Hessians; fides rejects
+        # them, but numpy would still warn on every one.
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            opt.minimize(np.asarray(x0, float))
     except (ValueError, np.linalg.LinAlgError, RuntimeError) as err:
         return LocalResult(np.asarray(opt.x_min if opt.x_min is not None else x0),
                            StartStatus.FAILED, f"fides stopped: {err}")
