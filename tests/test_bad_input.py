@@ -438,10 +438,28 @@ def test_enough_variants():
     assert len(CASES) >= 35
 
 
+# BioNetGen is installed with the test extras; the "no BNG2.pl" case hides it the
+# way a machine without it looks to bngsim (no env vars, nothing on PATH, no
+# bundled PyBioNetGen).
+HIDE_BNG = ("import bngsim._bngpath as b; "
+            "b._bundled_bngpath = lambda: (None, 'PyBioNetGen is not installed')")
+
+
+def _hide_bng(monkeypatch) -> None:
+    import bngsim._bngpath as bngpath
+
+    monkeypatch.delenv("BNG2_PL", raising=False)
+    monkeypatch.delenv("BNGPATH", raising=False)
+    monkeypatch.setattr(bngpath, "_bundled_bngpath",
+                        lambda: (None, "PyBioNetGen is not installed"))
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input_in_process(case: Case, tmp_path, monkeypatch, capsys):
     d = _problem_dir(tmp_path, case)
     monkeypatch.chdir(tmp_path)
+    if case.id == "model-bngl-without-bng2":
+        _hide_bng(monkeypatch)
     code = main(_argv(case, d))
     out, err = capsys.readouterr()
     _check(case, code, out, err, d, tmp_path)
@@ -455,6 +473,9 @@ def test_bad_input_subprocess(case: Case, tmp_path):
     d = _problem_dir(tmp_path, case)
     exe = shutil.which("bngfit")
     cmd = [exe] if exe else [sys.executable, "-m", "bngfit.cli"]
+    if case.id == "model-bngl-without-bng2":
+        cmd = [sys.executable, "-c", HIDE_BNG + "; import sys; from bngfit.cli import main; "
+               "sys.exit(main(sys.argv[1:]))"]
     env = {k: v for k, v in os.environ.items() if k not in ("BNG2_PL", "BNGPATH")}
     proc = subprocess.run([*cmd, *_argv(case, d)], capture_output=True, text=True,
                           cwd=tmp_path, env=env, timeout=300)
