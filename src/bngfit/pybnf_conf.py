@@ -1,0 +1,561 @@
+"""Read a PyBNF configuration (``.conf``) file: :func:`read_conf`.
+
+Two editions are read. Lines are read one at a time; ``#`` starts a comment
+(at the start of a line, or after a blank); blank lines are skipped; keys are
+matched without regard to case. Paths are relative to the ``.conf`` file.
+
+Edition 1 (legacy; no ``edition`` line, or ``edition = 1``)
+-----------------------------------------------------------
+Every line is ``key = value`` (spaces around ``=`` optional), as documented by
+PyBNF. Keys read into structured fields::
+
+    model = MODEL.bngl : DATA.exp, DATA.prop        (or ": none"; may repeat)
+    uniform_var = NAME LOWER UPPER [U]              loguniform_var = (same)
+    normal_var = NAME MEAN SD                       lognormal_var = NAME LOG10_MEAN LOG10_SD
+    var = NAME INITIAL [STEP]                       logvar = NAME LOG10_INITIAL [LOG10_STEP]
+    mutant = BASE_MODEL NAME STATEMENT ... : DATA.exp, ...     (STATEMENT: k__FREE*2, L0=100)
+    objfunc = chi_sq | sos | norm_sos | ave_norm_sos | ...     (see Objfunc)
+    normalization = TYPE [: FILE.exp, (FILE.exp: COLUMNS), ...]  (TYPE: init peak zero unit)
+    time_course = time: T[, suffix: S][, model: M][, step: D][, method: ode] ...
+    param_scan = param: P, min: A, max: B, step: D, time: T[, ...]
+    noise_model [OBS] = FAMILY, PARAM = SOURCE[, location = mean|median]
+
+Other keys are settings (see :mod:`bngfit.pybnf_keys` for the tables of
+recorded, ignored and mathematics-changing keys). Free parameters of BNGL
+models are ``NAME__FREE`` placeholders in PyBNF; so when every model is BNGL,
+every free parameter name must end in ``__FREE``. SBML models bind free
+parameters by their plain id (no check is made here); when BNGL and SBML
+models are mixed, no naming check is made either (the builder binds names).
+
+Edition 2 (a line ``edition = 2``, anywhere in the file)
+--------------------------------------------------------
+This grammar is bngfit's own (PyBNF's newer syntax is not a published
+standard); it is close to PyBNF's labelled records. A line is a comment, blank,
+the ``edition`` line, a setting, or a record::
+
+    line     := setting | record
+    setting  := KEY "=" VALUE        KEY a setting key (not a legacy structure key)
+    record   := KIND ":" VALUE ("," item)*
+    item     := FIELD ":" VALUE      starts a field
+              | VALUE                one more value of the previous field (list fields only)
+
+The records, with their fields (field order is free; each field once)::
+
+    model: FILE[, FILE ...]
+    experiment: NAME, data: FILE[, FILE ...][, condition: C][, preequilibrate: C][, model: M]
+    condition: NAME, perturbations: P[, P ...][, model: M]    P: "target op value", op = * / + -
+    parameter: NAME[, scale: lin|log10][, prior: uniform|normal][, lower: X, upper: Y]
+               [, mean: M, sd: S][, initial: V]
+    noise_model: FAMILY[, observable: OBS], PARAM: SOURCE[, location: mean|median]
+    objective: OBJFUNC
+    job_type: ALGORITHM
+
+``parameter_scale`` and ``initial_value`` are accepted for ``scale`` and
+``initial`` (PyBNF's names). ``lower``/``upper`` and ``initial`` are values of
+the parameter (not logs); ``mean``/``sd`` are in the scale's units. With no
+``prior``, bounds mean uniform over the bounds, and an initial value alone is a
+start point (``var``/``logvar``). A normal prior is not truncated unless bounds
+are given. FAMILY is ``normal``, ``lognormal`` (PARAM ``sigma``), ``laplace``
+(``scale``) or ``neg_bin`` (``dispersion``); SOURCE is ``read_exp_file SUFFIX``,
+``fit NAME``, ``fix_at NUMBER``, ``relative [CV]`` or ``column_mean``.
+Settings use ``KEY = VALUE`` as in edition 1, including ``normalization``;
+the legacy structure keys (``model =``, ``*_var =``, ``mutant =``, ``objfunc =``,
+``fit_type =``, ``time_course =``, ``param_scan =``, ``noise_model =``) are
+refused, naming the record to use instead. Free parameters are plain ids.
+Anything else is refused with the file, line and text.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .errors import InputError, Issue, UnsupportedError
+from .pybnf_entries import (
+    ActionEntry,
+    ConditionEntry,
+    ExperimentEntry,
+    ModelEntry,
+    NoiseEntry,
+    NormalizationEntry,
+    NormalizationType,
+    Objfunc,
+    ParamEntry,
+    ParamKind,
+    Perturbation,
+    PybnfConfig,
+)
+from .pybnf_keys import (
+    IGNORED_KEYS,
+    LEGACY_ONLY_KEYS,
+    RUN_KEYS,
+    UNSUPPORTED_MATH_KEYS,
+    KeySpec,
+    parse_setting,
+)
+from .pybnf_parse import (
+    RECORDS,
+    LineError,
+    check_record,
+    identifier,
+    legacy_action,
+    legacy_model,
+    legacy_mutant,
+    legacy_noise,
+    legacy_normalization,
+    legacy_var,
+    model_file,
+    noise,
+    record_condition,
+    record_experiment,
+    record_parameter,
+    split_record,
+)
+
+__all__ = [
+    "ActionEntry",
+    "ConditionEntry",
+    "ExperimentEntry",
+    "IGNORED_KEYS",
+    "ModelEntry",
+    "NoiseEntry",
+    "NormalizationEntry",
+    "NormalizationType",
+    "Objfunc",
+    "ParamEntry",
+    "ParamKind",
+    "Perturbation",
+    "PybnfConfig",
+    "RUN_KEYS",
+    "UNSUPPORTED_MATH_KEYS",
+    "check_supported",
+    "read_conf",
+    "unsupported_math",
+]
+
+_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\s+([A-Za-z_][A-Za-z0-9_]*))?\s*([=:])(.*)$")
+_COMMENT = re.compile(r"(^|\s)#.*$")
+_VARS = ("uniform_var", "loguniform_var", "normal_var", "lognormal_var", "var", "logvar")
+BNGL_FREE_SUFFIX = "__FREE"
+
+
+def read_conf(path: str | Path) -> PybnfConfig:
+    """Read and check a PyBNF configuration file (edition 1 or 2; see the module doc).
+
+    Every line is checked and all problems are reported together, each with
+    the file, line, key or name, and value at fault.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.conf`` file.
+
+    Returns
+    -------
+    PybnfConfig
+
+    Raises
+    ------
+    InputError
+        A missing or unreadable file; a line that is not ``key = value`` (or a
+        record in edition 2); a number that does not parse; bounds with lower
+        >= upper, or not positive on a log scale; a parameter declared twice; a
+        model or data file that does not exist, or a data file that is not
+        ``.exp`` / ``.prop``; a legacy BNGL-only job whose free parameter name
+        does not end in ``__FREE``; a reference to an undefined model,
+        condition or data file; no model, no data or no free parameter.
+    """
+    path = Path(path)
+    f = str(path)
+    lines = _read_lines(path)
+    edition = _edition(lines, f)
+    reader = _Reader(f, path.parent, edition)
+    for number, raw in enumerate(lines, start=1):
+        text = _COMMENT.sub("", raw).strip()
+        if text:
+            reader.read(number, text)
+    return reader.finish()
+
+
+def unsupported_math(config: PybnfConfig, *, supported=()) -> list[Issue]:
+    """Settings of ``config`` that change the objective's mathematics, in line order.
+
+    A key of :data:`~bngfit.pybnf_keys.UNSUPPORTED_MATH_KEYS` is listed when
+    its value is not the key's neutral value and the key is not in
+    ``supported``; so is a ``time_course`` / ``param_scan`` whose ``method`` is
+    not ``ode`` (unless ``"method"`` is in ``supported``).
+
+    Returns
+    -------
+    list of Issue
+        Severity ``"error"``, with file, line, key and value.
+    """
+    found: list[Issue] = []
+    for key, (value, line) in config.settings.items():
+        spec = UNSUPPORTED_MATH_KEYS.get(key)
+        if spec is None or key in supported or value == spec.neutral:
+            continue
+        found.append(Issue("error", f"'{key}' changes the objective ({spec.help}); bngfit "
+                           "does not support it", config.path, line, id=key, value=str(value)))
+    if "method" not in supported:
+        for a in config.actions:
+            if a.method != "ode":
+                found.append(Issue("error", f"{a.kind} simulates with method '{a.method}'; "
+                                   "bngfit simulates ODEs only", config.path, a.line,
+                                   id=f"{a.kind} method", value=a.method))
+    return sorted(found, key=lambda i: i.row or 0)
+
+
+def check_supported(config: PybnfConfig, *, supported=()) -> None:
+    """Refuse a configuration that asks for mathematics bngfit does not compute.
+
+    Parameters
+    ----------
+    config : PybnfConfig
+    supported : iterable of str
+        Keys of :data:`~bngfit.pybnf_keys.UNSUPPORTED_MATH_KEYS` (or
+        ``"method"``) the caller does support.
+
+    Raises
+    ------
+    UnsupportedError
+        Naming the first such key (by line), its line and value.
+    """
+    found = unsupported_math(config, supported=frozenset(supported))
+    if found:
+        i = found[0]
+        raise UnsupportedError(i.message, file=i.file, row=i.row, id=i.id, value=i.value)
+
+
+# ---------------------------------------------------------------- reading
+def _read_lines(path: Path) -> list[str]:
+    f = str(path)
+    if not path.is_file():
+        raise InputError("configuration file not found" if not path.exists() else
+                         "configuration path is not a file", file=f)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read the file: {err.strerror or err}", file=f) from None
+    try:
+        return raw.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise InputError(f"not UTF-8 text (byte 0x{raw[err.start]:02x})", file=f,
+                         row=line) from None
+
+
+def _edition(lines: list[str], f: str) -> int:
+    found: list[tuple[int, str]] = []
+    for number, raw in enumerate(lines, start=1):
+        m = re.match(r"^\s*edition\s*([=:])(.*)$", _COMMENT.sub("", raw), re.IGNORECASE)
+        if not m:
+            continue
+        value = m.group(2).strip()
+        if m.group(1) == ":" or value not in ("1", "2"):
+            raise InputError("expected 'edition = 1' or 'edition = 2'", file=f, row=number,
+                             id="edition", value=raw.strip())
+        if found:
+            raise InputError(f"edition given twice (first on line {found[0][0]})", file=f,
+                             row=number, id="edition", value=value)
+        found.append((number, value))
+    return int(found[0][1]) if found else 1
+
+
+class _Reader:
+    """Accumulates the entries of one file, line by line, then cross-checks them."""
+
+    def __init__(self, f: str, base: Path, edition: int) -> None:
+        self.f, self.base, self.edition = f, base, edition
+        self.issues: list[Issue] = []
+        self.models: list[ModelEntry] = []
+        self.params: dict[str, ParamEntry] = {}
+        self.conditions: list[ConditionEntry] = []
+        self.experiments: list[ExperimentEntry] = []
+        self.norms: list[NormalizationEntry] = []
+        self.actions: list[ActionEntry] = []
+        self.noise: list[NoiseEntry] = []
+        self.settings: dict[str, tuple[object, int]] = {}
+        self.raw_settings: dict[str, str] = {}
+        self.objfunc: tuple[Objfunc, int] | None = None
+        self.unknown: list[tuple[str, int]] = []
+        self.ignored: list[tuple[str, int]] = []
+        self.tried: set[str] = set()  # kinds of line seen, even if they had errors
+
+    def error(self, message, row=None, id=None, value=None):  # noqa: A002
+        self.issues.append(Issue("error", message, self.f, row, id,
+                                 None if value is None else str(value)))
+
+    def read(self, number: int, text: str) -> None:
+        m = _LINE.match(text)
+        if not m:
+            form = "'key = value' or a record 'kind: value, ...'" if self.edition == 2 \
+                else "'key = value'"
+            self.error(f"not a configuration line: expected {form}", number, value=text)
+            return
+        key, sub, sep, value = m.group(1).lower(), m.group(2), m.group(3), m.group(4)
+        try:
+            if sub is not None and not (key == "noise_model" and sep == "="):
+                raise LineError("expected 'key = value' (a key is one word)", id=key,
+                                value=text)
+            if key == "edition":
+                return
+            if sep == ":":
+                if self.edition != 2:
+                    raise LineError("'kind: value' records need 'edition = 2' in the file; "
+                                    "legacy lines are 'key = value'", id=key, value=text)
+                self.tried.add(key)
+                self._record(text, number)
+            elif self.edition == 2 and key in LEGACY_ONLY_KEYS:
+                raise LineError(f"'{key} = ...' is edition-1 syntax; edition 2 uses "
+                                f"{LEGACY_ONLY_KEYS[key]}", id=key, value=text)
+            elif self.edition == 2 and key in RECORDS:
+                raise LineError(f"records are written '{key}: VALUE, FIELD: VALUE, ...'",
+                                id=key, value=text)
+            else:
+                self.tried.add(key)
+                self._legacy(key, sub, value, number, text)
+        except LineError as err:
+            self.error(err.message, number, err.id or key, err.value)
+
+    def _legacy(self, key: str, sub: str | None, value: str, line: int, text: str) -> None:
+        if key == "model":
+            self.models.append(legacy_model(value, self.base, line))
+        elif key in _VARS:
+            self.add_param(legacy_var(key, value, line))
+        elif key == "mutant":
+            self.conditions.append(legacy_mutant(value, self.base, line))
+        elif key == "objfunc":
+            self.set_objfunc(value.strip(), line, "objfunc")
+        elif key == "normalization":
+            self.norms.extend(legacy_normalization(value, self.base, line))
+        elif key in ("time_course", "param_scan"):
+            self.actions.append(legacy_action(key, value, line))
+        elif key == "noise_model":
+            self.noise.append(legacy_noise(sub, value, line))
+        elif key == "job_type":
+            raise LineError("job_type needs 'edition = 2' (and is written 'job_type: NAME'); "
+                            "edition-1 files use fit_type", id=key, value=text)
+        elif key in RUN_KEYS or key in UNSUPPORTED_MATH_KEYS:
+            spec = RUN_KEYS.get(key) or UNSUPPORTED_MATH_KEYS[key]
+            self.set(key, value, line, spec)
+        elif key in IGNORED_KEYS:
+            self.set(key, value, line, KeySpec("text", IGNORED_KEYS[key]))
+            self.ignored.append((key, line))
+        else:
+            self.unknown.append((key, line))
+
+    def _record(self, text: str, line: int) -> None:
+        head, head_values, fields = split_record(text)
+        f = check_record(head, head_values, fields, text)
+        name = head_values[0]
+        if head == "model":
+            self.models.extend(model_file(v, self.base, line) for v in head_values)
+        elif head == "experiment":
+            self.experiments.append(record_experiment(name, f, self.base, line))
+        elif head == "condition":
+            self.conditions.append(record_condition(name, f, line))
+        elif head == "parameter":
+            self.add_param(record_parameter(name, f, line))
+        elif head == "noise_model":
+            obs = f.pop("observable", None)
+            self.noise.append(noise(name, obs and identifier(obs, "observable"), f, line))
+        elif head == "objective":
+            self.set_objfunc(name, line, "objective")
+        else:  # job_type
+            self.set("job_type", name, line, RUN_KEYS["fit_type"])
+
+    def set(self, key: str, text: str, line: int, spec: KeySpec) -> None:
+        """Record setting ``key``; the same key twice must agree."""
+        try:
+            value = parse_setting(spec, text)
+        except ValueError as err:
+            raise LineError(str(err), id=key, value=text.strip()) from None
+        if key in self.settings:
+            old, first = self.settings[key]
+            if old != value:
+                raise LineError(f"given twice with different values (first on line "
+                                f"{first}: {self.raw_settings[key]})", id=key,
+                                value=text.strip())
+            self.issues.append(Issue("warning", f"given twice (also on line {first})",
+                                     self.f, line, key, text.strip()))
+            return
+        self.settings[key] = (value, line)
+        self.raw_settings[key] = text.strip()
+
+    def set_objfunc(self, text: str, line: int, key: str) -> None:
+        """Record the objective function (given by ``key``)."""
+        try:
+            value = Objfunc(text.lower())
+        except ValueError:
+            choices = ", ".join(o.value for o in Objfunc)
+            raise LineError(f"unknown objective function; use one of {choices}",
+                            id=key, value=text) from None
+        if self.objfunc is not None and self.objfunc[0] is not value:
+            raise LineError(f"objective given twice (first on line {self.objfunc[1]})",
+                            id=key, value=text)
+        self.objfunc = (value, line)
+
+    def add_param(self, p: ParamEntry) -> None:
+        """Record a free parameter, declared once."""
+        if p.name in self.params:
+            raise LineError(f"parameter declared twice (first on line "
+                            f"{self.params[p.name].line})", id=p.name, value=p.kind.value)
+        self.params[p.name] = p
+
+    # -- cross-line checks
+    def finish(self) -> PybnfConfig:
+        self._check_required()
+        self._check_names()
+        self._check_references()
+        self._check_normalization()
+        self._check_sbml_actions()
+        self._check_noise()
+        errors = [i for i in self.issues if i.severity == "error"]
+        if errors:
+            raise InputError(errors[0].message, issues=errors)
+        warnings = [i for i in self.issues if i.severity == "warning"]
+        if self.unknown:
+            names = ", ".join(f"{k} (line {n})" for k, n in self.unknown)
+            warnings.append(Issue("warning", f"unknown key(s), not read: {names}", self.f,
+                                  self.unknown[0][1], id=self.unknown[0][0]))
+        if self.ignored:
+            names = ", ".join(f"{k} (line {n})" for k, n in self.ignored)
+            reasons = "; ".join(dict.fromkeys(IGNORED_KEYS[k] for k, _ in self.ignored))
+            warnings.append(Issue("warning", f"PyBNF key(s) with no effect in bngfit: {names} "
+                                  f"({reasons})", self.f, self.ignored[0][1],
+                                  id=self.ignored[0][0]))
+        return PybnfConfig(
+            path=self.f, edition=self.edition, models=tuple(self.models),
+            parameters=tuple(self.params.values()),
+            objfunc=None if self.objfunc is None else self.objfunc[0],
+            objfunc_line=None if self.objfunc is None else self.objfunc[1],
+            normalization=tuple(self.norms), conditions=tuple(self.conditions),
+            experiments=tuple(self.experiments), actions=tuple(self.actions),
+            noise_models=tuple(self.noise), settings=dict(self.settings),
+            warnings=tuple(warnings),
+        )
+
+    def _check_required(self) -> None:
+        ed2 = self.edition == 2
+        if "model" not in self.tried:
+            self.error("no model: add " + ("a record 'model: FILE'" if ed2 else
+                       "a line 'model = MODEL_FILE : DATA_FILE'"), id="model")
+        if not self.tried & {*_VARS, "parameter"}:
+            self.error("no free parameter: declare one with " + (
+                "a record 'parameter: NAME, lower: X, upper: Y'" if ed2 else
+                "uniform_var, loguniform_var, normal_var, lognormal_var, var or logvar"),
+                id="parameter")
+        has_data = any(m.data for m in self.models) or any(
+            c.data for c in self.conditions) or any(e.data for e in self.experiments)
+        errors = any(i.severity == "error" for i in self.issues)
+        if self.models and not has_data and not errors:
+            self.error("no data file: nothing to fit (" + (
+                "bind data with 'experiment: NAME, data: FILE.exp'" if ed2 else
+                "list .exp or .prop files after the model: 'model = FILE : DATA.exp'") + ")",
+                id="data")
+        if self.edition == 1 and self.models and all(
+                m.path.suffix.lower() == ".bngl" for m in self.models):
+            for p in self.params.values():
+                if not p.name.endswith(BNGL_FREE_SUFFIX):
+                    self.error("free parameters of BNGL models are named NAME__FREE in "
+                               "PyBNF (the placeholder written in the model's parameters "
+                               "block)", p.line, p.name, f"{p.kind.value}_var")
+
+    def _check_names(self) -> None:
+        """Models, conditions and experiments are each named once."""
+        for what, entries in (("model", self.models), ("condition", self.conditions),
+                              ("experiment", self.experiments)):
+            first: dict[str, int] = {}
+            for e in entries:
+                if e.name in first:
+                    self.error(f"two {what}s named '{e.name}' (first on line {first[e.name]})"
+                               + ("; a model's name is its file stem" if what == "model"
+                                  else ""), e.line, e.name)
+                first.setdefault(e.name, e.line)
+        models = {m.name for m in self.models}
+        for c in self.conditions:
+            if self.edition == 1 and c.name in models:
+                self.error("a mutant cannot have the name of a model", c.line, c.name)
+
+    def _check_references(self) -> None:
+        models = [m.name for m in self.models]
+        known = ", ".join(models) or "none"
+        conditions = {c.name for c in self.conditions}
+        for c in self.conditions:
+            if c.model is not None and c.model not in models:
+                what = "base model" if self.edition == 1 else "model"
+                self.error(f"{what} '{c.model}' is not a model of this file (models are "
+                           f"named by file stem: {known})", c.line, c.name, c.model)
+        for e in self.experiments:
+            if e.model is not None and e.model not in models:
+                self.error(f"model '{e.model}' is not a model of this file ({known})",
+                           e.line, e.name, e.model)
+            if e.model is None and len(models) > 1:
+                self.error(f"the file has {len(models)} models: say which one with "
+                           "'model: NAME'", e.line, e.name)
+            for field in ("condition", "preequilibrate"):
+                ref = getattr(e, field)
+                if ref is not None and ref not in conditions:
+                    self.error(f"{field} '{ref}' is not a condition of this file (declare "
+                               f"it with 'condition: {ref}, perturbations: ...')", e.line,
+                               e.name, ref)
+        for a in self.actions:
+            model = a.fields.get("model")
+            if model is not None and model not in models:
+                self.error(f"model '{model}' is not a model of this file ({known})", a.line,
+                           a.kind, model)
+
+    def _check_normalization(self) -> None:
+        data = {d for m in self.models for d in m.data}
+        data |= {d for c in self.conditions for d in c.data}
+        data |= {d for e in self.experiments for d in e.data}
+        whole: dict[Path, int] = {}
+        by_columns: dict[Path, int] = {}
+        for i, n in enumerate(self.norms):
+            if n.file is None:
+                if len(self.norms) > 1:
+                    other = self.norms[1 if i == 0 else 0].line
+                    self.error("a normalization without files applies to every data file, "
+                               f"so it must be the only normalization line (another is on "
+                               f"line {other})", n.line, "normalization", n.type.value)
+                continue
+            if n.file not in data:
+                self.error("normalization names a file that is not a data file of this "
+                           "configuration", n.line, "normalization", n.file.name)
+                continue
+            seen = whole if n.columns is None else by_columns
+            clash = whole.get(n.file) or (by_columns.get(n.file) if n.columns is None
+                                          else None)
+            if clash is not None:
+                self.error(f"contradictory normalization of {n.file.name} (also on line "
+                           f"{clash})", n.line, "normalization", n.file.name)
+            seen.setdefault(n.file, n.line)
+
+    def _check_sbml_actions(self) -> None:
+        """PyBNF simulates SBML models only through time_course / param_scan lines."""
+        if self.edition != 1:
+            return
+        for m in self.models:
+            if m.path.suffix.lower() not in (".xml", ".sbml"):
+                continue
+            suffixes = {a.suffix for a in self.actions
+                        if a.fields.get("model") in (None, m.name)}
+            for d in m.data:
+                if d.suffix.lower() == ".exp" and d.stem not in suffixes:
+                    self.error(f"no time_course or param_scan with 'suffix: {d.stem}' for "
+                               f"SBML model '{m.name}': PyBNF simulates SBML models only "
+                               f"through those lines, matched to data files by name",
+                               m.line, "model", d.name)
+
+    def _check_noise(self) -> None:
+        first: dict[str | None, int] = {}
+        for n in self.noise:
+            if n.observable in first:
+                what = f"observable '{n.observable}'" if n.observable else "the whole fit"
+                self.error(f"two noise models for {what} (first on line "
+                           f"{first[n.observable]})", n.line, n.observable or "noise_model")
+            first.setdefault(n.observable, n.line)
+            if n.source == "fit" and n.argument not in self.params:
+                self.error(f"'fit {n.argument}': {n.argument} is not a declared free "
+                           "parameter", n.line, n.parameter, n.argument)
