@@ -140,6 +140,11 @@ class Operand:
             pos = np.nonzero(self.theta_idx >= 0)[0]
             object.__setattr__(self, "_tpos", pos)
             object.__setattr__(self, "_tcol", self.theta_idx[pos])
+            # One free parameter at every row (the usual scale or offset): plain
+            # slicing instead of fancy indexing.
+            single = (pos.size == self.theta_idx.size and pos.size
+                      and np.all(self._tcol == self._tcol[0]))
+            object.__setattr__(self, "_tsingle", int(self._tcol[0]) if single else -1)
 
     @property
     def varies(self) -> bool:
@@ -148,12 +153,14 @@ class Operand:
             return True
         return bool(self._tpos.size) or any(q.deps for _, q in self.quantities)
 
-    def values(self, y: np.ndarray, theta: np.ndarray) -> np.ndarray:
-        """Values at the rows, shape (n,)."""
+    def values(self, y: np.ndarray, theta: np.ndarray) -> np.ndarray | float:
+        """Values at the rows, shape (n,), or one float where every row has it."""
         if self.flat is not None:
             return y[self.flat]
         if not self._tpos.size and not self.quantities:
             return self.const
+        if self._tsingle >= 0 and not self.quantities:
+            return float(theta[self._tsingle])  # one value for all rows: broadcasts
         v = self.const.copy()
         v[self._tpos] = theta[self._tcol]
         for pos, q in self.quantities:
@@ -178,9 +185,27 @@ class Kernel:
     const: float | None = None
     value_fn: Callable | None = None
     partials_fn: Callable | None = None
+    warning_free: bool = True
 
 
 _KERNELS: dict[tuple, Kernel] = {}
+
+
+def _warning_free(expr: sp.Expr) -> bool:
+    """Whether a formula (and so its partials) is a polynomial in its symbols.
+
+    Sums, products and non-negative integer powers cannot divide by zero or
+    leave a function's domain on finite input, so evaluating them needs no
+    ``np.errstate`` guard (which costs microseconds per evaluation).
+    """
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.Pow):
+            if not (node.exp.is_Integer and node.exp >= 0):
+                return False
+        elif isinstance(node, sp.Function) or not (node.is_Atom or node.is_Add
+                                                   or node.is_Mul):
+            return False
+    return True
 
 
 def compile_kernel(formula: Formula, wrt: tuple[int, ...]) -> Kernel:
@@ -203,7 +228,8 @@ def compile_kernel(formula: Formula, wrt: tuple[int, ...]) -> Kernel:
         if wrt:
             partials_fn = sp.lambdify(syms, [sp.diff(expr, syms[j]) for j in wrt],
                                       modules="numpy", dummify=True, cse=True)
-        k = Kernel(formula, "general", wrt, value_fn=value_fn, partials_fn=partials_fn)
+        k = Kernel(formula, "general", wrt, value_fn=value_fn, partials_fn=partials_fn,
+                   warning_free=_warning_free(expr))
     _KERNELS[key] = k
     return k
 
@@ -231,6 +257,8 @@ class FormulaEval:
         args = [op.values(y, theta) for op in self.operands]
         if k.kind == "name":
             value = args[0]
+            if not isinstance(value, np.ndarray):
+                value = np.full(n, value)
         else:
             value = k.value_fn(*args)
             if not (isinstance(value, np.ndarray) and value.shape == (n,)
@@ -244,10 +272,11 @@ class FormulaEval:
         grad = None
         for j, p in zip(k.wrt, partials, strict=True):
             op = self.operands[j]
-            if not isinstance(p, np.ndarray) or p.shape != (n,):
-                p = np.full(n, p, dtype=float)
+            if not (isinstance(p, np.ndarray) and p.shape == (n,)):
+                # A partial that is the same at every row stays a scalar.
+                p = float(p) if np.ndim(p) == 0 else np.broadcast_to(p, (n,)).astype(float)
             if op.flat is not None:
-                term = p[:, None] * dy[op.flat]
+                term = (p if isinstance(p, float) else p[:, None]) * dy[op.flat]
                 if grad is None:
                     grad = term
                 else:
@@ -259,12 +288,17 @@ class FormulaEval:
         return value, grad
 
 
-def _add_param_grad(op: Operand, grad: np.ndarray, p: np.ndarray, theta: np.ndarray) -> None:
-    if op._tpos.size:
-        grad[op._tpos, op._tcol] += p[op._tpos]
+def _add_param_grad(op: Operand, grad: np.ndarray, p: np.ndarray | float,
+                    theta: np.ndarray) -> None:
+    """Add ``p * d operand / d theta`` to ``grad`` (n, n_theta); ``p`` per row or one float."""
+    if op._tsingle >= 0:
+        grad[:, op._tsingle] += p
+    elif op._tpos.size:
+        grad[op._tpos, op._tcol] += p if isinstance(p, float) else p[op._tpos]
     for pos, q in op.quantities:
         if q.deps:
-            grad[pos] += p[pos, None] * q.eval(theta)[1][None, :]
+            pp = p if isinstance(p, float) else p[pos, None]
+            grad[pos] += pp * q.eval(theta)[1][None, :]
 
 
 @dataclass(frozen=True)
@@ -361,8 +395,9 @@ class Plan:
             sig.add(g.rows, g.noise)
         object.__setattr__(self, "_h", h.build())
         object.__setattr__(self, "_sig", sig.build())
-        general = bool(self._h["general"] or self._sig["general"])
-        object.__setattr__(self, "_needs_errstate", general)
+        general = (*self._h["general"], *self._sig["general"])
+        object.__setattr__(self, "_needs_errstate",
+                           any(not fe.kernel.warning_free for _, fe in general))
 
     def observe(self, y: np.ndarray, dy: np.ndarray | None, theta: np.ndarray):
         """Observables and noise scales at every measurement.
