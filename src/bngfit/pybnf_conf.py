@@ -111,6 +111,7 @@ from .pybnf_parse import (
     record_parameter,
     split_record,
 )
+from .tables import read_text
 
 __all__ = [
     "ActionEntry",
@@ -167,7 +168,7 @@ def read_conf(path: str | Path) -> PybnfConfig:
     """
     path = Path(path)
     f = str(path)
-    lines = _read_lines(path)
+    lines = read_text(path, "configuration file").splitlines()
     edition = _edition(lines, f)
     reader = _Reader(f, path.parent, edition)
     for number, raw in enumerate(lines, start=1):
@@ -228,23 +229,6 @@ def check_supported(config: PybnfConfig, *, supported=()) -> None:
 
 
 # ---------------------------------------------------------------- reading
-def _read_lines(path: Path) -> list[str]:
-    f = str(path)
-    if not path.is_file():
-        raise InputError("configuration file not found" if not path.exists() else
-                         "configuration path is not a file", file=f)
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise InputError(f"cannot read the file: {err.strerror or err}", file=f) from None
-    try:
-        return raw.decode("utf-8-sig").splitlines()
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise InputError(f"not UTF-8 text (byte 0x{raw[err.start]:02x})", file=f,
-                         row=line) from None
-
-
 def _edition(lines: list[str], f: str) -> int:
     found: list[tuple[int, str]] = []
     for number, raw in enumerate(lines, start=1):

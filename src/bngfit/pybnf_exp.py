@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, Issue
+from .tables import read_text
 
 SD_SUFFIX = "_SD"
 _SPLIT = re.compile(r"\s+")
@@ -102,7 +103,7 @@ def read_exp(path: str | Path) -> ExpTable:
     """
     path = Path(path)
     f = str(path)
-    text = _read_text(path)
+    text = read_text(path, "data file")
     header, header_line, rows, lines = _split(text, f)
     names = _check_header(header, f, header_line)
     if not rows:
@@ -133,22 +134,6 @@ def read_exp(path: str | Path) -> ExpTable:
     return ExpTable(path=f, time=_frozen(time), columns=columns, values=values, sd=sd,
                     lines=_frozen(np.asarray(lines, dtype=int)), header=tuple(names),
                     header_line=header_line, warnings=warnings)
-
-
-def _read_text(path: Path) -> str:
-    f = str(path)
-    if not path.is_file():
-        raise InputError("data file not found" if not path.exists() else "not a file", file=f)
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise InputError(f"cannot read the file: {err.strerror or err}", file=f) from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise InputError(f"not UTF-8 text (byte 0x{raw[err.start]:02x}); save the table as "
-                         "UTF-8", file=f, row=line) from None
 
 
 def _split(text: str, f: str):

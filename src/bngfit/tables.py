@@ -11,6 +11,32 @@ import pandas as pd
 from .errors import InputError
 
 
+def read_text(path: str | Path, what: str = "file") -> str:
+    """The text of an input file (UTF-8, a byte-order mark allowed).
+
+    Raises
+    ------
+    InputError
+        ``what`` not found, not a file, unreadable, or not UTF-8 (with the line
+        of the first bad byte).
+    """
+    path = Path(path)
+    f = str(path)
+    if not path.is_file():
+        raise InputError(f"{what} not found" if not path.exists() else f"{what} is not a file",
+                         file=f)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read the file: {err.strerror or err}", file=f) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise InputError(f"not UTF-8 text (byte 0x{raw[err.start]:02x}); save the file as "
+                         "UTF-8", file=f, row=line) from None
+
+
 def read_tsv(path: str | Path) -> pd.DataFrame:
     """Read a tab-separated table as text.
 
@@ -28,18 +54,7 @@ def read_tsv(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     f = str(path)
-    if not path.is_file():
-        raise InputError("file not found" if not path.exists() else "not a file", file=f)
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise InputError(f"cannot read the file: {err.strerror or err}", file=f) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise InputError(f"not UTF-8 text (byte 0x{raw[err.start]:02x}); save the table as "
-                         "UTF-8", file=f, row=line) from None
+    text = read_text(path)
     reader = csv.reader(io.StringIO(text), delimiter="\t")
     header: list[str] | None = None
     header_line = 1
