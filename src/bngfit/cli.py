@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
 
     def problem_cmd(name: str, help_text: str) -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=help_text, description=help_text)
-        s.add_argument("problem", metavar="PROBLEM", help="PEtab v1 YAML file")
+        s.add_argument("problem", metavar="PROBLEM", help="PEtab v1 YAML file or PyBNF .conf")
         s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                        help="show tracebacks and debug logs")
         return s

@@ -26,7 +26,7 @@ def add_commands(sub, common) -> None:
                        description="Multistart fit with exact gradients. Every finished "
                                    "start is committed to the store at once; --resume "
                                    "continues a killed run.")
-    f.add_argument("problem", metavar="PROBLEM", help="PEtab v1 YAML file")
+    f.add_argument("problem", metavar="PROBLEM", help="PEtab v1 YAML file or PyBNF .conf")
     f.add_argument("--optimizer", default=None,
                    help="least_squares (default), lbfgsb or fides")
     f.add_argument("--starts", type=int, default=None, help="number of starts (default 10)")

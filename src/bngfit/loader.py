@@ -14,7 +14,8 @@ def check_problem(path: str | Path) -> tuple[Problem | None, list[Issue]]:
     Parameters
     ----------
     path : str or Path
-        A PEtab v1 YAML file (``.yaml``/``.yml``).
+        A PEtab v1 YAML file (``.yaml``/``.yml``) or a PyBNF configuration
+        (``.conf``, see :mod:`bngfit.pybnf_problem`).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -22,8 +23,13 @@ def check_problem(path: str | Path) -> tuple[Problem | None, list[Issue]]:
         from .petab_io import check_petab
 
         return check_petab(path)
+    if suffix == ".conf":
+        from .pybnf_problem import check_pybnf
+
+        return check_pybnf(path)
     return None, [Issue("error", f"unknown problem format '{suffix or '(none)'}': give a "
-                        "PEtab YAML file (.yaml/.yml)", file=str(path))]
+                        "PEtab YAML file (.yaml/.yml) or a PyBNF configuration (.conf)",
+                        file=str(path))]
 
 
 def load_problem(path: str | Path) -> Problem:
@@ -32,7 +38,7 @@ def load_problem(path: str | Path) -> Problem:
     Parameters
     ----------
     path : str or Path
-        A PEtab v1 YAML file.
+        A PEtab v1 YAML file or a PyBNF ``.conf`` file.
 
     Returns
     -------

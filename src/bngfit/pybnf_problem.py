@@ -1,0 +1,295 @@
+"""Build a :class:`~bngfit.problem.Problem` from a PyBNF configuration.
+
+The configuration (:mod:`bngfit.pybnf_conf`), its ``.exp`` data tables
+(:mod:`bngfit.pybnf_exp`) and the model become the same problem a PEtab file
+would give, so the objective, gradient checks and fitting are shared:
+
+- every data column is an observable whose formula is the model output of that
+  name (BNGL observable or function, SBML species or rule);
+- ``objfunc`` sets each data point's noise scale sigma: ``sos`` 1, ``chi_sq``
+  the table's ``<obs>_SD``, ``norm_sos`` the data value, ``ave_norm_sos`` the
+  mean of the column; each is then a Gaussian negative log-likelihood whose
+  minimiser is PyBNF's (the value differs from PyBNF's by the factor 1/2 and
+  the normalising constants, which PEtab-style values include);
+- ``uniform_var`` / ``loguniform_var`` give lin / log10 parameters with those
+  bounds, nominal at the middle of the (scaled) interval;
+- a BNGL template gets its ``X__FREE`` parameters bound (a copy written to a
+  cache folder) and its actions read: the data file ``X.exp`` is compared with
+  the ``simulate`` action of suffix ``X``; an SBML model with its
+  ``time_course`` of suffix ``X``.
+
+What this first version refuses, before any simulation and naming the line:
+edition-2 files, several models, mutants/conditions, normalization, ``.prop``
+constraints, priors (``normal_var``, ``lognormal_var``, ``var``, ``logvar``),
+objective functions other than the four above, and protocols where the
+measured phase follows other phases (equilibration, ``setParameter``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .conditions import Condition
+from .errors import InputError, Issue, UnsupportedError
+from .formulas import parse_formula
+from .problem import (
+    Measurements,
+    NoiseFamily,
+    Observable,
+    ParameterSpec,
+    Problem,
+    Transform,
+)
+from .pybnf_conf import PybnfConfig, check_supported, read_conf
+from .pybnf_entries import Objfunc, ParamKind
+from .pybnf_exp import ExpTable, read_exp
+from .scales import Scale
+from .simulate import ModelInfo, read_model_info
+
+SUPPORTED_OBJFUNCS = (Objfunc.SOS, Objfunc.CHI_SQ, Objfunc.NORM_SOS, Objfunc.AVE_NORM_SOS)
+SUPPORTED_KINDS = (ParamKind.UNIFORM, ParamKind.LOGUNIFORM)
+
+
+def check_pybnf(path: str | Path) -> tuple[Problem | None, list[Issue]]:
+    """Read a PyBNF problem; return it (or None) with every issue found."""
+    path = Path(path)
+    try:
+        config = read_conf(path)
+    except InputError as err:
+        return None, list(err.issues)
+    try:
+        return build_problem(config), list(config.warnings)
+    except InputError as err:
+        return None, [*config.warnings, *err.issues]
+
+
+def build_problem(config: PybnfConfig) -> Problem:
+    """The problem a PyBNF configuration describes (see the module docstring).
+
+    Raises
+    ------
+    InputError
+        A data column that names no model output, a data value the objective
+        function cannot divide by, data beyond the simulated time span.
+    UnsupportedError
+        A feature this version does not compute (listed in the module doc).
+    """
+    f = config.path
+    _refuse_unsupported(config)
+    model = config.models[0]
+    tables = [read_exp(p) for p in model.data]
+    params = _parameters(config)
+    nominal = {p.id: p.nominal for p in params}
+    if model.path.suffix.lower() == ".bngl":
+        model_path, t_end = _bngl_model(model.path, nominal, tables)
+    else:
+        model_path, t_end = model.path, _time_courses(config, tables)
+    info = read_model_info(model_path)
+    if model.path.suffix.lower() != ".bngl":
+        missing = [p for p in params if p.id not in info.parameters]
+        if missing:
+            p = missing[0]
+            line = next(e.line for e in config.parameters if e.name == p.id)
+            raise InputError("free parameter is not a parameter of the model", file=f,
+                             row=line, id=p.id)
+    observables = _observables(tables, info)
+    meas = _measurements(tables, t_end, config.objfunc or Objfunc.CHI_SQ, config)
+    conditions = {Path(t.path).stem: Condition(Path(t.path).stem, ()) for t in tables}
+    return Problem(
+        model=info, parameters=tuple(params), conditions=conditions,
+        observables=observables, measurements=meas, source=Path(config.path),
+        files={"problem": config.path, "model": str(model.path),
+               "data": ";".join(t.path for t in tables)},
+    )
+
+
+# ------------------------------------------------------------------ checks
+def _refuse_unsupported(config: PybnfConfig) -> None:
+    f = config.path
+    check_supported(config)
+
+    def no(what: str, line: int | None, value: str | None = None) -> UnsupportedError:
+        return UnsupportedError(f"{what} is not supported yet by bngfit", file=f, row=line,
+                                value=value)
+
+    if config.edition != 1:
+        raise no("an edition-2 configuration", None)
+    if len(config.models) != 1:
+        raise no("more than one model", config.models[1].line, str(config.models[1].path))
+    if config.conditions:
+        raise no("a mutant / condition", config.conditions[0].line,
+                 config.conditions[0].name)
+    if config.normalization:
+        raise no("normalization", config.normalization[0].line,
+                 config.normalization[0].type.value)
+    if config.noise_models:
+        raise no("noise_model", config.noise_models[0].line)
+    for p in config.models[0].data:
+        if p.suffix.lower() == ".prop":
+            raise no("a .prop constraint file", config.models[0].line, p.name)
+    if config.objfunc is not None and config.objfunc not in SUPPORTED_OBJFUNCS:
+        raise UnsupportedError(
+            f"objfunc '{config.objfunc.value}' is not supported yet; use one of "
+            f"{', '.join(o.value for o in SUPPORTED_OBJFUNCS)}", file=f,
+            row=config.objfunc_line, value=config.objfunc.value)
+    for p in config.parameters:
+        if p.kind not in SUPPORTED_KINDS:
+            raise UnsupportedError(
+                f"{p.kind.value}_var (a prior) is not supported yet; declare the parameter "
+                "with uniform_var or loguniform_var", file=f, row=p.line, id=p.name)
+
+
+def _parameters(config: PybnfConfig) -> list[ParameterSpec]:
+    out = []
+    for p in config.parameters:
+        lb, ub = float(p.lower), float(p.upper)
+        if p.initial is not None:
+            nominal = float(p.initial)
+        elif p.scale is Scale.LOG10:
+            nominal = float(np.sqrt(lb * ub))
+        else:
+            nominal = 0.5 * (lb + ub)
+        out.append(ParameterSpec(p.name, p.scale, lb, ub, nominal, True, p.line))
+    return out
+
+
+# ------------------------------------------------------------------- model
+def _bngl_model(path: Path, nominal: dict[str, float], tables: list[ExpTable]
+                ) -> tuple[Path, dict[str, float]]:
+    """Bind the template's free parameters; the simulated span of each data file."""
+    from .bngl_template import (
+        bind_free_parameters,
+        free_parameters,
+        parse_actions,
+        phases_for_data,
+        protocol,
+    )
+
+    f = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read the model: {err}", file=f) from None
+    free = free_parameters(text)
+    unknown = [n for n in nominal if n not in free]
+    if unknown:
+        raise InputError(f"the configuration declares '{unknown[0]}', which the model does "
+                         f"not use (its free parameters: {', '.join(free) or 'none'})",
+                         file=f, id=unknown[0])
+    missing = [n for n in free if n not in nominal]
+    if missing:
+        raise InputError(f"the model uses '{missing[0]}', which the configuration does not "
+                         "declare (add a uniform_var or loguniform_var line)", file=f,
+                         id=missing[0])
+    bound = bind_free_parameters(text, nominal, file=f)
+    phases = protocol(parse_actions(text, file=f), file=f)
+    t_end = {}
+    for t in tables:
+        name = Path(t.path).stem
+        idx = phases_for_data(phases, name)
+        if not idx:
+            raise InputError(f"no simulate action of the model has suffix '{name}', so "
+                             f"{Path(t.path).name} has nothing to be compared with",
+                             file=f, id=name)
+        ph = phases[idx[0]]
+        if idx != (0,) or ph.set_params or ph.set_species or ph.reset_to is not None \
+                or ph.t_start != 0.0 or ph.steady_state:
+            raise UnsupportedError(
+                f"the data of '{name}' come from a protocol of several phases "
+                "(equilibration, setParameter, setConcentration, continue); bngfit fits "
+                "single-phase protocols for now", file=f, row=ph.line, id=name)
+        t_end[name] = ph.t_end
+    cache = Path(tempfile.gettempdir()) / "bngfit-bngl"
+    cache.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(bound.encode()).hexdigest()[:16]
+    out = cache / f"{path.stem}-{digest}.bngl"
+    if not out.is_file():
+        tmp = out.with_suffix(f".{digest}.tmp")
+        tmp.write_text(bound, encoding="utf-8")
+        tmp.replace(out)  # atomic: parallel workers may bind the same model
+    return out, t_end
+
+
+def _time_courses(config: PybnfConfig, tables: list[ExpTable]) -> dict[str, float]:
+    """The simulated span of each data file of an SBML model (its time_course)."""
+    t_end = {}
+    for t in tables:
+        name = Path(t.path).stem
+        match = [a for a in config.actions if a.kind == "time_course" and a.suffix == name]
+        if not match:
+            raise InputError(f"no time_course with suffix '{name}' for {Path(t.path).name}",
+                             file=config.path, id=name)
+        t_end[name] = float(match[0].fields["time"])
+    return t_end
+
+
+# --------------------------------------------------------------- the data
+def _observables(tables: list[ExpTable], info: ModelInfo) -> dict[str, Observable]:
+    out: dict[str, Observable] = {}
+    for t in tables:
+        for col in t.columns:
+            if col in out:
+                continue
+            if info.selector(col) is None:
+                raise InputError(
+                    f"data column '{col}' is no observable, function or species of the "
+                    "model", file=t.path, row=t.header_line, id=col)
+            out[col] = Observable(
+                col, parse_formula(col, file=t.path, row=t.header_line, id=col),
+                parse_formula(f"noiseParameter1_{col}"), Transform.LIN, NoiseFamily.NORMAL,
+                t.header_line)
+    return out
+
+
+def _sigma(t: ExpTable, col: str, objfunc: Objfunc, config: PybnfConfig) -> np.ndarray:
+    """Noise scale of each row of a column under PyBNF's objective function."""
+    values = t.values[col]
+    if objfunc is Objfunc.SOS:
+        return np.ones_like(values)
+    if objfunc is Objfunc.CHI_SQ:
+        if col not in t.sd:
+            raise InputError(f"objfunc chi_sq needs the standard deviations of '{col}' in a "
+                             f"column '{col}_SD'", file=t.path, row=t.header_line, id=col)
+        return t.sd[col]
+    if objfunc is Objfunc.NORM_SOS:
+        zero = np.nonzero(values == 0.0)[0]
+        if zero.size:
+            raise InputError("objfunc norm_sos divides by the data value, which is 0 here",
+                             file=t.path, row=int(t.lines[zero[0]]), id=col, value="0")
+        return np.abs(values)
+    mean = float(np.nanmean(values))
+    if mean == 0.0:
+        raise InputError("objfunc ave_norm_sos divides by the mean of the column, which is 0",
+                         file=t.path, row=t.header_line, id=col)
+    return np.full_like(values, abs(mean))
+
+
+def _measurements(tables: list[ExpTable], t_end: dict[str, float], objfunc: Objfunc,
+                  config: PybnfConfig) -> Measurements:
+    cols: dict[str, list] = {k: [] for k in ("obs", "cond", "t", "m", "np", "rows")}
+    for t in tables:
+        name = Path(t.path).stem
+        late = np.nonzero(t.time > t_end[name])[0]
+        if late.size:
+            raise InputError(f"data at time {t.time[late[0]]:g} lie beyond the simulated "
+                             f"span (t_end {t_end[name]:g})", file=t.path,
+                             row=int(t.lines[late[0]]), value=f"{t.time[late[0]]:g}")
+        for col in t.columns:
+            sigma = _sigma(t, col, objfunc, config)
+            for i in np.nonzero(~np.isnan(t.values[col]))[0]:
+                cols["obs"].append(col)
+                cols["cond"].append(name)
+                cols["t"].append(float(t.time[i]))
+                cols["m"].append(float(t.values[col][i]))
+                cols["np"].append((float(sigma[i]),))
+                cols["rows"].append(int(t.lines[i]))
+    n = len(cols["t"])
+    if n == 0:
+        raise InputError("the data files hold no data point", file=config.path)
+    return Measurements(tuple(cols["obs"]), ("",) * n, tuple(cols["cond"]),
+                        np.array(cols["t"]), np.array(cols["m"]), ((),) * n,
+                        tuple(cols["np"]), tuple(cols["rows"]))
