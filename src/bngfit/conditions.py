@@ -52,10 +52,16 @@ class Mutation:
 
 @dataclass(frozen=True)
 class Condition:
-    """A named experimental condition: its mutations, applied in order."""
+    """A named experimental condition: its mutations, applied in order.
+
+    ``duration`` matters only where the condition is a pre-equilibration
+    phase: None (PEtab) runs it to steady state; a number runs it for that
+    long (model time units), as a protocol's equilibration phase does.
+    """
 
     id: str
     mutations: tuple[Mutation, ...]
+    duration: float | None = None
 
 
 class Quantity:

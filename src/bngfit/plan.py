@@ -46,6 +46,7 @@ class PhaseMap:
     species_quantities: dict[str, Quantity]
     sens: tuple[str, ...]
     n_theta: int
+    duration: float | None = None  # a pre-phase: None to steady state, else this long
 
     def __post_init__(self) -> None:
         template = {}
@@ -116,7 +117,7 @@ class PhaseMap:
                 v, g = q.eval(theta)
                 species[name] = v
                 species_jac[name] = g
-        return PhaseInput(params, species, jac, species_jac)
+        return PhaseInput(params, species, jac, species_jac, self.duration)
 
 
 # ---------------------------------------------------------------- formulas
@@ -617,7 +618,8 @@ def compile_plan(problem: Problem) -> Plan:
                                    1)
             else:  # time
                 b.add_values(np.asarray(t, dtype=float).copy(), np.full(rows.size, -1))
-        pre_map = None if pre_p is None else PhaseMap(pre_p, pre_s, sens, n_theta)
+        pre_map = None if pre_p is None else PhaseMap(pre_p, pre_s, sens, n_theta,
+                                                       problem.conditions[pre].duration)
         experiments.append(Experiment(pre, cid, times, tuple(grid.tolist()), tuple(outputs),
                                       PhaseMap(main_p, main_s, sens, n_theta), pre_map, sens,
                                       offset))

@@ -175,12 +175,16 @@ class PhaseInput:
     species_jac : dict
         d species0 / d theta, shape (n_theta,), for the species in ``species``
         whose value depends on theta.
+    duration : float or None
+        For a pre-equilibration phase: None runs it to steady state (checked),
+        a number runs it for that long, model time units.
     """
 
     params: dict[str, float]
     species: dict[str, float]
     param_jac: np.ndarray
     species_jac: dict[str, np.ndarray]
+    duration: float | None = None
 
 
 def sample_grid(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -338,7 +342,9 @@ class Engine:
         for name, value in phase.species.items():
             model.set_concentration(name, value)
 
-    def _preeq_grid(self) -> list[float]:
+    def _preeq_grid(self, phase: PhaseInput | None = None) -> list[float]:
+        if phase is not None and phase.duration is not None:
+            return [0.0, float(phase.duration)]
         return self._preeq_times
 
     def preeq_run_kwargs(self) -> dict:
@@ -346,7 +352,10 @@ class Engine:
         tolerances and timeout), for benchmarks that replay the engine's runs."""
         return {"sample_times": list(self._preeq_grid())}
 
-    def _check_settled(self, a: np.ndarray, b: np.ndarray, what: str) -> None:
+    def _check_settled(self, a: np.ndarray, b: np.ndarray, what: str,
+                       phase: PhaseInput | None = None) -> None:
+        if phase is not None and phase.duration is not None:
+            return  # a fixed-duration phase need not settle
         s = self.settings
         bad = np.abs(b - a) > s.preeq_atol + s.preeq_rtol * np.abs(b)
         if np.any(bad) or not np.all(np.isfinite(b)):
@@ -361,9 +370,9 @@ class Engine:
         opts = self._opts()
         if preeq is not None:
             self._start(preeq)
-            r1 = sim.run(sample_times=self._preeq_grid(), **opts)
+            r1 = sim.run(sample_times=self._preeq_grid(preeq), **opts)
             x = r1.outputs(self._species_selectors())
-            self._check_settled(x[-2], x[-1], "states")
+            self._check_settled(x[-2], x[-1], "states", preeq)
             self._model.set_params(main.params)
             for name, value in main.species.items():
                 self._model.set_concentration(name, value)
@@ -388,11 +397,11 @@ class Engine:
         ic1 = tuple(sorted(preeq.species_jac))
         sim1 = self._simulator(sens_params, ic1)
         self._start(preeq)
-        r1 = sim1.run(sample_times=self._preeq_grid(), **opts)
+        r1 = sim1.run(sample_times=self._preeq_grid(preeq), **opts)
         x = r1.outputs(sel)
         dx = self._chain(r1, sel, preeq.param_jac, ic1, preeq.species_jac, n_theta)
-        self._check_settled(x[-2], x[-1], "states")
-        self._check_settled(dx[-2], dx[-1], "sensitivities")
+        self._check_settled(x[-2], x[-1], "states", preeq)
+        self._check_settled(dx[-2], dx[-1], "sensitivities", preeq)
         carry = (
             not main.species
             and not ic1

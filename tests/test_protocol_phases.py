@@ -1,0 +1,101 @@
+"""A pre-phase of fixed duration (a protocol's equilibration step) before the measured one.
+
+A <-> B with total mass A0 + B0: A(t) = A_inf + (A(0) - A_inf) exp(-(k1 + k2) t),
+A_inf = total * k2 / (k1 + k2). The pre-phase runs T with k2 = k2_pre, then the
+measured phase starts from its end state with k2 = k2_main. Values come from
+that closed form; gradients are checked against central differences.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import bngfit
+from bngfit.conditions import Condition, Mutation, MutationOp
+
+MODEL = """
+model conv
+  species A, B;
+  A = 1; B = 0;
+  k1 = 0.5; k2 = 0.3;
+  fwd: A -> B; k1*A;
+  rev: B -> A; k2*B;
+end
+"""
+T_PRE = 2.0
+K2_PRE, K2_MAIN = 0.3, 1.1
+TIMES = [0.0, 0.5, 1.0, 2.0, 4.0]
+
+
+def a_closed(t, a0, total, k1, k2):
+    a_inf = total * k2 / (k1 + k2)
+    return a_inf + (a0 - a_inf) * np.exp(-(k1 + k2) * t)
+
+
+def _problem(problem_writer, main_sets_b: bool):
+    meas = [{"observableId": "obs_A", "preequilibrationConditionId": "pre",
+             "simulationConditionId": "main", "time": t, "measurement": 0.4 + 0.05 * i}
+            for i, t in enumerate(TIMES)]
+    params = [{"parameterId": "k1", "parameterScale": "log10", "lowerBound": 1e-3,
+               "upperBound": 1e3, "nominalValue": 0.5, "estimate": 1},
+              {"parameterId": "b_main", "parameterScale": "lin", "lowerBound": 0,
+               "upperBound": 5, "nominalValue": 0.2, "estimate": 1}]
+    path = problem_writer(
+        "phases", model=MODEL, parameters=params,
+        observables=[{"observableId": "obs_A", "observableFormula": "A",
+                      "noiseFormula": "0.1"}],
+        measurements=meas,
+        conditions=[{"conditionId": "pre"}, {"conditionId": "main"}],
+    )
+    problem = bngfit.load_problem(path)
+    main = [Mutation("k2", MutationOp.SET, K2_MAIN)]
+    if main_sets_b:
+        main.append(Mutation("B", MutationOp.SET, "b_main"))
+    conditions = {
+        "pre": Condition("pre", (Mutation("k2", MutationOp.SET, K2_PRE),), duration=T_PRE),
+        "main": Condition("main", tuple(main)),
+    }
+    return dataclasses.replace(problem, conditions=conditions)
+
+
+def _central_grad(obj, x, h=1e-5):
+    g = np.zeros_like(x)
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e[i] = h
+        g[i] = (obj(x + e).fval - obj(x - e).fval) / (2 * h)
+    return g
+
+
+@pytest.mark.parametrize("main_sets_b", [False, True], ids=["carry", "restart"])
+def test_fixed_duration_prephase_values_and_gradient(problem_writer, main_sets_b):
+    problem = _problem(problem_writer, main_sets_b)
+    obj = bngfit.Objective(problem, rtol=1e-11, atol=1e-13)
+    x = np.array([np.log10(0.7), 0.35])
+    ev = obj(x, sensi=1)
+    assert ev.ok, ev.message
+    k1 = 0.7
+    a_pre = a_closed(T_PRE, 1.0, 1.0, k1, K2_PRE)  # A at the end of the pre-phase
+    b_start = 0.35 if main_sets_b else 1.0 - a_pre
+    total = a_pre + b_start
+    expected = a_closed(np.array(TIMES), a_pre, total, k1, K2_MAIN)
+    np.testing.assert_allclose(ev.simulation, expected, rtol=1e-8)
+    grad_fd = _central_grad(lambda z: obj(z, sensi=1), x)
+    np.testing.assert_allclose(ev.grad, grad_fd, rtol=1e-6, atol=1e-8)
+    if not main_sets_b:
+        assert ev.grad[1] == 0.0  # b_main is unused when the main phase keeps B
+
+
+def test_prephase_without_duration_still_runs_to_steady_state(problem_writer):
+    problem = _problem(problem_writer, False)
+    steady = dataclasses.replace(
+        problem, conditions={**problem.conditions,
+                             "pre": dataclasses.replace(problem.conditions["pre"],
+                                                        duration=None)})
+    ev = bngfit.Objective(steady, rtol=1e-11, atol=1e-13)(np.array([np.log10(0.7), 0.35]))
+    a_ss = 0.3 / (0.7 + 0.3)
+    expected = a_closed(np.array(TIMES), a_ss, 1.0, 0.7, K2_MAIN)
+    np.testing.assert_allclose(ev.simulation, expected, rtol=1e-7)
