@@ -84,11 +84,21 @@ def build_problem(config: PybnfConfig) -> Problem:
     tables = [read_exp(p) for p in model.data]
     params = _parameters(config)
     nominal = {p.id: p.nominal for p in params}
+    protocols = None
     if model.path.suffix.lower() == ".bngl":
-        model_path, t_end = _bngl_model(model.path, nominal, tables)
+        model_path, protocols = _bngl_model(model.path, nominal, tables)
     else:
         model_path, t_end = model.path, _time_courses(config, tables)
     info = read_model_info(model_path)
+    conditions = {Path(t.path).stem: Condition(Path(t.path).stem, ()) for t in tables}
+    preeq = {name: "" for name in conditions}
+    if protocols is not None:
+        t_end = {}
+        for name, (phases, n_writes) in protocols.items():
+            conds, t_end[name] = _protocol_conditions(name, phases, n_writes, info,
+                                                      str(model.path))
+            conditions.update(conds)
+            preeq[name] = f"{name}__pre" if len(conds) == 2 else ""
     if model.path.suffix.lower() != ".bngl":
         missing = [p for p in params if p.id not in info.parameters]
         if missing:
@@ -97,8 +107,7 @@ def build_problem(config: PybnfConfig) -> Problem:
             raise InputError("free parameter is not a parameter of the model", file=f,
                              row=line, id=p.id)
     observables = _observables(tables, info)
-    meas = _measurements(tables, t_end, config.objfunc or Objfunc.CHI_SQ, config)
-    conditions = {Path(t.path).stem: Condition(Path(t.path).stem, ()) for t in tables}
+    meas = _measurements(tables, t_end, preeq, config.objfunc or Objfunc.CHI_SQ, config)
     return Problem(
         model=info, parameters=tuple(params), conditions=conditions,
         observables=observables, measurements=meas, source=Path(config.path),
@@ -159,8 +168,9 @@ def _parameters(config: PybnfConfig) -> list[ParameterSpec]:
 
 # ------------------------------------------------------------------- model
 def _bngl_model(path: Path, nominal: dict[str, float], tables: list[ExpTable]
-                ) -> tuple[Path, dict[str, float]]:
-    """Bind the template's free parameters; the simulated span of each data file."""
+                ) -> tuple[Path, dict[str, tuple]]:
+    """Bind the template's free parameters; for each data file, the protocol's phases
+    up to its measured one and how many phases write that file."""
     from .bngl_template import (
         bind_free_parameters,
         free_parameters,
@@ -187,7 +197,7 @@ def _bngl_model(path: Path, nominal: dict[str, float], tables: list[ExpTable]
                          id=missing[0])
     bound = bind_free_parameters(text, nominal, file=f)
     phases = protocol(parse_actions(text, file=f), file=f)
-    t_end = {}
+    measured = {}
     for t in tables:
         name = Path(t.path).stem
         idx = phases_for_data(phases, name)
@@ -195,14 +205,7 @@ def _bngl_model(path: Path, nominal: dict[str, float], tables: list[ExpTable]
             raise InputError(f"no simulate action of the model has suffix '{name}', so "
                              f"{Path(t.path).name} has nothing to be compared with",
                              file=f, id=name)
-        ph = phases[idx[0]]
-        if idx != (0,) or ph.set_params or ph.set_species or ph.reset_to is not None \
-                or ph.t_start != 0.0 or ph.steady_state:
-            raise UnsupportedError(
-                f"the data of '{name}' come from a protocol of several phases "
-                "(equilibration, setParameter, setConcentration, continue); bngfit fits "
-                "single-phase protocols for now", file=f, row=ph.line, id=name)
-        t_end[name] = ph.t_end
+        measured[name] = (phases[: idx[0] + 1], len(idx))
     cache = Path(tempfile.gettempdir()) / "bngfit-bngl"
     cache.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(bound.encode()).hexdigest()[:16]
@@ -211,7 +214,65 @@ def _bngl_model(path: Path, nominal: dict[str, float], tables: list[ExpTable]
         tmp = out.with_suffix(f".{digest}.tmp")
         tmp.write_text(bound, encoding="utf-8")
         tmp.replace(out)  # atomic: parallel workers may bind the same model
-    return out, t_end
+    return out, measured
+
+
+def _protocol_conditions(name: str, phases: tuple, n_writes: int, info: ModelInfo,
+                         f: str) -> tuple[dict[str, Condition], float]:
+    """Conditions of a data file's protocol and the measured phase's span.
+
+    One phase: its ``setParameter`` / ``setConcentration`` actions are the
+    condition. Two phases: the first becomes a pre-equilibration condition
+    (``<name>__pre``) run for its duration (to steady state with
+    ``steady_state=>1``), sensitivities carried into the measured phase; as in
+    BioNetGen, parameters set before the first phase stay set in the second.
+    """
+    from .conditions import Mutation, MutationOp
+
+    def refuse(why: str, line: int) -> UnsupportedError:
+        return UnsupportedError(f"the protocol of '{name}' {why}; bngfit fits one measured "
+                                "phase, optionally after one equilibration phase, for now",
+                                file=f, row=line, id=name)
+
+    def mutations(phase, species: bool) -> list:
+        out = []
+        for target, value in phase.set_params:
+            if isinstance(value, str):
+                raise refuse(f"sets '{target}' to an expression ({value})", phase.line)
+            if target not in info.parameters:
+                raise InputError(f"setParameter names '{target}', which is no independent "
+                                 "parameter of the model", file=f, row=phase.line, id=target)
+            out.append(Mutation(target, MutationOp.SET, float(value)))
+        for pattern, value in (phase.set_species if species else ()):
+            if isinstance(value, str):
+                raise refuse(f"sets '{pattern}' to an expression ({value})", phase.line)
+            if pattern not in info.species:
+                raise refuse(f"sets the concentration of '{pattern}', which is not one "
+                             "species of the network by that exact name", phase.line)
+            out.append(Mutation(pattern, MutationOp.SET, float(value)))
+        return out
+
+    last = phases[-1]
+    if n_writes != 1 or last.continue_:
+        raise refuse("appends to its output with continue=>1", last.line)
+    if len(phases) > 2:
+        raise refuse(f"has {len(phases) - 1} phases before the measured one", last.line)
+    if last.reset_to is not None or last.steady_state or last.t_start != 0.0:
+        raise refuse("resets concentrations, runs to steady state or starts at t != 0 in "
+                     "the measured phase", last.line)
+    if len(phases) == 1:
+        return {name: Condition(name, tuple(mutations(last, True)))}, last.t_end
+    pre = phases[0]
+    if pre.reset_to is not None or pre.t_start != 0.0:
+        raise refuse("resets concentrations or starts at t != 0 in the equilibration phase",
+                     pre.line)
+    duration = None if pre.steady_state else pre.t_end - pre.t_start
+    pre_muts = mutations(pre, True)
+    # Parameters set before the first phase persist; its species settings do not
+    # repeat (the measured phase starts from the state the first one ended in).
+    main_muts = [m for m in pre_muts if m.target in info.parameters] + mutations(last, True)
+    return {f"{name}__pre": Condition(f"{name}__pre", tuple(pre_muts), duration=duration),
+            name: Condition(name, tuple(main_muts))}, last.t_end
 
 
 def _time_courses(config: PybnfConfig, tables: list[ExpTable]) -> dict[str, float]:
@@ -268,9 +329,9 @@ def _sigma(t: ExpTable, col: str, objfunc: Objfunc, config: PybnfConfig) -> np.n
     return np.full_like(values, abs(mean))
 
 
-def _measurements(tables: list[ExpTable], t_end: dict[str, float], objfunc: Objfunc,
-                  config: PybnfConfig) -> Measurements:
-    cols: dict[str, list] = {k: [] for k in ("obs", "cond", "t", "m", "np", "rows")}
+def _measurements(tables: list[ExpTable], t_end: dict[str, float], preeq: dict[str, str],
+                  objfunc: Objfunc, config: PybnfConfig) -> Measurements:
+    cols: dict[str, list] = {k: [] for k in ("obs", "pre", "cond", "t", "m", "np", "rows")}
     for t in tables:
         name = Path(t.path).stem
         late = np.nonzero(t.time > t_end[name])[0]
@@ -282,6 +343,7 @@ def _measurements(tables: list[ExpTable], t_end: dict[str, float], objfunc: Objf
             sigma = _sigma(t, col, objfunc, config)
             for i in np.nonzero(~np.isnan(t.values[col]))[0]:
                 cols["obs"].append(col)
+                cols["pre"].append(preeq[name])
                 cols["cond"].append(name)
                 cols["t"].append(float(t.time[i]))
                 cols["m"].append(float(t.values[col][i]))
@@ -290,6 +352,6 @@ def _measurements(tables: list[ExpTable], t_end: dict[str, float], objfunc: Objf
     n = len(cols["t"])
     if n == 0:
         raise InputError("the data files hold no data point", file=config.path)
-    return Measurements(tuple(cols["obs"]), ("",) * n, tuple(cols["cond"]),
+    return Measurements(tuple(cols["obs"]), tuple(cols["pre"]), tuple(cols["cond"]),
                         np.array(cols["t"]), np.array(cols["m"]), ((),) * n,
                         tuple(cols["np"]), tuple(cols["rows"]))
