@@ -229,3 +229,218 @@ def test_protocol_with_too_many_phases_is_refused_with_its_line(tmp_path, capsys
     assert main(["evaluate", str(tmp_path / "job.conf")]) == 2
     err = capsys.readouterr().err
     assert "m.bngl:20" in err and "2 phases before the measured one" in err
+
+
+# ------------------------------------------------------------------ mutants
+# PyBNF's legacy ``mutant = BASE NAME STATEMENT ... : DATA`` (docs/config_keys.rst):
+# the data file of a mutant is the base model's action suffix followed by the
+# mutant name (par1 + dbl: par1dbl.exp). Expected values below come from the
+# closed form with the mutated parameters w(v) and the chain rule dw/dv.
+MUTANTS = {  # name: (target, statement after the target, w(v), dw/dv)
+    "dbl": ("v1", "*2", lambda v: v * np.array([2.0, 1.0, 1.0]), np.diag([2.0, 1.0, 1.0])),
+    "five": ("v3", "=5", lambda v: np.array([v[0], v[1], 5.0]), np.diag([1.0, 1.0, 0.0])),
+}
+TRUTH = np.array([0.5, 1.0, 3.0])  # the values that generated par1.exp
+
+
+def _write_parabola_exp(path, w):
+    """Exact data of y = w1 x^2 + w2 x + w3, x = t - 10, t = 0..20, SD 1."""
+    t = np.arange(21.0)
+    x = t - 10.0
+    y = w[0] * x**2 + w[1] * x + w[2]
+    rows = [f"{a:g} {float(b)!r} {float(c)!r} 1 1" for a, b, c in zip(t, x, y, strict=True)]
+    path.write_text("# time x y x_SD y_SD\n" + "\n".join(rows) + "\n")
+
+
+def _add_line(conf, line):
+    """Append ``line`` to a configuration file; return its line number."""
+    text = conf.read_text()
+    text = text if text.endswith("\n") else text + "\n"
+    conf.write_text(text + line + "\n")
+    return len(text.splitlines()) + 1
+
+
+def _mutant_demo(tmp_path, conf_name):
+    """The parabola demo with mutants dbl (v1 * 2) and five (v3 = 5) and their data."""
+    d = _copy_demo(tmp_path)
+    conf = d / conf_name
+    free = "__FREE" if conf_name == "demo_bng.conf" else ""
+    for name, (target, statement, w, _) in MUTANTS.items():
+        _write_parabola_exp(d / f"par1{name}.exp", w(TRUTH))
+        _add_line(conf, f"mutant = parabola {name} {target}{free}{statement} : par1{name}.exp")
+    return conf
+
+
+@pytest.mark.parametrize("conf_name", [pytest.param("demo_bng.conf", marks=needs_bng),
+                                       "demo_xml.conf"])
+def test_mutants_value_and_gradient_match_closed_form(tmp_path, conf_name):
+    conf = _mutant_demo(tmp_path, conf_name)
+    problem = bngfit.load_problem(conf)
+    free = "__FREE" if conf_name == "demo_bng.conf" else ""
+    assert [(m.target, m.op.value, m.value) for m in problem.conditions["par1dbl"].mutations
+            ] == [(f"v1{free}", "*", 2.0)]
+    assert [(m.target, m.op.value, m.value) for m in problem.conditions["par1five"].mutations
+            ] == [(f"v3{free}", "=", 5.0)]
+    assert set(problem.measurements.condition) == {"par1", "par1dbl", "par1five"}
+    v = np.array([0.7, 1.3, 2.1])
+    ev = bngfit.Objective(problem, rtol=1e-10, atol=1e-12)(v, sensi=1)
+    assert ev.ok, ev.message
+    f, g = _closed_form_nllh(v, _exp_columns(conf.parent / "par1.exp"), CHI_SQ)
+    for name, (_, _, w, jac) in MUTANTS.items():
+        fm, gm = _closed_form_nllh(w(v), _exp_columns(conf.parent / f"par1{name}.exp"),
+                                   CHI_SQ)
+        f, g = f + fm, g + jac.T @ gm
+    assert ev.fval == pytest.approx(f, rel=1e-8)
+    np.testing.assert_allclose(ev.grad, g, rtol=1e-7)
+
+
+@pytest.mark.parametrize("conf_name", [pytest.param("demo_bng.conf", marks=needs_bng),
+                                       "demo_xml.conf"])
+def test_fit_with_mutants_recovers_the_generating_parameters(tmp_path, conf_name):
+    problem = bngfit.load_problem(_mutant_demo(tmp_path, conf_name))
+    result = bngfit.fit(problem, optimizer="least_squares", n_starts=3, rng=0,
+                        engine="sequential")
+    np.testing.assert_allclose(result.best.x, TRUTH, rtol=1e-6)
+    n = 3 * 2 * 21  # three files of x and y, all exact: only the normalisation is left
+    assert result.best_fval == pytest.approx(n * 0.5 * np.log(2 * np.pi), abs=1e-6)
+
+
+DECAY = """begin model
+begin parameters
+  ks k__FREE*s__FREE
+end parameters
+begin molecule types
+  A()
+end molecule types
+begin seed species
+  A() 1
+end seed species
+begin observables
+  Molecules Atot A()
+end observables
+begin reaction rules
+  A() -> 0 ks
+end reaction rules
+end model
+generate_network({overwrite=>1})
+simulate({method=>"ode",t_end=>5,n_steps=>1,suffix=>"eq"})
+setParameter("s__FREE", 3)
+simulate({method=>"ode",t_end=>4,n_steps=>4,suffix=>"obs"})
+"""
+# A(t) = exp(-r_eq * 5 - r_obs * t): decay at rate k*s for 5, then at 3k.
+# Mutant fast (k__FREE*2) holds in both phases; mutant half (s__FREE=0.5) only
+# in the first, since the protocol's setParameter follows it (as in PyBNF,
+# where the mutant is written into the model and the actions run on it).
+DECAY_RUNS = {  # data file: (r_eq, r_obs, d r_eq / d(k, s), d r_obs / d(k, s))
+    "obs": (lambda k, s: k * s, lambda k, s: 3 * k, lambda k, s: (s, k), (3.0, 0.0)),
+    "obsfast": (lambda k, s: 2 * k * s, lambda k, s: 6 * k, lambda k, s: (2 * s, 2 * k),
+                (6.0, 0.0)),
+    "obshalf": (lambda k, s: 0.5 * k, lambda k, s: 3 * k, lambda k, s: (0.5, 0.0), (3.0, 0.0)),
+}
+
+
+def _decay_job(tmp_path, k=0.4, s=1.0):
+    (tmp_path / "decay.bngl").write_text(DECAY)
+    t = np.arange(5.0)
+    for name, (r_eq, r_obs, _, _) in DECAY_RUNS.items():
+        a = np.exp(-5 * r_eq(k, s) - r_obs(k, s) * t)
+        rows = [f"{ti:g} {float(ai)!r}" for ti, ai in zip(t, a, strict=True)]
+        (tmp_path / f"{name}.exp").write_text("# time Atot\n" + "\n".join(rows) + "\n")
+    conf = tmp_path / "job.conf"
+    conf.write_text("model = decay.bngl : obs.exp\n"
+                    "mutant = decay fast k__FREE*2 : obsfast.exp\n"
+                    "mutant = decay half s__FREE=0.5 : obshalf.exp\n"
+                    "objfunc = sos\n"
+                    "uniform_var = k__FREE 0.01 2\n"
+                    "uniform_var = s__FREE 0.1 10\n")
+    return conf
+
+
+@needs_bng
+def test_mutant_holds_in_both_phases_and_the_protocol_follows_it(tmp_path):
+    problem = bngfit.load_problem(_decay_job(tmp_path))
+
+    def muts(cond):
+        return [(m.target, m.op.value, m.value) for m in problem.conditions[cond].mutations]
+
+    assert muts("obshalf__pre") == [("s__FREE", "=", 0.5)]
+    assert muts("obshalf") == [("s__FREE", "=", 0.5), ("s__FREE", "=", 3.0)]
+    assert muts("obsfast__pre") == [("k__FREE", "*", 2.0)]
+    assert muts("obsfast") == [("k__FREE", "*", 2.0), ("s__FREE", "=", 3.0)]
+    k, s = 0.7, 1.6
+    ev = bngfit.Objective(problem, rtol=1e-11, atol=1e-13)(np.array([k, s]), sensi=1)
+    assert ev.ok, ev.message
+    t = np.arange(5.0)
+    f, g = 0.0, np.zeros(2)
+    for name, (r_eq, r_obs, d_eq, d_obs) in DECAY_RUNS.items():
+        data = np.loadtxt(tmp_path / f"{name}.exp", comments="#")[:, 1]
+        a = np.exp(-5 * r_eq(k, s) - r_obs(k, s) * t)
+        da = -(5 * np.outer(np.ones_like(t), d_eq(k, s)) + np.outer(t, d_obs)) * a[:, None]
+        f += np.sum(0.5 * np.log(2 * np.pi) + 0.5 * (a - data) ** 2)
+        g += (a - data) @ da
+    assert ev.fval == pytest.approx(f, rel=1e-8)
+    np.testing.assert_allclose(ev.grad, g, rtol=1e-7)
+
+
+def _mutant_error(tmp_path, capsys, line, files=()):
+    """Add a mutant line to the SBML demo; evaluate; the error text and the line."""
+    d = _copy_demo(tmp_path)
+    conf = d / "demo_xml.conf"
+    for name, text in files:
+        (d / name).write_text(text)
+    n = _add_line(conf, line)
+    assert main(["evaluate", str(conf)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err, f"demo_xml.conf:{n}"
+
+
+@pytest.mark.parametrize(
+    ("line", "match"),
+    [("mutant = parabola m1 v9*2 : par1m1.exp", "'v9' is no global parameter or species"),
+     ("mutant = parabola m1 v1^2 : par1m1.exp", "not a perturbation"),
+     ("mutant = parabola m1 v1*v2 : par1m1.exp", "'v2' is not a number"),
+     ("mutant = parabola m1 v1/0 : par1m1.exp", "not 0 after '/'"),
+     ("mutant = parabola m1 v1*2 : par1.exp", "par1.exp of mutant 'm1' matches no simulation"),
+     ("mutant = parabola m1 v1*2 : other.exp", "e.g. par1m1.exp"),
+     ("mutant = parabola m1 x*2 : par1m1.exp", "'*' on the species 'x' is not supported"),
+     ("mutant = parabola m1 v1*2 : par1m1.prop", ".prop constraint file is not supported")],
+)
+def test_bad_mutants_are_refused_with_file_and_line(tmp_path, capsys, line, match):
+    files = [(n, "# time x\n0 -10\n") for n in ("par1m1.exp", "other.exp")]
+    files.append(("par1m1.prop", "x < 100 always\n"))
+    err, where = _mutant_error(tmp_path, capsys, line, files)
+    assert match in err and where in err, err
+
+
+@pytest.mark.parametrize(
+    ("first", "match"),
+    [("mutant = parabola dbl v1*2 : par1dbl.exp", "the data of mutant 'dbl'"),
+     (None, "the model's own action or data 'par1dbl'")],
+)
+def test_mutant_outputs_that_collide_are_refused(tmp_path, capsys, first, match):
+    # With actions par1 and pa, mutant r1dbl's par1dbl.exp is pa + r1dbl, but
+    # par1dbl is also par1 + dbl (mutant dbl) or an action of the model itself:
+    # PyBNF would overwrite one output with the other.
+    d = _copy_demo(tmp_path)
+    conf = d / "demo_xml.conf"
+    _write_parabola_exp(d / "par1dbl.exp", TRUTH)
+    _add_line(conf, "time_course = time: 20, suffix: pa")
+    if first is None:
+        _add_line(conf, "time_course = time: 20, suffix: par1dbl")
+    else:
+        _add_line(conf, first)
+    n = _add_line(conf, "mutant = parabola r1dbl v1*2 : par1dbl.exp")
+    assert main(["evaluate", str(conf)]) == 2
+    err = capsys.readouterr().err
+    assert f"demo_xml.conf:{n}" in err and match in err, err
+
+
+@needs_bng
+def test_bngl_mutant_of_a_parameter_that_is_not_free_is_refused(tmp_path, capsys):
+    d = _copy_demo(tmp_path)
+    n = _add_line(d / "demo_bng.conf", "mutant = parabola m1 v1*2 : par1m1.exp")
+    (d / "par1m1.exp").write_text("# time x\n0 -10\n")
+    assert main(["evaluate", str(d / "demo_bng.conf")]) == 2
+    err = capsys.readouterr().err
+    assert f"demo_bng.conf:{n}" in err and "did you mean 'v1__FREE'" in err, err

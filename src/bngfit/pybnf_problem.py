@@ -17,23 +17,40 @@ would give, so the objective, gradient checks and fitting are shared:
   cache folder) and its actions read: the data file ``X.exp`` is compared with
   the ``simulate`` action of suffix ``X``; an SBML model with its
   ``time_course`` of suffix ``X``.
+- a legacy ``mutant = BASE NAME STATEMENT ... : DATA, ...`` line is a condition:
+  the base model with each statement ``target op number`` (op ``= * / + -``)
+  applied in written order. As in PyBNF (docs/config_keys.rst, ``mutant``), a
+  mutant's data file is named after the base model's action suffix followed by
+  the mutant name (``par1`` and mutant ``m1``: ``par1m1.exp``) and is compared
+  with that action run on the mutant model. PyBNF changes a BNGL model's free
+  parameters (``k__FREE*2``) and an SBML model's global parameters or species
+  initial concentrations, and reads each value as a number; bngfit accepts
+  exactly that (``=`` only on a species, for now). A mutant changes the model
+  itself, so its statements come first in each phase's condition and the
+  protocol's ``setParameter`` / ``setConcentration`` follow (PyBNF writes the
+  mutated values into the model and runs the unchanged actions on it): a
+  protocol setting of the same target wins, and with an equilibration phase
+  the mutant holds in both phases.
 
-What this first version refuses, before any simulation and naming the line:
-edition-2 files, several models, mutants/conditions, normalization, ``.prop``
-constraints, priors (``normal_var``, ``lognormal_var``, ``var``, ``logvar``),
-objective functions other than the four above, and protocols where the
-measured phase follows other phases (equilibration, ``setParameter``).
+What this version refuses, before any simulation and naming the line:
+edition-2 files, several models, normalization, ``.prop`` constraints, priors
+(``normal_var``, ``lognormal_var``, ``var``, ``logvar``), objective functions
+other than the four above, protocols with more than one phase before the
+measured one, and mutant statements PyBNF would not run or bngfit cannot
+represent (a target that is no free parameter of a BNGL model or no parameter or
+species of an SBML model, a parameter name as value, ``* / + -`` on a species).
 """
 
 from __future__ import annotations
 
 import hashlib
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .conditions import Condition
+from .conditions import Condition, Mutation, MutationOp
 from .errors import InputError, Issue, UnsupportedError
 from .formulas import parse_formula
 from .problem import (
@@ -45,7 +62,7 @@ from .problem import (
     Transform,
 )
 from .pybnf_conf import PybnfConfig, check_supported, read_conf
-from .pybnf_entries import Objfunc, ParamKind
+from .pybnf_entries import ConditionEntry, Objfunc, ParamKind, Perturbation
 from .pybnf_exp import ExpTable, read_exp
 from .scales import Scale
 from .simulate import ModelInfo, read_model_info
@@ -74,46 +91,156 @@ def build_problem(config: PybnfConfig) -> Problem:
     ------
     InputError
         A data column that names no model output, a data value the objective
-        function cannot divide by, data beyond the simulated time span.
+        function cannot divide by, data beyond the simulated time span, a
+        mutant data file that matches no action, a mutant statement PyBNF
+        would not run.
     UnsupportedError
         A feature this version does not compute (listed in the module doc).
     """
     f = config.path
     _refuse_unsupported(config)
     model = config.models[0]
-    tables = [read_exp(p) for p in model.data]
+    bngl = model.path.suffix.lower() == ".bngl"
     params = _parameters(config)
     nominal = {p.id: p.nominal for p in params}
-    protocols = None
-    if model.path.suffix.lower() == ".bngl":
-        model_path, protocols = _bngl_model(model.path, nominal, tables)
+    if bngl:
+        model_path, phases = _bngl_model(model.path, nominal)
+        suffixes = {ph.suffix for ph in phases if ph.suffix is not None}
     else:
-        model_path, t_end = model.path, _time_courses(config, tables)
+        model_path, phases = model.path, ()
+        suffixes = {a.suffix for a in config.actions
+                    if a.fields.get("model") in (None, model.name)}
+    runs = _runs(config, suffixes)
     info = read_model_info(model_path)
-    conditions = {Path(t.path).stem: Condition(Path(t.path).stem, ()) for t in tables}
-    preeq = {name: "" for name in conditions}
-    if protocols is not None:
-        t_end = {}
-        for name, (phases, n_writes) in protocols.items():
-            conds, t_end[name] = _protocol_conditions(name, phases, n_writes, info,
-                                                      str(model.path))
-            conditions.update(conds)
-            preeq[name] = f"{name}__pre" if len(conds) == 2 else ""
-    if model.path.suffix.lower() != ".bngl":
+    mutated = {c.name: _mutant_mutations(c, info, set(nominal) if bngl else None, f)
+               for c in config.conditions}
+    conditions: dict[str, Condition] = {}
+    preeq: dict[str, str] = {}
+    t_end: dict[str, float] = {}
+    for run in runs:
+        muts = () if run.mutant is None else mutated[run.mutant.name]
+        if bngl:
+            conds, t_end[run.name] = _protocol_conditions(run, phases, muts, info,
+                                                          str(model.path))
+            preeq[run.name] = f"{run.name}__pre" if len(conds) == 2 else ""
+        else:
+            conds = {run.name: Condition(run.name, muts)}
+            t_end[run.name] = _time_course_end(config, run)
+            preeq[run.name] = ""
+        conditions.update(conds)
+    if not bngl:
         missing = [p for p in params if p.id not in info.parameters]
         if missing:
             p = missing[0]
             line = next(e.line for e in config.parameters if e.name == p.id)
             raise InputError("free parameter is not a parameter of the model", file=f,
                              row=line, id=p.id)
+    tables = [r.table for r in runs]
     observables = _observables(tables, info)
-    meas = _measurements(tables, t_end, preeq, config.objfunc or Objfunc.CHI_SQ, config)
+    meas = _measurements(runs, t_end, preeq, config.objfunc or Objfunc.CHI_SQ, config)
     return Problem(
         model=info, parameters=tuple(params), conditions=conditions,
         observables=observables, measurements=meas, source=Path(config.path),
         files={"problem": config.path, "model": str(model.path),
                "data": ";".join(t.path for t in tables)},
     )
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One data file and the simulation it is compared with.
+
+    ``name`` (the file stem) is the condition id; ``suffix`` the action whose
+    output is compared; ``mutant`` the mutant the action runs on, if any.
+    """
+
+    table: ExpTable
+    name: str
+    suffix: str
+    mutant: ConditionEntry | None = None
+
+
+def _runs(config: PybnfConfig, suffixes: set[str]) -> list[_Run]:
+    """The data files, the model's then each mutant's, with what they are compared with.
+
+    ``X.exp`` of the model line goes with the model's action of suffix ``X``; a
+    mutant's ``<suffix><mutant name>.exp`` with the base model's action of that
+    suffix, run on the mutant (PyBNF's ``mutant`` key). A file that matches no
+    action, or a mutant's whose output name is also that of another data file
+    or of an action of the model itself (PyBNF would overwrite one output with
+    the other), is refused on its model or mutant line.
+    """
+    f = config.path
+    model = config.models[0]
+    known = sorted(suffixes)
+    runs = []
+    for p in model.data:
+        if p.stem not in suffixes:
+            raise InputError(f"no action of {model.path.name} has suffix '{p.stem}', so "
+                             f"{p.name} has nothing to be compared with (suffixes: "
+                             f"{', '.join(known) or 'none'})", file=f, row=model.line,
+                             id=p.stem, value=p.name)
+        runs.append(_Run(read_exp(p), p.stem, p.stem))
+    taken: dict[str, str | None] = {r.name: None for r in runs}
+    for c in config.conditions:
+        for p in c.data:
+            stem = p.stem
+            suffix = stem[: len(stem) - len(c.name)] if stem.endswith(c.name) else None
+            if suffix not in suffixes:
+                example = f"{known[0]}{c.name}{p.suffix}" if known else "none"
+                raise InputError(
+                    f"data file {p.name} of mutant '{c.name}' matches no simulation: PyBNF "
+                    "names a mutant's data file after an action suffix of the base model "
+                    f"followed by the mutant name (suffixes: {', '.join(known) or 'none'}; "
+                    f"e.g. {example})", file=f, row=c.line, id=c.name, value=p.name)
+            if stem in taken or stem in suffixes:
+                other = (f"the data of mutant '{taken[stem]}'" if taken.get(stem)
+                         else f"the output of the model's own action or data '{stem}'")
+                raise InputError(
+                    f"data file {p.name} of mutant '{c.name}' names the output '{stem}', "
+                    f"which is also {other}: rename the mutant so the names differ",
+                    file=f, row=c.line, id=c.name, value=p.name)
+            taken[stem] = c.name
+            runs.append(_Run(read_exp(p), stem, suffix, c))
+    return runs
+
+
+def _mutant_mutations(c: ConditionEntry, info: ModelInfo, free: set[str] | None,
+                      f: str) -> tuple[Mutation, ...]:
+    """A mutant's statements as mutations, checked as PyBNF would run them.
+
+    ``free``: the free parameters of a BNGL model, the only targets of a BNGL
+    mutant in PyBNF; None for SBML, whose mutants change global parameters and
+    species (initial concentrations).
+    """
+    def refuse(p: Perturbation, why: str, cls: type[InputError] = InputError
+               ) -> InputError:
+        return cls(f"mutant '{c.name}': {why}", file=f, row=p.line, id=p.target,
+                   value=f"{p.target}{p.op.value}{p.value}")
+
+    out = []
+    for p in c.perturbations:
+        if isinstance(p.value, str):
+            raise refuse(p, f"the value '{p.value}' is not a number (PyBNF reads the value "
+                            "of a mutant statement as a number)")
+        if not np.isfinite(p.value) or (p.op is MutationOp.DIV and p.value == 0.0):
+            raise refuse(p, "the value must be a finite number, and not 0 after '/'")
+        if free is not None:
+            if p.target not in free:
+                hint = (f"; did you mean '{p.target}__FREE'?"
+                        if f"{p.target}__FREE" in free else "")
+                raise refuse(p, f"'{p.target}' is not a free parameter: PyBNF's mutants of "
+                                "a BNGL model change the NAME__FREE parameters declared in "
+                                f"the configuration ({', '.join(sorted(free))}){hint}")
+        elif p.target in info.species:
+            if p.op is not MutationOp.SET:
+                raise refuse(p, f"'{p.op.value}' on the species '{p.target}' is not "
+                                "supported yet; only '=' (its initial concentration)",
+                             UnsupportedError)
+        elif p.target not in info.parameters:
+            raise refuse(p, f"'{p.target}' is no global parameter or species of the model")
+        out.append(Mutation(p.target, p.op, float(p.value)))
+    return tuple(out)
 
 
 # ------------------------------------------------------------------ checks
@@ -129,17 +256,17 @@ def _refuse_unsupported(config: PybnfConfig) -> None:
         raise no("an edition-2 configuration", None)
     if len(config.models) != 1:
         raise no("more than one model", config.models[1].line, str(config.models[1].path))
-    if config.conditions:
-        raise no("a mutant / condition", config.conditions[0].line,
-                 config.conditions[0].name)
     if config.normalization:
         raise no("normalization", config.normalization[0].line,
                  config.normalization[0].type.value)
     if config.noise_models:
         raise no("noise_model", config.noise_models[0].line)
-    for p in config.models[0].data:
-        if p.suffix.lower() == ".prop":
-            raise no("a .prop constraint file", config.models[0].line, p.name)
+    owners = [(config.models[0].line, config.models[0].data),
+              *((c.line, c.data) for c in config.conditions)]
+    for line, data in owners:
+        for p in data:
+            if p.suffix.lower() == ".prop":
+                raise no("a .prop constraint file", line, p.name)
     if config.objfunc is not None and config.objfunc not in SUPPORTED_OBJFUNCS:
         raise UnsupportedError(
             f"objfunc '{config.objfunc.value}' is not supported yet; use one of "
@@ -167,15 +294,12 @@ def _parameters(config: PybnfConfig) -> list[ParameterSpec]:
 
 
 # ------------------------------------------------------------------- model
-def _bngl_model(path: Path, nominal: dict[str, float], tables: list[ExpTable]
-                ) -> tuple[Path, dict[str, tuple]]:
-    """Bind the template's free parameters; for each data file, the protocol's phases
-    up to its measured one and how many phases write that file."""
+def _bngl_model(path: Path, nominal: dict[str, float]) -> tuple[Path, tuple]:
+    """Bind the template's free parameters; the bound copy and the protocol's phases."""
     from .bngl_template import (
         bind_free_parameters,
         free_parameters,
         parse_actions,
-        phases_for_data,
         protocol,
     )
 
@@ -197,15 +321,6 @@ def _bngl_model(path: Path, nominal: dict[str, float], tables: list[ExpTable]
                          id=missing[0])
     bound = bind_free_parameters(text, nominal, file=f)
     phases = protocol(parse_actions(text, file=f), file=f)
-    measured = {}
-    for t in tables:
-        name = Path(t.path).stem
-        idx = phases_for_data(phases, name)
-        if not idx:
-            raise InputError(f"no simulate action of the model has suffix '{name}', so "
-                             f"{Path(t.path).name} has nothing to be compared with",
-                             file=f, id=name)
-        measured[name] = (phases[: idx[0] + 1], len(idx))
     cache = Path(tempfile.gettempdir()) / "bngfit-bngl"
     cache.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(bound.encode()).hexdigest()[:16]
@@ -214,25 +329,30 @@ def _bngl_model(path: Path, nominal: dict[str, float], tables: list[ExpTable]
         tmp = out.with_suffix(f".{digest}.tmp")
         tmp.write_text(bound, encoding="utf-8")
         tmp.replace(out)  # atomic: parallel workers may bind the same model
-    return out, measured
+    return out, phases
 
 
-def _protocol_conditions(name: str, phases: tuple, n_writes: int, info: ModelInfo,
-                         f: str) -> tuple[dict[str, Condition], float]:
+def _protocol_conditions(run: _Run, all_phases: tuple, mutant: tuple[Mutation, ...],
+                         info: ModelInfo, f: str) -> tuple[dict[str, Condition], float]:
     """Conditions of a data file's protocol and the measured phase's span.
 
-    One phase: its ``setParameter`` / ``setConcentration`` actions are the
-    condition. Two phases: the first becomes a pre-equilibration condition
-    (``<name>__pre``) run for its duration (to steady state with
-    ``steady_state=>1``), sensitivities carried into the measured phase; as in
-    BioNetGen, parameters set before the first phase stay set in the second.
+    One phase: the mutant's statements (if any), then its ``setParameter`` /
+    ``setConcentration`` actions are the condition. Two phases: the first
+    becomes a pre-equilibration condition (``<name>__pre``) run for its
+    duration (to steady state with ``steady_state=>1``), sensitivities carried
+    into the measured phase; as in BioNetGen, parameters set before the first
+    phase stay set in the second, and so do the mutant's (it changes the model).
     """
-    from .conditions import Mutation, MutationOp
+    from .bngl_template import phases_for_data
+
+    name, suffix = run.name, run.suffix
+    idx = phases_for_data(all_phases, suffix)  # not empty: _runs matched the suffix
+    phases, n_writes = all_phases[: idx[0] + 1], len(idx)
 
     def refuse(why: str, line: int) -> UnsupportedError:
-        return UnsupportedError(f"the protocol of '{name}' {why}; bngfit fits one measured "
+        return UnsupportedError(f"the protocol of '{suffix}' {why}; bngfit fits one measured "
                                 "phase, optionally after one equilibration phase, for now",
-                                file=f, row=line, id=name)
+                                file=f, row=line, id=suffix)
 
     def mutations(phase, species: bool) -> list:
         out = []
@@ -261,31 +381,31 @@ def _protocol_conditions(name: str, phases: tuple, n_writes: int, info: ModelInf
         raise refuse("resets concentrations, runs to steady state or starts at t != 0 in "
                      "the measured phase", last.line)
     if len(phases) == 1:
-        return {name: Condition(name, tuple(mutations(last, True)))}, last.t_end
+        return {name: Condition(name, (*mutant, *mutations(last, True)))}, last.t_end
     pre = phases[0]
     if pre.reset_to is not None or pre.t_start != 0.0:
         raise refuse("resets concentrations or starts at t != 0 in the equilibration phase",
                      pre.line)
     duration = None if pre.steady_state else pre.t_end - pre.t_start
-    pre_muts = mutations(pre, True)
-    # Parameters set before the first phase persist; its species settings do not
-    # repeat (the measured phase starts from the state the first one ended in).
+    pre_muts = [*mutant, *mutations(pre, True)]
+    # Parameters set before the first phase (and the mutant's) persist; species
+    # settings do not repeat (the measured phase starts from the state the first
+    # one ended in).
     main_muts = [m for m in pre_muts if m.target in info.parameters] + mutations(last, True)
     return {f"{name}__pre": Condition(f"{name}__pre", tuple(pre_muts), duration=duration),
             name: Condition(name, tuple(main_muts))}, last.t_end
 
 
-def _time_courses(config: PybnfConfig, tables: list[ExpTable]) -> dict[str, float]:
-    """The simulated span of each data file of an SBML model (its time_course)."""
-    t_end = {}
-    for t in tables:
-        name = Path(t.path).stem
-        match = [a for a in config.actions if a.kind == "time_course" and a.suffix == name]
-        if not match:
-            raise InputError(f"no time_course with suffix '{name}' for {Path(t.path).name}",
-                             file=config.path, id=name)
-        t_end[name] = float(match[0].fields["time"])
-    return t_end
+def _time_course_end(config: PybnfConfig, run: _Run) -> float:
+    """The simulated span of a data file of an SBML model (its time_course)."""
+    model = config.models[0].name
+    match = [a for a in config.actions if a.kind == "time_course" and a.suffix == run.suffix
+             and a.fields.get("model") in (None, model)]
+    if not match:
+        raise InputError(f"no time_course with suffix '{run.suffix}' for "
+                         f"{Path(run.table.path).name}", file=config.path,
+                         row=None if run.mutant is None else run.mutant.line, id=run.suffix)
+    return float(match[0].fields["time"])
 
 
 # --------------------------------------------------------------- the data
@@ -329,11 +449,11 @@ def _sigma(t: ExpTable, col: str, objfunc: Objfunc, config: PybnfConfig) -> np.n
     return np.full_like(values, abs(mean))
 
 
-def _measurements(tables: list[ExpTable], t_end: dict[str, float], preeq: dict[str, str],
+def _measurements(runs: list[_Run], t_end: dict[str, float], preeq: dict[str, str],
                   objfunc: Objfunc, config: PybnfConfig) -> Measurements:
     cols: dict[str, list] = {k: [] for k in ("obs", "pre", "cond", "t", "m", "np", "rows")}
-    for t in tables:
-        name = Path(t.path).stem
+    for run in runs:
+        t, name = run.table, run.name
         late = np.nonzero(t.time > t_end[name])[0]
         if late.size:
             raise InputError(f"data at time {t.time[late[0]]:g} lie beyond the simulated "
