@@ -10,7 +10,10 @@ would give, so the objective, gradient checks and fitting are shared:
   the table's ``<obs>_SD``, ``norm_sos`` the data value, ``ave_norm_sos`` the
   mean of the column; each is then a Gaussian negative log-likelihood whose
   minimiser is PyBNF's (the value differs from PyBNF's by the factor 1/2 and
-  the normalising constants, which PEtab-style values include);
+  the normalising constants, which PEtab-style values include); ``lognormal``
+  is Gaussian in log10 with sigma from ``_SD``; ``chi_sq_dynamic`` and
+  ``laplace`` estimate the scale as the free parameter ``sigma__FREE`` /
+  ``b__FREE`` (declared in the configuration; the model need not use it);
 - ``uniform_var`` / ``loguniform_var`` give lin / log10 parameters with those
   bounds, nominal at the middle of the (scaled) interval;
 - a BNGL template gets its ``X__FREE`` parameters bound (a copy written to a
@@ -35,7 +38,7 @@ would give, so the objective, gradient checks and fitting are shared:
 What this version refuses, before any simulation and naming the line:
 edition-2 files, several models, normalization, ``.prop`` constraints, priors
 (``normal_var``, ``lognormal_var``, ``var``, ``logvar``), objective functions
-other than the four above, protocols with more than one phase before the
+other than the seven above, protocols with more than one phase before the
 measured one, and mutant statements PyBNF would not run or bngfit cannot
 represent (a target that is no free parameter of a BNGL model or no parameter or
 species of an SBML model, a parameter name as value, ``* / + -`` on a species).
@@ -67,7 +70,10 @@ from .pybnf_exp import ExpTable, read_exp
 from .scales import Scale
 from .simulate import ModelInfo, read_model_info
 
-SUPPORTED_OBJFUNCS = (Objfunc.SOS, Objfunc.CHI_SQ, Objfunc.NORM_SOS, Objfunc.AVE_NORM_SOS)
+SUPPORTED_OBJFUNCS = (Objfunc.SOS, Objfunc.CHI_SQ, Objfunc.NORM_SOS, Objfunc.AVE_NORM_SOS,
+                      Objfunc.LOGNORMAL, Objfunc.CHI_SQ_DYNAMIC, Objfunc.LAPLACE)
+# Objective functions whose noise scale is a free parameter, and its name.
+NOISE_PARAMETER = {Objfunc.CHI_SQ_DYNAMIC: "sigma__FREE", Objfunc.LAPLACE: "b__FREE"}
 SUPPORTED_KINDS = (ParamKind.UNIFORM, ParamKind.LOGUNIFORM)
 
 
@@ -102,7 +108,14 @@ def build_problem(config: PybnfConfig) -> Problem:
     model = config.models[0]
     bngl = model.path.suffix.lower() == ".bngl"
     params = _parameters(config)
-    nominal = {p.id: p.nominal for p in params}
+    objfunc = config.objfunc or Objfunc.CHI_SQ
+    noise_param = NOISE_PARAMETER.get(objfunc)
+    if noise_param is not None and noise_param not in {p.id for p in params}:
+        raise InputError(f"objfunc {objfunc.value} estimates the noise scale: declare "
+                         f"{noise_param} (e.g. loguniform_var = {noise_param} 0.01 100)",
+                         file=f, row=config.objfunc_line, id=noise_param)
+    # The noise parameter need not appear in the model.
+    nominal = {p.id: p.nominal for p in params if p.id != noise_param}
     if bngl:
         model_path, phases = _bngl_model(model.path, nominal)
         suffixes = {ph.suffix for ph in phases if ph.suffix is not None}
@@ -129,15 +142,15 @@ def build_problem(config: PybnfConfig) -> Problem:
             preeq[run.name] = ""
         conditions.update(conds)
     if not bngl:
-        missing = [p for p in params if p.id not in info.parameters]
+        missing = [p for p in params if p.id not in info.parameters and p.id != noise_param]
         if missing:
             p = missing[0]
             line = next(e.line for e in config.parameters if e.name == p.id)
             raise InputError("free parameter is not a parameter of the model", file=f,
                              row=line, id=p.id)
     tables = [r.table for r in runs]
-    observables = _observables(tables, info)
-    meas = _measurements(runs, t_end, preeq, config.objfunc or Objfunc.CHI_SQ, config)
+    observables = _observables(tables, info, objfunc)
+    meas = _measurements(runs, t_end, preeq, objfunc, config)
     return Problem(
         model=info, parameters=tuple(params), conditions=conditions,
         observables=observables, measurements=meas, source=Path(config.path),
@@ -409,7 +422,18 @@ def _time_course_end(config: PybnfConfig, run: _Run) -> float:
 
 
 # --------------------------------------------------------------- the data
-def _observables(tables: list[ExpTable], info: ModelInfo) -> dict[str, Observable]:
+def _observables(tables: list[ExpTable], info: ModelInfo, objfunc: Objfunc
+                 ) -> dict[str, Observable]:
+    """One observable per data column: the model output of that name.
+
+    ``lognormal`` is Gaussian in log10 of the output (PyBNF's convention,
+    prediction as the median); ``laplace`` is Laplace with scale ``b__FREE``;
+    ``chi_sq_dynamic`` Gaussian with sigma ``sigma__FREE``; the others Gaussian
+    with a per-point sigma (see :func:`_sigma`).
+    """
+    noise = NOISE_PARAMETER.get(objfunc)
+    transform = Transform.LOG10 if objfunc is Objfunc.LOGNORMAL else Transform.LIN
+    family = NoiseFamily.LAPLACE if objfunc is Objfunc.LAPLACE else NoiseFamily.NORMAL
     out: dict[str, Observable] = {}
     for t in tables:
         for col in t.columns:
@@ -421,7 +445,7 @@ def _observables(tables: list[ExpTable], info: ModelInfo) -> dict[str, Observabl
                     "model", file=t.path, row=t.header_line, id=col)
             out[col] = Observable(
                 col, parse_formula(col, file=t.path, row=t.header_line, id=col),
-                parse_formula(f"noiseParameter1_{col}"), Transform.LIN, NoiseFamily.NORMAL,
+                parse_formula(noise or f"noiseParameter1_{col}"), transform, family,
                 t.header_line)
     return out
 
@@ -431,10 +455,17 @@ def _sigma(t: ExpTable, col: str, objfunc: Objfunc, config: PybnfConfig) -> np.n
     values = t.values[col]
     if objfunc is Objfunc.SOS:
         return np.ones_like(values)
-    if objfunc is Objfunc.CHI_SQ:
+    if objfunc in (Objfunc.CHI_SQ, Objfunc.LOGNORMAL):
         if col not in t.sd:
-            raise InputError(f"objfunc chi_sq needs the standard deviations of '{col}' in a "
-                             f"column '{col}_SD'", file=t.path, row=t.header_line, id=col)
+            raise InputError(f"objfunc {objfunc.value} needs the standard deviations of "
+                             f"'{col}' in a column '{col}_SD'", file=t.path,
+                             row=t.header_line, id=col)
+        if objfunc is Objfunc.LOGNORMAL:
+            bad = np.nonzero(values <= 0.0)[0]
+            if bad.size:
+                raise InputError("objfunc lognormal needs positive data (it compares log10 "
+                                 "values)", file=t.path, row=int(t.lines[bad[0]]), id=col,
+                                 value=f"{values[bad[0]]:g}")
         return t.sd[col]
     if objfunc is Objfunc.NORM_SOS:
         zero = np.nonzero(values == 0.0)[0]
@@ -460,14 +491,15 @@ def _measurements(runs: list[_Run], t_end: dict[str, float], preeq: dict[str, st
                              f"span (t_end {t_end[name]:g})", file=t.path,
                              row=int(t.lines[late[0]]), value=f"{t.time[late[0]]:g}")
         for col in t.columns:
-            sigma = _sigma(t, col, objfunc, config)
+            dynamic = objfunc in NOISE_PARAMETER
+            sigma = None if dynamic else _sigma(t, col, objfunc, config)
             for i in np.nonzero(~np.isnan(t.values[col]))[0]:
                 cols["obs"].append(col)
                 cols["pre"].append(preeq[name])
                 cols["cond"].append(name)
                 cols["t"].append(float(t.time[i]))
                 cols["m"].append(float(t.values[col][i]))
-                cols["np"].append((float(sigma[i]),))
+                cols["np"].append(() if dynamic else (float(sigma[i]),))
                 cols["rows"].append(int(t.lines[i]))
     n = len(cols["t"])
     if n == 0:

@@ -1,0 +1,108 @@
+"""PyBNF objective functions that estimate or transform the noise: closed-form checks.
+
+Parabola demo (SBML): x(t) = t - 10, y = v1 x^2 + v2 x + v3. Expected values come
+from that closed form and the numbers of par1.exp.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+import bngfit
+from bngfit.cli import main
+
+from .conftest import shared_path
+
+LN10 = np.log(10.0)
+
+
+def _demo(tmp_path, objfunc: str, extra: str = "", y_only: bool = False):
+    d = tmp_path / "demo"
+    shutil.copytree(shared_path("benchmarks", "pybnf", "demo"), d)
+    table = np.loadtxt(d / "par1.exp", comments="#")
+    if y_only:  # time, y, y_SD
+        rows = [f"{t:g} {float(y)!r} {float(s)!r}" for t, y, s in table[:, [0, 2, 4]]]
+        (d / "par1.exp").write_text("# time y y_SD\n" + "\n".join(rows) + "\n")
+    conf = d / "demo_xml.conf"
+    conf.write_text(conf.read_text().replace("objfunc = chi_sq", f"objfunc = {objfunc}")
+                    + extra)
+    return conf, table
+
+
+def _model(v, t):
+    x = t - 10.0
+    y = v[0] * x**2 + v[1] * x + v[2]
+    dy = np.stack([x**2, x, np.ones_like(x)], axis=1)
+    return x, y, dy
+
+
+def test_lognormal_is_gaussian_in_log10(tmp_path):
+    conf, table = _demo(tmp_path, "lognormal", y_only=True)
+    v = np.array([0.6, 0.8, 3.5])
+    ev = bngfit.Objective(bngfit.load_problem(conf), rtol=1e-10, atol=1e-12)(v)
+    t, ym, s = table[:, 0], table[:, 2], table[:, 4]
+    _, y, dy = _model(v, t)
+    r = (np.log10(y) - np.log10(ym)) / s
+    # density of the measurement: Gaussian in log10 times |d log10(m) / dm|
+    f = np.sum(0.5 * np.log(2 * np.pi * s**2) + 0.5 * r**2 + np.log(ym * LN10))
+    g = ((r / s) / (y * LN10)) @ dy
+    assert ev.fval == pytest.approx(f, rel=1e-9)
+    np.testing.assert_allclose(ev.grad, g, rtol=1e-7)
+
+
+def test_chi_sq_dynamic_estimates_sigma(tmp_path):
+    conf, table = _demo(tmp_path, "chi_sq_dynamic",
+                        extra="loguniform_var = sigma__FREE 0.01 100\n")
+    problem = bngfit.load_problem(conf)
+    assert problem.x_names == ["v1", "v2", "v3", "sigma__FREE"]
+    v = np.array([0.6, 0.8, 3.5, np.log10(2.5)])
+    ev = bngfit.Objective(problem, rtol=1e-10, atol=1e-12)(v)
+    sig = 2.5
+    t, xm, ym = table[:, 0], table[:, 1], table[:, 2]
+    x, y, dy = _model(v, t)
+    res = np.concatenate([x - xm, y - ym])
+    f = res.size * 0.5 * np.log(2 * np.pi * sig**2) + 0.5 * np.sum(res**2) / sig**2
+    g = np.append(((y - ym) / sig**2) @ dy,
+                  (res.size / sig - np.sum(res**2) / sig**3) * sig * LN10)
+    assert ev.fval == pytest.approx(f, rel=1e-9)
+    np.testing.assert_allclose(ev.grad, g, rtol=1e-7)
+
+
+def test_laplace_estimates_its_scale(tmp_path):
+    conf, table = _demo(tmp_path, "laplace", extra="uniform_var = b__FREE 0.1 10\n")
+    problem = bngfit.load_problem(conf)
+    v = np.array([0.6, 0.8, 3.5, 1.7])
+    ev = bngfit.Objective(problem, rtol=1e-10, atol=1e-12)(v)
+    b = 1.7
+    t, xm, ym = table[:, 0], table[:, 1], table[:, 2]
+    x, y, dy = _model(v, t)
+    res = np.concatenate([x - xm, y - ym])
+    f = np.sum(np.log(2 * b) + np.abs(res) / b)
+    g = np.append((np.sign(y - ym) / b) @ dy, res.size / b - np.sum(np.abs(res)) / b**2)
+    assert ev.fval == pytest.approx(f, rel=1e-9)
+    # x is simulated exactly equal to its data: |r| has a kink there, where the
+    # subgradient 0 is taken; y residuals are away from their kinks.
+    np.testing.assert_allclose(ev.grad, g, rtol=1e-7, atol=1e-9)
+    assert ev.res is None  # Laplace has no residual form
+
+
+@pytest.mark.parametrize(
+    ("objfunc", "extra", "match", "where"),
+    [("chi_sq_dynamic", "", "declare sigma__FREE", "demo_xml.conf:"),
+     ("laplace", "", "declare b__FREE", "demo_xml.conf:")],
+)
+def test_missing_noise_parameter_is_named(tmp_path, capsys, objfunc, extra, match, where):
+    conf, _ = _demo(tmp_path, objfunc, extra)
+    assert main(["evaluate", str(conf)]) == 2
+    err = capsys.readouterr().err
+    assert match in err and where in err and "Traceback" not in err
+
+
+def test_lognormal_refuses_non_positive_data(tmp_path, capsys):
+    conf, _ = _demo(tmp_path, "lognormal")  # x crosses zero
+    assert main(["evaluate", str(conf)]) == 2
+    err = capsys.readouterr().err
+    assert "needs positive data" in err and "par1.exp:" in err
