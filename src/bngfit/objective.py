@@ -33,6 +33,7 @@ from .plan import compile_plan
 from .problem import NoiseFamily, Problem
 from .scales import dtheta_dx, scale_codes, unscale
 from .simulate import Engine, SolverSettings
+from .transforms import normalize
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +202,10 @@ class Objective:
         y_flat = _concat(ys, (0,))
         dy_flat = _concat(dys, (0, nth)) if sensi else None
         h, dh, sig, dsig = plan.observe(y_flat, dy_flat, theta)
+        if plan.normalizations:
+            h, dh, why = normalize(plan.normalizations, h, dh, y_flat, dy_flat)
+            if why is not None:
+                return self._failed(x, sensi, "invalid_value", why)
         return self._likelihood(x, theta, h, dh, sig, dsig, sensi)
 
     def _failed(self, x, sensi, status, message) -> Evaluation:

@@ -26,6 +26,7 @@ from .formulas import Formula
 from .petab_io import PLACEHOLDER, TIME_SYMBOL
 from .problem import Observable, Problem
 from .simulate import PhaseInput, sample_grid
+from .transforms import NormSpec
 
 
 # ---------------------------------------------------------------- phases
@@ -387,6 +388,7 @@ class Plan:
     n_meas: int
     n_flat: int
     sigma_rows: np.ndarray  # measurement indices whose sigma varies with theta
+    normalizations: tuple[NormSpec, ...] = ()
 
     def __post_init__(self) -> None:
         h = _Target(self.n_meas, self.n_theta)
@@ -544,6 +546,7 @@ def compile_plan(problem: Problem) -> Plan:
     sigma_rows: list[int] = []
     # observable id -> (rows, formula builders, noise builders)
     by_observable: dict[str, tuple[list[np.ndarray], list, list]] = {}
+    norm_specs: list[NormSpec] = []
     offset = 0
     for (pre, cid), idx in groups.items():
         main_p, main_s = _phase(problem, cid, problem_q)
@@ -555,7 +558,9 @@ def compile_plan(problem: Problem) -> Plan:
             if main_p[n].deps or (pre_p is not None and pre_p[n].deps)
         )
         idx_arr = np.array(idx)
-        times = np.unique(meas.time[idx_arr])
+        norms_here = [n for n in problem.normalizations if (n.preeq, n.condition) == (pre, cid)]
+        times = np.unique(np.concatenate([meas.time[idx_arr],
+                                          *[np.asarray(n.times, float) for n in norms_here]]))
         grid, grid_rows = sample_grid(times)
         outputs: list[str] = []
         pending = []  # (builder, kind, payload, rows) resolved once outputs are known
@@ -618,6 +623,8 @@ def compile_plan(problem: Problem) -> Plan:
                                    1)
             else:  # time
                 b.add_values(np.asarray(t, dtype=float).copy(), np.full(rows.size, -1))
+        for n in norms_here:
+            norm_specs.append(_norm_spec(problem, n, idx, outputs, time_row, offset, n_out))
         pre_map = None if pre_p is None else PhaseMap(pre_p, pre_s, sens, n_theta,
                                                        problem.conditions[pre].duration)
         experiments.append(Experiment(pre, cid, times, tuple(grid.tolist()), tuple(outputs),
@@ -632,7 +639,26 @@ def compile_plan(problem: Problem) -> Plan:
         plan_groups.append(Group(obs, rows, _formula_eval(obs.formula, f_builders, rows.size),
                                  _formula_eval(obs.noise, n_builders, rows.size)))
     return Plan(tuple(experiments), tuple(plan_groups), n_theta, len(meas), offset,
-                np.array(sorted(sigma_rows), dtype=int))
+                np.array(sorted(sigma_rows), dtype=int), tuple(norm_specs))
+
+
+def _norm_spec(problem: Problem, n, idx: list[int], outputs: list[str], time_row: dict,
+               offset: int, n_out: int) -> NormSpec:
+    """Compile one normalization: its measurement rows and reference values."""
+    obs = problem.observables.get(n.observable)
+    where = f"'{n.observable}' in condition '{n.condition}'"
+    if obs is None or len(obs.formula.symbols) != 1 or \
+            str(obs.formula.expr) != obs.formula.symbols[0]:
+        raise UnsupportedError(f"normalization of {where}: the observable must be one model "
+                               "output", id=n.observable)
+    sel = problem.model.selector(obs.formula.symbols[0])
+    rows = np.array([i for i in idx if problem.measurements.observable[i] == n.observable],
+                    dtype=int)
+    if sel is None or sel not in outputs or not rows.size:
+        raise UnsupportedError(f"normalization of {where}: no data of it there",
+                               id=n.observable)
+    g = np.array([time_row[t] for t in np.asarray(n.times, float).tolist()], dtype=int)
+    return NormSpec(n.kind, rows, offset + g * n_out + outputs.index(sel), where)
 
 
 def _source_varies(kind: str, payload, rows: np.ndarray, problem_q) -> bool:

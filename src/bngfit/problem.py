@@ -93,6 +93,44 @@ class Measurements:
         return len(self.observable)
 
 
+class NormKind(StrEnum):
+    """How a simulated trajectory is normalized before comparison (PyBNF's types).
+
+    Statistics are taken over the trajectory's reference times (the simulated
+    output grid): ``init`` divides by the first value, ``peak`` by the maximum,
+    ``zero`` subtracts the mean and divides by the (population) standard
+    deviation, ``unit`` maps ``(y - init) / (max - init)`` (or, when the maximum
+    is the initial value, ``(y - init) / (init - min)``).
+    """
+
+    INIT = "init"
+    PEAK = "peak"
+    ZERO = "zero"
+    UNIT = "unit"
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Normalize one observable's simulation in one experiment.
+
+    Attributes
+    ----------
+    kind : NormKind
+    observable : str
+        Observable id; its formula must be one model output.
+    preeq, condition : str
+        The experiment (pre-equilibration id or ``""``, condition id).
+    times : tuple of float
+        Reference times the statistics are taken over, model time units.
+    """
+
+    kind: NormKind
+    observable: str
+    preeq: str
+    condition: str
+    times: tuple[float, ...]
+
+
 @dataclass(frozen=True)
 class Problem:
     """A parameter-estimation problem.
@@ -110,6 +148,8 @@ class Problem:
     measurements : Measurements
     source : Path
         The problem file it was read from.
+    normalizations : tuple of Normalization
+        Trajectory normalizations applied before the likelihood (PyBNF).
     files : dict
         Role (``parameters``, ``conditions``, ...) -> file path, for messages.
     """
@@ -121,6 +161,7 @@ class Problem:
     measurements: Measurements
     source: Path
     files: dict[str, str] = field(default_factory=dict)
+    normalizations: tuple[Normalization, ...] = ()
 
     @property
     def free(self) -> tuple[ParameterSpec, ...]:

@@ -1,0 +1,115 @@
+"""Trajectory transforms between observation and likelihood: normalization.
+
+A normalization rescales the simulation of one observable in one experiment by
+statistics of its own trajectory over reference times (the simulated output
+grid), so both the values and their derivatives depend on the whole reference
+trajectory. With ``c`` the reference statistic(s) and ``h`` a simulated value:
+
+- ``init``: ``h / y0``
+- ``peak``: ``h / y[k]``, ``k`` the argmax (a subgradient where the maximum
+  is attained at several times)
+- ``zero``: ``(h - mean) / std`` (population std over the reference times)
+- ``unit``: ``(h - y0) / (y[k] - y0)`` with ``k`` the argmax, or
+  ``(h - y0) / (y0 - y[j])`` with ``j`` the argmin when the maximum is ``y0``
+
+Each derivative is the quotient rule through the reference values'
+sensitivities, exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .problem import NormKind
+
+
+@dataclass(frozen=True)
+class NormSpec:
+    """A compiled normalization.
+
+    Attributes
+    ----------
+    kind : NormKind
+    rows : ndarray of int, shape (n,)
+        Measurement indices it applies to.
+    ref : ndarray of int, shape (n_ref,)
+        Flat indices of the reference values in an evaluation's output vector.
+    label : str
+        ``observable in condition``, for messages.
+    """
+
+    kind: NormKind
+    rows: np.ndarray
+    ref: np.ndarray
+    label: str
+
+
+def normalize(specs: tuple[NormSpec, ...], h: np.ndarray, dh: np.ndarray | None,
+              y: np.ndarray, dy: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None,
+                                                            str | None]:
+    """Apply every normalization.
+
+    Parameters
+    ----------
+    specs : tuple of NormSpec
+    h : ndarray, shape (n_meas,)
+        Observables at the measurements (not modified).
+    dh : ndarray, shape (n_meas, n_theta), or None
+    y : ndarray, shape (n_flat,)
+        All experiments' outputs, flat.
+    dy : ndarray, shape (n_flat, n_theta), or None
+
+    Returns
+    -------
+    h, dh
+        Normalized copies.
+    problem : str or None
+        Why a normalization is undefined here (a zero divisor), else None.
+    """
+    h = h.copy()
+    dh = None if dh is None else dh.copy()
+    for s in specs:
+        yr = y[s.ref]
+        dyr = None if dy is None else dy[s.ref]
+        v = h[s.rows]
+        dv = None if dh is None else dh[s.rows]
+        if s.kind is NormKind.ZERO:
+            mean = yr.mean()
+            dev = yr - mean
+            std = float(np.sqrt(np.mean(dev**2)))
+            if not std > 0.0:
+                return h, dh, f"normalization zero of {s.label}: the trajectory is constant"
+            h[s.rows] = (v - mean) / std
+            if dh is not None:
+                dmean = dyr.mean(axis=0)
+                dstd = (dev @ (dyr - dmean)) / (yr.size * std)
+                dh[s.rows] = ((dv - dmean) / std
+                              - ((v - mean) / std**2)[:, None] * dstd[None, :])
+            continue
+        if s.kind is NormKind.INIT:
+            shift, dshift = 0.0, None
+            k = 0
+        elif s.kind is NormKind.PEAK:
+            shift, dshift = 0.0, None
+            k = int(np.argmax(yr))
+        else:  # UNIT
+            shift = yr[0]
+            dshift = None if dyr is None else dyr[0]
+            k = int(np.argmax(yr))
+            if yr[k] == shift:
+                k = int(np.argmin(yr))
+        # h' = (h - shift) / scale; scale = y[k] - shift, or shift - y[k] for the
+        # falling branch of unit
+        sign = -1.0 if (s.kind is NormKind.UNIT and yr[k] < shift) else 1.0
+        scale = sign * (yr[k] - shift)
+        if scale == 0.0 or not np.isfinite(scale):
+            return h, dh, (f"normalization {s.kind.value} of {s.label}: it divides by "
+                           f"{scale:g}")
+        h[s.rows] = (v - shift) / scale
+        if dh is not None:
+            dscale = sign * (dyr[k] - (0.0 if dshift is None else dshift))
+            num = dv if dshift is None else dv - dshift[None, :]
+            dh[s.rows] = num / scale - ((v - shift) / scale**2)[:, None] * dscale[None, :]
+    return h, dh, None
