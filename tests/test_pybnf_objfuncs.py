@@ -106,3 +106,42 @@ def test_lognormal_refuses_non_positive_data(tmp_path, capsys):
     assert main(["evaluate", str(conf)]) == 2
     err = capsys.readouterr().err
     assert "needs positive data" in err and "par1.exp:" in err
+
+
+def test_normalization_peak_of_one_column(tmp_path):
+    conf, table = _demo(tmp_path, "sos", extra="normalization = peak : (par1.exp: y)\n")
+    problem = bngfit.load_problem(conf)
+    v = np.array([0.6, 0.8, 3.5])
+    ev = bngfit.Objective(problem, rtol=1e-10, atol=1e-12)(v)
+    t, xm, ym = table[:, 0], table[:, 1], table[:, 2]
+    x, y, dy = _model(v, t)
+    _, y_grid, dy_grid = _model(v, np.arange(0.0, 21.0))  # time_course time 20, step 1
+    k = int(np.argmax(y_grid))
+    yn = y / y_grid[k]
+    dyn = dy / y_grid[k] - (y / y_grid[k] ** 2)[:, None] * dy_grid[k][None, :]
+    f = 0.5 * np.sum((x - xm) ** 2) + 0.5 * np.sum((yn - ym) ** 2) \
+        + 2 * len(t) * 0.5 * np.log(2 * np.pi)
+    g = (yn - ym) @ dyn
+    assert ev.fval == pytest.approx(f, rel=1e-9)
+    np.testing.assert_allclose(ev.grad, g, rtol=1e-7)
+
+
+def test_normalization_init_applies_to_every_column(tmp_path):
+    conf, table = _demo(tmp_path, "sos", extra="normalization = init\n")
+    problem = bngfit.load_problem(conf)
+    assert {n.observable for n in problem.normalizations} == {"x", "y"}
+    v = np.array([0.6, 0.8, 3.5])
+    ev = bngfit.Objective(problem, rtol=1e-10, atol=1e-12)(v)
+    t = table[:, 0]
+    x, y, _ = _model(v, t)
+    x0, y0 = -10.0, v[0] * 100 - v[1] * 10 + v[2]
+    rows_x = np.array([o == "x" for o in problem.measurements.observable])
+    np.testing.assert_allclose(ev.simulation[rows_x], x / x0, rtol=1e-9)
+    np.testing.assert_allclose(ev.simulation[~rows_x], y / y0, rtol=1e-9)
+
+
+def test_normalization_of_an_unknown_column_names_the_line(tmp_path, capsys):
+    conf, _ = _demo(tmp_path, "sos", extra="normalization = peak : (par1.exp: z)\n")
+    assert main(["evaluate", str(conf)]) == 2
+    err = capsys.readouterr().err
+    assert "no observable column" in err and "demo_xml.conf:" in err

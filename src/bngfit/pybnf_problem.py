@@ -35,8 +35,13 @@ would give, so the objective, gradient checks and fitting are shared:
   protocol setting of the same target wins, and with an equilibration phase
   the mutant holds in both phases.
 
+``normalization = TYPE[: files or (file: columns)]`` normalizes the simulation
+of those columns (all, by default) over the simulated output grid of their
+action before comparison (:mod:`bngfit.transforms`; types ``init``, ``peak``,
+``zero``, ``unit`` as PyBNF defines them); the data are taken as given.
+
 What this version refuses, before any simulation and naming the line:
-edition-2 files, several models, normalization, ``.prop`` constraints, priors
+edition-2 files, several models, ``.prop`` constraints, priors
 (``normal_var``, ``lognormal_var``, ``var``, ``logvar``), objective functions
 other than the seven above, protocols with more than one phase before the
 measured one, and mutant statements PyBNF would not run or bngfit cannot
@@ -59,6 +64,8 @@ from .formulas import parse_formula
 from .problem import (
     Measurements,
     NoiseFamily,
+    Normalization,
+    NormKind,
     Observable,
     ParameterSpec,
     Problem,
@@ -151,11 +158,13 @@ def build_problem(config: PybnfConfig) -> Problem:
     tables = [r.table for r in runs]
     observables = _observables(tables, info, objfunc)
     meas = _measurements(runs, t_end, preeq, objfunc, config)
+    grids = {r.name: _output_grid(config, r, phases, bngl) for r in runs}
     return Problem(
         model=info, parameters=tuple(params), conditions=conditions,
         observables=observables, measurements=meas, source=Path(config.path),
         files={"problem": config.path, "model": str(model.path),
                "data": ";".join(t.path for t in tables)},
+        normalizations=_normalizations(config, runs, preeq, grids),
     )
 
 
@@ -269,9 +278,6 @@ def _refuse_unsupported(config: PybnfConfig) -> None:
         raise no("an edition-2 configuration", None)
     if len(config.models) != 1:
         raise no("more than one model", config.models[1].line, str(config.models[1].path))
-    if config.normalization:
-        raise no("normalization", config.normalization[0].line,
-                 config.normalization[0].type.value)
     if config.noise_models:
         raise no("noise_model", config.noise_models[0].line)
     owners = [(config.models[0].line, config.models[0].data),
@@ -407,6 +413,54 @@ def _protocol_conditions(run: _Run, all_phases: tuple, mutant: tuple[Mutation, .
     main_muts = [m for m in pre_muts if m.target in info.parameters] + mutations(last, True)
     return {f"{name}__pre": Condition(f"{name}__pre", tuple(pre_muts), duration=duration),
             name: Condition(name, tuple(main_muts))}, last.t_end
+
+
+def _output_grid(config: PybnfConfig, run: _Run, phases: tuple, bngl: bool
+                 ) -> tuple[float, ...]:
+    """The times the run's action writes (what a normalization is taken over)."""
+    if bngl:
+        from .bngl_template import phases_for_data
+
+        idx = phases_for_data(phases, run.suffix)
+        return tuple(float(t) for t in phases[idx[-1]].output_times())
+    model = config.models[0].name
+    action = next(a for a in config.actions if a.kind == "time_course"
+                  and a.suffix == run.suffix and a.fields.get("model") in (None, model))
+    end = float(action.fields["time"])
+    step = float(action.fields.get("step", 1.0))
+    n = max(1, int(round(end / step)))
+    return tuple(np.linspace(0.0, end, n + 1).tolist())
+
+
+def _normalizations(config: PybnfConfig, runs: list[_Run], preeq: dict[str, str],
+                    grids: dict[str, tuple[float, ...]]) -> tuple[Normalization, ...]:
+    """PyBNF ``normalization`` lines as normalizations of (data file, column)."""
+    out: dict[tuple[str, str], Normalization] = {}
+    for entry in config.normalization:
+        targets = [r for r in runs if entry.file is None
+                   or Path(r.table.path).resolve() == Path(entry.file).resolve()]
+        if entry.file is not None and not targets:
+            raise InputError(f"normalization names {Path(entry.file).name}, which is no data "
+                             "file of the model or its mutants", file=config.path,
+                             row=entry.line, value=Path(entry.file).name)
+        for r in targets:
+            t = r.table
+            if entry.columns is None:
+                cols = list(t.columns)
+            else:
+                cols = []
+                for c in entry.columns:
+                    name = t.header[c] if isinstance(c, int) and 0 <= c < len(t.header) else c
+                    if name not in t.columns:
+                        raise InputError(f"normalization names column {c!r}, which is no "
+                                         f"observable column of {Path(t.path).name}",
+                                         file=config.path, row=entry.line, value=str(c))
+                    cols.append(name)
+            for col in cols:
+                # a later line for the same column replaces an earlier one
+                out[(r.name, col)] = Normalization(NormKind(entry.type.value), col,
+                                                   preeq[r.name], r.name, grids[r.name])
+    return tuple(out.values())
 
 
 def _time_course_end(config: PybnfConfig, run: _Run) -> float:
