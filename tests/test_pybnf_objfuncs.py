@@ -145,3 +145,44 @@ def test_normalization_of_an_unknown_column_names_the_line(tmp_path, capsys):
     assert main(["evaluate", str(conf)]) == 2
     err = capsys.readouterr().err
     assert "no observable column" in err and "demo_xml.conf:" in err
+
+
+@pytest.mark.parametrize(("objfunc", "extra", "r_of"),
+                         [("neg_bin", "neg_bin_r = 5\n", lambda v: 5.0),
+                          ("neg_bin", "", lambda v: 24.0),
+                          ("neg_bin_dynamic", "loguniform_var = r__FREE 0.1 100\n",
+                           lambda v: 10 ** v[3])])
+def test_negative_binomial_objfuncs(tmp_path, objfunc, extra, r_of):
+    from scipy import stats
+
+    conf, table = _demo(tmp_path, objfunc, extra=extra, y_only=True)
+    problem = bngfit.load_problem(conf)
+    v = np.array([0.6, 0.8, 3.5] + ([np.log10(7.0)] if "r__FREE" in extra else []))
+    obj = bngfit.Objective(problem, rtol=1e-10, atol=1e-12)
+    ev = obj(v)
+    assert ev.ok, ev.message
+    t, ym = table[:, 0], table[:, 2]
+    _, y, _ = _model(v, t)
+    r = r_of(v)
+    # continuous extension of the pmf in the count (par1.exp has half-integers)
+    from scipy.special import gammaln
+    expected = -np.sum(gammaln(ym + r) - gammaln(r) - gammaln(ym + 1)
+                       + r * np.log(r / (r + y)) + ym * np.log(y / (r + y)))
+    integer = ym == np.round(ym)
+    np.testing.assert_allclose(
+        -stats.nbinom.logpmf(ym[integer], r, r / (r + y[integer])).sum(),
+        -np.sum((gammaln(ym + r) - gammaln(r) - gammaln(ym + 1)
+                 + r * np.log(r / (r + y)) + ym * np.log(y / (r + y)))[integer]), rtol=1e-10)
+    assert ev.fval == pytest.approx(expected, rel=1e-9)
+    h = 1e-6
+    fd = np.array([(obj(v + h * e).fval - obj(v - h * e).fval) / (2 * h)
+                   for e in np.eye(v.size)])
+    np.testing.assert_allclose(ev.grad, fd, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("value", ["-3", "0"])
+def test_neg_bin_r_must_be_positive(tmp_path, capsys, value):
+    conf, _ = _demo(tmp_path, "neg_bin", extra=f"neg_bin_r = {value}\n", y_only=True)
+    assert main(["evaluate", str(conf)]) == 2
+    err = capsys.readouterr().err
+    assert "neg_bin_r" in err and "demo_xml.conf:27" in err and "Traceback" not in err

@@ -100,9 +100,56 @@ def laplace(z, zm, sigma):
     return nllh, np.sign(z - zm) / sigma, (1.0 - a / sigma) / sigma
 
 
+def student_t(z, zm, sigma, nu):
+    """Student-t with location z, scale sigma and nu degrees of freedom.
+
+    nllh = -log Gamma((nu+1)/2) + log Gamma(nu/2) + log(sqrt(nu pi) sigma)
+           + (nu+1)/2 log(1 + r^2/nu),  r = (zm - z)/sigma
+
+    Returns
+    -------
+    nllh, d_dz, d_dsigma, d_dnu : ndarray, shape (n,)
+    """
+    from scipy.special import digamma, gammaln
+
+    r = (zm - z) / sigma
+    q = 1.0 + r**2 / nu
+    nllh = (gammaln(nu / 2) - gammaln((nu + 1) / 2) + 0.5 * np.log(nu * np.pi)
+            + np.log(sigma) + 0.5 * (nu + 1) * np.log(q))
+    w = (nu + 1) * r / (nu + r**2)  # d/dr of the last term
+    d_dz = -w / sigma  # dr/dz = -1/sigma
+    d_dsigma = (1.0 - w * r) / sigma
+    d_dnu = (0.5 * digamma(nu / 2) - 0.5 * digamma((nu + 1) / 2) + 0.5 / nu
+             + 0.5 * np.log(q) - 0.5 * (nu + 1) * r**2 / (nu**2 * q))
+    return nllh, d_dz, d_dsigma, d_dnu
+
+
+def neg_binomial(z, zm, sigma, r):
+    """Negative binomial with mean z > 0 and dispersion r (variance z + z^2/r).
+
+    nllh = -[log Gamma(m+r) - log Gamma(r) - log Gamma(m+1)
+             + r log(r/(r+z)) + m log(z/(r+z))],  m the measurement
+    (the continuous extension in m; sigma is unused).
+
+    Returns
+    -------
+    nllh, d_dz, d_dsigma, d_dr : ndarray, shape (n,)
+    """
+    from scipy.special import digamma, gammaln
+
+    m = zm
+    nllh = -(gammaln(m + r) - gammaln(r) - gammaln(m + 1.0)
+             + r * np.log(r / (r + z)) + m * np.log(z / (r + z)))
+    d_dz = (r + m) / (r + z) - m / z
+    d_dr = -(digamma(m + r) - digamma(r) + np.log(r / (r + z)) + (z - m) / (r + z))
+    return nllh, d_dz, np.zeros_like(z), d_dr
+
+
 KERNELS = {NoiseFamily.NORMAL: normal, NoiseFamily.LAPLACE: laplace}
-FAMILY_CODE = {f: i for i, f in enumerate(KERNELS)}
-CODE_KERNEL = {i: KERNELS[f] for f, i in FAMILY_CODE.items()}
+SHAPE_KERNELS = {NoiseFamily.STUDENT_T: student_t, NoiseFamily.NEG_BINOMIAL: neg_binomial}
+FAMILY_CODE = {f: i for i, f in enumerate((*KERNELS, *SHAPE_KERNELS))}
+CODE_KERNEL = {FAMILY_CODE[f]: k for f, k in KERNELS.items()}
+CODE_SHAPE_KERNEL = {FAMILY_CODE[f]: k for f, k in SHAPE_KERNELS.items()}
 
 # Offset of the sigma residuals: 0.5 * (2 log sigma + C) reproduces the log sigma
 # term of the Gaussian nllh up to a constant; C keeps the root real for
@@ -110,18 +157,30 @@ CODE_KERNEL = {i: KERNELS[f] for f, i in FAMILY_CODE.items()}
 SIGMA_RES_OFFSET = 120.0
 
 
-def kernel_terms(family_codes, z, zm, sigma):
+def kernel_terms(family_codes, z, zm, sigma, shape=None):
     """Apply each point's noise kernel.
+
+    Parameters
+    ----------
+    shape : ndarray, shape (n,), optional
+        Shape parameter of each point (used by the shape families only).
 
     Returns
     -------
     nllh, d_dz, d_dsigma : ndarray, shape (n,)
+        And, when ``shape`` is given, ``d_dshape`` (0 for families without one).
     """
     nllh = np.empty_like(z)
     dz = np.empty_like(z)
     ds = np.empty_like(z)
+    dk = np.zeros_like(z)
     for code, kernel in CODE_KERNEL.items():
         sel = family_codes == code
         if sel.any():
             nllh[sel], dz[sel], ds[sel] = kernel(z[sel], zm[sel], sigma[sel])
-    return nllh, dz, ds
+    for code, kernel in CODE_SHAPE_KERNEL.items():
+        sel = family_codes == code
+        if sel.any():
+            nllh[sel], dz[sel], ds[sel], dk[sel] = kernel(z[sel], zm[sel], sigma[sel],
+                                                          shape[sel])
+    return (nllh, dz, ds) if shape is None else (nllh, dz, ds, dk)

@@ -30,12 +30,52 @@ from .noise import (
     transform_one,
 )
 from .plan import compile_plan
-from .problem import NoiseFamily, Problem
+from .problem import SHAPE_FAMILIES, NoiseFamily, Problem
 from .scales import dtheta_dx, scale_codes, unscale
 from .simulate import Engine, SolverSettings
 from .transforms import normalize
 
 log = logging.getLogger(__name__)
+
+
+def _shape_vectors(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """Each measurement's noise shape parameter: constants, and free-parameter indices.
+
+    Returns
+    -------
+    const : ndarray, shape (n_meas,)
+        The value where it is fixed (1.0 where the family has no shape).
+    idx : ndarray of int, shape (n_meas,)
+        Index into theta where it is a free parameter, else -1.
+
+    Raises
+    ------
+    UnsupportedError
+        A shape family without a shape, or a shape naming no problem parameter.
+    """
+    from .errors import UnsupportedError
+
+    free = {p.id: i for i, p in enumerate(problem.free)}
+    nominal = {p.id: p.nominal for p in problem.parameters}
+    per_obs = {}
+    for o in problem.observables.values():
+        if o.family in SHAPE_FAMILIES and o.shape is None:
+            raise UnsupportedError(f"noise family {o.family.value} needs a shape parameter",
+                                   id=o.id)
+        shape = 1.0 if o.shape is None else o.shape
+        if isinstance(shape, str):
+            if shape in free:
+                per_obs[o.id] = (0.0, free[shape])
+            elif shape in nominal:
+                per_obs[o.id] = (float(nominal[shape]), -1)
+            else:
+                raise UnsupportedError(f"shape parameter '{shape}' is no problem parameter",
+                                       id=o.id, value=shape)
+        else:
+            per_obs[o.id] = (float(shape), -1)
+    pairs = [per_obs[o] for o in problem.measurements.observable]
+    return (np.array([c for c, _ in pairs], dtype=float),
+            np.array([i for _, i in pairs], dtype=int))
 
 
 def _concat(parts: list[np.ndarray], empty_shape: tuple[int, ...]) -> np.ndarray:
@@ -135,7 +175,9 @@ class Objective:
         self._tuniform = tcodes.pop() if len(tcodes) == 1 else None
         self._all_log10 = bool(np.all(self._codes == 2))
         families = set(self._fcode.tolist())
-        self._kernel = CODE_KERNEL[families.pop()] if len(families) == 1 else None
+        self._kernel = CODE_KERNEL.get(families.pop()) if len(families) == 1 else None
+        self._shape_const, self._shape_idx = _shape_vectors(problem)
+        self._has_shape = any(o.family in SHAPE_FAMILIES for o in obs.values())
         # The commonest case, Gaussian noise on untransformed observables, has a
         # fused path with fewer array passes; the general path stays the
         # reference and diagnoses invalid values.
@@ -272,11 +314,24 @@ class Objective:
                                 f"noise of observable '{meas.observable[i]}' is {sig[i]:.6g} "
                                 f"at measurement line {meas.rows[i]}; sigma must be > 0")
         zm = self._zm
-        if self._kernel is not None:
+        d_dk = None
+        if self._has_shape:
+            idx = self._shape_idx
+            shape = np.where(idx >= 0, theta[np.maximum(idx, 0)], self._shape_const)
+            with np.errstate(all="ignore"):
+                nllh, d_dz, d_ds, d_dk = kernel_terms(self._fcode, z, zm, sig, shape)
+        elif self._kernel is not None:
             nllh, d_dz, d_ds = self._kernel(z, zm, sig)
         else:
             nllh, d_dz, d_ds = kernel_terms(self._fcode, z, zm, sig)
         fval = float(nllh.sum()) + self._const
+        if not math.isfinite(fval):
+            i = int(np.nonzero(~np.isfinite(nllh))[0][0])
+            return self._failed(x, sensi, "invalid_value",
+                                f"the likelihood of observable '{meas.observable[i]}' at "
+                                f"measurement line {meas.rows[i]} is not finite (simulated "
+                                f"{h[i]:.6g}; a negative-binomial mean and every shape "
+                                "parameter must be > 0)")
         rho = (z - zm) / sig
         chi2 = float((rho**2).sum())
         grad = res = sres = None
@@ -292,6 +347,9 @@ class Objective:
             dz = dh if dz_dh is None else dz_dh[:, None] * dh
             chain = theta * LN10 if self._all_log10 else dtheta_dx(theta, self._codes)
             g_theta = d_dz @ dz + d_ds @ dsig
+            if d_dk is not None:
+                free = self._shape_idx >= 0
+                np.add.at(g_theta, self._shape_idx[free], d_dk[free])
             grad = g_theta * chain
             if self.has_residuals:
                 drho = (dz - rho[:, None] * dsig) / sig[:, None]

@@ -381,6 +381,8 @@ def _read_observables(paths, issues, known: set[str] | None):
                 continue
             try:
                 fam = NoiseFamily(r.get("noiseDistribution", "") or "normal")
+                if fam not in (NoiseFamily.NORMAL, NoiseFamily.LAPLACE):
+                    raise ValueError(fam)  # PEtab v1 has no shape-parameter families
             except ValueError:
                 issues.error("noiseDistribution must be normal or laplace", f, line, id=oid,
                              value=r.get("noiseDistribution"))

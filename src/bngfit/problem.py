@@ -28,10 +28,19 @@ class Transform(StrEnum):
 
 
 class NoiseFamily(StrEnum):
-    """Noise distribution of an observable."""
+    """Noise distribution of an observable.
+
+    ``student_t`` and ``neg_binomial`` have a shape parameter besides the scale
+    (:attr:`Observable.shape`): degrees of freedom, dispersion ``r``.
+    """
 
     NORMAL = "normal"
     LAPLACE = "laplace"
+    STUDENT_T = "student_t"
+    NEG_BINOMIAL = "neg_binomial"
+
+
+SHAPE_FAMILIES = (NoiseFamily.STUDENT_T, NoiseFamily.NEG_BINOMIAL)
 
 
 @dataclass(frozen=True)
@@ -62,7 +71,13 @@ class ParameterSpec:
 
 @dataclass(frozen=True)
 class Observable:
-    """An observable: its formula, noise formula, transform and noise family."""
+    """An observable: its formula, noise formula, transform and noise family.
+
+    ``shape`` is the family's shape parameter where it has one: a number or the
+    id of a (free or fixed) problem parameter: Student-t degrees of freedom,
+    negative-binomial dispersion ``r`` (whose mean is the observable; its noise
+    formula is then unused).
+    """
 
     id: str
     formula: Formula
@@ -70,6 +85,7 @@ class Observable:
     transform: Transform
     family: NoiseFamily
     row: int = 0
+    shape: float | str | None = None
 
 
 @dataclass(frozen=True)

@@ -78,9 +78,13 @@ from .scales import Scale
 from .simulate import ModelInfo, read_model_info
 
 SUPPORTED_OBJFUNCS = (Objfunc.SOS, Objfunc.CHI_SQ, Objfunc.NORM_SOS, Objfunc.AVE_NORM_SOS,
-                      Objfunc.LOGNORMAL, Objfunc.CHI_SQ_DYNAMIC, Objfunc.LAPLACE)
-# Objective functions whose noise scale is a free parameter, and its name.
-NOISE_PARAMETER = {Objfunc.CHI_SQ_DYNAMIC: "sigma__FREE", Objfunc.LAPLACE: "b__FREE"}
+                      Objfunc.LOGNORMAL, Objfunc.CHI_SQ_DYNAMIC, Objfunc.LAPLACE,
+                      Objfunc.NEG_BIN, Objfunc.NEG_BIN_DYNAMIC)
+# Objective functions whose noise parameter (scale, or negative-binomial
+# dispersion) is a free parameter, and its name.
+NOISE_PARAMETER = {Objfunc.CHI_SQ_DYNAMIC: "sigma__FREE", Objfunc.LAPLACE: "b__FREE",
+                   Objfunc.NEG_BIN_DYNAMIC: "r__FREE"}
+NEG_BIN_R_DEFAULT = 24.0  # PyBNF's default neg_bin_r
 SUPPORTED_KINDS = (ParamKind.UNIFORM, ParamKind.LOGUNIFORM)
 
 
@@ -156,7 +160,7 @@ def build_problem(config: PybnfConfig) -> Problem:
             raise InputError("free parameter is not a parameter of the model", file=f,
                              row=line, id=p.id)
     tables = [r.table for r in runs]
-    observables = _observables(tables, info, objfunc)
+    observables = _observables(tables, info, objfunc, _neg_bin_r(config))
     meas = _measurements(runs, t_end, preeq, objfunc, config)
     grids = {r.name: _output_grid(config, r, phases, bngl) for r in runs}
     return Problem(
@@ -476,18 +480,39 @@ def _time_course_end(config: PybnfConfig, run: _Run) -> float:
 
 
 # --------------------------------------------------------------- the data
-def _observables(tables: list[ExpTable], info: ModelInfo, objfunc: Objfunc
-                 ) -> dict[str, Observable]:
+def _neg_bin_r(config: PybnfConfig) -> float:
+    """The fixed negative-binomial dispersion (``neg_bin_r``, PyBNF's default 24)."""
+    value, line = config.settings.get("neg_bin_r", (NEG_BIN_R_DEFAULT, None))
+    try:
+        r = float(value)
+    except (TypeError, ValueError):
+        r = float("nan")
+    if not (np.isfinite(r) and r > 0):
+        raise InputError("neg_bin_r must be a positive number", file=config.path, row=line,
+                         id="neg_bin_r", value=str(value))
+    return r
+
+
+def _observables(tables: list[ExpTable], info: ModelInfo, objfunc: Objfunc,
+                 neg_bin_r: float = NEG_BIN_R_DEFAULT) -> dict[str, Observable]:
     """One observable per data column: the model output of that name.
 
     ``lognormal`` is Gaussian in log10 of the output (PyBNF's convention,
     prediction as the median); ``laplace`` is Laplace with scale ``b__FREE``;
     ``chi_sq_dynamic`` Gaussian with sigma ``sigma__FREE``; the others Gaussian
-    with a per-point sigma (see :func:`_sigma`).
+    with a per-point sigma (see :func:`_sigma`); ``neg_bin`` /
+    ``neg_bin_dynamic`` negative binomial with the simulation as mean and
+    dispersion ``neg_bin_r`` / ``r__FREE``.
     """
     noise = NOISE_PARAMETER.get(objfunc)
     transform = Transform.LOG10 if objfunc is Objfunc.LOGNORMAL else Transform.LIN
     family = NoiseFamily.LAPLACE if objfunc is Objfunc.LAPLACE else NoiseFamily.NORMAL
+    shape: float | str | None = None
+    if objfunc in (Objfunc.NEG_BIN, Objfunc.NEG_BIN_DYNAMIC):
+        # mean = the simulation, dispersion r fixed (neg_bin_r) or r__FREE
+        family = NoiseFamily.NEG_BINOMIAL
+        shape = noise if noise is not None else float(neg_bin_r)
+        noise = "1"  # the negative binomial has no separate scale
     out: dict[str, Observable] = {}
     for t in tables:
         for col in t.columns:
@@ -500,7 +525,7 @@ def _observables(tables: list[ExpTable], info: ModelInfo, objfunc: Objfunc
             out[col] = Observable(
                 col, parse_formula(col, file=t.path, row=t.header_line, id=col),
                 parse_formula(noise or f"noiseParameter1_{col}"), transform, family,
-                t.header_line)
+                t.header_line, shape)
     return out
 
 
@@ -545,7 +570,7 @@ def _measurements(runs: list[_Run], t_end: dict[str, float], preeq: dict[str, st
                              f"span (t_end {t_end[name]:g})", file=t.path,
                              row=int(t.lines[late[0]]), value=f"{t.time[late[0]]:g}")
         for col in t.columns:
-            dynamic = objfunc in NOISE_PARAMETER
+            dynamic = objfunc in NOISE_PARAMETER or objfunc is Objfunc.NEG_BIN
             sigma = None if dynamic else _sigma(t, col, objfunc, config)
             for i in np.nonzero(~np.isnan(t.values[col]))[0]:
                 cols["obs"].append(col)
