@@ -10,6 +10,7 @@ The scale chain ``d theta / d x`` is applied once, at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from .plan import compile_plan
 from .problem import SHAPE_FAMILIES, NoiseFamily, Problem
 from .scales import dtheta_dx, scale_codes, unscale
 from .simulate import Engine, SolverSettings
-from .transforms import normalize
+from .transforms import normalize, normalize_values
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,9 @@ class Objective:
                                dtype=int)
         self._zm, _ = transform(meas.value, self._tcode)
         self._const = float(np.sum(log_jacobian_term(meas.value, self._tcode)))
-        self.has_residuals = all(o.family is NoiseFamily.NORMAL for o in obs.values())
+        # Trajectory penalties (qualitative constraints) are no sum of squares.
+        self.has_residuals = (all(o.family is NoiseFamily.NORMAL for o in obs.values())
+                              and not problem.penalties)
         self._n_x = len(problem.x_names)
         # Fast paths (same numbers): no transform at all, one noise family.
         self._all_lin = not np.any(self._tcode)
@@ -248,7 +251,40 @@ class Objective:
             h, dh, why = normalize(plan.normalizations, h, dh, y_flat, dy_flat)
             if why is not None:
                 return self._failed(x, sensi, "invalid_value", why)
-        return self._likelihood(x, theta, h, dh, sig, dsig, sensi)
+        ev = self._likelihood(x, theta, h, dh, sig, dsig, sensi)
+        if plan.penalties and ev.ok:
+            return self._add_penalties(ev, theta, y_flat, dy_flat, sensi)
+        return ev
+
+    def _add_penalties(self, ev: Evaluation, theta, y, dy, sensi) -> Evaluation:
+        """Add the trajectory penalties (and their gradients) to an evaluation."""
+        total = 0.0
+        g = np.zeros(theta.size) if sensi else None
+        for spec in self.plan.penalties:
+            series, dseries = {}, {}
+            for name, ref, norm in zip(spec.names, spec.refs, spec.norms, strict=True):
+                v = y[ref]
+                dv = dy[ref] if sensi else None
+                if norm is not None:
+                    kind, nref = norm
+                    v, dv, why = normalize_values(kind, y[nref], dy[nref] if sensi else None,
+                                                  v, dv, f"'{name}' in {spec.penalty.label}")
+                    if why is not None:
+                        return self._failed(ev.x, sensi, "invalid_value", why)
+                series[name], dseries[name] = v, dv
+            value, dvalue = spec.penalty.evaluate(spec.t, series)
+            if not np.isfinite(value):
+                return self._failed(ev.x, sensi, "invalid_value",
+                                    f"{spec.penalty.label}: the penalty is {value}")
+            total += float(value)
+            if sensi:
+                for name, d in dvalue.items():
+                    g += np.asarray(d, float) @ dseries[name]
+        grad = None
+        if sensi:
+            chain = theta * LN10 if self._all_log10 else dtheta_dx(theta, self._codes)
+            grad = ev.grad + g * chain
+        return dataclasses.replace(ev, fval=ev.fval + total, grad=grad)
 
     def _failed(self, x, sensi, status, message) -> Evaluation:
         n = self.plan.n_meas

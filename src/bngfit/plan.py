@@ -389,6 +389,7 @@ class Plan:
     n_flat: int
     sigma_rows: np.ndarray  # measurement indices whose sigma varies with theta
     normalizations: tuple[NormSpec, ...] = ()
+    penalties: tuple = ()  # PenaltySpec, defined below
 
     def __post_init__(self) -> None:
         h = _Target(self.n_meas, self.n_theta)
@@ -541,12 +542,15 @@ def compile_plan(problem: Problem) -> Plan:
     groups: dict[tuple[str, str], list[int]] = {}
     for i in range(len(meas)):
         groups.setdefault((meas.preeq[i], meas.condition[i]), []).append(i)
+    for pen in problem.penalties:  # an experiment may have constraints but no data
+        groups.setdefault((pen.preeq, pen.condition), [])
 
     experiments = []
     sigma_rows: list[int] = []
     # observable id -> (rows, formula builders, noise builders)
     by_observable: dict[str, tuple[list[np.ndarray], list, list]] = {}
     norm_specs: list[NormSpec] = []
+    penalty_specs: list[PenaltySpec] = []
     offset = 0
     for (pre, cid), idx in groups.items():
         main_p, main_s = _phase(problem, cid, problem_q)
@@ -557,10 +561,12 @@ def compile_plan(problem: Problem) -> Plan:
             n for n in info.parameters
             if main_p[n].deps or (pre_p is not None and pre_p[n].deps)
         )
-        idx_arr = np.array(idx)
+        idx_arr = np.array(idx, dtype=int)
         norms_here = [n for n in problem.normalizations if (n.preeq, n.condition) == (pre, cid)]
+        pens_here = [p for p in problem.penalties if (p.preeq, p.condition) == (pre, cid)]
         times = np.unique(np.concatenate([meas.time[idx_arr],
-                                          *[np.asarray(n.times, float) for n in norms_here]]))
+                                          *[np.asarray(n.times, float) for n in norms_here],
+                                          *[np.asarray(p.times, float) for p in pens_here]]))
         grid, grid_rows = sample_grid(times)
         outputs: list[str] = []
         pending = []  # (builder, kind, payload, rows) resolved once outputs are known
@@ -606,6 +612,14 @@ def compile_plan(problem: Problem) -> Plan:
                         varies |= _source_varies(kind, payload, rows, problem_q)
             if varies:
                 sigma_rows.extend(rws)
+        for pen in pens_here:
+            for name in pen.names:
+                sel = info.selector(name)
+                if sel is None:
+                    raise UnsupportedError(f"{pen.label}: '{name}' is no observable, function "
+                                           "or species of the model", value=name)
+                if sel not in outputs:
+                    outputs.append(sel)
         n_out = len(outputs)
         time_row = dict(zip(times.tolist(), grid_rows.tolist(), strict=True))
         for b, kind, payload, rows in pending:
@@ -623,8 +637,12 @@ def compile_plan(problem: Problem) -> Plan:
                                    1)
             else:  # time
                 b.add_values(np.asarray(t, dtype=float).copy(), np.full(rows.size, -1))
-        for n in norms_here:
-            norm_specs.append(_norm_spec(problem, n, idx, outputs, time_row, offset, n_out))
+        specs_here = [_norm_spec(problem, n, idx, outputs, time_row, offset, n_out)
+                      for n in norms_here]
+        norm_specs.extend(specs_here)
+        for pen in pens_here:
+            penalty_specs.append(_penalty_spec(problem, pen, norms_here, specs_here, outputs,
+                                               time_row, offset, n_out))
         pre_map = None if pre_p is None else PhaseMap(pre_p, pre_s, sens, n_theta,
                                                        problem.conditions[pre].duration)
         experiments.append(Experiment(pre, cid, times, tuple(grid.tolist()), tuple(outputs),
@@ -639,7 +657,40 @@ def compile_plan(problem: Problem) -> Plan:
         plan_groups.append(Group(obs, rows, _formula_eval(obs.formula, f_builders, rows.size),
                                  _formula_eval(obs.noise, n_builders, rows.size)))
     return Plan(tuple(experiments), tuple(plan_groups), n_theta, len(meas), offset,
-                np.array(sorted(sigma_rows), dtype=int), tuple(norm_specs))
+                np.array(sorted(sigma_rows), dtype=int), tuple(norm_specs),
+                tuple(penalty_specs))
+
+
+@dataclass(frozen=True)
+class PenaltySpec:
+    """A compiled trajectory penalty: where its series are in the flat outputs.
+
+    ``refs[j]`` are the flat indices of series ``names[j]`` on the grid ``t``;
+    ``norms[j]`` is the (kind, reference indices) of the normalization applied
+    to that output in this experiment, or None.
+    """
+
+    penalty: object
+    names: tuple[str, ...]
+    t: np.ndarray
+    refs: tuple[np.ndarray, ...]
+    norms: tuple[tuple | None, ...]
+
+
+def _penalty_spec(problem: Problem, pen, norms_here, norm_specs, outputs, time_row, offset,
+                  n_out) -> PenaltySpec:
+    """Compile a trajectory penalty; a normalized output is read normalized."""
+    g = np.array([time_row[t] for t in np.asarray(pen.times, float).tolist()], dtype=int)
+    refs, norms = [], []
+    for name in pen.names:
+        refs.append(offset + g * n_out + outputs.index(problem.model.selector(name)))
+        norm = None
+        for n, spec in zip(norms_here, norm_specs, strict=True):
+            if problem.observables[n.observable].formula.symbols == (name,):
+                norm = (n.kind, spec.ref)
+        norms.append(norm)
+    return PenaltySpec(pen, tuple(pen.names), np.asarray(pen.times, float), tuple(refs),
+                       tuple(norms))
 
 
 def _norm_spec(problem: Problem, n, idx: list[int], outputs: list[str], time_row: dict,

@@ -148,6 +148,37 @@ class Normalization:
 
 
 @dataclass(frozen=True)
+class TrajectoryPenalty:
+    """A term added to the negative log-likelihood that reads whole trajectories.
+
+    Qualitative constraints (PyBNF ``.prop``) are such terms: they look at
+    model outputs over a time grid rather than at measurements.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Model outputs (observables, functions, species) it reads.
+    preeq, condition : str
+        The experiment simulated (pre-equilibration id or ``""``, condition id).
+    times : tuple of float
+        Time grid the outputs are sampled on, model time units.
+    evaluate : callable
+        ``evaluate(t, series) -> (value, derivs)``: ``t`` (n_t,), ``series``
+        name -> values (n_t,); returns the penalty (added to fval) and
+        name -> d penalty / d values (n_t,).
+    label : str
+        Where it comes from (file:line), for messages.
+    """
+
+    names: tuple[str, ...]
+    preeq: str
+    condition: str
+    times: tuple[float, ...]
+    evaluate: object = field(compare=False, repr=False)
+    label: str = ""
+
+
+@dataclass(frozen=True)
 class Problem:
     """A parameter-estimation problem.
 
@@ -166,6 +197,8 @@ class Problem:
         The problem file it was read from.
     normalizations : tuple of Normalization
         Trajectory normalizations applied before the likelihood (PyBNF).
+    penalties : tuple of TrajectoryPenalty
+        Terms added to the negative log-likelihood (qualitative constraints).
     files : dict
         Role (``parameters``, ``conditions``, ...) -> file path, for messages.
     """
@@ -178,6 +211,7 @@ class Problem:
     source: Path
     files: dict[str, str] = field(default_factory=dict)
     normalizations: tuple[Normalization, ...] = ()
+    penalties: tuple[TrajectoryPenalty, ...] = ()
 
     @property
     def free(self) -> tuple[ParameterSpec, ...]:

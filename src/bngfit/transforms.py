@@ -73,43 +73,58 @@ def normalize(specs: tuple[NormSpec, ...], h: np.ndarray, dh: np.ndarray | None,
     for s in specs:
         yr = y[s.ref]
         dyr = None if dy is None else dy[s.ref]
-        v = h[s.rows]
-        dv = None if dh is None else dh[s.rows]
-        if s.kind is NormKind.ZERO:
-            mean = yr.mean()
-            dev = yr - mean
-            std = float(np.sqrt(np.mean(dev**2)))
-            if not std > 0.0:
-                return h, dh, f"normalization zero of {s.label}: the trajectory is constant"
-            h[s.rows] = (v - mean) / std
-            if dh is not None:
-                dmean = dyr.mean(axis=0)
-                dstd = (dev @ (dyr - dmean)) / (yr.size * std)
-                dh[s.rows] = ((dv - dmean) / std
-                              - ((v - mean) / std**2)[:, None] * dstd[None, :])
-            continue
-        if s.kind is NormKind.INIT:
-            shift, dshift = 0.0, None
-            k = 0
-        elif s.kind is NormKind.PEAK:
-            shift, dshift = 0.0, None
-            k = int(np.argmax(yr))
-        else:  # UNIT
-            shift = yr[0]
-            dshift = None if dyr is None else dyr[0]
-            k = int(np.argmax(yr))
-            if yr[k] == shift:
-                k = int(np.argmin(yr))
-        # h' = (h - shift) / scale; scale = y[k] - shift, or shift - y[k] for the
-        # falling branch of unit
-        sign = -1.0 if (s.kind is NormKind.UNIT and yr[k] < shift) else 1.0
-        scale = sign * (yr[k] - shift)
-        if scale == 0.0 or not np.isfinite(scale):
-            return h, dh, (f"normalization {s.kind.value} of {s.label}: it divides by "
-                           f"{scale:g}")
-        h[s.rows] = (v - shift) / scale
+        v, dv, why = normalize_values(s.kind, yr, dyr, h[s.rows],
+                                      None if dh is None else dh[s.rows], s.label)
+        if why is not None:
+            return h, dh, why
+        h[s.rows] = v
         if dh is not None:
-            dscale = sign * (dyr[k] - (0.0 if dshift is None else dshift))
-            num = dv if dshift is None else dv - dshift[None, :]
-            dh[s.rows] = num / scale - ((v - shift) / scale**2)[:, None] * dscale[None, :]
+            dh[s.rows] = dv
     return h, dh, None
+
+
+def normalize_values(kind: NormKind, yr: np.ndarray, dyr: np.ndarray | None, v: np.ndarray,
+                     dv: np.ndarray | None, label: str
+                     ) -> tuple[np.ndarray, np.ndarray | None, str | None]:
+    """Normalize values ``v`` (n,) by the statistics of a reference series ``yr`` (n_ref,).
+
+    ``dyr`` (n_ref, n_theta) and ``dv`` (n, n_theta) are their derivatives (or
+    None). Returns the normalized values, their derivatives, and why the
+    normalization is undefined (else None).
+    """
+    if kind is NormKind.ZERO:
+        mean = yr.mean()
+        dev = yr - mean
+        std = float(np.sqrt(np.mean(dev**2)))
+        if not std > 0.0:
+            return v, dv, f"normalization zero of {label}: the trajectory is constant"
+        out = (v - mean) / std
+        dout = None
+        if dv is not None:
+            dmean = dyr.mean(axis=0)
+            dstd = (dev @ (dyr - dmean)) / (yr.size * std)
+            dout = (dv - dmean) / std - ((v - mean) / std**2)[:, None] * dstd[None, :]
+        return out, dout, None
+    if kind is NormKind.INIT:
+        shift, dshift, k = 0.0, None, 0
+    elif kind is NormKind.PEAK:
+        shift, dshift, k = 0.0, None, int(np.argmax(yr))
+    else:  # UNIT
+        shift = yr[0]
+        dshift = None if dyr is None else dyr[0]
+        k = int(np.argmax(yr))
+        if yr[k] == shift:
+            k = int(np.argmin(yr))
+    # v' = (v - shift) / scale; scale = y[k] - shift, or shift - y[k] for the
+    # falling branch of unit
+    sign = -1.0 if (kind is NormKind.UNIT and yr[k] < shift) else 1.0
+    scale = sign * (yr[k] - shift)
+    if scale == 0.0 or not np.isfinite(scale):
+        return v, dv, f"normalization {kind.value} of {label}: it divides by {scale:g}"
+    out = (v - shift) / scale
+    dout = None
+    if dv is not None:
+        dscale = sign * (dyr[k] - (0.0 if dshift is None else dshift))
+        num = dv if dshift is None else dv - dshift[None, :]
+        dout = num / scale - ((v - shift) / scale**2)[:, None] * dscale[None, :]
+    return out, dout, None
