@@ -28,7 +28,8 @@ def add_commands(sub, common) -> None:
                                    "continues a killed run.")
     f.add_argument("problem", metavar="PROBLEM", help="PEtab v1 YAML file or PyBNF .conf")
     f.add_argument("--optimizer", default=None,
-                   help="least_squares (default), lbfgsb or fides")
+                   help="least_squares, lbfgsb or fides (default: least_squares where the "
+                        "objective is a sum of squares, else fides)")
     f.add_argument("--starts", type=int, default=None, help="number of starts (default 10)")
     f.add_argument("--seed", type=int, default=None, help="seed of the start points "
                                                             "(default 0)")
@@ -181,7 +182,7 @@ def cmd_fit(args) -> int:
     try:
         result = fit(
             problem,
-            optimizer=args.optimizer or stored.get("optimizer", "least_squares"),
+            optimizer=args.optimizer or stored.get("optimizer") or _default_optimizer(problem),
             n_starts=n_starts,
             rng=args.seed if args.seed is not None else stored.get("seed", 0),
             engine=args.engine, workers=args.workers, scheduler=args.scheduler,
@@ -206,6 +207,13 @@ def cmd_fit(args) -> int:
         print(summary_text(result))
         print(f"store: {store}\nbest parameters: {best_path}")
     return 0 if result.best is not None and np.isfinite(result.best_fval) else 1
+
+
+def _default_optimizer(problem) -> str:
+    """least_squares where the objective is a sum of squares, else fides."""
+    from .objective import Objective
+
+    return "least_squares" if Objective(problem).has_residuals else "fides"
 
 
 def cmd_show(args) -> int:

@@ -266,10 +266,13 @@ def fit(
     obj = Objective(problem, **objective_opts)  # compiles the plan: no simulation yet
     if opt in NEEDS_RESIDUALS and not obj.has_residuals:
         families = sorted({o.family.value for o in problem.observables.values()} - {"normal"})
+        why = [f"{', '.join(families)} noise"] if families else []
+        if problem.penalties:
+            why.append("qualitative constraints")
         raise UnsupportedError(
             f"optimizer '{opt.value}' needs a sum-of-squares objective, but this problem has "
-            f"{', '.join(families)} noise, which has no residual form; use 'fides' or "
-            "'lbfgsb' instead", file=str(problem.source))
+            f"{' and '.join(why)}, which have no residual form; use 'fides' or 'lbfgsb' "
+            "instead", file=str(problem.source))
     n_x = len(problem.x_names)
     if starts is None and resume and store is not None and Path(store).is_file():
         with Store(store) as previous:  # a resumed run keeps its user start points

@@ -41,7 +41,7 @@ action before comparison (:mod:`bngfit.transforms`; types ``init``, ``peak``,
 ``zero``, ``unit`` as PyBNF defines them); the data are taken as given.
 
 What this version refuses, before any simulation and naming the line:
-edition-2 files, several models, ``.prop`` constraints, priors
+edition-2 files, several models, ``.prop`` files of mutants, priors
 (``normal_var``, ``lognormal_var``, ``var``, ``logvar``), objective functions
 other than the seven above, protocols with more than one phase before the
 measured one, and mutant statements PyBNF would not run or bngfit cannot
@@ -69,6 +69,7 @@ from .problem import (
     Observable,
     ParameterSpec,
     Problem,
+    TrajectoryPenalty,
     Transform,
 )
 from .pybnf_conf import PybnfConfig, check_supported, read_conf
@@ -135,13 +136,23 @@ def build_problem(config: PybnfConfig) -> Problem:
         suffixes = {a.suffix for a in config.actions
                     if a.fields.get("model") in (None, model.name)}
     runs = _runs(config, suffixes)
+    props = [p for p in model.data if p.suffix.lower() == ".prop"]
+    for p in props:
+        if p.stem not in suffixes:
+            raise InputError(f"no action of {model.path.name} has suffix '{p.stem}', so the "
+                             f"constraints of {p.name} have no simulation to read (suffixes: "
+                             f"{', '.join(sorted(suffixes)) or 'none'})", file=f,
+                             row=model.line, id=p.stem, value=p.name)
+    # A constraint file without data of its own still needs its simulation.
+    sim_runs = [*runs, *(_Run(None, p.stem, p.stem) for p in props
+                         if p.stem not in {r.name for r in runs})]
     info = read_model_info(model_path)
     mutated = {c.name: _mutant_mutations(c, info, set(nominal) if bngl else None, f)
                for c in config.conditions}
     conditions: dict[str, Condition] = {}
     preeq: dict[str, str] = {}
     t_end: dict[str, float] = {}
-    for run in runs:
+    for run in sim_runs:
         muts = () if run.mutant is None else mutated[run.mutant.name]
         if bngl:
             conds, t_end[run.name] = _protocol_conditions(run, phases, muts, info,
@@ -162,14 +173,43 @@ def build_problem(config: PybnfConfig) -> Problem:
     tables = [r.table for r in runs]
     observables = _observables(tables, info, objfunc, _neg_bin_r(config))
     meas = _measurements(runs, t_end, preeq, objfunc, config)
-    grids = {r.name: _output_grid(config, r, phases, bngl) for r in runs}
+    grids = {r.name: _output_grid(config, r, phases, bngl) for r in sim_runs}
     return Problem(
         model=info, parameters=tuple(params), conditions=conditions,
         observables=observables, measurements=meas, source=Path(config.path),
         files={"problem": config.path, "model": str(model.path),
-               "data": ";".join(t.path for t in tables)},
+               "data": ";".join([*(t.path for t in tables), *map(str, props)])},
         normalizations=_normalizations(config, runs, preeq, grids),
+        penalties=_constraints(props, preeq, grids),
     )
+
+
+def _constraints(props: list[Path], preeq: dict[str, str],
+                 grids: dict[str, tuple[float, ...]]) -> tuple[TrajectoryPenalty, ...]:
+    """The qualitative constraints of ``.prop`` files as trajectory penalties.
+
+    Each constraint reads its outputs on the output grid of the action whose
+    suffix is the file's name (as PyBNF compares ``X.prop`` with the output of
+    suffix ``X``), at PyBNF's sample points (:mod:`bngfit.constraints`).
+    """
+    from functools import partial
+
+    from .constraints import penalty
+    from .pybnf_prop import read_prop
+
+    out = []
+    for p in props:
+        name = p.stem
+        for c in read_prop(p):
+            names = tuple(n for n in c.names if n != "time")
+            out.append(TrajectoryPenalty(names, preeq[name], name, grids[name],
+                                         partial(_constraint_penalty, penalty, c),
+                                         f"{p}:{c.line}"))
+    return tuple(out)
+
+
+def _constraint_penalty(penalty, constraint, t, series):
+    return penalty(constraint, t, series)
 
 
 @dataclass(frozen=True)
@@ -180,7 +220,7 @@ class _Run:
     output is compared; ``mutant`` the mutant the action runs on, if any.
     """
 
-    table: ExpTable
+    table: ExpTable | None  # None: a constraint file's simulation, without data
     name: str
     suffix: str
     mutant: ConditionEntry | None = None
@@ -201,6 +241,8 @@ def _runs(config: PybnfConfig, suffixes: set[str]) -> list[_Run]:
     known = sorted(suffixes)
     runs = []
     for p in model.data:
+        if p.suffix.lower() == ".prop":
+            continue  # constraints, see _constraints
         if p.stem not in suffixes:
             raise InputError(f"no action of {model.path.name} has suffix '{p.stem}', so "
                              f"{p.name} has nothing to be compared with (suffixes: "
@@ -284,12 +326,10 @@ def _refuse_unsupported(config: PybnfConfig) -> None:
         raise no("more than one model", config.models[1].line, str(config.models[1].path))
     if config.noise_models:
         raise no("noise_model", config.noise_models[0].line)
-    owners = [(config.models[0].line, config.models[0].data),
-              *((c.line, c.data) for c in config.conditions)]
-    for line, data in owners:
-        for p in data:
+    for c in config.conditions:
+        for p in c.data:
             if p.suffix.lower() == ".prop":
-                raise no("a .prop constraint file", line, p.name)
+                raise no("a .prop constraint file of a mutant", c.line, p.name)
     if config.objfunc is not None and config.objfunc not in SUPPORTED_OBJFUNCS:
         raise UnsupportedError(
             f"objfunc '{config.objfunc.value}' is not supported yet; use one of "
