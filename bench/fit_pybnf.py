@@ -24,7 +24,8 @@ import bngfit
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "benchmarks" / "pybnf"
 DEFAULT = [SHARED / "demo" / "demo_bng.conf", SHARED / "demo" / "demo_xml.conf",
-           SHARED / "receptor" / "receptor.conf"]
+           SHARED / "receptor" / "receptor.conf",
+           SHARED / "constraint_demo" / "parabola.conf"]
 
 
 def pybnf_budget(conf: Path) -> str:
@@ -59,8 +60,12 @@ def main() -> None:
         n_phases += sum(1 for p in set(problem.measurements.preeq) if p)
         for name in args.optimizers.split(","):
             t0 = time.perf_counter()
-            r = bngfit.fit(problem, optimizer=name, n_starts=args.starts, rng=args.seed,
-                           engine="process")
+            try:
+                r = bngfit.fit(problem, optimizer=name, n_starts=args.starts, rng=args.seed,
+                               engine="process")
+            except bngfit.InputError as err:  # e.g. least_squares without residuals
+                print(f"{conf.stem:<18} {name:<14} refused: {str(err)[:80]}")
+                continue
             wall = time.perf_counter() - t0
             best = r.best
             ev = bngfit.Objective(problem)(best.x, sensi=0)
