@@ -456,3 +456,10 @@ def test_edition2_errors(tmp_path, name, text, line, parts):
 def test_no_data_reported_despite_warnings(tmp_path):
     text = "model = m.bngl : none\nuniform_var = k__FREE 0 10\nverbosity = 1\nverbosity = 1\n"
     _fails(_setup(tmp_path, text), None, "no data")
+
+
+def test_gaussian_is_an_alias_of_normal():
+    from bngfit.pybnf_parse import noise
+
+    entry = noise("Gaussian", None, {"sigma": "fix_at 1"}, 3)
+    assert entry.family == "normal" and entry.argument == 1.0

@@ -298,6 +298,7 @@ def legacy_action(kind: str, text: str, line: int) -> ActionEntry:
 
 FAMILY_PARAMETER = {"normal": "sigma", "lognormal": "sigma", "laplace": "scale",
                     "neg_bin": "dispersion"}
+FAMILY_ALIASES = {"gaussian": "normal"}  # PyBNF's own examples write gaussian
 SOURCES = ("read_exp_file", "fit", "fix_at", "relative", "column_mean")
 
 
@@ -305,6 +306,7 @@ def noise(family: str, observable: str | None, fields: dict[str, str],
           line: int) -> NoiseEntry:
     """A noise model from its family and ``{parameter or 'location': text}`` fields."""
     family = family.strip().lower()
+    family = FAMILY_ALIASES.get(family, family)
     if family not in FAMILY_PARAMETER:
         raise LineError(f"unknown noise family; use one of {', '.join(FAMILY_PARAMETER)}",
                         id="noise_model", value=family)
