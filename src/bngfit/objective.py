@@ -303,6 +303,7 @@ class Objective:
     def _likelihood_gauss(self, x, theta, h, dh, sig, dsig, sensi) -> Evaluation | None:
         """Gaussian noise, no transforms: sum(log sigma + rho^2/2) + const.
 
+        The gradient is ``sres.T @ res`` (the convention pin), one product.
         Returns None where a value is invalid (the general path says which).
         """
         if not sig.min() > 0.0:  # also False for NaN
@@ -310,24 +311,24 @@ class Objective:
         inv = 1.0 / sig
         rho = (h - self._zm) * inv
         chi2 = float(rho @ rho)
-        fval = 0.5 * chi2 + float(np.log(sig).sum()) + self._gauss_const
+        logsig = np.log(sig)
+        fval = 0.5 * chi2 + float(logsig.sum()) + self._gauss_const
         if not math.isfinite(fval):
             return None
-        sigma_rows = self.plan.sigma_rows
+        rows = self.plan.sigma_rows
         res = rho
-        if sigma_rows.size:
-            sr = np.sqrt(2.0 * np.log(sig[sigma_rows]) + SIGMA_RES_OFFSET)
+        if rows.size:
+            sr = np.sqrt(2.0 * logsig[rows] + SIGMA_RES_OFFSET)
             res = np.concatenate((rho, sr))
         grad = sres = None
         if sensi:
             chain = theta * LN10 if self._all_log10 else dtheta_dx(theta, self._codes)
             drho = (dh - rho[:, None] * dsig) * inv[:, None]
-            # d/dtheta of sum(log sigma + rho^2/2) = J^T rho + dsigma^T (1/sigma)
-            grad = (rho @ drho + inv @ dsig) * chain
-            if sigma_rows.size:
-                dsr = dsig[sigma_rows] / (sig[sigma_rows] * sr)[:, None]
-                drho = np.concatenate((drho, dsr))
-            sres = drho * chain[None, :]
+            if rows.size:
+                # d sr = d sigma / (sigma sr): sr * d sr is the log sigma term's gradient
+                drho = np.concatenate((drho, dsig[rows] * (inv[rows] / sr)[:, None]))
+            sres = drho * chain
+            grad = res @ sres
         return Evaluation(x, fval, grad, res, sres, chi2, h, sig)
 
     def _likelihood_general(self, x, theta, h, dh, sig, dsig, sensi) -> Evaluation:

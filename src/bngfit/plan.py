@@ -427,7 +427,10 @@ class Plan:
     @staticmethod
     def _fill(t: dict, y, dy, theta) -> tuple[np.ndarray, np.ndarray | None]:
         v = t["values"].copy()
-        d = None if dy is None else t["derivs"].copy()
+        # Derivatives that are the same at every evaluation (constants, plain
+        # parameters) are the read-only template itself: no copy.
+        varying = t["out_rows"].size or t["general"]
+        d = None if dy is None else (t["derivs"].copy() if varying else t["derivs"])
         if t["out_rows"].size:
             v[t["out_rows"]] = y[t["out_flat"]]
             if d is not None:
