@@ -186,3 +186,16 @@ def test_neg_bin_r_must_be_positive(tmp_path, capsys, value):
     assert main(["evaluate", str(conf)]) == 2
     err = capsys.readouterr().err
     assert "neg_bin_r" in err and "demo_xml.conf:27" in err and "Traceback" not in err
+
+
+def test_sod_is_laplace_with_unit_scale(tmp_path):
+    conf, table = _demo(tmp_path, "sod")
+    problem = bngfit.load_problem(conf)
+    v = np.array([0.6, 0.8, 3.5])
+    ev = bngfit.Objective(problem, rtol=1e-10, atol=1e-12)(v)
+    t, xm, ym = table[:, 0], table[:, 1], table[:, 2]
+    x, y, dy = _model(v, t)
+    res = np.concatenate([x - xm, y - ym])
+    # PyBNF's sod is sum |sim - data|; as a density: Laplace with b = 1
+    assert ev.fval == pytest.approx(np.sum(np.abs(res)) + res.size * np.log(2.0), rel=1e-9)
+    np.testing.assert_allclose(ev.grad, np.sign(y - ym) @ dy, rtol=1e-7, atol=1e-9)

@@ -45,6 +45,7 @@ _TOKEN_NOISE = {
     Objfunc.LAPLACE: ("laplace", "fit", "b__FREE"),
     Objfunc.NEG_BIN: ("neg_bin", "fix_at", None),  # neg_bin_r
     Objfunc.NEG_BIN_DYNAMIC: ("neg_bin", "fit", "r__FREE"),
+    Objfunc.SOD: ("laplace", "fix_at", 1.0),
 }
 _FAMILY = {"normal": NoiseFamily.NORMAL, "lognormal": NoiseFamily.NORMAL,
            "laplace": NoiseFamily.LAPLACE, "neg_bin": NoiseFamily.NEG_BINOMIAL}

@@ -14,6 +14,8 @@ would give, so the objective, gradient checks and fitting are shared:
   is Gaussian in log10 with sigma from ``_SD``; ``chi_sq_dynamic`` and
   ``laplace`` estimate the scale as the free parameter ``sigma__FREE`` /
   ``b__FREE`` (declared in the configuration; the model need not use it);
+  ``sod`` is Laplace with scale 1; ``neg_bin`` / ``neg_bin_dynamic`` the
+  negative binomial with dispersion ``neg_bin_r`` / ``r__FREE``;
 - ``uniform_var`` / ``loguniform_var`` give lin / log10 parameters with those
   bounds, nominal at the middle of the (scaled) interval;
 - a BNGL template gets its ``X__FREE`` parameters bound (a copy written to a
@@ -65,7 +67,7 @@ experiment, a lognormal taken as its mean, a neg_bin taken as its median
 (edition 2's default), other noise sources; in both editions several models,
 ``.prop`` files of mutants, priors
 (``normal_var``, ``lognormal_var``, ``var``, ``logvar``), objective functions
-other than the seven above, protocols with more than one phase before the
+other than those above (kl), protocols with more than one phase before the
 measured one, and mutant statements PyBNF would not run or bngfit cannot
 represent (a target that is no free parameter of a BNGL model or no parameter or
 species of an SBML model, a parameter name as value, ``* / + -`` on a species).
@@ -102,7 +104,7 @@ from .simulate import ModelInfo, read_model_info
 
 SUPPORTED_OBJFUNCS = (Objfunc.SOS, Objfunc.CHI_SQ, Objfunc.NORM_SOS, Objfunc.AVE_NORM_SOS,
                       Objfunc.LOGNORMAL, Objfunc.CHI_SQ_DYNAMIC, Objfunc.LAPLACE,
-                      Objfunc.NEG_BIN, Objfunc.NEG_BIN_DYNAMIC)
+                      Objfunc.NEG_BIN, Objfunc.NEG_BIN_DYNAMIC, Objfunc.SOD)
 # Objective functions whose noise parameter (scale, or negative-binomial
 # dispersion) is a free parameter, and its name.
 NOISE_PARAMETER = {Objfunc.CHI_SQ_DYNAMIC: "sigma__FREE", Objfunc.LAPLACE: "b__FREE",
@@ -590,6 +592,9 @@ def _observables(tables: list[ExpTable], info: ModelInfo, objfunc: Objfunc,
     transform = Transform.LOG10 if objfunc is Objfunc.LOGNORMAL else Transform.LIN
     family = NoiseFamily.LAPLACE if objfunc is Objfunc.LAPLACE else NoiseFamily.NORMAL
     shape: float | str | None = None
+    if objfunc is Objfunc.SOD:
+        # sum of |differences|: Laplace with scale 1, the same minimiser
+        family, noise = NoiseFamily.LAPLACE, "1"
     if objfunc in (Objfunc.NEG_BIN, Objfunc.NEG_BIN_DYNAMIC):
         # mean = the simulation, dispersion r fixed (neg_bin_r) or r__FREE
         family = NoiseFamily.NEG_BINOMIAL
@@ -652,7 +657,7 @@ def _measurements(runs: list[_Run], t_end: dict[str, float], preeq: dict[str, st
                              f"span (t_end {t_end[name]:g})", file=t.path,
                              row=int(t.lines[late[0]]), value=f"{t.time[late[0]]:g}")
         for col in t.columns:
-            dynamic = objfunc in NOISE_PARAMETER or objfunc is Objfunc.NEG_BIN
+            dynamic = objfunc in NOISE_PARAMETER or objfunc in (Objfunc.NEG_BIN, Objfunc.SOD)
             sigma = None if dynamic else _sigma(t, col, objfunc, config)
             for i in np.nonzero(~np.isnan(t.values[col]))[0]:
                 cols["obs"].append(col)
