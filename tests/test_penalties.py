@@ -98,3 +98,15 @@ def test_penalty_in_an_experiment_without_data(problem_writer):
     expected = C * np.sum((closed_a(np.array(GRID), K1, 2 * K2) - 0.3) ** 2)
     assert ev.fval - without == pytest.approx(expected, rel=1e-9)
     np.testing.assert_allclose(ev.grad, _central(obj, x), rtol=1e-6, atol=1e-9)
+
+
+def test_division_by_a_parameter_at_zero_is_a_defined_failure(problem_writer):
+    problem = _base(problem_writer, "div0")
+    z = dataclasses.replace(problem.parameters[0], id="z", scale=bngfit.problem.Scale.LIN,
+                            lb=0.0, ub=1.0, nominal=0.0)
+    conditions = {"c0": Condition("c0", (Mutation("k1", MutationOp.DIV, "z"),)),
+                  "c1": problem.conditions["c1"]}
+    problem = dataclasses.replace(problem, parameters=(*problem.parameters, z),
+                                  conditions=conditions)
+    ev = bngfit.Objective(problem)(np.array([np.log10(K1), np.log10(K2), 0.0]))
+    assert not ev.ok and ev.fval == float("inf")

@@ -119,7 +119,11 @@ class Apply(Quantity):
         if self.op is MutationOp.MUL:
             return a * b, b * da + a * db
         if self.op is MutationOp.DIV:
-            return a / b, da / b - (a / b**2) * db
+            # numpy floats: a zero divisor gives inf (the simulation then fails
+            # and the evaluation says so), never a ZeroDivisionError
+            a, b = np.float64(a), np.float64(b)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return float(a / b), da / b - (a / b**2) * db
         if self.op is MutationOp.ADD:
             return a + b, da + db
         if self.op is MutationOp.SUB:
