@@ -231,3 +231,13 @@ def test_sampled_start_in_failing_region_is_redrawn_alike_on_every_engine(proble
     a, b = ({s.index: s.x0 for s in r.starts} for r in runs)
     for i in a:
         np.testing.assert_array_equal(a[i], b[i])
+
+
+def test_solver_messages_of_workers_go_to_the_store_log(problem_writer, tmp_path, capfd):
+    problem = blowup_problem(problem_writer)
+    db = tmp_path / "run.db"
+    fit(problem, optimizer="least_squares", n_starts=2, engine="process", workers=2,
+        store=db, starts=[[np.log10(5.0)], [np.log10(0.05)]])
+    log = (tmp_path / "run.db.solver.log").read_text()
+    assert "CVode" in log or "ERROR" in log  # the failing start's solver report
+    assert "CVode" not in capfd.readouterr().err  # ... not on the terminal

@@ -48,6 +48,7 @@ def run_unordered(
     engine: ExecutorName = ExecutorName.PROCESS,
     workers: int | None = None,
     scheduler: str | None = None,
+    solver_log: str | None = None,
 ) -> Iterator:
     """Apply ``fn`` to every task; yield results as they finish.
 
@@ -63,6 +64,10 @@ def run_unordered(
     scheduler : str, optional
         Address of a running Dask scheduler (``tcp://host:8786``); without it
         the Dask engine starts a local cluster.
+    solver_log : str, optional
+        File that receives what the solver prints on the workers' standard
+        error (SUNDIALS reports every rejected trial point there); local
+        worker processes only. Default: the terminal.
     """
     tasks = list(tasks)
     if not tasks:
@@ -78,7 +83,9 @@ def run_unordered(
         # workers do not reuse the parent's bngsim objects (see run_start).
         methods = multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(max_workers=n, mp_context=ctx,
+                                 initializer=_redirect_stderr if solver_log else None,
+                                 initargs=(solver_log,) if solver_log else ()) as pool:
             futures = [pool.submit(fn, t) for t in tasks]
             try:
                 for fut in as_completed(futures):
@@ -88,6 +95,17 @@ def run_unordered(
                     fut.cancel()
         return
     yield from _run_dask(fn, tasks, n, scheduler)
+
+
+def _redirect_stderr(path: str) -> None:
+    """Point a worker process's file descriptor 2 at ``path`` (appending).
+
+    The solver writes from C++, below Python's ``sys.stderr``, so the file
+    descriptor itself is redirected.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 2)
+    os.close(fd)
 
 
 def _run_dask(fn, tasks, n, scheduler) -> Iterator:

@@ -342,8 +342,9 @@ def _run(problem, obj, s: FitSettings, user, eng, workers, scheduler, st, check_
     results: list[StartResult] = st.starts() if st is not None else []
     last = t0  # wall time up to here is already in the store
     try:
+        log = None if st is None else f"{st.path}.solver.log"
         for res in run_unordered(run_start, tasks, engine=eng, workers=workers,
-                                 scheduler=scheduler):
+                                 scheduler=scheduler, solver_log=log):
             if st is not None:
                 now = time.perf_counter()
                 st.add_start(res, now - last)
