@@ -31,7 +31,8 @@ SAMPLERS = ("uniform", "lhs")
 
 
 def sample_starts(lb: np.ndarray, ub: np.ndarray, n: int, rng: np.random.Generator,
-                  method: str = "uniform") -> np.ndarray:
+                  method: str = "uniform", priors: Sequence | None = None,
+                  scales: Sequence | None = None) -> np.ndarray:
     """Start points in the box [lb, ub] (optimizer space).
 
     Parameters
@@ -43,6 +44,11 @@ def sample_starts(lb: np.ndarray, ub: np.ndarray, n: int, rng: np.random.Generat
     method : {"uniform", "lhs"}
         Independent uniform draws, or a Latin hypercube (one point per stratum
         and dimension).
+    priors : sequence, optional
+        Per parameter an initialization prior ``(InitPrior, a, b)`` or None
+        (uniform in the bounds); draws are clipped to the bounds.
+    scales : sequence of Scale, optional
+        The parameters' scales (needed for priors on native values).
 
     Returns
     -------
@@ -57,7 +63,14 @@ def sample_starts(lb: np.ndarray, ub: np.ndarray, n: int, rng: np.random.Generat
             u[:, j] = (rng.permutation(n) + rng.random(n)) / n
     else:
         raise ValueError(f"unknown start sampler '{method}': use one of {', '.join(SAMPLERS)}")
-    return lb + u * (ub - lb)
+    x = lb + u * (ub - lb)
+    for j, prior in enumerate(priors or ()):
+        if prior is not None:
+            from .priors import draw
+
+            v = draw(prior, u[:, j], scales[j])
+            x[:, j] = np.clip(np.where(np.isnan(v), lb[j], v), lb[j], ub[j])
+    return x
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,8 @@ class StartTask:
     ub: np.ndarray
     resample: tuple[int, int] | None = None
     fingerprint: str = ""
+    priors: tuple = ()
+    scales: tuple = ()
 
 
 MAX_RESAMPLE = 20
@@ -97,7 +112,8 @@ def _usable_start(obj: Counted, task: StartTask) -> tuple[np.ndarray, str]:
     rng = np.random.default_rng(list(task.resample))
     first = ev.message
     for k in range(1, MAX_RESAMPLE + 1):
-        x0 = sample_starts(task.lb, task.ub, 1, rng, "uniform")[0]
+        x0 = sample_starts(task.lb, task.ub, 1, rng, "uniform", task.priors or None,
+                           task.scales or None)[0]
         if obj(x0).ok:
             return x0, f"start point redrawn {k} time(s): the objective failed at the " \
                        f"first one ({first[:200]}); "
@@ -325,7 +341,9 @@ def _run(problem, obj, s: FitSettings, user, eng, workers, scheduler, st, check_
     t0 = time.perf_counter()
     lb, ub = problem.lb, problem.ub
     rng = np.random.default_rng(s.seed)
-    sampled = sample_starts(lb, ub, s.n_starts - user.shape[0], rng, s.sampler)
+    priors = [p.init_prior for p in problem.free]
+    sampled = sample_starts(lb, ub, s.n_starts - user.shape[0], rng, s.sampler, priors,
+                            problem.x_scales)
     x0s = np.vstack([user, sampled])
     done = st.finished() if st is not None else set()
     gradchecks = st.gradchecks() if st is not None else {}
@@ -336,7 +354,8 @@ def _run(problem, obj, s: FitSettings, user, eng, workers, scheduler, st, check_
     n_user = user.shape[0]
     tasks = [
         StartTask(str(problem.source), s.objective_opts, s.optimizer, s.optimizer_opts, i,
-                  x0s[i], lb, ub, None if i < n_user else (s.seed, i), fp)
+                  x0s[i], lb, ub, None if i < n_user else (s.seed, i), fp, tuple(priors),
+                  tuple(problem.x_scales))
         for i in range(s.n_starts) if i not in done
     ]
     results: list[StartResult] = st.starts() if st is not None else []

@@ -18,6 +18,7 @@ import yaml
 from .conditions import Condition, Mutation, MutationOp
 from .errors import InputError, Issue
 from .formulas import Formula, numeric_or_name, parse_formula
+from .priors import parse_prior
 from .problem import (
     Measurements,
     NoiseFamily,
@@ -260,7 +261,15 @@ def _read_parameters(paths: list[Path], issues: _Issues, model: ModelInfo | None
                                  "has no sensitivities with respect to volumes); fix it "
                                  "(estimate 0)", f, line, id=pid)
                     continue
-            specs.append(ParameterSpec(pid, scale, lb, ub, nom, estimate, line))
+            try:
+                prior = parse_prior(r.get("initializationPriorType", ""),
+                                    r.get("initializationPriorParameters", ""))
+            except ValueError as err:
+                issues.error(str(err), f, line, id=pid,
+                             value=f"{r.get('initializationPriorType', '')} "
+                                   f"{r.get('initializationPriorParameters', '')}".strip())
+                continue
+            specs.append(ParameterSpec(pid, scale, lb, ub, nom, estimate, line, prior))
     return specs, (seen if complete else None)
 
 

@@ -58,6 +58,9 @@ class ParameterSpec:
     estimate : bool
     row : int
         Line in the parameter file (header is line 1).
+    init_prior : tuple or None
+        ``(InitPrior, a, b)``: where multistart draws its start
+        (:mod:`bngfit.priors`); None: uniform between the bounds on its scale.
     """
 
     id: str
@@ -67,6 +70,7 @@ class ParameterSpec:
     nominal: float
     estimate: bool
     row: int = 0
+    init_prior: tuple | None = None
 
 
 @dataclass(frozen=True)
