@@ -62,12 +62,15 @@ def test_native_uniform_on_a_log_parameter():
     assert stats.kstest(10**x, stats.uniform(1.0, 99.0).cdf).pvalue > 1e-3
 
 
-def test_draws_are_clipped_to_the_bounds():
+def test_priors_are_truncated_to_the_bounds():
+    # no mass inside the bounds: every start at the bound nearer the prior
     x = _draw((InitPrior.PS_NORMAL, 50.0, 1.0), Scale.LIN, lb=0.0, ub=1.0, n=50)
     assert (x == 1.0).all()
-    # a native normal on a log scale: non-positive draws go to the lower bound
-    x = _draw((InitPrior.NORMAL, 0.0, 1.0), Scale.LOG10, lb=-2.0, ub=2.0, n=400)
-    assert (x >= -2.0).all() and (x <= 2.0).all() and (x == -2.0).sum() > 100
+    # a native normal on a log10 parameter in [0.01, 100]: the truncated normal
+    x = _draw((InitPrior.NORMAL, 0.5, 1.0), Scale.LOG10, lb=-2.0, ub=2.0)
+    assert (x >= -2.0).all() and (x <= 2.0).all()
+    expected = stats.truncnorm((0.01 - 0.5) / 1.0, (100 - 0.5) / 1.0, loc=0.5, scale=1.0)
+    assert stats.kstest(10**x, expected.cdf).pvalue > 1e-3
 
 
 def _with_prior_columns(tmp_path, kind, params):

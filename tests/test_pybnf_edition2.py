@@ -215,7 +215,7 @@ def test_preequilibrated_experiment_matches_closed_form(tmp_path):
 
 # ------------------------------------------------------------------ refusals
 REFUSALS = [
-    ("parameter: v9, prior: normal, mean: 1, sd: 1", "a normal declaration"),
+    ("parameter: v9, initial: 1", "start value without bounds"),
     ("condition: c, perturbations: v1 * 2\n"
      "experiment: e, preequilibrate: c, data: r1.exp", "absolute '=' perturbations"),
     ("condition: c, perturbations: v9 = 2\nexperiment: e, condition: c, data: r1.exp",

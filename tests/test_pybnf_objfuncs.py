@@ -199,3 +199,29 @@ def test_sod_is_laplace_with_unit_scale(tmp_path):
     # PyBNF's sod is sum |sim - data|; as a density: Laplace with b = 1
     assert ev.fval == pytest.approx(np.sum(np.abs(res)) + res.size * np.log(2.0), rel=1e-9)
     np.testing.assert_allclose(ev.grad, np.sign(y - ym) @ dy, rtol=1e-7, atol=1e-9)
+
+
+def test_normal_and_lognormal_vars_are_start_distributions(tmp_path):
+    from scipy import stats
+
+    from bngfit.multistart import sample_starts
+
+    conf, _ = _demo(tmp_path, "chi_sq")
+    text = conf.read_text()
+    text = text.replace("uniform_var = v1 0 10", "lognormal_var = v1 -0.3 0.2")
+    text = text.replace("uniform_var = v3 0 10", "normal_var = v3 3 1")
+    conf.write_text(text)
+    problem = bngfit.load_problem(conf)
+    v1, v3 = problem.free[0], problem.free[2]
+    assert (v1.lb, v1.ub, v1.scale.value) == (0.0, np.inf, "log10")
+    assert (v3.lb, v3.ub, v3.scale.value) == (0.0, np.inf, "lin")
+    priors = [p.init_prior for p in problem.free]
+    x = sample_starts(problem.lb, problem.ub, 3000, np.random.default_rng(1), "uniform",
+                      priors, problem.x_scales)
+    # log10 v1 ~ N(-0.3, 0.2); v3 ~ N(3, 1) truncated at 0 (PyBNF's normal_var)
+    assert stats.kstest(x[:, 0], stats.norm(-0.3, 0.2).cdf).pvalue > 1e-3
+    trunc = stats.truncnorm(-3.0, np.inf, loc=3.0, scale=1.0)
+    assert stats.kstest(x[:, 2], trunc.cdf).pvalue > 1e-3
+    result = bngfit.fit(problem, n_starts=3, rng=0, engine="sequential")
+    np.testing.assert_allclose(10 ** result.best.x[0], 0.5, rtol=1e-6)
+    np.testing.assert_allclose(result.best.x[1:], [1.0, 3.0], rtol=1e-6)

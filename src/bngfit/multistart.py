@@ -46,7 +46,7 @@ def sample_starts(lb: np.ndarray, ub: np.ndarray, n: int, rng: np.random.Generat
         and dimension).
     priors : sequence, optional
         Per parameter an initialization prior ``(InitPrior, a, b)`` or None
-        (uniform in the bounds); draws are clipped to the bounds.
+        (uniform in the bounds); a prior is truncated to the bounds.
     scales : sequence of Scale, optional
         The parameters' scales (needed for priors on native values).
 
@@ -63,12 +63,13 @@ def sample_starts(lb: np.ndarray, ub: np.ndarray, n: int, rng: np.random.Generat
             u[:, j] = (rng.permutation(n) + rng.random(n)) / n
     else:
         raise ValueError(f"unknown start sampler '{method}': use one of {', '.join(SAMPLERS)}")
-    x = lb + u * (ub - lb)
+    with np.errstate(invalid="ignore"):  # an unbounded column gets its prior below
+        x = lb + u * (ub - lb)
     for j, prior in enumerate(priors or ()):
         if prior is not None:
             from .priors import draw
 
-            v = draw(prior, u[:, j], scales[j])
+            v = draw(prior, u[:, j], scales[j], lb[j], ub[j])
             x[:, j] = np.clip(np.where(np.isnan(v), lb[j], v), lb[j], ub[j])
     return x
 

@@ -67,8 +67,12 @@ def parameters(result: FitResult, lb: np.ndarray, ub: np.ndarray, path: Path,
     names = result.x_names
     fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(names) + 1.5))
     y = np.arange(len(names))
-    ax.hlines(y, lb, ub, color="0.85", lw=6, label="bounds")
     starts = [s for s in result.starts if np.isfinite(s.fval)][:n_show]
+    # an unbounded side is drawn to the edge of the starts' range
+    span = np.array([s.x for s in starts] or [np.zeros(len(names))])
+    lo = np.where(np.isfinite(lb), lb, span.min(axis=0) - 1.0)
+    hi = np.where(np.isfinite(ub), ub, span.max(axis=0) + 1.0)
+    ax.hlines(y, lo, hi, color="0.85", lw=6, label="bounds")
     cmap = plt.get_cmap("viridis")
     for k, s in enumerate(reversed(starts)):
         rank = len(starts) - 1 - k

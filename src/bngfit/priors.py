@@ -15,7 +15,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from .scales import Scale, scale_codes, to_scale
+from .scales import Scale, scale_codes, to_scale, unscale
 
 
 class InitPrior(StrEnum):
@@ -70,23 +70,48 @@ def parse_prior(kind: str, params: str) -> tuple[InitPrior, float, float] | None
     return prior, a, b
 
 
-def draw(prior: tuple[InitPrior, float, float], u: np.ndarray, scale: Scale) -> np.ndarray:
+def draw(prior: tuple[InitPrior, float, float], u: np.ndarray, scale: Scale,
+         lb: float = -np.inf, ub: float = np.inf) -> np.ndarray:
     """Start values (optimizer space) for uniforms ``u`` in (0, 1), shape (n,).
 
-    Native draws that a log scale cannot take (<= 0) come back as NaN; the
-    caller clips to the bounds.
+    The prior is truncated to the bounds ``lb``, ``ub`` (optimizer space):
+    ``u`` is mapped into the prior's probability mass between them, then
+    through its quantile function.
     """
-    from scipy.stats import laplace, norm
+    from scipy.stats import laplace, norm, uniform
 
     kind, a, b = prior
     if kind in (InitPrior.PS_UNIFORM, InitPrior.UNIFORM):
-        v = a + u * (b - a)
+        dist = uniform(loc=a, scale=b - a)
     elif kind in (InitPrior.PS_NORMAL, InitPrior.NORMAL, InitPrior.LOG_NORMAL):
-        v = norm.ppf(u, loc=a, scale=b)
+        dist = norm(loc=a, scale=b)
     else:
-        v = laplace.ppf(u, loc=a, scale=b)
-    if kind in (InitPrior.LOG_NORMAL, InitPrior.LOG_LAPLACE):
-        v = np.exp(v)
-    if kind in (InitPrior.PS_UNIFORM, InitPrior.PS_NORMAL, InitPrior.PS_LAPLACE):
+        dist = laplace(loc=a, scale=b)
+    on_scale = kind in (InitPrior.PS_UNIFORM, InitPrior.PS_NORMAL, InitPrior.PS_LAPLACE)
+    logged = kind in (InitPrior.LOG_NORMAL, InitPrior.LOG_LAPLACE)
+    codes = scale_codes([scale])
+
+    def to_prior_space(x: float) -> float:
+        """A bound (optimizer space) in the prior's own variable."""
+        if on_scale:
+            return x
+        if np.isfinite(x):
+            native = float(unscale(np.array([x]), codes)[0])
+        elif x > 0:
+            native = np.inf
+        else:  # -inf: native 0 on a log scale
+            native = 0.0 if codes[0] else -np.inf
+        if logged:
+            return float(np.log(native)) if native > 0 else -np.inf
+        return native
+
+    lo, hi = dist.cdf(to_prior_space(lb)), dist.cdf(to_prior_space(ub))
+    if not hi - lo > 0.0:  # no prior mass inside the bounds: start at the nearer one
+        return np.full(u.shape, ub if to_prior_space(ub) < dist.median() else lb)
+    v = dist.ppf(lo + u * (hi - lo))
+    if on_scale:
         return v
-    return to_scale(v, scale_codes([scale] * v.size))
+    if logged:
+        v = np.exp(v)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return to_scale(v, scale_codes([scale] * v.size))

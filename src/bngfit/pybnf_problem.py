@@ -65,8 +65,8 @@ in edition 2 ``.prop`` files in experiments, ``normalization``, priors and
 bound-less parameters, relative perturbations in a pre-equilibrated
 experiment, a lognormal taken as its mean, a neg_bin taken as its median
 (edition 2's default), other noise sources; in both editions several models,
-``.prop`` files of mutants, priors
-(``normal_var``, ``lognormal_var``, ``var``, ``logvar``), objective functions
+``.prop`` files of mutants, start values without bounds (``var``, ``logvar``),
+objective functions
 other than those above (kl), protocols with more than one phase before the
 measured one, and mutant statements PyBNF would not run or bngfit cannot
 represent (a target that is no free parameter of a BNGL model or no parameter or
@@ -110,7 +110,8 @@ SUPPORTED_OBJFUNCS = (Objfunc.SOS, Objfunc.CHI_SQ, Objfunc.NORM_SOS, Objfunc.AVE
 NOISE_PARAMETER = {Objfunc.CHI_SQ_DYNAMIC: "sigma__FREE", Objfunc.LAPLACE: "b__FREE",
                    Objfunc.NEG_BIN_DYNAMIC: "r__FREE"}
 NEG_BIN_R_DEFAULT = 24.0  # PyBNF's default neg_bin_r
-SUPPORTED_KINDS = (ParamKind.UNIFORM, ParamKind.LOGUNIFORM)
+SUPPORTED_KINDS = (ParamKind.UNIFORM, ParamKind.LOGUNIFORM, ParamKind.NORMAL,
+                   ParamKind.LOGNORMAL)
 
 
 def check_pybnf(path: str | Path) -> tuple[Problem | None, list[Issue]]:
@@ -375,17 +376,35 @@ def _refuse_unsupported(config: PybnfConfig) -> None:
             continue
         if config.edition == 1:
             raise UnsupportedError(
-                f"{p.kind.value}_var (a prior) is not supported yet; declare the parameter "
-                "with uniform_var or loguniform_var", file=f, row=p.line, id=p.name)
+                f"{p.kind.value} (a start value without bounds) is not supported yet; declare "
+                "the parameter with uniform_var, loguniform_var, normal_var or "
+                "lognormal_var", file=f, row=p.line, id=p.name)
         raise UnsupportedError(
-            f"parameter '{p.name}': a {p.kind.value} declaration (a prior, or a start value "
+            f"parameter '{p.name}': a {p.kind.value} declaration (a start value "
             "without bounds) is not supported yet; give lower and upper (a uniform prior)",
             file=f, row=p.line, id=p.name)
 
 
 def _parameters(config: PybnfConfig) -> list[ParameterSpec]:
+    """Free parameters: bounds and nominal values; priors give the start distribution.
+
+    ``normal_var = k mu sd`` is a normal truncated at 0 (PyBNF), on a linear
+    scale in [0, inf); ``lognormal_var = k mu sd`` a normal in log10 (mu and sd
+    in log10 units), unbounded. bngfit draws multistart starts from them (an
+    initialization prior) and does not add them to the objective.
+    """
+    from .priors import InitPrior
+
     out = []
     for p in config.parameters:
+        if p.kind in (ParamKind.NORMAL, ParamKind.LOGNORMAL):
+            log = p.scale is Scale.LOG10  # mean and sd are in the scale's units
+            lb = 0.0 if p.lower is None else float(p.lower)
+            ub = np.inf if p.upper is None else float(p.upper)
+            nominal = 10.0 ** p.mean if log else (p.mean if p.mean > 0 else p.sd)
+            out.append(ParameterSpec(p.name, p.scale, lb, ub, float(nominal), True, p.line,
+                                     (InitPrior.PS_NORMAL, float(p.mean), float(p.sd))))
+            continue
         lb, ub = float(p.lower), float(p.upper)
         if p.initial is not None:
             nominal = float(p.initial)
