@@ -241,3 +241,70 @@ def test_solver_messages_of_workers_go_to_the_store_log(problem_writer, tmp_path
     log = (tmp_path / "run.db.solver.log").read_text()
     assert "CVode" in log or "ERROR" in log  # the failing start's solver report
     assert "CVode" not in capfd.readouterr().err  # ... not on the terminal
+
+
+def test_resume_refuses_an_edited_pybnf_conf(tmp_path):
+    import shutil
+
+    d = tmp_path / "demo"
+    shutil.copytree(shared_demo(), d)
+    conf = d / "demo_xml.conf"
+    db = tmp_path / "run.db"
+    fit(bngfit.load_problem(conf), n_starts=2, rng=0, engine="sequential", store=db)
+    conf.write_text(conf.read_text().replace("uniform_var = v1 0 10", "uniform_var = v1 0 100"))
+    with pytest.raises(InputError, match="different problem"):
+        fit(bngfit.load_problem(conf), engine="sequential", store=db, resume=True)
+
+
+def shared_demo():
+    from .conftest import shared_path
+
+    return shared_path("benchmarks", "pybnf", "demo")
+
+
+def test_problem_changed_in_memory(problem_writer):
+    import dataclasses
+
+    problem = bngfit.load_problem(recovery_problem(problem_writer))
+    m = problem.measurements
+    changed = dataclasses.replace(problem, measurements=dataclasses.replace(m, value=m.value * 3))
+    result = fit(changed, optimizer="least_squares", n_starts=2, rng=1, engine="sequential")
+    # the sequential engine fits the problem passed, not its file
+    assert bngfit.Objective(changed)(result.best.x).fval == pytest.approx(result.best_fval)
+    with pytest.raises(InputError, match="differs from what its files give"):
+        fit(changed, n_starts=2, rng=1, engine="process", workers=2)
+
+
+def test_library_resume_takes_the_stored_settings(problem_writer, tmp_path):
+    problem = bngfit.load_problem(recovery_problem(problem_writer))
+    db = tmp_path / "run.db"
+    first = fit(problem, optimizer="fides", n_starts=3, engine="sequential", store=db)
+    with Store(db) as st:  # a killed run: the last start never finished
+        with st.conn:
+            st.conn.execute("DELETE FROM starts WHERE idx = 2")
+    again = fit(problem, engine="sequential", store=db, resume=True)  # no seed, no settings
+    assert again.seed == first.seed and again.optimizer == "fides"
+    assert {s.index for s in again.starts} == {0, 1, 2}
+    for a, b in zip(sorted(again.starts, key=lambda s: s.index),
+                    sorted(first.starts, key=lambda s: s.index), strict=True):
+        np.testing.assert_array_equal(a.x0, b.x0)
+
+
+def test_a_start_that_never_ran_is_retried_on_resume(problem_writer, tmp_path, monkeypatch):
+    import bngfit.multistart as ms
+
+    problem = bngfit.load_problem(recovery_problem(problem_writer))
+    db = tmp_path / "run.db"
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no C compiler")
+
+    with monkeypatch.context() as m:
+        m.setattr(ms, "_objective_for", broken)
+        m.setattr(ms, "_check_workers_see_it", lambda *a, **k: None)
+        r = fit(problem, n_starts=2, rng=0, engine="sequential", store=db)
+    assert all(s.status.value == "error" and s.n_fval == 0 for s in r.starts)
+    assert load_result(db).starts == ()  # nothing committed
+    again = fit(problem, engine="sequential", store=db, resume=True)
+    assert {s.index for s in again.starts} == {0, 1}
+    assert all(s.n_fval > 0 for s in again.starts)

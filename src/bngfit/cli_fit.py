@@ -94,7 +94,16 @@ def summary_text(r: FitResult) -> str:
         native = 10.0**v if sc == "log10" else np.exp(v) if sc == "log" else v
         lines.append(f"                  {n:<{width}}  {sc:>5}  {v:15.8g}  {native:15.8g}")
     for which, table in r.gradchecks.items():
-        if "rel_err" in table:
+        if "rel_err" not in table:
+            continue
+        if which == "best":
+            # at an optimum the gradient is ~0: compare the absolute error with the
+            # spread of the one-sided differences, not relative errors
+            ok = int((table["abs_err"] <= table["fd_err"]).sum())
+            lines.append(f"gradient check at best: largest abs_err "
+                         f"{table['abs_err'].max():.2e}; {ok} of {len(table)} within the "
+                         "finite-difference spread (fd_err)")
+        else:
             lines.append(f"gradient check at {which}: largest rel_err "
                          f"{table['rel_err'].max():.2e}")
     return "\n".join(lines)

@@ -215,14 +215,14 @@ def json_roundtrip(d: dict) -> dict:
 def fit(
     problem: Problem,
     *,
-    optimizer: str = "least_squares",
-    n_starts: int = 10,
+    optimizer: str | None = None,
+    n_starts: int | None = None,
     rng: int | np.random.Generator | None = None,
     engine: str = "process",
     workers: int | None = None,
     scheduler: str | None = None,
     starts: Sequence[Sequence[float]] | None = None,
-    sampler: str = "uniform",
+    sampler: str | None = None,
     store: str | Path | None = None,
     resume: bool = False,
     check_gradient: bool = False,
@@ -235,12 +235,17 @@ def fit(
     Parameters
     ----------
     problem : Problem
-        Must have been read from a file (workers rebuild it from there).
-    optimizer : {"least_squares", "lbfgsb", "fides"}
-    n_starts : int
-        Number of starts (user ``starts`` first, then sampled ones).
+        Read from a file. The sequential engine fits it as it is; worker
+        processes rebuild it from its files, so a problem changed in memory is
+        refused for them.
+    optimizer : {"least_squares", "lbfgsb", "fides"}, optional
+        Default ``least_squares`` (or the stored run's, when resuming).
+    n_starts : int, optional
+        Number of starts (user ``starts`` first, then sampled ones); default 10
+        (or the stored run's).
     rng : int, numpy.random.Generator or None
-        Seed or generator for the start points; the seed used is recorded.
+        Seed or generator for the start points; the seed used is recorded (a
+        resumed run takes the stored one unless given).
     engine : {"process", "sequential", "dask"}
     workers : int, optional
         Worker processes; default: the available cores.
@@ -248,7 +253,8 @@ def fit(
         Dask scheduler address (``engine="dask"``); default: a local cluster.
     starts : array_like, shape (n_user, n_x), optional
         User start points, optimizer space.
-    sampler : {"uniform", "lhs"}
+    sampler : {"uniform", "lhs"}, optional
+        Default ``uniform`` (or the stored run's).
     store : path, optional
         SQLite result store; each finished start is committed at once.
     resume : bool
@@ -273,6 +279,16 @@ def fit(
         Bad settings, an optimizer that does not fit the problem, a store of
         another problem — all before any simulation.
     """
+    # Resuming: what the caller leaves unset comes from the stored run.
+    stored: dict = {}
+    if resume and store is not None and Path(store).is_file():
+        with Store(store) as previous:
+            stored = previous.meta()
+    optimizer = optimizer or stored.get("optimizer", "least_squares")
+    n_starts = n_starts if n_starts is not None else stored.get("n_starts", 10)
+    sampler = sampler or stored.get("settings", {}).get("sampler", "uniform")
+    if rng is None and "seed" in stored:
+        rng = stored["seed"]
     opt = parse_optimizer(optimizer)
     eng = parse_executor(engine)
     if sampler not in SAMPLERS:
@@ -291,9 +307,8 @@ def fit(
             f"{' and '.join(why)}, which have no residual form; use 'fides' or 'lbfgsb' "
             "instead", file=str(problem.source))
     n_x = len(problem.x_names)
-    if starts is None and resume and store is not None and Path(store).is_file():
-        with Store(store) as previous:  # a resumed run keeps its user start points
-            starts = previous.meta().get("user_starts_x") or None
+    if starts is None and stored:  # a resumed run keeps its user start points
+        starts = stored.get("user_starts_x") or None
     user = np.zeros((0, n_x)) if starts is None else np.atleast_2d(np.asarray(starts, float))
     if user.shape[1:] != (n_x,) and user.size:
         raise InputError(f"user start points must have {n_x} columns", value=str(user.shape))
@@ -306,33 +321,65 @@ def fit(
     settings = FitSettings(opt.value, n_starts, seed, sampler, objective_opts,
                            dict(optimizer_opts or {}), int(user.shape[0]))
 
-    st = Store(store) if store is not None else None
     fp = fingerprint(problem)
-    if st is not None:
-        if resume and not st.is_new():
-            st.check_same_problem(fp)
-            _check_settings_match(st, settings)
-            stored_user = np.array(st.meta().get("user_starts_x", []), float).reshape(-1, n_x)
-            if user.size and not np.array_equal(stored_user, user):
-                st.close()
-                raise InputError("these user start points differ from the stored run's; "
-                                 "resume with the same ones", file=str(store))
-        elif not st.is_new():
+    _check_workers_see_it(problem, fp, eng, obj, objective_opts)
+    st = Store(store) if store is not None else None
+    try:
+        if st is not None:
+            _open_run(st, problem, fp, settings, user, resume)
+    except BaseException:
+        if st is not None:
             st.close()
-            raise InputError("the store already holds a run; resume it or choose another "
-                             "store file", file=str(store))
-        else:
-            st.init_run(fp=fp, problem_path=str(problem.source), x_names=problem.x_names,
-                        x_scales=[sc.value for sc in problem.x_scales], optimizer=opt.value,
-                        seed=seed, n_starts=n_starts,
-                        settings=json_roundtrip(settings.as_dict()),
-                        user_starts=user.tolist())
+        raise
     try:
         return _run(problem, obj, settings, user, eng, workers, scheduler, st,
                     check_gradient, progress, fp)
     finally:
         if st is not None:
             st.close()
+
+
+def _check_workers_see_it(problem: Problem, fp: str, eng, obj: Objective,
+                          objective_opts: dict) -> None:
+    """Make sure every engine fits the problem passed in.
+
+    The sequential engine uses it as it is (its objective is registered for
+    this process); worker processes read the problem's files again, so those
+    must give the same problem (no change in memory or on disk since loading).
+    """
+    from .executors import ExecutorName
+    from .loader import load_problem
+
+    if eng is ExecutorName.SEQUENTIAL:
+        key = (os.getpid(), str(problem.source), fp, tuple(sorted(objective_opts.items())))
+        _OBJECTIVES[key] = obj
+        return
+    if fingerprint(load_problem(problem.source)) != fp:
+        raise InputError(
+            "the problem passed differs from what its files give now (changed in memory, or "
+            "the files were edited since it was loaded); worker processes read the files: "
+            "reload the problem, or use engine='sequential'", file=str(problem.source))
+
+
+def _open_run(st: Store, problem: Problem, fp: str, s: FitSettings, user: np.ndarray,
+              resume: bool) -> None:
+    """Start a run in a new store, or check that resuming continues the stored one."""
+    if resume and not st.is_new():
+        st.check_same_problem(fp)
+        _check_settings_match(st, s)
+        n_x = len(problem.x_names)
+        stored_user = np.array(st.meta().get("user_starts_x", []), float).reshape(-1, n_x)
+        if user.size and not np.array_equal(stored_user, user):
+            raise InputError("these user start points differ from the stored run's; "
+                             "resume with the same ones", file=str(st.path))
+    elif not st.is_new():
+        raise InputError("the store already holds a run; resume it or choose another "
+                         "store file", file=str(st.path))
+    else:
+        st.init_run(fp=fp, problem_path=str(problem.source), x_names=problem.x_names,
+                    x_scales=[sc.value for sc in problem.x_scales], optimizer=s.optimizer,
+                    seed=s.seed, n_starts=s.n_starts, settings=json_roundtrip(s.as_dict()),
+                    user_starts=user.tolist())
 
 
 def _run(problem, obj, s: FitSettings, user, eng, workers, scheduler, st, check_gradient,
@@ -365,7 +412,9 @@ def _run(problem, obj, s: FitSettings, user, eng, workers, scheduler, st, check_
         log = None if st is None else f"{st.path}.solver.log"
         for res in run_unordered(run_start, tasks, engine=eng, workers=workers,
                                  scheduler=scheduler, solver_log=log):
-            if st is not None:
+            # A start that never evaluated (the worker could not build the
+            # problem) is not committed: a resumed run tries it again.
+            if st is not None and res.n_fval > 0:
                 now = time.perf_counter()
                 st.add_start(res, now - last)
                 last = now

@@ -35,17 +35,41 @@ FORMAT = "bngfit-store-1"
 
 
 def fingerprint(problem: Problem) -> str:
-    """SHA-256 over the problem's files (contents, by role) and free parameters."""
+    """SHA-256 over the problem's files and its compiled content.
+
+    Every file (the problem file too: a PyBNF ``.conf`` alone sets bounds,
+    scales and the objective) by contents, and the problem as read: parameters,
+    observables, conditions, measurements, normalizations and constraints. So
+    an edited file, or a problem changed in memory, gives another fingerprint.
+    """
     h = hashlib.sha256()
     for role in sorted(problem.files):
-        if role == "problem" and len(problem.files) > 1:
-            continue  # the tables and model below define the problem, not its path
         for path in problem.files[role].split(";"):
             h.update(role.encode())
             p = Path(path)
             h.update(p.read_bytes() if p.is_file() else path.encode())
-    h.update(json.dumps(problem.x_names).encode())
+    h.update(_content(problem).encode())
     return h.hexdigest()
+
+
+def _content(problem: Problem) -> str:
+    """A canonical text of what the problem computes (no file paths)."""
+    m = problem.measurements
+    parts = [
+        [(p.id, p.scale.value, repr(p.lb), repr(p.ub), repr(p.nominal), p.estimate,
+          repr(p.init_prior)) for p in problem.parameters],
+        [(o.id, o.formula.text, o.noise.text, o.transform.value, o.family.value,
+          repr(o.shape)) for o in problem.observables.values()],
+        [(c.id, [(u.target, u.op.value, repr(u.value)) for u in c.mutations],
+          repr(c.duration)) for c in problem.conditions.values()],
+        [list(m.observable), list(m.preeq), list(m.condition), m.time.tolist(),
+         m.value.tolist(), repr(m.observable_params), repr(m.noise_params)],
+        [(n.kind.value, n.observable, n.preeq, n.condition, list(n.times))
+         for n in problem.normalizations],
+        [(q.label, list(q.names), q.preeq, q.condition, list(q.times))
+         for q in problem.penalties],
+    ]
+    return json.dumps(parts, default=str)
 
 
 def _vec(a) -> str:
