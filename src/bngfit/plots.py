@@ -237,6 +237,10 @@ def plot_all(result: FitResult, folder: Path) -> list[Path]:
     problem = None
     if problem_path and Path(problem_path).is_file():
         problem = load_problem(problem_path)
+        if len(problem.x_names) != len(result.x_names) or problem.x_names != result.x_names:
+            log.warning("%s no longer has the fitted parameters: no parameter or model-fit "
+                        "plot", problem_path)
+            problem = None
     else:
         log.warning("problem file %s not found: no parameter bounds or model fit plot",
                     problem_path)
