@@ -376,7 +376,8 @@ def _open_run(st: Store, problem: Problem, fp: str, s: FitSettings, user: np.nda
         raise InputError("the store already holds a run; resume it or choose another "
                          "store file", file=str(st.path))
     else:
-        st.init_run(fp=fp, problem_path=str(Path(problem.source).resolve()), x_names=problem.x_names,
+        st.init_run(fp=fp, problem_path=str(Path(problem.source).resolve()),
+                    x_names=problem.x_names,
                     x_scales=[sc.value for sc in problem.x_scales], optimizer=s.optimizer,
                     seed=s.seed, n_starts=s.n_starts, settings=json_roundtrip(s.as_dict()),
                     user_starts=user.tolist())
