@@ -308,3 +308,12 @@ def test_a_start_that_never_ran_is_retried_on_resume(problem_writer, tmp_path, m
     again = fit(problem, engine="sequential", store=db, resume=True)
     assert {s.index for s in again.starts} == {0, 1}
     assert all(s.n_fval > 0 for s in again.starts)
+
+
+def test_objective_cache_is_bounded(problem_writer):
+    import bngfit.multistart as ms
+
+    for i in range(ms._KEEP_OBJECTIVES + 3):
+        problem = bngfit.load_problem(recovery_problem(problem_writer, f"cache{i}"))
+        fit(problem, n_starts=1, rng=0, engine="sequential")
+    assert len(ms._OBJECTIVES) <= ms._KEEP_OBJECTIVES

@@ -122,6 +122,15 @@ def _usable_start(obj: Counted, task: StartTask) -> tuple[np.ndarray, str]:
 
 
 _OBJECTIVES: dict = {}
+_KEEP_OBJECTIVES = 4  # per process: enough for a few problems, bounded for notebooks
+
+
+def _remember(key: tuple, obj: Objective) -> None:
+    """Cache an objective, forgetting the least recently stored beyond the limit."""
+    _OBJECTIVES.pop(key, None)
+    _OBJECTIVES[key] = obj
+    while len(_OBJECTIVES) > _KEEP_OBJECTIVES:
+        _OBJECTIVES.pop(next(iter(_OBJECTIVES)))
 
 
 def _objective_for(path: str, opts: dict, fingerprint: str = "") -> Objective:
@@ -135,7 +144,7 @@ def _objective_for(path: str, opts: dict, fingerprint: str = "") -> Objective:
     obj = _OBJECTIVES.get(key)
     if obj is None:
         obj = Objective(load_problem(path), **opts)
-        _OBJECTIVES[key] = obj
+        _remember(key, obj)
     return obj
 
 
@@ -352,7 +361,7 @@ def _check_workers_see_it(problem: Problem, fp: str, eng, obj: Objective,
 
     if eng is ExecutorName.SEQUENTIAL:
         key = (os.getpid(), str(problem.source), fp, tuple(sorted(objective_opts.items())))
-        _OBJECTIVES[key] = obj
+        _remember(key, obj)
         return
     if fingerprint(load_problem(problem.source)) != fp:
         raise InputError(
