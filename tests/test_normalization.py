@@ -131,3 +131,25 @@ def test_zero_divisor_is_a_defined_failure(problem_writer):
     ev = bngfit.Objective(problem)(np.log10([K1, K2]), sensi=1)
     assert not ev.ok and ev.fval == float("inf")
     assert "normalization init" in ev.message and "divides by 0" in ev.message
+
+
+def test_incident_from_cumulative(problem_writer):
+    # B is cumulative (it only grows here): incident = B(t) - B(previous grid time)
+    meas_times = [1.0, 2.0, 3.0, 7.0]
+    problem = _problem(problem_writer, "init", "obs_B")  # replaced below
+    m = problem.measurements
+    rows = np.array([o == "obs_B" for o in m.observable])
+    norm = Normalization(NormKind.INCIDENT, "obs_B", "", "c0", GRID)
+    problem = dataclasses.replace(
+        problem, normalizations=(norm,),
+        measurements=dataclasses.replace(m, time=np.where(rows, np.resize(meas_times, len(rows)),
+                                                          m.time)))
+    obj = bngfit.Objective(problem, rtol=1e-11, atol=1e-13)
+    x = np.log10([K1, K2])
+    ev = obj(x, sensi=1)
+    assert ev.ok, ev.message
+    t = problem.measurements.time[rows]
+    b = 1.0 - closed_a(t)
+    prev = 1.0 - closed_a(t - 1.0)  # the grid is 0, 1, ..., 10
+    np.testing.assert_allclose(ev.simulation[rows], b - prev, rtol=1e-8)
+    np.testing.assert_allclose(ev.grad, _central(obj, x), rtol=1e-6, atol=1e-9)

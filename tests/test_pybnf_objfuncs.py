@@ -225,3 +225,33 @@ def test_normal_and_lognormal_vars_are_start_distributions(tmp_path):
     result = bngfit.fit(problem, n_starts=3, rng=0, engine="sequential")
     np.testing.assert_allclose(10 ** result.best.x[0], 0.5, rtol=1e-6)
     np.testing.assert_allclose(result.best.x[1:], [1.0, 3.0], rtol=1e-6)
+
+
+def test_neg_bin_dynamic_differences_cum_columns(tmp_path):
+    # PyBNF differences a neg_bin_dynamic column named *_Cum* over the action's output
+    # grid: x_Cum(t) = k t sampled at step 1 gives increments k after t = 0.
+    antimony = pytest.importorskip("antimony")
+    assert antimony.loadAntimonyString(
+        "model cum\n  species x_Cum;\n  x_Cum = 0;\n  k = 1;\n  J: -> x_Cum; k;\nend\n") >= 0
+    (tmp_path / "cum.xml").write_text(antimony.getSBMLString("cum"))
+    (tmp_path / "c.exp").write_text("# time x_Cum\n" + "".join(
+        f"{t} {c}\n" for t, c in ((1, 2), (2, 3), (4, 2), (7, 3), (10, 1))))
+    (tmp_path / "job.conf").write_text(
+        "model = cum.xml : c.exp\nobjfunc = neg_bin_dynamic\n"
+        "uniform_var = k 0.1 10\nloguniform_var = r__FREE 0.1 100\n"
+        "time_course = time: 10, suffix: c\n")
+    problem = bngfit.load_problem(tmp_path / "job.conf")
+    assert [n.kind.value for n in problem.normalizations] == ["incident"]
+    obj = bngfit.Objective(problem, rtol=1e-10, atol=1e-12)
+    v = np.array([2.5, np.log10(7.0)])
+    ev = obj(v)
+    assert ev.ok, ev.message
+    np.testing.assert_allclose(ev.simulation, 2.5, rtol=1e-8)
+    from scipy import stats
+
+    counts = np.array([2.0, 3.0, 2.0, 3.0, 1.0])
+    assert ev.fval == pytest.approx(-stats.nbinom.logpmf(counts, 7.0, 7.0 / 9.5).sum(),
+                                    rel=1e-8)
+    h = 1e-6
+    fd = np.array([(obj(v + h * e).fval - obj(v - h * e).fval) / (2 * h) for e in np.eye(2)])
+    np.testing.assert_allclose(ev.grad, fd, rtol=1e-6, atol=1e-8)

@@ -24,7 +24,7 @@ from .conditions import Const, MutationOp, Quantity, Theta, apply_mutation
 from .errors import UnsupportedError
 from .formulas import Formula
 from .petab_io import PLACEHOLDER, TIME_SYMBOL
-from .problem import Observable, Problem
+from .problem import NormKind, Observable, Problem
 from .simulate import PhaseInput, sample_grid
 from .transforms import NormSpec
 
@@ -711,8 +711,16 @@ def _norm_spec(problem: Problem, n, idx: list[int], outputs: list[str], time_row
     if sel is None or sel not in outputs or not rows.size:
         raise UnsupportedError(f"normalization of {where}: no data of it there",
                                id=n.observable)
-    g = np.array([time_row[t] for t in np.asarray(n.times, float).tolist()], dtype=int)
-    return NormSpec(n.kind, rows, offset + g * n_out + outputs.index(sel), where)
+    times = np.asarray(n.times, float)
+    g = np.array([time_row[t] for t in times.tolist()], dtype=int)
+    ref = offset + g * n_out + outputs.index(sel)
+    prev = None
+    if n.kind is NormKind.INCIDENT:
+        # each data time's previous reference time (a data time off the grid has
+        # the grid point below it before it)
+        k = np.searchsorted(times, problem.measurements.time[rows], side="left")
+        prev = np.where(k > 0, ref[np.maximum(k - 1, 0)], -1)
+    return NormSpec(n.kind, rows, ref, where, prev)
 
 
 def _source_varies(kind: str, payload, rows: np.ndarray, problem_q) -> bool:

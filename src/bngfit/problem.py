@@ -120,13 +120,17 @@ class NormKind(StrEnum):
     output grid): ``init`` divides by the first value, ``peak`` by the maximum,
     ``zero`` subtracts the mean and divides by the (population) standard
     deviation, ``unit`` maps ``(y - init) / (max - init)`` (or, when the maximum
-    is the initial value, ``(y - init) / (init - min)``).
+    is the initial value, ``(y - init) / (init - min)``). ``incident`` turns a
+    cumulative output into increments: ``y(t) - y(t')`` with ``t'`` the reference
+    time before ``t`` (the first reference time keeps its value), as PyBNF does
+    for cumulative columns.
     """
 
     INIT = "init"
     PEAK = "peak"
     ZERO = "zero"
     UNIT = "unit"
+    INCIDENT = "incident"  # cumulative -> per-interval: y(t) - y(previous reference time)
 
 
 @dataclass(frozen=True)

@@ -567,6 +567,20 @@ def _normalizations(config: PybnfConfig, runs: list[_Run], preeq: dict[str, str]
                 # a later line for the same column replaces an earlier one
                 out[(r.name, col)] = Normalization(NormKind(entry.type.value), col,
                                                    preeq[r.name], r.name, grids[r.name])
+    if config.objfunc is Objfunc.NEG_BIN_DYNAMIC:
+        # PyBNF differences a neg_bin_dynamic column named *_Cum* from row to row of
+        # the simulation (cumulative counts -> per-interval counts)
+        for r in runs:
+            for col in r.table.columns:
+                if "_Cum" not in col:
+                    continue
+                if (r.name, col) in out:
+                    raise UnsupportedError(
+                        f"column '{col}' of {Path(r.table.path).name} is both normalized and "
+                        "cumulative (_Cum); bngfit does not combine the two yet",
+                        file=config.path, id=col)
+                out[(r.name, col)] = Normalization(NormKind.INCIDENT, col, preeq[r.name],
+                                                   r.name, grids[r.name])
     return tuple(out.values())
 
 

@@ -38,12 +38,16 @@ class NormSpec:
         Flat indices of the reference values in an evaluation's output vector.
     label : str
         ``observable in condition``, for messages.
+    prev : ndarray of int, shape (n,), optional
+        ``incident``: flat index of each row's value at the previous reference
+        time (-1 for the first reference time).
     """
 
     kind: NormKind
     rows: np.ndarray
     ref: np.ndarray
     label: str
+    prev: np.ndarray | None = None
 
 
 def normalize(specs: tuple[NormSpec, ...], h: np.ndarray, dh: np.ndarray | None,
@@ -71,6 +75,13 @@ def normalize(specs: tuple[NormSpec, ...], h: np.ndarray, dh: np.ndarray | None,
     h = h.copy()
     dh = None if dh is None else dh.copy()
     for s in specs:
+        if s.kind is NormKind.INCIDENT:
+            has = s.prev >= 0
+            rows, prev = s.rows[has], s.prev[has]
+            h[rows] = h[rows] - y[prev]
+            if dh is not None:
+                dh[rows] = dh[rows] - dy[prev]
+            continue
         yr = y[s.ref]
         dyr = None if dy is None else dy[s.ref]
         v, dv, why = normalize_values(s.kind, yr, dyr, h[s.rows],
@@ -92,6 +103,16 @@ def normalize_values(kind: NormKind, yr: np.ndarray, dyr: np.ndarray | None, v: 
     None). Returns the normalized values, their derivatives, and why the
     normalization is undefined (else None).
     """
+    if kind is NormKind.INCIDENT:  # v is the series on the reference grid itself
+        if v.shape != yr.shape:
+            return v, dv, f"incident of {label}: only on its reference grid"
+        out = v.copy()
+        out[1:] = v[1:] - yr[:-1]
+        dout = None
+        if dv is not None:
+            dout = dv.copy()
+            dout[1:] = dv[1:] - dyr[:-1]
+        return out, dout, None
     if kind is NormKind.ZERO:
         mean = yr.mean()
         dev = yr - mean
