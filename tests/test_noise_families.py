@@ -17,6 +17,8 @@ import bngfit
 from bngfit.noise import neg_binomial, student_t
 from bngfit.problem import NoiseFamily
 
+from .conftest import central_grad
+
 RNG = np.random.default_rng(7)
 
 
@@ -88,15 +90,6 @@ def _problem(problem_writer, family: NoiseFamily, shape, extra_params=()):
     return dataclasses.replace(problem, observables={"obs_A": obs})
 
 
-def _central(obj, x, h=1e-6):
-    g = np.zeros_like(x)
-    for i in range(x.size):
-        e = np.zeros_like(x)
-        e[i] = h
-        g[i] = (obj(x + e).fval - obj(x - e).fval) / (2 * h)
-    return g
-
-
 @pytest.mark.parametrize(
     ("family", "shape", "extra"),
     [(NoiseFamily.STUDENT_T, 4.0, ()),
@@ -119,7 +112,7 @@ def test_objective_with_shape_families(problem_writer, family, shape, extra):
     else:
         expected = -np.sum(stats.nbinom.logpmf(COUNTS, k, k / (k + a)))
     assert ev.fval == pytest.approx(expected, rel=1e-8)
-    np.testing.assert_allclose(ev.grad, _central(obj, x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(ev.grad, central_grad(obj, x, h=1e-6), rtol=1e-6, atol=1e-8)
     assert ev.res is None  # no residual form
 
 

@@ -17,6 +17,8 @@ import bngfit
 from bngfit.conditions import Condition, Mutation, MutationOp
 from bngfit.problem import Normalization, NormKind
 
+from .conftest import central_grad
+
 MODEL = """
 model conv
   species A, B;
@@ -75,15 +77,6 @@ def _expected(kind, traj_at):
     return (v - ref[0]) / (ref[0] - ref.min())
 
 
-def _central(obj, x, h=1e-5):
-    g = np.zeros_like(x)
-    for i in range(x.size):
-        e = np.zeros_like(x)
-        e[i] = h
-        g[i] = (obj(x + e, sensi=1).fval - obj(x - e, sensi=1).fval) / (2 * h)
-    return g
-
-
 CASES = [("init", "obs_A"), ("peak", "obs_B"), ("zero", "obs_A"), ("zero", "obs_B"),
          ("unit", "obs_B"), ("unit", "obs_A")]
 
@@ -103,7 +96,7 @@ def test_normalized_values_match_closed_form_and_gradient_is_exact(problem_write
     other = ~rows  # the other observable stays as simulated
     other_traj = (lambda t: 1.0 - closed_a(t)) if observable == "obs_A" else closed_a
     np.testing.assert_allclose(ev.simulation[other], other_traj(np.array(TIMES)), rtol=1e-8)
-    np.testing.assert_allclose(ev.grad, _central(obj, x), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(ev.grad, central_grad(obj, x), rtol=1e-6, atol=1e-9)
     # sres stays the Jacobian of res (the design convention) under the transform
     np.testing.assert_allclose(ev.grad, ev.sres.T @ ev.res, rtol=1e-10, atol=1e-12)
 
@@ -123,7 +116,7 @@ def test_normalization_after_a_prephase(problem_writer):
 
     rows = np.array([o == "obs_B" for o in problem.measurements.observable])
     np.testing.assert_allclose(ev.simulation[rows], _expected("peak", b), rtol=1e-8)
-    np.testing.assert_allclose(ev.grad, _central(obj, x), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(ev.grad, central_grad(obj, x), rtol=1e-6, atol=1e-9)
 
 
 def test_zero_divisor_is_a_defined_failure(problem_writer):
@@ -152,4 +145,4 @@ def test_incident_from_cumulative(problem_writer):
     b = 1.0 - closed_a(t)
     prev = 1.0 - closed_a(t - 1.0)  # the grid is 0, 1, ..., 10
     np.testing.assert_allclose(ev.simulation[rows], b - prev, rtol=1e-8)
-    np.testing.assert_allclose(ev.grad, _central(obj, x), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(ev.grad, central_grad(obj, x), rtol=1e-6, atol=1e-9)

@@ -17,7 +17,8 @@ import bngfit
 from bngfit.conditions import Condition, Mutation, MutationOp
 from bngfit.problem import Normalization, NormKind, TrajectoryPenalty
 
-from .test_normalization import K1, K2, MODEL, TIMES, _central, closed_a
+from .conftest import central_grad
+from .test_normalization import K1, K2, MODEL, TIMES, closed_a
 
 GRID = tuple(float(t) for t in np.linspace(0.0, 6.0, 13))
 C = 3.0
@@ -62,7 +63,7 @@ def test_penalty_value_and_gradient(problem_writer):
     assert ev.ok, ev.message
     expected = C * np.sum((closed_a(np.array(GRID)) - 0.3) ** 2)
     assert ev.fval == pytest.approx(plain(x).fval + expected, rel=1e-9)
-    np.testing.assert_allclose(ev.grad, _central(obj, x), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(ev.grad, central_grad(obj, x), rtol=1e-6, atol=1e-9)
 
 
 def test_penalty_reads_the_normalized_output(problem_writer):
@@ -80,7 +81,7 @@ def test_penalty_reads_the_normalized_output(problem_writer):
                                rtol=1e-11, atol=1e-13)(x).fval
     assert ev.fval - without == pytest.approx(C * np.sum(np.maximum(bn - 0.5, 0) ** 2),
                                               rel=1e-8)
-    np.testing.assert_allclose(ev.grad, _central(obj, x), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(ev.grad, central_grad(obj, x), rtol=1e-6, atol=1e-9)
 
 
 def test_penalty_in_an_experiment_without_data(problem_writer):
@@ -97,7 +98,7 @@ def test_penalty_in_an_experiment_without_data(problem_writer):
                                rtol=1e-11, atol=1e-13)(x).fval
     expected = C * np.sum((closed_a(np.array(GRID), K1, 2 * K2) - 0.3) ** 2)
     assert ev.fval - without == pytest.approx(expected, rel=1e-9)
-    np.testing.assert_allclose(ev.grad, _central(obj, x), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(ev.grad, central_grad(obj, x), rtol=1e-6, atol=1e-9)
 
 
 def test_division_by_a_parameter_at_zero_is_a_defined_failure(problem_writer):

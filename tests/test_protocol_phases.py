@@ -16,6 +16,8 @@ import pytest
 import bngfit
 from bngfit.conditions import Condition, Mutation, MutationOp
 
+from .conftest import central_grad
+
 MODEL = """
 model conv
   species A, B;
@@ -61,15 +63,6 @@ def _problem(problem_writer, main_sets_b: bool):
     return dataclasses.replace(problem, conditions=conditions)
 
 
-def _central_grad(obj, x, h=1e-5):
-    g = np.zeros_like(x)
-    for i in range(x.size):
-        e = np.zeros_like(x)
-        e[i] = h
-        g[i] = (obj(x + e).fval - obj(x - e).fval) / (2 * h)
-    return g
-
-
 @pytest.mark.parametrize("main_sets_b", [False, True], ids=["carry", "restart"])
 def test_fixed_duration_prephase_values_and_gradient(problem_writer, main_sets_b):
     problem = _problem(problem_writer, main_sets_b)
@@ -83,7 +76,7 @@ def test_fixed_duration_prephase_values_and_gradient(problem_writer, main_sets_b
     total = a_pre + b_start
     expected = a_closed(np.array(TIMES), a_pre, total, k1, K2_MAIN)
     np.testing.assert_allclose(ev.simulation, expected, rtol=1e-8)
-    grad_fd = _central_grad(lambda z: obj(z, sensi=1), x)
+    grad_fd = central_grad(obj, x)
     np.testing.assert_allclose(ev.grad, grad_fd, rtol=1e-6, atol=1e-8)
     if not main_sets_b:
         assert ev.grad[1] == 0.0  # b_main is unused when the main phase keeps B

@@ -30,6 +30,7 @@ from .pybnf_problem import (
     _bind_bngl,
     _neg_bin_r,
     _parameters,
+    perturbation_error,
 )
 from .simulate import ModelInfo, read_model_info
 
@@ -127,8 +128,7 @@ def _condition_mutations(c: ConditionEntry, info: ModelInfo, free_ids: set[str],
     """
     def refuse(p: Perturbation, why: str, cls: type[InputError] = InputError
                ) -> InputError:
-        return cls(f"condition '{c.name}': {why}", file=f, row=p.line, id=p.target,
-                   value=f"{p.target}{p.op.value}{p.value}")
+        return perturbation_error(f"condition '{c.name}'", p, why, f, cls)
 
     out = []
     for p in c.perturbations:

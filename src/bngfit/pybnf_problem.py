@@ -302,6 +302,13 @@ def _runs(config: PybnfConfig, suffixes: set[str]) -> list[_Run]:
     return runs
 
 
+def perturbation_error(owner: str, p: Perturbation, why: str, f: str,
+                       cls: type[InputError] = InputError) -> InputError:
+    """The error for one perturbation of a mutant or condition: file, line, statement."""
+    return cls(f"{owner}: {why}", file=f, row=p.line, id=p.target,
+               value=f"{p.target}{p.op.value}{p.value}")
+
+
 def _mutant_mutations(c: ConditionEntry, info: ModelInfo, free: set[str] | None,
                       f: str) -> tuple[Mutation, ...]:
     """A mutant's statements as mutations, checked as PyBNF would run them.
@@ -312,8 +319,7 @@ def _mutant_mutations(c: ConditionEntry, info: ModelInfo, free: set[str] | None,
     """
     def refuse(p: Perturbation, why: str, cls: type[InputError] = InputError
                ) -> InputError:
-        return cls(f"mutant '{c.name}': {why}", file=f, row=p.line, id=p.target,
-                   value=f"{p.target}{p.op.value}{p.value}")
+        return perturbation_error(f"mutant '{c.name}'", p, why, f, cls)
 
     out = []
     for p in c.perturbations:
