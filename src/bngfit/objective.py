@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -116,13 +117,44 @@ class Evaluation:
     x: np.ndarray
     fval: float
     grad: np.ndarray | None
-    res: np.ndarray | None
-    sres: np.ndarray | None
+    _res: np.ndarray | None
+    _sres: np.ndarray | None
     chi2: float
     simulation: np.ndarray = field(repr=False)
     sigma: np.ndarray = field(repr=False)
     status: str = "ok"
     message: str = ""
+    # Builds (res, sres) on first use: an optimizer on fval and grad never
+    # pays for the residual Jacobian.
+    _deferred: Callable[[], tuple] | None = field(default=None, repr=False, compare=False)
+
+    def _materialize(self) -> None:
+        make = self._deferred
+        if make is not None:
+            res, sres = make()
+            object.__setattr__(self, "_res", res)
+            object.__setattr__(self, "_sres", sres)
+            object.__setattr__(self, "_deferred", None)
+
+    @property
+    def res(self) -> np.ndarray | None:
+        """Residuals, shape (n_res,), or None without a residual form."""
+        self._materialize()
+        return self._res
+
+    @property
+    def sres(self) -> np.ndarray | None:
+        """d res / d x, shape (n_res, n_x), or None (``sensi=0`` or no residual form)."""
+        self._materialize()
+        return self._sres
+
+    def __getstate__(self) -> dict:
+        self._materialize()
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def __setstate__(self, state: dict) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
 
     @property
     def llh(self) -> float:
@@ -303,8 +335,12 @@ class Objective:
     def _likelihood_gauss(self, x, theta, h, dh, sig, dsig, sensi) -> Evaluation | None:
         """Gaussian noise, no transforms: sum(log sigma + rho^2/2) + const.
 
-        The gradient is ``sres.T @ res`` (the convention pin), one product.
-        Returns None where a value is invalid (the general path says which).
+        The gradient is ``sres.T @ res`` (the convention pin) written out:
+        ``(rho/sigma) @ dh + ((1 - rho^2)/sigma) @ dsigma``, the second term
+        being the residual rows ``rho`` and the sigma rows
+        ``sqrt(2 log sigma + c)`` together. ``res`` and ``sres`` themselves
+        are built only when read. Returns None where a value is invalid (the
+        general path says which).
         """
         if not sig.min() > 0.0:  # also False for NaN
             return None
@@ -316,20 +352,30 @@ class Objective:
         if not math.isfinite(fval):
             return None
         rows = self.plan.sigma_rows
-        res = rho
-        if rows.size:
-            sr = np.sqrt(2.0 * logsig[rows] + SIGMA_RES_OFFSET)
-            res = np.concatenate((rho, sr))
-        grad = sres = None
+        grad = chain = None
         if sensi:
             chain = theta * LN10 if self._all_log10 else dtheta_dx(theta, self._codes)
-            drho = (dh - rho[:, None] * dsig) * inv[:, None]
+            a = rho * inv
+            g = a @ dh
+            if rows.size:  # dsigma is zero outside these rows
+                g += (inv - a * rho) @ dsig
+            grad = g * chain
+
+        def residuals():
+            res = rho
+            sres = None
             if rows.size:
-                # d sr = d sigma / (sigma sr): sr * d sr is the log sigma term's gradient
-                drho = np.concatenate((drho, dsig[rows] * (inv[rows] / sr)[:, None]))
-            sres = drho * chain
-            grad = res @ sres
-        return Evaluation(x, fval, grad, res, sres, chi2, h, sig)
+                sr = np.sqrt(2.0 * logsig[rows] + SIGMA_RES_OFFSET)
+                res = np.concatenate((rho, sr))
+            if chain is not None:
+                drho = (dh - rho[:, None] * dsig) * inv[:, None]
+                if rows.size:
+                    # d sr = d sigma / (sigma sr): sr * d sr is the log sigma term's gradient
+                    drho = np.concatenate((drho, dsig[rows] * (inv[rows] / sr)[:, None]))
+                sres = drho * chain
+            return res, sres
+
+        return Evaluation(x, fval, grad, None, None, chi2, h, sig, _deferred=residuals)
 
     def _likelihood_general(self, x, theta, h, dh, sig, dsig, sensi) -> Evaluation:
         meas = self.problem.measurements

@@ -178,6 +178,10 @@ class PhaseInput:
     duration : float or None
         For a pre-equilibration phase: None runs it to steady state (checked),
         a number runs it for that long, model time units.
+    param_cols : ndarray of int, shape (n_sens,), or None
+        Set where ``param_jac`` is a selection of distinct columns (row i is
+        the unit vector of column ``param_cols[i]``): the chain rule is then a
+        scatter, not a product.
     """
 
     params: dict[str, float]
@@ -185,6 +189,7 @@ class PhaseInput:
     param_jac: np.ndarray
     species_jac: dict[str, np.ndarray]
     duration: float | None = None
+    param_cols: np.ndarray | None = None
 
 
 def sample_grid(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -391,7 +396,7 @@ class Engine:
             self._start(main)
             r = sim.run(sample_times=grid, **opts)
             return r.outputs(outs), self._chain(r, outs, main.param_jac, ic, main.species_jac,
-                                                n_theta)
+                                                n_theta, main.param_cols)
         species = self._info.species
         sel = self._species_selectors()
         ic1 = tuple(sorted(preeq.species_jac))
@@ -413,7 +418,8 @@ class Engine:
             # dx_ss/dp into the measured phase, exact and cheapest.
             self._model.set_params(main.params)
             r = sim1.run(sample_times=grid, carry_sensitivities=True, **opts)
-            return r.outputs(outs), self._chain(r, outs, main.param_jac, (), {}, n_theta)
+            return r.outputs(outs), self._chain(r, outs, main.param_jac, (), {}, n_theta,
+                                                main.param_cols)
         # General route: restart from x_ss (with the main condition's species
         # overrides) and chain through d y / d x0 for every species, seeded
         # with dx_ss/dtheta (or the override's own derivative).
@@ -429,14 +435,20 @@ class Engine:
         self._model.set_state(x0)
         r = sim2.run(sample_times=grid, **opts)
         jac = dict(zip(species, dx0, strict=True))
-        return r.outputs(outs), self._chain(r, outs, main.param_jac, species, jac, n_theta)
+        return r.outputs(outs), self._chain(r, outs, main.param_jac, species, jac, n_theta,
+                                            main.param_cols)
 
     @staticmethod
-    def _chain(r, outs, param_jac, ic, species_jac, n_theta) -> np.ndarray:
+    def _chain(r, outs, param_jac, ic, species_jac, n_theta, cols=None) -> np.ndarray:
         """d outputs / d theta = dy/dp @ dp/dtheta + dy/dx0 @ dx0/dtheta."""
         dy = None
         if param_jac.shape[0]:
-            dy = r.output_sensitivities(outs, axis="parameter") @ param_jac
+            s = r.output_sensitivities(outs, axis="parameter")
+            if cols is not None:
+                dy = np.zeros(s.shape[:2] + (n_theta,))
+                dy[:, :, cols] = s
+            else:
+                dy = s @ param_jac
         if ic:
             dic = r.output_sensitivities(outs, axis="ic")
             jac = np.array([species_jac[s] for s in ic])
