@@ -173,3 +173,21 @@ def test_closed_form_simulation(setup):
         h = _H[meas.observable[i]](meas.time[i], theta["k1"], theta["k2"], a0,
                                    theta["scale_B"])
         assert ev.simulation[i] == pytest.approx(h, rel=1e-8, abs=1e-12)
+
+
+def test_residuals_read_after_pickling_match_closed_form(setup):
+    """res/sres are built on first read; a pickled evaluation carries them."""
+    import pickle
+
+    _, v, problem, obj, x = setup
+    obj.clear_cache()
+    ev = pickle.loads(pickle.dumps(obj(x, sensi=1)))
+    _, _, res, sres = _expected(v, problem, x)
+    n = len(problem.measurements)
+    np.testing.assert_allclose(ev.res[:n], res, rtol=RTOL, atol=RTOL * np.max(np.abs(res)))
+    np.testing.assert_allclose(ev.sres[:n], sres, rtol=RTOL, atol=RTOL * np.max(np.abs(sres)))
+    # Value only: residuals, no Jacobian.
+    obj.clear_cache()
+    ev0 = obj(x, sensi=0)
+    assert ev0.sres is None
+    np.testing.assert_allclose(ev0.res[:n], res, rtol=RTOL, atol=RTOL * np.max(np.abs(res)))

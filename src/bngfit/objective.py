@@ -416,31 +416,37 @@ class Objective:
                                 f"{h[i]:.6g}; a negative-binomial mean and every shape "
                                 "parameter must be > 0)")
         rho = (z - zm) / sig
-        chi2 = float((rho**2).sum())
-        grad = res = sres = None
-        sigma_rows = self.plan.sigma_rows
-        with_sr = self.has_residuals and sigma_rows.size > 0
-        if self.has_residuals:
-            if with_sr:
-                sr = np.sqrt(2.0 * np.log(sig[sigma_rows]) + SIGMA_RES_OFFSET)
-                res = np.concatenate((rho, sr))
-            else:
-                res = rho
+        chi2 = float(rho @ rho)
+        grad = chain = None
         if sensi:
-            dz = dh if dz_dh is None else dz_dh[:, None] * dh
             chain = theta * LN10 if self._all_log10 else dtheta_dx(theta, self._codes)
-            g_theta = d_dz @ dz + d_ds @ dsig
+            # d nllh/dz * dz/dh folded into one weight vector: d_dz @ (dz_dh * dh)
+            w = d_dz if dz_dh is None else d_dz * dz_dh
+            g_theta = w @ dh + d_ds @ dsig
             if d_dk is not None:
                 free = self._shape_idx >= 0
                 np.add.at(g_theta, self._shape_idx[free], d_dk[free])
             grad = g_theta * chain
-            if self.has_residuals:
+        if not self.has_residuals:
+            return Evaluation(x, fval, grad, None, None, chi2, h, sig)
+        sigma_rows = self.plan.sigma_rows
+
+        def residuals():
+            res = rho
+            sres = None
+            if sigma_rows.size:
+                sr = np.sqrt(2.0 * np.log(sig[sigma_rows]) + SIGMA_RES_OFFSET)
+                res = np.concatenate((rho, sr))
+            if chain is not None:
+                dz = dh if dz_dh is None else dz_dh[:, None] * dh
                 drho = (dz - rho[:, None] * dsig) / sig[:, None]
-                if with_sr:
+                if sigma_rows.size:
                     dsr = dsig[sigma_rows] / (sig[sigma_rows] * sr)[:, None]
                     drho = np.concatenate((drho, dsr))
                 sres = drho * chain[None, :]
-        return Evaluation(x, fval, grad, res, sres, chi2, h, sig)
+            return res, sres
+
+        return Evaluation(x, fval, grad, None, None, chi2, h, sig, _deferred=residuals)
 
     # ------------------------------------------------------------- helpers
     def simulate(self, x) -> Evaluation:

@@ -186,7 +186,8 @@ class Kernel:
     """A formula compiled for evaluation over the rows of a group.
 
     ``kind`` is ``"const"`` (no symbols: ``const`` is the value), ``"name"``
-    (the formula is one symbol: no call needed) or ``"general"``:
+    (the formula is one symbol: no call needed), ``"product"`` (the product
+    of its two symbols) or ``"general"``:
     ``value_fn(*args)`` is the formula, ``partials_fn(*args)`` the list of its
     partial derivatives by the operands ``wrt`` (those that vary with theta),
     common subexpressions shared.
@@ -235,6 +236,10 @@ def compile_kernel(formula: Formula, wrt: tuple[int, ...]) -> Kernel:
         k = Kernel(formula, "const", wrt, const=float(np.asarray(value, dtype=float)))
     elif len(syms) == 1 and expr == syms[0]:
         k = Kernel(formula, "name", wrt)
+    elif len(syms) == 2 and expr == syms[0] * syms[1]:
+        # A scaling factor times an output, the commonest observable: two
+        # multiplications instead of two generated-function calls.
+        k = Kernel(formula, "product", wrt)
     else:
         value_fn = sp.lambdify(syms, expr, modules="numpy", dummify=True)
         partials_fn = None
@@ -272,16 +277,21 @@ class FormulaEval:
             value = args[0]
             if not isinstance(value, np.ndarray):
                 value = np.full(n, value)
+        elif k.kind == "product":
+            value = args[0] * args[1]
         else:
             value = k.value_fn(*args)
-            if not (isinstance(value, np.ndarray) and value.shape == (n,)
-                    and value.dtype == np.float64):
-                value = np.full(n, value, dtype=float)
+        if not (isinstance(value, np.ndarray) and value.shape == (n,)
+                and value.dtype == np.float64):
+            value = np.full(n, value, dtype=float)
         if dy is None:
             return value, None
         if not k.wrt:
             return value, np.zeros((n, theta.size))
-        partials = (1.0,) if k.partials_fn is None else k.partials_fn(*args)
+        if k.kind == "product":
+            partials = [args[1 - j] for j in k.wrt]
+        else:
+            partials = (1.0,) if k.partials_fn is None else k.partials_fn(*args)
         grad = None
         for j, p in zip(k.wrt, partials, strict=True):
             op = self.operands[j]
@@ -366,7 +376,7 @@ class _Target:
             self.values[rows] = fe.kernel.const
             return
         op = fe.operands[0]
-        if fe.kernel.kind == "general" or op.quantities:
+        if fe.kernel.kind in ("general", "product") or op.quantities:
             self.general.append((rows, fe))
         elif op.flat is not None:
             self.out_rows.append(rows)
