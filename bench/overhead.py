@@ -92,7 +92,10 @@ class RawRuns:
         grid = np.unique(np.concatenate([[0.0], e.times])).tolist()
         if len(grid) < 2:
             grid = [0.0, 1e-6]
-        main, pre = e.main, e.preeq
+        if len(e.pre) > 1:
+            raise SystemExit(f"{e.condition_id}: protocols of several pre-phases are not "
+                             "replayed by this benchmark")
+        main, pre = e.main, (e.pre[0] if e.pre else None)
         exp = {"outputs": list(e.outputs), "grid": grid, "n_sens": len(e.sens_params),
                "main_p": _values(main.quantities, theta),
                "main_s": _values(main.species_quantities, theta),
@@ -182,7 +185,7 @@ def _check_same_work(obj: Objective, x: np.ndarray, raw: RawRuns, sensi: int) ->
     tl = theta.tolist()
     for e, y_raw in zip(obj.plan.experiments, raw(sensi), strict=True):
         y, _ = obj.engine.run(e.outputs, e.grid, e.main.inputs(theta, tl, sensi),
-                              None if e.preeq is None else e.preeq.inputs(theta, tl, sensi),
+                              tuple(p.inputs(theta, tl, sensi) for p in e.pre),
                               e.sens_params, obj.plan.n_theta, sensi)
         if not np.allclose(y, y_raw, rtol=1e-12, atol=0):
             raise RuntimeError(f"raw bngsim runs disagree with bngfit's in {e.condition_id}")

@@ -57,11 +57,15 @@ class Condition:
     ``duration`` matters only where the condition is a pre-equilibration
     phase: None (PEtab) runs it to steady state; a number runs it for that
     long (model time units), as a protocol's equilibration phase does.
+    ``previous`` (pre-phases only) names the condition of the phase run just
+    before this one, so that protocols of several phases form a chain; the
+    first phase of a chain starts from the model's initial state.
     """
 
     id: str
     mutations: tuple[Mutation, ...]
     duration: float | None = None
+    previous: str | None = None
 
 
 class Quantity:

@@ -266,7 +266,7 @@ class Objective:
         dys = []
         for exp in plan.experiments:
             main = exp.main.inputs(theta, theta_list, sensi)
-            pre = None if exp.preeq is None else exp.preeq.inputs(theta, theta_list, sensi)
+            pre = tuple([p.inputs(theta, theta_list, sensi) for p in exp.pre]) if exp.pre else ()
             try:
                 y, dy = run(exp.outputs, exp.grid, main, pre, exp.sens_params, nth, sensi)
             except SimulationFailure as err:

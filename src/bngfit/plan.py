@@ -349,7 +349,7 @@ class Experiment:
     grid: tuple[float, ...]
     outputs: tuple[str, ...]
     main: PhaseMap
-    preeq: PhaseMap | None
+    pre: tuple[PhaseMap, ...]  # phases run before ``main``, first to last
     sens_params: tuple[str, ...]
     offset: int
 
@@ -466,6 +466,24 @@ class Plan:
         return v, d
 
 
+def _pre_chain(problem: Problem, pre: str) -> list[str]:
+    """The pre-phase conditions of an experiment, first to last.
+
+    A pre-equilibration condition may name the condition run before it
+    (:attr:`Condition.previous`); PEtab problems have at most one pre-phase.
+    """
+    chain: list[str] = []
+    while pre:
+        if pre in chain:
+            raise UnsupportedError("pre-phases form a cycle: "
+                                   + " -> ".join([*reversed(chain), pre]), id=pre)
+        if pre not in problem.conditions:
+            raise UnsupportedError("pre-phase condition is not defined", id=pre)
+        chain.append(pre)
+        pre = problem.conditions[pre].previous or ""
+    return chain[::-1]
+
+
 def _base_quantities(problem: Problem, theta_index: dict[str, int]) -> dict[str, Quantity]:
     """Problem parameters as quantities: free -> Theta, fixed -> Const(nominal)."""
     out: dict[str, Quantity] = {}
@@ -578,12 +596,10 @@ def compile_plan(problem: Problem) -> Plan:
     offset = 0
     for (pre, cid), idx in groups.items():
         main_p, main_s = _phase(problem, cid, problem_q)
-        pre_p = pre_s = None
-        if pre:
-            pre_p, pre_s = _phase(problem, pre, problem_q)
+        pre_phases = [(c, *_phase(problem, c, problem_q)) for c in _pre_chain(problem, pre)]
         sens = tuple(
             n for n in info.parameters
-            if main_p[n].deps or (pre_p is not None and pre_p[n].deps)
+            if main_p[n].deps or any(pp[n].deps for _, pp, _ in pre_phases)
         )
         idx_arr = np.array(idx, dtype=int)
         norms_here = [n for n in problem.normalizations if (n.preeq, n.condition) == (pre, cid)]
@@ -667,10 +683,10 @@ def compile_plan(problem: Problem) -> Plan:
         for pen in pens_here:
             penalty_specs.append(_penalty_spec(problem, pen, norms_here, specs_here, outputs,
                                                time_row, offset, n_out))
-        pre_map = None if pre_p is None else PhaseMap(pre_p, pre_s, sens, n_theta,
-                                                       problem.conditions[pre].duration)
+        pre_maps = tuple(PhaseMap(pp, ps, sens, n_theta, problem.conditions[c].duration)
+                         for c, pp, ps in pre_phases)
         experiments.append(Experiment(pre, cid, times, tuple(grid.tolist()), tuple(outputs),
-                                      PhaseMap(main_p, main_s, sens, n_theta), pre_map, sens,
+                                      PhaseMap(main_p, main_s, sens, n_theta), pre_maps, sens,
                                       offset))
         offset += grid.size * n_out
 

@@ -288,12 +288,12 @@ class Engine:
         outputs: tuple[str, ...],
         grid: tuple[float, ...],
         main: PhaseInput,
-        preeq: PhaseInput | None,
+        pre: tuple[PhaseInput, ...],
         sens_params: tuple[str, ...],
         n_theta: int,
         sensi: bool,
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Simulate one condition.
+        """Simulate one condition, after its pre-phases.
 
         Parameters
         ----------
@@ -302,11 +302,15 @@ class Engine:
         grid : sequence of float, shape (n_grid,)
             bngsim sample times, sorted, starting at 0, at least two (see
             :func:`sample_grid`), model time units.
-        main, preeq : PhaseInput
-            The measured phase and the optional pre-equilibration phase.
+        main : PhaseInput
+            The measured phase.
+        pre : tuple of PhaseInput
+            Phases run before it, first to last (empty: none). The first
+            starts from the model's initial state; each later phase, and the
+            measured one, starts from the state the one before ended in.
         sens_params : tuple of str
             Model parameters whose sensitivities are needed (rows of the
-            ``param_jac`` of both phases).
+            ``param_jac`` of every phase).
         n_theta : int
             Number of free parameters.
         sensi : bool
@@ -320,14 +324,14 @@ class Engine:
         Raises
         ------
         SimulationFailure
-            If the solver fails or pre-equilibration does not settle.
+            If the solver fails or a pre-phase to steady state does not settle.
         """
         import bngsim
 
         try:
             if sensi:
-                return self._run_sensi(outputs, grid, main, preeq, sens_params, n_theta)
-            return self._run_plain(outputs, grid, main, preeq), None
+                return self._run_sensi(outputs, grid, main, pre, sens_params, n_theta)
+            return self._run_plain(outputs, grid, main, pre), None
         except (bngsim.BngsimError, ValueError, ArithmeticError) as err:
             text = " ".join(str(err).split())
             raise SimulationFailure(text[:2000]) from None
@@ -369,74 +373,111 @@ class Engine:
                 f"({what} still changing); raise preeq_tmax or check the model"
             )
 
-    def _run_plain(self, outputs, grid, main, preeq) -> np.ndarray:
+    def _run_plain(self, outputs, grid, main, pre) -> np.ndarray:
         self._ensure_model()
         sim = self._simulator(None)
         opts = self._opts()
-        if preeq is not None:
-            self._start(preeq)
-            r1 = sim.run(sample_times=self._preeq_grid(preeq), **opts)
-            x = r1.outputs(self._species_selectors())
-            self._check_settled(x[-2], x[-1], "states", preeq)
-            self._model.set_params(main.params)
+        model = self._model
+        if pre:
+            self._start(pre[0])
+            for k, phase in enumerate(pre):
+                if k:
+                    model.set_params(phase.params)
+                    for name, value in phase.species.items():
+                        model.set_concentration(name, value)
+                r1 = sim.run(sample_times=self._preeq_grid(phase), **opts)
+                x = r1.outputs(self._species_selectors())
+                self._check_settled(x[-2], x[-1], "states", phase)
+            model.set_params(main.params)
             for name, value in main.species.items():
-                self._model.set_concentration(name, value)
+                model.set_concentration(name, value)
         else:
             self._start(main)
         r = sim.run(sample_times=grid, **opts)
         return r.outputs(list(outputs))
 
-    def _run_sensi(self, outputs, grid, main, preeq, sens_params, n_theta):
+    def _run_sensi(self, outputs, grid, main, pre, sens_params, n_theta):
         self._ensure_model()
         outs = list(outputs)
         opts = self._opts()
-        if preeq is None:
+        if not pre:
             ic = tuple(sorted(main.species_jac))
             sim = self._simulator(sens_params, ic)
             self._start(main)
             r = sim.run(sample_times=grid, **opts)
             return r.outputs(outs), self._chain(r, outs, main.param_jac, ic, main.species_jac,
                                                 n_theta, main.param_cols)
-        species = self._info.species
         sel = self._species_selectors()
-        ic1 = tuple(sorted(preeq.species_jac))
-        sim1 = self._simulator(sens_params, ic1)
-        self._start(preeq)
-        r1 = sim1.run(sample_times=self._preeq_grid(preeq), **opts)
-        x = r1.outputs(sel)
-        dx = self._chain(r1, sel, preeq.param_jac, ic1, preeq.species_jac, n_theta)
-        self._check_settled(x[-2], x[-1], "states", preeq)
-        self._check_settled(dx[-2], dx[-1], "sensitivities", preeq)
-        carry = (
-            not main.species
-            and not ic1
-            and main.param_jac.shape == preeq.param_jac.shape
-            and np.array_equal(main.param_jac, preeq.param_jac)
-        )
-        if carry:
-            # Same parameter-to-theta map in both phases: bngsim carries
-            # dx_ss/dp into the measured phase, exact and cheapest.
-            self._model.set_params(main.params)
-            r = sim1.run(sample_times=grid, carry_sensitivities=True, **opts)
-            return r.outputs(outs), self._chain(r, outs, main.param_jac, (), {}, n_theta,
-                                                main.param_cols)
-        # General route: restart from x_ss (with the main condition's species
-        # overrides) and chain through d y / d x0 for every species, seeded
-        # with dx_ss/dtheta (or the override's own derivative).
-        x0 = x[-1].copy()
-        dx0 = dx[-1].copy()
-        for name, value in main.species.items():
+        first = pre[0]
+        ic1 = tuple(sorted(first.species_jac))
+        sim = self._simulator(sens_params, ic1)
+        self._start(first)
+        r = sim.run(sample_times=self._preeq_grid(first), **opts)
+        x = r.outputs(sel)
+        dx = self._chain(r, sel, first.param_jac, ic1, first.species_jac, n_theta,
+                         first.param_cols)
+        self._check_settled(x[-2], x[-1], "states", first)
+        self._check_settled(dx[-2], dx[-1], "sensitivities", first)
+        # bngsim carries dx/dp only while the Simulator has no initial-condition
+        # sensitivities; a route once restarted stays restarted.
+        carried = not ic1
+        prev = first
+        for phase in (*pre[1:], main):
+            grid_k = grid if phase is main else self._preeq_grid(phase)
+            sel_k = outs if phase is main else sel
+            if carried and self._can_carry(prev, phase):
+                r = self._carry(sim, phase, grid_k, opts)
+                y, dy = r.outputs(sel_k), self._chain(r, sel_k, phase.param_jac, (), {},
+                                                        n_theta, phase.param_cols)
+            else:
+                carried = False
+                r, jac = self._restart(phase, x[-1], dx[-1], sens_params, n_theta, grid_k, opts)
+                y = r.outputs(sel_k)
+                dy = self._chain(r, sel_k, phase.param_jac, self._info.species, jac, n_theta,
+                                 phase.param_cols)
+            if phase is main:
+                return y, dy
+            self._check_settled(y[-2], y[-1], "states", phase)
+            self._check_settled(dy[-2], dy[-1], "sensitivities", phase)
+            x, dx, prev = y, dy, phase
+        raise AssertionError("unreachable: the loop returns at the measured phase")
+
+    @staticmethod
+    def _can_carry(prev: PhaseInput, phase: PhaseInput) -> bool:
+        """Whether bngsim can continue the previous run's sensitivities.
+
+        Only where the phase sets no species and maps the sensitivity
+        parameters to theta exactly as the previous phase did.
+        """
+        return (not phase.species
+                and phase.param_jac.shape == prev.param_jac.shape
+                and np.array_equal(phase.param_jac, prev.param_jac))
+
+    def _carry(self, sim, phase: PhaseInput, grid, opts):
+        """Continue from the state (and dx/dp) the last run ended in: exact, cheapest."""
+        self._model.set_params(phase.params)
+        return sim.run(sample_times=grid, carry_sensitivities=True, **opts)
+
+    def _restart(self, phase: PhaseInput, x_end: np.ndarray, dx_end: np.ndarray,
+                 sens_params, n_theta: int, grid, opts):
+        """Restart from the last state with every species as an initial-condition
+        sensitivity, seeded with its dx/dtheta (or a species override's own).
+
+        Returns the run and the seed, species name -> d x0 / d theta.
+        """
+        species = self._info.species
+        x0 = x_end.copy()
+        dx0 = dx_end.copy()
+        for name, value in phase.species.items():
             i = species.index(name)
             x0[i] = value
-            dx0[i] = main.species_jac.get(name, np.zeros(n_theta))
+            dx0[i] = phase.species_jac.get(name, np.zeros(n_theta))
         sim2 = self._simulator(sens_params, species)
-        self._model.set_params(main.params)
+        self._model.set_params(phase.params)
         self._model.reset()
         self._model.set_state(x0)
         r = sim2.run(sample_times=grid, **opts)
-        jac = dict(zip(species, dx0, strict=True))
-        return r.outputs(outs), self._chain(r, outs, main.param_jac, species, jac, n_theta,
-                                            main.param_cols)
+        return r, dict(zip(species, dx0, strict=True))
 
     @staticmethod
     def _chain(r, outs, param_jac, ic, species_jac, n_theta, cols=None) -> np.ndarray:
