@@ -350,7 +350,7 @@ noise_model: lognormal, observable: y, sigma: relative 0.1, location: mean
 objective: chi_sq
 job_type: de
 max_iterations = 40
-normalization = init: (e.exp: x)
+normalization x = init
 """
 
 
@@ -378,7 +378,8 @@ def test_edition2_example(tmp_path):
     assert [d.name for d in base.data] == ["d.exp", "r2.exp"]
     assert (base.condition, base.preequilibrate, base.line) == (None, None, 11)
     assert (dose.condition, dose.preequilibrate) == ("high", "ko")
-    assert [d.name for d in dose.data] == ["e.exp", "s.prop"]
+    assert [d.name for d in dose.data] == ["e.exp"]
+    assert [d.name for d in dose.constraints] == ["s.prop"]
     n0, n1 = c.noise_models
     assert (n0.family, n0.observable, n0.source, n0.argument) == ("normal", None,
                                                                   "read_exp_file", "_SD")
@@ -387,8 +388,9 @@ def test_edition2_example(tmp_path):
     assert c.objfunc is Objfunc.CHI_SQ and c.objfunc_line == 15
     assert c.settings["job_type"] == ("de", 16)
     assert c.setting("max_iterations") == 40
-    (norm,) = c.normalization
-    assert (norm.file.name, norm.columns) == ("e.exp", ("x",))
+    assert c.normalization == ()
+    (norm,) = c.obs_normalization
+    assert (norm.type, norm.experiment, norm.observable) == (NormalizationType.INIT, None, "x")
     assert c.warnings == ()
 
 
@@ -403,7 +405,8 @@ E2 = "edition = 2\nmodel: m.bngl\nparameter: k, lower: 0, upper: 1\n"
 E2_DATA = "experiment: e1, data: d.exp\n"
 
 EDITION2_BAD = [
-    ("legacy_key", E2 + E2_DATA + "uniform_var = p 0 1\n", 5, ["uniform_var", "parameter:"]),
+    ("legacy_key", E2 + E2_DATA + "objfunc = sos\n", 5, ["objfunc", "objective = NAME"]),
+    ("legacy_mutant", E2 + E2_DATA + "mutant = m ko k=0 : d.exp\n", 5, ["condition:"]),
     ("legacy_model", E2 + E2_DATA + "model = m.bngl : d.exp\n", 5, ["model:", "experiment:"]),
     ("legacy_fit_type", E2 + E2_DATA + "fit_type = de\n", 5, ["job_type"]),
     ("unknown_record", E2 + E2_DATA + "dataset: x, data: d.exp\n", 5, ["'dataset'",
@@ -427,7 +430,7 @@ EDITION2_BAD = [
      ["'upper'", "'ten'"]),
     ("param_twice", E2 + E2_DATA + "parameter: k, lower: 1, upper: 2\n", 5, ["'k'", "line 3"]),
     ("param_initial_out", E2 + E2_DATA + "parameter: p, lower: 1, upper: 2, initial: 5\n", 5,
-     ["'initial'", "'5'"]),
+     ["'initial_value'", "'5'"]),
     ("param_log_bound", E2 + E2_DATA + "parameter: p, scale: log10, lower: 0, upper: 2\n", 5,
      ["'p'", "positive"]),
     ("normal_no_sd", E2 + E2_DATA + "parameter: p, prior: normal, mean: 1\n", 5,
@@ -443,7 +446,7 @@ EDITION2_BAD = [
     ("no_experiment", E2, None, ["no data", "experiment:"]),
     ("garbage", E2 + E2_DATA + "just words here\n", 5, ["just words here"]),
     ("edition_colon", "edition: 2\n" + BASE, 1, ["edition = 2"]),
-    ("record_with_equals", E2 + E2_DATA + "job_type = de\n", 5, ["job_type: VALUE"]),
+    ("record_with_equals", E2 + E2_DATA + "condition = c\n", 5, ["condition: VALUE"]),
 ]
 
 
@@ -463,3 +466,80 @@ def test_gaussian_is_an_alias_of_normal():
 
     entry = noise("Gaussian", None, {"sigma": "fix_at 1"}, 3)
     assert entry.family == "normal" and entry.argument == 1.0
+
+
+# ------------------------------------------------ edition 2 as PyBNF writes it
+UPSTREAM = """\
+output_dir = output/x
+edition = 2
+model: m.bngl
+bngl_backend = bngsim
+job_type = lbfgs
+objective = chi_sq
+noise_model y = student_t, sigma = read_exp_file _SD, df = fit nu   # Student-t
+noise_model z = lnnormal, sigma = prediction_formula 0.1 + s*z, cumulative
+condition: stim, model: m.bngl, perturbations: "A(b,c)" = 5, kf * 2, L0 = kr
+experiment: wash, preequilibrate: stim, equil_t_end: 60, data: d.exp, r2.exp, s.con, gml: 9
+experiment: qual, data: s.prop, t_end: 8, n_steps: 16
+observable: z, column: z_measured
+observable: ratio, formula: max(A_tot, 1e-9) / B_tot
+normalization = init
+normalization z = peak
+normalization wash.y = unit
+uniform_var = kf 0.05 3.0 u
+normal_var = kr 1 0.5
+lognormal_var = nu 1 0.5
+parameter: s, prior: normal, mean: 1, sd: 0.5, lower: 0, upper: inf, initial_value: 2
+parameter: L, parameter_scale: ln, lower: 0.1, upper: 10
+loguniform_var = k9 0.01 100 b
+sbml_rtol = 1e-8
+mystery = 3
+"""
+
+
+def test_edition2_as_pybnf_documents_it(tmp_path):
+    files = ("m.bngl", "d.exp", "r2.exp", "s.con", "s.prop")
+    c = read_conf(_setup(tmp_path, UPSTREAM, files=files))
+    assert c.settings["job_type"] == ("lbfgs", 5)
+    assert c.objfunc is Objfunc.CHI_SQ and c.objfunc_line == 6
+    ny, nz = c.noise_models
+    assert (ny.family, ny.observable, ny.source, ny.argument, ny.extra) == (
+        "student_t", "y", "read_exp_file", "_SD", (("df", "fit", "nu"),))
+    assert (nz.family, nz.source, nz.argument, nz.cumulative) == (
+        "lnnormal", "prediction_formula", "0.1 + s*z", True)
+    (stim,) = c.conditions
+    assert stim.model == "m"
+    assert [(q.target, q.op, q.value, q.species) for q in stim.perturbations] == [
+        ("A(b,c)", MutationOp.SET, 5.0, True), ("kf", MutationOp.MUL, 2.0, False),
+        ("L0", MutationOp.SET, "kr", False)]
+    wash, qual = c.experiments
+    assert [d.name for d in wash.data] == ["d.exp", "r2.exp"]
+    assert [d.name for d in wash.constraints] == ["s.con"]
+    assert (wash.preequilibrate, wash.equil_t_end) == ("stim", 60.0)
+    assert (qual.data, qual.t_end, qual.n_steps) == ((), 8.0, 16)
+    rename, ratio = c.observables
+    assert (rename.name, rename.column, ratio.formula) == ("z", "z_measured",
+                                                            "max(A_tot, 1e-9) / B_tot")
+    assert [(n.type.value, n.experiment, n.observable) for n in c.obs_normalization] == [
+        ("init", None, None), ("peak", None, "z"), ("unit", "wash", "y")]
+    p = {q.name: q for q in c.parameters}
+    assert not p["kf"].enforce_bounds and p["k9"].enforce_bounds
+    assert (p["kr"].kind, p["kr"].lower) == (ParamKind.NORMAL, None)  # untruncated
+    assert (p["nu"].kind, p["nu"].scale) == (ParamKind.LOGNORMAL, Scale.LOG10)
+    assert (p["s"].lower, p["s"].upper, p["s"].initial) == (0.0, None, 2.0)
+    assert (p["L"].kind, p["L"].scale) == (ParamKind.LOGUNIFORM, Scale.LOG)
+    gml, unknown, ignored = c.warnings
+    assert (gml.row, gml.id, gml.value) == (10, "gml", "9")
+    assert "bngl_backend (line 4)" in ignored.message and "sbml_rtol" in ignored.message
+    assert unknown.message == "unknown key(s), not read: mystery (line 24)"
+
+
+def test_edition2_record_forms_still_read(tmp_path):
+    text = (E2 + E2_DATA + "objective: sos\njob_type: de\n"
+            "noise_model: student_t, observable: x, sigma: fix_at 2, df: fix_at 5\n"
+            "parameter: p, scale: log10, lower: 1, upper: 2, initial: 1.5\n")
+    c = read_conf(_setup(tmp_path, text))
+    assert c.objfunc is Objfunc.SOS and c.setting("job_type") == "de"
+    (n,) = c.noise_models
+    assert (n.observable, n.argument, n.extra) == ("x", 2.0, (("df", "fix_at", 5.0),))
+    assert c.parameters[1].initial == 1.5 and c.parameters[1].scale is Scale.LOG10

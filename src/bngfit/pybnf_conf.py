@@ -29,40 +29,53 @@ models are mixed, no naming check is made either (the builder binds names).
 
 Edition 2 (a line ``edition = 2``, anywhere in the file)
 --------------------------------------------------------
-This grammar is bngfit's own (PyBNF's newer syntax is not a published
-standard); it is close to PyBNF's labelled records. A line is a comment, blank,
-the ``edition`` line, a setting, or a record::
-
-    line     := setting | record
-    setting  := KEY "=" VALUE        KEY a setting key (not a legacy structure key)
-    record   := KIND ":" VALUE ("," item)*
-    item     := FIELD ":" VALUE      starts a field
-              | VALUE                one more value of the previous field (list fields only)
-
-The records, with their fields (field order is free; each field once)::
+PyBNF's newer syntax, as its documentation and parser write it
+(docs/config_keys.rst, docs/noise_models.rst, docs/priors.rst, ADR-0028,
+-0043, -0052, -0053, -0058; ``pybnf/parse.py``). A line is a comment, blank,
+the ``edition`` line, a ``KEY = VALUE`` line or a labelled record
+``KIND: NAME, FIELD: VALUE, ...`` (fields in any order, a list field's
+further values without a label; commas inside quotes or parentheses do not
+split)::
 
     model: FILE[, FILE ...]
-    experiment: NAME, data: FILE[, FILE ...][, condition: C][, preequilibrate: C][, model: M]
-    condition: NAME, perturbations: P[, P ...][, model: M]    P: "target op value", op = * / + -
-    parameter: NAME[, scale: lin|log10][, prior: uniform|normal][, lower: X, upper: Y]
-               [, mean: M, sd: S][, initial: V]
-    noise_model: FAMILY[, observable: OBS], PARAM: SOURCE[, location: mean|median]
-    objective: OBJFUNC
-    job_type: ALGORITHM
+    experiment: NAME, data: FILE[, FILE ...][, condition: C][, preequilibrate: C]
+                [, equil_t_end: T][, model: M][, t_end: T][, n_steps: N][, t_start: 0]
+                [, type: time_course][, method: ode]
+    condition: NAME[, model: M], perturbations: P[, P ...]
+    parameter: NAME[, prior: uniform|normal][, parameter_scale: lin|log10|ln]
+               [, lower: X, upper: Y][, mean: M, sd: S][, initial_value: V]
+    observable: NAME, column: HEADER        observable: NAME, formula: EXPR
+    objective = TOKEN                       job_type = ALGORITHM
+    noise_model [OBS] = FAMILY, PARAM = SOURCE[, PARAM = SOURCE][, location = mean|median]
+                        [, cumulative]
+    normalization [OBS | EXPERIMENT.OBS] = init|peak|zero|unit
+    uniform_var = NAME LOWER UPPER [b|u]    (and loguniform_var, normal_var, lognormal_var,
+                                             var, logvar, as in edition 1)
 
-``parameter_scale`` and ``initial_value`` are accepted for ``scale`` and
-``initial`` (PyBNF's names). ``lower``/``upper`` and ``initial`` are values of
-the parameter (not logs); ``mean``/``sd`` are in the scale's units. With no
-``prior``, bounds mean uniform over the bounds, and an initial value alone is a
-start point (``var``/``logvar``). A normal prior is not truncated unless bounds
-are given. FAMILY is ``normal``, ``lognormal`` (PARAM ``sigma``), ``laplace``
-(``scale``) or ``neg_bin`` (``dispersion``); SOURCE is ``read_exp_file SUFFIX``,
-``fit NAME``, ``fix_at NUMBER``, ``relative [CV]`` or ``column_mean``.
-Settings use ``KEY = VALUE`` as in edition 1, including ``normalization``;
-the legacy structure keys (``model =``, ``*_var =``, ``mutant =``, ``objfunc =``,
-``fit_type =``, ``time_course =``, ``param_scan =``, ``noise_model =``) are
-refused, naming the record to use instead. Free parameters are plain ids.
-Anything else is refused with the file, line and text.
+``data:`` files are ``.exp`` (replicates of one simulation) and ``.prop`` /
+``.con`` constraints read on it; an experiment with constraints only states
+its span with ``t_end`` (and ``n_steps``). ``P`` is ``target op value`` with op
+``= * / + -``; the target a parameter id or a quoted species pattern
+(``"A()" = 5``); the value a number or a parameter id. ``M`` is a model's file
+name or stem. Parameter bounds and initial values are values of the
+parameter (not logs); ``mean``/``sd`` are in the scale's units; without a
+prior, bounds mean uniform; a normal prior's bound may be ``inf``. FAMILY is
+``normal`` (``gaussian``), ``lognormal`` (log10), ``lnnormal`` (ln), ``laplace``
+(parameter ``scale``), ``student_t`` (``sigma``, and ``df``, 4 unless given) or
+``neg_bin`` (``dispersion``); SOURCE is ``read_exp_file SUFFIX``, ``fit NAME``,
+``fix_at NUMBER``, ``relative [CV]``, ``column_mean``, ``formula EXPR`` or
+``prediction_formula EXPR`` (``df`` takes ``fix_at`` or ``fit``).
+
+bngfit also reads its earlier forms of the same things: ``objective: TOKEN``,
+``job_type: NAME``, ``noise_model: FAMILY[, observable: OBS], PARAM: SOURCE``
+and the ``parameter:`` field names ``scale`` and ``initial``. The legacy
+structure keys ``model =``, ``mutant =``, ``objfunc =``, ``fit_type =``,
+``time_course =`` and ``param_scan =`` are refused, naming what replaces them;
+so are documented forms that change the mathematics in ways bngfit does not
+compute (stochastic methods, dose-response and steady-state experiments,
+measurement-time uncertainty, normalization chains, other prior families,
+analytical objectives), each naming the line. Free parameters are model ids
+(or a BNGL template's ``X__FREE`` placeholders).
 """
 
 from __future__ import annotations
@@ -80,6 +93,8 @@ from .pybnf_entries import (
     NormalizationEntry,
     NormalizationType,
     Objfunc,
+    ObservableEntry,
+    ObsNormalizationEntry,
     ParamEntry,
     ParamKind,
     Perturbation,
@@ -88,15 +103,14 @@ from .pybnf_entries import (
 from .pybnf_keys import (
     IGNORED_KEYS,
     LEGACY_ONLY_KEYS,
+    OTHER_PRIOR_FAMILIES,
     RUN_KEYS,
     UNSUPPORTED_MATH_KEYS,
     KeySpec,
     parse_setting,
 )
 from .pybnf_parse import (
-    RECORDS,
     LineError,
-    check_record,
     identifier,
     legacy_action,
     legacy_model,
@@ -106,8 +120,14 @@ from .pybnf_parse import (
     legacy_var,
     model_file,
     noise,
+    obs_normalization,
+)
+from .pybnf_records import (
+    RECORDS,
+    check_record,
     record_condition,
     record_experiment,
+    record_observable,
     record_parameter,
     split_record,
 )
@@ -123,6 +143,8 @@ __all__ = [
     "NormalizationEntry",
     "NormalizationType",
     "Objfunc",
+    "ObsNormalizationEntry",
+    "ObservableEntry",
     "ParamEntry",
     "ParamKind",
     "Perturbation",
@@ -134,9 +156,14 @@ __all__ = [
     "unsupported_math",
 ]
 
-_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\s+([A-Za-z_][A-Za-z0-9_]*))?\s*([=:])(.*)$")
+_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\s+([A-Za-z_][A-Za-z0-9_.]*))?\s*([=:])(.*)$")
 _COMMENT = re.compile(r"(^|\s)#.*$")
 _VARS = ("uniform_var", "loguniform_var", "normal_var", "lognormal_var", "var", "logvar")
+_PRIOR_VAR = re.compile(r"(log|ln)?([a-z_]+?)_var|lnvar")
+#: PyBNF's analytical objectives (no model, no data), which bngfit does not fit.
+_ANALYTICAL = ("score", "expression", "callable", "banana", "gaussian", "rotated_gaussian",
+               "rotated_quartic", "multimodal")
+
 BNGL_FREE_SUFFIX = "__FREE"
 
 
@@ -229,6 +256,20 @@ def check_supported(config: PybnfConfig, *, supported=()) -> None:
 
 
 # ---------------------------------------------------------------- reading
+def _prior_family(key: str) -> str | None:
+    """The prior family of a ``*_var`` key bngfit does not read, else None."""
+    m = _PRIOR_VAR.fullmatch(key)
+    if m is None or key in _VARS:
+        return None
+    if key == "lnvar":
+        return "lnvar (a natural-log start point)"
+    family = m.group(2)
+    if family in OTHER_PRIOR_FAMILIES or (m.group(1) == "ln" and family in ("uniform",
+                                                                           "normal")):
+        return f"{m.group(1) or ''}{family}"
+    return None
+
+
 def _edition(lines: list[str], f: str) -> int:
     found: list[tuple[int, str]] = []
     for number, raw in enumerate(lines, start=1):
@@ -259,6 +300,8 @@ class _Reader:
         self.norms: list[NormalizationEntry] = []
         self.actions: list[ActionEntry] = []
         self.noise: list[NoiseEntry] = []
+        self.observables: list[ObservableEntry] = []
+        self.obs_norms: list[ObsNormalizationEntry] = []
         self.settings: dict[str, tuple[object, int]] = {}
         self.raw_settings: dict[str, str] = {}
         self.objfunc: tuple[Objfunc, int] | None = None
@@ -279,7 +322,8 @@ class _Reader:
             return
         key, sub, sep, value = m.group(1).lower(), m.group(2), m.group(3), m.group(4)
         try:
-            if sub is not None and not (key == "noise_model" and sep == "="):
+            if sub is not None and not (sep == "=" and (
+                    key == "noise_model" or (key == "normalization" and self.edition == 2))):
                 raise LineError("expected 'key = value' (a key is one word)", id=key,
                                 value=text)
             if key == "edition":
@@ -293,9 +337,16 @@ class _Reader:
             elif self.edition == 2 and key in LEGACY_ONLY_KEYS:
                 raise LineError(f"'{key} = ...' is edition-1 syntax; edition 2 uses "
                                 f"{LEGACY_ONLY_KEYS[key]}", id=key, value=text)
-            elif self.edition == 2 and key in RECORDS:
+            elif self.edition == 2 and key in ("objective", "job_type"):
+                # PyBNF writes these 'objective = X' / 'job_type = X'; 'KEY: X' is read too
+                self.tried.add(key)
+                self._scalar_record(key, value.strip(), number)
+            elif self.edition == 2 and key in RECORDS and key != "noise_model":
                 raise LineError(f"records are written '{key}: VALUE, FIELD: VALUE, ...'",
                                 id=key, value=text)
+            elif self.edition == 2 and key == "normalization":
+                self.tried.add(key)
+                self.obs_norms.append(obs_normalization(sub, value, number))
             else:
                 self.tried.add(key)
                 self._legacy(key, sub, value, number, text)
@@ -306,7 +357,7 @@ class _Reader:
         if key == "model":
             self.models.append(legacy_model(value, self.base, line))
         elif key in _VARS:
-            self.add_param(legacy_var(key, value, line))
+            self.add_param(legacy_var(key, value, line, self.edition))
         elif key == "mutant":
             self.conditions.append(legacy_mutant(value, self.base, line))
         elif key == "objfunc":
@@ -317,15 +368,20 @@ class _Reader:
             self.actions.append(legacy_action(key, value, line))
         elif key == "noise_model":
             self.noise.append(legacy_noise(sub, value, line))
-        elif key == "job_type":
-            raise LineError("job_type needs 'edition = 2' (and is written 'job_type: NAME'); "
-                            "edition-1 files use fit_type", id=key, value=text)
+        elif key in ("job_type", "objective"):
+            legacy = "fit_type" if key == "job_type" else "objfunc"
+            raise LineError(f"{key} needs 'edition = 2' in the file; edition-1 files use "
+                            f"{legacy}", id=key, value=text)
         elif key in RUN_KEYS or key in UNSUPPORTED_MATH_KEYS:
             spec = RUN_KEYS.get(key) or UNSUPPORTED_MATH_KEYS[key]
             self.set(key, value, line, spec)
         elif key in IGNORED_KEYS:
             self.set(key, value, line, KeySpec("text", IGNORED_KEYS[key]))
             self.ignored.append((key, line))
+        elif _prior_family(key) is not None:
+            raise LineError(f"prior family '{_prior_family(key)}' is not supported by "
+                            "bngfit; declare the parameter with uniform_var, loguniform_var, "
+                            "normal_var or lognormal_var", id=key, value=value.strip())
         else:
             self.unknown.append((key, line))
 
@@ -336,18 +392,38 @@ class _Reader:
         if head == "model":
             self.models.extend(model_file(v, self.base, line) for v in head_values)
         elif head == "experiment":
-            self.experiments.append(record_experiment(name, f, self.base, line))
+            entry, notes = record_experiment(name, f, self.base, line)
+            self.experiments.append(entry)
+            for message, key, value in notes:
+                self.issues.append(Issue("warning", f"experiment '{name}': {message}",
+                                         self.f, line, key, value))
         elif head == "condition":
             self.conditions.append(record_condition(name, f, line))
         elif head == "parameter":
             self.add_param(record_parameter(name, f, line))
+        elif head == "observable":
+            self.observables.append(record_observable(name, f, line))
         elif head == "noise_model":
             obs = f.pop("observable", None)
             self.noise.append(noise(name, obs and identifier(obs, "observable"), f, line))
-        elif head == "objective":
-            self.set_objfunc(name, line, "objective")
-        else:  # job_type
-            self.set("job_type", name, line, RUN_KEYS["fit_type"])
+        else:  # objective, job_type
+            self._scalar_record(head, name, line)
+
+    def _scalar_record(self, key: str, text: str, line: int) -> None:
+        """``objective`` or ``job_type``, written ``KEY = VALUE`` or ``KEY: VALUE``."""
+        if key == "job_type":
+            self.set("job_type", text, line, RUN_KEYS["fit_type"])
+            return
+        token = text.split(",")[0].strip().lower()
+        if token in _ANALYTICAL:
+            raise LineError(f"objective '{token}' is one of PyBNF's analytical objectives "
+                            "(no model, no data); bngfit fits models to data", id=key,
+                            value=text)
+        if token == "kl":
+            raise LineError("kl compares whole columns; PyBNF's edition 2 names it "
+                            "'profile_objective = kl', which bngfit does not support", id=key,
+                            value=text)
+        self.set_objfunc(text, line, key)
 
     def set(self, key: str, text: str, line: int, spec: KeySpec) -> None:
         """Record setting ``key``; the same key twice must agree."""
@@ -395,6 +471,7 @@ class _Reader:
         self._check_normalization()
         self._check_sbml_actions()
         self._check_noise()
+        self._check_edition2()
         errors = [i for i in self.issues if i.severity == "error"]
         if errors:
             raise InputError(errors[0].message, issues=errors)
@@ -416,7 +493,8 @@ class _Reader:
             objfunc_line=None if self.objfunc is None else self.objfunc[1],
             normalization=tuple(self.norms), conditions=tuple(self.conditions),
             experiments=tuple(self.experiments), actions=tuple(self.actions),
-            noise_models=tuple(self.noise), settings=dict(self.settings),
+            noise_models=tuple(self.noise), observables=tuple(self.observables),
+            obs_normalization=tuple(self.obs_norms), settings=dict(self.settings),
             warnings=tuple(warnings),
         )
 
@@ -431,7 +509,8 @@ class _Reader:
                 "uniform_var, loguniform_var, normal_var, lognormal_var, var or logvar"),
                 id="parameter")
         has_data = any(m.data for m in self.models) or any(
-            c.data for c in self.conditions) or any(e.data for e in self.experiments)
+            c.data for c in self.conditions) or any(
+            e.data or e.constraints for e in self.experiments)
         errors = any(i.severity == "error" for i in self.issues)
         if self.models and not has_data and not errors:
             self.error("no data file: nothing to fit (" + (
@@ -521,7 +600,7 @@ class _Reader:
         if self.edition != 1:
             return
         for m in self.models:
-            if m.path.suffix.lower() not in (".xml", ".sbml"):
+            if m.path.suffix.lower() not in (".xml", ".sbml", ".ant"):
                 continue
             suffixes = {a.suffix for a in self.actions
                         if a.fields.get("model") in (None, m.name)}
@@ -540,6 +619,29 @@ class _Reader:
                 self.error(f"two noise models for {what} (first on line "
                            f"{first[n.observable]})", n.line, n.observable or "noise_model")
             first.setdefault(n.observable, n.line)
-            if n.source == "fit" and n.argument not in self.params:
-                self.error(f"'fit {n.argument}': {n.argument} is not a declared free "
-                           "parameter", n.line, n.parameter, n.argument)
+            for param, source, argument in ((n.parameter, n.source, n.argument), *n.extra):
+                if source == "fit" and argument not in self.params:
+                    self.error(f"'fit {argument}': {argument} is not a declared free "
+                               "parameter", n.line, param, argument)
+
+    def _check_edition2(self) -> None:
+        """Observable records and normalizations: each target once, experiments known."""
+        first: dict[object, int] = {}
+        for o in self.observables:
+            if o.name in first:
+                self.error(f"two observable records for '{o.name}' (first on line "
+                           f"{first[o.name]})", o.line, o.name)
+            first.setdefault(o.name, o.line)
+        experiments = {e.name for e in self.experiments}
+        seen: dict[tuple, int] = {}
+        for n in self.obs_norms:
+            target = (n.experiment, n.observable)
+            what = ".".join(t for t in target if t) or "every observable"
+            if target in seen:
+                self.error(f"normalization of {what} given twice (first on line "
+                           f"{seen[target]})", n.line, "normalization", n.type.value)
+            seen.setdefault(target, n.line)
+            if n.experiment is not None and n.experiment not in experiments:
+                self.error(f"normalization names experiment '{n.experiment}', which is not "
+                           "an experiment of this file", n.line, "normalization",
+                           n.experiment)

@@ -1,14 +1,17 @@
 """Edition-2 PyBNF configurations as problems (experiments, conditions, noise models).
 
 Split from :mod:`bngfit.pybnf_problem`, which dispatches here and shares its
-parameter, model-binding and data helpers. The rules follow PyBNF's
-docs/config_keys.rst (``experiment``, ``condition``, ``objective``,
-``noise_model``) and its ADR-0028 / ADR-0052; see :func:`_edition2_problem`.
+model-binding helpers. The rules follow PyBNF's documentation
+(docs/config_keys.rst, docs/noise_models.rst, docs/priors.rst) and its ADRs
+0028 (experiments), 0036 (observable formulas), 0043 (parameter records), 0051
+(cumulative), 0052 (pre-equilibration), 0053 (normalization) and 0058
+(Student-t); see :func:`_edition2_problem`. Noise models are in
+:mod:`bngfit.pybnf_noise2`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -18,74 +21,135 @@ from .errors import InputError, UnsupportedError
 from .formulas import parse_formula
 from .problem import (
     Measurements,
-    NoiseFamily,
+    Normalization,
+    NormKind,
     Observable,
+    ParameterSpec,
     Problem,
-    Transform,
+    TrajectoryPenalty,
 )
 from .pybnf_conf import PybnfConfig
-from .pybnf_entries import ConditionEntry, Objfunc, Perturbation
+from .pybnf_entries import ConditionEntry, ExperimentEntry, ParamKind, Perturbation
 from .pybnf_exp import ExpTable, read_exp
-from .pybnf_problem import (
-    _bind_bngl,
-    _neg_bin_r,
-    _parameters,
-    perturbation_error,
-)
+from .pybnf_noise2 import Noise, noise_models, noise_symbols, observable_noise, point_sigma
+from .pybnf_problem import _bind_bngl, perturbation_error
+from .scales import Scale
 from .simulate import ModelInfo, read_model_info
-
-# Objective tokens as the per-point noise models they desugar to (PyBNF
-# docs/config_keys.rst, ``objective``): (family, source, argument).
-_TOKEN_NOISE = {
-    Objfunc.SOS: ("normal", "fix_at", 1.0),
-    Objfunc.CHI_SQ: ("normal", "read_exp_file", "_SD"),
-    Objfunc.NORM_SOS: ("normal", "relative", 1.0),
-    Objfunc.AVE_NORM_SOS: ("normal", "column_mean", None),
-    Objfunc.LOGNORMAL: ("lognormal", "read_exp_file", "_SD"),
-    Objfunc.CHI_SQ_DYNAMIC: ("normal", "fit", "sigma__FREE"),
-    Objfunc.LAPLACE: ("laplace", "fit", "b__FREE"),
-    Objfunc.NEG_BIN: ("neg_bin", "fix_at", None),  # neg_bin_r
-    Objfunc.NEG_BIN_DYNAMIC: ("neg_bin", "fit", "r__FREE"),
-    Objfunc.SOD: ("laplace", "fix_at", 1.0),
-}
-_FAMILY = {"normal": NoiseFamily.NORMAL, "lognormal": NoiseFamily.NORMAL,
-           "laplace": NoiseFamily.LAPLACE, "neg_bin": NoiseFamily.NEG_BINOMIAL}
 
 
 def _edition2_problem(config: PybnfConfig) -> Problem:
     """The problem of an edition-2 configuration (experiments, conditions, noise models).
 
-    As PyBNF documents it (docs/config_keys.rst ``experiment``/``condition``;
-    ADR-0028, ADR-0052): an experiment simulates its model from t = 0 to its
-    data's last time, under its ``condition`` (none: the model as it is); with
-    ``preequilibrate`` the model first runs to steady state under that
-    condition (unmeasured, sensitivities carried), then the measurement
-    condition's settings are applied and the data grid is simulated from the
-    equilibrated state (parameters set before equilibration stay set).
+    As PyBNF documents it: an experiment simulates its model from t = 0 to its
+    data's last time (several ``.exp`` files are replicates), under its
+    ``condition`` (none: the model as it is); with ``preequilibrate`` the model
+    first runs to steady state (or for ``equil_t_end``) under that condition,
+    unmeasured, sensitivities carried; then the measurement condition is
+    applied (parameters set before stay set) and the data grid is simulated
+    from the equilibrated state. Each data column is an observable: the model
+    output of its name, or the formula of an ``observable:`` record. The
+    simulated output grid is t = 0 and the data's times (or ``t_end`` /
+    ``n_steps`` for constraints alone); normalizations, cumulative observables
+    and ``.prop`` constraints are taken over that grid.
     """
     f = config.path
     model = config.models[0]
     params = _parameters(config)
-    noise = _noise_models(config)
-    noise_ids = {n.argument for n in noise.values() if n.source == "fit"}
-    nominal = {p.id: p.nominal for p in params if p.id not in noise_ids}
-    model_path = model.path
-    if model.path.suffix.lower() == ".bngl":
+    noise = noise_models(config)
+    formulas = {o.name: o for o in config.observables if o.formula is not None}
+    # parameters the noise and observable layers may use without the model having them
+    layer_symbols = noise_symbols(noise) | {
+        s for o in formulas.values()
+        for s in parse_formula(o.formula, file=f, row=o.line, id=o.name).symbols}
+    info = _model_info(config, params, layer_symbols)
+    free_ids = {p.id for p in params}
+    for p in params:
+        if p.id not in info.parameters and p.id not in layer_symbols:
+            raise InputError("free parameter is not a parameter of the model (nor used by a "
+                             "noise model or observable formula)", file=f, row=p.row,
+                             id=p.id)
+    conditions, runs, grids = _experiments(config, info, free_ids)
+    observables, meas = _data(runs, noise, info, config, free_ids)
+    norms = _normalizations(config, runs, noise, grids, observables)
+    penalties = _constraints(config, grids)
+    return Problem(
+        model=info, parameters=tuple(params), conditions=conditions,
+        observables=observables, measurements=meas, source=Path(f),
+        files={"problem": f, "model": str(model.path),
+               "data": ";".join([*(t.path for _, _, t in runs),
+                                 *(str(p) for e in config.experiments
+                                   for p in e.constraints)])},
+        normalizations=norms, penalties=penalties,
+    )
+
+
+# ------------------------------------------------------------------ parameters
+def _parameters(config: PybnfConfig) -> list[ParameterSpec]:
+    """Free parameters of edition 2: bounds, nominal values, start distributions.
+
+    A uniform box gives the bounds; the nominal value is ``initial_value`` or
+    the box's middle on the parameter's scale. A normal prior (``mean``/``sd``
+    in the scale's units) is where starts are drawn from, truncated to
+    ``lower``/``upper`` where given; PyBNF's edition 2 does not truncate it
+    otherwise (docs/priors.rst), and its optimizers do not add it to the
+    objective, so neither does bngfit.
+    """
+    from .priors import InitPrior
+    from .scales import unscale
+
+    out = []
+    for p in config.parameters:
+        code = np.array([{Scale.LIN: 0, Scale.LOG: 1, Scale.LOG10: 2}[p.scale]])
+        log = p.scale is not Scale.LIN
+        if p.kind in (ParamKind.NORMAL, ParamKind.LOGNORMAL):
+            lb = (0.0 if log else -np.inf) if p.lower is None else float(p.lower)
+            ub = np.inf if p.upper is None else float(p.upper)
+            nominal = p.initial if p.initial is not None else float(
+                unscale(np.array([p.mean]), code)[0])
+            nominal = float(min(max(nominal, lb), ub))
+            if log and nominal <= 0:
+                nominal = float(unscale(np.array([p.mean]), code)[0])
+            out.append(ParameterSpec(p.name, p.scale, lb, ub, nominal, True, p.line,
+                                     (InitPrior.PS_NORMAL, float(p.mean), float(p.sd))))
+            continue
+        lb, ub = float(p.lower), float(p.upper)
+        if p.initial is not None:
+            nominal = float(p.initial)
+        elif log:
+            nominal = float(np.sqrt(lb * ub))
+        else:
+            nominal = 0.5 * (lb + ub)
+        out.append(ParameterSpec(p.name, p.scale, lb, ub, nominal, True, p.line))
+    return out
+
+
+def _model_info(config: PybnfConfig, params: list[ParameterSpec],
+                layer_symbols: set[str]) -> ModelInfo:
+    """The model, a BNGL template's ``X__FREE`` placeholders bound first."""
+    model = config.models[0]
+    path = model.path
+    if path.suffix.lower() == ".bngl":
         from .bngl_template import free_parameters
 
-        text = model.path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
         free = free_parameters(text)
         if free:  # a legacy-style template with X__FREE placeholders
-            model_path = _bind_bngl(model.path, text, free, nominal)
-    info = read_model_info(model_path)
-    for p in params:
-        if p.id not in noise_ids and p.id not in info.parameters:
-            raise InputError("free parameter is not a parameter of the model", file=f,
-                             row=p.row, id=p.id)
+            nominal = {p.id: p.nominal for p in params
+                       if p.id in free or p.id not in layer_symbols}
+            path = _bind_bngl(model.path, text, free, nominal)
+    return read_model_info(path)
+
+
+# ------------------------------------------------------------------ experiments
+def _experiments(config: PybnfConfig, info: ModelInfo, free_ids: set[str]):
+    """Conditions, (preeq id, condition id, table) runs and each experiment's grid."""
+    f = config.path
     by_name = {c.name: c for c in config.conditions}
-    free_ids = {p.id for p in params}
     conditions: dict[str, Condition] = {}
-    runs: list[tuple[str, str, ExpTable]] = []  # (preeq id, condition id, table)
+    runs: list[tuple[str, str, ExpTable]] = []
+    grids: dict[str, tuple[str, tuple[float, ...]]] = {}  # name -> (preeq id, times)
+    renames = {o.column: o.name for o in config.observables if o.column is not None}
+    names = {e.name for e in config.experiments}
     for e in config.experiments:
         cond = by_name.get(e.condition) if e.condition else None
         preeq = ""
@@ -95,11 +159,11 @@ def _edition2_problem(config: PybnfConfig) -> Problem:
             main_m = () if cond is None else _condition_mutations(cond, info, free_ids, f,
                                                                   e.name)
             preeq = f"{e.name}__preeq"
-            if preeq in {x.name for x in config.experiments}:
+            if preeq in names:
                 raise InputError(f"experiment '{e.name}' pre-equilibrates, and bngfit names "
                                  f"that phase '{preeq}', which is another experiment's name",
                                  file=f, row=e.line, id=e.name)
-            conditions[preeq] = Condition(preeq, pre_m, duration=None)
+            conditions[preeq] = Condition(preeq, pre_m, duration=e.equil_t_end)
             # setParameter actions persist into the measured phase; species
             # settings do not repeat (the state carries over)
             kept = tuple(m for m in pre_m if m.target in info.parameters)
@@ -107,24 +171,48 @@ def _edition2_problem(config: PybnfConfig) -> Problem:
         else:
             muts = () if cond is None else _condition_mutations(cond, info, free_ids, f)
             conditions[e.name] = Condition(e.name, muts)
-        runs.extend((preeq, e.name, read_exp(p)) for p in e.data)
-    observables, meas = _edition2_data(runs, noise, info, f)
-    return Problem(
-        model=info, parameters=tuple(params), conditions=conditions,
-        observables=observables, measurements=meas, source=Path(f),
-        files={"problem": f, "model": str(model.path),
-               "data": ";".join(t.path for _, _, t in runs)},
-    )
+        tables = [_renamed(read_exp(p), renames) for p in e.data]
+        runs.extend((preeq, e.name, t) for t in tables)
+        grids[e.name] = (preeq, _grid(e, tables))
+    return conditions, runs, grids
+
+
+def _grid(e: ExperimentEntry, tables: list[ExpTable]) -> tuple[float, ...]:
+    """The simulated output times: 0 and the data's, or ``n_steps`` steps to ``t_end``.
+
+    PyBNF simulates an experiment with data at the data's times with a t = 0
+    baseline (ADR-0028), and one with constraints only on a uniform grid from
+    0 to ``t_end`` in ``n_steps`` steps (steps of 1 by default).
+    """
+    if tables:
+        return tuple(np.unique(np.concatenate([[0.0], *(t.time for t in tables)])).tolist())
+    n = e.n_steps or max(1, int(round(e.t_end)))
+    return tuple(np.linspace(0.0, e.t_end, n + 1).tolist())
+
+
+def _renamed(t: ExpTable, renames: dict[str, str]) -> ExpTable:
+    """A table with ``observable: NAME, column: HEADER`` columns read as NAME."""
+    if not any(c in renames for c in t.columns):
+        return t
+    name = {c: renames.get(c, c) for c in t.columns}
+    header = tuple(name[h] if h in name else
+                   name[h[:-3]] + "_SD" if h.endswith("_SD") and h[:-3] in name else h
+                   for h in t.header)
+    return dataclasses.replace(
+        t, columns=tuple(name[c] for c in t.columns),
+        values={name[c]: v for c, v in t.values.items()},
+        sd={name[c]: v for c, v in t.sd.items()}, header=header)
 
 
 def _condition_mutations(c: ConditionEntry, info: ModelInfo, free_ids: set[str], f: str,
                          preequilibrated: str | None = None) -> tuple[Mutation, ...]:
     """A ``condition:`` record's perturbations as mutations, checked.
 
-    Targets are model parameters or species (initial values, ``=`` only); a
-    value is a number or a declared free parameter. In a pre-equilibrated
-    experiment PyBNF applies both conditions as ``setParameter`` actions and
-    accepts only ``=`` there (docs/config_keys.rst ``preequilibrate``; ADR-0052).
+    Targets are model parameters or species (initial values, ``=`` only; a
+    quoted pattern must name one species of the network exactly); a value is a
+    number or a declared free parameter. In a pre-equilibrated experiment PyBNF
+    applies both conditions as ``setParameter`` actions and accepts only ``=``
+    there (docs/config_keys.rst ``preequilibrate``; ADR-0052).
     """
     def refuse(p: Perturbation, why: str, cls: type[InputError] = InputError
                ) -> InputError:
@@ -150,96 +238,32 @@ def _condition_mutations(c: ConditionEntry, info: ModelInfo, free_ids: set[str],
                 raise refuse(p, f"'{p.op.value}' on the species '{p.target}' is not "
                                 "supported yet; only '=' (its initial concentration)",
                              UnsupportedError)
+        elif p.species:
+            raise refuse(p, f"\"{p.target}\" is no species of the model's network by that "
+                            f"exact name (species: {', '.join(info.species[:8])}"
+                            f"{', ...' if len(info.species) > 8 else ''})")
         elif p.target not in info.parameters:
             raise refuse(p, f"'{p.target}' is no parameter or species of the model")
         out.append(Mutation(p.target, p.op, value))
     return tuple(out)
 
 
-@dataclass(frozen=True)
-class _Noise:
-    """One noise model: family, where its parameter comes from, and its line."""
-
-    family: str
-    source: str
-    argument: str | float | None
-    line: int | None
-    what: str  # "objective X" or "noise_model", for messages
-
-
-def _noise_models(config: PybnfConfig) -> dict[str | None, _Noise]:
-    """The whole-fit noise model (key None) and per-observable overrides.
-
-    Edition 2 names exactly one whole-fit objective: an ``objective`` token
-    (desugared to its noise model, as PyBNF does) or a ``noise_model`` without
-    observable (docs/config_keys.rst, ``objective``, ``noise_model``, ``edition``).
-    """
-    f = config.path
-    whole = [n for n in config.noise_models if n.observable is None]
-    if config.objfunc is not None and whole:
-        raise InputError("name one whole-fit objective: an objective or a noise_model "
-                         f"without observable, not both (objective on line "
-                         f"{config.objfunc_line})", file=f, row=whole[0].line,
-                         id="noise_model")
-    if config.objfunc is None and not whole:
-        raise InputError("no objective: edition 2 has no default; add 'objective: chi_sq' "
-                         "(or another token) or a whole-fit noise_model", file=f,
-                         id="objective")
-    location = config.setting("noise_location", "median")
-    out: dict[str | None, _Noise] = {}
-    if config.objfunc is not None:
-        family, source, arg = _TOKEN_NOISE[config.objfunc]
-        if config.objfunc is Objfunc.NEG_BIN:
-            arg = _neg_bin_r(config)
-        if source == "fit" and arg not in {p.name for p in config.parameters}:
-            raise InputError(f"objective {config.objfunc.value} estimates the noise "
-                             f"parameter: declare {arg} (e.g. 'parameter: {arg}, scale: "
-                             "log10, lower: 0.01, upper: 100')", file=f,
-                             row=config.objfunc_line, id=str(arg))
-        out[None] = _Noise(family, source, arg, config.objfunc_line,
-                           f"objective {config.objfunc.value}")
-        _check_location(out[None], location, f)
-    for n in config.noise_models:
-        if n.source not in ("fit", "fix_at", "read_exp_file", "relative", "column_mean") \
-                or (n.source == "read_exp_file" and n.argument != "_SD") \
-                or (n.family == "neg_bin" and n.source not in ("fit", "fix_at")):
-            raise UnsupportedError(f"a {n.family} noise model with {n.parameter} = "
-                                   f"{n.source} {n.argument or ''}".rstrip() + " is not "
-                                   "supported yet (read_exp_file reads only _SD columns; "
-                                   "neg_bin takes fit or fix_at)", file=f, row=n.line,
-                                   id=n.observable or "noise_model", value=n.source)
-        arg = 1.0 if n.source == "relative" and n.argument is None else n.argument
-        out[n.observable] = _Noise(n.family, n.source, arg, n.line, "noise_model")
-        _check_location(out[n.observable], n.location or location, f)
-    return out
-
-
-def _check_location(n: _Noise, location: str, f: str) -> None:
-    """The prediction as the noise's median (lognormal) or mean (neg_bin) only."""
-    if n.family == "lognormal" and location == "mean":
-        raise UnsupportedError("a lognormal noise model with the prediction as its mean is "
-                               "not supported yet (bngfit takes it as the median)", file=f,
-                               row=n.line, id=n.what, value="mean")
-    if n.family == "neg_bin" and location != "mean":
-        raise UnsupportedError("PyBNF's edition 2 takes a neg_bin prediction as the median "
-                               "unless told otherwise; bngfit computes the mean: set "
-                               "'noise_location = mean' (or location: mean on the "
-                               "noise_model)", file=f, row=n.line, id=n.what, value=location)
-
-
-def _edition2_data(runs: list[tuple[str, str, ExpTable]], noise: dict[str | None, _Noise],
-                   info: ModelInfo, f: str) -> tuple[dict[str, Observable], Measurements]:
+# ------------------------------------------------------------------ data
+def _data(runs: list[tuple[str, str, ExpTable]], noise: dict[str | None, Noise],
+          info: ModelInfo, config: PybnfConfig, free_ids: set[str]
+          ) -> tuple[dict[str, Observable], Measurements]:
     """Observables (one per data column) and measurements of edition-2 experiments."""
+    f = config.path
+    formulas = {o.name: o for o in config.observables if o.formula is not None}
     observables: dict[str, Observable] = {}
     cols: dict[str, list] = {k: [] for k in ("obs", "pre", "cond", "t", "m", "np", "rows")}
     for preeq, cid, t in runs:
         for col in t.columns:
             n = noise.get(col, noise.get(None))
-            if n is None:
-                continue  # an override for another observable only; cannot happen
             if col not in observables:
-                observables[col] = _edition2_observable(t, col, n, info)
-            sigma = _edition2_sigma(t, col, n)
+                observables[col] = _observable(t, col, n, info, formulas.get(col), f,
+                                               free_ids)
+            sigma = point_sigma(t, col, n)
             for i in np.nonzero(~np.isnan(t.values[col]))[0]:
                 cols["obs"].append(col)
                 cols["pre"].append(preeq)
@@ -252,60 +276,125 @@ def _edition2_data(runs: list[tuple[str, str, ExpTable]], noise: dict[str | None
     if unused:
         raise InputError(f"noise_model names '{unused[0]}', which is no data column of any "
                          "experiment", file=f, row=noise[unused[0]].line, id=unused[0])
+    for o in config.observables:
+        if o.name not in observables:
+            what = f"column '{o.column}'" if o.column else f"'{o.name}'"
+            raise InputError(f"observable record: no experiment's data has a {what} column",
+                             file=f, row=o.line, id=o.name)
     n_pts = len(cols["t"])
     if n_pts == 0:
-        raise InputError("the data files hold no data point", file=f)
+        raise UnsupportedError("the experiments hold no .exp data point; bngfit fits data, "
+                               "with .prop constraints as added terms (constraints alone are "
+                               "not supported yet)", file=f, id="data")
     meas = Measurements(tuple(cols["obs"]), tuple(cols["pre"]), tuple(cols["cond"]),
                         np.array(cols["t"]), np.array(cols["m"]), ((),) * n_pts,
                         tuple(cols["np"]), tuple(cols["rows"]))
     return observables, meas
 
 
-def _edition2_observable(t: ExpTable, col: str, n: _Noise, info: ModelInfo) -> Observable:
-    if info.selector(col) is None:
-        raise InputError(f"data column '{col}' is no observable, function or species of the "
-                         "model", file=t.path, row=t.header_line, id=col)
-    shape: float | str | None = None
-    noise = f"noiseParameter1_{col}"
-    if n.source == "fit":
-        noise = str(n.argument)
-    if n.family == "neg_bin":
-        shape = n.argument if n.source == "fit" else float(n.argument)
-        noise = "1"  # the negative binomial has no separate scale
-    transform = Transform.LOG10 if n.family == "lognormal" else Transform.LIN
-    return Observable(col, parse_formula(col, file=t.path, row=t.header_line, id=col),
-                      parse_formula(noise), transform, _FAMILY[n.family], t.header_line,
-                      shape)
+def _observable(t: ExpTable, col: str, n: Noise, info: ModelInfo, record, f: str,
+                free_ids: set[str]) -> Observable:
+    """The observable of data column ``col``: its model output, or a record's formula."""
+    if record is not None:
+        formula = parse_formula(record.formula, file=f, row=record.line, id=col)
+        for sym in formula.symbols:
+            if info.selector(sym) is None and sym not in info.parameters \
+                    and sym not in free_ids:
+                raise InputError(f"observable formula of '{col}': '{sym}' is no output or "
+                                 "parameter of the model, nor a free parameter", file=f,
+                                 row=record.line, id=col, value=sym)
+        row = record.line
+    else:
+        if info.selector(col) is None:
+            raise InputError(f"data column '{col}' is no observable, function or species of "
+                             "the model (an 'observable: NAME, formula: EXPR' record can "
+                             "define it)", file=t.path, row=t.header_line, id=col)
+        formula = parse_formula(col, file=t.path, row=t.header_line, id=col)
+        row = t.header_line
+    obs = observable_noise(col, formula, n, row, f)
+    for sym in obs.noise.symbols:
+        if sym != f"noiseParameter1_{col}" and info.selector(sym) is None \
+                and sym not in info.parameters and sym not in free_ids:
+            raise InputError(f"noise model of '{col}': '{sym}' is no output or parameter of "
+                             "the model, nor a free parameter", file=f, row=n.line, id=col,
+                             value=sym)
+    return obs
 
 
-def _edition2_sigma(t: ExpTable, col: str, n: _Noise) -> np.ndarray | None:
-    """Per-point noise scale of a column, or None where the observable carries it."""
-    values = t.values[col]
-    if n.family == "lognormal":
-        bad = np.nonzero(values <= 0.0)[0]
-        if bad.size:
-            raise InputError("a lognormal noise model needs positive data (it compares "
-                             "log10 values)", file=t.path, row=int(t.lines[bad[0]]), id=col,
-                             value=f"{values[bad[0]]:g}")
-    if n.source == "fit" or n.family == "neg_bin":
-        return None
-    if n.source == "fix_at":
-        return np.full_like(values, float(n.argument))
-    if n.source == "read_exp_file":
-        if col not in t.sd:
-            raise InputError(f"the {n.what} reads the standard deviations of '{col}' from "
-                             f"a column '{col}_SD', which the file lacks", file=t.path,
-                             row=t.header_line, id=col)
-        return t.sd[col]
-    if n.source == "relative":
-        zero = np.nonzero(values == 0.0)[0]
-        if zero.size:
-            raise InputError(f"the {n.what} scales sigma with the data value, which is 0 "
-                             "here", file=t.path, row=int(t.lines[zero[0]]), id=col,
-                             value="0")
-        return float(n.argument) * np.abs(values)
-    mean = float(np.nanmean(values))  # column_mean
-    if mean == 0.0:
-        raise InputError(f"the {n.what} takes sigma as the column mean, which is 0",
-                         file=t.path, row=t.header_line, id=col)
-    return np.full_like(values, abs(mean))
+# ------------------------------------------------------------------ transforms
+def _normalizations(config: PybnfConfig, runs, noise: dict[str | None, Noise], grids,
+                    observables: dict[str, Observable]) -> tuple[Normalization, ...]:
+    """Normalizations (ADR-0053, most specific rule wins) and cumulative observables.
+
+    Each is taken over its experiment's output grid (see :func:`_grid`).
+    """
+    f = config.path
+    columns: dict[str, list[str]] = {}
+    for _, cid, t in runs:
+        columns.setdefault(cid, [])
+        columns[cid] += [c for c in t.columns if c not in columns[cid]]
+    rules = {(n.experiment, n.observable): n for n in config.obs_normalization}
+    all_columns = {c for cs in columns.values() for c in cs}
+    for n in config.obs_normalization:
+        if n.observable is None:
+            continue
+        cols = all_columns if n.experiment is None else columns.get(n.experiment, [])
+        if n.observable not in cols:
+            where = "any experiment" if n.experiment is None else \
+                f"experiment '{n.experiment}'"
+            raise InputError(f"normalization names '{n.observable}', which is no data column "
+                             f"of {where}", file=f, row=n.line, id=n.observable,
+                             value=n.type.value)
+    formula_lines = {o.name: o.line for o in config.observables if o.formula is not None}
+    out = []
+    for cid, cols in columns.items():
+        preeq, times = grids[cid]
+        for col in cols:
+            rule = rules.get((cid, col)) or rules.get((None, col)) or rules.get((None, None))
+            n = noise.get(col, noise.get(None))
+            if rule is not None and n.cumulative:
+                raise UnsupportedError(f"'{col}' is both normalized and cumulative; bngfit "
+                                       "does not combine the two yet", file=f, row=rule.line,
+                                       id=col)
+            if (rule is not None or n.cumulative) and col in formula_lines:
+                raise UnsupportedError(f"'{col}' is an observable formula; bngfit normalizes "
+                                       "and differences only model outputs", file=f,
+                                       row=rule.line if rule else n.line, id=col)
+            kind = NormKind.INCIDENT if n.cumulative else (
+                None if rule is None else NormKind(rule.type.value))
+            if kind is not None:
+                out.append(Normalization(kind, col, preeq, cid, times))
+    return tuple(out)
+
+
+def _constraints(config: PybnfConfig, grids) -> tuple[TrajectoryPenalty, ...]:
+    """The ``.prop`` constraints of each experiment, read on its own simulation.
+
+    As PyBNF binds them (ADR-0028 addendum): a bare name is the experiment's own
+    output, on its output grid; PyBNF's ``other.Name`` reference to another
+    simulation is refused (a penalty reads one simulation here).
+    """
+    from functools import partial
+
+    from .constraints import penalty
+    from .pybnf_prop import read_prop
+
+    out = []
+    for e in config.experiments:
+        preeq, times = grids[e.name]
+        for p in e.constraints:
+            for c in read_prop(p):
+                names = tuple(n for n in c.names if n != "time")
+                dotted = [n for n in names if "." in n]
+                if dotted:
+                    raise UnsupportedError(f"'{dotted[0]}' reads another simulation; bngfit "
+                                           "reads a constraint on its own experiment's "
+                                           "simulation only", file=str(p), row=c.line,
+                                           id=dotted[0])
+                out.append(TrajectoryPenalty(names, preeq, e.name, times,
+                                             partial(_penalty, penalty, c), f"{p}:{c.line}"))
+    return tuple(out)
+
+
+def _penalty(penalty, constraint, t, series):
+    return penalty(constraint, t, series)

@@ -131,6 +131,7 @@ class Perturbation:
     op: MutationOp
     value: float | str
     line: int
+    species: bool = False  # the target was a quoted species pattern ("A()" = 5)
 
 
 @dataclass(frozen=True)
@@ -165,14 +166,27 @@ class ExperimentEntry:
     ----------
     name : str
     data : tuple of Path
-        ``.exp`` / ``.prop`` files (several files are replicates).
+        ``.exp`` files (several files are replicates).
     line : int
     condition : str or None
         The condition applied (None: the model as it is).
     preequilibrate : str or None
         The condition under which to run to steady state first, if any.
     model : str or None
-        The model's name; None when the configuration has only one model.
+        The model's name (a file's stem); None when the configuration has
+        only one model.
+    constraints : tuple of Path
+        ``.prop`` / ``.con`` files of the ``data:`` field: qualitative
+        constraints read on this experiment's simulation.
+    t_end, t_start : float or None
+        The time span of an experiment without ``.exp`` data (constraints
+        only); ignored when there is data (its times are the grid).
+    n_steps : int or None
+        Output steps over ``[t_start, t_end]`` (None: steps of 1).
+    equil_t_end : float or None
+        Pre-equilibrate for this long instead of to steady state.
+    type, method : str or None
+        As written (``time_course`` ...; ``ode`` ...), None if absent.
     """
 
     name: str
@@ -181,6 +195,13 @@ class ExperimentEntry:
     condition: str | None = None
     preequilibrate: str | None = None
     model: str | None = None
+    constraints: tuple[Path, ...] = ()
+    t_end: float | None = None
+    t_start: float | None = None
+    n_steps: int | None = None
+    equil_t_end: float | None = None
+    type: str | None = None
+    method: str | None = None
 
 
 @dataclass(frozen=True)
@@ -203,6 +224,35 @@ class NormalizationEntry:
     file: Path | None
     columns: tuple[str | int, ...] | None
     line: int
+
+
+@dataclass(frozen=True)
+class ObsNormalizationEntry:
+    """An edition-2 normalization keyed by observable (PyBNF ADR-0053).
+
+    ``normalization = TYPE`` (both None), ``normalization OBS = TYPE`` or
+    ``normalization EXP.OBS = TYPE``; the most specific one applies.
+    """
+
+    type: NormalizationType
+    experiment: str | None
+    observable: str | None
+    line: int
+
+
+@dataclass(frozen=True)
+class ObservableEntry:
+    """An edition-2 ``observable:`` record.
+
+    ``observable: NAME, column: HEADER`` reads the data column HEADER as the
+    model output NAME; ``observable: NAME, formula: EXPR`` compares the data
+    column NAME with EXPR, a formula over model outputs and parameters.
+    """
+
+    name: str
+    line: int
+    column: str | None = None
+    formula: str | None = None
 
 
 @dataclass(frozen=True)
@@ -241,19 +291,28 @@ class NoiseEntry:
     Attributes
     ----------
     family : str
-        ``normal``, ``lognormal``, ``laplace`` or ``neg_bin``.
+        ``normal``, ``lognormal``, ``lnnormal``, ``laplace``, ``student_t`` or
+        ``neg_bin``.
     observable : str or None
         The observable it applies to; None: the whole fit's default.
     parameter : str
-        The family's noise parameter: ``sigma``, ``scale`` or ``dispersion``.
+        The family's (first) noise parameter: ``sigma``, ``scale`` or
+        ``dispersion``.
     source : str
-        ``read_exp_file``, ``fit``, ``fix_at``, ``relative`` or ``column_mean``.
+        ``read_exp_file``, ``fit``, ``fix_at``, ``relative``, ``column_mean``,
+        ``formula`` or ``prediction_formula``.
     argument : str, float or None
         The column suffix (``read_exp_file``), free parameter name (``fit``),
-        number (``fix_at``, ``relative``), or None.
+        number (``fix_at``, ``relative``), expression (the formulas), or None.
     location : str or None
         ``mean`` or ``median`` if given.
     line : int
+    extra : tuple of (str, str, str or float)
+        Further noise parameters as (parameter, source, argument): a
+        Student-t's ``df`` (``fix_at`` or ``fit``), if written.
+    cumulative : bool
+        The observable's simulation is cumulative: it is compared as
+        increments between output times (PyBNF ADR-0051).
     """
 
     family: str
@@ -263,6 +322,8 @@ class NoiseEntry:
     argument: str | float | None
     location: str | None
     line: int
+    extra: tuple[tuple[str, str, str | float], ...] = ()
+    cumulative: bool = False
 
 
 @dataclass(frozen=True)
@@ -291,6 +352,11 @@ class PybnfConfig:
     actions : tuple of ActionEntry
         Legacy ``time_course`` / ``param_scan`` lines.
     noise_models : tuple of NoiseEntry
+    observables : tuple of ObservableEntry
+        Edition 2 only.
+    obs_normalization : tuple of ObsNormalizationEntry
+        Edition 2 only (edition-1 ``normalization`` lines are in
+        ``normalization``).
     settings : dict of str to (value, line)
         Every other known key, by lower-case name: its value (int, float, str
         or tuple of float, by the key's kind) and line.
@@ -309,6 +375,8 @@ class PybnfConfig:
     experiments: tuple[ExperimentEntry, ...] = ()
     actions: tuple[ActionEntry, ...] = ()
     noise_models: tuple[NoiseEntry, ...] = ()
+    observables: tuple[ObservableEntry, ...] = ()
+    obs_normalization: tuple[ObsNormalizationEntry, ...] = ()
     settings: dict[str, tuple[object, int]] = field(default_factory=dict)
     warnings: tuple[Issue, ...] = ()
 

@@ -28,26 +28,28 @@ STRUCTURE_KEYS = frozenset({
     "noise_model", "edition",
 })
 
-#: Keys of the legacy syntax refused in edition 2, with the record that replaces each.
+#: Keys of the legacy syntax refused in edition 2, with what replaces each. PyBNF
+#: keeps ``*_var`` and ``noise_model [OBS] = ...`` in edition 2 (its tutorials use
+#: them), so they are not here.
 LEGACY_ONLY_KEYS = {
     "model": "model: FILE and experiment: NAME, data: FILE records",
     "mutant": "condition: NAME, perturbations: ... records",
-    "uniform_var": "parameter: NAME, lower: X, upper: Y records",
-    "loguniform_var": "parameter: NAME, scale: log10, lower: X, upper: Y records",
-    "normal_var": "parameter: NAME, prior: normal, mean: M, sd: S records",
-    "lognormal_var": "parameter: NAME, scale: log10, prior: normal, mean: M, sd: S records",
-    "var": "parameter: NAME, initial: V records",
-    "logvar": "parameter: NAME, scale: log10, initial: V records",
-    "objfunc": "an objective: NAME record",
-    "fit_type": "a job_type: NAME record",
+    "objfunc": "objective = NAME (or a whole-fit noise_model)",
+    "fit_type": "job_type = NAME",
     "time_course": "experiment: records (simulation times come from the data)",
     "param_scan": "experiment: records (parameter scans are not supported)",
-    "noise_model": "noise_model: FAMILY, ... records",
 }
+
+#: Prior families of PyBNF's ``*_var`` keys (and ``parameter:`` records) that bngfit
+#: does not read: each would need its own start distribution and a finite box.
+OTHER_PRIOR_FAMILIES = (
+    "laplace", "cauchy", "gumbel", "logistic", "gamma", "inv_gamma", "weibull", "beta",
+    "exponential", "chisquare", "rayleigh", "half_normal", "half_cauchy", "student_t")
 
 #: PyBNF's fitting algorithms (``fit_type``; edition 2: ``job_type``).
 FIT_TYPES = ("de", "ade", "ss", "pso", "mh", "sim", "powell", "cmaes", "sa", "pt", "am",
-             "dream", "p_dream", "check")
+             "dream", "p_dream", "check", "trf", "lbfgs", "gntr", "profile_likelihood",
+             "hmc")
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,18 @@ IGNORED_KEYS: dict[str, str] = {
     "bootstrap_max_obj": "acceptance threshold of bootstrap replicates (see bootstrap)",
     "stochastic_seed": "seeds of stochastic simulators; bngfit simulates ODEs",
     "bngl_backend": "PyBNF's choice of BNGL simulator; bngfit always uses bngsim",
+    **dict.fromkeys(("sbml_backend", "sbml_rtol", "sbml_atol"),
+                    "PyBNF's SBML simulator settings; bngfit uses bngsim with its own "
+                    "tolerances"),
+    **dict.fromkeys(("trf_max_iterations", "trf_grad_tol", "trf_step_tol",
+                     "lbfgs_max_iterations", "lbfgs_grad_tol", "lbfgs_step_tol",
+                     "lbfgs_history", "lbfgs_c1", "lbfgs_backtrack", "gntr_max_iterations",
+                     "gntr_grad_tol", "gntr_step_tol", "gntr_ridge", "n_starts",
+                     "cmaes_restarts", "cmaes_restart_strategy", "cmaes_ipop_factor",
+                     "cmaes_run_maxgen", "wall_time_fit"),
+                    "tuning of PyBNF's optimizers; bngfit's have their own settings"),
+    **dict.fromkeys(("embed_best_fit_data", "smooth_plot_points", "output_inference_data",
+                     "backup_every"), _OUTPUT),
 }
 
 #: Keys that change what is simulated or how it is scored.
@@ -162,6 +176,15 @@ UNSUPPORTED_MATH_KEYS: dict[str, KeySpec] = {
                                ("cvode", "rk4", "gillespie", "euler"), neutral="cvode"),
     "profile_objective": KeySpec("choice", "scores whole columns (kl, wasserstein) instead "
                                  "of points", ("kl", "wasserstein")),
+    "qualitative_loss": KeySpec("choice", "one penalty family for every .prop constraint "
+                                "instead of each constraint's own", ("auto", "hinge",
+                                                                     "probit", "logit"),
+                                neutral="auto"),
+    "qualitative_scale": KeySpec("text", "a fitted scale of every .prop constraint"),
+    "generate_network": KeySpec("text", "caps the reaction network the model generates"),
+    "expression": KeySpec("text", "a written log-density replaces the model and data"),
+    "callable": KeySpec("text", "a Python function replaces the model and data"),
+    "data": KeySpec("text", "data for a Python objective function (objective = callable)"),
 }
 
 

@@ -1,9 +1,11 @@
-"""Parsers of single PyBNF configuration lines, legacy values and edition-2 records.
+"""Parsers of single PyBNF configuration lines: ``KEY = VALUE`` values.
 
 Each parser reads one line's value and returns entries of
 :mod:`bngfit.pybnf_entries`, or raises :class:`LineError` on the first thing
 wrong with that line; :mod:`bngfit.pybnf_conf` adds the file and line number.
 Cross-line checks (names defined once, references resolved) are done there.
+Edition-2 records (``KIND: NAME, FIELD: VALUE``) are in
+:mod:`bngfit.pybnf_records`.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from .conditions import MutationOp
 from .pybnf_entries import (
     ActionEntry,
     ConditionEntry,
-    ExperimentEntry,
     ModelEntry,
     NoiseEntry,
     NormalizationEntry,
     NormalizationType,
+    ObsNormalizationEntry,
     ParamEntry,
     ParamKind,
     Perturbation,
@@ -28,10 +30,9 @@ from .pybnf_entries import (
 from .scales import Scale
 
 ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-MODEL_SUFFIXES = (".bngl", ".xml", ".sbml")
+MODEL_SUFFIXES = (".bngl", ".xml", ".sbml", ".ant")
 DATA_SUFFIXES = (".exp", ".prop")
 _STATEMENT = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*([=*/+-])\s*([^\s=*/]+)")
-_FIELD = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*:(.*)$")
 _COMMA_OUTSIDE_PARENS = re.compile(r",(?![^()]*\))")
 
 
@@ -94,8 +95,8 @@ def model_file(text: str, base: Path, line: int, data: tuple[Path, ...] = ()) ->
     if not text:
         raise LineError("model file name is missing", id="model")
     if Path(text).suffix.lower() not in MODEL_SUFFIXES:
-        raise LineError("unknown model file type: use .bngl (BioNetGen) or .xml / .sbml "
-                        "(SBML)", id="model", value=text)
+        raise LineError("unknown model file type: use .bngl (BioNetGen), .xml / .sbml "
+                        "(SBML) or .ant (Antimony)", id="model", value=text)
     path = base / text
     if not path.is_file():
         raise LineError(f"model file not found (looked for {path})", id="model", value=text)
@@ -113,14 +114,20 @@ def statement(text: str, line: int, owner: str | None = None) -> Perturbation:
 
 def _perturbation(m: re.Match, line: int) -> Perturbation:
     target, op, raw = m.groups()
+    return Perturbation(target=target, op=MutationOp(op), value=perturbation_value(raw, target),
+                        line=line)
+
+
+def perturbation_value(raw: str, target: str) -> float | str:
+    """A perturbation's value: a finite number or a parameter name (not an expression)."""
     try:
-        value: float | str = number(raw, target)
+        return number(raw, target)
     except LineError:
         if not ID.match(raw):
-            raise LineError("perturbation value must be a number or a parameter name",
-                            id=target, value=raw) from None
-        value = raw
-    return Perturbation(target=target, op=MutationOp(op), value=value, line=line)
+            raise LineError("a perturbation value must be a number or a parameter name "
+                            "(bngfit does not evaluate expressions here)", id=target,
+                            value=raw) from None
+        return raw
 
 
 # ------------------------------------------------------------------ legacy
@@ -131,11 +138,21 @@ _VAR_SHAPES = {
 }
 
 
-def legacy_var(key: str, text: str, line: int) -> ParamEntry:
-    """A ``*_var = ...``, ``var = ...`` or ``logvar = ...`` line."""
+#: PyBNF's reflecting-bounds flag of a uniform box: ``U``/``u`` enforces the bounds only
+#: when drawing starts; ``b``/``B`` (the default) always (PyBNF docs/priors.rst).
+_BOX_FLAGS = {"u": False, "b": True}
+
+
+def legacy_var(key: str, text: str, line: int, edition: int = 1) -> ParamEntry:
+    """A ``*_var = ...``, ``var = ...`` or ``logvar = ...`` line.
+
+    In edition 2 a ``normal_var`` is not truncated at 0: PyBNF's edition-2
+    documentation (docs/priors.rst) gives the Normal family the whole real line.
+    """
     tokens = text.split()
     shape = _VAR_SHAPES[key]
-    flag = key in ("uniform_var", "loguniform_var") and len(tokens) == 4 and tokens[3] == "U"
+    flag = (key in ("uniform_var", "loguniform_var") and len(tokens) == 4
+            and tokens[3].lower() in _BOX_FLAGS)
     nums = tokens[1:3] if flag else tokens[1:]
     n_ok = (2,) if key.endswith("_var") else (1, 2)
     if not tokens or len(nums) not in n_ok:
@@ -145,13 +162,13 @@ def legacy_var(key: str, text: str, line: int) -> ParamEntry:
     kind = ParamKind(key.removesuffix("_var"))
     scale = Scale.LOG10 if key.startswith("log") else Scale.LIN
     if kind in (ParamKind.UNIFORM, ParamKind.LOGUNIFORM):
-        _bounds(name, x[0], x[1], scale)
+        bounds(name, x[0], x[1], scale)
         return ParamEntry(name, kind, scale, x, line, lower=x[0], upper=x[1],
-                          enforce_bounds=not flag)
+                          enforce_bounds=not flag or _BOX_FLAGS[tokens[3].lower()])
     if kind in (ParamKind.NORMAL, ParamKind.LOGNORMAL):
         if x[1] <= 0:
             raise LineError("standard deviation must be positive", id=name, value=nums[1])
-        lower = 0.0 if kind is ParamKind.NORMAL else None
+        lower = 0.0 if kind is ParamKind.NORMAL and edition == 1 else None
         return ParamEntry(name, kind, scale, x, line, lower=lower, mean=x[0], sd=x[1])
     if len(x) == 2 and x[1] <= 0:
         raise LineError("step size must be positive", id=name, value=nums[1])
@@ -160,11 +177,12 @@ def legacy_var(key: str, text: str, line: int) -> ParamEntry:
                       step=x[1] if len(x) == 2 else None)
 
 
-def _bounds(name: str, lo: float, hi: float, scale: Scale) -> None:
+def bounds(name: str, lo: float, hi: float, scale: Scale) -> None:
+    """Check a box: ``lo < hi``, and ``lo > 0`` on a log scale."""
     if lo >= hi:
         raise LineError("lower bound must be below the upper bound", id=name,
                         value=f"{lo:g} {hi:g}")
-    if scale is Scale.LOG10 and lo <= 0:
+    if scale is not Scale.LIN and lo <= 0:
         raise LineError("bounds of a log-scale parameter must be positive", id=name,
                         value=f"{lo:g}")
 
@@ -247,6 +265,41 @@ def legacy_normalization(text: str, base: Path, line: int) -> list[Normalization
     return out
 
 
+#: Transforms of PyBNF's normalization chains (ADR-0066) beyond the four types.
+_CHAIN_TRANSFORMS = ("floor", "scale", "offset", "log", "minmax")
+
+
+def obs_normalization(target: str | None, text: str, line: int) -> ObsNormalizationEntry:
+    """An edition-2 ``normalization [OBS | EXP.OBS] = TYPE`` line (PyBNF ADR-0053)."""
+    value = text.strip()
+    if ":" in value:
+        raise LineError("edition 2 keys normalization by observable, not by data file: write "
+                        "'normalization OBS = TYPE' or 'normalization EXPERIMENT.OBS = TYPE'",
+                        id="normalization", value=value)
+    words = value.replace(",", " ").split()
+    if len(words) > 1 or (words and words[0].lower() in _CHAIN_TRANSFORMS):
+        raise LineError("normalization chains and transforms other than init, peak, zero and "
+                        "unit are not supported by bngfit", id="normalization", value=value)
+    try:
+        kind = NormalizationType(value.lower())
+    except ValueError:
+        choices = ", ".join(t.value for t in NormalizationType)
+        raise LineError(f"unknown normalization type: use one of {choices}",
+                        id="normalization", value=value) from None
+    experiment = observable = None
+    if target is not None:
+        experiment, dot, observable = target.rpartition(".")
+        if not dot:
+            experiment = None
+        elif "." in experiment:
+            raise LineError("the target is OBS or EXPERIMENT.OBS", id="normalization",
+                            value=target)
+        else:
+            identifier(experiment, "experiment name")
+        identifier(observable, "observable name")
+    return ObsNormalizationEntry(kind, experiment, observable, line)
+
+
 _ACTION_KEYS = {
     "time_course": {"time": "num", "suffix": "id", "step": "num", "model": "id",
                     "subdivisions": "num", "method": "method"},
@@ -296,197 +349,116 @@ def legacy_action(kind: str, text: str, line: int) -> ActionEntry:
     return ActionEntry(kind, fields, line)
 
 
-FAMILY_PARAMETER = {"normal": "sigma", "lognormal": "sigma", "laplace": "scale",
-                    "neg_bin": "dispersion"}
+#: Noise families and their parameters, the first one required (PyBNF
+#: docs/noise_models.rst, ADR-0058): ``lognormal`` is Gaussian in log10, ``lnnormal``
+#: in the natural log; a Student-t's ``df`` is 4 unless given.
+FAMILY_PARAMETERS = {"normal": ("sigma",), "lognormal": ("sigma",), "lnnormal": ("sigma",),
+                     "laplace": ("scale",), "neg_bin": ("dispersion",),
+                     "student_t": ("sigma", "df")}
 FAMILY_ALIASES = {"gaussian": "normal"}  # PyBNF's own examples write gaussian
-SOURCES = ("read_exp_file", "fit", "fix_at", "relative", "column_mean")
+SOURCES = ("read_exp_file", "fit", "fix_at", "relative", "column_mean", "formula",
+           "prediction_formula")
+_N_ARGS = {"read_exp_file": (1,), "fit": (1,), "fix_at": (1,), "relative": (0, 1),
+           "column_mean": (0,)}
+_FORMULA_SOURCES = ("formula", "prediction_formula")
 
 
-def noise(family: str, observable: str | None, fields: dict[str, str],
-          line: int) -> NoiseEntry:
+def split_fields(text: str) -> list[str]:
+    """``text`` split at the commas outside double quotes and parentheses.
+
+    A quoted species pattern (``"A(b,c)" = 0``) and a formula with a function
+    call (``max(a, b)``) stay one item.
+    """
+    items, depth, quoted, start = [], 0, False, 0
+    for i, ch in enumerate(text):
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch == "(":
+            depth += 1
+        elif not quoted and ch == ")":
+            depth = max(0, depth - 1)
+        elif ch == "," and not quoted and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    items.append(text[start:])
+    return items
+
+
+def noise(family: str, observable: str | None, fields: dict[str, str], line: int,
+          cumulative: bool = False) -> NoiseEntry:
     """A noise model from its family and ``{parameter or 'location': text}`` fields."""
     family = family.strip().lower()
     family = FAMILY_ALIASES.get(family, family)
-    if family not in FAMILY_PARAMETER:
-        raise LineError(f"unknown noise family; use one of {', '.join(FAMILY_PARAMETER)}",
-                        id="noise_model", value=family)
-    param = FAMILY_PARAMETER[family]
+    if family not in FAMILY_PARAMETERS:
+        raise LineError(f"unknown noise family; use one of {', '.join(FAMILY_PARAMETERS)} "
+                        "(or gaussian)", id="noise_model", value=family)
+    params = FAMILY_PARAMETERS[family]
+    fields = dict(fields)
     location = fields.pop("location", None)
     if location is not None and location.lower() not in ("mean", "median"):
         raise LineError("location is mean or median", id="location", value=location)
-    extra = [k for k in fields if k != param]
+    for key in ("time_error", "sigma_t"):
+        if key in fields:
+            raise LineError("measurement-time uncertainty (time_error) is not supported by "
+                            "bngfit: it scores each point at its reported time", id=key,
+                            value=fields[key])
+    extra = [k for k in fields if k not in params]
     if extra:
-        raise LineError(f"a {family} noise model has one parameter, {param}", id=extra[0],
+        names = " and ".join(params)
+        raise LineError(f"a {family} noise model has the parameter(s) {names}", id=extra[0],
                         value=fields[extra[0]])
-    if param not in fields:
-        raise LineError(f"say where {param} comes from: {param} = SOURCE with SOURCE one of "
-                        f"{', '.join(SOURCES)}", id="noise_model", value=family)
-    words = fields[param].split()
-    source = words[0].lower() if words else ""
-    args = words[1:]
-    n_args = {"read_exp_file": (1,), "fit": (1,), "fix_at": (1,), "relative": (0, 1),
-              "column_mean": (0,)}.get(source)
-    if n_args is None or len(args) not in n_args:
+    if params[0] not in fields:
+        raise LineError(f"say where {params[0]} comes from: {params[0]} = SOURCE with SOURCE "
+                        f"one of {', '.join(SOURCES)}", id="noise_model", value=family)
+    first = _source(params[0], fields[params[0]])
+    more = tuple((p, *_source(p, fields[p], shape=True)) for p in params[1:] if p in fields)
+    if cumulative and observable is None:
+        raise LineError("cumulative applies to one observable: write it on a per-observable "
+                        "line 'noise_model OBS = FAMILY, ..., cumulative'", id="cumulative",
+                        value="cumulative")
+    return NoiseEntry(family, observable, params[0], *first,
+                      None if location is None else location.lower(), line, more, cumulative)
+
+
+def _source(param: str, text: str, shape: bool = False) -> tuple[str, str | float | None]:
+    """``SOURCE [ARGUMENT]`` of one noise parameter, checked."""
+    source, _, rest = text.strip().partition(" ")
+    source, rest = source.lower(), rest.strip()
+    if source in _FORMULA_SOURCES and not shape:
+        if not rest:
+            raise LineError(f"{source} needs an expression", id=param, value=text)
+        return source, rest
+    args = rest.split()
+    if shape and source not in ("fix_at", "fit"):
+        raise LineError(f"{param} is fix_at NUMBER or fit NAME", id=param, value=text)
+    if source not in _N_ARGS or len(args) not in _N_ARGS[source]:
         raise LineError(f"unknown {param} source; use read_exp_file SUFFIX, fit NAME, "
-                        "fix_at NUMBER, relative [CV] or column_mean", id=param,
-                        value=fields[param])
-    argument: str | float | None = args[0] if args else None
+                        "fix_at NUMBER, relative [CV], column_mean, formula EXPR or "
+                        "prediction_formula EXPR", id=param, value=text)
     if source == "fit":
-        identifier(args[0], "fitted noise parameter")
-    elif source in ("fix_at", "relative") and args:
-        argument = number(args[0], param)
-        if argument <= 0:
+        return source, identifier(args[0], "fitted noise parameter")
+    if source in ("fix_at", "relative") and args:
+        value = number(args[0], param)
+        if value <= 0:
             raise LineError(f"{param} must be positive", id=param, value=args[0])
-    return NoiseEntry(family, observable, param, source, argument,
-                      None if location is None else location.lower(), line)
+        return source, value
+    return source, args[0] if args else None
 
 
 def legacy_noise(observable: str | None, text: str, line: int) -> NoiseEntry:
-    """``noise_model [OBS] = FAMILY, PARAM = SOURCE[, location = mean|median]``."""
-    family, *items = text.split(",")
+    """``noise_model [OBS] = FAMILY, PARAM = SOURCE[, ...][, location = L][, cumulative]``."""
+    family, *items = split_fields(text)
     fields: dict[str, str] = {}
+    cumulative = False
     for item in items:
+        if item.strip().lower() == "cumulative":
+            cumulative = True
+            continue
         key, sep, value = (s.strip() for s in item.partition("="))
         if not sep or not value:
             raise LineError("expected 'noise_model [OBS] = FAMILY, PARAM = SOURCE'",
                             id="noise_model", value=item.strip())
+        if key.lower() in fields:
+            raise LineError("given twice on the line", id=key, value=value)
         fields[key.lower()] = value
-    return noise(family, observable, fields, line)
-
-
-# --------------------------------------------------------------- edition 2
-def split_record(text: str) -> tuple[str, list[str], dict[str, list[str]]]:
-    """``HEAD: v, FIELD: v, v, ...`` as (head, head values, {field: values})."""
-    items = text.split(",")
-    head_m = _FIELD.match(items[0])
-    if not head_m:
-        raise LineError("expected a record 'KIND: VALUE, FIELD: VALUE, ...'", value=text)
-    head = head_m.group(1).lower()
-    values: dict[str, list[str]] = {head: []}
-    current = head
-    for i, item in enumerate(items):
-        m = _FIELD.match(item)
-        if m and i:
-            current = m.group(1).lower()
-            if current in values:
-                raise LineError("field given twice in the record", id=current,
-                                value=item.strip())
-            values[current] = []
-        value = (m.group(2) if m else item).strip()
-        if not value:
-            raise LineError("empty value", id=current, value=item.strip() or text.strip())
-        values[current].append(value)
-    head_values = values.pop(head)
-    return head, head_values, values
-
-
-_ALIASES = {"parameter_scale": "scale", "initial_value": "initial"}
-RECORDS: dict[str, dict[str, bool]] = {  # record -> {field: may hold a list}
-    "model": {},
-    "experiment": {"data": True, "condition": False, "preequilibrate": False, "model": False},
-    "condition": {"perturbations": True, "model": False},
-    "parameter": dict.fromkeys(("scale", "prior", "lower", "upper", "mean", "sd",
-                                "initial"), False),
-    "noise_model": dict.fromkeys(("observable", "sigma", "scale", "dispersion",
-                                  "location"), False),
-    "objective": {},
-    "job_type": {},
-}
-_REQUIRED = {"experiment": ("data",), "condition": ("perturbations",)}
-
-
-def check_record(head: str, head_values: list[str], fields: dict[str, list[str]],
-                 text: str) -> dict[str, str | list[str]]:
-    """Check a record's shape; return its fields with aliases resolved."""
-    if head not in RECORDS:
-        raise LineError(f"unknown record; records are {', '.join(RECORDS)}", id=head,
-                        value=text.strip())
-    if head != "model" and len(head_values) != 1:
-        raise LineError(f"'{head}:' takes one value (fields are written 'name: value')",
-                        id=head, value=", ".join(head_values))
-    allowed = RECORDS[head]
-    out: dict[str, str | list[str]] = {}
-    for name, vals in fields.items():
-        key = _ALIASES.get(name, name) if head == "parameter" else name
-        if key not in allowed:
-            known = ", ".join(allowed) or "none"
-            raise LineError(f"not a field of '{head}:' records (fields: {known})",
-                            id=name, value=", ".join(vals))
-        if key in out:
-            raise LineError(f"field given twice (as {key} and {name})", id=name,
-                            value=", ".join(vals))
-        if len(vals) > 1 and not allowed[key]:
-            raise LineError("field takes one value", id=name, value=", ".join(vals))
-        out[key] = vals if allowed[key] else vals[0]
-    for key in _REQUIRED.get(head, ()):
-        if key not in out:
-            raise LineError(f"'{head}:' record needs a '{key}:' field", id=head,
-                            value=text.strip())
-    return out
-
-
-def record_experiment(name: str, f: dict, base: Path, line: int) -> ExperimentEntry:
-    """``experiment: NAME, data: FILE, ... [, condition: C][, preequilibrate: C][, model: M]``."""
-    identifier(name, "experiment name")
-    data = data_files(",".join(f["data"]), base, allow_none=False, what="data")
-    refs = {k: identifier(f[k], k) for k in ("condition", "preequilibrate", "model") if k in f}
-    return ExperimentEntry(name, data, line, **refs)
-
-
-def record_condition(name: str, f: dict, line: int) -> ConditionEntry:
-    """``condition: NAME, perturbations: P, P, ... [, model: M]``."""
-    identifier(name, "condition name")
-    perts = tuple(statement(p, line, name) for p in f["perturbations"])
-    model = identifier(f["model"], "model") if "model" in f else None
-    return ConditionEntry(name, perts, line, model=model)
-
-
-def record_parameter(name: str, f: dict, line: int) -> ParamEntry:
-    """``parameter: NAME[, scale: lin|log10][, prior: uniform|normal][, lower: X,
-    upper: Y][, mean: M, sd: S][, initial: V]``."""
-    identifier(name, "parameter name")
-    scale_text = f.pop("scale", "lin").lower()
-    if scale_text not in ("lin", "linear", "log10"):
-        raise LineError("scale is lin (or linear) or log10; natural-log scales are not "
-                        "read from PyBNF files", id="scale", value=scale_text)
-    scale = Scale.LOG10 if scale_text == "log10" else Scale.LIN
-    prior = f.pop("prior", None)
-    if prior is not None and prior.lower() not in ("uniform", "normal"):
-        raise LineError("prior is uniform or normal", id="prior", value=prior)
-    x = {k: number(v, k) for k, v in f.items()}
-    if ("lower" in x) != ("upper" in x):
-        raise LineError("give both lower and upper, or neither", id=name,
-                        value=f.get("lower", f.get("upper")))
-    if "lower" in x:
-        _bounds(name, x["lower"], x["upper"], scale)
-    has_ms = "mean" in x or "sd" in x
-    if prior == "normal":
-        if "mean" not in x or "sd" not in x:
-            raise LineError("a normal prior needs mean and sd", id=name, value="normal")
-        if x["sd"] <= 0:
-            raise LineError("sd must be positive", id="sd", value=f["sd"])
-    elif has_ms:
-        raise LineError("mean and sd belong to 'prior: normal'", id=name,
-                        value=f.get("mean", f.get("sd")))
-    if prior == "uniform" and "lower" not in x:
-        raise LineError("a uniform prior needs lower and upper", id=name, value="uniform")
-    init = x.get("initial")
-    if init is not None:
-        if scale is Scale.LOG10 and init <= 0:
-            raise LineError("initial value of a log-scale parameter must be positive",
-                            id="initial", value=f["initial"])
-        if "lower" in x and not x["lower"] <= init <= x["upper"]:
-            raise LineError("initial value is outside [lower, upper]", id="initial",
-                            value=f["initial"])
-    log = scale is Scale.LOG10
-    if prior == "normal":
-        kind = ParamKind.LOGNORMAL if log else ParamKind.NORMAL
-    elif "lower" in x:
-        kind = ParamKind.LOGUNIFORM if log else ParamKind.UNIFORM
-    elif init is not None:
-        kind = ParamKind.LOGVAR if log else ParamKind.VAR
-    else:
-        raise LineError("a parameter needs bounds (lower, upper), a prior, or an initial "
-                        "value", id=name)
-    return ParamEntry(name, kind, scale, tuple(x.values()), line, lower=x.get("lower"),
-                      upper=x.get("upper"), mean=x.get("mean"), sd=x.get("sd"), initial=init)
+    return noise(family, observable, fields, line, cumulative)
