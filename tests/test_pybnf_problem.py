@@ -16,7 +16,7 @@ import bngfit
 from bngfit.cli import main
 from bngfit.errors import InputError
 
-from .conftest import shared_path
+from .conftest import central_grad, shared_path
 
 
 def _bng_available() -> bool:
@@ -196,38 +196,78 @@ def test_receptor_protocol_equilibrates_then_measures():
     assert (table["rel_err"] < 1e-4).all(), table
 
 
+# A <-> B (kf = k__FREE, kr = r), total 1. Phase "eq" runs to steady state,
+# then r = 2 for 3 time units with B set to 0.5 ("pulse"), then r = 0.2 and
+# the data are taken ("data"). A(t) = A_inf + (A(0) - A_inf) exp(-(kf + kr) t)
+# with A_inf = total kr / (kf + kr), phase by phase.
 THREE_PHASES = """begin model
 begin parameters
   k k__FREE
+  r 0.5
 end parameters
 begin molecule types
   A()
+  B()
 end molecule types
 begin seed species
   A() 1
+  B() 0
 end seed species
 begin observables
-  Molecules Atot A()
+  Molecules Aobs A()
 end observables
 begin reaction rules
-  A() -> 0 k
+  A() <-> B() k, r
 end reaction rules
 end model
-simulate({method=>"ode",t_end=>10,n_steps=>1,suffix=>"one"})
-simulate({method=>"ode",t_end=>10,n_steps=>1,suffix=>"two"})
+simulate({method=>"ode",t_end=>100,n_steps=>1,steady_state=>1,suffix=>"eq"})
+setParameter("r", 2)
+setConcentration("B()", 0.5)
+simulate({method=>"ode",t_end=>3,n_steps=>3,suffix=>"pulse"})
+setParameter("r", 0.2)
 simulate({method=>"ode",t_end=>10,n_steps=>10,suffix=>"data"})
 """
 
 
+def _a_closed(t, a0, total, kf, kr):
+    a_inf = total * kr / (kf + kr)
+    return a_inf + (a0 - a_inf) * np.exp(-(kf + kr) * np.asarray(t, float))
+
+
 @needs_bng
-def test_protocol_with_too_many_phases_is_refused_with_its_line(tmp_path, capsys):
+def test_protocol_of_three_phases_matches_closed_form(tmp_path):
     (tmp_path / "m.bngl").write_text(THREE_PHASES)
-    (tmp_path / "data.exp").write_text("# time Atot\n0 1\n5 0.5\n10 0.25\n")
+    (tmp_path / "data.exp").write_text("# time Aobs\n0 0.3\n2 0.4\n5 0.6\n10 0.7\n")
+    (tmp_path / "job.conf").write_text("model = m.bngl : data.exp\nobjfunc = sos\n"
+                                       "loguniform_var = k__FREE 0.01 10\n")
+    problem = bngfit.load_problem(tmp_path / "job.conf")
+    assert problem.conditions["data__pre2"].previous == "data__pre1"
+    assert problem.conditions["data__pre1"].duration is None  # steady state
+    assert problem.conditions["data__pre2"].duration == 3.0
+    obj = bngfit.Objective(problem, rtol=1e-11, atol=1e-13)
+    x = np.array([np.log10(0.8)])
+    ev = obj(x, sensi=1)
+    assert ev.ok, ev.message
+    kf = 0.8
+    a1 = 0.5 / (kf + 0.5)  # steady state with r = 0.5, total 1
+    total = a1 + 0.5  # B set to 0.5 before the pulse
+    a2 = _a_closed(3.0, a1, total, kf, 2.0)
+    expected = _a_closed(problem.measurements.time, a2, total, kf, 0.2)
+    np.testing.assert_allclose(ev.simulation, expected, rtol=1e-7)
+    np.testing.assert_allclose(ev.grad, central_grad(obj, x), rtol=1e-6, atol=1e-9)
+
+
+@needs_bng
+def test_protocol_resetting_between_phases_is_refused_with_its_line(tmp_path, capsys):
+    text = THREE_PHASES.replace('setParameter("r", 0.2)\n',
+                                'setParameter("r", 0.2)\nresetConcentrations()\n')
+    (tmp_path / "m.bngl").write_text(text)
+    (tmp_path / "data.exp").write_text("# time Aobs\n0 1\n5 0.5\n10 0.25\n")
     (tmp_path / "job.conf").write_text("model = m.bngl : data.exp\nobjfunc = sos\n"
                                        "loguniform_var = k__FREE 0.01 10\n")
     assert main(["evaluate", str(tmp_path / "job.conf")]) == 2
     err = capsys.readouterr().err
-    assert "m.bngl:20" in err and "2 phases before the measured one" in err
+    assert "m.bngl:" in err and "resets concentrations" in err
 
 
 # ------------------------------------------------------------------ mutants

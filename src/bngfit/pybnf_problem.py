@@ -184,9 +184,8 @@ def build_problem(config: PybnfConfig) -> Problem:
     for run in sim_runs:
         muts = () if run.mutant is None else mutated[run.mutant.name]
         if bngl:
-            conds, t_end[run.name] = _protocol_conditions(run, phases, muts, info,
-                                                          str(model.path))
-            preeq[run.name] = f"{run.name}__pre" if len(conds) == 2 else ""
+            conds, t_end[run.name], preeq[run.name] = _protocol_conditions(
+                run, phases, muts, info, str(model.path))
         else:
             conds = {run.name: Condition(run.name, muts)}
             t_end[run.name] = _time_course_end(config, run)
@@ -433,8 +432,26 @@ def _bngl_model(path: Path, nominal: dict[str, float]) -> tuple[Path, tuple]:
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"cannot read the model: {err}", file=f) from None
     free = free_parameters(text)
-    out = _bind_bngl(path, text, free, nominal)
-    return out, protocol(parse_actions(text, file=f), file=f)
+    actions = parse_actions(text, file=f)
+    out = _bind_bngl(path, _network_first(text, actions), free, nominal)
+    return out, protocol(actions, file=f)
+
+
+def _network_first(text: str, actions: tuple) -> str:
+    """The template with a ``generate_network`` ahead of its other actions.
+
+    bngsim builds the network from the statements before the template's own
+    ``generate_network``, or from all of them when there is none, so that
+    without one every ``setParameter`` of the protocol would already be
+    applied, last value winning, to the model the first phase starts from.
+    The protocol replays those actions phase by phase instead.
+    """
+    if not actions or any(a.name.lower() == "generate_network" for a in actions):
+        return text
+    lines = text.split("\n")
+    first = min(a.line for a in actions)
+    lines.insert(first - 1, "generate_network({overwrite=>1})")
+    return "\n".join(lines)
 
 
 def _bind_bngl(path: Path, text: str, free: list[str], nominal: dict[str, float]) -> Path:
@@ -465,15 +482,19 @@ def _bind_bngl(path: Path, text: str, free: list[str], nominal: dict[str, float]
 
 
 def _protocol_conditions(run: _Run, all_phases: tuple, mutant: tuple[Mutation, ...],
-                         info: ModelInfo, f: str) -> tuple[dict[str, Condition], float]:
-    """Conditions of a data file's protocol and the measured phase's span.
+                         info: ModelInfo, f: str) -> tuple[dict[str, Condition], float, str]:
+    """Conditions of a data file's protocol, the measured phase's span, and the
+    id of the last pre-phase (empty without one).
 
     One phase: the mutant's statements (if any), then its ``setParameter`` /
-    ``setConcentration`` actions are the condition. Two phases: the first
-    becomes a pre-equilibration condition (``<name>__pre``) run for its
-    duration (to steady state with ``steady_state=>1``), sensitivities carried
-    into the measured phase; as in BioNetGen, parameters set before the first
-    phase stay set in the second, and so do the mutant's (it changes the model).
+    ``setConcentration`` actions are the condition. Several phases: each one
+    before the measured phase becomes a pre-phase condition (``<name>__pre``,
+    or ``<name>__pre1``, ``<name>__pre2``, ... for more than one), chained
+    first to last and run for its duration (to steady state with
+    ``steady_state=>1``), each starting from the state the one before ended
+    in, sensitivities carried throughout. As in BioNetGen, a parameter once
+    set stays set in every later phase, and so do the mutant's; species
+    settings apply at the start of the phase they precede.
     """
     from .bngl_template import phases_for_data
 
@@ -482,9 +503,8 @@ def _protocol_conditions(run: _Run, all_phases: tuple, mutant: tuple[Mutation, .
     phases, n_writes = all_phases[: idx[0] + 1], len(idx)
 
     def refuse(why: str, line: int) -> UnsupportedError:
-        return UnsupportedError(f"the protocol of '{suffix}' {why}; bngfit fits one measured "
-                                "phase, optionally after one equilibration phase, for now",
-                                file=f, row=line, id=suffix)
+        return UnsupportedError(f"the protocol of '{suffix}' {why}, which bngfit does not "
+                                "replay yet", file=f, row=line, id=suffix)
 
     def mutations(phase, species: bool) -> list:
         out = []
@@ -507,25 +527,29 @@ def _protocol_conditions(run: _Run, all_phases: tuple, mutant: tuple[Mutation, .
     last = phases[-1]
     if n_writes != 1 or last.continue_:
         raise refuse("appends to its output with continue=>1", last.line)
-    if len(phases) > 2:
-        raise refuse(f"has {len(phases) - 1} phases before the measured one", last.line)
     if last.reset_to is not None or last.steady_state or last.t_start != 0.0:
         raise refuse("resets concentrations, runs to steady state or starts at t != 0 in "
                      "the measured phase", last.line)
-    if len(phases) == 1:
-        return {name: Condition(name, (*mutant, *mutations(last, True)))}, last.t_end
-    pre = phases[0]
-    if pre.reset_to is not None or pre.t_start != 0.0:
-        raise refuse("resets concentrations or starts at t != 0 in the equilibration phase",
-                     pre.line)
-    duration = None if pre.steady_state else pre.t_end - pre.t_start
-    pre_muts = [*mutant, *mutations(pre, True)]
-    # Parameters set before the first phase (and the mutant's) persist; species
-    # settings do not repeat (the measured phase starts from the state the first
-    # one ended in).
-    main_muts = [m for m in pre_muts if m.target in info.parameters] + mutations(last, True)
-    return {f"{name}__pre": Condition(f"{name}__pre", tuple(pre_muts), duration=duration),
-            name: Condition(name, tuple(main_muts))}, last.t_end
+    for ph in phases[:-1]:
+        if ph.reset_to is not None:
+            raise refuse("resets concentrations between phases", ph.line)
+    conditions: dict[str, Condition] = {}
+    n_pre = len(phases) - 1
+    previous = None
+    muts = [*mutant, *mutations(phases[0], True)]
+    for k, ph in enumerate(phases):
+        if k:
+            # Parameters set so far persist; species settings do not repeat
+            # (the phase starts from the state the one before ended in).
+            muts = [m for m in muts if m.target in info.parameters] + mutations(ph, True)
+        if ph is last:
+            conditions[name] = Condition(name, tuple(muts))
+            break
+        cid = f"{name}__pre" if n_pre == 1 else f"{name}__pre{k + 1}"
+        duration = None if ph.steady_state else ph.t_end - ph.t_start
+        conditions[cid] = Condition(cid, tuple(muts), duration=duration, previous=previous)
+        previous = cid
+    return conditions, last.t_end, previous or ""
 
 
 def _output_grid(config: PybnfConfig, run: _Run, phases: tuple, bngl: bool
