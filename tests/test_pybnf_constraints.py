@@ -48,6 +48,25 @@ def test_constraint_penalties_match_the_closed_form_trajectories():
     assert ev.fval - data_only == pytest.approx(expected, rel=1e-8, abs=1e-8)
 
 
+def test_constraints_without_data_evaluate_to_the_closed_form_penalty():
+    """A problem of constraints only (no measurements) is a valid objective."""
+    problem = bngfit.load_problem(_demo())
+    m = problem.measurements
+    empty = dataclasses.replace(m, **{f.name: getattr(m, f.name)[:0]
+                                      for f in dataclasses.fields(m)})
+    obj = bngfit.Objective(dataclasses.replace(problem, measurements=empty),
+                           rtol=1e-11, atol=1e-12)
+    v = np.array([1.0, 5.0, 4.0, 2.0, 3.0])
+    ev = obj(v, sensi=1)
+    assert ev.ok, ev.message
+    t = np.linspace(0.0, 10.0, 1001)
+    series = {"x": t, "par": v[0] * t**2 - v[1] * t + v[2], "line": v[3] * t + v[4]}
+    expected = sum(penalty(c, t, series)[0] for c in read_prop(_demo().parent / "par.prop"))
+    assert ev.fval == pytest.approx(expected, rel=1e-8)
+    table = bngfit.check_grad_multi_eps(obj, v)
+    assert (table["rel_err"] < 1e-6).all(), table
+
+
 def test_constraint_gradient_against_finite_differences():
     problem = bngfit.load_problem(_demo())
     obj = bngfit.Objective(problem, rtol=1e-11, atol=1e-12)

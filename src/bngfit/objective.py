@@ -342,7 +342,7 @@ class Objective:
         are built only when read. Returns None where a value is invalid (the
         general path says which).
         """
-        if not sig.min() > 0.0:  # also False for NaN
+        if not (sig.size and sig.min() > 0.0):  # also False for NaN
             return None
         inv = 1.0 / sig
         rho = (h - self._zm) * inv

@@ -42,35 +42,19 @@ of those columns (all, by default) over the simulated output grid of their
 action before comparison (:mod:`bngfit.transforms`; types ``init``, ``peak``,
 ``zero``, ``unit`` as PyBNF defines them); the data are taken as given.
 
-Edition 2 (``edition = 2``; PyBNF docs/config_keys.rst ``experiment``,
-``condition``, ``objective``, ``noise_model``; ADR-0028, ADR-0052): each
-``experiment:`` is a condition of its own name, simulated from t = 0 to its
-data's times (several files are replicates), under its ``condition:`` record
-(perturbations ``= * / + -`` with a number or a declared free parameter as
-value); ``preequilibrate: C`` first runs to steady state under C (a
-pre-equilibration condition ``<name>__preeq``, duration None), then applies the
-measurement condition, C's parameter settings staying set; both conditions of
-such an experiment take only ``=``. ``parameter:`` records give lin/log10
-parameters with bounds and an optional initial value. Exactly one whole-fit
-objective: an ``objective:`` token (desugared to its noise model, as PyBNF
-does) or a ``noise_model`` without observable; per-observable ``noise_model``
-records override it (normal/lognormal sigma, laplace scale: ``fix_at``,
-``read_exp_file _SD``, ``fit NAME``, ``relative [CV]``, ``column_mean``;
-neg_bin dispersion: ``fix_at``, ``fit``, with ``location``/``noise_location``
-``mean``). A BNGL model's ``X__FREE`` placeholders, if any, are bound as in
-edition 1; otherwise free parameters are model parameter ids.
+Edition 2 (``edition = 2``) is built by :mod:`bngfit.pybnf_edition2`, which
+documents what it accepts and refuses.
 
-What this version refuses, before any simulation and naming the line:
-in edition 2 ``.prop`` files in experiments, ``normalization``, priors and
-bound-less parameters, relative perturbations in a pre-equilibrated
-experiment, a lognormal taken as its mean, a neg_bin taken as its median
-(edition 2's default), other noise sources; in both editions several models,
-``.prop`` files of mutants, start values without bounds (``var``, ``logvar``),
-objective functions
-other than those above (kl), protocols with more than one phase before the
-measured one, and mutant statements PyBNF would not run or bngfit cannot
-represent (a target that is no free parameter of a BNGL model or no parameter or
-species of an SBML model, a parameter name as value, ``* / + -`` on a species).
+A BNGL protocol may have any number of phases before the measured one (each a
+chained pre-phase condition, see :func:`_protocol_conditions`).
+
+What this version refuses, before any simulation and naming the line: several
+models, ``.prop`` files of mutants, start values without bounds (``var``,
+``logvar``), objective functions other than those above (kl), protocols that
+reset concentrations, continue a measured phase or set expression values, and
+mutant statements PyBNF would not run or bngfit cannot represent (a target that
+is no free parameter of a BNGL model or no parameter or species of an SBML
+model, a parameter name as value, ``* / + -`` on a species).
 """
 
 from __future__ import annotations
@@ -358,15 +342,6 @@ def _refuse_unsupported(config: PybnfConfig) -> None:
         raise no("more than one model", config.models[1].line, str(config.models[1].path))
     if config.noise_models and config.edition == 1:
         raise no("noise_model", config.noise_models[0].line)
-    if config.edition == 2:
-        if config.normalization:
-            raise no("normalization in an edition-2 configuration",
-                     config.normalization[0].line)
-        for e in config.experiments:
-            for p in e.data:
-                if p.suffix.lower() == ".prop":
-                    raise no(f"a .prop constraint file in experiment '{e.name}'", e.line,
-                             p.name)
     for c in config.conditions:
         for p in c.data:
             if p.suffix.lower() == ".prop":
