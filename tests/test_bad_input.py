@@ -557,3 +557,14 @@ def test_point_outside_bounds_warns(tmp_path, capsys, caplog):
         code = main(["evaluate", str(d / "problem.yaml"), "--point", str(d / "point.tsv")])
     assert code == 0
     assert "point.tsv:2" in caplog.text and "'k1'" in caplog.text and "log10" in caplog.text
+
+
+def test_validate_warns_of_a_condition_column_in_the_parameter_table(tmp_path, capsys):
+    d = tmp_path / "overlap"
+    shutil.copytree(EXAMPLE_DIR, d)
+    with open(d / "parameters.tsv", "a", encoding="utf-8") as fh:
+        fh.write("A0\tlin\t0\t10\t1\t0\n")
+    assert main(["validate", str(d / "problem.yaml")]) == 0  # a warning, not an error
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "conditions.tsv:1" in text and "'A0'" in text and "parameter table" in text

@@ -295,6 +295,10 @@ def _read_conditions(paths, issues, model: ModelInfo | None, param_ids: set[str]
             ):
                 issues.error("condition column is not a parameter, species or compartment "
                              "of the model", f, hline, id=c)
+            if param_ids is not None and c in param_ids:
+                issues.warn("condition column is also in the parameter table, which PEtab "
+                            "v1 does not allow (other tools may use the parameter table's "
+                            "value); bngfit uses the condition table's values", f, hline, id=c)
         for line, r in _records(df):
             cid = r["conditionId"]
             if not _ID.match(cid):
