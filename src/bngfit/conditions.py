@@ -60,12 +60,16 @@ class Condition:
     ``previous`` (pre-phases only) names the condition of the phase run just
     before this one, so that protocols of several phases form a chain; the
     first phase of a chain starts from the model's initial state.
+    ``model`` names the model the condition runs on, a key of
+    :attr:`~bngfit.problem.Problem.models` (None: the problem's first model);
+    the phases of one protocol run on one model.
     """
 
     id: str
     mutations: tuple[Mutation, ...]
     duration: float | None = None
     previous: str | None = None
+    model: str | None = None
 
 
 class Quantity:

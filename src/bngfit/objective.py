@@ -177,6 +177,14 @@ class Objective:
         ODE solver tolerances (used identically by gradient checks).
     preeq_tmax : float
         Pre-equilibration horizon, model time units.
+
+    Attributes
+    ----------
+    engines : tuple of Engine
+        One simulation engine per model of the problem, in
+        :attr:`Problem.models <bngfit.problem.Problem.models>` order.
+    engine : Engine
+        The first (for single-model problems, the only) one.
     """
 
     def __init__(
@@ -190,7 +198,11 @@ class Objective:
         self.problem = problem
         self.settings = SolverSettings(rtol=rtol, atol=atol, preeq_tmax=preeq_tmax)
         self.plan = compile_plan(problem)
-        self.engine = Engine(problem.model.path, self.settings)
+        # One engine per model (``engine`` is the first model's); each
+        # experiment's run function is looked up once here, not per evaluation.
+        self.engines = tuple(Engine(m.path, self.settings) for m in problem.models.values())
+        self.engine = self.engines[0]
+        self._runs = tuple(self.engines[e.model].run for e in self.plan.experiments)
         meas = problem.measurements
         obs = problem.observables
         self._codes = scale_codes(problem.x_scales)
@@ -261,17 +273,18 @@ class Objective:
         theta = 10.0**x if self._all_log10 else unscale(x, self._codes)
         theta_list = theta.tolist()
         nth = plan.n_theta
-        run = self.engine.run
         ys = []
         dys = []
-        for exp in plan.experiments:
+        for exp, run in zip(plan.experiments, self._runs, strict=True):
             main = exp.main.inputs(theta, theta_list, sensi)
             pre = tuple([p.inputs(theta, theta_list, sensi) for p in exp.pre]) if exp.pre else ()
             try:
                 y, dy = run(exp.outputs, exp.grid, main, pre, exp.sens_params, nth, sensi)
             except SimulationFailure as err:
                 where = f"condition '{exp.condition_id}'" + (
-                    f" (pre-equilibration '{exp.preeq_id}')" if exp.preeq_id else "")
+                    f" (pre-equilibration '{exp.preeq_id}')" if exp.preeq_id else "") + (
+                    f" of model '{list(self.problem.models)[exp.model]}'"
+                    if len(self.engines) > 1 else "")
                 return self._failed(x, sensi, "simulation_failed", f"{where}: {err}")
             ys.append(y.reshape(-1))
             if sensi:

@@ -1,31 +1,31 @@
-"""Compile a Problem against its model into what one evaluation needs.
+"""Compile a Problem against its model(s) into what one evaluation needs.
 
 An *experiment* is a (pre-equilibration condition, simulation condition) pair:
-one bngsim run. For each, the plan holds the quantity (a function of theta)
-behind every model parameter and overridden species, split once into the
-parts that are constant and the parts that move with theta (:class:`PhaseMap`),
-and the outputs and sample grid to simulate. The data points are gathered by
-observable across all experiments into :class:`Group` s: one vectorised
-formula evaluation per observable and evaluation, whose symbols read their
-values from the flat concatenation of all experiments' outputs through index
-arrays fixed here. Everything structural is decided here, once; an evaluation
-only fills in numbers.
+one bngsim run, on the model its condition names. For each, the plan holds
+the quantity (a function of theta) behind every model parameter and
+overridden species, split once into the parts that are constant and the parts
+that move with theta (:class:`PhaseMap`), and the outputs and sample grid to
+simulate. The data points are gathered by observable across all experiments
+into :class:`Group` s: one vectorised formula evaluation per observable and
+evaluation, whose symbols read their values from the flat concatenation of all
+experiments' outputs through index arrays fixed here (formula kernels:
+:mod:`bngfit.kernels`). Everything structural is decided here, once; an
+evaluation only fills in numbers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import sympy as sp
 
 from .conditions import Const, MutationOp, Quantity, Theta, apply_mutation
 from .errors import UnsupportedError
 from .formulas import Formula
+from .kernels import FormulaEval, Operand, compile_kernel
 from .petab_io import PLACEHOLDER, TIME_SYMBOL
 from .problem import NormKind, Observable, Problem
-from .simulate import PhaseInput, sample_grid
+from .simulate import ModelInfo, PhaseInput, sample_grid
 from .transforms import NormSpec
 
 
@@ -132,198 +132,6 @@ class PhaseMap:
         return PhaseInput(params, species, jac, species_jac, self.duration, cols)
 
 
-# ---------------------------------------------------------------- formulas
-@dataclass(frozen=True)
-class Operand:
-    """How one formula symbol gets its values at the rows of a group.
-
-    Either ``flat`` (model outputs: the index of each row's value in the flat
-    concatenation of all experiments' output arrays), or a per-row value:
-    ``const`` where ``theta_idx`` is -1, else free parameter ``theta_idx``,
-    overridden at ``positions`` by general quantities.
-    """
-
-    flat: np.ndarray | None
-    const: np.ndarray | None = None
-    theta_idx: np.ndarray | None = None
-    quantities: tuple[tuple[np.ndarray, Quantity], ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.flat is None:
-            pos = np.nonzero(self.theta_idx >= 0)[0]
-            object.__setattr__(self, "_tpos", pos)
-            object.__setattr__(self, "_tcol", self.theta_idx[pos])
-            # One free parameter at every row (the usual scale or offset): plain
-            # slicing instead of fancy indexing.
-            single = (pos.size == self.theta_idx.size and pos.size
-                      and np.all(self._tcol == self._tcol[0]))
-            object.__setattr__(self, "_tsingle", int(self._tcol[0]) if single else -1)
-
-    @property
-    def varies(self) -> bool:
-        """Whether the values depend on theta."""
-        if self.flat is not None:
-            return True
-        return bool(self._tpos.size) or any(q.deps for _, q in self.quantities)
-
-    def values(self, y: np.ndarray, theta: np.ndarray) -> np.ndarray | float:
-        """Values at the rows, shape (n,), or one float where every row has it."""
-        if self.flat is not None:
-            return y[self.flat]
-        if not self._tpos.size and not self.quantities:
-            return self.const
-        if self._tsingle >= 0 and not self.quantities:
-            return float(theta[self._tsingle])  # one value for all rows: broadcasts
-        v = self.const.copy()
-        v[self._tpos] = theta[self._tcol]
-        for pos, q in self.quantities:
-            v[pos] = q.eval(theta)[0]
-        return v
-
-
-@dataclass(frozen=True)
-class Kernel:
-    """A formula compiled for evaluation over the rows of a group.
-
-    ``kind`` is ``"const"`` (no symbols: ``const`` is the value), ``"name"``
-    (the formula is one symbol: no call needed), ``"product"`` (the product
-    of its two symbols) or ``"general"``:
-    ``value_fn(*args)`` is the formula, ``partials_fn(*args)`` the list of its
-    partial derivatives by the operands ``wrt`` (those that vary with theta),
-    common subexpressions shared.
-    """
-
-    formula: Formula
-    kind: str
-    wrt: tuple[int, ...]
-    const: float | None = None
-    value_fn: Callable | None = None
-    partials_fn: Callable | None = None
-    warning_free: bool = True
-
-
-_KERNELS: dict[tuple, Kernel] = {}
-
-
-def _warning_free(expr: sp.Expr) -> bool:
-    """Whether a formula (and so its partials) is a polynomial in its symbols.
-
-    Sums, products and non-negative integer powers cannot divide by zero or
-    leave a function's domain on finite input, so evaluating them needs no
-    ``np.errstate`` guard (which costs microseconds per evaluation).
-    """
-    for node in sp.preorder_traversal(expr):
-        if isinstance(node, sp.Pow):
-            if not (node.exp.is_Integer and node.exp >= 0):
-                return False
-        elif isinstance(node, sp.Function) or not (node.is_Atom or node.is_Add
-                                                   or node.is_Mul):
-            return False
-    return True
-
-
-def compile_kernel(formula: Formula, wrt: tuple[int, ...]) -> Kernel:
-    """Compile (once per formula and ``wrt``) the value and needed partials."""
-    key = (formula.text, formula.symbols, str(formula.expr), wrt)
-    k = _KERNELS.get(key)
-    if k is not None:
-        return k
-    expr = formula.expr
-    syms = [sp.Symbol(n) for n in formula.symbols]
-    if not syms:
-        # numpy evaluates the constant exactly as the formula's own function does
-        value = sp.lambdify([], expr, modules="numpy")()
-        k = Kernel(formula, "const", wrt, const=float(np.asarray(value, dtype=float)))
-    elif len(syms) == 1 and expr == syms[0]:
-        k = Kernel(formula, "name", wrt)
-    elif len(syms) == 2 and expr == syms[0] * syms[1]:
-        # A scaling factor times an output, the commonest observable: two
-        # multiplications instead of two generated-function calls.
-        k = Kernel(formula, "product", wrt)
-    else:
-        value_fn = sp.lambdify(syms, expr, modules="numpy", dummify=True)
-        partials_fn = None
-        if wrt:
-            partials_fn = sp.lambdify(syms, [sp.diff(expr, syms[j]) for j in wrt],
-                                      modules="numpy", dummify=True, cse=True)
-        k = Kernel(formula, "general", wrt, value_fn=value_fn, partials_fn=partials_fn,
-                   warning_free=_warning_free(expr))
-    _KERNELS[key] = k
-    return k
-
-
-@dataclass(frozen=True)
-class FormulaEval:
-    """One formula over the rows of a group: kernel and operands."""
-
-    kernel: Kernel
-    operands: tuple[Operand, ...]
-    n: int
-
-    def evaluate(self, y: np.ndarray, dy: np.ndarray | None, theta: np.ndarray):
-        """Value (n,) and, with ``dy``, d value / d theta (n, n_theta).
-
-        ``y`` (flat outputs of all experiments) and ``dy`` (their derivatives,
-        shape (n_flat, n_theta)) are read through the operands. Call under
-        ``np.errstate(all="ignore")``. The returned arrays may be shared: read
-        them, do not write to them.
-        """
-        k = self.kernel
-        n = self.n
-        if k.kind == "const":
-            return np.full(n, k.const), (None if dy is None else np.zeros((n, theta.size)))
-        args = [op.values(y, theta) for op in self.operands]
-        if k.kind == "name":
-            value = args[0]
-            if not isinstance(value, np.ndarray):
-                value = np.full(n, value)
-        elif k.kind == "product":
-            value = args[0] * args[1]
-        else:
-            value = k.value_fn(*args)
-        if not (isinstance(value, np.ndarray) and value.shape == (n,)
-                and value.dtype == np.float64):
-            value = np.full(n, value, dtype=float)
-        if dy is None:
-            return value, None
-        if not k.wrt:
-            return value, np.zeros((n, theta.size))
-        if k.kind == "product":
-            partials = [args[1 - j] for j in k.wrt]
-        else:
-            partials = (1.0,) if k.partials_fn is None else k.partials_fn(*args)
-        grad = None
-        for j, p in zip(k.wrt, partials, strict=True):
-            op = self.operands[j]
-            if not (isinstance(p, np.ndarray) and p.shape == (n,)):
-                # A partial that is the same at every row stays a scalar.
-                p = float(p) if np.ndim(p) == 0 else np.broadcast_to(p, (n,)).astype(float)
-            if op.flat is not None:
-                term = (p if isinstance(p, float) else p[:, None]) * dy[op.flat]
-                if grad is None:
-                    grad = term
-                else:
-                    grad += term
-            else:
-                if grad is None:
-                    grad = np.zeros((n, theta.size))
-                _add_param_grad(op, grad, p, theta)
-        return value, grad
-
-
-def _add_param_grad(op: Operand, grad: np.ndarray, p: np.ndarray | float,
-                    theta: np.ndarray) -> None:
-    """Add ``p * d operand / d theta`` to ``grad`` (n, n_theta); ``p`` per row or one float."""
-    if op._tsingle >= 0:
-        grad[:, op._tsingle] += p
-    elif op._tpos.size:
-        grad[op._tpos, op._tcol] += p if isinstance(p, float) else p[op._tpos]
-    for pos, q in op.quantities:
-        if q.deps:
-            pp = p if isinstance(p, float) else p[pos, None]
-            grad[pos] += pp * q.eval(theta)[1][None, :]
-
-
 @dataclass(frozen=True)
 class Group:
     """The data points of one observable, across all experiments."""
@@ -340,7 +148,9 @@ class Experiment:
     """One simulation: phases, outputs, sample grid.
 
     ``offset`` is where this experiment's outputs (``n_grid * n_out`` values,
-    row-major) start in the flat output vector of an evaluation.
+    row-major) start in the flat output vector of an evaluation; ``model`` is
+    the position of its model in :attr:`Problem.models <bngfit.problem.Problem.models>`
+    (each model has its own engine).
     """
 
     preeq_id: str
@@ -352,6 +162,7 @@ class Experiment:
     pre: tuple[PhaseMap, ...]  # phases run before ``main``, first to last
     sens_params: tuple[str, ...]
     offset: int
+    model: int = 0
 
 
 class _Target:
@@ -484,6 +295,23 @@ def _pre_chain(problem: Problem, pre: str) -> list[str]:
     return chain[::-1]
 
 
+def _experiment_model(problem: Problem, pre: str, cid: str) -> str:
+    """The model an experiment runs on: its condition's, which its pre-phases share."""
+    if cid not in problem.conditions:
+        raise UnsupportedError("simulation condition is not defined", id=cid)
+    try:
+        model_id = problem.model_id(cid)
+        for c in _pre_chain(problem, pre):
+            if problem.model_id(c) != model_id:
+                raise UnsupportedError(
+                    f"pre-phase condition '{c}' runs on model '{problem.model_id(c)}', "
+                    f"condition '{cid}' on '{model_id}': a protocol runs on one model",
+                    id=cid)
+    except KeyError as err:
+        raise UnsupportedError(str(err.args[0]), id=cid) from None
+    return model_id
+
+
 def _base_quantities(problem: Problem, theta_index: dict[str, int]) -> dict[str, Quantity]:
     """Problem parameters as quantities: free -> Theta, fixed -> Const(nominal)."""
     out: dict[str, Quantity] = {}
@@ -496,9 +324,10 @@ def _value_quantity(value, problem_q: dict[str, Quantity]) -> Quantity:
     return Const(float(value)) if not isinstance(value, str) else problem_q[value]
 
 
-def _phase(problem: Problem, cond_id: str, problem_q: dict[str, Quantity]):
-    """Parameter and species quantities of a condition (model defaults as base)."""
-    info = problem.model
+def _phase(problem: Problem, cond_id: str, problem_q: dict[str, Quantity], info: ModelInfo):
+    """Parameter and species quantities of a condition on its model (model
+    defaults as base; a problem parameter binds the model parameter of its id,
+    so a free parameter the model lacks is simply not there)."""
     params: dict[str, Quantity] = {}
     for name in (*info.parameters, *info.compartments):
         params[name] = problem_q.get(name, Const(info.defaults[name]))
@@ -557,11 +386,13 @@ class _OperandBuilder:
             self.quantities.append((np.arange(self.n, self.n + n), q))
             self.add_values(np.zeros(n), np.full(n, -1, dtype=int))
 
-    def build(self) -> Operand:
+    def build(self, symbol: str, observable: str) -> Operand:
         if self.flat:
-            if self.const:  # cannot happen: a symbol's kind depends on the model only
-                raise UnsupportedError("symbol is a model output in one condition and a "
-                                       "parameter in another")
+            if self.const:  # only with several models: one's output, another's parameter
+                raise UnsupportedError(
+                    f"'{symbol}' is a model output in one condition and a parameter in "
+                    "another (of another model); bngfit reads a formula symbol one way",
+                    id=observable, value=symbol)
             return Operand(np.concatenate(self.flat))
         return Operand(None, np.concatenate(self.const), np.concatenate(self.tidx),
                        tuple(self.quantities))
@@ -575,7 +406,7 @@ def compile_plan(problem: Problem) -> Plan:
     UnsupportedError
         For feature combinations that cannot be differentiated exactly.
     """
-    info = problem.model
+    model_ids = list(problem.models)
     free = problem.free
     n_theta = len(free)
     theta_index = {p.id: i for i, p in enumerate(free)}
@@ -595,8 +426,11 @@ def compile_plan(problem: Problem) -> Plan:
     penalty_specs: list[PenaltySpec] = []
     offset = 0
     for (pre, cid), idx in groups.items():
-        main_p, main_s = _phase(problem, cid, problem_q)
-        pre_phases = [(c, *_phase(problem, c, problem_q)) for c in _pre_chain(problem, pre)]
+        model_id = _experiment_model(problem, pre, cid)
+        info = problem.models[model_id]
+        main_p, main_s = _phase(problem, cid, problem_q, info)
+        pre_phases = [(c, *_phase(problem, c, problem_q, info))
+                      for c in _pre_chain(problem, pre)]
         sens = tuple(
             n for n in info.parameters
             if main_p[n].deps or any(pp[n].deps for _, pp, _ in pre_phases)
@@ -612,7 +446,7 @@ def compile_plan(problem: Problem) -> Plan:
         pending = []  # (builder, kind, payload, rows) resolved once outputs are known
 
         def source(sym: str, rows: np.ndarray, obs: Observable, *, _main_p=main_p,
-                   _outputs=outputs):
+                   _outputs=outputs, info=info):
             m = PLACEHOLDER.match(sym)
             if m and m.group(3) == obs.id:
                 table = (meas.observable_params if m.group(1) == "observableParameter"
@@ -677,25 +511,26 @@ def compile_plan(problem: Problem) -> Plan:
                                    1)
             else:  # time
                 b.add_values(np.asarray(t, dtype=float).copy(), np.full(rows.size, -1))
-        specs_here = [_norm_spec(problem, n, idx, outputs, time_row, offset, n_out)
+        specs_here = [_norm_spec(problem, info, n, idx, outputs, time_row, offset, n_out)
                       for n in norms_here]
         norm_specs.extend(specs_here)
         for pen in pens_here:
-            penalty_specs.append(_penalty_spec(problem, pen, norms_here, specs_here, outputs,
-                                               time_row, offset, n_out))
+            penalty_specs.append(_penalty_spec(problem, info, pen, norms_here, specs_here,
+                                               outputs, time_row, offset, n_out))
         pre_maps = tuple(PhaseMap(pp, ps, sens, n_theta, problem.conditions[c].duration)
                          for c, pp, ps in pre_phases)
         experiments.append(Experiment(pre, cid, times, tuple(grid.tolist()), tuple(outputs),
                                       PhaseMap(main_p, main_s, sens, n_theta), pre_maps, sens,
-                                      offset))
+                                      offset, model_ids.index(model_id)))
         offset += grid.size * n_out
 
     plan_groups = []
     for oid, (rows_list, f_builders, n_builders) in by_observable.items():
         obs = problem.observables[oid]
         rows = np.concatenate(rows_list)
-        plan_groups.append(Group(obs, rows, _formula_eval(obs.formula, f_builders, rows.size),
-                                 _formula_eval(obs.noise, n_builders, rows.size)))
+        plan_groups.append(Group(obs, rows,
+                                 _formula_eval(obs.formula, f_builders, rows.size, oid),
+                                 _formula_eval(obs.noise, n_builders, rows.size, oid)))
     return Plan(tuple(experiments), tuple(plan_groups), n_theta, len(meas), offset,
                 np.array(sorted(sigma_rows), dtype=int), tuple(norm_specs),
                 tuple(penalty_specs))
@@ -717,13 +552,13 @@ class PenaltySpec:
     norms: tuple[tuple | None, ...]
 
 
-def _penalty_spec(problem: Problem, pen, norms_here, norm_specs, outputs, time_row, offset,
-                  n_out) -> PenaltySpec:
+def _penalty_spec(problem: Problem, info: ModelInfo, pen, norms_here, norm_specs, outputs,
+                  time_row, offset, n_out) -> PenaltySpec:
     """Compile a trajectory penalty; a normalized output is read normalized."""
     g = np.array([time_row[t] for t in np.asarray(pen.times, float).tolist()], dtype=int)
     refs, norms = [], []
     for name in pen.names:
-        refs.append(offset + g * n_out + outputs.index(problem.model.selector(name)))
+        refs.append(offset + g * n_out + outputs.index(info.selector(name)))
         norm = None
         for n, spec in zip(norms_here, norm_specs, strict=True):
             if problem.observables[n.observable].formula.symbols == (name,):
@@ -733,8 +568,8 @@ def _penalty_spec(problem: Problem, pen, norms_here, norm_specs, outputs, time_r
                        tuple(norms))
 
 
-def _norm_spec(problem: Problem, n, idx: list[int], outputs: list[str], time_row: dict,
-               offset: int, n_out: int) -> NormSpec:
+def _norm_spec(problem: Problem, info: ModelInfo, n, idx: list[int], outputs: list[str],
+               time_row: dict, offset: int, n_out: int) -> NormSpec:
     """Compile one normalization: its measurement rows and reference values."""
     obs = problem.observables.get(n.observable)
     where = f"'{n.observable}' in condition '{n.condition}'"
@@ -742,7 +577,7 @@ def _norm_spec(problem: Problem, n, idx: list[int], outputs: list[str], time_row
             str(obs.formula.expr) != obs.formula.symbols[0]:
         raise UnsupportedError(f"normalization of {where}: the observable must be one model "
                                "output", id=n.observable)
-    sel = problem.model.selector(obs.formula.symbols[0])
+    sel = info.selector(obs.formula.symbols[0])
     rows = np.array([i for i in idx if problem.measurements.observable[i] == n.observable],
                     dtype=int)
     if sel is None or sel not in outputs or not rows.size:
@@ -772,7 +607,9 @@ def _source_varies(kind: str, payload, rows: np.ndarray, problem_q) -> bool:
     return False
 
 
-def _formula_eval(formula: Formula, builders: list[_OperandBuilder], n: int) -> FormulaEval:
-    operands = tuple(b.build() for b in builders)
+def _formula_eval(formula: Formula, builders: list[_OperandBuilder], n: int,
+                  observable: str) -> FormulaEval:
+    operands = tuple(b.build(sym, observable)
+                     for sym, b in zip(formula.symbols, builders, strict=True))
     wrt = tuple(j for j, op in enumerate(operands) if op.varies)
     return FormulaEval(compile_kernel(formula, wrt), operands, n)

@@ -190,10 +190,16 @@ class TrajectoryPenalty:
 class Problem:
     """A parameter-estimation problem.
 
+    A problem may fit several models at once (a PyBNF configuration with
+    several model lines): each condition names the model it runs on
+    (:attr:`~bngfit.conditions.Condition.model`), and the free parameters are
+    shared by id, each one a parameter of those models that have it.
+    Condition ids are unique across models.
+
     Attributes
     ----------
     model : ModelInfo
-        The model and its names.
+        The model and its names; with several models, the first (primary) one.
     parameters : tuple of ParameterSpec
         All problem parameters (estimated and fixed).
     conditions : dict
@@ -208,7 +214,12 @@ class Problem:
     penalties : tuple of TrajectoryPenalty
         Terms added to the negative log-likelihood (qualitative constraints).
     files : dict
-        Role (``parameters``, ``conditions``, ...) -> file path, for messages.
+        Role (``parameters``, ``conditions``, ...) -> file path, for messages;
+        several files of one role are joined by ``;`` (every model file under
+        ``model``).
+    models : dict
+        Model id -> :class:`ModelInfo`, in order, ``model`` first. Default: the
+        one model, under its file stem.
     """
 
     model: ModelInfo
@@ -220,6 +231,29 @@ class Problem:
     files: dict[str, str] = field(default_factory=dict)
     normalizations: tuple[Normalization, ...] = ()
     penalties: tuple[TrajectoryPenalty, ...] = ()
+    models: dict[str, ModelInfo] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            object.__setattr__(self, "models", {self.model.path.stem: self.model})
+        elif next(iter(self.models.values())) != self.model:
+            raise ValueError("Problem.model must be the first of Problem.models")
+
+    def model_id(self, condition_id: str) -> str:
+        """Id of the model a condition runs on (a key of :attr:`models`).
+
+        Raises
+        ------
+        KeyError
+            For an unknown condition, or one naming no model of the problem.
+        """
+        name = self.conditions[condition_id].model
+        if name is None:
+            return next(iter(self.models))
+        if name not in self.models:
+            raise KeyError(f"condition '{condition_id}' runs on model '{name}', which is "
+                           f"not a model of the problem ({', '.join(self.models)})")
+        return name
 
     @property
     def free(self) -> tuple[ParameterSpec, ...]:

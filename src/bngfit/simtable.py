@@ -24,12 +24,17 @@ def simulation_table(problem: Problem, simulation: np.ndarray) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns observableId, [preequilibrationConditionId],
+        Columns observableId, [modelId], [preequilibrationConditionId],
         simulationConditionId, time, simulation, [observableParameters],
-        [noiseParameters], in measurement order.
+        [noiseParameters], in measurement order. ``modelId`` (as in PEtab 2's
+        measurement table) names each row's model where the problem has
+        several.
     """
     m = problem.measurements
     cols: dict[str, object] = {"observableId": list(m.observable)}
+    if len(problem.models) > 1:
+        model_of = {c: problem.model_id(c) for c in dict.fromkeys(m.condition)}
+        cols["modelId"] = [model_of[c] for c in m.condition]
     if any(m.preeq):
         cols["preequilibrationConditionId"] = list(m.preeq)
     cols["simulationConditionId"] = list(m.condition)
