@@ -483,3 +483,15 @@ def test_bngl_mutant_of_a_parameter_that_is_not_free_is_refused(tmp_path, capsys
     assert main(["evaluate", str(d / "demo_bng.conf")]) == 2
     err = capsys.readouterr().err
     assert f"demo_bng.conf:{n}" in err and "did you mean 'v1__FREE'" in err, err
+
+
+@needs_bng
+def test_declared_parameter_the_template_does_not_use_is_refused_on_its_line(tmp_path, capsys):
+    (tmp_path / "m.bngl").write_text(THREE_PHASES)
+    (tmp_path / "data.exp").write_text("# time Aobs\n0 0.3\n2 0.4\n")
+    (tmp_path / "job.conf").write_text("model = m.bngl : data.exp\nobjfunc = sos\n"
+                                       "loguniform_var = k__FREE 0.01 10\n"
+                                       "loguniform_var = z__FREE 0.01 10\n")
+    assert main(["evaluate", str(tmp_path / "job.conf")]) == 2
+    err = capsys.readouterr().err
+    assert "job.conf:4" in err and "m.bngl uses k__FREE" in err, err

@@ -29,10 +29,17 @@ from .problem import (
     TrajectoryPenalty,
 )
 from .pybnf_conf import PybnfConfig
-from .pybnf_entries import ConditionEntry, ExperimentEntry, ParamKind, Perturbation
+from .pybnf_entries import (
+    ConditionEntry,
+    ExperimentEntry,
+    ModelEntry,
+    ParamKind,
+    Perturbation,
+)
 from .pybnf_exp import ExpTable, read_exp
+from .pybnf_models import bind_bngl
 from .pybnf_noise2 import Noise, noise_models, noise_symbols, observable_noise, point_sigma
-from .pybnf_problem import _bind_bngl, perturbation_error
+from .pybnf_problem import perturbation_error
 from .scales import Scale
 from .simulate import ModelInfo, read_model_info
 
@@ -51,9 +58,16 @@ def _edition2_problem(config: PybnfConfig) -> Problem:
     simulated output grid is t = 0 and the data's times (or ``t_end`` /
     ``n_steps`` for constraints alone); normalizations, cumulative observables
     and ``.prop`` constraints are taken over that grid.
+
+    With several models (``model: a.bngl, b.xml``) each experiment names its
+    model (``model: a``) and runs on it; a ``condition:`` record that names a
+    model is used by experiments of that model only. Free parameters are
+    shared by name: each is set in the models that have a parameter (or a
+    BNGL template's ``X__FREE`` placeholder) of its id; one that no model, noise
+    model or observable formula uses is an error on its line. Observables are
+    shared by column name, each read in the model of each experiment.
     """
     f = config.path
-    model = config.models[0]
     params = _parameters(config)
     noise = noise_models(config)
     formulas = {o.name: o for o in config.observables if o.formula is not None}
@@ -61,25 +75,27 @@ def _edition2_problem(config: PybnfConfig) -> Problem:
     layer_symbols = noise_symbols(noise) | {
         s for o in formulas.values()
         for s in parse_formula(o.formula, file=f, row=o.line, id=o.name).symbols}
-    info = _model_info(config, params, layer_symbols)
+    infos = {m.name: _model_info(m, params) for m in config.models}
     free_ids = {p.id for p in params}
     for p in params:
-        if p.id not in info.parameters and p.id not in layer_symbols:
-            raise InputError("free parameter is not a parameter of the model (nor used by a "
+        if p.id not in layer_symbols and not any(p.id in i.parameters
+                                                 for i in infos.values()):
+            what = "the model" if len(infos) == 1 else "any model"
+            raise InputError(f"free parameter is not a parameter of {what} (nor used by a "
                              "noise model or observable formula)", file=f, row=p.row,
                              id=p.id)
-    conditions, runs, grids = _experiments(config, info, free_ids)
-    observables, meas = _data(runs, noise, info, config, free_ids)
-    norms = _normalizations(config, runs, noise, grids, observables)
+    conditions, runs, grids = _experiments(config, infos, free_ids)
+    observables, meas = _data(runs, noise, infos, config, free_ids)
+    norms = _normalizations(config, [r[:3] for r in runs], noise, grids, observables)
     penalties = _constraints(config, grids)
     return Problem(
-        model=info, parameters=tuple(params), conditions=conditions,
+        model=next(iter(infos.values())), parameters=tuple(params), conditions=conditions,
         observables=observables, measurements=meas, source=Path(f),
-        files={"problem": f, "model": str(model.path),
-               "data": ";".join([*(t.path for _, _, t in runs),
+        files={"problem": f, "model": ";".join(str(m.path) for m in config.models),
+               "data": ";".join([*(t.path for _, _, t, _ in runs),
                                  *(str(p) for e in config.experiments
                                    for p in e.constraints)])},
-        normalizations=norms, penalties=penalties,
+        normalizations=norms, penalties=penalties, models=infos,
     )
 
 
@@ -123,35 +139,43 @@ def _parameters(config: PybnfConfig) -> list[ParameterSpec]:
     return out
 
 
-def _model_info(config: PybnfConfig, params: list[ParameterSpec],
-                layer_symbols: set[str]) -> ModelInfo:
-    """The model, a BNGL template's ``X__FREE`` placeholders bound first."""
-    model = config.models[0]
+def _model_info(model: ModelEntry, params: list[ParameterSpec]) -> ModelInfo:
+    """A model, a BNGL template's ``X__FREE`` placeholders bound first (those it
+    uses; the other declared parameters may be other models')."""
     path = model.path
     if path.suffix.lower() == ".bngl":
         from .bngl_template import free_parameters
 
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise InputError(f"cannot read the model: {err}", file=str(path)) from None
         free = free_parameters(text)
         if free:  # a legacy-style template with X__FREE placeholders
-            nominal = {p.id: p.nominal for p in params
-                       if p.id in free or p.id not in layer_symbols}
-            path = _bind_bngl(model.path, text, free, nominal)
+            path = bind_bngl(model.path, text, free, {p.id: p.nominal for p in params})
     return read_model_info(path)
 
 
 # ------------------------------------------------------------------ experiments
-def _experiments(config: PybnfConfig, info: ModelInfo, free_ids: set[str]):
-    """Conditions, (preeq id, condition id, table) runs and each experiment's grid."""
+def _experiments(config: PybnfConfig, infos: dict[str, ModelInfo], free_ids: set[str]):
+    """Conditions, (preeq id, condition id, table, model) runs and each experiment's
+    grid."""
     f = config.path
     by_name = {c.name: c for c in config.conditions}
     conditions: dict[str, Condition] = {}
-    runs: list[tuple[str, str, ExpTable]] = []
+    runs: list[tuple[str, str, ExpTable, str]] = []
     grids: dict[str, tuple[str, tuple[float, ...]]] = {}  # name -> (preeq id, times)
     renames = {o.column: o.name for o in config.observables if o.column is not None}
     names = {e.name for e in config.experiments}
     for e in config.experiments:
+        model = e.model or next(iter(infos))  # the reader requires it with several
+        info = infos[model]
         cond = by_name.get(e.condition) if e.condition else None
+        for c in (cond, by_name.get(e.preequilibrate) if e.preequilibrate else None):
+            if c is not None and c.model not in (None, model):
+                raise InputError(f"experiment '{e.name}' runs on model '{model}', and its "
+                                 f"condition '{c.name}' is for model '{c.model}'", file=f,
+                                 row=e.line, id=e.name, value=c.name)
         preeq = ""
         if e.preequilibrate:
             pre = by_name[e.preequilibrate]
@@ -163,16 +187,16 @@ def _experiments(config: PybnfConfig, info: ModelInfo, free_ids: set[str]):
                 raise InputError(f"experiment '{e.name}' pre-equilibrates, and bngfit names "
                                  f"that phase '{preeq}', which is another experiment's name",
                                  file=f, row=e.line, id=e.name)
-            conditions[preeq] = Condition(preeq, pre_m, duration=e.equil_t_end)
+            conditions[preeq] = Condition(preeq, pre_m, duration=e.equil_t_end, model=model)
             # setParameter actions persist into the measured phase; species
             # settings do not repeat (the state carries over)
             kept = tuple(m for m in pre_m if m.target in info.parameters)
-            conditions[e.name] = Condition(e.name, (*kept, *main_m))
+            conditions[e.name] = Condition(e.name, (*kept, *main_m), model=model)
         else:
             muts = () if cond is None else _condition_mutations(cond, info, free_ids, f)
-            conditions[e.name] = Condition(e.name, muts)
+            conditions[e.name] = Condition(e.name, muts, model=model)
         tables = [_renamed(read_exp(p), renames) for p in e.data]
-        runs.extend((preeq, e.name, t) for t in tables)
+        runs.extend((preeq, e.name, t, model) for t in tables)
         grids[e.name] = (preeq, _grid(e, tables))
     return conditions, runs, grids
 
@@ -249,20 +273,23 @@ def _condition_mutations(c: ConditionEntry, info: ModelInfo, free_ids: set[str],
 
 
 # ------------------------------------------------------------------ data
-def _data(runs: list[tuple[str, str, ExpTable]], noise: dict[str | None, Noise],
-          info: ModelInfo, config: PybnfConfig, free_ids: set[str]
+def _data(runs: list[tuple[str, str, ExpTable, str]], noise: dict[str | None, Noise],
+          infos: dict[str, ModelInfo], config: PybnfConfig, free_ids: set[str]
           ) -> tuple[dict[str, Observable], Measurements]:
-    """Observables (one per data column) and measurements of edition-2 experiments."""
+    """Observables (one per data column, checked in each model it has data of) and
+    measurements of edition-2 experiments."""
     f = config.path
     formulas = {o.name: o for o in config.observables if o.formula is not None}
     observables: dict[str, Observable] = {}
+    checked: set[tuple[str, str]] = set()  # (column, model)
     cols: dict[str, list] = {k: [] for k in ("obs", "pre", "cond", "t", "m", "np", "rows")}
-    for preeq, cid, t in runs:
+    for preeq, cid, t, model in runs:
         for col in t.columns:
             n = noise.get(col, noise.get(None))
-            if col not in observables:
-                observables[col] = _observable(t, col, n, info, formulas.get(col), f,
-                                               free_ids)
+            if (col, model) not in checked:
+                checked.add((col, model))
+                obs = _observable(t, col, n, infos[model], formulas.get(col), f, free_ids)
+                observables.setdefault(col, obs)
             sigma = point_sigma(t, col, n)
             for i in np.nonzero(~np.isnan(t.values[col]))[0]:
                 cols["obs"].append(col)
@@ -272,6 +299,7 @@ def _data(runs: list[tuple[str, str, ExpTable]], noise: dict[str | None, Noise],
                 cols["m"].append(float(t.values[col][i]))
                 cols["np"].append(() if sigma is None else (float(sigma[i]),))
                 cols["rows"].append(int(t.lines[i]))
+    _check_symbol_kinds(observables, checked, infos, formulas, noise, f)
     unused = [o for o in noise if o is not None and o not in observables]
     if unused:
         raise InputError(f"noise_model names '{unused[0]}', which is no data column of any "
@@ -290,6 +318,27 @@ def _data(runs: list[tuple[str, str, ExpTable]], noise: dict[str | None, Noise],
                         np.array(cols["t"]), np.array(cols["m"]), ((),) * n_pts,
                         tuple(cols["np"]), tuple(cols["rows"]))
     return observables, meas
+
+
+def _check_symbol_kinds(observables: dict[str, Observable], used: set[tuple[str, str]],
+                        infos: dict[str, ModelInfo], formulas: dict, noise, f: str) -> None:
+    """A formula symbol is a model output in every model an observable is read in,
+    or in none (one observable's formula is compiled once, across models)."""
+    for col, obs in observables.items():
+        models = [m for c, m in used if c == col]
+        for sym in (*obs.formula.symbols, *obs.noise.symbols):
+            kinds = {infos[m].selector(sym) is not None for m in models}
+            if len(kinds) > 1:
+                out = [m for m in models if infos[m].selector(sym) is not None]
+                record = formulas.get(col)
+                n = noise.get(col, noise.get(None))
+                line = record.line if sym in obs.formula.symbols and record else \
+                    getattr(n, "line", None)
+                raise UnsupportedError(
+                    f"'{sym}' in the formula of '{col}' is a model output of "
+                    f"{', '.join(out)} and not of {', '.join(sorted(set(models) - set(out)))}; "
+                    "bngfit reads one observable the same way in every model", file=f,
+                    row=line, id=col, value=sym)
 
 
 def _observable(t: ExpTable, col: str, n: Noise, info: ModelInfo, record, f: str,

@@ -48,8 +48,16 @@ documents what it accepts and refuses.
 A BNGL protocol may have any number of phases before the measured one (each a
 chained pre-phase condition, see :func:`_protocol_conditions`).
 
-What this version refuses, before any simulation and naming the line: several
-models, ``.prop`` files of mutants, start values without bounds (``var``,
+Several ``model`` lines make one problem of several models
+(:mod:`bngfit.pybnf_models`): each model line's data are compared with that
+model's actions (and its mutants' with the mutated model); free parameters are
+shared by name, each one set in the models that use it (a BNGL template's
+``X__FREE`` placeholders, an SBML model's parameter ids); a declared parameter
+no model uses is an error on its line. A data name that several models have
+(``p1.exp`` of two models) becomes the condition ``MODEL.p1`` of each.
+
+What this version refuses, before any simulation and naming the line:
+``.prop`` files of mutants, start values without bounds (``var``,
 ``logvar``), objective functions other than those above (kl), protocols that
 reset concentrations, continue a measured phase or set expression values, and
 mutant statements PyBNF would not run or bngfit cannot represent (a target that
@@ -59,9 +67,6 @@ model, a parameter name as value, ``* / + -`` on a species).
 
 from __future__ import annotations
 
-import hashlib
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -82,9 +87,10 @@ from .problem import (
 )
 from .pybnf_conf import PybnfConfig, check_supported, read_conf
 from .pybnf_entries import ConditionEntry, Objfunc, ParamKind, Perturbation
-from .pybnf_exp import ExpTable, read_exp
+from .pybnf_exp import ExpTable
+from .pybnf_models import ModelPart, Run, model_parts
 from .scales import Scale
-from .simulate import ModelInfo, read_model_info
+from .simulate import ModelInfo
 
 SUPPORTED_OBJFUNCS = (Objfunc.SOS, Objfunc.CHI_SQ, Objfunc.NORM_SOS, Objfunc.AVE_NORM_SOS,
                       Objfunc.LOGNORMAL, Objfunc.CHI_SQ_DYNAMIC, Objfunc.LAPLACE,
@@ -130,8 +136,6 @@ def build_problem(config: PybnfConfig) -> Problem:
         from .pybnf_edition2 import _edition2_problem
 
         return _edition2_problem(config)
-    model = config.models[0]
-    bngl = model.path.suffix.lower() == ".bngl"
     params = _parameters(config)
     objfunc = config.objfunc or Objfunc.CHI_SQ
     noise_param = NOISE_PARAMETER.get(objfunc)
@@ -139,70 +143,61 @@ def build_problem(config: PybnfConfig) -> Problem:
         raise InputError(f"objfunc {objfunc.value} estimates the noise scale: declare "
                          f"{noise_param} (e.g. loguniform_var = {noise_param} 0.01 100)",
                          file=f, row=config.objfunc_line, id=noise_param)
-    # The noise parameter need not appear in the model.
-    nominal = {p.id: p.nominal for p in params if p.id != noise_param}
-    if bngl:
-        model_path, phases = _bngl_model(model.path, nominal)
-        suffixes = {ph.suffix for ph in phases if ph.suffix is not None}
-    else:
-        model_path, phases = model.path, ()
-        suffixes = {a.suffix for a in config.actions
-                    if a.fields.get("model") in (None, model.name)}
-    runs = _runs(config, suffixes)
-    props = [p for p in model.data if p.suffix.lower() == ".prop"]
-    for p in props:
-        if p.stem not in suffixes:
-            raise InputError(f"no action of {model.path.name} has suffix '{p.stem}', so the "
-                             f"constraints of {p.name} have no simulation to read (suffixes: "
-                             f"{', '.join(sorted(suffixes)) or 'none'})", file=f,
-                             row=model.line, id=p.stem, value=p.name)
-    # A constraint file without data of its own still needs its simulation.
-    sim_runs = [*runs, *(_Run(None, p.stem, p.stem) for p in props
-                         if p.stem not in {r.name for r in runs})]
-    info = read_model_info(model_path)
-    mutated = {c.name: _mutant_mutations(c, info, set(nominal) if bngl else None, f)
-               for c in config.conditions}
+    parts = model_parts(config, params, noise_param)
     conditions: dict[str, Condition] = {}
     preeq: dict[str, str] = {}
     t_end: dict[str, float] = {}
-    for run in sim_runs:
-        muts = () if run.mutant is None else mutated[run.mutant.name]
-        if bngl:
-            conds, t_end[run.name], preeq[run.name] = _protocol_conditions(
-                run, phases, muts, info, str(model.path))
-        else:
-            conds = {run.name: Condition(run.name, muts)}
-            t_end[run.name] = _time_course_end(config, run)
-            preeq[run.name] = ""
-        conditions.update(conds)
-    if not bngl:
-        missing = [p for p in params if p.id not in info.parameters and p.id != noise_param]
-        if missing:
-            p = missing[0]
-            line = next(e.line for e in config.parameters if e.name == p.id)
-            raise InputError("free parameter is not a parameter of the model", file=f,
-                             row=line, id=p.id)
-    tables = [r.table for r in runs]
-    observables = _observables(tables, info, objfunc, _neg_bin_r(config))
+    grids: dict[str, tuple[float, ...]] = {}
+    observables: dict[str, Observable] = {}
+    for part in parts:
+        info = part.info
+        mutated = {c.name: _mutant_mutations(c, info, set(part.binds) if part.bngl else None,
+                                             f)
+                   for c in config.conditions if c.model in (None, part.name)}
+        for run in part.sim_runs:
+            muts = () if run.mutant is None else mutated[run.mutant.name]
+            if part.bngl:
+                conds, t_end[run.name], preeq[run.name] = _protocol_conditions(
+                    run, part.phases, muts, info, str(part.entry.path), part.name)
+            else:
+                conds = {run.name: Condition(run.name, muts, model=part.name)}
+                t_end[run.name] = _time_course_end(config, run, part.name)
+                preeq[run.name] = ""
+            clash = conds.keys() & conditions.keys()
+            if clash:
+                raise InputError(f"two simulations would both be called '{min(clash)}': "
+                                 "rename a data file", file=f, row=part.entry.line,
+                                 id=min(clash))
+            conditions.update(conds)
+            grids[run.name] = _output_grid(config, part, run)
+        # A data column is the model output of its name in every model it has data in.
+        new = _observables([r.table for r in part.runs], info, objfunc, _neg_bin_r(config))
+        for k, v in new.items():
+            observables.setdefault(k, v)
+    runs = [r for part in parts for r in part.runs]
+    props = [pr for part in parts for pr in part.props]
     meas = _measurements(runs, t_end, preeq, objfunc, config)
-    grids = {r.name: _output_grid(config, r, phases, bngl) for r in sim_runs}
     return Problem(
-        model=info, parameters=tuple(params), conditions=conditions,
+        model=parts[0].info, parameters=tuple(params), conditions=conditions,
         observables=observables, measurements=meas, source=Path(config.path),
-        files={"problem": config.path, "model": str(model.path),
-               "data": ";".join([*(t.path for t in tables), *map(str, props)])},
+        files={"problem": config.path,
+               "model": ";".join(str(part.entry.path) for part in parts),
+               "data": ";".join([*(r.table.path for r in runs),
+                                 *(str(p) for p, _ in props)])},
         normalizations=_normalizations(config, runs, preeq, grids),
         penalties=_constraints(props, preeq, grids),
+        models={part.name: part.info for part in parts},
     )
 
 
-def _constraints(props: list[Path], preeq: dict[str, str],
+def _constraints(props: list[tuple[Path, str]], preeq: dict[str, str],
                  grids: dict[str, tuple[float, ...]]) -> tuple[TrajectoryPenalty, ...]:
     """The qualitative constraints of ``.prop`` files as trajectory penalties.
 
     Each constraint reads its outputs on the output grid of the action whose
     suffix is the file's name (as PyBNF compares ``X.prop`` with the output of
     suffix ``X``), at PyBNF's sample points (:mod:`bngfit.constraints`).
+    ``props`` pairs each file with the name of that simulation.
     """
     from functools import partial
 
@@ -210,8 +205,7 @@ def _constraints(props: list[Path], preeq: dict[str, str],
     from .pybnf_prop import read_prop
 
     out = []
-    for p in props:
-        name = p.stem
+    for p, name in props:
         for c in read_prop(p):
             names = tuple(n for n in c.names if n != "time")
             out.append(TrajectoryPenalty(names, preeq[name], name, grids[name],
@@ -222,67 +216,6 @@ def _constraints(props: list[Path], preeq: dict[str, str],
 
 def _constraint_penalty(penalty, constraint, t, series):
     return penalty(constraint, t, series)
-
-
-@dataclass(frozen=True)
-class _Run:
-    """One data file and the simulation it is compared with.
-
-    ``name`` (the file stem) is the condition id; ``suffix`` the action whose
-    output is compared; ``mutant`` the mutant the action runs on, if any.
-    """
-
-    table: ExpTable | None  # None: a constraint file's simulation, without data
-    name: str
-    suffix: str
-    mutant: ConditionEntry | None = None
-
-
-def _runs(config: PybnfConfig, suffixes: set[str]) -> list[_Run]:
-    """The data files, the model's then each mutant's, with what they are compared with.
-
-    ``X.exp`` of the model line goes with the model's action of suffix ``X``; a
-    mutant's ``<suffix><mutant name>.exp`` with the base model's action of that
-    suffix, run on the mutant (PyBNF's ``mutant`` key). A file that matches no
-    action, or a mutant's whose output name is also that of another data file
-    or of an action of the model itself (PyBNF would overwrite one output with
-    the other), is refused on its model or mutant line.
-    """
-    f = config.path
-    model = config.models[0]
-    known = sorted(suffixes)
-    runs = []
-    for p in model.data:
-        if p.suffix.lower() == ".prop":
-            continue  # constraints, see _constraints
-        if p.stem not in suffixes:
-            raise InputError(f"no action of {model.path.name} has suffix '{p.stem}', so "
-                             f"{p.name} has nothing to be compared with (suffixes: "
-                             f"{', '.join(known) or 'none'})", file=f, row=model.line,
-                             id=p.stem, value=p.name)
-        runs.append(_Run(read_exp(p), p.stem, p.stem))
-    taken: dict[str, str | None] = {r.name: None for r in runs}
-    for c in config.conditions:
-        for p in c.data:
-            stem = p.stem
-            suffix = stem[: len(stem) - len(c.name)] if stem.endswith(c.name) else None
-            if suffix not in suffixes:
-                example = f"{known[0]}{c.name}{p.suffix}" if known else "none"
-                raise InputError(
-                    f"data file {p.name} of mutant '{c.name}' matches no simulation: PyBNF "
-                    "names a mutant's data file after an action suffix of the base model "
-                    f"followed by the mutant name (suffixes: {', '.join(known) or 'none'}; "
-                    f"e.g. {example})", file=f, row=c.line, id=c.name, value=p.name)
-            if stem in taken or stem in suffixes:
-                other = (f"the data of mutant '{taken[stem]}'" if taken.get(stem)
-                         else f"the output of the model's own action or data '{stem}'")
-                raise InputError(
-                    f"data file {p.name} of mutant '{c.name}' names the output '{stem}', "
-                    f"which is also {other}: rename the mutant so the names differ",
-                    file=f, row=c.line, id=c.name, value=p.name)
-            taken[stem] = c.name
-            runs.append(_Run(read_exp(p), stem, suffix, c))
-    return runs
 
 
 def perturbation_error(owner: str, p: Perturbation, why: str, f: str,
@@ -338,8 +271,6 @@ def _refuse_unsupported(config: PybnfConfig) -> None:
         return UnsupportedError(f"{what} is not supported yet by bngfit", file=f, row=line,
                                 value=value)
 
-    if len(config.models) != 1:
-        raise no("more than one model", config.models[1].line, str(config.models[1].path))
     if config.noise_models and config.edition == 1:
         raise no("noise_model", config.noise_models[0].line)
     for c in config.conditions:
@@ -396,70 +327,11 @@ def _parameters(config: PybnfConfig) -> list[ParameterSpec]:
     return out
 
 
-# ------------------------------------------------------------------- model
-def _bngl_model(path: Path, nominal: dict[str, float]) -> tuple[Path, tuple]:
-    """Bind the template's free parameters; the bound copy and the protocol's phases."""
-    from .bngl_template import free_parameters, parse_actions, protocol
-
-    f = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read the model: {err}", file=f) from None
-    free = free_parameters(text)
-    actions = parse_actions(text, file=f)
-    out = _bind_bngl(path, _network_first(text, actions), free, nominal)
-    return out, protocol(actions, file=f)
-
-
-def _network_first(text: str, actions: tuple) -> str:
-    """The template with a ``generate_network`` ahead of its other actions.
-
-    bngsim builds the network from the statements before the template's own
-    ``generate_network``, or from all of them when there is none, so that
-    without one every ``setParameter`` of the protocol would already be
-    applied, last value winning, to the model the first phase starts from.
-    The protocol replays those actions phase by phase instead.
-    """
-    if not actions or any(a.name.lower() == "generate_network" for a in actions):
-        return text
-    lines = text.split("\n")
-    first = min(a.line for a in actions)
-    lines.insert(first - 1, "generate_network({overwrite=>1})")
-    return "\n".join(lines)
-
-
-def _bind_bngl(path: Path, text: str, free: list[str], nominal: dict[str, float]) -> Path:
-    """The template with its ``X__FREE`` parameters bound, written to a cache folder."""
-    from .bngl_template import bind_free_parameters
-
-    f = str(path)
-    unknown = [n for n in nominal if n not in free]
-    if unknown:
-        raise InputError(f"the configuration declares '{unknown[0]}', which the model does "
-                         f"not use (its free parameters: {', '.join(free) or 'none'})",
-                         file=f, id=unknown[0])
-    missing = [n for n in free if n not in nominal]
-    if missing:
-        raise InputError(f"the model uses '{missing[0]}', which the configuration does not "
-                         "declare (add a uniform_var or loguniform_var line)", file=f,
-                         id=missing[0])
-    bound = bind_free_parameters(text, nominal, file=f)
-    cache = Path(tempfile.gettempdir()) / "bngfit-bngl"
-    cache.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(bound.encode()).hexdigest()[:16]
-    out = cache / f"{path.stem}-{digest}.bngl"
-    if not out.is_file():
-        tmp = out.with_suffix(f".{digest}.tmp")
-        tmp.write_text(bound, encoding="utf-8")
-        tmp.replace(out)  # atomic: parallel workers may bind the same model
-    return out
-
-
-def _protocol_conditions(run: _Run, all_phases: tuple, mutant: tuple[Mutation, ...],
-                         info: ModelInfo, f: str) -> tuple[dict[str, Condition], float, str]:
-    """Conditions of a data file's protocol, the measured phase's span, and the
-    id of the last pre-phase (empty without one).
+def _protocol_conditions(run: Run, all_phases: tuple, mutant: tuple[Mutation, ...],
+                         info: ModelInfo, f: str, model: str
+                         ) -> tuple[dict[str, Condition], float, str]:
+    """Conditions of a data file's protocol on model ``model``, the measured
+    phase's span, and the id of the last pre-phase (empty without one).
 
     One phase: the mutant's statements (if any), then its ``setParameter`` /
     ``setConcentration`` actions are the condition. Several phases: each one
@@ -518,24 +390,24 @@ def _protocol_conditions(run: _Run, all_phases: tuple, mutant: tuple[Mutation, .
             # (the phase starts from the state the one before ended in).
             muts = [m for m in muts if m.target in info.parameters] + mutations(ph, True)
         if ph is last:
-            conditions[name] = Condition(name, tuple(muts))
+            conditions[name] = Condition(name, tuple(muts), model=model)
             break
         cid = f"{name}__pre" if n_pre == 1 else f"{name}__pre{k + 1}"
         duration = None if ph.steady_state else ph.t_end - ph.t_start
-        conditions[cid] = Condition(cid, tuple(muts), duration=duration, previous=previous)
+        conditions[cid] = Condition(cid, tuple(muts), duration=duration, previous=previous,
+                                    model=model)
         previous = cid
     return conditions, last.t_end, previous or ""
 
 
-def _output_grid(config: PybnfConfig, run: _Run, phases: tuple, bngl: bool
-                 ) -> tuple[float, ...]:
+def _output_grid(config: PybnfConfig, part: ModelPart, run: Run) -> tuple[float, ...]:
     """The times the run's action writes (what a normalization is taken over)."""
-    if bngl:
+    if part.bngl:
         from .bngl_template import phases_for_data
 
-        idx = phases_for_data(phases, run.suffix)
-        return tuple(float(t) for t in phases[idx[-1]].output_times())
-    model = config.models[0].name
+        idx = phases_for_data(part.phases, run.suffix)
+        return tuple(float(t) for t in part.phases[idx[-1]].output_times())
+    model = part.name
     action = next(a for a in config.actions if a.kind == "time_course"
                   and a.suffix == run.suffix and a.fields.get("model") in (None, model))
     end = float(action.fields["time"])
@@ -544,7 +416,7 @@ def _output_grid(config: PybnfConfig, run: _Run, phases: tuple, bngl: bool
     return tuple(np.linspace(0.0, end, n + 1).tolist())
 
 
-def _normalizations(config: PybnfConfig, runs: list[_Run], preeq: dict[str, str],
+def _normalizations(config: PybnfConfig, runs: list[Run], preeq: dict[str, str],
                     grids: dict[str, tuple[float, ...]]) -> tuple[Normalization, ...]:
     """PyBNF ``normalization`` lines as normalizations of (data file, column)."""
     out: dict[tuple[str, str], Normalization] = {}
@@ -589,14 +461,14 @@ def _normalizations(config: PybnfConfig, runs: list[_Run], preeq: dict[str, str]
     return tuple(out.values())
 
 
-def _time_course_end(config: PybnfConfig, run: _Run) -> float:
-    """The simulated span of a data file of an SBML model (its time_course)."""
-    model = config.models[0].name
+def _time_course_end(config: PybnfConfig, run: Run, model: str) -> float:
+    """The simulated span of a data file of SBML model ``model`` (its time_course)."""
     match = [a for a in config.actions if a.kind == "time_course" and a.suffix == run.suffix
              and a.fields.get("model") in (None, model)]
     if not match:
-        raise InputError(f"no time_course with suffix '{run.suffix}' for "
-                         f"{Path(run.table.path).name}", file=config.path,
+        what = run.name if run.table is None else Path(run.table.path).name
+        raise InputError(f"no time_course with suffix '{run.suffix}' for {what}",
+                         file=config.path,
                          row=None if run.mutant is None else run.mutant.line, id=run.suffix)
     return float(match[0].fields["time"])
 
@@ -684,7 +556,7 @@ def _sigma(t: ExpTable, col: str, objfunc: Objfunc, config: PybnfConfig) -> np.n
     return np.full_like(values, abs(mean))
 
 
-def _measurements(runs: list[_Run], t_end: dict[str, float], preeq: dict[str, str],
+def _measurements(runs: list[Run], t_end: dict[str, float], preeq: dict[str, str],
                   objfunc: Objfunc, config: PybnfConfig) -> Measurements:
     cols: dict[str, list] = {k: [] for k in ("obs", "pre", "cond", "t", "m", "np", "rows")}
     for run in runs:
