@@ -147,7 +147,7 @@ def test_user_start_points_from_file_and_resume(tmp_path, capsys, monkeypatch):
 @pytest.mark.parametrize(
     ("text", "match"),
     [("k1\tk2\tscale_B\n0\t0\t0\n", "missing: sigma_B"),
-     ("k1\tk2\tscale_B\tsigma_B\tA0\n0\t0\t0\t0\t1\n", "fixed in the problem"),
+     ("k1\tk2\tscale_B\tsigma_B\tsigma_A\n0\t0\t0\t0\t0.1\n", "fixed in the problem"),
      ("k1\tk2\tscale_B\tsigma_B\n0\t0\tx\t0\n", "not a number"),
      ("k1\tk2\tscale_B\tsigma_B\n0\t0\t9\t0\n", "within the bounds")],
 )
