@@ -433,9 +433,24 @@ def test_fixed_length_preequilibration_with_species_setting(tmp_path):
     _assert_grad(ev.grad, _ref_grad(reference, z), 1e-5)
 
 
+def test_start_value_record_is_an_unbounded_parameter(tmp_path):
+    """``parameter: v1, initial_value: X`` (no bounds, no prior): PyBNF's start value."""
+    d = _demo(tmp_path)
+    _write_exp(d / "r1.exp", TRUTH, 0.3)
+    conf = _write_conf(d, ["model: parabola.xml", "objective = chi_sq",
+                           "parameter: v1, initial_value: 0.7", *SBML_HEAD[2:],
+                           "experiment: base, data: r1.exp"])
+    problem = bngfit.load_problem(conf)
+    v1 = problem.free[0]
+    assert (v1.lb, v1.ub, v1.nominal) == (-np.inf, np.inf, 0.7)
+    ev = _evaluate(conf, V)
+    f, g = _gauss(V, d / "r1.exp")
+    assert ev.fval == pytest.approx(f, rel=1e-8)
+    np.testing.assert_allclose(ev.grad, g, rtol=1e-7)
+
+
 # ------------------------------------------------------------------ refusals
 REFUSALS = [
-    ("parameter: v9, initial: 1", "start value without bounds"),
     ("condition: c, perturbations: v1 * 2\n"
      "experiment: e, preequilibrate: c, data: r1.exp", "absolute '=' perturbations"),
     ("condition: c, perturbations: v9 = 2\nexperiment: e, condition: c, data: r1.exp",

@@ -495,3 +495,35 @@ def test_declared_parameter_the_template_does_not_use_is_refused_on_its_line(tmp
     assert main(["evaluate", str(tmp_path / "job.conf")]) == 2
     err = capsys.readouterr().err
     assert "job.conf:4" in err and "m.bngl uses k__FREE" in err, err
+
+
+# ------------------------------------------------------------------ var / logvar
+def test_var_and_logvar_are_unbounded_start_values_and_fit(tmp_path):
+    """PyBNF's start points for local optimizers: unbounded, starts drawn around them."""
+    from bngfit.priors import InitPrior
+
+    d = tmp_path / "demo"
+    shutil.copytree(shared_path("benchmarks", "pybnf", "demo"), d)
+    conf = d / "job.conf"
+    conf.write_text("model = parabola.xml : par1.exp\nobjfunc = chi_sq\n"
+                    "time_course = time: 20, suffix: par1\n"
+                    "var = v1 0.7 0.2\nvar = v2 2\nlogvar = v3 0.5 0.25\n")
+    problem = bngfit.load_problem(conf)
+    v1, v2, v3 = problem.free
+    assert (v1.lb, v1.ub, v1.nominal, v1.init_prior) == (
+        -np.inf, np.inf, 0.7, (InitPrior.PS_NORMAL, 0.7, 0.2))
+    assert v2.init_prior == (InitPrior.PS_NORMAL, 2.0, 1.0)  # step 1 when not given
+    assert v3.scale.value == "log10" and v3.nominal == pytest.approx(10**0.5)
+    assert problem.x_nominal[2] == pytest.approx(0.5)
+    assert np.all(np.isinf(problem.lb)) and np.all(np.isinf(problem.ub))
+    starts = bngfit.multistart.sample_starts(
+        problem.lb, problem.ub, 2000, np.random.default_rng(0),
+        priors=[p.init_prior for p in problem.free], scales=problem.x_scales)
+    np.testing.assert_allclose(starts.mean(axis=0), [0.7, 2.0, 0.5], atol=0.06)
+    np.testing.assert_allclose(starts.std(axis=0), [0.2, 1.0, 0.25], rtol=0.06)
+    # par1.exp holds the parabola 0.5 x^2 + x + 3 exactly: every optimizer recovers it
+    for optimizer in ("least_squares", "fides", "lbfgsb"):
+        result = bngfit.fit(problem, optimizer=optimizer, n_starts=2,
+                            rng=np.random.default_rng(1), engine="sequential")
+        best = result.best
+        assert best.x == pytest.approx([0.5, 1.0, np.log10(3.0)], abs=1e-4), optimizer

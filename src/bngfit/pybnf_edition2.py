@@ -39,7 +39,7 @@ from .pybnf_entries import (
 from .pybnf_exp import ExpTable, read_exp
 from .pybnf_models import bind_bngl
 from .pybnf_noise2 import Noise, noise_models, noise_symbols, observable_noise, point_sigma
-from .pybnf_problem import perturbation_error
+from .pybnf_problem import START_KINDS, perturbation_error, start_value_spec
 from .scales import Scale
 from .simulate import ModelInfo, read_model_info
 
@@ -115,6 +115,9 @@ def _parameters(config: PybnfConfig) -> list[ParameterSpec]:
 
     out = []
     for p in config.parameters:
+        if p.kind in START_KINDS:
+            out.append(start_value_spec(p))
+            continue
         code = np.array([{Scale.LIN: 0, Scale.LOG: 1, Scale.LOG10: 2}[p.scale]])
         log = p.scale is not Scale.LIN
         if p.kind in (ParamKind.NORMAL, ParamKind.LOGNORMAL):

@@ -17,7 +17,8 @@ would give, so the objective, gradient checks and fitting are shared:
   ``sod`` is Laplace with scale 1; ``neg_bin`` / ``neg_bin_dynamic`` the
   negative binomial with dispersion ``neg_bin_r`` / ``r__FREE``;
 - ``uniform_var`` / ``loguniform_var`` give lin / log10 parameters with those
-  bounds, nominal at the middle of the (scaled) interval;
+  bounds, nominal at the middle of the (scaled) interval; ``var`` / ``logvar``
+  unbounded ones (see :func:`start_value_spec`);
 - a BNGL template gets its ``X__FREE`` parameters bound (a copy written to a
   cache folder) and its actions read: the data file ``X.exp`` is compared with
   the ``simulate`` action of suffix ``X``; an SBML model with its
@@ -57,8 +58,8 @@ no model uses is an error on its line. A data name that several models have
 (``p1.exp`` of two models) becomes the condition ``MODEL.p1`` of each.
 
 What this version refuses, before any simulation and naming the line:
-``.prop`` files of mutants, start values without bounds (``var``,
-``logvar``), objective functions other than those above (kl), protocols that
+``.prop`` files of mutants, objective functions other than those above (kl),
+protocols that
 reset concentrations, continue a measured phase or set expression values, and
 mutant statements PyBNF would not run or bngfit cannot represent (a target that
 is no free parameter of a BNGL model or no parameter or species of an SBML
@@ -101,7 +102,8 @@ NOISE_PARAMETER = {Objfunc.CHI_SQ_DYNAMIC: "sigma__FREE", Objfunc.LAPLACE: "b__F
                    Objfunc.NEG_BIN_DYNAMIC: "r__FREE"}
 NEG_BIN_R_DEFAULT = 24.0  # PyBNF's default neg_bin_r
 SUPPORTED_KINDS = (ParamKind.UNIFORM, ParamKind.LOGUNIFORM, ParamKind.NORMAL,
-                   ParamKind.LOGNORMAL)
+                   ParamKind.LOGNORMAL, ParamKind.VAR, ParamKind.LOGVAR)
+START_KINDS = (ParamKind.VAR, ParamKind.LOGVAR)
 
 
 def check_pybnf(path: str | Path) -> tuple[Problem | None, list[Issue]]:
@@ -283,17 +285,29 @@ def _refuse_unsupported(config: PybnfConfig) -> None:
             f"{', '.join(o.value for o in SUPPORTED_OBJFUNCS)}", file=f,
             row=config.objfunc_line, value=config.objfunc.value)
     for p in config.parameters:
-        if p.kind in SUPPORTED_KINDS:
-            continue
-        if config.edition == 1:
-            raise UnsupportedError(
-                f"{p.kind.value} (a start value without bounds) is not supported yet; declare "
-                "the parameter with uniform_var, loguniform_var, normal_var or "
-                "lognormal_var", file=f, row=p.line, id=p.name)
-        raise UnsupportedError(
-            f"parameter '{p.name}': a {p.kind.value} declaration (a start value "
-            "without bounds) is not supported yet; give lower and upper (a uniform prior)",
-            file=f, row=p.line, id=p.name)
+        if p.kind not in SUPPORTED_KINDS:
+            raise UnsupportedError(f"parameter '{p.name}': a {p.kind.value} declaration is "
+                                   "not supported", file=f, row=p.line, id=p.name)
+
+
+def start_value_spec(p) -> ParameterSpec:
+    """A ``var = k X [STEP]`` / ``logvar = k LOG10_X [LOG10_STEP]`` parameter.
+
+    PyBNF gives its local optimizers (simplex, Powell) this start point and
+    no bounds. bngfit makes it an unbounded parameter (``logvar``: log10
+    scale, value > 0) whose nominal value is the start point and whose
+    multistart starts are drawn from a normal around it on the declaration's
+    scale, the step (1 when not given) as standard deviation: the first start
+    is not the point itself, so pass ``--start-points`` to begin exactly there.
+    """
+    from .priors import InitPrior
+
+    log = p.kind is ParamKind.LOGVAR
+    step = 1.0 if p.step is None else float(p.step)
+    centre = float(np.log10(p.initial)) if log else float(p.initial)
+    return ParameterSpec(p.name, Scale.LOG10 if log else Scale.LIN, 0.0 if log else -np.inf,
+                         np.inf, float(p.initial), True, p.line,
+                         (InitPrior.PS_NORMAL, centre, step))
 
 
 def _parameters(config: PybnfConfig) -> list[ParameterSpec]:
@@ -308,6 +322,9 @@ def _parameters(config: PybnfConfig) -> list[ParameterSpec]:
 
     out = []
     for p in config.parameters:
+        if p.kind in START_KINDS:
+            out.append(start_value_spec(p))
+            continue
         if p.kind in (ParamKind.NORMAL, ParamKind.LOGNORMAL):
             log = p.scale is Scale.LOG10  # mean and sd are in the scale's units
             lb = 0.0 if p.lower is None else float(p.lower)
