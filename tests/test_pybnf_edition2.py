@@ -433,6 +433,35 @@ def test_fixed_length_preequilibration_with_species_setting(tmp_path):
     _assert_grad(ev.grad, _ref_grad(reference, z), 1e-5)
 
 
+def test_lognormal_with_estimated_sigma_matches_scipy(tmp_path):
+    """Estimated sigma + log-normal noise: value and gradient against scipy.stats."""
+    d = _demo(tmp_path)
+    _write_exp(d / "r1.exp", TRUTH, 0.0)
+    data = _columns(d / "r1.exp")
+    # positive y data only (the parabola is > 0 everywhere for TRUTH): perturb it
+    data[:, 2] *= np.exp(0.1 * np.sin(data[:, 0]))
+    rows = [f"{a:g} {float(b)!r} {float(c)!r} 1 1" for a, b, c in data[:, :3]]
+    (d / "r1.exp").write_text("# time x y x_SD y_SD\n" + "\n".join(rows) + "\n")
+    conf = _write_conf(d, ["model: parabola.xml", "objective = chi_sq",
+                           "noise_model y = lognormal, sigma = fit s",
+                           "experiment: growth, data: r1.exp",
+                           *(f"uniform_var = v{i} 0 10" for i in (1, 2, 3)),
+                           "loguniform_var = s 0.01 10"])
+
+    def reference(z):
+        x, y, _ = _parabola(z[:3], data[:, 0])
+        s = 10 ** z[3]
+        # PyBNF's lognormal is Gaussian in log10 of the data
+        return -(stats.norm.logpdf(data[:, 1], x, 1.0).sum()
+                 + stats.norm.logpdf(np.log10(data[:, 2]), np.log10(y), s).sum()
+                 - np.log(data[:, 2] * np.log(10.0)).sum())
+
+    z = np.append(V, np.log10(0.2))
+    ev = _evaluate(conf, z)
+    assert ev.fval == pytest.approx(reference(z), rel=1e-9)
+    _assert_grad(ev.grad, _ref_grad(reference, z), 1e-6)
+
+
 def test_start_value_record_is_an_unbounded_parameter(tmp_path):
     """``parameter: v1, initial_value: X`` (no bounds, no prior): PyBNF's start value."""
     d = _demo(tmp_path)
