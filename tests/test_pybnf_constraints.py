@@ -84,3 +84,28 @@ def test_fit_satisfies_data_and_constraints():
     best = bngfit.Objective(problem)(result.best.x)
     without = bngfit.Objective(dataclasses.replace(problem, penalties=()))(result.best.x)
     assert best.fval - without.fval == pytest.approx(0.0, abs=1e-9)  # constraints hold
+
+
+def test_constraints_of_a_mutant_read_the_mutant_simulation(tmp_path):
+    """``mutant = parabola dbl a__FREE*2 : pardbl.prop`` reads par run on the mutant."""
+    import shutil
+
+    d = tmp_path / "demo"
+    shutil.copytree(_demo().parent, d)
+    (d / "pardbl.prop").write_text("par < 40 always weight 3\npar > line at x=1\n")
+    conf = d / "parabola.conf"
+    conf.write_text(conf.read_text() + "\nmutant = parabola dbl a__FREE*2 : pardbl.prop\n")
+    problem = bngfit.load_problem(conf)
+    base = bngfit.load_problem(_demo())
+    v = np.array([1.0, 5.0, 4.0, 2.0, 3.0])
+    obj = bngfit.Objective(problem, rtol=1e-11, atol=1e-12)
+    ev = obj(v, sensi=1)
+    assert ev.ok, ev.message
+    plain = bngfit.Objective(base, rtol=1e-11, atol=1e-12)(v).fval
+    t = np.linspace(0.0, 10.0, 1001)
+    series = {"x": t, "par": 2 * v[0] * t**2 - v[1] * t + v[2], "line": v[3] * t + v[4]}
+    expected = sum(penalty(c, t, series)[0] for c in read_prop(d / "pardbl.prop"))
+    assert expected > 0  # both constraints are violated here
+    assert ev.fval - plain == pytest.approx(expected, rel=1e-8)
+    table = bngfit.check_grad_multi_eps(obj, v)
+    assert (table["rel_err"] < 1e-6).all(), table

@@ -443,11 +443,11 @@ def _mutant_error(tmp_path, capsys, line, files=()):
      ("mutant = parabola m1 v1*2 : par1.exp", "par1.exp of mutant 'm1' matches no simulation"),
      ("mutant = parabola m1 v1*2 : other.exp", "e.g. par1m1.exp"),
      ("mutant = parabola m1 x*2 : par1m1.exp", "'*' on the species 'x' is not supported"),
-     ("mutant = parabola m1 v1*2 : par1m1.prop", ".prop constraint file of a mutant is not")],
+     ("mutant = parabola m1 v1*2 : par1.prop", "par1.prop of mutant 'm1' matches no simulation")],
 )
 def test_bad_mutants_are_refused_with_file_and_line(tmp_path, capsys, line, match):
     files = [(n, "# time x\n0 -10\n") for n in ("par1m1.exp", "other.exp")]
-    files.append(("par1m1.prop", "x < 100 always\n"))
+    files.append(("par1.prop", "x < 100 always\n"))
     err, where = _mutant_error(tmp_path, capsys, line, files)
     assert match in err and where in err, err
 

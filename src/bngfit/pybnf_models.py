@@ -121,7 +121,7 @@ def _read_part(config: PybnfConfig, model: ModelEntry, nominal: dict[str, float]
         model_path, phases, free = model.path, (), ()
         suffixes = {a.suffix for a in config.actions
                     if a.fields.get("model") in (None, model.name)}
-    runs = _runs(config, model, suffixes)
+    runs, mutant_props = _runs(config, model, suffixes)
     props = [p for p in model.data if p.suffix.lower() == ".prop"]
     for p in props:
         if p.stem not in suffixes:
@@ -129,18 +129,26 @@ def _read_part(config: PybnfConfig, model: ModelEntry, nominal: dict[str, float]
                              f"constraints of {p.name} have no simulation to read (suffixes: "
                              f"{', '.join(sorted(suffixes)) or 'none'})", file=f,
                              row=model.line, id=p.stem, value=p.name)
-    # A constraint file without data of its own still needs its simulation.
-    sim_runs = [*runs, *(Run(None, p.stem, p.stem) for p in props
-                         if p.stem not in {r.name for r in runs})]
+    # A constraint file without data of its own still needs its simulation (a
+    # mutant's: the base model's action run on the mutant).
+    have = {r.name for r in runs}
+    sim_runs = list(runs)
+    for run in [*(Run(None, p.stem, p.stem) for p in props), *(r for _, r in mutant_props)]:
+        if run.name not in have:
+            have.add(run.name)
+            sim_runs.append(run)
     info = read_model_info(model_path)
     binds = set(free) if bngl else {n for n in nominal if n in info.parameters}
+    all_props = [*((p, p.stem) for p in props), *((p, r.name) for p, r in mutant_props)]
     return ModelPart(model, info, bngl, phases, frozenset(suffixes), frozenset(binds),
-                     tuple(runs), tuple((p, p.stem) for p in props), tuple(sim_runs))
+                     tuple(runs), tuple(all_props), tuple(sim_runs))
 
 
-def _runs(config: PybnfConfig, model: ModelEntry, suffixes: set[str]) -> list[Run]:
+def _runs(config: PybnfConfig, model: ModelEntry, suffixes: set[str]
+          ) -> tuple[list[Run], list[tuple[Path, Run]]]:
     """A model's data files, its own then each of its mutants', with what they are
-    compared with.
+    compared with; and its mutants' ``.prop`` files, each with the simulation it
+    reads (named like a mutant's data file: ``<suffix><mutant name>.prop``).
 
     ``X.exp`` of the model line goes with the model's action of suffix ``X``; a
     mutant's ``<suffix><mutant name>.exp`` with the base model's action of that
@@ -162,10 +170,12 @@ def _runs(config: PybnfConfig, model: ModelEntry, suffixes: set[str]) -> list[Ru
                              id=p.stem, value=p.name)
         runs.append(Run(read_exp(p), p.stem, p.stem))
     taken: dict[str, str | None] = {r.name: None for r in runs}
+    props: list[tuple[Path, Run]] = []
     for c in config.conditions:
         if c.model not in (None, model.name):
             continue  # a mutant of another model
-        for p in c.data:
+        # data first, so a mutant's .prop may read the simulation of its own .exp
+        for p in sorted(c.data, key=lambda q: q.suffix.lower() == ".prop"):
             stem = p.stem
             suffix = stem[: len(stem) - len(c.name)] if stem.endswith(c.name) else None
             if suffix not in suffixes:
@@ -175,6 +185,15 @@ def _runs(config: PybnfConfig, model: ModelEntry, suffixes: set[str]) -> list[Ru
                     "names a mutant's data file after an action suffix of the base model "
                     f"followed by the mutant name (suffixes: {', '.join(known) or 'none'}; "
                     f"e.g. {example})", file=f, row=c.line, id=c.name, value=p.name)
+            if p.suffix.lower() == ".prop":
+                if stem in suffixes or taken.get(stem, c.name) != c.name:
+                    raise InputError(
+                        f"constraint file {p.name} of mutant '{c.name}' names the output "
+                        f"'{stem}', which is also another simulation's: rename the mutant",
+                        file=f, row=c.line, id=c.name, value=p.name)
+                taken[stem] = c.name
+                props.append((p, Run(None, stem, suffix, c)))
+                continue
             if stem in taken or stem in suffixes:
                 other = (f"the data of mutant '{taken[stem]}'" if taken.get(stem)
                          else f"the output of the model's own action or data '{stem}'")
@@ -184,7 +203,7 @@ def _runs(config: PybnfConfig, model: ModelEntry, suffixes: set[str]) -> list[Ru
                     file=f, row=c.line, id=c.name, value=p.name)
             taken[stem] = c.name
             runs.append(Run(read_exp(p), stem, suffix, c))
-    return runs
+    return runs, props
 
 
 def _check_bindings(config: PybnfConfig, params: list[ParameterSpec],

@@ -58,7 +58,7 @@ no model uses is an error on its line. A data name that several models have
 (``p1.exp`` of two models) becomes the condition ``MODEL.p1`` of each.
 
 What this version refuses, before any simulation and naming the line:
-``.prop`` files of mutants, objective functions other than those above (kl),
+objective functions other than those above (kl),
 protocols that
 reset concentrations, continue a measured phase or set expression values, and
 mutant statements PyBNF would not run or bngfit cannot represent (a target that
@@ -275,10 +275,6 @@ def _refuse_unsupported(config: PybnfConfig) -> None:
 
     if config.noise_models and config.edition == 1:
         raise no("noise_model", config.noise_models[0].line)
-    for c in config.conditions:
-        for p in c.data:
-            if p.suffix.lower() == ".prop":
-                raise no("a .prop constraint file of a mutant", c.line, p.name)
     if config.objfunc is not None and config.objfunc not in SUPPORTED_OBJFUNCS:
         raise UnsupportedError(
             f"objfunc '{config.objfunc.value}' is not supported yet; use one of "
