@@ -86,14 +86,17 @@ def test_start_points_are_seeded_and_inside_bounds():
 def test_engines_agree(problem_writer):
     distributed = pytest.importorskip("distributed")
     problem = bngfit.load_problem(recovery_problem(problem_writer))
+    # A race of 3 candidates with short runs too short to agree: every candidate
+    # is drawn and raced, on every engine.
+    race = {"race": 3, "race_budget": 4}
     runs = {eng: fit(problem, optimizer="least_squares", n_starts=4, rng=7, engine=eng,
-                     workers=2)
+                     workers=2, **race)
             for eng in ("sequential", "process", "dask")}
     # A running scheduler, reached by its address (as on a cluster).
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
         runs["scheduler"] = fit(problem, optimizer="least_squares", n_starts=4, rng=7,
-                                engine="dask", scheduler=cluster.scheduler_address)
+                                engine="dask", scheduler=cluster.scheduler_address, **race)
     ref = {s.index: s for s in runs["sequential"].starts}
     for eng, r in runs.items():
         assert r.seed == 7
@@ -103,6 +106,7 @@ def test_engines_agree(problem_writer):
             np.testing.assert_array_equal(s.x0, ref[i].x0)
             np.testing.assert_allclose(s.x, ref[i].x, rtol=1e-10, atol=1e-12, err_msg=eng)
             assert s.fval == pytest.approx(ref[i].fval, rel=1e-12, abs=1e-12)
+            assert s.n_fval == ref[i].n_fval and "of 3 won" in s.message
 
 
 def test_store_roundtrip_and_gradchecks(problem_writer, tmp_path):
@@ -317,3 +321,137 @@ def test_objective_cache_is_bounded(problem_writer):
         problem = bngfit.load_problem(recovery_problem(problem_writer, f"cache{i}"))
         fit(problem, n_starts=1, rng=0, engine="sequential")
     assert len(ms._OBJECTIVES) <= ms._KEEP_OBJECTIVES
+
+
+# ------------------------------------------------------------------ races
+def _conversion():
+    from .conftest import EXAMPLE
+
+    return bngfit.load_problem(EXAMPLE)
+
+
+def test_race_is_the_same_on_every_engine():
+    # budget 4: the short runs cannot agree, so every candidate is raced
+    problem = _conversion()
+    runs = [fit(problem, optimizer="least_squares", n_starts=3, rng=5, engine=eng, workers=2,
+                race=4, race_budget=4) for eng in ("sequential", "process")]
+    ref = {s.index: s for s in runs[0].starts}
+    for r in runs:
+        assert r.settings["race"] == 4 and r.settings["race_budget"] == 4
+        for s in r.starts:
+            assert "race: candidate" in s.message and "of 4 won" in s.message
+            np.testing.assert_array_equal(s.x0, ref[s.index].x0)
+            np.testing.assert_allclose(s.x, ref[s.index].x, rtol=1e-10, atol=1e-12)
+            assert s.n_fval == ref[s.index].n_fval
+            np.testing.assert_array_equal(s.trace, ref[s.index].trace)
+
+
+def test_race_counts_every_evaluation(monkeypatch):
+    from bngfit.objective import Objective
+
+    problem = _conversion()
+    solves = []
+    real = Objective._evaluate
+
+    def counting(self, x, sensi):
+        solves.append(np.array(x))
+        return real(self, x, sensi)
+
+    monkeypatch.setattr(Objective, "_evaluate", counting)
+    r = fit(problem, optimizer="fides", n_starts=2, rng=3, engine="sequential", race=5,
+            race_budget=4)
+    # every model solve of every candidate is in the starts' counts and traces
+    assert r.n_fval == len(solves)
+    for s in r.starts:
+        assert s.trace.size == s.n_fval > 5 * 4
+    # the winner's start point is one of the candidates its start drew
+    from bngfit.racing import candidate_rng
+
+    for s in r.starts:
+        drawn = sample_starts(problem.lb, problem.ub, 4, candidate_rng(r.seed, s.index))
+        first = sample_starts(problem.lb, problem.ub, 2, np.random.default_rng(r.seed))
+        assert any(np.array_equal(s.x0, c) for c in [first[s.index], *drawn])
+
+
+def test_plain_setting_is_the_plain_multistart():
+    from bngfit.objective import Objective
+    from bngfit.optimizers import OptimizerName, minimize
+
+    problem = _conversion()
+    r = fit(problem, optimizer="fides", n_starts=3, rng=2, engine="sequential")  # default
+    assert r.settings["race"] == 1
+    x0s = sample_starts(problem.lb, problem.ub, 3, np.random.default_rng(2))
+    obj = Objective(problem)
+    for s in r.starts:
+        assert "race" not in s.message
+        np.testing.assert_array_equal(s.x0, x0s[s.index])
+        # one local optimization from the start point, nothing else
+        local, counted = minimize(obj, x0s[s.index], problem.lb, problem.ub,
+                                  OptimizerName.FIDES)
+        np.testing.assert_array_equal(s.x, local.x)
+        assert s.n_fval == counted.n_fval
+
+
+def test_race_stops_early_when_the_first_candidates_agree():
+    from bngfit.racing import Race
+
+    r = fit(_conversion(), optimizer="least_squares", n_starts=2, rng=0,
+            engine="sequential", race=Race().candidates)
+    for s in r.starts:
+        assert "stopped early" in s.message
+    assert r.n_converged() == 2
+
+
+def test_race_settings_are_stored_and_checked_on_resume(tmp_path):
+    problem = _conversion()
+    db = tmp_path / "run.db"
+    fit(problem, optimizer="least_squares", n_starts=2, rng=0, engine="sequential",
+        store=db, race=3, race_budget=6)
+    assert load_result(db).settings["race"] == 3
+    with pytest.raises(InputError, match="race: stored 3, given 1"):
+        fit(problem, n_starts=2, rng=0, engine="sequential", store=db, resume=True, race=1)
+    with pytest.raises(InputError, match="race_budget: stored 6, given 7"):
+        fit(problem, engine="sequential", store=db, resume=True, race_budget=7)
+    again = fit(problem, engine="sequential", store=db, resume=True)  # the stored race
+    assert again.settings["race"] == 3 and again.settings["race_budget"] == 6
+    for bad in ({"race": 0}, {"race_budget": 1}, {"race": 2.5}):
+        with pytest.raises(InputError, match="race"):
+            fit(problem, n_starts=1, engine="sequential", **bad)
+
+
+def test_a_store_from_before_races_resumes_as_plain(tmp_path):
+    import json
+
+    problem = _conversion()
+    db = tmp_path / "old.db"
+    fit(problem, optimizer="least_squares", n_starts=2, rng=0, engine="sequential",
+        store=db, race=1)
+    with Store(db) as st:  # what an older bngfit wrote: no race settings
+        settings = st.meta()["settings"]
+        del settings["race"], settings["race_budget"]
+        with st.conn:
+            st.conn.execute("UPDATE meta SET value = ? WHERE key = 'settings'",
+                            (json.dumps(settings),))
+            st.conn.execute("DELETE FROM starts WHERE idx = 1")
+    again = fit(problem, engine="sequential", store=db, resume=True)
+    assert again.settings.get("race", 1) == 1
+    assert all("race" not in s.message for s in again.starts)
+
+
+def test_least_squares_restarts_in_rounds():
+    from bngfit.objective import Objective
+    from bngfit.optimizers import OptimizerName, minimize, with_budget
+
+    problem = _conversion()
+    obj = Objective(problem)
+    x0 = np.array([1.5, -1.5, 0.5, -1.0])
+    ls = OptimizerName.LEAST_SQUARES
+    one, c1 = minimize(obj, x0, problem.lb, problem.ub, ls, {"restart_nfev": 0})
+    rounds, c2 = minimize(obj, x0, problem.lb, problem.ub, ls, {"restart_nfev": 5})
+    assert "rounds" not in one.message and "rounds)" in rounds.message
+    assert c2.best.fval == pytest.approx(c1.best.fval, abs=1e-6)
+    capped, c3 = minimize(obj, x0, problem.lb, problem.ub, ls,
+                          with_budget(ls, {"restart_nfev": 5}, 12))
+    assert c3.n_fval <= 12 + 1
+    assert with_budget(OptimizerName.FIDES, {"maxiter": 3}, 10) == {"maxiter": 3}
+    assert with_budget(OptimizerName.LBFGSB, {}, 10) == {"max_nfev": 10, "maxiter": 10}

@@ -30,7 +30,7 @@ def test_fit_json_show_and_best_table(tmp_path, capsys, monkeypatch):
                  "sequential", "--json", "--no-progress"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
-    for key in ("best_fval", "n_starts", "n_converged", "wall_s", "starts"):
+    for key in ("best_fval", "n_starts", "n_converged", "wall_s", "starts", "race"):
         assert key in out
     assert out["n_starts"] == 4 and len(out["starts"]) == 4
     assert {"x", "fval", "status", "n_fval"} <= set(out["starts"][0])
@@ -47,7 +47,21 @@ def test_fit_json_show_and_best_table(tmp_path, capsys, monkeypatch):
     assert shown["best_fval"] == out["best_fval"]
     assert shown["n_converged"] == out["n_converged"]
     assert main(["show", "problem.fit.db"]) == 0
-    assert "best fval" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "best fval" in text and "plain multistart (no race)" in text
+
+
+def test_fit_race_option_is_stored(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", str(EXAMPLE), "--starts", "2", "--race", "--engine", "sequential",
+                 "--no-progress"]) == 0
+    assert "race: 25 candidates per start, short runs of 35" in capsys.readouterr().out
+    # a resume with another race is refused; without one it takes the stored one
+    assert main(["fit", str(EXAMPLE), "--resume", "--store", "problem.fit.db", "--race",
+                 "1", "--engine", "sequential", "--no-progress"]) == 2
+    assert "race: stored 25, given 1" in capsys.readouterr().err
+    assert main(["fit", str(EXAMPLE), "--resume", "--store", "problem.fit.db",
+                 "--engine", "sequential", "--no-progress"]) == 0
 
 
 def test_plot_writes_pngs(tmp_path, capsys, monkeypatch):
@@ -66,7 +80,8 @@ def test_plot_writes_pngs(tmp_path, capsys, monkeypatch):
     ("args", "match"),
     [(["--optimizer", "newton"], "unknown optimizer"), (["--engine", "gpu"], "unknown engine"),
      (["--starts", "0"], "at least 1"), (["--resume", "--store", "none.db"],
-                                         "nothing to resume")],
+                                         "nothing to resume"),
+     (["--race", "0"], "race candidates"), (["--race-budget", "1"], "race budget")],
 )
 def test_fit_refusals_exit_2(tmp_path, capsys, monkeypatch, args, match):
     monkeypatch.chdir(tmp_path)

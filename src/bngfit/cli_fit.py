@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .racing import Race, check_race
 from .results import FitResult, StartResult
 
 
@@ -35,6 +36,14 @@ def add_commands(sub, common) -> None:
                                                             "(default 0)")
     f.add_argument("--sampler", default=None, choices=["uniform", "lhs"],
                    help="start points: uniform (default) or Latin hypercube")
+    f.add_argument("--race", type=int, nargs="?", const=Race().candidates, default=None,
+                   metavar="N",
+                   help=f"race N candidate points per sampled start: each gets a short run "
+                        f"and the best is continued to convergence (--race alone: "
+                        f"{Race().candidates}; default 1, the plain multistart)")
+    f.add_argument("--race-budget", type=int, default=None, metavar="N",
+                   help=f"objective evaluations of each candidate's short run (default "
+                        f"{Race().budget})")
     f.add_argument("--start-points", default=None, metavar="FILE",
                    help="user start points: TSV, one column per free parameter id, one row "
                         "per start (optimizer space); used first, sampled starts fill up")
@@ -82,6 +91,10 @@ def summary_text(r: FitResult) -> str:
                      "(continue with --resume)")
     lines.append(f"evaluations {r.n_fval}, wall time {r.wall_s:.1f} s, optimizer "
                  f"{r.optimizer}, seed {r.seed}")
+    n_race = r.settings.get("race", 1)
+    lines.append(f"race: {n_race} candidates per start, short runs of "
+                 f"{r.settings.get('race_budget')} evaluations" if n_race > 1
+                 else "plain multistart (no race)")
     lines.append("status: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
     failed = [s for s in r.starts if s.status.value == "error"]
     for s in failed[:3]:
@@ -154,6 +167,8 @@ def cmd_fit(args) -> int:
         raise InputError("--starts must be at least 1", value=str(args.starts))
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers must be at least 1", value=str(args.workers))
+    check_race(1 if args.race is None else args.race,
+               Race().budget if args.race_budget is None else args.race_budget)
     problem = load_problem(args.problem)
     user_starts = None
     if args.start_points:
@@ -196,6 +211,7 @@ def cmd_fit(args) -> int:
             rng=args.seed if args.seed is not None else stored.get("seed", 0),
             engine=args.engine, workers=args.workers, scheduler=args.scheduler,
             sampler=args.sampler or sset.get("sampler", "uniform"),
+            race=args.race, race_budget=args.race_budget,
             starts=user_starts, store=store, resume=args.resume,
             check_gradient=args.check_grad,
             objective_opts=oopts, optimizer_opts=sset.get("optimizer_opts"),

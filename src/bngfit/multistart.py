@@ -3,7 +3,10 @@
 Start points are drawn in the main process from a seeded generator (uniform or
 Latin hypercube in the scaled bounds), so the same seed gives the same starts
 on every engine. Each start is a picklable :class:`StartTask`; the worker
-rebuilds the problem from its file once per process (:func:`run_start`).
+rebuilds the problem from its file once per process (:func:`run_start`). A
+sampled start may be a race of several candidate points (:mod:`bngfit.racing`),
+drawn from a generator of the run's seed and the start's index, so it too gives
+the same result on every engine.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from .executors import ExecutorName, parse_executor, run_unordered
 from .objective import Objective
 from .optimizers import NEEDS_RESIDUALS, Counted, OptimizerName, minimize, parse_optimizer
 from .problem import Problem
+from .racing import Race, candidate_rng, check_race, run_race
 from .results import FitResult, StartResult, StartStatus
 from .store import Store, fingerprint
 
@@ -81,7 +85,9 @@ class StartTask:
     ``resample`` is the seed of this start's own generator of replacement
     start points, used when the objective fails at ``x0`` (``None``: user
     start points, never replaced). It depends only on the run's seed and the
-    start's index, so every engine draws the same replacements.
+    start's index, so every engine draws the same replacements; a race draws
+    its candidates from a generator of the same two numbers (user start points
+    are not raced).
     """
 
     problem_path: str
@@ -96,6 +102,8 @@ class StartTask:
     fingerprint: str = ""
     priors: tuple = ()
     scales: tuple = ()
+    sampler: str = "uniform"
+    race: Race = Race(candidates=1)
 
 
 MAX_RESAMPLE = 20
@@ -148,6 +156,17 @@ def _objective_for(path: str, opts: dict, fingerprint: str = "") -> Objective:
     return obj
 
 
+def _drawer(task: StartTask) -> Callable[[int], np.ndarray]:
+    """The start's source of race candidates (from the run's start distribution)."""
+    rng = candidate_rng(*task.resample)
+
+    def draw(n: int) -> np.ndarray:
+        return sample_starts(task.lb, task.ub, n, rng, task.sampler, task.priors or None,
+                             task.scales or None)
+
+    return draw
+
+
 def run_start(task: StartTask) -> StartResult:
     """Run one start; never raises (a failure is recorded in the result)."""
     t0 = time.perf_counter()
@@ -156,8 +175,14 @@ def run_start(task: StartTask) -> StartResult:
         counted = Counted(_objective_for(task.problem_path, task.objective_opts,
                                          task.fingerprint))
         x0, note = _usable_start(counted, task)
-        local, counted = minimize(counted, x0, task.lb, task.ub,
-                                  OptimizerName(task.optimizer), task.optimizer_opts)
+        optimizer = OptimizerName(task.optimizer)
+        if task.race.plain or task.resample is None:
+            local, counted = minimize(counted, x0, task.lb, task.ub, optimizer,
+                                      task.optimizer_opts)
+        else:
+            x0, local, more = run_race(counted, x0, _drawer(task), task.lb, task.ub,
+                                       optimizer, task.optimizer_opts, task.race)
+            note += more
         best = counted.best
         end = best if best is not None and np.array_equal(best.x, local.x) else counted(local.x)
         fval = end.fval if end.ok else float("inf")
@@ -187,10 +212,17 @@ class FitSettings:
     objective_opts: dict = field(default_factory=dict)
     optimizer_opts: dict = field(default_factory=dict)
     user_starts: int = 0
+    race: Race = Race(candidates=1)
 
     def as_dict(self) -> dict:
         return {"sampler": self.sampler, "objective_opts": self.objective_opts,
-                "optimizer_opts": self.optimizer_opts, "user_starts": self.user_starts}
+                "optimizer_opts": self.optimizer_opts, "user_starts": self.user_starts,
+                "race": self.race.candidates, "race_budget": self.race.budget}
+
+
+# Settings a store written before they existed holds implicitly: such runs
+# were plain multistarts.
+LEGACY_SETTINGS = {"race": 1, "race_budget": Race().budget}
 
 
 def _seed_of(rng) -> int:
@@ -204,7 +236,7 @@ def _seed_of(rng) -> int:
 def _check_settings_match(store: Store, s: FitSettings) -> None:
     meta = store.meta()
     theirs = {"optimizer": meta["optimizer"], "n_starts": meta["n_starts"],
-              "seed": meta["seed"], **meta["settings"]}
+              "seed": meta["seed"], **LEGACY_SETTINGS, **meta["settings"]}
     ours = {"optimizer": s.optimizer, "n_starts": s.n_starts, "seed": s.seed,
             **json_roundtrip(s.as_dict())}
     diff = [k for k in ours if theirs.get(k) != ours[k]]
@@ -232,6 +264,8 @@ def fit(
     scheduler: str | None = None,
     starts: Sequence[Sequence[float]] | None = None,
     sampler: str | None = None,
+    race: int | None = None,
+    race_budget: int | None = None,
     store: str | Path | None = None,
     resume: bool = False,
     check_gradient: bool = False,
@@ -264,6 +298,15 @@ def fit(
         User start points, optimizer space.
     sampler : {"uniform", "lhs"}, optional
         Default ``uniform`` (or the stored run's).
+    race : int, optional
+        Candidate points per sampled start (:mod:`bngfit.racing`): each gets
+        a short run of ``race_budget`` evaluations and the best one is
+        continued to convergence. Default 1, the plain multistart (or the
+        stored run's); 25 (``Race().candidates``) is the setting measured on
+        hard problems. User start points are never raced.
+    race_budget : int, optional
+        Objective evaluations of each candidate's short run; default 35 (or
+        the stored run's).
     store : path, optional
         SQLite result store; each finished start is committed at once.
     resume : bool
@@ -295,7 +338,11 @@ def fit(
             stored = previous.meta()
     optimizer = optimizer or stored.get("optimizer", "least_squares")
     n_starts = n_starts if n_starts is not None else stored.get("n_starts", 10)
-    sampler = sampler or stored.get("settings", {}).get("sampler", "uniform")
+    sset = {**LEGACY_SETTINGS, **stored.get("settings", {})} if stored else {}
+    sampler = sampler or sset.get("sampler", "uniform")
+    race_spec = check_race(race if race is not None else sset.get("race", 1),
+                           race_budget if race_budget is not None
+                           else sset.get("race_budget", Race().budget))
     if rng is None and "seed" in stored:
         rng = stored["seed"]
     opt = parse_optimizer(optimizer)
@@ -328,7 +375,7 @@ def fit(
     n_starts = max(n_starts, user.shape[0])
     seed = _seed_of(rng)
     settings = FitSettings(opt.value, n_starts, seed, sampler, objective_opts,
-                           dict(optimizer_opts or {}), int(user.shape[0]))
+                           dict(optimizer_opts or {}), int(user.shape[0]), race_spec)
 
     fp = fingerprint(problem)
     _check_workers_see_it(problem, fp, eng, obj, objective_opts)
@@ -413,7 +460,7 @@ def _run(problem, obj, s: FitSettings, user, eng, workers, scheduler, st, check_
     tasks = [
         StartTask(str(problem.source), s.objective_opts, s.optimizer, s.optimizer_opts, i,
                   x0s[i], lb, ub, None if i < n_user else (s.seed, i), fp, tuple(priors),
-                  tuple(problem.x_scales))
+                  tuple(problem.x_scales), s.sampler, s.race)
         for i in range(s.n_starts) if i not in done
     ]
     results: list[StartResult] = st.starts() if st is not None else []

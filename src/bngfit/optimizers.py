@@ -34,6 +34,10 @@ class OptimizerName(StrEnum):
 
 NEEDS_RESIDUALS = {OptimizerName.LEAST_SQUARES}
 
+# A least-squares round that converged ends the run when restarting it lowered
+# the cost by at most this fraction.
+RESTART_RTOL = 1e-6
+
 
 @dataclass(frozen=True)
 class LocalResult:
@@ -75,6 +79,23 @@ class Counted:
     def n_fval(self) -> int:
         return len(self.trace)
 
+    def fork(self, start: Evaluation | None = None) -> Counted:
+        """A fresh counter on the same objective (for one local run of several).
+
+        ``start`` is an evaluation already counted here: the fork answers a
+        call at its point from it without counting it again.
+        """
+        ok = start is not None and start.ok
+        return Counted(self.objective, best=start if ok else None, last=start)
+
+    def merge(self, other: Counted) -> None:
+        """Add the evaluations of a fork (after it ran) to this counter."""
+        self.trace.extend(other.trace)
+        self.eval_s += other.eval_s
+        if other.best is not None and (self.best is None or other.best.fval < self.best.fval):
+            self.best = other.best
+        self.last = other.last
+
 
 def _least_squares(f: Counted, x0, lb, ub, opts) -> LocalResult:
     from scipy.optimize import least_squares
@@ -97,15 +118,36 @@ def _least_squares(f: Counted, x0, lb, ub, opts) -> LocalResult:
     if not r0.ok:
         return LocalResult(x0, StartStatus.ERROR, f"objective fails at the start point: "
                                                   f"{r0.message}")
-    out = least_squares(
-        res, x0, jac=jac, bounds=(lb, ub), method=opts.get("method", "trf"),
-        ftol=opts.get("ftol", 1e-10), xtol=opts.get("xtol", 1e-10),
-        gtol=opts.get("gtol", 1e-10), max_nfev=opts.get("max_nfev", 1000),
-        x_scale=opts.get("x_scale", "jac"),
-    )
+    # scipy's x_scale="jac" divides by the largest Jacobian column norms seen
+    # so far in the run. From a wild start point (a noise sd at 1e-5 inflates
+    # every column by 1e5) that scaling stays stale for good and TRF crawls
+    # with tiny steps until its budget runs out. So TRF runs in rounds of at
+    # most `restart_nfev` evaluations, each a restart from the last iterate
+    # with fresh scaling; it ends when a round converges and the restart did
+    # not lower the cost (one short confirming round at an optimum).
+    budget = opts.get("max_nfev", 1000)
+    per_round = opts.get("restart_nfev", 30)  # 0: one plain scipy run
+    x, used, prev, rounds = np.asarray(x0, float), 0, np.inf, 0
+    while True:
+        out = least_squares(
+            res, x, jac=jac, bounds=(lb, ub), method=opts.get("method", "trf"),
+            ftol=opts.get("ftol", 1e-10), xtol=opts.get("xtol", 1e-10),
+            gtol=opts.get("gtol", 1e-10), max_nfev=min(per_round or budget, budget - used),
+            x_scale=opts.get("x_scale", "jac"),
+        )
+        used += out.nfev
+        rounds += 1
+        x = out.x
+        if f.best is not None and np.array_equal(f.best.x, x):
+            f.last = f.best  # TRF's iterate is its best point: no new solve to restart
+        settled = out.status > 0 and prev - out.cost <= RESTART_RTOL * (1.0 + abs(out.cost))
+        if settled or not per_round or out.status < 0 or used >= budget:
+            break
+        prev = min(prev, out.cost)
     status = (StartStatus.CONVERGED if out.status > 0 else
               StartStatus.MAX_ITER if out.status == 0 else StartStatus.FAILED)
-    return LocalResult(out.x, status, str(out.message))
+    more = f" ({rounds} rounds)" if rounds > 1 else ""
+    return LocalResult(x, status, str(out.message) + more)
 
 
 def _lbfgsb(f: Counted, x0, lb, ub, opts) -> LocalResult:
@@ -208,6 +250,27 @@ RUNNERS = {
     OptimizerName.LBFGSB: _lbfgsb,
     OptimizerName.FIDES: _fides,
 }
+
+
+# The option(s) that cap each optimizer's objective evaluations (fides makes
+# one evaluation per iteration; L-BFGS-B counts both).
+BUDGET_KEYS = {
+    OptimizerName.LEAST_SQUARES: ("max_nfev",),
+    OptimizerName.LBFGSB: ("max_nfev", "maxiter"),
+    OptimizerName.FIDES: ("maxiter",),
+}
+
+
+def with_budget(optimizer: OptimizerName, options: dict | None, n_eval: int) -> dict:
+    """``options`` with the optimizer's evaluation budget lowered to ``n_eval``.
+
+    A smaller budget already in ``options`` is kept. Fides may make one
+    evaluation more than its iteration budget (the start point).
+    """
+    out = dict(options or {})
+    for key in BUDGET_KEYS[optimizer]:
+        out[key] = min(int(n_eval), int(out.get(key, n_eval)))
+    return out
 
 
 def parse_optimizer(name: str) -> OptimizerName:

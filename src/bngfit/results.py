@@ -35,20 +35,23 @@ class StartResult:
     index : int
         Start number (0-based) in the multistart.
     x0, x : ndarray, shape (n_x,)
-        Start and end point, optimizer space.
+        Start and end point, optimizer space (for a raced start, the winning
+        candidate's start point).
     fval : float
         Negative log-likelihood at ``x`` (``inf`` if the start failed).
     grad_norm : float
         Euclidean norm of the gradient at ``x``, optimizer space.
     n_fval : int
-        Objective evaluations (each with sensitivities unless stated).
+        Objective evaluations of the start, every race candidate's included
+        (each with sensitivities unless stated).
     wall_s : float
         Wall time of the start, seconds.
     status : StartStatus
     message : str
         The optimizer's own words, or the error.
     trace : ndarray, shape (n_trace,)
-        fval after each evaluation, in order (inf where a simulation failed).
+        fval after each evaluation, in order (inf where a simulation failed);
+        a raced start's candidates one after another, then the continuation.
     eval_s : float
         Part of ``wall_s`` spent inside objective evaluations, seconds.
     """
@@ -135,6 +138,8 @@ class FitResult:
             "wall_s": self.wall_s,
             "optimizer": self.optimizer,
             "seed": self.seed,
+            "race": self.settings.get("race", 1),
+            "race_budget": self.settings.get("race_budget"),
             "x_names": list(self.x_names),
             "best_x": None if self.best is None else [float(v) for v in self.best.x],
             "starts": [
