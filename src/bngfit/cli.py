@@ -176,7 +176,7 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_check_grad(args) -> int:
-    from .gradcheck import check_grad, check_grad_multi_eps
+    from .gradcheck import check_grad, check_grad_multi_eps, describe, summarize
 
     _, obj, x = _objective_and_point(args)
     ev = obj(x, sensi=1)
@@ -199,6 +199,9 @@ def cmd_check_grad(args) -> int:
             print(table.to_string(float_format=lambda v: f"{v:.6e}"))
         worst = table["rel_err"].max() if len(table) else 0.0
         print(f"\nlargest rel_err: {worst:.3e}")
+        eps = None if args.multi_eps else (1e-5 if args.eps is None else args.eps)
+        for line in describe(summarize(table, ev.fval, eps=eps), table):
+            print(line)
     return EXIT_OK
 
 
@@ -221,8 +224,22 @@ COMMANDS = {
 }
 
 
+def _skip_slow_optional_imports() -> None:
+    """Keep jsonschema (imported by petab) from loading ``rfc3987_syntax``.
+
+    When that package is installed (Jupyter's dependencies pull it in), jsonschema
+    imports it for its IRI format checks, and it compiles about 40 lark grammars
+    at import: about 2 s of every command. No PEtab schema uses a format check, so
+    the command line's own process goes without it (jsonschema treats it as not
+    installed); a library user's process is left alone.
+    """
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    _skip_slow_optional_imports()
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="bngfit: %(message)s")

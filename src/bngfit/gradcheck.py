@@ -9,7 +9,9 @@ without differ at solver-tolerance level, which would show as a spurious
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -118,4 +120,125 @@ def check_grad_multi_eps(
     best = allt.reset_index().sort_values(label, kind="stable").groupby("parameterId",
                                                                         sort=False).head(1)
     order = tables[0].index
-    return best.set_index("parameterId").loc[order]
+    out = best.set_index("parameterId").loc[order]
+    # every step's rows, for summarize(): whether the differences converged
+    out.attrs["steps"] = allt
+    return out
+
+
+class Agreement(enum.Enum):
+    """How a gradient entry compares with its finite differences."""
+
+    AGREES = "agrees"  # rel_err below the tolerance
+    UNRESOLVED = "unresolved"  # the differences cannot tell: error within their own spread
+    MISMATCH = "mismatch"  # the differences are consistent and the gradient is off
+
+
+@dataclass(frozen=True)
+class GradCheckSummary:
+    """Per-parameter verdict of a gradient-check table.
+
+    Attributes
+    ----------
+    verdict : dict of str to Agreement
+        Parameter id -> verdict, in table order.
+    tol : float
+        The relative tolerance used for ``AGREES``.
+    """
+
+    verdict: dict[str, Agreement]
+    tol: float
+
+    def ids(self, kind: Agreement) -> list[str]:
+        """Parameter ids with verdict ``kind``, in table order."""
+        return [k for k, v in self.verdict.items() if v is kind]
+
+
+MARGIN = 10.0  # how far beyond the differences' own error a mismatch must lie
+
+
+def summarize(table: pd.DataFrame, fval: float | None = None, tol: float = 1e-4,
+              eps: float | None = None) -> GradCheckSummary:
+    """Classify each row of a :func:`check_grad` / :func:`check_grad_multi_eps` table.
+
+    A row *agrees* when ``rel_err < tol``. Otherwise it is a *mismatch* only when
+    the finite differences are sharp enough to tell: at some step the gradient is
+    more than :data:`MARGIN` times the differences' own error estimate away from
+    the central difference. That estimate is the largest of the spread of the
+    one-sided quotients (``fd_err``: truncation and solver noise), the round-off
+    floor of a quotient, ``16 * machine_eps * max(|fval|, 1) / eps``, and, for a
+    multi-step table, the change of the central difference from the next larger
+    step (a truncation error shows there). Everything else is *unresolved*: the
+    differences cannot confirm or refute the gradient (typically a component
+    that is ~0, at an optimum, or solver noise at loose tolerances).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A gradient-check table. A :func:`check_grad_multi_eps` table carries every
+        step's rows (``table.attrs["steps"]``) and is judged on all of them.
+    fval : float, optional
+        Objective value at the check point, for the round-off floor (1 if omitted).
+    tol : float
+        Relative tolerance for agreement.
+    eps : float, optional
+        The step of a single-step table without an ``eps`` column (default 1e-5).
+
+    Returns
+    -------
+    GradCheckSummary
+    """
+    scale = max(abs(fval), 1.0) if fval is not None and np.isfinite(fval) else 1.0
+    steps = table.attrs.get("steps")
+    out: dict[str, Agreement] = {}
+    for pid, row in table.iterrows():
+        if row["rel_err"] < tol:
+            out[str(pid)] = Agreement.AGREES
+            continue
+        if steps is not None:
+            rows = steps.loc[[pid]].sort_values("eps", ascending=False)
+        else:
+            rows = pd.DataFrame([row])
+            if "eps" not in rows:
+                rows["eps"] = eps if eps else 1e-5
+        out[str(pid)] = (Agreement.MISMATCH if _sharp_disagreement(rows, scale, tol)
+                         else Agreement.UNRESOLVED)
+    return GradCheckSummary(verdict=out, tol=tol)
+
+
+def _sharp_disagreement(rows: pd.DataFrame, scale: float, tol: float) -> bool:
+    """Whether at some step (rows sorted by decreasing eps) the gradient lies beyond
+    MARGIN times the differences' error estimate from the central difference."""
+    fd_c, step = rows["fd_c"].to_numpy(), rows["eps"].to_numpy()
+    abs_err, fd_err = rows["abs_err"].to_numpy(), rows["fd_err"].to_numpy()
+    rel_err = rows["rel_err"].to_numpy()
+    for k in range(len(rows)):
+        err = max(fd_err[k], 16.0 * np.finfo(float).eps * scale / step[k])
+        if len(rows) > 1:
+            if k == 0:
+                continue  # no larger step to see its truncation error against
+            err = max(err, abs(fd_c[k] - fd_c[k - 1]))
+        if rel_err[k] >= tol and abs_err[k] > MARGIN * err:
+            return True
+    return False
+
+
+def describe(summary: GradCheckSummary, table: pd.DataFrame) -> list[str]:
+    """Human-readable lines for a :class:`GradCheckSummary` (the CLI prints them)."""
+    n = len(summary.verdict)
+    lines = [f"rel_err < {summary.tol:g}: {len(summary.ids(Agreement.AGREES))} of {n} "
+             "parameters"]
+    unresolved = summary.ids(Agreement.UNRESOLVED)
+    if unresolved:
+        lines.append("not resolved by the finite differences (their own error is as large "
+                     "as abs_err): " + ", ".join(
+                         f"{p} (abs_err {table.loc[p, 'abs_err']:.1e}, fd_err "
+                         f"{table.loc[p, 'fd_err']:.1e})" for p in unresolved))
+        lines.append("  tighter solver tolerances make the differences sharper: "
+                     "--rtol 1e-12 --atol 1e-14")
+    bad = summary.ids(Agreement.MISMATCH)
+    if bad:
+        lines.append("MISMATCH (differences consistent, gradient off): " + ", ".join(
+            f"{p} (grad {table.loc[p, 'grad']:.6e}, fd_c {table.loc[p, 'fd_c']:.6e})"
+            for p in bad))
+    return lines
