@@ -92,6 +92,11 @@ def summary_text(r: FitResult) -> str:
                      "(continue with --resume)")
     lines.append(f"evaluations {r.n_fval}, wall time {r.wall_s:.1f} s, optimizer "
                  f"{r.optimizer}, seed {r.seed}")
+    start_s = sum(s.wall_s for s in r.starts)
+    if start_s > 0:
+        inside = sum(s.eval_s for s in r.starts) / start_s
+        lines.append(f"time of the starts in objective evaluations: {100 * inside:.0f}% "
+                     "(the rest: the optimizer's own work and bookkeeping)")
     n_race = r.settings.get("race", 1)
     lines.append(f"race: {n_race} candidates per start, short runs of "
                  f"{r.settings.get('race_budget')} evaluations" if n_race > 1
