@@ -203,6 +203,7 @@ class Objective:
         self.engines = tuple(Engine(m.path, self.settings) for m in problem.models.values())
         self.engine = self.engines[0]
         self._runs = tuple(self.engines[e.model].run for e in self.plan.experiments)
+        self._shares_pre = any(e.pre for e in self.plan.experiments)
         meas = problem.measurements
         obs = problem.observables
         self._codes = scale_codes(problem.x_scales)
@@ -275,6 +276,9 @@ class Objective:
         nth = plan.n_theta
         ys = []
         dys = []
+        if self._shares_pre:
+            for engine in self.engines:
+                engine.new_point()
         for exp, run in zip(plan.experiments, self._runs, strict=True):
             main = exp.main.inputs(theta, theta_list, sensi)
             pre = tuple([p.inputs(theta, theta_list, sensi) for p in exp.pre]) if exp.pre else ()

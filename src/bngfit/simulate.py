@@ -227,6 +227,18 @@ def _plain_simulator(model):
         return bngsim.Simulator(model)
 
 
+_PRE_ENDS_KEPT = 16  # distinct pre-phase chains an engine keeps within one point
+
+
+def _pre_key(pre: tuple[PhaseInput, ...], sens_params: tuple[str, ...] | None) -> tuple:
+    """What determines where a chain of pre-phases ends (and its dx/dtheta)."""
+    def phase_key(p: PhaseInput) -> tuple:
+        return (tuple(p.params.items()), tuple(p.species.items()), p.duration,
+                p.param_jac.shape, p.param_jac.tobytes(),
+                tuple((k, np.asarray(v).tobytes()) for k, v in p.species_jac.items()))
+    return (sens_params, tuple(phase_key(p) for p in pre))
+
+
 class Engine:
     """Runs conditions of one model with bngsim.
 
@@ -247,6 +259,8 @@ class Engine:
         self._run_opts = {"rtol": s.rtol, "atol": s.atol, "timeout": s.timeout}
         self._preeq_times = [0.0, *np.logspace(-3, np.log10(s.preeq_tmax), 61).tolist()]
         self._species_sel: list[str] | None = None
+        # End states of the pre-phase chains run at the current point (see new_point).
+        self._pre_ends: dict[tuple, tuple[np.ndarray, np.ndarray | None]] = {}
 
     def __getstate__(self) -> dict:
         return {"path": self.path, "settings": self.settings}
@@ -378,7 +392,11 @@ class Engine:
         sim = self._simulator(None)
         opts = self._opts()
         model = self._model
-        if pre:
+        key = _pre_key(pre, None) if pre else None
+        shared = self._pre_ends.get(key) if pre else None
+        if shared is not None:
+            self._from_state(main, shared[0])
+        elif pre:
             self._start(pre[0])
             for k, phase in enumerate(pre):
                 if k:
@@ -388,6 +406,7 @@ class Engine:
                 r1 = sim.run(sample_times=self._preeq_grid(phase), **opts)
                 x = r1.outputs(self._species_selectors())
                 self._check_settled(x[-2], x[-1], "states", phase)
+            self._remember(key, x[-1], None)
             model.set_params(main.params)
             for name, value in main.species.items():
                 model.set_concentration(name, value)
@@ -407,6 +426,15 @@ class Engine:
             r = sim.run(sample_times=grid, **opts)
             return r.outputs(outs), self._chain(r, outs, main.param_jac, ic, main.species_jac,
                                                 n_theta, main.param_cols)
+        key = _pre_key(pre, sens_params)
+        shared = self._pre_ends.get(key)
+        if shared is not None:
+            # Another condition ran this pre-phase chain at this point: restart the
+            # measured phase from its end state, seeded with its dx/dtheta.
+            r, jac = self._restart(main, shared[0], shared[1], sens_params, n_theta, grid,
+                                   opts)
+            return r.outputs(outs), self._chain(r, outs, main.param_jac, self._info.species,
+                                                jac, n_theta, main.param_cols)
         sel = self._species_selectors()
         first = pre[0]
         ic1 = tuple(sorted(first.species_jac))
@@ -423,6 +451,8 @@ class Engine:
         carried = not ic1
         prev = first
         for phase in (*pre[1:], main):
+            if phase is main:
+                self._remember(key, x[-1], dx[-1])
             grid_k = grid if phase is main else self._preeq_grid(phase)
             sel_k = outs if phase is main else sel
             if carried and self._can_carry(prev, phase):
@@ -441,6 +471,31 @@ class Engine:
             self._check_settled(dy[-2], dy[-1], "sensitivities", phase)
             x, dx, prev = y, dy, phase
         raise AssertionError("unreachable: the loop returns at the measured phase")
+
+    def new_point(self) -> None:
+        """Forget the pre-phase end states: the next runs belong to a new evaluation.
+
+        Conditions of one evaluation that share a chain of pre-phases (a PEtab
+        pre-equilibration condition) run it once: the first runs it, the others
+        restart their measured phase from its end state, seeded with its
+        dx/dtheta. Evaluations never share: each stands on its own runs.
+        """
+        self._pre_ends.clear()
+
+    def _remember(self, key: tuple, x_end: np.ndarray, dx_end: np.ndarray | None) -> None:
+        """Keep a pre-phase chain's end state for the other conditions of this point."""
+        if len(self._pre_ends) >= _PRE_ENDS_KEPT:
+            self._pre_ends.pop(next(iter(self._pre_ends)))
+        self._pre_ends[key] = (x_end.copy(), None if dx_end is None else dx_end.copy())
+
+    def _from_state(self, phase: PhaseInput, x0: np.ndarray) -> None:
+        """Set the model up to run ``phase`` from the species state ``x0``."""
+        model = self._model
+        model.set_params(phase.params)
+        model.reset()
+        model.set_state(x0)
+        for name, value in phase.species.items():
+            model.set_concentration(name, value)
 
     @staticmethod
     def _can_carry(prev: PhaseInput, phase: PhaseInput) -> bool:
