@@ -116,3 +116,27 @@ def test_shared_and_separate_runs_agree(shared_problem, monkeypatch):
     assert shared.fval == pytest.approx(alone.fval, rel=1e-10)
     np.testing.assert_allclose(shared.grad, alone.grad, rtol=1e-6,
                                atol=1e-9 * np.abs(alone.grad).max())
+
+
+def test_sharing_falls_back_when_bngsim_cannot_seed_the_species(shared_problem, monkeypatch):
+    import bngsim
+
+    x = shared_problem.x_nominal + 0.1
+    expected = bngfit.Objective(shared_problem, rtol=1e-11, atol=1e-13)(x, sensi=1)
+    original = Engine._restart
+    calls = []
+
+    def refuse_first(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:  # the first restart is a shared one (condition 2 of 3)
+            raise bngsim.SensitivityUnsupportedError("no IC sensitivity for this species")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "_restart", refuse_first)
+    obj = bngfit.Objective(shared_problem, rtol=1e-11, atol=1e-13)
+    ev = obj(x, sensi=1)
+    assert ev.ok, ev.message
+    assert not obj.engine._share_pre
+    assert ev.fval == pytest.approx(expected.fval, rel=1e-10)
+    np.testing.assert_allclose(ev.grad, expected.grad, rtol=1e-6,
+                               atol=1e-9 * np.abs(expected.grad).max())

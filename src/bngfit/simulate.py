@@ -261,6 +261,7 @@ class Engine:
         self._species_sel: list[str] | None = None
         # End states of the pre-phase chains run at the current point (see new_point).
         self._pre_ends: dict[tuple, tuple[np.ndarray, np.ndarray | None]] = {}
+        self._share_pre = True
 
     def __getstate__(self) -> dict:
         return {"path": self.path, "settings": self.settings}
@@ -427,14 +428,23 @@ class Engine:
             return r.outputs(outs), self._chain(r, outs, main.param_jac, ic, main.species_jac,
                                                 n_theta, main.param_cols)
         key = _pre_key(pre, sens_params)
-        shared = self._pre_ends.get(key)
+        shared = self._pre_ends.get(key) if self._share_pre else None
         if shared is not None:
             # Another condition ran this pre-phase chain at this point: restart the
             # measured phase from its end state, seeded with its dx/dtheta.
-            r, jac = self._restart(main, shared[0], shared[1], sens_params, n_theta, grid,
-                                   opts)
-            return r.outputs(outs), self._chain(r, outs, main.param_jac, self._info.species,
-                                                jac, n_theta, main.param_cols)
+            import bngsim
+
+            try:
+                r, jac = self._restart(main, shared[0], shared[1], sens_params, n_theta,
+                                       grid, opts)
+                return r.outputs(outs), self._chain(r, outs, main.param_jac,
+                                                    self._info.species, jac, n_theta,
+                                                    main.param_cols)
+            except (bngsim.SensitivityUnsupportedError, bngsim.ModelError) as err:
+                # bngsim cannot seed every species of this model: run each
+                # condition's own chain, as before sharing existed
+                log.debug("pre-phase sharing off for %s: %s", self.path, err)
+                self._share_pre = False
         sel = self._species_selectors()
         first = pre[0]
         ic1 = tuple(sorted(first.species_jac))
