@@ -313,10 +313,17 @@ def _read_conditions(paths, issues, model: ModelInfo | None, param_ids: set[str]
                 v = numeric_or_name(r[c])
                 if v is None:
                     continue
+                if isinstance(v, str) and param_ids is not None and v not in param_ids \
+                        and model is not None and v in model.defaults \
+                        and v not in model.species:
+                    # PEtab v1 allows an id of the model itself: a model parameter not
+                    # in the parameter table is fixed at the model's own value
+                    v = float(model.defaults[v])
                 if isinstance(v, str):
                     if param_ids is not None and v not in param_ids:
-                        issues.error(f"value of '{c}' is neither a number nor a parameter "
-                                     "id of the parameter table", f, line, id=cid, value=v)
+                        issues.error(f"value of '{c}' is neither a number, a parameter id of "
+                                     "the parameter table nor a parameter of the model", f,
+                                     line, id=cid, value=v)
                     if param_ids is None or v not in param_ids:
                         continue
                 elif not np.isfinite(v):
