@@ -36,6 +36,7 @@ import bngfit
 from bngfit.problem import NoiseFamily
 
 from .conftest import central_grad, write_problem
+from .test_gradients import meas_rows
 
 RTOL_SOLVER = 1e-11
 ATOL_SOLVER = 1e-13
@@ -81,24 +82,11 @@ def obs(oid, formula, noise, transform="lin", family="normal"):
             "observableTransformation": transform, "noiseDistribution": family}
 
 
-def meas(rng, oid, cond, times=TIMES, *, preeq=None, op=None, np_=None, lo=0.2, hi=1.5):
-    """Measurement rows with seeded random positive values (data need not fit).
-
-    ``op`` / ``np_``: the observableParameters / noiseParameters cell, or a
-    function of the time (time-point-specific overrides).
-    """
-    rows = []
-    for t in times:
-        r = {"observableId": oid, "simulationConditionId": cond, "time": t,
-             "measurement": round(float(rng.uniform(lo, hi)), 6)}
-        if preeq is not None:
-            r["preequilibrationConditionId"] = preeq
-        if op is not None:
-            r["observableParameters"] = op(t) if callable(op) else op
-        if np_ is not None:
-            r["noiseParameters"] = np_(t) if callable(np_) else np_
-        rows.append(r)
-    return rows
+def meas(rng, oid, cond, times=TIMES, **kwargs):
+    """Measurement rows with seeded random positive values (data need not fit):
+    ``test_gradients.meas_rows`` on this catalogue's times. ``op`` / ``np_``: the
+    observableParameters / noiseParameters cell, or a function of the time."""
+    return meas_rows(rng, oid, cond, times, **kwargs)
 
 
 @dataclass
