@@ -182,10 +182,10 @@ def cmd_check_grad(args) -> int:
     ev = obj(x, sensi=1)
     if not ev.ok:
         raise _SimulationError(ev.message)
+    eps = None if args.multi_eps else (1e-5 if args.eps is None else args.eps)
     if args.multi_eps:
         table = check_grad_multi_eps(obj, x, label=args.label)
     else:
-        eps = 1e-5 if args.eps is None else args.eps
         table = check_grad(obj, x, eps)
     if args.json:
         records = []
@@ -199,7 +199,6 @@ def cmd_check_grad(args) -> int:
             print(table.to_string(float_format=lambda v: f"{v:.6e}"))
         worst = table["rel_err"].max() if len(table) else 0.0
         print(f"\nlargest rel_err: {worst:.3e}")
-        eps = None if args.multi_eps else (1e-5 if args.eps is None else args.eps)
         for line in describe(summarize(table, ev.fval, eps=eps), table):
             print(line)
     return EXIT_OK

@@ -498,14 +498,16 @@ class Engine:
             self._pre_ends.pop(next(iter(self._pre_ends)))
         self._pre_ends[key] = (x_end.copy(), None if dx_end is None else dx_end.copy())
 
-    def _from_state(self, phase: PhaseInput, x0: np.ndarray) -> None:
-        """Set the model up to run ``phase`` from the species state ``x0``."""
-        model = self._model
-        model.set_params(phase.params)
-        model.reset()
-        model.set_state(x0)
+    def _from_state(self, phase: PhaseInput, x_end: np.ndarray) -> None:
+        """Set the model up to run ``phase`` from the species state ``x_end``
+        (with the phase's own species values written over it)."""
+        species = self._info.species
+        x0 = x_end.copy()
         for name, value in phase.species.items():
-            model.set_concentration(name, value)
+            x0[species.index(name)] = value
+        self._model.set_params(phase.params)
+        self._model.reset()
+        self._model.set_state(x0)
 
     @staticmethod
     def _can_carry(prev: PhaseInput, phase: PhaseInput) -> bool:
@@ -531,16 +533,11 @@ class Engine:
         Returns the run and the seed, species name -> d x0 / d theta.
         """
         species = self._info.species
-        x0 = x_end.copy()
         dx0 = dx_end.copy()
-        for name, value in phase.species.items():
-            i = species.index(name)
-            x0[i] = value
-            dx0[i] = phase.species_jac.get(name, np.zeros(n_theta))
+        for name in phase.species:
+            dx0[species.index(name)] = phase.species_jac.get(name, np.zeros(n_theta))
         sim2 = self._simulator(sens_params, species)
-        self._model.set_params(phase.params)
-        self._model.reset()
-        self._model.set_state(x0)
+        self._from_state(phase, x_end)
         r = sim2.run(sample_times=grid, **opts)
         return r, dict(zip(species, dx0, strict=True))
 
