@@ -353,9 +353,9 @@ def test_race_counts_every_evaluation(monkeypatch):
     solves = []
     real = Objective._evaluate
 
-    def counting(self, x, sensi):
+    def counting(self, x, sensi, profile=None):
         solves.append(np.array(x))
-        return real(self, x, sensi)
+        return real(self, x, sensi, profile)
 
     monkeypatch.setattr(Objective, "_evaluate", counting)
     r = fit(problem, optimizer="fides", n_starts=2, rng=3, engine="sequential", race=5,
@@ -378,8 +378,9 @@ def test_plain_setting_is_the_plain_multistart():
     from bngfit.optimizers import OptimizerName, minimize
 
     problem = _conversion()
-    r = fit(problem, optimizer="fides", n_starts=3, rng=2, engine="sequential")  # default
-    assert r.settings["race"] == 1
+    r = fit(problem, optimizer="fides", n_starts=3, rng=2, engine="sequential", race=1,
+            hierarchical=False)
+    assert r.settings["race"] == 1 and r.settings["closed_form_noise"] == []
     x0s = sample_starts(problem.lb, problem.ub, 3, np.random.default_rng(2))
     obj = Objective(problem)
     for s in r.starts:
@@ -390,6 +391,43 @@ def test_plain_setting_is_the_plain_multistart():
                                   OptimizerName.FIDES)
         np.testing.assert_array_equal(s.x, local.x)
         assert s.n_fval == counted.n_fval
+
+
+def test_default_races_five_candidates_with_noise_in_closed_form():
+    r = fit(_conversion(), optimizer="least_squares", n_starts=2, rng=2, engine="sequential")
+    assert r.settings["race"] == 5 and r.settings["hierarchical"] is True
+    assert r.settings["closed_form_noise"] == ["sigma_B"]
+    assert all("race: candidate" in s.message for s in r.starts)
+
+
+def test_hierarchical_plain_start_is_one_run_on_the_other_parameters():
+    from bngfit.hierarchical import ProfiledObjective, noise_profile
+    from bngfit.objective import Objective
+    from bngfit.optimizers import OptimizerName, minimize
+
+    problem = _conversion()
+    r = fit(problem, optimizer="least_squares", n_starts=3, rng=2, engine="sequential",
+            race=1)
+    x0s = sample_starts(problem.lb, problem.ub, 3, np.random.default_rng(2))
+    obj = Objective(problem)
+    prof = noise_profile(obj)
+    assert prof.names == ("sigma_B",)
+    reduced = ProfiledObjective(obj, prof)
+    j = problem.x_names.index("sigma_B")
+    for s in r.starts:
+        np.testing.assert_array_equal(s.x0, x0s[s.index])  # as drawn
+        local, counted = minimize(reduced, x0s[s.index][prof.keep], problem.lb[prof.keep],
+                                  problem.ub[prof.keep], OptimizerName.LEAST_SQUARES)
+        np.testing.assert_array_equal(s.x[prof.keep], local.x)
+        assert s.n_fval == counted.n_fval
+        # the result holds sigma_B at its closed-form optimum: the root mean
+        # square of the residuals of its data at the end point
+        ev = obj(s.x, sensi=1)  # the solver path of the fit's evaluations
+        rows = np.array([i for i, o in enumerate(problem.measurements.observable)
+                         if problem.observables[o].noise.symbols == ("sigma_B",)])
+        e = (ev.simulation - problem.measurements.value)[rows]
+        assert 10 ** s.x[j] == pytest.approx(np.sqrt(np.mean(e**2)), rel=1e-12)
+        assert s.fval == pytest.approx(ev.fval, rel=1e-13)
 
 
 def test_race_stops_early_when_the_first_candidates_agree():

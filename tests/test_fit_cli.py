@@ -48,18 +48,19 @@ def test_fit_json_show_and_best_table(tmp_path, capsys, monkeypatch):
     assert shown["n_converged"] == out["n_converged"]
     assert main(["show", "problem.fit.db"]) == 0
     text = capsys.readouterr().out
-    assert "best fval" in text and "plain multistart (no race)" in text
+    assert "best fval" in text and "race: 5 candidates per start, short runs of 35" in text
+    assert "noise parameters in closed form at each evaluation: sigma_B" in text
 
 
 def test_fit_race_option_is_stored(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["fit", str(EXAMPLE), "--starts", "2", "--race", "--engine", "sequential",
-                 "--no-progress"]) == 0
-    assert "race: 25 candidates per start, short runs of 35" in capsys.readouterr().out
+    assert main(["fit", str(EXAMPLE), "--starts", "2", "--race", "8", "--engine",
+                 "sequential", "--no-progress"]) == 0
+    assert "race: 8 candidates per start, short runs of 35" in capsys.readouterr().out
     # a resume with another race is refused; without one it takes the stored one
     assert main(["fit", str(EXAMPLE), "--resume", "--store", "problem.fit.db", "--race",
                  "1", "--engine", "sequential", "--no-progress"]) == 2
-    assert "race: stored 25, given 1" in capsys.readouterr().err
+    assert "race: stored 8, given 1" in capsys.readouterr().err
     assert main(["fit", str(EXAMPLE), "--resume", "--store", "problem.fit.db",
                  "--engine", "sequential", "--no-progress"]) == 0
 

@@ -40,11 +40,14 @@ def add_commands(sub, common) -> None:
     f.add_argument("--race", type=int, nargs="?", const=Race().candidates, default=None,
                    metavar="N",
                    help=f"race N candidate points per sampled start: each gets a short run "
-                        f"and the best is continued to convergence (--race alone: "
-                        f"{Race().candidates}; default 1, the plain multistart)")
+                        f"and the best is continued to convergence (default "
+                        f"{Race().candidates}; 1: the plain multistart)")
     f.add_argument("--race-budget", type=int, default=None, metavar="N",
                    help=f"objective evaluations of each candidate's short run (default "
                         f"{Race().budget})")
+    f.add_argument("--no-hierarchical", action="store_true",
+                   help="optimize every noise parameter too (default: noise parameters with "
+                        "a closed-form optimum are set to it at each evaluation)")
     f.add_argument("--start-points", default=None, metavar="FILE",
                    help="user start points: TSV, one column per free parameter id, one row "
                         "per start (optimizer space); used first, sampled starts fill up")
@@ -101,6 +104,9 @@ def summary_text(r: FitResult) -> str:
     lines.append(f"race: {n_race} candidates per start, short runs of "
                  f"{r.settings.get('race_budget')} evaluations" if n_race > 1
                  else "plain multistart (no race)")
+    closed = r.settings.get("closed_form_noise") or []
+    if closed:
+        lines.append(f"noise parameters in closed form at each evaluation: {', '.join(closed)}")
     lines.append("status: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
     failed = [s for s in r.starts if s.status.value == "error"]
     for s in failed[:3]:
@@ -171,7 +177,7 @@ def cmd_fit(args) -> int:
         raise InputError("--starts must be at least 1", value=str(args.starts))
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers must be at least 1", value=str(args.workers))
-    check_race(1 if args.race is None else args.race,
+    check_race(Race().candidates if args.race is None else args.race,
                Race().budget if args.race_budget is None else args.race_budget)
     problem = load_problem(args.problem)
     user_starts = None
@@ -216,6 +222,7 @@ def cmd_fit(args) -> int:
             engine=args.engine, workers=args.workers, scheduler=args.scheduler,
             sampler=args.sampler or sset.get("sampler", "uniform"),
             race=args.race, race_budget=args.race_budget,
+            hierarchical=False if args.no_hierarchical else None,
             starts=user_starts, store=store, resume=args.resume,
             check_gradient=args.check_grad,
             objective_opts=oopts, optimizer_opts=sset.get("optimizer_opts"),

@@ -22,6 +22,7 @@ import numpy as np
 
 from .errors import InputError, UnsupportedError
 from .executors import ExecutorName, parse_executor, run_unordered
+from .hierarchical import Space, noise_profile
 from .objective import Objective
 from .optimizers import NEEDS_RESIDUALS, Counted, OptimizerName, minimize, parse_optimizer
 from .problem import Problem
@@ -104,18 +105,20 @@ class StartTask:
     scales: tuple = ()
     sampler: str = "uniform"
     race: Race = Race(candidates=1)
+    hierarchical: bool = False
 
 
 MAX_RESAMPLE = 20
 
 
-def _usable_start(obj: Counted, task: StartTask) -> tuple[np.ndarray, str]:
+def _usable_start(obj: Counted, task: StartTask, space: Space) -> tuple[np.ndarray, str]:
     """x0, or a replacement drawn when the objective fails there.
 
-    Returns the start point and a note for the message ('' if x0 was kept).
+    Returns the start point (full space) and a note for the message ('' if x0
+    was kept).
     """
     x0 = task.x0
-    ev = obj(x0)
+    ev = obj(space.reduce(x0))
     if ev.ok or task.resample is None:
         return x0, ""
     rng = np.random.default_rng(list(task.resample))
@@ -123,7 +126,7 @@ def _usable_start(obj: Counted, task: StartTask) -> tuple[np.ndarray, str]:
     for k in range(1, MAX_RESAMPLE + 1):
         x0 = sample_starts(task.lb, task.ub, 1, rng, "uniform", task.priors or None,
                            task.scales or None)[0]
-        if obj(x0).ok:
+        if obj(space.reduce(x0)).ok:
             return x0, f"start point redrawn {k} time(s): the objective failed at the " \
                        f"first one ({first[:200]}); "
     return task.x0, ""
@@ -172,26 +175,40 @@ def run_start(task: StartTask) -> StartResult:
     t0 = time.perf_counter()
     trace = np.zeros(0)
     try:
-        counted = Counted(_objective_for(task.problem_path, task.objective_opts,
-                                         task.fingerprint))
-        x0, note = _usable_start(counted, task)
+        objective = _objective_for(task.problem_path, task.objective_opts, task.fingerprint)
+        # Noise parameters set in closed form leave the optimizer the others
+        # (x0 stays the full point as drawn; its noise values are not used).
+        space = Space(objective, noise_profile(objective) if task.hierarchical else None)
+        counted = Counted(space.objective)
+        x0, note = _usable_start(counted, task, space)
         optimizer = OptimizerName(task.optimizer)
+        lb, ub = space.reduce(task.lb), space.reduce(task.ub)
         if task.race.plain or task.resample is None:
-            local, counted = minimize(counted, x0, task.lb, task.ub, optimizer,
+            local, counted = minimize(counted, space.reduce(x0), lb, ub, optimizer,
                                       task.optimizer_opts)
         else:
-            x0, local, more = run_race(counted, x0, _drawer(task), task.lb, task.ub,
-                                       optimizer, task.optimizer_opts, task.race)
+            drawn = [x0]
+            draw = _drawer(task)
+
+            def draw_reduced(n: int) -> np.ndarray:
+                pts = draw(n)
+                drawn.extend(pts)
+                return space.reduce(pts)
+
+            won, local, more = run_race(counted, space.reduce(x0), draw_reduced, lb, ub,
+                                        optimizer, task.optimizer_opts, task.race)
+            x0 = next(p for p in drawn if np.array_equal(space.reduce(p), won))
             note += more
         best = counted.best
         end = best if best is not None and np.array_equal(best.x, local.x) else counted(local.x)
+        end = space.full(end)
         fval = end.fval if end.ok else float("inf")
         gnorm = float(np.linalg.norm(end.grad)) if end.ok else float("nan")
         trace = np.array(counted.trace, dtype=float)
         status, message = local.status, local.message
         if not end.ok:
             status, message = StartStatus.ERROR, end.message
-        return StartResult(task.index, x0, local.x, fval, gnorm, counted.n_fval,
+        return StartResult(task.index, x0, end.x, fval, gnorm, counted.n_fval,
                            time.perf_counter() - t0, status, note + message, trace,
                            counted.eval_s)
     except Exception as err:  # noqa: BLE001 - a failing start must not stop the others
@@ -213,16 +230,21 @@ class FitSettings:
     optimizer_opts: dict = field(default_factory=dict)
     user_starts: int = 0
     race: Race = Race(candidates=1)
+    hierarchical: bool = True
+    closed_form_noise: tuple[str, ...] = ()  # the parameters hierarchical sets
 
     def as_dict(self) -> dict:
         return {"sampler": self.sampler, "objective_opts": self.objective_opts,
                 "optimizer_opts": self.optimizer_opts, "user_starts": self.user_starts,
-                "race": self.race.candidates, "race_budget": self.race.budget}
+                "race": self.race.candidates, "race_budget": self.race.budget,
+                "hierarchical": self.hierarchical,
+                "closed_form_noise": list(self.closed_form_noise)}
 
 
 # Settings a store written before they existed holds implicitly: such runs
-# were plain multistarts.
-LEGACY_SETTINGS = {"race": 1, "race_budget": Race().budget}
+# were plain multistarts on every free parameter.
+LEGACY_SETTINGS = {"race": 1, "race_budget": Race().budget, "hierarchical": False,
+                   "closed_form_noise": []}
 
 
 def _seed_of(rng) -> int:
@@ -266,6 +288,7 @@ def fit(
     sampler: str | None = None,
     race: int | None = None,
     race_budget: int | None = None,
+    hierarchical: bool | None = None,
     store: str | Path | None = None,
     resume: bool = False,
     check_gradient: bool = False,
@@ -301,12 +324,17 @@ def fit(
     race : int, optional
         Candidate points per sampled start (:mod:`bngfit.racing`): each gets
         a short run of ``race_budget`` evaluations and the best one is
-        continued to convergence. Default 1, the plain multistart (or the
-        stored run's); 25 (``Race().candidates``) is the setting measured on
-        hard problems. User start points are never raced.
+        continued to convergence. Default 5 (``Race().candidates``, or the
+        stored run's); 1 is the plain multistart. User start points are never
+        raced.
     race_budget : int, optional
         Objective evaluations of each candidate's short run; default 35 (or
         the stored run's).
+    hierarchical : bool, optional
+        Set noise parameters that have a closed-form optimum (the whole noise
+        scale of normal or Laplace data, entering nothing else) to it at every
+        evaluation, and optimize the others (:mod:`bngfit.hierarchical`).
+        Default True (or the stored run's). Results hold every parameter.
     store : path, optional
         SQLite result store; each finished start is committed at once.
     resume : bool
@@ -340,9 +368,11 @@ def fit(
     n_starts = n_starts if n_starts is not None else stored.get("n_starts", 10)
     sset = {**LEGACY_SETTINGS, **stored.get("settings", {})} if stored else {}
     sampler = sampler or sset.get("sampler", "uniform")
-    race_spec = check_race(race if race is not None else sset.get("race", 1),
+    race_spec = check_race(race if race is not None else sset.get("race", Race().candidates),
                            race_budget if race_budget is not None
                            else sset.get("race_budget", Race().budget))
+    if hierarchical is None:
+        hierarchical = bool(sset.get("hierarchical", True))
     if rng is None and "seed" in stored:
         rng = stored["seed"]
     opt = parse_optimizer(optimizer)
@@ -374,8 +404,10 @@ def fit(
         raise InputError("user start point outside the bounds", value=str(user[outside][0]))
     n_starts = max(n_starts, user.shape[0])
     seed = _seed_of(rng)
+    profile = noise_profile(obj) if hierarchical else None
     settings = FitSettings(opt.value, n_starts, seed, sampler, objective_opts,
-                           dict(optimizer_opts or {}), int(user.shape[0]), race_spec)
+                           dict(optimizer_opts or {}), int(user.shape[0]), race_spec,
+                           bool(hierarchical), profile.names if profile else ())
 
     fp = fingerprint(problem)
     _check_workers_see_it(problem, fp, eng, obj, objective_opts)
@@ -460,7 +492,7 @@ def _run(problem, obj, s: FitSettings, user, eng, workers, scheduler, st, check_
     tasks = [
         StartTask(str(problem.source), s.objective_opts, s.optimizer, s.optimizer_opts, i,
                   x0s[i], lb, ub, None if i < n_user else (s.seed, i), fp, tuple(priors),
-                  tuple(problem.x_scales), s.sampler, s.race)
+                  tuple(problem.x_scales), s.sampler, s.race, s.hierarchical)
         for i in range(s.n_starts) if i not in done
     ]
     results: list[StartResult] = st.starts() if st is not None else []

@@ -127,6 +127,10 @@ class Evaluation:
     # Builds (res, sres) on first use: an optimizer on fval and grad never
     # pays for the residual Jacobian.
     _deferred: Callable[[], tuple] | None = field(default=None, repr=False, compare=False)
+    # An evaluation on the coordinates left after noise parameters set in
+    # closed form keeps the full-space evaluation it came from
+    # (:mod:`bngfit.hierarchical`): its ``x`` holds those parameters' values.
+    full: Evaluation | None = field(default=None, repr=False, compare=False)
 
     def _materialize(self) -> None:
         make = self._deferred
@@ -268,8 +272,26 @@ class Objective:
         """Forget the last evaluation (the one-point cache)."""
         self._cache = None
 
+    def evaluate_profiled(self, x, sensi: int, profile) -> Evaluation:
+        """Evaluate with some noise scales set to their optimum (no caching).
+
+        Parameters
+        ----------
+        x : array_like, shape (n_x,)
+            The point; the values of ``profile``'s parameters are replaced.
+        sensi : {0, 1}
+        profile : NoiseProfile
+            See :mod:`bngfit.hierarchical`.
+
+        Returns
+        -------
+        Evaluation
+            At ``x`` with those parameters at their optimum (``Evaluation.x``).
+        """
+        return self._evaluate(np.array(x, dtype=float), bool(sensi), profile)
+
     # ----------------------------------------------------------------- core
-    def _evaluate(self, x: np.ndarray, sensi: bool) -> Evaluation:
+    def _evaluate(self, x: np.ndarray, sensi: bool, profile=None) -> Evaluation:
         plan = self.plan
         theta = 10.0**x if self._all_log10 else unscale(x, self._codes)
         theta_list = theta.tolist()
@@ -300,6 +322,9 @@ class Objective:
             h, dh, why = normalize(plan.normalizations, h, dh, y_flat, dy_flat)
             if why is not None:
                 return self._failed(x, sensi, "invalid_value", why)
+        if profile is not None:
+            # The simulation does not depend on these scales: set them from it.
+            profile.set_optimum(x, theta, h, sig, self._zm, self._tcode)
         ev = self._likelihood(x, theta, h, dh, sig, dsig, sensi)
         if plan.penalties and ev.ok:
             return self._add_penalties(ev, theta, y_flat, dy_flat, sensi)

@@ -125,6 +125,18 @@ def _least_squares(f: Counted, x0, lb, ub, opts) -> LocalResult:
     # most `restart_nfev` evaluations, each a restart from the last iterate
     # with fresh scaling; it ends when a round converges and the restart did
     # not lower the cost (one short confirming round at an optimum).
+    # The default x_scale "hybrid" scales the first round by the bounds
+    # (_bounds_scale: the first steps choose the basin, and "jac" from a wild
+    # point picks poor ones) and later rounds by "jac" (fast final
+    # convergence). Measured, least_squares, noise parameters in closed form,
+    # starts reaching the optimum: Boehm 2014 0/30 ("jac"), 4/30 ("bounds"),
+    # 4/30 (hybrid); Perelson 1996 20/40, 9/40, 9/40; the PyBNF receptor
+    # example (within 0.01) 9/10, 1/10, 9/10.
+    x_scale = opts.get("x_scale", "hybrid")
+    first_scale = x_scale
+    if isinstance(x_scale, str) and x_scale in ("bounds", "hybrid"):
+        first_scale = _bounds_scale(lb, ub)
+        x_scale = "jac" if x_scale == "hybrid" else first_scale
     budget = opts.get("max_nfev", 1000)
     per_round = opts.get("restart_nfev", 30)  # 0: one plain scipy run
     x, used, prev, rounds = np.asarray(x0, float), 0, np.inf, 0
@@ -133,7 +145,7 @@ def _least_squares(f: Counted, x0, lb, ub, opts) -> LocalResult:
             res, x, jac=jac, bounds=(lb, ub), method=opts.get("method", "trf"),
             ftol=opts.get("ftol", 1e-10), xtol=opts.get("xtol", 1e-10),
             gtol=opts.get("gtol", 1e-10), max_nfev=min(per_round or budget, budget - used),
-            x_scale=opts.get("x_scale", "jac"),
+            x_scale=first_scale if rounds == 0 else x_scale,
         )
         used += out.nfev
         rounds += 1
@@ -148,6 +160,16 @@ def _least_squares(f: Counted, x0, lb, ub, opts) -> LocalResult:
               StartStatus.MAX_ITER if out.status == 0 else StartStatus.FAILED)
     more = f" ({rounds} rounds)" if rounds > 1 else ""
     return LocalResult(x, status, str(out.message) + more)
+
+
+def _bounds_scale(lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
+    """TRF's variable scales from the bounds: a tenth of each box width (1 where unbounded).
+
+    On log10 parameters with the usual bounds of +-5 decades this is one
+    decade per unit.
+    """
+    width = np.asarray(ub, float) - np.asarray(lb, float)
+    return np.where(np.isfinite(width) & (width > 0), width / 10.0, 1.0)
 
 
 def _lbfgsb(f: Counted, x0, lb, ub, opts) -> LocalResult:
