@@ -70,6 +70,14 @@ class NoiseProfile:
     ub: np.ndarray
     keep: np.ndarray
 
+    def __post_init__(self) -> None:
+        # One gather and one segmented sum per evaluation, not one per parameter.
+        counts = np.array([r.size for r in self.rows], dtype=int)
+        object.__setattr__(self, "_all_rows", np.concatenate(self.rows))
+        object.__setattr__(self, "_counts", counts)
+        object.__setattr__(self, "_starts", np.concatenate(([0], np.cumsum(counts)[:-1])))
+        object.__setattr__(self, "_lap_rows", np.repeat(self.laplace, counts))
+
     def set_optimum(self, x: np.ndarray, theta: np.ndarray, h: np.ndarray, sig: np.ndarray,
                     zm: np.ndarray, tcode: np.ndarray) -> None:
         """Put the optimal scales into ``x``, ``theta`` and ``sig`` (in place).
@@ -90,11 +98,14 @@ class NoiseProfile:
         Where a residual is not finite (a log-transformed observable <= 0) the
         scale keeps its value in ``x``; the likelihood then reports that point.
         """
-        s = np.empty(self.index.size)
-        for k, rows in enumerate(self.rows):
-            z, _ = transform(h[rows], tcode[rows])
-            e = z - zm[rows]
-            s[k] = np.mean(np.abs(e)) if self.laplace[k] else np.sqrt(np.mean(e * e))
+        rows = self._all_rows
+        z, _ = transform(h[rows], tcode[rows])
+        e = z - zm[rows]
+        with np.errstate(invalid="ignore"):
+            # per parameter: mean |e| (Laplace) or root mean square (normal)
+            sums = np.add.reduceat(np.where(self._lap_rows, np.abs(e), e * e), self._starts)
+        s = sums / self._counts
+        s = np.where(self.laplace, s, np.sqrt(s))
         ok = np.isfinite(s)
         with np.errstate(divide="ignore", invalid="ignore"):
             xs = np.clip(to_scale(s, self.codes), self.lb, self.ub)
@@ -103,8 +114,7 @@ class NoiseProfile:
         ts = unscale(xs, self.codes)
         x[self.index] = xs
         theta[self.index] = ts
-        for k, rows in enumerate(self.rows):
-            sig[rows] = ts[k]
+        sig[rows] = np.repeat(ts, self._counts)
 
     def reduce(self, x: np.ndarray) -> np.ndarray:
         """The optimizer's coordinates of a full point, shape (n_x - k,)."""

@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
 
 from .errors import parse_choice
+from .fides_dense import dense_diagonals
 from .objective import Evaluation, Objective
 from .results import StartStatus
 
@@ -251,7 +253,8 @@ def _fides(f: Counted, x0, lb, ub, opts) -> LocalResult:
     try:
         # Trial points where the model fails give NaN Hessians; fides rejects
         # them, but numpy would still warn on every one.
-        with np.errstate(all="ignore"), warnings.catch_warnings():
+        with np.errstate(all="ignore"), warnings.catch_warnings(), \
+                (dense_diagonals() if opts.get("dense_diagonals", True) else nullcontext()):
             warnings.simplefilter("ignore", RuntimeWarning)
             opt.minimize(np.asarray(x0, float))
     except (ValueError, np.linalg.LinAlgError, RuntimeError) as err:
