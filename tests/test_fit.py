@@ -106,7 +106,7 @@ def test_engines_agree(problem_writer):
             np.testing.assert_array_equal(s.x0, ref[i].x0)
             np.testing.assert_allclose(s.x, ref[i].x, rtol=1e-10, atol=1e-12, err_msg=eng)
             assert s.fval == pytest.approx(ref[i].fval, rel=1e-12, abs=1e-12)
-            assert s.n_fval == ref[i].n_fval and "of 3 won" in s.message
+            assert s.n_fval == ref[i].n_fval and "race of 3 candidates" in s.message
 
 
 def test_store_roundtrip_and_gradchecks(problem_writer, tmp_path):
@@ -339,7 +339,7 @@ def test_race_is_the_same_on_every_engine():
     for r in runs:
         assert r.settings["race"] == 4 and r.settings["race_budget"] == 4
         for s in r.starts:
-            assert "race: candidate" in s.message and "of 4 won" in s.message
+            assert "race of 4 candidates" in s.message
             np.testing.assert_array_equal(s.x0, ref[s.index].x0)
             np.testing.assert_allclose(s.x, ref[s.index].x, rtol=1e-10, atol=1e-12)
             assert s.n_fval == ref[s.index].n_fval
@@ -397,7 +397,27 @@ def test_default_races_five_candidates_with_noise_in_closed_form():
     r = fit(_conversion(), optimizer="least_squares", n_starts=2, rng=2, engine="sequential")
     assert r.settings["race"] == 5 and r.settings["hierarchical"] is True
     assert r.settings["closed_form_noise"] == ["sigma_B"]
-    assert all("race: candidate" in s.message for s in r.starts)
+    assert all("race of" in s.message for s in r.starts)
+
+
+def test_a_raced_start_never_ends_above_the_plain_start_from_its_point():
+    """The start point's own run goes to convergence; a candidate replaces it only
+    when its continued run ends lower (Perelson 1996: two local optima)."""
+    from .conftest import shared_path
+
+    problem = bngfit.load_problem(shared_path("benchmarks", "petab", "Perelson_Science1996",
+                                              "Perelson_Science1996.yaml"))
+    runs = {race: fit(problem, optimizer="least_squares", n_starts=10, rng=0, workers=2,
+                      race=race) for race in (1, 5)}
+    plain = {s.index: s for s in runs[1].starts}
+    won = 0
+    for s in runs[5].starts:
+        assert s.fval <= plain[s.index].fval + 1e-9 * abs(plain[s.index].fval)
+        won += "candidate" in s.message and "won" in s.message and "own run" not in s.message
+        # the plain start's evaluations are the raced start's first ones
+        np.testing.assert_array_equal(s.trace[:plain[s.index].n_fval], plain[s.index].trace)
+    assert won >= 1, "no candidate won a race: the test checks nothing"
+    assert runs[5].n_converged() > runs[1].n_converged()
 
 
 def test_hierarchical_plain_start_is_one_run_on_the_other_parameters():

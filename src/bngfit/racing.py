@@ -1,35 +1,39 @@
-"""Racing starts: each start tries several candidate points briefly, then continues the best.
+"""Racing starts: each start also tries a few other points briefly, and continues the best.
 
 A plain multistart spends a whole local optimization on every start point. On a
 problem where most of the start distribution drains into poor basins (Boehm et
-al. 2014: about 95% of uniform starts end on plateaus with a rate at its bound)
-most of that work is wasted. A race spends a short budget of ``budget``
-evaluations on each of ``candidates`` points drawn from the same start
-distribution, with the same optimizer, and continues only the candidate with
-the lowest objective value to convergence. Short runs separate the basins well
-once the first wild steps are over (on Boehm, after 30 evaluations the runs
-bound for the global optimum are the lowest ones), so the chance that a start
-reaches the best basin rises from ``p`` to about ``1 - (1 - p)**candidates``
-for about ``candidates * budget`` evaluations plus one local run.
+al. 2014: about 85% of uniform starts end in local optima) most of that work is
+wasted. A race gives each start ``candidates - 1`` further points, drawn from
+the same start distribution: each gets a short run of ``budget`` evaluations
+with the same optimizer. The start point's own run goes to convergence as in a
+plain start, and its value after ``budget`` evaluations is its entry in the
+race. If a candidate's short run ends lower, that candidate is continued to
+convergence too, and the start reports whichever of the two runs ends lower:
+
+- a raced start never ends above the plain start from the same point (its
+  first evaluations are the plain start's);
+- short runs separate basins well once the first wild steps are over (on
+  Boehm, after 30 evaluations the runs bound for the optimum are the lowest),
+  so the chance that a start reaches the best basin rises from ``p`` towards
+  ``1 - (1 - p)**candidates``.
 
 When the short runs of the first :data:`AGREE` candidates all end at the same
 value (within :data:`AGREE_TOL`), they went into the same basin: the problem
-looks unimodal from here, and the race stops early, so easy problems pay a few
-local runs per start, not ``candidates`` of them. (On Boehm, three short runs
-agree in about one race of 400.)
+looks unimodal from here, and the race stops early, so easy problems pay the
+plain run and two short ones per start.
 
 Every sampled start races :attr:`Race.candidates` = 5 candidates by default
 (``fit(..., race=1)``, ``bngfit fit --race 1``: the plain multistart). Measured
-with 10 starts, seed 0, noise parameters in closed form (:mod:`bngfit.hierarchical`):
+with 10 starts, seed 0, noise parameters in closed form (:mod:`bngfit.hierarchical`),
+starts reaching the best value, plain -> race:
 
-- Boehm et al. 2014: starts reaching the optimum, plain -> race 5,
-  least_squares 3/10 -> 6/10 and fides 2/10 -> 5/10, for 2-5 times the
-  evaluations (25 candidates: fides 6/10 for 3x more again);
-- Perelson 1996: 4/10 -> 8/10 (least_squares), 2/10 -> 6/10 (fides);
+- Boehm et al. 2014: least_squares 3/10 -> 6/10, fides 2/10 -> 5/10, for 3-4.6
+  times the evaluations (seeds 1-3 with races: least_squares 4, 3, 5 and fides
+  3, 2, 5 of 10);
+- Perelson 1996: least_squares 4/10 -> 8/10, fides 2/10 -> 6/10;
 - PyBNF constraint demo (fides): 4/10 -> 9/10;
 - unimodal problems (the conversion example, PyBNF demo): 10/10 either way,
-  the race stopping after three agreeing short runs: 2.5-3.5 times the
-  evaluations of a plain start.
+  for about 3 times the evaluations.
 """
 
 from __future__ import annotations
@@ -88,7 +92,14 @@ def candidate_rng(seed: int, index: int) -> np.random.Generator:
 def run_race(counted: Counted, x0: np.ndarray, draw: Callable[[int], np.ndarray],
              lb: np.ndarray, ub: np.ndarray, optimizer: OptimizerName, options: dict,
              race: Race) -> tuple[np.ndarray, LocalResult, str]:
-    """Race ``x0`` and ``race.candidates - 1`` drawn points; continue the winner.
+    """Run ``x0`` to convergence, race it against drawn points, keep the better.
+
+    The start point's own run is the plain start's, to convergence; its value
+    after ``race.budget`` evaluations is its entry in the race. The other
+    candidates get short runs of that budget; if one of them ends lower than
+    the start point's entry, it is continued to convergence, and the start
+    reports whichever of the two runs ended lower. So a raced start never ends
+    above the plain start from the same point.
 
     Parameters
     ----------
@@ -108,41 +119,58 @@ def run_race(counted: Counted, x0: np.ndarray, draw: Callable[[int], np.ndarray]
     Returns
     -------
     x0 : ndarray
-        The winning candidate's start point.
+        The start point of the run reported.
     LocalResult
-        The end of the winner's run.
+        The end of that run.
     str
         A note for the start's message.
     """
-    points = np.vstack([x0, draw(race.candidates - 1)])
+    # The start point was evaluated while vetting it: reuse that evaluation.
+    own = counted.fork(counted.last)
+    own_local, _ = minimize(own, x0, lb, ub, optimizer, options)
+    counted.merge(own)
+    if own.best is None:  # the model fails along the start point's run
+        entry = np.inf
+    else:
+        entry = float(np.min(own.trace[:race.budget], initial=own.best.fval))
+    points = draw(race.candidates - 1)
     short = with_budget(optimizer, options, race.budget)
-    winner, ends = None, []  # winner: (candidate, its counter, its short result)
-    for k, x in enumerate(points):
-        # The first candidate's start was evaluated while vetting x0: reuse it.
-        run = counted.fork(counted.last if k == 0 else None)
+    ends = [entry]
+    winner = None  # (candidate, its counter, its short result)
+    n_run = 1
+    for k, x in enumerate(points, start=2):
+        if _agree(ends):
+            break
+        run = counted.fork()
         local, _ = minimize(run, x, lb, ub, optimizer, short)
         counted.merge(run)
+        n_run = k
         if run.best is None:
             continue  # the model fails at this candidate: it drops out
         ends.append(run.best.fval)
-        if winner is None or run.best.fval < winner[1].best.fval:
-            winner = (k, run, local)
-        if _agree(ends):
-            break
-    n_run = k + 1
-    if winner is None:
-        return x0, LocalResult(x0, StartStatus.ERROR, "the objective fails at every race "
-                                                      "candidate"), ""
-    k, run, local = winner
-    note = f"race: candidate {k + 1} of {n_run} won"
-    if n_run < len(points):
+        if run.best.fval < min(entry, np.inf if winner is None else winner[1].best.fval):
+            winner = (k, run, local, x)
+    note = f"race of {n_run} candidates"
+    if n_run < race.candidates:
         note += f" (stopped early: the first {n_run} reached one value)"
+    if winner is None:
+        if own.best is None:
+            return x0, LocalResult(x0, StartStatus.ERROR, "the objective fails along the "
+                                                          "start point's run"), note + "; "
+        return x0, own_local, note + ": the start point's own run won; "
+    k, run, local, xk = winner
     if local.status is not StartStatus.CONVERGED:
         # Continue from the winner's best point, already evaluated and counted.
         cont = counted.fork(run.best)
         local, _ = minimize(cont, run.best.x, lb, ub, optimizer, options)
         counted.merge(cont)
-    return points[k], local, note + "; "
+        end = cont.best if cont.best is not None else run.best
+    else:
+        end = run.best
+    if own.best is not None and own.best.fval <= end.fval:
+        return x0, own_local, note + f": the start point's own run won (candidate {k}, " \
+                                     f"continued, ended at {end.fval:.6g}); "
+    return xk, local, note + f": candidate {k} won; "
 
 
 def _agree(ends: list[float]) -> bool:
