@@ -33,6 +33,7 @@ def test_fit_json_show_and_best_table(tmp_path, capsys, monkeypatch):
     for key in ("best_fval", "n_starts", "n_converged", "wall_s", "starts", "race"):
         assert key in out
     assert out["n_starts"] == 4 and len(out["starts"]) == 4
+    assert out["closed_form_noise"] == ["sigma_B"] and out["race"] == 5
     assert {"x", "fval", "status", "n_fval"} <= set(out["starts"][0])
     assert out["best_fval"] == min(s["fval"] for s in out["starts"])
     # The best parameters as a PEtab parameter table: native values at the optimum.
@@ -50,6 +51,18 @@ def test_fit_json_show_and_best_table(tmp_path, capsys, monkeypatch):
     text = capsys.readouterr().out
     assert "best fval" in text and "race: 5 candidates per start, short runs of 35" in text
     assert "noise parameters in closed form at each evaluation: sigma_B" in text
+
+
+def test_no_hierarchical_optimizes_every_parameter(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", str(EXAMPLE), "--starts", "2", "--race", "1", "--no-hierarchical",
+                 "--engine", "sequential", "--no-progress", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["closed_form_noise"] == [] and out["race"] == 1
+    # a resume must keep the stored choice
+    assert main(["fit", str(EXAMPLE), "--resume", "--store", "problem.fit.db",
+                 "--engine", "sequential", "--no-progress"]) == 0
+    assert "closed form" not in capsys.readouterr().out
 
 
 def test_fit_race_option_is_stored(tmp_path, capsys, monkeypatch):
