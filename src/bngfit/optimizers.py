@@ -64,12 +64,18 @@ class Counted:
     best: Evaluation | None = None
     last: Evaluation | None = None
     eval_s: float = 0.0  # wall time inside the objective, seconds
+    # Whether the optimizer uses residuals: they are then built inside the
+    # timed evaluation (they are objective output, deferred only for the
+    # optimizers that do not need them).
+    residuals: bool = False
 
     def __call__(self, x: np.ndarray) -> Evaluation:
         if self.last is not None and np.array_equal(self.last.x, x):
             return self.last
         t0 = time.perf_counter()
         ev = self.objective(x, sensi=1)
+        if self.residuals:
+            ev.sres  # noqa: B018 - materializes res and sres
         self.eval_s += time.perf_counter() - t0
         self.last = ev
         self.trace.append(ev.fval)
@@ -88,7 +94,8 @@ class Counted:
         call at its point from it without counting it again.
         """
         ok = start is not None and start.ok
-        return Counted(self.objective, best=start if ok else None, last=start)
+        return Counted(self.objective, best=start if ok else None, last=start,
+                       residuals=self.residuals)
 
     def merge(self, other: Counted) -> None:
         """Add the evaluations of a fork (after it ran) to this counter."""
@@ -202,6 +209,7 @@ def _lbfgsb(f: Counted, x0, lb, ub, opts) -> LocalResult:
 
 
 FIDES_HESSIANS = ("gn", "fx", "gnsbfgs", "bfgs", "sr1")
+FIDES_RESIDUAL = ("gn", "fx", "gnsbfgs")  # the Hessians built from the residual Jacobian
 
 
 def _fides(f: Counted, x0, lb, ub, opts) -> LocalResult:
@@ -211,7 +219,7 @@ def _fides(f: Counted, x0, lb, ub, opts) -> LocalResult:
     if hessian not in FIDES_HESSIANS:
         raise ValueError(f"unknown fides hessian '{hessian}': use one of "
                          f"{', '.join(FIDES_HESSIANS)}")
-    if not f.objective.has_residuals and hessian in ("gn", "fx", "gnsbfgs"):
+    if not f.objective.has_residuals and hessian in FIDES_RESIDUAL:
         hessian = "bfgs"  # no residual form: no Gauss-Newton matrix to build on
     n = x0.size
     resfun = hessian in ("gnsbfgs", "fx")
@@ -327,6 +335,10 @@ def minimize(objective: Objective | Counted, x0: np.ndarray, lb: np.ndarray, ub:
         The wrapped objective, with the evaluation count and fval trace.
     """
     f = objective if isinstance(objective, Counted) else Counted(objective)
+    opts = options or {}
+    f.residuals = f.objective.has_residuals and (
+        optimizer is OptimizerName.LEAST_SQUARES
+        or (optimizer is OptimizerName.FIDES and opts.get("hessian", "gn") in FIDES_RESIDUAL))
     result = RUNNERS[optimizer](f, np.asarray(x0, float), lb, ub, options or {})
     # Report the best point evaluated: every optimizer here evaluates its end
     # point, and a trial point may have been better (L-BFGS-B line searches).
