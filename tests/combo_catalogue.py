@@ -46,6 +46,15 @@ end
 """
 
 
+def write_spec(folder, spec):
+    """Write a catalogue entry as a PEtab problem in ``folder``; its YAML path."""
+    from .conftest import write_problem
+
+    return write_problem(folder, model=MODEL, parameters=spec.parameters,
+                         observables=spec.observables, measurements=spec.measurements,
+                         conditions=spec.conditions)
+
+
 def native(problem, x):
     """Native parameter values of optimizer-space x (free parameters, in order)."""
     codes = [p.scale.value for p in problem.free]

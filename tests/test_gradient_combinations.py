@@ -50,6 +50,7 @@ from .combo_catalogue import (
     native,
     obs,
     par,
+    write_spec,
 )
 from .conftest import central_grad, write_problem
 
@@ -131,9 +132,7 @@ def built(tmp_path_factory):
         if name not in _BUILT:
             rng = np.random.default_rng(1000 + NAMES.index(name))
             spec = SPECS[name](rng)
-            yaml = write_problem(tmp_path_factory.mktemp(name), model=MODEL,
-                                 parameters=spec.parameters, observables=spec.observables,
-                                 measurements=spec.measurements, conditions=spec.conditions)
+            yaml = write_spec(tmp_path_factory.mktemp(name), spec)
             problem = bngfit.load_problem(yaml)
             obj = bngfit.Objective(problem, rtol=RTOL_SOLVER, atol=ATOL_SOLVER)
             xs = {"nominal": problem.x_nominal, "perturbed": _perturbed(problem, rng)}

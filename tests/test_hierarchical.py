@@ -226,18 +226,14 @@ def test_the_jacobian_oracle_catches_a_missing_scale_term(fd, monkeypatch):
 @pytest.fixture(scope="module")
 def combos(tmp_path_factory):
     """Catalogue problems (tests/combo_catalogue.py) with closed-form noise parameters."""
-    from tests.combo_catalogue import MODEL, NAMES, SPECS
-    from tests.conftest import write_problem
+    from tests.combo_catalogue import NAMES, SPECS, write_spec
     from tests.test_gradient_combinations import _perturbed
 
     out = {}
     for name in NAMES:
         rng = np.random.default_rng(2000 + NAMES.index(name))
         spec = SPECS[name](rng)
-        yaml = write_problem(tmp_path_factory.mktemp(name), model=MODEL,
-                             parameters=spec.parameters, observables=spec.observables,
-                             measurements=spec.measurements, conditions=spec.conditions)
-        problem = bngfit.load_problem(yaml)
+        problem = bngfit.load_problem(write_spec(tmp_path_factory.mktemp(name), spec))
         obj = bngfit.Objective(problem, rtol=RTOL_SOLVER, atol=ATOL_SOLVER)
         prof = noise_profile(obj)
         if prof is not None:
