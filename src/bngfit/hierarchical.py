@@ -116,10 +116,6 @@ class NoiseProfile:
         theta[self.index] = ts
         sig[rows] = np.repeat(ts, self._counts)
 
-    def reduce(self, x: np.ndarray) -> np.ndarray:
-        """The optimizer's coordinates of a full point, shape (n_x - k,)."""
-        return np.asarray(x, float)[self.keep]
-
     def reduce_jacobian(self, x: np.ndarray, res: np.ndarray, sres: np.ndarray) -> np.ndarray:
         """d res / d x_r with the scales following their optimum.
 
