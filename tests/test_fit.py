@@ -513,3 +513,17 @@ def test_least_squares_restarts_in_rounds():
     assert c3.n_fval <= 12 + 1
     assert with_budget(OptimizerName.FIDES, {"maxiter": 3}, 10) == {"maxiter": 3}
     assert with_budget(OptimizerName.LBFGSB, {}, 10) == {"max_nfev": 10, "maxiter": 10}
+
+
+def test_optimizer_end_states_map_to_statuses():
+    import fides
+
+    from bngfit.optimizers import fides_status
+    from bngfit.results import STATUS_TEXT, StartStatus
+
+    assert fides_status(fides.ExitFlag.FTOL) is StartStatus.CONVERGED
+    assert fides_status(fides.ExitFlag.GTOL) is StartStatus.CONVERGED
+    assert fides_status(fides.ExitFlag.MAXITER) is StartStatus.MAX_ITER
+    assert fides_status(fides.ExitFlag.DELTA_TOO_SMALL) is StartStatus.STALLED
+    assert fides_status(fides.ExitFlag.NOT_FINITE) is StartStatus.FAILED
+    assert set(STATUS_TEXT) == set(StartStatus)

@@ -203,6 +203,8 @@ def _lbfgsb(f: Counted, x0, lb, ub, opts) -> LocalResult:
         status = StartStatus.CONVERGED
     elif "LIMIT" in msg.upper() or "MAX" in msg.upper():
         status = StartStatus.MAX_ITER
+    elif "LNSRCH" in msg.upper():
+        status = StartStatus.STALLED  # the line search found no decrease along the step
     else:
         status = StartStatus.FAILED
     return LocalResult(out.x, status, msg)
@@ -269,13 +271,20 @@ def _fides(f: Counted, x0, lb, ub, opts) -> LocalResult:
         return LocalResult(np.asarray(opt.x_min if opt.x_min is not None else x0),
                            StartStatus.FAILED, f"fides stopped: {err}")
     flag = opt.exitflag
+    return LocalResult(np.asarray(opt.x_min, float), fides_status(flag), f"fides: {flag.name}")
+
+
+def fides_status(flag) -> StartStatus:
+    """The start status of a fides exit flag."""
+    import fides
+
     if flag > 0:
-        status = StartStatus.CONVERGED
-    elif flag in (fides.ExitFlag.MAXITER, fides.ExitFlag.MAXTIME):
-        status = StartStatus.MAX_ITER
-    else:
-        status = StartStatus.FAILED
-    return LocalResult(np.asarray(opt.x_min, float), status, f"fides: {flag.name}")
+        return StartStatus.CONVERGED
+    if flag in (fides.ExitFlag.MAXITER, fides.ExitFlag.MAXTIME):
+        return StartStatus.MAX_ITER
+    if flag == fides.ExitFlag.DELTA_TOO_SMALL:
+        return StartStatus.STALLED
+    return StartStatus.FAILED
 
 
 RUNNERS = {

@@ -14,6 +14,10 @@ class StartStatus(StrEnum):
 
     CONVERGED = "converged"  # the optimizer's own convergence test passed
     MAX_ITER = "max_iter"  # stopped by an evaluation or iteration budget
+    # no step improves any more (fides' trust region shrank to nothing, L-BFGS-B's
+    # line search found no decrease): typically at an optimum where the ODE
+    # solver's accuracy ends progress before the convergence test passes
+    STALLED = "stalled"
     FAILED = "failed"  # the optimizer stopped abnormally (line search, radius, ...)
     ERROR = "error"  # the start could not run (objective failure at x0, crash)
 
@@ -21,6 +25,8 @@ class StartStatus(StrEnum):
 STATUS_TEXT = {
     StartStatus.CONVERGED: "converged",
     StartStatus.MAX_ITER: "stopped by the iteration/evaluation budget",
+    StartStatus.STALLED: "stopped where no step improves (often at an optimum limited by "
+                         "the solver's accuracy)",
     StartStatus.FAILED: "optimizer stopped without convergence",
     StartStatus.ERROR: "start failed",
 }
