@@ -171,11 +171,16 @@ def _drawer(task: StartTask) -> Callable[[int], np.ndarray]:
 
 
 def run_start(task: StartTask) -> StartResult:
-    """Run one start; never raises (a failure is recorded in the result)."""
+    """Run one start; never raises (a failure is recorded in the result).
+
+    The start's ``wall_s`` begins once the worker has its model: loading it
+    (once per worker process) is the engine's setup, not this start's work.
+    """
     t0 = time.perf_counter()
     trace = np.zeros(0)
     try:
         objective = _objective_for(task.problem_path, task.objective_opts, task.fingerprint)
+        t0 = time.perf_counter()
         # Noise parameters set in closed form leave the optimizer the others
         # (x0 stays the full point as drawn; its noise values are not used).
         space = Space(objective, noise_profile(objective) if task.hierarchical else None)
