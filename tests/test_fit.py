@@ -527,3 +527,16 @@ def test_optimizer_end_states_map_to_statuses():
     assert fides_status(fides.ExitFlag.DELTA_TOO_SMALL) is StartStatus.STALLED
     assert fides_status(fides.ExitFlag.NOT_FINITE) is StartStatus.FAILED
     assert set(STATUS_TEXT) == set(StartStatus)
+
+
+def _blas_threads(_task) -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def test_worker_processes_use_one_blas_thread():
+    from bngfit.executors import ExecutorName, run_unordered
+
+    seen = list(run_unordered(_blas_threads, [0, 1], engine=ExecutorName.PROCESS, workers=2))
+    assert seen and all(counts and set(counts) == {1} for counts in seen), seen
