@@ -6,9 +6,9 @@ al. 2014: about 85% of uniform starts end in local optima) most of that work is
 wasted. A race gives each start ``candidates - 1`` further points, drawn from
 the same start distribution: each gets a short run of ``budget`` evaluations
 with the same optimizer. The start point's own run goes to convergence as in a
-plain start, and its value after ``budget`` evaluations is its entry in the
-race. If a candidate's short run ends lower, that candidate is continued to
-convergence too, and the start reports whichever of the two runs ends lower:
+plain start; a candidate whose short run already ends below that value is
+heading for a lower basin, and the lowest such candidate is continued to
+convergence and reported instead:
 
 - a raced start never ends above the plain start from the same point (its
   first evaluations are the plain start's);
@@ -17,10 +17,10 @@ convergence too, and the start reports whichever of the two runs ends lower:
   so the chance that a start reaches the best basin rises from ``p`` towards
   ``1 - (1 - p)**candidates``.
 
-When the short runs of the first :data:`AGREE` candidates all end at the same
-value (within :data:`AGREE_TOL`), they went into the same basin: the problem
-looks unimodal from here, and the race stops early, so easy problems pay the
-plain run and two short ones per start.
+When the own run and the first short runs (:data:`AGREE` in all) end at the
+same value (within :data:`AGREE_TOL`), they went into the same basin: the
+problem looks unimodal from here, and the race stops early with the own run,
+so easy problems pay the plain run and two short ones per start.
 
 Every sampled start races :attr:`Race.candidates` = 5 candidates by default
 (``fit(..., race=1)``, ``bngfit fit --race 1``: the plain multistart). Measured
@@ -92,14 +92,13 @@ def candidate_rng(seed: int, index: int) -> np.random.Generator:
 def run_race(counted: Counted, x0: np.ndarray, draw: Callable[[int], np.ndarray],
              lb: np.ndarray, ub: np.ndarray, optimizer: OptimizerName, options: dict,
              race: Race) -> tuple[np.ndarray, LocalResult, str]:
-    """Run ``x0`` to convergence, race it against drawn points, keep the better.
+    """Run ``x0`` to convergence, race drawn points against where it ended.
 
-    The start point's own run is the plain start's, to convergence; its value
-    after ``race.budget`` evaluations is its entry in the race. The other
-    candidates get short runs of that budget; if one of them ends lower than
-    the start point's entry, it is continued to convergence, and the start
-    reports whichever of the two runs ended lower. So a raced start never ends
-    above the plain start from the same point.
+    The start point's own run is the plain start's, to convergence. The other
+    candidates get short runs of ``race.budget`` evaluations; the lowest of
+    those that end below the own run's value is continued to convergence and
+    reported instead. So a raced start never ends above the plain start from
+    the same point.
 
     Parameters
     ----------
@@ -129,18 +128,16 @@ def run_race(counted: Counted, x0: np.ndarray, draw: Callable[[int], np.ndarray]
     own = counted.fork(counted.last)
     own_local, _ = minimize(own, x0, lb, ub, optimizer, options)
     counted.merge(own)
-    if own.best is None:  # the model fails along the start point's run
-        entry = np.inf
-    else:
-        entry = float(np.min(own.trace[:race.budget], initial=own.best.fval))
+    # The mark a candidate must beat: where the start point's own run ended
+    # (a short run already below it is heading for a lower basin).
+    entry = np.inf if own.best is None else own.best.fval
     points = draw(race.candidates - 1)
     short = with_budget(optimizer, options, race.budget)
     ends = [entry]
     winner = None  # (candidate, its counter, its short result)
     n_run = 1
+    agreed = False
     for k, x in enumerate(points, start=2):
-        if _agree(ends):
-            break
         run = counted.fork()
         local, _ = minimize(run, x, lb, ub, optimizer, short)
         counted.merge(run)
@@ -150,13 +147,17 @@ def run_race(counted: Counted, x0: np.ndarray, draw: Callable[[int], np.ndarray]
         ends.append(run.best.fval)
         if run.best.fval < min(entry, np.inf if winner is None else winner[1].best.fval):
             winner = (k, run, local, x)
+        if _agree(ends):
+            agreed = True
+            break
     note = f"race of {n_run} candidates"
-    if n_run < race.candidates:
+    if agreed:
         note += f" (stopped early: the first {n_run} reached one value)"
-    if winner is None:
-        if own.best is None:
-            return x0, LocalResult(x0, StartStatus.ERROR, "the objective fails along the "
-                                                          "start point's run"), note + "; "
+    if own.best is None and winner is None:
+        return x0, LocalResult(x0, StartStatus.ERROR, "the objective fails along the start "
+                                                      "point's run"), note + "; "
+    if winner is None or (agreed and own.best is not None):
+        # Nothing ended lower, or all went into one basin: the own run, converged, stands.
         return x0, own_local, note + ": the start point's own run won; "
     k, run, local, xk = winner
     if local.status is not StartStatus.CONVERGED:
@@ -164,17 +165,11 @@ def run_race(counted: Counted, x0: np.ndarray, draw: Callable[[int], np.ndarray]
         cont = counted.fork(run.best)
         local, _ = minimize(cont, run.best.x, lb, ub, optimizer, options)
         counted.merge(cont)
-        end = cont.best if cont.best is not None else run.best
-    else:
-        end = run.best
-    if own.best is not None and own.best.fval <= end.fval:
-        return x0, own_local, note + f": the start point's own run won (candidate {k}, " \
-                                     f"continued, ended at {end.fval:.6g}); "
     return xk, local, note + f": candidate {k} won; "
 
 
 def _agree(ends: list[float]) -> bool:
-    """Whether the short runs of the first AGREE candidates ended at one value."""
+    """Whether the first AGREE candidates (the own run, then short runs) ended at one value."""
     if len(ends) != AGREE:
         return False
     return max(ends) - min(ends) <= AGREE_TOL
