@@ -3,10 +3,11 @@
 Start points are drawn in the main process from a seeded generator (uniform or
 Latin hypercube in the scaled bounds), so the same seed gives the same starts
 on every engine. Each start is a picklable :class:`StartTask`; the worker
-rebuilds the problem from its file once per process (:func:`run_start`). A
-sampled start may be a race of several candidate points (:mod:`bngfit.racing`),
-drawn from a generator of the run's seed and the start's index, so it too gives
-the same result on every engine.
+rebuilds the problem from its file once per process (:func:`run_start`). By
+default each sampled start is a race of several candidate points
+(:mod:`bngfit.racing`), drawn from a generator of the run's seed and the start's
+index, so it too gives the same result on every engine; and noise parameters with
+a closed-form optimum are set to it at each evaluation (:mod:`bngfit.hierarchical`).
 """
 
 from __future__ import annotations
