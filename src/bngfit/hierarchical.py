@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .noise import transform
+from .objective import Evaluation
 from .problem import NoiseFamily
 from .scales import dtheta_dx, scale_codes, to_scale, unscale
 
@@ -284,9 +285,7 @@ class ProfiledObjective:
         x[self.profile.keep] = x_r
         return x
 
-    def __call__(self, x_r, sensi: int = 1):
-        from .objective import Evaluation
-
+    def __call__(self, x_r, sensi: int = 1) -> Evaluation:
         x_r = np.array(x_r, dtype=float)
         if x_r.shape != self.profile.keep.shape:
             raise ValueError(f"x must have shape {self.profile.keep.shape}, got {x_r.shape}")

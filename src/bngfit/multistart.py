@@ -160,15 +160,15 @@ def _objective_for(path: str, opts: dict, fingerprint: str = "") -> Objective:
     return obj
 
 
-def _drawer(task: StartTask) -> Callable[[int], np.ndarray]:
-    """The start's source of race candidates (from the run's start distribution)."""
-    rng = candidate_rng(*task.resample)
+def _candidates(task: StartTask) -> np.ndarray:
+    """The start's further race candidates, shape (candidates - 1, n_x), full space.
 
-    def draw(n: int) -> np.ndarray:
-        return sample_starts(task.lb, task.ub, n, rng, task.sampler, task.priors or None,
-                             task.scales or None)
-
-    return draw
+    Drawn from the run's start distribution with a generator of the run's seed
+    and the start's index.
+    """
+    return sample_starts(task.lb, task.ub, task.race.candidates - 1,
+                         candidate_rng(*task.resample), task.sampler, task.priors or None,
+                         task.scales or None)
 
 
 def run_start(task: StartTask) -> StartResult:
@@ -193,17 +193,10 @@ def run_start(task: StartTask) -> StartResult:
             local, counted = minimize(counted, space.reduce(x0), lb, ub, optimizer,
                                       task.optimizer_opts)
         else:
-            drawn = [x0]
-            draw = _drawer(task)
-
-            def draw_reduced(n: int) -> np.ndarray:
-                pts = draw(n)
-                drawn.extend(pts)
-                return space.reduce(pts)
-
-            won, local, more = run_race(counted, space.reduce(x0), draw_reduced, lb, ub,
-                                        optimizer, task.optimizer_opts, task.race)
-            x0 = next(p for p in drawn if np.array_equal(space.reduce(p), won))
+            points = _candidates(task)
+            won, local, more = run_race(counted, space.reduce(x0), space.reduce(points), lb,
+                                        ub, optimizer, task.optimizer_opts, task.race)
+            x0 = x0 if won == 0 else points[won - 1]
             note += more
         best = counted.best
         end = best if best is not None and np.array_equal(best.x, local.x) else counted(local.x)

@@ -109,6 +109,7 @@ class Counted:
 def _least_squares(f: Counted, x0, lb, ub, opts) -> LocalResult:
     from scipy.optimize import least_squares
 
+    f.residuals = True
     n_res = None
 
     def res(x):
@@ -184,6 +185,7 @@ def _bounds_scale(lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
 def _lbfgsb(f: Counted, x0, lb, ub, opts) -> LocalResult:
     from scipy.optimize import minimize
 
+    f.residuals = False
     def fun(x):
         ev = f(x)
         if not ev.ok:
@@ -223,6 +225,7 @@ def _fides(f: Counted, x0, lb, ub, opts) -> LocalResult:
                          f"{', '.join(FIDES_HESSIANS)}")
     if not f.objective.has_residuals and hessian in FIDES_RESIDUAL:
         hessian = "bfgs"  # no residual form: no Gauss-Newton matrix to build on
+    f.residuals = hessian in FIDES_RESIDUAL
     n = x0.size
     resfun = hessian in ("gnsbfgs", "fx")
     with_hess = hessian == "gn"
@@ -344,10 +347,6 @@ def minimize(objective: Objective | Counted, x0: np.ndarray, lb: np.ndarray, ub:
         The wrapped objective, with the evaluation count and fval trace.
     """
     f = objective if isinstance(objective, Counted) else Counted(objective)
-    opts = options or {}
-    f.residuals = f.objective.has_residuals and (
-        optimizer is OptimizerName.LEAST_SQUARES
-        or (optimizer is OptimizerName.FIDES and opts.get("hessian", "gn") in FIDES_RESIDUAL))
     result = RUNNERS[optimizer](f, np.asarray(x0, float), lb, ub, options or {})
     # Report the best point evaluated: every optimizer here evaluates its end
     # point, and a trial point may have been better (L-BFGS-B line searches).

@@ -38,7 +38,6 @@ starts reaching the best value, plain -> race:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,9 +88,9 @@ def candidate_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, index, RACE_STREAM])
 
 
-def run_race(counted: Counted, x0: np.ndarray, draw: Callable[[int], np.ndarray],
-             lb: np.ndarray, ub: np.ndarray, optimizer: OptimizerName, options: dict,
-             race: Race) -> tuple[np.ndarray, LocalResult, str]:
+def run_race(counted: Counted, x0: np.ndarray, points: np.ndarray, lb: np.ndarray,
+             ub: np.ndarray, optimizer: OptimizerName, options: dict,
+             race: Race) -> tuple[int, LocalResult, str]:
     """Run ``x0`` to convergence, race drawn points against where it ended.
 
     The start point's own run is the plain start's, to convergence. The other
@@ -107,8 +106,8 @@ def run_race(counted: Counted, x0: np.ndarray, draw: Callable[[int], np.ndarray]
         it, in order (its last evaluation may be the one at ``x0``).
     x0 : ndarray, shape (n_x,)
         The start point, the first candidate.
-    draw : callable
-        ``draw(n)`` returns ``n`` further candidates, shape (n, n_x).
+    points : ndarray, shape (race.candidates - 1, n_x)
+        The further candidates, in the order they race.
     lb, ub : ndarray, shape (n_x,)
     optimizer : OptimizerName
     options : dict
@@ -117,8 +116,8 @@ def run_race(counted: Counted, x0: np.ndarray, draw: Callable[[int], np.ndarray]
 
     Returns
     -------
-    x0 : ndarray
-        The start point of the run reported.
+    int
+        Which candidate's run is reported: 0 the start point, ``i`` ``points[i - 1]``.
     LocalResult
         The end of that run.
     str
@@ -131,10 +130,9 @@ def run_race(counted: Counted, x0: np.ndarray, draw: Callable[[int], np.ndarray]
     # The mark a candidate must beat: where the start point's own run ended
     # (a short run already below it is heading for a lower basin).
     entry = np.inf if own.best is None else own.best.fval
-    points = draw(race.candidates - 1)
     short = with_budget(optimizer, options, race.budget)
     ends = [entry]
-    winner = None  # (candidate, its counter, its short result)
+    winner = None  # (candidate number, its counter, its short result)
     n_run = 1
     agreed = False
     for k, x in enumerate(points, start=2):
@@ -146,7 +144,7 @@ def run_race(counted: Counted, x0: np.ndarray, draw: Callable[[int], np.ndarray]
             continue  # the model fails at this candidate: it drops out
         ends.append(run.best.fval)
         if run.best.fval < min(entry, np.inf if winner is None else winner[1].best.fval):
-            winner = (k, run, local, x)
+            winner = (k, run, local)
         if _agree(ends):
             agreed = True
             break
@@ -154,18 +152,18 @@ def run_race(counted: Counted, x0: np.ndarray, draw: Callable[[int], np.ndarray]
     if agreed:
         note += f" (stopped early: the first {n_run} reached one value)"
     if own.best is None and winner is None:
-        return x0, LocalResult(x0, StartStatus.ERROR, "the objective fails along the start "
-                                                      "point's run"), note + "; "
+        return 0, LocalResult(x0, StartStatus.ERROR, "the objective fails along the start "
+                                                     "point's run"), note + "; "
     if winner is None or (agreed and own.best is not None):
         # Nothing ended lower, or all went into one basin: the own run, converged, stands.
-        return x0, own_local, note + ": the start point's own run won; "
-    k, run, local, xk = winner
+        return 0, own_local, note + ": the start point's own run won; "
+    k, run, local = winner
     if local.status is not StartStatus.CONVERGED:
         # Continue from the winner's best point, already evaluated and counted.
         cont = counted.fork(run.best)
         local, _ = minimize(cont, run.best.x, lb, ub, optimizer, options)
         counted.merge(cont)
-    return xk, local, note + f": candidate {k} won; "
+    return k - 1, local, note + f": candidate {k} won; "
 
 
 def _agree(ends: list[float]) -> bool:

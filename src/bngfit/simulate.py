@@ -427,8 +427,9 @@ class Engine:
             r = sim.run(sample_times=grid, **opts)
             return r.outputs(outs), self._chain(r, outs, main.param_jac, ic, main.species_jac,
                                                 n_theta, main.param_cols)
-        key = _pre_key(pre, sens_params)
-        shared = self._pre_ends.get(key) if self._share_pre else None
+        # Where bngsim cannot seed the species, no chain is kept or looked up.
+        key = _pre_key(pre, sens_params) if self._share_pre else None
+        shared = self._pre_ends.get(key) if key is not None else None
         if shared is not None:
             # Another condition ran this pre-phase chain at this point: restart the
             # measured phase from its end state, seeded with its dx/dtheta.
@@ -461,7 +462,7 @@ class Engine:
         carried = not ic1
         prev = first
         for phase in (*pre[1:], main):
-            if phase is main:
+            if phase is main and key is not None:
                 self._remember(key, x[-1], dx[-1])
             grid_k = grid if phase is main else self._preeq_grid(phase)
             sel_k = outs if phase is main else sel
