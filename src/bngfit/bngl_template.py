@@ -269,6 +269,16 @@ def bind_free_parameters(
 # ------------------------------------------------------------------------- actions
 
 
+class Bare(str):
+    """An unquoted action argument that is not a number (``2*k``, ``ode``), as written.
+
+    A ``str`` (compares equal to its text); the type tells it from a quoted
+    string, which :mod:`bngfit.bngl_filter` checks differently.
+    """
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True)
 class Action:
     """One BioNetGen action as written.
@@ -457,7 +467,7 @@ class _Parser:
         token = self.src[start : self.pos].strip()
         if not token:
             raise self.fail("expected a value", start)
-        return float(token) if _NUMBER.fullmatch(token) else token
+        return float(token) if _NUMBER.fullmatch(token) else Bare(token)
 
 
 def parse_actions(text: str, file: str | None = None) -> tuple[Action, ...]:

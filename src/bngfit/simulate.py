@@ -81,6 +81,12 @@ def _load_bngsim_model(path: Path):
             f"use one of {', '.join(MODEL_SUFFIXES)}",
             file=str(path),
         )
+    if suffix == ".bngl":
+        # Never bngsim.Model.load: it hands BNG2.pl (which runs actions as Perl)
+        # the file's own statements; see bngfit.bngl_network.
+        from .bngl_network import load_bngl
+
+        return load_bngl(path)
     try:
         return bngsim.Model.load(path)
     except ImportError as err:
@@ -90,13 +96,6 @@ def _load_bngsim_model(path: Path):
         ) from None
     except bngsim.BngsimError as err:
         text = str(err)
-        if suffix == ".bngl" and ("BNG2.pl" in text or "bionetgen" in text.lower()):
-            raise MissingExtraError(
-                f"{path.name} is a BioNetGen language model and needs BioNetGen's "
-                "BNG2.pl to generate its network; install the extra with: "
-                "pip install 'bngfit[bngl]' (perl must be on PATH). "
-                f"bngsim said: {text.splitlines()[0]}"
-            ) from None
         raise InputError(f"model does not load: {text.splitlines()[0]}", file=str(path)) from None
     except (OSError, ValueError) as err:
         raise InputError(f"model does not load: {err}", file=str(path)) from None
