@@ -124,15 +124,18 @@ class FilteredBngl:
     Attributes
     ----------
     text : str
-        The filtered model; line ``n`` is the source's line ``n`` (or blank).
-    n_source_lines : int
-        Lines of the source; the generation call is line ``n_source_lines + 1``.
+        The filtered model; line ``n`` is the source's line ``n`` (or blank),
+        except the generation call.
+    generate_line : int
+        Line of the generation call: the line of the source's last
+        ``generate_network`` when nothing but blank lines follows it (so the
+        filter is idempotent), else one past the source's last line.
     kept : tuple of str
         The action statements forwarded, as written for BNG2.pl.
     """
 
     text: str
-    n_source_lines: int
+    generate_line: int
     kept: tuple[str, ...]
 
 
@@ -276,8 +279,15 @@ def filter_bngl(text: str, *, file: str | None = None, network_first: bool = Fal
     kept, generate = _actions(actions, codes, refuse, network_first)
     for line, statement in kept:
         out[line - 1] = statement
-    return FilteredBngl("\n".join(out) + "\n" + generate + "\n", len(lines),
-                        tuple(s for _, s in kept))
+    last = max((a.line for a in actions if a.name.lower() == "generate_network"), default=0)
+    if last and not any(x.strip() for x in out[last - 1:]):
+        out[last - 1] = generate
+        out = out[:last]
+        return FilteredBngl("\n".join(out) + "\n", last, tuple(s for _, s in kept))
+    while out and not out[-1].strip():
+        out.pop()
+    out.append(generate)
+    return FilteredBngl("\n".join(out) + "\n", len(out), tuple(s for _, s in kept))
 
 
 def _actions(actions: tuple[Action, ...], codes: dict[int, str], refuse: _Refuser,

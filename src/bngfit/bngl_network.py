@@ -24,6 +24,7 @@ import os
 import re
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from . import bngl_cache
@@ -102,8 +103,13 @@ def _bng2() -> Path:
     return Path(r.bng2_pl)
 
 
-def network(filtered: FilteredBngl, source: Path) -> Path:
-    """The ``.net`` BNG2.pl generates from ``filtered`` (cached, content-checked)."""
+def network(filtered: FilteredBngl, source: Path,
+            line_of: Callable[[int], int] | None = None) -> Path:
+    """The ``.net`` BNG2.pl generates from ``filtered`` (cached, content-checked).
+
+    ``source`` is the file named in messages, ``line_of`` maps a line of the
+    filtered text to that file's line (default: the same line).
+    """
     bng2 = _bng2()
     h = hashlib.sha256(filtered.text.encode("utf-8"))
     try:
@@ -137,7 +143,7 @@ def network(filtered: FilteredBngl, source: Path) -> Path:
                 file=str(source)) from None
         produced = Path(work) / f"{stem}.net"
         if proc.returncode != 0 or not produced.is_file():
-            raise _bng2_error(proc, scratch, filtered, source)
+            raise _bng2_error(proc, scratch, filtered, source, line_of or (lambda n: n))
         data = produced.read_bytes()
     return bngl_cache.store_file(net, data)
 
@@ -146,7 +152,7 @@ _LINE = re.compile(r"at line (\d+)(?: of file '([^']*)')?")
 
 
 def _bng2_error(proc: subprocess.CompletedProcess, scratch: Path, filtered: FilteredBngl,
-                source: Path) -> InputError:
+                source: Path, line_of: Callable[[int], int]) -> InputError:
     """BNG2.pl's own error, with the line of the user's file where it names one."""
     output = (proc.stdout or "") + "\n" + (proc.stderr or "")
     lines = output.splitlines()
@@ -159,11 +165,11 @@ def _bng2_error(proc: subprocess.CompletedProcess, scratch: Path, filtered: Filt
                 m = _LINE.search(follow)
                 if m:
                     n = int(m.group(1))
-                    if n <= filtered.n_source_lines:
-                        row = row or n
-                        keep.append(f"at line {n}")
+                    if n == filtered.generate_line:
+                        keep.append("in network generation")
                     else:
-                        keep.append("at its generate_network")
+                        row = row or line_of(n)
+                        keep.append(f"at line {line_of(n)}")
                     break
     if not keep:
         keep = [ln.strip() for ln in lines if ln.strip()][-6:]

@@ -19,8 +19,6 @@ models keep their ids).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -274,55 +272,46 @@ def _bngl_model(path: Path, nominal: dict[str, float]) -> tuple[Path, tuple, tup
         raise InputError(f"cannot read the model: {err}", file=f) from None
     free = free_parameters(text)
     actions = parse_actions(text, file=f)
-    out = bind_bngl(path, _network_first(text, actions), free, nominal)
-    return out, protocol(actions, file=f), free
-
-
-def _network_first(text: str, actions: tuple) -> str:
-    """The template with a ``generate_network`` ahead of its other actions.
-
-    bngsim builds the network from the statements before the template's own
-    ``generate_network``, or from all of them when there is none, so that
-    without one every ``setParameter`` of the protocol would already be
-    applied, last value winning, to the model the first phase starts from.
-    The protocol replays those actions phase by phase instead.
-    """
-    if not actions or any(a.name.lower() == "generate_network" for a in actions):
-        return text
-    lines = text.split("\n")
-    first = min(a.line for a in actions)
-    lines.insert(first - 1, "generate_network({overwrite=>1})")
-    return "\n".join(lines)
+    phases = protocol(actions, file=f)
+    out = bind_bngl(path, text, free, nominal, network_first=True)
+    return out, phases, free
 
 
 def bind_bngl(path: Path, text: str, free: tuple[str, ...] | list[str],
-              nominal: dict[str, float]) -> Path:
-    """The template with its ``X__FREE`` parameters bound, written to a cache folder.
+              nominal: dict[str, float], *, network_first: bool = False) -> Path:
+    """The template with its ``X__FREE`` parameters bound, filtered, in the cache.
 
     ``nominal`` holds the declared free parameters; those the template does not
     use are left out (another model may use them: the caller checks that some
-    model does).
+    model does). The template is checked by :func:`bngfit.bngl_filter.filter_bngl`
+    (messages name its own lines) and the bound text written is the filtered
+    one, to bngfit's private cache (:mod:`bngfit.bngl_cache`). With
+    ``network_first`` (a legacy template, whose actions are a protocol bngfit
+    replays) the network is generated before the first action other than
+    ``setOption`` when the template has no ``generate_network``.
 
     Raises
     ------
     InputError
-        A placeholder of the template that ``nominal`` does not declare.
+        A placeholder of the template that ``nominal`` does not declare; a
+        statement the filter refuses.
     """
-    from .bngl_template import bind_free_parameters
+    from .bngl_cache import store_text
+    from .bngl_filter import filter_bngl
+    from .bngl_network import network
+    from .bngl_template import bind_free_parameters, bound_line_shift
 
     f = str(path)
+    filter_bngl(text, file=f, network_first=network_first)  # refusals name the template
     missing = [n for n in free if n not in nominal]
     if missing:
         raise InputError(f"the model uses '{missing[0]}', which the configuration does not "
                          "declare (add a uniform_var or loguniform_var line)", file=f,
                          id=missing[0])
     bound = bind_free_parameters(text, {n: nominal[n] for n in free}, file=f)
-    cache = Path(tempfile.gettempdir()) / "bngfit-bngl"
-    cache.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(bound.encode()).hexdigest()[:16]
-    out = cache / f"{path.stem}-{digest}.bngl"
-    if not out.is_file():
-        tmp = out.with_suffix(f".{digest}.tmp")
-        tmp.write_text(bound, encoding="utf-8")
-        tmp.replace(out)  # atomic: parallel workers may bind the same model
-    return out
+    filtered = filter_bngl(bound, file=f, network_first=network_first)
+    after, shift = bound_line_shift(text, file=f)
+    # The network now, so BNG2.pl's messages name the template and its lines
+    # (loading the bound copy then finds it in the cache).
+    network(filtered, path, lambda n: n if n <= after else max(after, n - shift))
+    return store_text(path.stem, filtered.text)
