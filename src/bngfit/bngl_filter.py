@@ -275,7 +275,14 @@ def filter_bngl(text: str, *, file: str | None = None, network_first: bool = Fal
     if block is not None:
         raise refuse(f"'begin {block[0]}' has no matching 'end {block[0]}'", block[1],
                      f"begin {block[0]}")
-    actions = tuple(_Parser("".join(src), src_lines, file).actions()) if src else ()
+    try:
+        actions = tuple(_Parser("".join(src), src_lines, file).actions()) if src else ()
+    except InputError as err:  # not an action call: quote the whole statement
+        issue = err.issues[0]
+        row = issue.row or 0
+        first = max((n for n in codes if n <= row), default=row)
+        raise refuse(f"not a BNGL action ({issue.message})", first,
+                     codes.get(first, issue.value or "")) from None
     kept, generate = _actions(actions, codes, refuse, network_first)
     for line, statement in kept:
         out[line - 1] = statement

@@ -83,10 +83,13 @@ def _logical_lines(text: str) -> list[_Logical]:
 
 def _begin_end(code: str) -> tuple[str, str] | None:
     """``("begin"|"end", block name)`` for a block delimiter, else None."""
-    m = re.fullmatch(r"\s*(begin|end)\s+(\S.*?)\s*", code)
+    # As BNG2.pl: ``begin`` need not be followed by a space (``beginactions``).
+    m = re.fullmatch(r"\s*(begin)\s*(\S.*?)\s*|\s*(end)\s+(\S.*?)\s*", code)
     if not m:
         return None
-    return m.group(1), " ".join(m.group(2).split()).lower()
+    if m.group(1):
+        return "begin", " ".join(m.group(2).split()).lower()
+    return "end", " ".join(m.group(4).split()).lower()
 
 
 def _scoped(text: str, file: str | None) -> list[tuple[str | None, _Logical]]:

@@ -263,6 +263,7 @@ def _named(config: PybnfConfig, parts: list[ModelPart]) -> list[ModelPart]:
 def _bngl_model(path: Path, nominal: dict[str, float]) -> tuple[Path, tuple, tuple]:
     """Bind the template's free parameters; the bound copy, the protocol's phases
     and the template's ``X__FREE`` names."""
+    from .bngl_filter import filter_bngl
     from .bngl_template import free_parameters, parse_actions, protocol
 
     f = str(path)
@@ -271,6 +272,7 @@ def _bngl_model(path: Path, nominal: dict[str, float]) -> tuple[Path, tuple, tup
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"cannot read the model: {err}", file=f) from None
     free = free_parameters(text)
+    filter_bngl(text, file=f, network_first=True)  # what cannot reach BNG2.pl, first
     actions = parse_actions(text, file=f)
     phases = protocol(actions, file=f)
     out = bind_bngl(path, text, free, nominal, network_first=True)
