@@ -323,6 +323,38 @@ def test_filter_refuses_other_unsafe_forms(text, match):
         filter_bngl(text, file="m.bngl")
 
 
+BLOCK_PROBES = [
+    ("parameters", "  k 0.5\n", "  k 0.5+system(q{touch MARK})\n"),
+    ("parameters-interpolation", "  A0 2\n", "  A0 2\n  B0 @{[system(q{touch MARK})]}\n"),
+    ("parameters-backticks", "  A0 2\n", "  A0 2\n  B0 `touch MARK`\n"),
+    ("seed-species", "  A() A0\n", '  A() A0\n  A() "@{[system(q{touch MARK})]}"\n'),
+    ("molecule-types", "  A()\n", "  A(s~@{[system(q{touch MARK})]})\n"),
+    ("observables", "  Molecules Atot A()\n", "  Molecules Atot A()>=1;system(q{touch MARK})\n"),
+    ("rule-name", "  A() -> 0 k\n", "  r${\\system(q{touch MARK})}: A() -> 0 k\n"),
+    ("rate-law", "  A() -> 0 k\n", "  A() -> 0 system(q{touch MARK})\n"),
+    ("functions", "end observables\n",
+     "end observables\nbegin functions\n  f() = system(q{touch MARK})\nend functions\n"),
+    ("compartments", "begin molecule types\n",
+     "begin compartments\n  C 3 system(q{touch MARK})\nend compartments\n"
+     "begin molecule types\n"),
+]
+
+
+@needs_bng
+@pytest.mark.parametrize("old, new", [p[1:] for p in BLOCK_PROBES],
+                         ids=[p[0] for p in BLOCK_PROBES])
+def test_model_block_text_never_runs(old, new, tmp_path):
+    # Block lines go to BNG2.pl's parsers (never to eval): refused by the
+    # filter or by BNG2.pl with its message, and nothing runs.
+    marker = tmp_path / "marker"
+    path = tmp_path / "m.bngl"
+    path.write_text(MODEL.replace(old, new.replace("MARK", str(marker)), 1))
+    assert path.read_text() != MODEL
+    with pytest.raises(InputError, match="m.bngl"):
+        read_model_info(path)
+    assert not marker.exists()
+
+
 def test_filtered_text_keeps_lines_and_only_rewritten_statements():
     text = ('setOption("NumberPerQuantityUnit", 6.0221e23) # avogadro\n'
             + MODEL

@@ -21,8 +21,8 @@ What is kept, and why it is safe (BNG2.pl 2.9, ``Perl2/BNGModel.pm::readFile``):
   do (``#`` comments, ``\\`` continuations, ``begin``/``end`` matching), so a
   line it takes for a block line is one for BNG2.pl too; it refuses anything
   that would make the two readings differ (a ``begin`` or stray ``end`` line
-  inside a block, control characters, non-ASCII code) and ``TFUN`` (a table
-  function names a data file).
+  inside a block, control characters, non-ASCII code, backticks) and ``TFUN``
+  (a table function names a data file).
 * At action scope (outside blocks, and ``begin actions``/``begin protocol``),
   every statement is parsed by bngfit (:class:`bngfit.bngl_template.Action`)
   and must be a known BioNetGen verb whose arguments are literals: numbers,
@@ -113,7 +113,7 @@ _IDENT = re.compile(r"[A-Za-z_]\w*")
 _CALL = re.compile(r"([A-Za-z_]\w*)\s*\(")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _CONTINUED = re.compile(r"\\\s*$")
-_BAD_CHAR = re.compile(r"[^\t\x20-\x7e]")
+_BAD_CHAR = re.compile(r"[^\t\x20-\x5f\x61-\x7e]")  # control, non-ASCII, backtick
 _TFUN = re.compile(r"\bTFUN\b", re.IGNORECASE)
 
 
