@@ -148,7 +148,7 @@ def test_probe_fires_without_the_filter(pid, tmp_path):
     (work / "m.bngl").write_text(generation_source(text) + "\n"
                                  + generate_network_call(text) + "\n")
     subprocess.run(["perl", str(_bng2()), "--outdir", str(work), str(work / "m.bngl")],
-                   cwd=work, capture_output=True, timeout=120)
+                   cwd=work, capture_output=True, timeout=600, stdin=subprocess.DEVNULL)
     assert marker.exists()
 
 
@@ -596,3 +596,63 @@ def test_cache_root_follows_xdg(tmp_path, monkeypatch):
     assert bngl_cache.cache_root() == tmp_path / "c" / "bngfit" / "bngl"
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/path")  # ignored, as the spec says
     assert bngl_cache.cache_root() == Path.home() / ".cache" / "bngfit" / "bngl"
+
+
+POLYMER = MODEL.replace("  A()\n", "  A(a,b)\n").replace("  A() A0\n", "  A(a,b) A0\n").replace(
+    "  A() -> 0 k\n", "  A(a) + A(b) -> A(a!1).A(b!1) k\n")  # an unbounded network
+
+
+@needs_bng
+def test_unbounded_network_is_refused_at_the_time_limit(tmp_path, monkeypatch):
+    monkeypatch.setenv("BNGFIT_BNGL_TIMEOUT", "3")
+    path = tmp_path / "poly.bngl"
+    path.write_text(POLYMER)
+    with pytest.raises(InputError, match=r"poly.bngl: BNG2.pl did not finish .* within 3 s"):
+        read_model_info(path)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(c) for c in text.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+@needs_bng
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and PDEATHSIG")
+def test_bng2_dies_with_a_killed_bngfit(tmp_path):
+    import signal
+    import time
+
+    path = tmp_path / "poly.bngl"
+    path.write_text(POLYMER)
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    code = ("import sys; from pathlib import Path; from bngfit.simulate import read_model_info; "
+            "read_model_info(Path(sys.argv[1]))")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        perl = []
+        while not perl and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            perl = _children(proc.pid)
+        assert perl, "BNG2.pl never started"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while _alive(perl[0]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(perl[0])
+    finally:
+        if proc.poll() is None:
+            proc.kill()

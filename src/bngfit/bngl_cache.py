@@ -54,15 +54,22 @@ def check_private(path: Path) -> None:
     if st.st_mode & 0o022:
         raise NotPrivate(f"{path} is writable by group or others "
                          f"(mode {stat.S_IMODE(st.st_mode):o})")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise NotPrivate(f"{path} is not writable")
 
 
 def private_dir() -> Path:
     """The cache folder, created if need be (see the module docstring)."""
-    root = cache_root()
+    try:
+        root = cache_root()
+    except (RuntimeError, KeyError):  # no home folder
+        root = Path("<no home folder>")
     key = str(root)
     if key in _DIRS:
         return _DIRS[key]
     try:
+        if not root.is_absolute():
+            raise NotPrivate("there is no home folder")
         root.parent.parent.mkdir(parents=True, exist_ok=True)
         for d in (root.parent, root):
             d.mkdir(mode=0o700, exist_ok=True)

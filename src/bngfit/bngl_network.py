@@ -22,7 +22,9 @@ import hashlib
 import logging
 import os
 import re
+import signal
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -130,7 +132,7 @@ def network(filtered: FilteredBngl, source: Path,
             proc = subprocess.run(
                 ["perl", str(bng2), "--outdir", work, str(scratch)],
                 capture_output=True, text=True, errors="replace", timeout=timeout,
-                cwd=work, stdin=subprocess.DEVNULL)
+                cwd=work, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         except FileNotFoundError:
             raise MissingExtraError(f"loading BNGL needs perl on PATH to run BNG2.pl; "
                                     f"{_INSTALL}") from None
@@ -146,6 +148,17 @@ def network(filtered: FilteredBngl, source: Path,
             raise _bng2_error(proc, scratch, filtered, source, line_of or (lambda n: n))
         data = produced.read_bytes()
     return bngl_cache.store_file(net, data)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """Linux: BNG2.pl gets SIGKILL if bngfit dies (else it outlives a killed run)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
 
 
 _LINE = re.compile(r"at line (\d+)(?: of file '([^']*)')?")
