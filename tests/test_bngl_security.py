@@ -317,6 +317,7 @@ def test_output_paths_of_actions_are_not_forwarded(statement, tmp_path):
     (MODEL + "generate_network({max_stoich=>{A=>x}})\n", "max_stoich"),
     ('readFile({file=>"other.bngl"})\n' + MODEL, "before the network is generated"),
     (MODEL + "end actions\n", "without a matching 'begin'"),
+    ('setOption("SpeciesLabel","HNauty"); setParameter("k",1)\n' + MODEL, "line of its own"),
 ])
 def test_filter_refuses_other_unsafe_forms(text, match):
     with pytest.raises(InputError, match=match):
@@ -376,6 +377,13 @@ def test_filtered_text_keeps_lines_and_only_rewritten_statements():
                       "setParameter('k',0.25)")
     assert "simulate" not in f.text and "begin actions" not in f.text
     # idempotent: the filtered text filters to itself
+    assert filter_bngl(f.text).text == f.text
+
+
+def test_a_last_line_continuation_does_not_take_in_the_generation_call():
+    f = filter_bngl(MODEL.replace("end model\n", "end model \\\n"))
+    lines = f.text.splitlines()
+    assert lines[-2:] == ["", "generate_network({overwrite=>1})"]
     assert filter_bngl(f.text).text == f.text
 
 

@@ -285,6 +285,8 @@ def filter_bngl(text: str, *, file: str | None = None, network_first: bool = Fal
                      codes.get(first, issue.value or "")) from None
     kept, generate = _actions(actions, codes, refuse, network_first)
     for line, statement in kept:
+        if out[line - 1]:  # BNG2.pl reads one action per line
+            raise refuse("put each action on a line of its own", line, codes.get(line, ""))
         out[line - 1] = statement
     last = max((a.line for a in actions if a.name.lower() == "generate_network"), default=0)
     if last and not any(x.strip() for x in out[last - 1:]):
@@ -293,6 +295,8 @@ def filter_bngl(text: str, *, file: str | None = None, network_first: bool = Fal
         return FilteredBngl("\n".join(out) + "\n", last, tuple(s for _, s in kept))
     while out and not out[-1].strip():
         out.pop()
+    if out and _CONTINUED.search(out[-1].split("#", 1)[0]):
+        out.append("")  # a last line's continuation must not take in the call
     out.append(generate)
     return FilteredBngl("\n".join(out) + "\n", len(out), tuple(s for _, s in kept))
 
