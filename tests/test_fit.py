@@ -214,7 +214,7 @@ def test_failing_start_is_recorded_and_others_go_on(problem_writer):
 def test_store_rejects_a_file_that_is_not_a_store(tmp_path):
     bad = tmp_path / "x.db"
     bad.write_text("hello, not sqlite at all " * 50)
-    with pytest.raises(InputError, match="not a bngfit result store"):
+    with pytest.raises(InputError, match="not a bngfit store: not an SQLite database"):
         Store(bad)
     with pytest.raises(InputError, match="not found"):
         load_result(tmp_path / "missing.db")
@@ -307,7 +307,8 @@ def test_a_start_that_never_ran_is_retried_on_resume(problem_writer, tmp_path, m
         m.setattr(ms, "_objective_for", broken)
         m.setattr(ms, "_check_workers_see_it", lambda *a, **k: None)
         r = fit(problem, n_starts=2, rng=0, engine="sequential", store=db)
-    assert all(s.status.value == "error" and s.n_fval == 0 for s in r.starts)
+    assert all(s.status.value == "not_run" and s.n_fval == 0 for s in r.starts)
+    assert all("no C compiler" in s.message for s in r.starts)
     assert load_result(db).starts == ()  # nothing committed
     again = fit(problem, engine="sequential", store=db, resume=True)
     assert {s.index for s in again.starts} == {0, 1}

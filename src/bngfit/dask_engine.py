@@ -1,0 +1,116 @@
+"""The Dask engine: tasks on a running Dask scheduler, or on a local cluster.
+
+A local cluster's workers are set up like the process pool's (standard output
+and error into the solver log, one BLAS thread, a watchdog on the parent) by a
+worker plugin, so a worker the nanny restarts is set up too. A remote
+cluster's workers only get the one BLAS thread: their output is theirs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+
+from .errors import InputError, MissingExtraError
+from .workers import limit_blas_threads, redirect_output, watch_parent
+
+log = logging.getLogger(__name__)
+
+CONNECT_S = 10  # seconds to reach a given scheduler before giving up
+
+
+def run_dask(fn: Callable, tasks: list, n: int, scheduler: str | None,
+             solver_log: str | None = None,
+             lost: Callable[[object, str], object] | None = None) -> Iterator:
+    """Apply ``fn`` to ``tasks`` on Dask; yield results as they finish.
+
+    Parameters
+    ----------
+    fn, tasks
+        As in :func:`bngfit.executors.run_unordered`.
+    n : int
+        Workers of a local cluster.
+    scheduler : str, optional
+        Address of a running scheduler; without it a local cluster is started.
+    solver_log : str, optional
+        File receiving a local worker's standard output and error.
+    lost : callable, optional
+        ``lost(task, message)`` gives the result of a task whose workers kept
+        dying (Dask's ``KilledWorker``); without it the error is raised.
+
+    Raises
+    ------
+    MissingExtraError
+        dask.distributed is not installed.
+    InputError
+        The scheduler cannot be reached within ``CONNECT_S`` seconds.
+    """
+    try:
+        from distributed import Client, KilledWorker, LocalCluster
+        from distributed import as_completed as dask_completed
+    except ImportError:
+        raise MissingExtraError(
+            "the Dask engine needs dask.distributed; install it with: "
+            "pip install 'bngfit[dask]'") from None
+    cluster = None
+    if scheduler:
+        client = connect(Client, scheduler)
+    else:
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster)
+    try:
+        if cluster is not None:
+            client.register_plugin(local_worker_setup(solver_log), name="bngfit-local-worker")
+        client.run(limit_blas_threads)  # remote workers too (see limit_blas_threads)
+        futures = client.map(fn, tasks, pure=False)
+        task_of = {f.key: t for f, t in zip(futures, tasks, strict=True)}
+        for fut in dask_completed(futures):
+            try:
+                yield fut.result()
+            except KilledWorker as err:
+                if lost is None:
+                    raise
+                text = f"worker process died (Dask gave up on the task: {err})"
+                log.warning("%s", text)
+                yield lost(task_of[fut.key], text)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def connect(client_cls, address: str):
+    """A client of the scheduler at ``address`` (InputError if it cannot be reached)."""
+    try:
+        return client_cls(address, timeout=f"{CONNECT_S}s")
+    except (OSError, TimeoutError, ValueError, TypeError) as err:
+        raise InputError(
+            f"cannot reach the Dask scheduler at {address} within {CONNECT_S} s ({err}); "
+            "check the address (tcp://HOST:PORT) and that the scheduler and its workers run "
+            "(dask scheduler; dask worker ADDRESS), or leave out --scheduler to run a local "
+            "cluster", value=address) from None
+
+
+def local_worker_setup(solver_log: str | None):
+    """A worker plugin that sets up each worker of a local cluster as it starts.
+
+    Parameters
+    ----------
+    solver_log : str, optional
+        File receiving the worker's standard output and error.
+    """
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class LocalWorkerSetup(WorkerPlugin):
+        def setup(self, worker) -> None:  # runs in the worker process
+            redirect_output(solver_log)
+            limit_blas_threads()
+            # A watchdog only: the parent-death signal fires when the forking
+            # *thread* ends, and Dask starts its workers from threads of its own.
+            parent = os.getppid()
+            if parent != 1:
+                watch_parent(parent)
+
+    return LocalWorkerSetup()
