@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Callable, Iterator
 
 from .errors import InputError, MissingExtraError
@@ -57,8 +58,11 @@ def run_dask(fn: Callable, tasks: list, n: int, scheduler: str | None,
     if scheduler:
         client = connect(Client, scheduler)
     else:
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+        with warnings.catch_warnings():
+            # Dask moves its nanny's port when the default is taken: news, not trouble.
+            warnings.filterwarnings("ignore", message=r"Port \d+ is already in use")
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
     try:
         if cluster is not None:
