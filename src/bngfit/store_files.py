@@ -96,7 +96,9 @@ def _check_tables(path: Path, conn: sqlite3.Connection) -> None:
 
 
 def check_for_writing(path: Path) -> None:
-    """Refuse an existing file that is not a bngfit store, before SQLite writes to it.
+    """Refuse an existing file that is not a bngfit store, or that cannot be written,
+    before SQLite opens it for writing (which would leave its journal files
+    beside a store it then finds read-only).
 
     A missing or empty file is fine (a new store).
     """
@@ -105,6 +107,7 @@ def check_for_writing(path: Path) -> None:
     if not path.exists() or path.stat().st_size == 0:
         return
     open_readonly(path).close()
+    probe_file(path, "the store")
 
 
 def check_writable(path: str | Path, *, resume: bool = False) -> None:
