@@ -121,7 +121,12 @@ def redirect_output(solver_log: str | None) -> None:
             os.dup2(fd, 2)
             os.close(fd)
             return
-    os.dup2(2, 1)
+    try:
+        os.dup2(2, 1)
+    except OSError:  # no standard error (a daemon's parent closed it): discard instead
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
 
 
 def limit_blas_threads() -> None:
