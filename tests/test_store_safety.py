@@ -192,8 +192,8 @@ def test_a_damaged_field_is_named(stored, tmp_path, capsys, sql, match):
 
 
 @pytest.mark.parametrize("sql, match", [
-    ("UPDATE meta SET value = '\"bngfit-store-99\"' WHERE key = 'format'",
-     "format bngfit-store-99, made by a newer bngfit"),
+    ("UPDATE meta SET value = '\"bngfit-store-99\"' WHERE key = 'format'; "
+     "DROP TABLE gradchecks", "format bngfit-store-99, made by a newer bngfit"),
     ("UPDATE meta SET value = '\"something-else\"' WHERE key = 'format'",
      "not a bngfit store: unknown format"),
     ("DELETE FROM meta", "not a bngfit store: no run recorded"),
@@ -202,10 +202,22 @@ def test_a_damaged_field_is_named(stored, tmp_path, capsys, sql, match):
 def test_future_or_foreign_formats_are_refused(stored, tmp_path, sql, match):
     db = _copy(stored, tmp_path)
     with sqlite3.connect(db) as conn:
-        conn.execute(sql)
+        conn.executescript(sql)
     conn.close()
     with pytest.raises(InputError, match=match):
         load_result(db)
+    if "newer" in match:  # not written to either (no table added, no column)
+        schema = _schema(db)
+        with pytest.raises(InputError, match=match):
+            Store(db)
+        assert _schema(db) == schema
+
+
+def _schema(db: Path) -> list:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute("SELECT * FROM sqlite_master ORDER BY name").fetchall()
+    conn.close()
+    return rows
 
 
 @pytest.mark.parametrize("keep", [0.3, 0.6, 0.9])

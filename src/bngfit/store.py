@@ -123,6 +123,7 @@ class Store:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=FULL")
             probe_connection(self.path, self.conn)
+            self._check_format()
             self.conn.executescript(SCHEMA)
             self._upgrade()
         except sqlite3.OperationalError as err:
@@ -136,6 +137,12 @@ class Store:
         except BaseException:
             self.conn.close()
             raise
+
+    def _check_format(self) -> None:
+        """Refuse, before changing anything, a store of a format this version does not write."""
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
+        if "meta" in tables and self._raw_meta().get("format") is not None:
+            self.run_meta()
 
     def _upgrade(self) -> None:
         """Give a store of format 1 the column of format 2 (nothing else changed)."""
