@@ -344,15 +344,26 @@ def test_workers_without_a_solver_log_keep_stdout_clean(problem_writer, capfd):
 
 
 # ----------------------------------------------------------------- Dask
-def test_unreachable_dask_scheduler_is_a_clear_error(problem_writer):
+@pytest.mark.parametrize("address, match", [
+    ("tcp://127.0.0.1:1", r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:1 "
+                          r"\(Connection refused\).*--scheduler"),
+    ("127.0.0.1:1", r"cannot reach the Dask scheduler at 127\.0\.0\.1:1"),
+    ("scheduler.example", r"not a Dask scheduler address: use PROTOCOL://HOST:PORT"),
+    ("http://127.0.0.1:8786", r"not a Dask scheduler address"),
+    ("tcp://127.0.0.1:70000", r"not a Dask scheduler address"),
+])
+def test_unreachable_dask_scheduler_is_a_clear_error(problem_writer, tmp_path, capfd,
+                                                     address, match):
     pytest.importorskip("distributed")
     problem = bngfit.load_problem(recovery_problem(problem_writer))
+    db = tmp_path / "run.db"
     t0 = time.monotonic()
-    with pytest.raises(bngfit.InputError, match=r"cannot reach the Dask scheduler at "
-                                                r"tcp://127\.0\.0\.1:1 .*--scheduler"):
-        bngfit.multistart.fit(problem, n_starts=2, engine="dask",
-                              scheduler="tcp://127.0.0.1:1")
-    assert time.monotonic() - t0 < 30
+    with pytest.raises(bngfit.InputError, match=match):
+        bngfit.multistart.fit(problem, n_starts=2, engine="dask", scheduler=address,
+                              store=db)
+    assert time.monotonic() - t0 < 10
+    assert not db.exists()  # refused before the store was created
+    assert capfd.readouterr().err == ""  # the library printed nothing
 
 
 @pytest.mark.slow

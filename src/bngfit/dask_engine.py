@@ -56,6 +56,7 @@ def run_dask(fn: Callable, tasks: list, n: int, scheduler: str | None,
             "pip install 'bngfit[dask]'") from None
     cluster = None
     if scheduler:
+        check_scheduler(scheduler)
         client = connect(Client, scheduler)
     else:
         with warnings.catch_warnings():
@@ -83,6 +84,45 @@ def run_dask(fn: Callable, tasks: list, n: int, scheduler: str | None,
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+PROTOCOLS = ("tcp", "tls", "ws", "wss", "ucx", "inproc")  # what Dask's comm layer speaks
+
+
+def check_scheduler(address: str) -> None:
+    """Refuse a scheduler address that is malformed or, for TCP, refuses connections.
+
+    A plain TCP connection is tried (at most ``CONNECT_S`` seconds): a refused
+    or unroutable address fails at once instead of after Dask's own retries,
+    and before a fit has created its store. Other protocols are only parsed.
+
+    Raises
+    ------
+    InputError
+        Naming the address and what to do.
+    """
+    import socket
+
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    host, colon, port = rest.rstrip("/").rpartition(":")
+    host = host.strip("[]")  # an IPv6 literal
+    if scheme not in PROTOCOLS or not colon or not host or not port.isdigit() \
+            or not 0 < int(port) < 65536:
+        raise InputError(f"not a Dask scheduler address: use PROTOCOL://HOST:PORT, e.g. "
+                         f"tcp://127.0.0.1:8786 (protocols: {', '.join(PROTOCOLS)})",
+                         value=address)
+    if scheme not in ("tcp", "ws"):
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_S).close()
+    except OSError as err:
+        raise InputError(
+            f"cannot reach the Dask scheduler at {address} ({err.strerror or err}); check "
+            "the address and that the scheduler and its workers run (dask scheduler; dask "
+            "worker ADDRESS), or leave out --scheduler to run a local cluster",
+            value=address) from None
 
 
 def connect(client_cls, address: str):

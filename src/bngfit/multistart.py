@@ -431,6 +431,10 @@ def fit(
                            dict(optimizer_opts or {}), int(user.shape[0]), race_spec,
                            bool(hierarchical), profile.names if profile else ())
 
+    if eng is ExecutorName.DASK and scheduler:
+        from .dask_engine import check_scheduler
+
+        check_scheduler(scheduler)  # before the store is created
     fp = fingerprint(problem)
     _check_workers_see_it(problem, fp, eng, obj, objective_opts)
     st = Store(store) if store is not None else None
