@@ -77,9 +77,8 @@ def run_dask(fn: Callable, tasks: list, n: int, scheduler: str | None,
             except KilledWorker as err:
                 if lost is None:
                     raise
-                text = f"worker process died (Dask gave up on the task: {err})"
-                log.warning("%s", text)
-                yield lost(task_of[fut.key], text)
+                yield lost(task_of[fut.key],
+                           f"worker process died (Dask gave up on the task: {err})")
     finally:
         client.close()
         if cluster is not None:

@@ -234,6 +234,8 @@ def run_start(task: StartTask) -> StartResult:
 
 def lost_start(task: StartTask, message: str) -> StartResult:
     """The result of a start whose worker process died running it (status ``error``)."""
+    log.warning("start %d: %s (killed, out of memory, or a crash in the solver); it is "
+                "recorded as failed and the run goes on", task.index, message)
     return StartResult(task.index, task.x0, task.x0, float("inf"), float("nan"), 0, 0.0,
                        StartStatus.ERROR, message, np.zeros(0))
 

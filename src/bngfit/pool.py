@@ -52,7 +52,7 @@ def died_message(exitcode: int | None) -> str:
     return f"worker process died (exit code {exitcode})"
 
 
-@dataclass
+@dataclass(eq=False)
 class _Worker:
     process: multiprocessing.process.BaseProcess
     conn: multiprocessing.connection.Connection
@@ -181,7 +181,7 @@ class _Pool:
                 self.workers.append(self._start())
             if w.task is not None:
                 text = died_message(w.process.exitcode)
-                log.warning("task %d: %s", w.task[0], text)
+                log.debug("task %d: %s", w.task[0], text)
                 if self.lost is None:
                     raise WorkerDied(f"{text} while running task {w.task[0]}")
                 yield self.lost(w.task[1], text)
