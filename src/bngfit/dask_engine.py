@@ -74,11 +74,12 @@ def run_dask(fn: Callable, tasks: list, n: int, scheduler: str | None,
         for fut in dask_completed(futures):
             try:
                 yield fut.result()
-            except KilledWorker as err:
+            except KilledWorker:
                 if lost is None:
                     raise
-                yield lost(task_of[fut.key],
-                           f"worker process died (Dask gave up on the task: {err})")
+                # Dask retried the task on other workers, which died too.
+                yield lost(task_of[fut.key], "worker process died (on every Dask worker "
+                                             "that tried the task)")
     finally:
         client.close()
         if cluster is not None:
