@@ -214,7 +214,7 @@ def test_failing_start_is_recorded_and_others_go_on(problem_writer):
 def test_store_rejects_a_file_that_is_not_a_store(tmp_path):
     bad = tmp_path / "x.db"
     bad.write_text("hello, not sqlite at all " * 50)
-    with pytest.raises(InputError, match="not a bngfit result store"):
+    with pytest.raises(InputError, match="not a bngfit store: not an SQLite database"):
         Store(bad)
     with pytest.raises(InputError, match="not found"):
         load_result(tmp_path / "missing.db")
@@ -307,7 +307,8 @@ def test_a_start_that_never_ran_is_retried_on_resume(problem_writer, tmp_path, m
         m.setattr(ms, "_objective_for", broken)
         m.setattr(ms, "_check_workers_see_it", lambda *a, **k: None)
         r = fit(problem, n_starts=2, rng=0, engine="sequential", store=db)
-    assert all(s.status.value == "error" and s.n_fval == 0 for s in r.starts)
+    assert all(s.status.value == "not_run" and s.n_fval == 0 for s in r.starts)
+    assert all("no C compiler" in s.message for s in r.starts)
     assert load_result(db).starts == ()  # nothing committed
     again = fit(problem, engine="sequential", store=db, resume=True)
     assert {s.index for s in again.starts} == {0, 1}
@@ -540,3 +541,59 @@ def test_worker_processes_use_one_blas_thread():
 
     seen = list(run_unordered(_blas_threads, [0, 1], engine=ExecutorName.PROCESS, workers=2))
     assert seen and all(counts and set(counts) == {1} for counts in seen), seen
+
+
+def _raise_in_start_one(real):
+    def minimize(counted, x0, *args, **kwargs):
+        counted(x0)  # one evaluation, then a bug
+        if np.allclose(x0, _RAISING_X0):
+            return 1 / 0
+        return real(counted, x0, *args, **kwargs)
+    return minimize
+
+
+_RAISING_X0 = np.log10([0.5, 0.5, 1.0])
+
+
+@pytest.mark.parametrize("engine", ["sequential", "process"])
+def test_a_start_that_raises_is_stored_with_its_message(problem_writer, tmp_path,
+                                                         monkeypatch, engine):
+    import bngfit.multistart as ms
+
+    problem = bngfit.load_problem(recovery_problem(problem_writer))
+    monkeypatch.setattr(ms, "minimize", _raise_in_start_one(ms.minimize))  # forks inherit it
+    db = tmp_path / "run.db"
+    starts = [np.log10([2.0, 2.0, 1.0]), _RAISING_X0, np.log10([1.0, 0.3, 3.0])]
+    r = fit(problem, optimizer="least_squares", n_starts=3, engine=engine, workers=2,
+            starts=starts, store=db)
+    by = {s.index: s for s in r.starts}
+    assert by[1].status.value == "error"
+    assert by[1].message == "ZeroDivisionError: division by zero"
+    assert by[1].n_fval == 1 and by[1].fval == float("inf")
+    assert "Traceback" in by[1].detail and "1 / 0" in by[1].detail
+    stored = {s.index: s for s in load_result(db).starts}
+    assert set(stored) == {0, 1, 2}  # nothing vanished
+    assert stored[1].message == by[1].message and stored[1].detail == by[1].detail
+    assert load_result(db).status_counts() == {"converged": 2, "error": 1}
+    assert load_result(db).summary_dict()["statuses"] == {"converged": 2, "error": 1}
+
+
+def test_a_start_at_a_singular_point_is_stored(problem_writer, tmp_path):
+    """``1/k`` in an observable at k = 0 (a lin-scale bound): the start is
+    stored as an error, whether the objective raises there or rejects the point."""
+    meas = [{"observableId": "obs", "simulationConditionId": "c0", "time": t,
+             "measurement": repr(float(np.exp(-0.5 * t) / 0.5))} for t in (0.5, 1, 2)]
+    path = problem_writer(
+        "singular", model="model m\n  species A; A = 1; k = 0.5;\n  r: A -> ; k*A;\nend\n",
+        parameters=[{"parameterId": "k", "parameterScale": "lin", "lowerBound": 0,
+                     "upperBound": 2, "nominalValue": 0.5, "estimate": 1}],
+        observables=[{"observableId": "obs", "observableFormula": "A / k",
+                      "noiseFormula": "0.1"}],
+        measurements=meas)
+    db = tmp_path / "run.db"
+    r = fit(bngfit.load_problem(path), optimizer="lbfgsb", n_starts=2, engine="sequential",
+            starts=[[0.0], [0.8]], store=db)
+    stored = {s.index: s for s in load_result(db).starts}
+    assert set(stored) == {0, 1} == {s.index for s in r.starts}  # none vanished
+    assert stored[0].status.value == "error" and stored[0].fval == float("inf")
+    assert stored[0].message

@@ -1,21 +1,25 @@
 """Where the starts run: in this process, a local process pool, or a Dask cluster.
 
-Every executor maps one picklable function over picklable tasks and yields
-results as they finish (any order). bngsim objects cannot be pickled, so tasks
-carry the problem's file path and each worker process rebuilds the model once
-(see :func:`bngfit.multistart.run_start`).
+Every executor maps one function over picklable tasks and yields results as
+they finish (any order). bngsim objects cannot be pickled, so tasks carry the
+problem's file path and each worker process rebuilds the model once (see
+:func:`bngfit.multistart.run_start`).
+
+Leaving the loop over the results early, by an exception of the caller's
+(Ctrl-C's ``KeyboardInterrupt``, :class:`Terminated` from a signal handler, a
+bug) ends the workers at once; they also end by themselves when the process
+running the fit dies (see :mod:`bngfit.workers`).
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from enum import StrEnum
 
-from .errors import MissingExtraError, parse_choice
+from .errors import parse_choice
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +30,47 @@ class ExecutorName(StrEnum):
     SEQUENTIAL = "sequential"
     PROCESS = "process"
     DASK = "dask"
+
+
+class Terminated(BaseException):
+    """The run was asked to stop by a signal (SIGTERM, SIGHUP, ...).
+
+    A :class:`BaseException`, like ``KeyboardInterrupt``: no ``except
+    Exception`` on the way (a start's own error handling) swallows it.
+
+    Parameters
+    ----------
+    signum : int
+        The signal received.
+
+    Attributes
+    ----------
+    signum : int
+    exit_code : int
+        ``128 + signum``, the shell's convention (143 for SIGTERM).
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = int(signum)
+        try:
+            name = signal.Signals(self.signum).name
+        except ValueError:
+            name = f"signal {self.signum}"
+        super().__init__(f"terminated by {name}")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+def raise_terminated(signum: int, frame) -> None:
+    """Signal handler raising :class:`Terminated` in the main thread.
+
+    Install with ``signal.signal(signal.SIGTERM, raise_terminated)``: a fit
+    then stops its workers, keeps every finished start in its store and lets
+    the exception through.
+    """
+    raise Terminated(signum)
 
 
 def parse_executor(name: str) -> ExecutorName:
@@ -49,13 +94,15 @@ def run_unordered(
     workers: int | None = None,
     scheduler: str | None = None,
     solver_log: str | None = None,
+    lost: Callable[[object, str], object] | None = None,
 ) -> Iterator:
     """Apply ``fn`` to every task; yield results as they finish.
 
     Parameters
     ----------
     fn : callable
-        A module-level (picklable) function of one task.
+        A function of one task (module-level, hence picklable, for Dask and
+        where processes are spawned rather than forked).
     tasks : iterable
         Picklable task objects.
     engine : ExecutorName
@@ -65,9 +112,15 @@ def run_unordered(
         Address of a running Dask scheduler (``tcp://host:8786``); without it
         the Dask engine starts a local cluster.
     solver_log : str, optional
-        File that receives what the solver prints on the workers' standard
-        error (SUNDIALS reports every rejected trial point there); local
-        worker processes only. Default: the terminal.
+        File that receives what local worker processes write on their standard
+        output and error (SUNDIALS reports every rejected trial point there,
+        from C++). Without it their standard output goes to standard error:
+        the run's own standard output carries only what the run prints.
+    lost : callable, optional
+        ``lost(task, message)`` gives the result of a task whose worker process
+        died running it (killed, out of memory, a crash in C++); the run goes
+        on with a new worker. Without it such a death raises
+        :class:`bngfit.pool.WorkerDied`.
     """
     tasks = list(tasks)
     if not tasks:
@@ -78,78 +131,11 @@ def run_unordered(
         return
     n = min(workers or default_workers(), len(tasks))
     if engine is ExecutorName.PROCESS:
-        # 'fork' where it exists: unlike 'spawn' it does not re-import the
-        # caller's __main__, so scripts and notebooks need no main guard. The
-        # workers do not reuse the parent's bngsim objects (see run_start).
-        methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(solver_log,)) as pool:
-            futures = [pool.submit(fn, t) for t in tasks]
-            try:
-                for fut in as_completed(futures):
-                    yield fut.result()
-            finally:
-                for fut in futures:
-                    fut.cancel()
+        from .pool import run_pool
+
+        yield from run_pool(fn, tasks, workers=n, solver_log=solver_log, lost=lost)
         return
-    yield from _run_dask(fn, tasks, n, scheduler)
+    from .dask_engine import run_dask
 
+    yield from run_dask(fn, tasks, n, scheduler, solver_log, lost)
 
-def _init_worker(solver_log: str | None) -> None:
-    """Set up a local worker process: one BLAS thread, the solver log."""
-    limit_blas_threads()
-    if solver_log:
-        _redirect_stderr(solver_log)
-
-
-def limit_blas_threads() -> None:
-    """Let this process's BLAS (OpenBLAS, MKL, ...) use one thread.
-
-    A forked worker inherits the parent's BLAS with one thread per core, so
-    ``k`` workers run ``k`` times as many BLAS threads as there are cores, and
-    OpenBLAS threads busy-wait between calls. On Boehm et al. 2014 (10 starts,
-    2 workers on 2 cores) L-BFGS-B's fit took 11.0 s with them and 5.4 s
-    without. The small matrices of a local optimization gain nothing from
-    threads.
-    """
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1)
-
-
-def _redirect_stderr(path: str) -> None:
-    """Point a worker process's file descriptor 2 at ``path`` (appending).
-
-    The solver writes from C++, below Python's ``sys.stderr``, so the file
-    descriptor itself is redirected.
-    """
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(fd, 2)
-    os.close(fd)
-
-
-def _run_dask(fn, tasks, n, scheduler) -> Iterator:
-    try:
-        from distributed import Client, LocalCluster
-        from distributed import as_completed as dask_completed
-    except ImportError:
-        raise MissingExtraError(
-            "the Dask engine needs dask.distributed; install it with: "
-            "pip install 'bngfit[dask]'") from None
-    cluster = None
-    if scheduler:
-        client = Client(scheduler, timeout="30s")
-    else:
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
-        client = Client(cluster)
-    try:
-        client.run(limit_blas_threads)  # the workers there now (see limit_blas_threads)
-        futures = client.map(fn, tasks, pure=False)
-        for fut in dask_completed(futures):
-            yield fut.result()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()

@@ -15,7 +15,9 @@ from __future__ import annotations
 import logging
 import os
 import time
+import traceback
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,12 +178,22 @@ def run_start(task: StartTask) -> StartResult:
 
     The start's ``wall_s`` begins once the worker has its model: loading it
     (once per worker process) is the engine's setup, not this start's work.
+    A worker that cannot build the problem gives a ``not_run`` result (not
+    stored: a resumed run tries the start again); an error while the start
+    runs gives an ``error`` result with the error's message and traceback.
     """
     t0 = time.perf_counter()
-    trace = np.zeros(0)
     try:
         objective = _objective_for(task.problem_path, task.objective_opts, task.fingerprint)
-        t0 = time.perf_counter()
+    except Exception as err:  # noqa: BLE001 - a failing start must not stop the others
+        log.debug("start %d could not be set up", task.index, exc_info=True)
+        return StartResult(task.index, task.x0, task.x0, float("inf"), float("nan"), 0,
+                           time.perf_counter() - t0, StartStatus.NOT_RUN,
+                           f"{type(err).__name__}: {err}", np.zeros(0),
+                           detail=traceback.format_exc())
+    t0 = time.perf_counter()
+    counted = None
+    try:
         # Noise parameters set in closed form leave the optimizer the others
         # (x0 stays the full point as drawn; its noise values are not used).
         space = Space(objective, noise_profile(objective) if task.hierarchical else None)
@@ -211,10 +223,21 @@ def run_start(task: StartTask) -> StartResult:
                            time.perf_counter() - t0, status, note + message, trace,
                            counted.eval_s)
     except Exception as err:  # noqa: BLE001 - a failing start must not stop the others
-        log.debug("start %d failed", task.index, exc_info=True)
+        log.debug("start %d raised", task.index, exc_info=True)
+        trace = np.array(counted.trace if counted is not None else [], dtype=float)
         return StartResult(task.index, task.x0, task.x0, float("inf"), float("nan"),
                            trace.size, time.perf_counter() - t0, StartStatus.ERROR,
-                           f"{type(err).__name__}: {err}", trace)
+                           f"{type(err).__name__}: {err}", trace,
+                           counted.eval_s if counted is not None else 0.0,
+                           detail=traceback.format_exc())
+
+
+def lost_start(task: StartTask, message: str) -> StartResult:
+    """The result of a start whose worker process died running it (status ``error``)."""
+    log.warning("start %d: %s (killed, out of memory, or a crash in the solver); it is "
+                "recorded as failed and the run goes on", task.index, message)
+    return StartResult(task.index, task.x0, task.x0, float("inf"), float("nan"), 0, 0.0,
+                       StartStatus.ERROR, message, np.zeros(0))
 
 
 @dataclass(frozen=True)
@@ -360,9 +383,11 @@ def fit(
     """
     # Resuming: what the caller leaves unset comes from the stored run.
     stored: dict = {}
-    if resume and store is not None and Path(store).is_file():
-        with Store(store) as previous:
+    if resume and store is not None and Path(store).is_file() and Path(store).stat().st_size:
+        with Store(store, readonly=True) as previous:
             stored = previous.meta()
+            if stored:
+                stored = previous.run_meta()
     optimizer = optimizer or stored.get("optimizer", "least_squares")
     n_starts = n_starts if n_starts is not None else stored.get("n_starts", 10)
     sset = {**LEGACY_SETTINGS, **stored.get("settings", {})} if stored else {}
@@ -408,6 +433,10 @@ def fit(
                            dict(optimizer_opts or {}), int(user.shape[0]), race_spec,
                            bool(hierarchical), profile.names if profile else ())
 
+    if eng is ExecutorName.DASK and scheduler:
+        from .dask_engine import check_scheduler
+
+        check_scheduler(scheduler)  # before the store is created
     fp = fingerprint(problem)
     _check_workers_see_it(problem, fp, eng, obj, objective_opts)
     st = Store(store) if store is not None else None
@@ -496,19 +525,29 @@ def _run(problem, obj, s: FitSettings, user, eng, workers, scheduler, st, check_
     ]
     results: list[StartResult] = st.starts() if st is not None else []
     last = t0  # wall time up to here is already in the store
+    not_run: set[str] = set()
     try:
-        log = None if st is None else f"{st.path}.solver.log"
-        for res in run_unordered(run_start, tasks, engine=eng, workers=workers,
-                                 scheduler=scheduler, solver_log=log):
-            # A start that never evaluated (the worker could not build the
-            # problem) is not committed: a resumed run tries it again.
-            if st is not None and res.n_fval > 0:
-                now = time.perf_counter()
-                st.add_start(res, now - last)
-                last = now
-            results.append(res)
-            if progress is not None:
-                progress(res)
+        solver_log = None if st is None else f"{st.path}.solver.log"
+        # closing(): an exception here (Ctrl-C, a termination signal) ends the
+        # engine's workers at once, not when the generator is collected.
+        with closing(run_unordered(run_start, tasks, engine=eng, workers=workers,
+                                   scheduler=scheduler, solver_log=solver_log,
+                                   lost=lost_start)) as finished:
+            for res in finished:
+                if res.status is StartStatus.NOT_RUN:
+                    # Not committed: a resumed run tries it again. Said once per cause.
+                    if res.message not in not_run:
+                        not_run.add(res.message)
+                        log.warning("start %d could not run in its worker (%s); it is not "
+                                    "stored and a resumed run tries it again", res.index,
+                                    res.message)
+                elif st is not None:
+                    now = time.perf_counter()
+                    st.add_start(res, now - last)
+                    last = now
+                results.append(res)
+                if progress is not None:
+                    progress(res)
     finally:
         if st is not None:
             st.add_wall(time.perf_counter() - last)
@@ -537,4 +576,5 @@ def _gradcheck(fn, obj, x, label="rel_err"):
         return pd.DataFrame({"message": [str(err)]})
 
 
-__all__ = ["ExecutorName", "FitSettings", "StartTask", "fit", "run_start", "sample_starts"]
+__all__ = ["ExecutorName", "FitSettings", "StartTask", "fit", "lost_start", "run_start",
+           "sample_starts"]

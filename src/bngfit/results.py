@@ -19,7 +19,13 @@ class StartStatus(StrEnum):
     # solver's accuracy ends progress before the convergence test passes
     STALLED = "stalled"
     FAILED = "failed"  # the optimizer stopped abnormally (line search, radius, ...)
-    ERROR = "error"  # the start could not run (objective failure at x0, crash)
+    # the start could not finish: the objective failed at its point, the start
+    # raised (its message and traceback are kept), or its worker process died
+    ERROR = "error"
+    # the worker could not set the start up (the problem could not be built
+    # there): nothing of the start ran, so it is not stored and a resumed run
+    # runs it
+    NOT_RUN = "not_run"
 
 
 STATUS_TEXT = {
@@ -28,7 +34,10 @@ STATUS_TEXT = {
     StartStatus.STALLED: "stopped where no step improves (often at an optimum limited by "
                          "the solver's accuracy)",
     StartStatus.FAILED: "optimizer stopped without convergence",
-    StartStatus.ERROR: "start failed",
+    StartStatus.ERROR: "start failed (objective failure at its point, an error, or its "
+                       "worker process died)",
+    StartStatus.NOT_RUN: "start not run (its worker could not set it up; a resumed run "
+                         "runs it)",
 }
 
 
@@ -60,6 +69,8 @@ class StartResult:
         a raced start's candidates one after another, then the continuation.
     eval_s : float
         Part of ``wall_s`` spent inside objective evaluations, seconds.
+    detail : str
+        For a start that raised: the traceback (shown with ``--debug``).
     """
 
     index: int
@@ -73,6 +84,7 @@ class StartResult:
     message: str
     trace: np.ndarray = field(repr=False)
     eval_s: float = 0.0
+    detail: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -129,6 +141,13 @@ class FitResult:
         """Objective evaluations over all finished starts."""
         return sum(s.n_fval for s in self.starts)
 
+    def status_counts(self) -> dict[str, int]:
+        """Finished starts per status (value -> count), statuses in enum order."""
+        counts = {st.value: 0 for st in StartStatus}
+        for s in self.starts:
+            counts[s.status.value] += 1
+        return {k: v for k, v in counts.items() if v}
+
     def summary_dict(self) -> dict:
         """The summary as plain JSON-ready values (non-finite numbers as None)."""
 
@@ -140,6 +159,7 @@ class FitResult:
             "n_starts": self.n_starts,
             "n_finished": len(self.starts),
             "n_converged": self.n_converged(),
+            "statuses": self.status_counts(),
             "n_fval": self.n_fval,
             "wall_s": self.wall_s,
             "optimizer": self.optimizer,
