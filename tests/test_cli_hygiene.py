@@ -481,3 +481,21 @@ def test_bngfit_warnings_pass_with_one_prefix(tmp_path):
     lines = [ln for ln in proc.stderr.splitlines() if "point.tsv:2" in ln]
     assert lines and all(ln.startswith("bngfit: ") for ln in lines), proc.stderr
     assert "bngfit: bngfit:" not in proc.stderr
+
+
+def test_plot_without_its_problem_still_draws_what_it_can(tmp_path):
+    d = tmp_path / "problem"
+    shutil.copytree(EXAMPLE.parent, d)
+    store = tmp_path / "run.db"
+    done = _bngfit("fit", d / "problem.yaml", "--starts", "2", "--race", "1", "--engine",
+                   "sequential", "--store", store, "--no-progress", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (d / "parameters.tsv").write_text("parameterId\n")  # the problem no longer loads
+    proc = _bngfit("plot", store, "-o", tmp_path / "plots", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "no longer loads" in proc.stderr and "Traceback" not in proc.stderr
+    assert [p.name for p in (tmp_path / "plots").iterdir()] == ["waterfall.png"]
+    shutil.rmtree(d)  # ... or is gone
+    proc = _bngfit("plot", store, "-o", tmp_path / "plots2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "not found" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
