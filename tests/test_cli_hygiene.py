@@ -397,8 +397,12 @@ def _finished(db: Path) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("engine", ["sequential", "process"])
-def test_sigterm_stops_the_fit_and_keeps_finished_starts(tmp_path, engine):
+@pytest.mark.parametrize(
+    ("engine", "signum", "code", "word"),
+    [("sequential", signal.SIGTERM, 143, "terminated (SIGTERM)"),
+     ("process", signal.SIGTERM, 143, "terminated (SIGTERM)"),
+     ("sequential", signal.SIGINT, 130, "interrupted")])
+def test_signal_stops_the_fit_and_keeps_finished_starts(tmp_path, engine, signum, code, word):
     store = tmp_path / "run.db"
     proc = subprocess.Popen(
         [*CLI, "fit", str(EXAMPLE), "--starts", "200", "--seed", "2", "--engine", engine,
@@ -410,16 +414,16 @@ def test_sigterm_stops_the_fit_and_keeps_finished_starts(tmp_path, engine):
     while _finished(store) < 2 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     time.sleep(0.5)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     try:
         out, err = proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         raise
-    assert proc.returncode == 143, err
+    assert proc.returncode == code, err
     assert "Traceback" not in err and "internal error" not in err, err
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("bngfit: terminated (SIGTERM)"), err
+    assert len(lines) == 1 and lines[0].startswith(f"bngfit: {word}; "), err
     assert out == ""
     n = _finished(store)
     assert 2 <= n < 200
@@ -499,3 +503,15 @@ def test_plot_without_its_problem_still_draws_what_it_can(tmp_path):
     proc = _bngfit("plot", store, "-o", tmp_path / "plots2", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "not found" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_outputs_never_overwrite_the_problems_files(tmp_path):
+    d = tmp_path / "problem"
+    shutil.copytree(EXAMPLE.parent, d)
+    before = {p.name: p.read_bytes() for p in d.iterdir()}
+    sim = _bngfit("simulate", d / "problem.yaml", "-o", d / "measurements.tsv", cwd=d)
+    _one_paragraph(sim, 2, "-o/--output", "measurements.tsv", "problem's own files")
+    fit = _bngfit("fit", d / "problem.yaml", "--best", "parameters.tsv", "--engine",
+                  "sequential", "--no-progress", cwd=d)
+    _one_paragraph(fit, 2, "--best", "parameters.tsv", "problem's own files")
+    assert {p.name: p.read_bytes() for p in d.iterdir()} == before

@@ -122,6 +122,8 @@ def _objective_and_point(args):
     if output is not None:
         cli_args.check_output_file(output, "-o/--output")
     problem = _load(args.problem)
+    if output is not None:
+        cli_args.check_not_inputs(problem, {"-o/--output": Path(output)})
     obj = Objective(problem, rtol=args.rtol, atol=args.atol)
     if args.point:
         x, defaulted = read_point(args.point, problem)

@@ -211,3 +211,18 @@ def check_distinct(paths: dict[str, Path]) -> None:
         if key in seen:
             raise InputError(f"{seen[key]} and {option} name the same file", file=str(p))
         seen[key] = option
+
+
+def check_not_inputs(problem, outputs: dict[str, Path]) -> None:
+    """Refuse an output that would overwrite one of the problem's own files.
+
+    ``outputs`` maps each option to its path. Checked once the problem is
+    read (its files are known then) and before anything is computed.
+    """
+    inputs = {os.path.realpath(problem.source)}
+    for joined in problem.files.values():
+        inputs.update(os.path.realpath(p) for p in str(joined).split(";") if p)
+    for option, p in outputs.items():
+        if os.path.realpath(p) in inputs:
+            raise InputError(f"{option} names one of the problem's own files; writing there "
+                             "would replace it", file=str(p))

@@ -235,6 +235,7 @@ def cmd_fit(args) -> int:
     if args.scheduler is not None:
         cli_args.check_scheduler_reachable(args.scheduler)
     problem = load_problem(args.problem)
+    cli_args.check_not_inputs(problem, {"--best": best_path, "--store": store})
     user_starts = None
     if args.start_points:
         from .points import read_start_points

@@ -13,7 +13,7 @@ Two promises of the command line live here:
 - **Other libraries' logging stays off the terminal** (Dask's INFO lines, for
   one) unless ``--debug``: :func:`configure_logging` installs one handler
   that passes bngfit's own records (INFO and up) and other libraries'
-  warnings, Dask's errors only.
+  warnings, Dask's errors only (and ignores Dask's Python warnings).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import io
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 
 #: Libraries whose warnings are routine (worker restarts, closing comms):
@@ -96,7 +97,11 @@ def configure_logging(debug: bool) -> Iterator[None]:
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
     ours.setLevel(logging.DEBUG if debug else logging.INFO)
     try:
-        yield
+        with warnings.catch_warnings():
+            if not debug:  # e.g. Dask's "Port 8787 is already in use" for its dashboard
+                for lib in NOISY:
+                    warnings.filterwarnings("ignore", module=rf"{lib}(\.|$)")
+            yield
     finally:
         root.removeHandler(handler)
         root.setLevel(saved[0])
@@ -202,6 +207,7 @@ class StandardStreams:
         if not self.active:
             yield
             return
+        new = not os.path.exists(path)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         _flush_c_streams()
         os.dup2(fd, 1)
@@ -213,6 +219,10 @@ class StandardStreams:
             _flush_c_streams()
             os.dup2(self._fds[1], 1)
             os.dup2(self._fds[1], 2)
+            if new:  # a run refused before it started leaves no empty log behind
+                with contextlib.suppress(OSError):
+                    if os.path.getsize(path) == 0:
+                        os.unlink(path)
 
 
 _STACK: list[StandardStreams] = []
