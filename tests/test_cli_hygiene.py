@@ -515,3 +515,22 @@ def test_outputs_never_overwrite_the_problems_files(tmp_path):
                   "sequential", "--no-progress", cwd=d)
     _one_paragraph(fit, 2, "--best", "parameters.tsv", "problem's own files")
     assert {p.name: p.read_bytes() for p in d.iterdir()} == before
+
+
+def test_show_and_plot_of_an_archived_read_only_store(tmp_path, read_only):
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    store = archive / "run.db"
+    done = _bngfit("fit", EXAMPLE, "--starts", "2", "--race", "1", "--engine", "sequential",
+                   "--store", store, "--json", "--no-progress", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    best = json.loads(done.stdout)["best_fval"]
+    before = store.read_bytes()
+    read_only(store)  # (a read-only folder too needs store.py to open read-only)
+    shown = _bngfit("show", store, "--json", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["best_fval"] == best
+    plot = _bngfit("plot", store, "-o", tmp_path / "plots", cwd=tmp_path)
+    assert plot.returncode == 0, plot.stderr
+    assert (tmp_path / "plots" / "waterfall.png").is_file()
+    assert store.read_bytes() == before
