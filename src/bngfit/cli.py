@@ -1,36 +1,62 @@
 """Command-line interface: ``bngfit validate | evaluate | simulate | check-grad``.
 
 Exit codes are part of the interface: 0 success, 2 bad input (including a
-missing optional extra), 1 simulation failure at the requested point. Errors
-are printed as one clear paragraph on stderr; ``--debug`` adds the traceback.
-Only this module prints.
+missing optional extra or a bad option value), 1 simulation failure at the
+requested point, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 141 the
+reader of standard output went away. Errors are printed as one clear
+paragraph on stderr; ``--debug`` adds the traceback. Only this module and
+:mod:`bngfit.cli_fit` print; standard output carries only what they print
+(see :mod:`bngfit.cli_io`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
-import math
+import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from . import cli_fit
+from . import cli_args, cli_fit, cli_io
 from .errors import BngfitError, InputError, MissingExtraError
 
 EXIT_OK = 0
 EXIT_SIM = 1
 EXIT_INPUT = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_PIPE = 141  # 128 + SIGPIPE, what a tool killed by the broken pipe reports
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 class _SimulationError(Exception):
     """The objective failed at the requested point (exit code 1)."""
 
 
+class _Terminated(BaseException):
+    """SIGTERM arrived: unwinds the running command as Ctrl-C does (exit 143).
+
+    A BaseException, so no ``except Exception`` on the way swallows it, and
+    every ``finally`` (the store, the worker pool, the progress bar) runs.
+    """
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: the option, the value and what to do."""
+
+    def error(self, message: str):
+        self.exit(EXIT_INPUT, f"{self.prog}: bad option: {message} (see {self.prog} "
+                              "--help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="bngfit",
         description="Fit ODE models of biochemical networks with exact, checked gradients.",
     )
@@ -48,8 +74,10 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--point", metavar="FILE",
                        help="TSV with columns parameterId, value (each on its parameter's "
                             "scale); default: nominal values")
-        s.add_argument("--rtol", type=float, default=1e-8, help="ODE relative tolerance")
-        s.add_argument("--atol", type=float, default=1e-10, help="ODE absolute tolerance")
+        s.add_argument("--rtol", type=cli_args.positive_float(1.0), default=1e-8,
+                       help="ODE relative tolerance, above 0 and below 1 (default 1e-8)")
+        s.add_argument("--atol", type=cli_args.positive_float(), default=1e-10,
+                       help="ODE absolute tolerance, above 0 (default 1e-10)")
 
     problem_cmd("validate", "List what is wrong with a problem's inputs (exit 0 when clean).")
     ev = problem_cmd("evaluate", "Negative log-likelihood, chi2 and gradient at a point.")
@@ -62,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     cg = problem_cmd("check-grad", "Compare the exact gradient with finite differences.")
     point_opts(cg)
     grp = cg.add_mutually_exclusive_group()
-    grp.add_argument("--eps", type=float, default=None, help="one step (default 1e-5)")
+    grp.add_argument("--eps", type=cli_args.positive_float(), default=None,
+                     help="one step, above 0 (default 1e-5)")
     grp.add_argument("--multi-eps", action="store_true",
                      help="try steps 1e-1 ... 1e-7 and keep the best per parameter")
     cg.add_argument("--label", default="rel_err", choices=["rel_err", "abs_err", "fd_err"],
@@ -88,17 +117,13 @@ def _objective_and_point(args):
     from .objective import Objective
     from .points import read_point
 
-    for name, tol in (("--rtol", args.rtol), ("--atol", args.atol)):
-        if not (tol > 0 and math.isfinite(tol)):
-            raise InputError(f"{name} must be a positive number", value=str(tol))
-    eps = getattr(args, "eps", None)
-    if eps is not None and not (eps > 0 and math.isfinite(eps)):
-        raise InputError("--eps must be a positive number", value=str(eps))
+    # tolerances and steps are checked by the parser; the output before any work
     output = getattr(args, "output", None)
-    if output is not None and not Path(output).parent.is_dir():
-        raise InputError("cannot write the simulation table: its folder does not exist",
-                         file=output)
+    if output is not None:
+        cli_args.check_output_file(output, "-o/--output")
     problem = _load(args.problem)
+    if output is not None:
+        cli_args.check_not_inputs(problem, {"-o/--output": Path(output)})
     obj = Objective(problem, rtol=args.rtol, atol=args.atol)
     if args.point:
         x, defaulted = read_point(args.point, problem)
@@ -112,7 +137,7 @@ def _objective_and_point(args):
 
 def _num(v: float) -> float | None:
     """A float for JSON: non-finite values become null (JSON has no inf/NaN)."""
-    return float(v) if math.isfinite(v) else None
+    return float(v) if np.isfinite(v) else None
 
 
 def cmd_validate(args) -> int:
@@ -236,16 +261,58 @@ def _skip_slow_optional_imports() -> None:
         sys.modules.setdefault("rfc3987_syntax", None)
 
 
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into :class:`_Terminated` in this thread while the block runs.
+
+    Only the main thread can receive Python's signal handlers. A second SIGTERM
+    while the first one unwinds ends the process at once (the default action),
+    and so does SIGTERM in a process forked meanwhile that kept the handler (a
+    pool worker): neither should run this command's cleanup.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pid = os.getpid()
+    fired = False
+
+    def handler(signum, frame) -> None:
+        nonlocal fired
+        if fired or os.getpid() != pid:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        fired = True
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     _skip_slow_optional_imports()
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
-                        format="bngfit: %(message)s")
-    if not args.debug:
-        logging.getLogger("bngfit").setLevel(logging.INFO)
     try:
-        return COMMANDS[args.command](args)
+        args = _parser().parse_args(argv)
+    except SystemExit as done:  # --help, or a bad option (already reported)
+        return done.code if isinstance(done.code, int) else EXIT_INPUT
+    with (cli_io.configure_logging(args.debug), cli_io.StandardStreams(),
+          _sigterm_raises()):
+        return _run(args)
+
+
+def _run(args) -> int:
+    """Run the parsed command; report every way it can end as one paragraph."""
+    try:
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a reader that went away is found here, not at exit
+        return code
+    except BrokenPipeError:  # e.g. `bngfit show STORE | head -1`
+        cli_io.silence_stdout()
+        return EXIT_PIPE
     except InputError as err:
         if args.debug:
             raise
@@ -265,8 +332,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bngfit: {err}", file=sys.stderr)
         return EXIT_SIM
     except KeyboardInterrupt:
-        print("bngfit: interrupted", file=sys.stderr)
-        return 130
+        print(f"bngfit: interrupted{cli_fit.interrupted_note(args)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except _Terminated:
+        print(f"bngfit: terminated (SIGTERM){cli_fit.interrupted_note(args)}",
+              file=sys.stderr)
+        return EXIT_TERMINATED
+    except OSError as err:  # the system, not bngfit: a full disk, a lost connection
+        if args.debug:
+            raise
+        where = f" ({err.filename})" if err.filename else ""
+        print(f"bngfit: system error: {err.strerror or err}{where}", file=sys.stderr)
+        return EXIT_SIM
     except Exception as err:  # a bug: still one paragraph, the traceback on --debug
         if args.debug:
             raise

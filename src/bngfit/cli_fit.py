@@ -7,16 +7,30 @@ and error printing.
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from . import cli_args, cli_io
 from .errors import InputError
+from .executors import ExecutorName
 from .gradcheck import describe, summarize
-from .racing import Race, check_race
+from .multistart import SAMPLERS
+from .optimizers import OptimizerName
+from .racing import Race
 from .results import FitResult, StartResult
+
+#: Upper limits of counts on the command line: far above any real use, below
+#: what exhausts memory or the process table before the first start.
+MAX_STARTS = 1_000_000
+MAX_WORKERS = 1024
+MAX_RACE = 1000
+MAX_BUDGET = 1_000_000
+#: What ``bngfit plot`` writes into its folder.
+PLOT_FILES = ("waterfall.png", "parameters.png", "model_fit.png", "gradcheck.png")
 
 
 def add_commands(sub, common) -> None:
@@ -29,43 +43,57 @@ def add_commands(sub, common) -> None:
                                    "start is committed to the store at once; --resume "
                                    "continues a killed run.")
     f.add_argument("problem", metavar="PROBLEM", help="PEtab v1 YAML file or PyBNF .conf")
-    f.add_argument("--optimizer", default=None,
-                   help="least_squares, lbfgsb or fides (default: least_squares where the "
-                        "objective is a sum of squares, else fides)")
-    f.add_argument("--starts", type=int, default=None, help="number of starts (default 10)")
-    f.add_argument("--seed", type=int, default=None, help="seed of the start points "
-                                                            "(default 0)")
-    f.add_argument("--sampler", default=None, choices=["uniform", "lhs"],
-                   help="start points: uniform (default) or Latin hypercube")
-    f.add_argument("--race", type=int, nargs="?", const=Race().candidates, default=None,
-                   metavar="N",
+    opts = cli_args.choices_text(OptimizerName)
+    f.add_argument("--optimizer", default=None, metavar="NAME",
+                   type=cli_args.choice(OptimizerName, "optimizer"),
+                   help=f"{opts} (default: least_squares where the objective is a sum of "
+                        "squares, else fides)")
+    f.add_argument("--starts", type=cli_args.int_range(1, MAX_STARTS), default=None,
+                   metavar="N", help="number of starts (default 10)")
+    f.add_argument("--seed", type=cli_args.seed, default=None, metavar="N",
+                   help="seed of the start points, 0 to 2**63-1 (default 0)")
+    f.add_argument("--sampler", default=None, metavar="NAME",
+                   type=cli_args.choice(SAMPLERS, "start sampler"),
+                   help=f"start points: {cli_args.choices_text(SAMPLERS)} (default uniform; "
+                        "lhs: Latin hypercube)")
+    f.add_argument("--race", type=cli_args.int_range(1, MAX_RACE, "race candidates"), nargs="?",
+                   const=Race().candidates, default=None, metavar="N",
                    help=f"race N candidate points per sampled start: each gets a short run "
                         f"and the best is continued to convergence (default "
                         f"{Race().candidates}; 1: the plain multistart)")
-    f.add_argument("--race-budget", type=int, default=None, metavar="N",
-                   help=f"objective evaluations of each candidate's short run (default "
-                        f"{Race().budget})")
+    f.add_argument("--race-budget", type=cli_args.int_range(2, MAX_BUDGET, "race budget"),
+                   default=None, metavar="N",
+                   help=f"objective evaluations of each candidate's short run, at least 2 "
+                        f"(default {Race().budget})")
     f.add_argument("--no-hierarchical", action="store_true",
                    help="optimize every noise parameter too (default: noise parameters with "
                         "a closed-form optimum are set to it at each evaluation)")
     f.add_argument("--start-points", default=None, metavar="FILE",
                    help="user start points: TSV, one column per free parameter id, one row "
                         "per start (optimizer space); used first, sampled starts fill up")
-    f.add_argument("--engine", default="process", help="process (default), sequential, dask")
-    f.add_argument("--workers", type=int, default=None, help="worker processes (default: "
-                                                             "cores)")
+    f.add_argument("--engine", default="process", metavar="NAME",
+                   type=cli_args.choice(ExecutorName, "engine"),
+                   help=f"{cli_args.choices_text(ExecutorName)} (default process)")
+    f.add_argument("--workers", type=cli_args.int_range(1, MAX_WORKERS), default=None,
+                   metavar="N", help="worker processes (default: cores)")
     f.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="Dask scheduler address (with --engine dask); default: local cluster")
+                   type=cli_args.scheduler_address,
+                   help="Dask scheduler address, [scheme://]host:port, e.g. "
+                        "tcp://127.0.0.1:8786 (needs --engine dask); default: a local "
+                        "cluster")
     f.add_argument("--store", default=None, metavar="FILE",
-                   help="result store (default: ./<problem>.fit.db)")
+                   help="result store (default: ./<problem>.fit.db); what the solver prints "
+                        "goes to FILE.solver.log")
     f.add_argument("--resume", action="store_true", help="continue the run in --store")
     f.add_argument("--check-grad", action="store_true",
                    help="gradient check at the first start point and at the best optimum")
     f.add_argument("--best", default=None, metavar="FILE",
                    help="PEtab parameter table of the best fit (default: "
                         "./<problem>.best_parameters.tsv)")
-    f.add_argument("--rtol", type=float, default=None, help="ODE relative tolerance (1e-8)")
-    f.add_argument("--atol", type=float, default=None, help="ODE absolute tolerance (1e-10)")
+    f.add_argument("--rtol", type=cli_args.positive_float(1.0), default=None,
+                   help="ODE relative tolerance, above 0 and below 1 (default 1e-8)")
+    f.add_argument("--atol", type=cli_args.positive_float(), default=None,
+                   help="ODE absolute tolerance, above 0 (default 1e-10)")
     f.add_argument("--no-progress", action="store_true", help="no progress bar")
     f.add_argument("--json", action="store_true", help="print the summary as JSON")
     common(f)
@@ -75,7 +103,8 @@ def add_commands(sub, common) -> None:
     common(s)
     p = sub.add_parser("plot", help="Waterfall, parameters, model fit, gradient checks.")
     p.add_argument("store", metavar="STORE")
-    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="folder for the PNG files (created if missing)")
     common(p)
 
 
@@ -162,78 +191,99 @@ def _progress(total: int, done: int, enabled: bool):
     return bar, update
 
 
+def store_path(args) -> Path:
+    """The fit's store: ``--store``, else ``./<problem stem>.fit.db``."""
+    return Path(args.store or f"{Path(args.problem).stem}.fit.db")
+
+
+def solver_log_path(store: Path) -> Path:
+    """Where what the solver prints during a fit goes (next to the store)."""
+    return Path(f"{store}.solver.log")
+
+
+def _check_fit_paths(args) -> tuple[Path, Path]:
+    """Check the store, its solver log and the best-parameter table before any work.
+
+    Returns the store and the best-parameter table's path.
+    """
+    store = store_path(args)
+    best = Path(args.best or f"{Path(args.problem).stem}.best_parameters.tsv")
+    if args.resume:
+        if not store.is_file():
+            raise InputError("nothing to resume: the store does not exist", file=str(store))
+    elif store.exists() and not store.is_dir():  # a folder: check_output_file says so
+        raise InputError("the store already exists; continue it with --resume or give "
+                         "another --store", file=str(store))
+    # a resumed store is written too (and SQLite writes its journal next to it)
+    cli_args.check_output_file(store, "--store")
+    cli_args.check_output_file(solver_log_path(store), "--store (its solver log)")
+    cli_args.check_output_file(best, "--best")
+    cli_args.check_distinct({"--store": store, "--best": best})
+    return store, best
+
+
 def cmd_fit(args) -> int:
-    from .executors import parse_executor
     from .loader import load_problem
     from .multistart import fit
-    from .optimizers import parse_optimizer
     from .store import Store
 
-    # Settings first: a typo is refused before the model is even loaded.
-    if args.optimizer is not None:
-        parse_optimizer(args.optimizer)
-    parse_executor(args.engine)
-    if args.starts is not None and args.starts < 1:
-        raise InputError("--starts must be at least 1", value=str(args.starts))
-    if args.workers is not None and args.workers < 1:
-        raise InputError("--workers must be at least 1", value=str(args.workers))
-    check_race(Race().candidates if args.race is None else args.race,
-               Race().budget if args.race_budget is None else args.race_budget)
+    # Settings first: option values were checked by the parser; a typo or an
+    # unwritable output is refused before the model is even loaded.
+    if args.scheduler is not None and args.engine != ExecutorName.DASK.value:
+        raise InputError("--scheduler needs --engine dask", value=args.scheduler)
+    store, best_path = _check_fit_paths(args)
+    if args.scheduler is not None:
+        cli_args.check_scheduler_reachable(args.scheduler)
     problem = load_problem(args.problem)
+    cli_args.check_not_inputs(problem, {"--best": best_path, "--store": store})
     user_starts = None
     if args.start_points:
         from .points import read_start_points
 
         user_starts = read_start_points(args.start_points, problem)
-    stem = Path(args.problem).stem
-    store = Path(args.store or f"{stem}.fit.db")
-    best_path = Path(args.best or f"{stem}.best_parameters.tsv")
     stored: dict = {}
+    n_done = 0
     if args.resume:
-        if not store.is_file():
-            raise InputError("nothing to resume: the store does not exist", file=str(store))
         with Store(store) as st:
             stored = st.meta()
-    elif store.exists():
-        raise InputError("the store already exists; continue it with --resume or give "
-                         "another --store", file=str(store))
+            n_done = len(st.finished())
     sset = stored.get("settings", {})
     oopts = dict(sset.get("objective_opts", {}))
     for key in ("rtol", "atol"):
         val = getattr(args, key)
         if val is not None:
-            if not (val > 0 and np.isfinite(val)):
-                raise InputError(f"--{key} must be a positive number", value=str(val))
             oopts[key] = val
     n_starts = args.starts if args.starts is not None else stored.get("n_starts", 10)
     if user_starts is not None:
         n_starts = max(n_starts, user_starts.shape[0])
-    n_done = 0
-    if args.resume:
-        with Store(store) as st:
-            n_done = len(st.finished())
     bar, update = _progress(n_starts, n_done, not args.no_progress)
     try:
-        result = fit(
-            problem,
-            optimizer=args.optimizer or stored.get("optimizer") or _default_optimizer(problem),
-            n_starts=n_starts,
-            rng=args.seed if args.seed is not None else stored.get("seed", 0),
-            engine=args.engine, workers=args.workers, scheduler=args.scheduler,
-            sampler=args.sampler or sset.get("sampler", "uniform"),
-            race=args.race, race_budget=args.race_budget,
-            hierarchical=False if args.no_hierarchical else None,
-            starts=user_starts, store=store, resume=args.resume,
-            check_gradient=args.check_grad,
-            objective_opts=oopts, optimizer_opts=sset.get("optimizer_opts"),
-            progress=update,
-        )
+        with cli_io.solver_output_to(solver_log_path(store)):
+            result = fit(
+                problem,
+                optimizer=(args.optimizer or stored.get("optimizer")
+                           or _default_optimizer(problem)),
+                n_starts=n_starts,
+                rng=args.seed if args.seed is not None else stored.get("seed", 0),
+                engine=args.engine, workers=args.workers, scheduler=args.scheduler,
+                sampler=args.sampler or sset.get("sampler", "uniform"),
+                race=args.race, race_budget=args.race_budget,
+                hierarchical=False if args.no_hierarchical else None,
+                starts=user_starts, store=store, resume=args.resume,
+                check_gradient=args.check_grad,
+                objective_opts=oopts, optimizer_opts=sset.get("optimizer_opts"),
+                progress=update,
+            )
     finally:
         if bar is not None:
             bar.close()
     if result.best is not None and np.isfinite(result.best_fval):
-        best_parameter_table(problem, result.best.x).to_csv(best_path, sep="\t", index=False,
-                                                            float_format="%.17g")
+        try:
+            best_parameter_table(problem, result.best.x).to_csv(
+                best_path, sep="\t", index=False, float_format="%.17g")
+        except OSError as err:  # checked up front; changed during the fit
+            raise InputError(f"cannot write the best parameters ({err.strerror or err}); "
+                             f"the fit is in {store}", file=str(best_path)) from None
     if args.json:
         out = result.summary_dict()
         out["store"] = str(store)
@@ -245,6 +295,26 @@ def cmd_fit(args) -> int:
     return 0 if result.best is not None and np.isfinite(result.best_fval) else 1
 
 
+def interrupted_note(args) -> str:
+    """What a stopped command leaves behind, for its last message (may be empty).
+
+    For ``fit``: how many finished starts the store holds and how to continue.
+    """
+    if getattr(args, "command", None) != "fit":
+        return ""
+    store = store_path(args)
+    if not store.is_file():
+        return ""
+    resume = f"continue with: bngfit fit {args.problem} --store {store} --resume"
+    try:
+        from .store import load_result
+
+        n = len(load_result(store).starts)
+    except Exception:  # noqa: BLE001 - the note must not hide the interruption
+        return f"; the finished starts are in {store}; {resume}"
+    return f"; {n} finished start{'' if n == 1 else 's'} in {store}; {resume}"
+
+
 def _default_optimizer(problem) -> str:
     """least_squares where the objective is a sum of squares, else fides."""
     from .objective import Objective
@@ -252,10 +322,24 @@ def _default_optimizer(problem) -> str:
     return "least_squares" if Objective(problem).has_residuals else "fides"
 
 
-def cmd_show(args) -> int:
+def _read_store(path: str) -> FitResult:
+    """The result in a store; any unreadable file is bad input, one paragraph."""
     from .store import load_result
 
-    result = load_result(args.store)
+    try:
+        return load_result(path)
+    except InputError:
+        raise
+    except (sqlite3.Error, ValueError, KeyError, TypeError, IndexError) as err:
+        raise InputError(f"damaged store: cannot read it ({type(err).__name__}: {err})",
+                         file=str(path)) from None
+    except OSError as err:
+        raise InputError(f"cannot read the store: {err.strerror or err}",
+                         file=str(path)) from None
+
+
+def cmd_show(args) -> int:
+    result = _read_store(args.store)
     if args.json:
         print(json.dumps(result.summary_dict(), indent=2))
     else:
@@ -265,10 +349,10 @@ def cmd_show(args) -> int:
 
 def cmd_plot(args) -> int:
     from .plots import plot_all
-    from .store import load_result
 
-    result = load_result(args.store)
-    files = plot_all(result, Path(args.output))
+    folder = cli_args.check_output_dir(args.output, "-o/--output", PLOT_FILES)
+    result = _read_store(args.store)
+    files = plot_all(result, folder)
     for f in files:
         print(f"wrote {f}")
     return 0

@@ -227,23 +227,53 @@ def gradcheck_heatmap(result: FitResult, path: Path) -> Path | None:
     return path
 
 
-def plot_all(result: FitResult, folder: Path) -> list[Path]:
-    """Write every plot into ``folder``; return the files written."""
+def _fitted_problem(result: FitResult):
+    """The problem the stored run fitted, or None (with a warning saying why).
+
+    The plots that need it (parameter bounds, the model fit) are left out when
+    its file is gone, no longer loads, or no longer has the fitted parameters;
+    the others are still drawn.
+    """
+    from .errors import InputError, MissingExtraError
     from .loader import load_problem
 
-    folder.mkdir(parents=True, exist_ok=True)
-    files = [waterfall(result, folder / "waterfall.png")]
     problem_path = result.settings.get("problem")
-    problem = None
-    if problem_path and Path(problem_path).is_file():
+    if not problem_path:
+        log.warning("the store names no problem file: no parameter or model-fit plot")
+        return None
+    if not Path(problem_path).is_file():
+        log.warning("problem file %s not found: no parameter or model-fit plot", problem_path)
+        return None
+    try:
         problem = load_problem(problem_path)
-        if len(problem.x_names) != len(result.x_names) or problem.x_names != result.x_names:
-            log.warning("%s no longer has the fitted parameters: no parameter or model-fit "
-                        "plot", problem_path)
-            problem = None
-    else:
-        log.warning("problem file %s not found: no parameter bounds or model fit plot",
-                    problem_path)
+    except (InputError, MissingExtraError) as err:
+        log.warning("problem file %s no longer loads (%s): no parameter or model-fit plot",
+                    problem_path, err)
+        return None
+    if list(problem.x_names) != list(result.x_names):
+        log.warning("%s no longer has the fitted parameters: no parameter or model-fit "
+                    "plot", problem_path)
+        return None
+    return problem
+
+
+def plot_all(result: FitResult, folder: Path) -> list[Path]:
+    """Write every plot into ``folder`` (created if missing); return the files written.
+
+    Raises
+    ------
+    InputError
+        If ``folder`` cannot be created.
+    """
+    from .errors import InputError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"cannot create the plot folder: {err.strerror or err}",
+                         file=str(folder)) from None
+    files = [waterfall(result, folder / "waterfall.png")]
+    problem = _fitted_problem(result)
     if problem is not None and result.best is not None:
         files.append(parameters(result, problem.lb, problem.ub, folder / "parameters.png"))
         files.append(model_fit(problem, result.best.x, folder / "model_fit.png"))
