@@ -279,17 +279,28 @@ def test_resume_into_a_read_only_store_is_refused_before_computing(tmp_path, rea
 
 
 def test_check_output_file_reports_what_the_system_refuses(tmp_path, monkeypatch):
-    """The checks themselves, with the permission answer forced (root passes all)."""
-    from bngfit import cli_args
+    """The checks themselves, with the system's answer forced (root passes all)."""
+    from bngfit import cli_args, outputs
     from bngfit.errors import InputError
 
     denied = {str(tmp_path / "ro"), str(tmp_path / "ok" / "locked.tsv")}
     (tmp_path / "ro").mkdir()
     (tmp_path / "ok").mkdir()
     (tmp_path / "ok" / "locked.tsv").write_text("x")
-    real = os.access
-    monkeypatch.setattr(cli_args.os, "access",
-                        lambda p, mode: str(p) not in denied and real(p, mode))
+    real_mkstemp, real_open = outputs.tempfile.mkstemp, outputs.os.open
+
+    def mkstemp(*args, dir, **kwargs):  # noqa: A002 - tempfile's keyword
+        if str(dir) in denied:
+            raise PermissionError(13, "Permission denied")
+        return real_mkstemp(*args, dir=dir, **kwargs)
+
+    def os_open(path, flags, *args):
+        if str(path) in denied:
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(outputs.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(outputs.os, "open", os_open)
     with pytest.raises(InputError, match="--best: no permission to write in the folder"):
         cli_args.check_output_file(tmp_path / "ro" / "b.tsv", "--best")
     with pytest.raises(InputError, match="--store: the file exists and is not writable"):
@@ -301,6 +312,7 @@ def test_check_output_file_reports_what_the_system_refuses(tmp_path, monkeypatch
     assert cli_args.check_output_dir(tmp_path / "ok" / "a" / "b", "-o") == (
         tmp_path / "ok" / "a" / "b")
     assert not (tmp_path / "ok" / "a").exists()  # checking creates nothing
+    assert sorted(p.name for p in (tmp_path / "ok").iterdir()) == ["locked.tsv"]
 
 
 def test_simulate_output_checked_first(tmp_path):

@@ -310,7 +310,7 @@ def test_check_writable(stored, tmp_path):
     db = _copy(stored, tmp_path / "s")
     check_writable(db, resume=True)
     assert _snapshot(tmp_path) == before  # nothing created
-    with pytest.raises(InputError, match="the folder does not exist") as info:
+    with pytest.raises(InputError, match="the folder .*missing does not exist") as info:
         check_writable(tmp_path / "missing" / "run.db")
     assert str(tmp_path / "missing") in str(info.value)
     with pytest.raises(InputError, match="already exists; continue it with --resume"):
@@ -334,20 +334,21 @@ def test_check_writable_in_a_read_only_folder(tmp_path, modes_hold):
     finally:
         folder.chmod(0o755)
     assert run.returncode != 0
-    assert "cannot write the store: no new file can be created in this folder" in run.stderr
+    assert "cannot write the store: no permission to write in the folder" in run.stderr
+    assert "no new file can be created there" in run.stderr
 
 
 def test_check_output_paths(tmp_path):
     check_output_file(tmp_path / "best.tsv")
     check_output_dir(tmp_path / "plots" / "deeper")
     assert list(tmp_path.iterdir()) == []
-    with pytest.raises(InputError, match="folder does not exist"):
+    with pytest.raises(InputError, match="the folder .*nowhere does not exist"):
         check_output_file(tmp_path / "nowhere" / "best.tsv", "the --best table")
     (tmp_path / "d").mkdir()
-    with pytest.raises(InputError, match="it is a folder"):
+    with pytest.raises(InputError, match="it names a folder, not a file"):
         check_output_file(tmp_path / "d", "the --best table")
     (tmp_path / "f").write_text("x")
-    with pytest.raises(InputError, match="exists and is not a folder"):
+    with pytest.raises(InputError, match="it names a file, not a folder"):
         check_output_dir(tmp_path / "f", "the plot folder")
     with pytest.raises(InputError, match="not a folder"):
         check_output_dir(tmp_path / "f" / "plots", "the plot folder")

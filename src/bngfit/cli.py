@@ -26,25 +26,17 @@ import numpy as np
 
 from . import cli_args, cli_fit, cli_io
 from .errors import BngfitError, InputError, MissingExtraError
+from .executors import Terminated
 
 EXIT_OK = 0
 EXIT_SIM = 1
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_PIPE = 141  # 128 + SIGPIPE, what a tool killed by the broken pipe reports
-EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 class _SimulationError(Exception):
     """The objective failed at the requested point (exit code 1)."""
-
-
-class _Terminated(BaseException):
-    """SIGTERM arrived: unwinds the running command as Ctrl-C does (exit 143).
-
-    A BaseException, so no ``except Exception`` on the way swallows it, and
-    every ``finally`` (the store, the worker pool, the progress bar) runs.
-    """
 
 
 class _Parser(argparse.ArgumentParser):
@@ -263,7 +255,7 @@ def _skip_slow_optional_imports() -> None:
 
 @contextlib.contextmanager
 def _sigterm_raises() -> Iterator[None]:
-    """Turn SIGTERM into :class:`_Terminated` in this thread while the block runs.
+    """Turn SIGTERM into :class:`~bngfit.executors.Terminated` while the block runs.
 
     Only the main thread can receive Python's signal handlers. A second SIGTERM
     while the first one unwinds ends the process at once (the default action),
@@ -283,7 +275,7 @@ def _sigterm_raises() -> Iterator[None]:
             os.kill(os.getpid(), signal.SIGTERM)
             return
         fired = True
-        raise _Terminated
+        raise Terminated(signum)
 
     previous = signal.signal(signal.SIGTERM, handler)
     try:
@@ -334,10 +326,10 @@ def _run(args) -> int:
     except KeyboardInterrupt:
         print(f"bngfit: interrupted{cli_fit.interrupted_note(args)}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except _Terminated:
-        print(f"bngfit: terminated (SIGTERM){cli_fit.interrupted_note(args)}",
-              file=sys.stderr)
-        return EXIT_TERMINATED
+    except Terminated as err:
+        name = str(err).removeprefix("terminated by ")
+        print(f"bngfit: terminated ({name}){cli_fit.interrupted_note(args)}", file=sys.stderr)
+        return err.exit_code
     except OSError as err:  # the system, not bngfit: a full disk, a lost connection
         if args.debug:
             raise

@@ -206,16 +206,12 @@ def _check_fit_paths(args) -> tuple[Path, Path]:
 
     Returns the store and the best-parameter table's path.
     """
+    from .store import check_writable
+
     store = store_path(args)
     best = Path(args.best or f"{Path(args.problem).stem}.best_parameters.tsv")
-    if args.resume:
-        if not store.is_file():
-            raise InputError("nothing to resume: the store does not exist", file=str(store))
-    elif store.exists() and not store.is_dir():  # a folder: check_output_file says so
-        raise InputError("the store already exists; continue it with --resume or give "
-                         "another --store", file=str(store))
-    # a resumed store is written too (and SQLite writes its journal next to it)
-    cli_args.check_output_file(store, "--store")
+    # the library's own check, before any work
+    check_writable(store, resume=args.resume, what="the store (--store)")
     cli_args.check_output_file(solver_log_path(store), "--store (its solver log)")
     cli_args.check_output_file(best, "--best")
     cli_args.check_distinct({"--store": store, "--best": best})
@@ -233,7 +229,9 @@ def cmd_fit(args) -> int:
         raise InputError("--scheduler needs --engine dask", value=args.scheduler)
     store, best_path = _check_fit_paths(args)
     if args.scheduler is not None:
-        cli_args.check_scheduler_reachable(args.scheduler)
+        from .dask_engine import check_scheduler
+
+        check_scheduler(args.scheduler)
     problem = load_problem(args.problem)
     cli_args.check_not_inputs(problem, {"--best": best_path, "--store": store})
     user_starts = None

@@ -89,6 +89,28 @@ def run_dask(fn: Callable, tasks: list, n: int, scheduler: str | None,
 PROTOCOLS = ("tcp", "tls", "ws", "wss", "ucx", "inproc")  # what Dask's comm layer speaks
 
 
+def parse_scheduler(address: str) -> tuple[str, str, int]:
+    """``(protocol, host, port)`` of a Dask scheduler address; tcp when none is given.
+
+    Raises
+    ------
+    InputError
+        For anything but ``[PROTOCOL://]HOST:PORT`` with one of Dask's protocols
+        and a port from 1 to 65535.
+    """
+    scheme, sep, rest = address.strip().partition("://")
+    if not sep:
+        scheme, rest = "tcp", address.strip()
+    host, colon, port = rest.rstrip("/").rpartition(":")
+    host = host.strip("[]")  # an IPv6 literal
+    if scheme not in PROTOCOLS or not colon or not host or any(c.isspace() for c in host) \
+            or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(f"not a Dask scheduler address: use PROTOCOL://HOST:PORT, e.g. "
+                         f"tcp://127.0.0.1:8786 (protocols: {', '.join(PROTOCOLS)}; "
+                         "ports 1 to 65535)", value=address)
+    return scheme, host, int(port)
+
+
 def check_scheduler(address: str) -> None:
     """Refuse a scheduler address that is malformed or, for TCP, refuses connections.
 
@@ -103,20 +125,11 @@ def check_scheduler(address: str) -> None:
     """
     import socket
 
-    scheme, sep, rest = address.partition("://")
-    if not sep:
-        scheme, rest = "tcp", address
-    host, colon, port = rest.rstrip("/").rpartition(":")
-    host = host.strip("[]")  # an IPv6 literal
-    if scheme not in PROTOCOLS or not colon or not host or not port.isdigit() \
-            or not 0 < int(port) < 65536:
-        raise InputError(f"not a Dask scheduler address: use PROTOCOL://HOST:PORT, e.g. "
-                         f"tcp://127.0.0.1:8786 (protocols: {', '.join(PROTOCOLS)})",
-                         value=address)
+    scheme, host, port = parse_scheduler(address)
     if scheme not in ("tcp", "ws"):
         return
     try:
-        socket.create_connection((host, int(port)), timeout=CONNECT_S).close()
+        socket.create_connection((host, port), timeout=CONNECT_S).close()
     except OSError as err:
         raise InputError(
             f"cannot reach the Dask scheduler at {address} ({err.strerror or err}); check "

@@ -110,7 +110,7 @@ def check_for_writing(path: Path) -> None:
     probe_file(path, "the store")
 
 
-def check_writable(path: str | Path, *, resume: bool = False) -> None:
+def check_writable(path: str | Path, *, resume: bool = False, what: str = "the store") -> None:
     """Check up front that a fit can write its store at ``path``.
 
     Without ``resume`` the store must not exist yet and its folder must take a
@@ -121,6 +121,8 @@ def check_writable(path: str | Path, *, resume: bool = False) -> None:
     ----------
     path : str or Path
     resume : bool
+    what : str
+        How messages name the store (the command line adds its option).
 
     Raises
     ------
@@ -129,17 +131,19 @@ def check_writable(path: str | Path, *, resume: bool = False) -> None:
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise InputError(f"cannot write {what}: it names a folder, not a file", file=str(path))
     if not resume:
         if path.exists():
             raise InputError("the store already exists; continue it with --resume or give "
                              "another --store", file=str(path))
-        probe_folder(folder, "the store")
+        probe_folder(folder, what)
         return
     if not path.exists():
         raise InputError("nothing to resume: the store does not exist", file=str(path))
     open_readonly(path).close()
-    probe_file(path, "the store")
-    probe_folder(folder, "the store (SQLite writes its journal beside it)")
+    probe_file(path, what)
+    probe_folder(folder, f"{what} (SQLite writes its journal beside it)")
 
 
 def probe_connection(path: Path, conn: sqlite3.Connection) -> None:
