@@ -30,6 +30,7 @@ from .problem import (
 from .scales import Scale
 from .simulate import ModelInfo, read_model_info
 from .tables import read_tsv
+from .yamlfile import DuplicateKeyError, load_yaml
 
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PLACEHOLDER = re.compile(r"^(observableParameter|noiseParameter)([0-9]+)_(.+)$")
@@ -46,9 +47,10 @@ class _Issues:
         self.items.append(Issue("error", message, file, row, id, None if value is None
                                 else str(value)))
 
-    def warn(self, message, file=None, row=None, id=None, value=None):  # noqa: A002
+    def warn(self, message, file=None, row=None, id=None, value=None,  # noqa: A002
+             affects_result=False):
         self.items.append(Issue("warning", message, file, row, id, None if value is None
-                                else str(value)))
+                                else str(value), affects_result))
 
     @property
     def has_errors(self) -> bool:
@@ -115,9 +117,12 @@ def _read_yaml(path: Path, issues: _Issues) -> dict | None:
                      "problem file is not a file", file=f)
         return None
     try:
-        data = yaml.safe_load(path.read_bytes().decode("utf-8-sig"))
+        data = load_yaml(path.read_bytes().decode("utf-8-sig"))
     except UnicodeDecodeError as err:
         issues.error(f"not UTF-8 text ({err.reason} at byte {err.start})", file=f)
+        return None
+    except DuplicateKeyError as err:
+        issues.error(err.problem, file=f, row=err.problem_mark.line + 1)
         return None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
@@ -161,6 +166,19 @@ def _read_yaml(path: Path, issues: _Issues) -> dict | None:
         issues.error("exactly one model file is supported", file=f, id="sbml_files",
                      value=problems[0]["sbml_files"])
         return None
+    for key in ("parameter_file", "condition_files", "measurement_files",
+                "observable_files"):
+        val = data[key] if key == "parameter_file" else problems[0][key]
+        names = [val] if isinstance(val, str) else val
+        seen: dict[Path, str] = {}
+        for name in names:
+            full = (path.parent / name.strip()).resolve()
+            if full in seen:
+                # each file's rows would count twice (or its ids clash)
+                issues.error(f"'{key}' lists the same file twice", file=f, id=key,
+                             value=name if name == seen[full] else f"{seen[full]}, {name}")
+                return None
+            seen[full] = name
     return data
 
 
@@ -298,7 +316,8 @@ def _read_conditions(paths, issues, model: ModelInfo | None, param_ids: set[str]
             if param_ids is not None and c in param_ids:
                 issues.warn("condition column is also in the parameter table, which PEtab "
                             "v1 does not allow (other tools may use the parameter table's "
-                            "value); bngfit uses the condition table's values", f, hline, id=c)
+                            "value); bngfit uses the condition table's values", f, hline, id=c,
+                            affects_result=True)
         for line, r in _records(df):
             cid = r["conditionId"]
             if not _ID.match(cid):

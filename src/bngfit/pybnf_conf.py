@@ -394,9 +394,9 @@ class _Reader:
         elif head == "experiment":
             entry, notes = record_experiment(name, f, self.base, line)
             self.experiments.append(entry)
-            for message, key, value in notes:
+            for message, key, value, affects in notes:
                 self.issues.append(Issue("warning", f"experiment '{name}': {message}",
-                                         self.f, line, key, value))
+                                         self.f, line, key, value, affects_result=affects))
         elif head == "condition":
             self.conditions.append(record_condition(name, f, line))
         elif head == "parameter":
@@ -478,8 +478,10 @@ class _Reader:
         warnings = [i for i in self.issues if i.severity == "warning"]
         if self.unknown:
             names = ", ".join(f"{k} (line {n})" for k, n in self.unknown)
+            # a misspelt key may well be one that changes the objective
             warnings.append(Issue("warning", f"unknown key(s), not read: {names}", self.f,
-                                  self.unknown[0][1], id=self.unknown[0][0]))
+                                  self.unknown[0][1], id=self.unknown[0][0],
+                                  affects_result=True))
         if self.ignored:
             names = ", ".join(f"{k} (line {n})" for k, n in self.ignored)
             reasons = "; ".join(dict.fromkeys(IGNORED_KEYS[k] for k, _ in self.ignored))

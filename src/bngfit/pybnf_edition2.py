@@ -96,6 +96,7 @@ def _edition2_problem(config: PybnfConfig) -> Problem:
                                  *(str(p) for e in config.experiments
                                    for p in e.constraints)])},
         normalizations=norms, penalties=penalties, models=infos,
+        warnings=tuple(w for _, _, t, _ in runs for w in t.warnings),
     )
 
 

@@ -83,7 +83,7 @@ def data_files(text: str, base: Path, *, allow_none: bool, what: str) -> tuple[P
         path = base / item
         if not path.is_file():
             raise LineError(f"data file not found (looked for {path})", id=what, value=item)
-        if path in out:
+        if any(path.resolve() == p.resolve() for p in out):  # its rows would count twice
             raise LineError("data file listed twice", id=what, value=item)
         out.append(path)
     return tuple(out)

@@ -114,7 +114,8 @@ def check_pybnf(path: str | Path) -> tuple[Problem | None, list[Issue]]:
     except InputError as err:
         return None, list(err.issues)
     try:
-        return build_problem(config), list(config.warnings)
+        problem = build_problem(config)
+        return problem, [*config.warnings, *problem.warnings]
     except InputError as err:
         return None, [*config.warnings, *err.issues]
 
@@ -189,6 +190,7 @@ def build_problem(config: PybnfConfig) -> Problem:
         normalizations=_normalizations(config, runs, preeq, grids),
         penalties=_constraints(props, preeq, grids),
         models={part.name: part.info for part in parts},
+        warnings=tuple(w for r in runs if r.table is not None for w in r.table.warnings),
     )
 
 
