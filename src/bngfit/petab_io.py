@@ -18,6 +18,7 @@ import yaml
 from .conditions import Condition, Mutation, MutationOp
 from .errors import InputError, Issue
 from .formulas import Formula, numeric_or_name, parse_formula
+from .limits import too_many_points
 from .priors import parse_prior
 from .problem import (
     Measurements,
@@ -578,6 +579,7 @@ def _read_measurements(paths, issues, observables, declared_obs, conditions, par
             cols["op"].append(ops)
             cols["np"].append(nps)
             cols["rows"].append(line)
+    _check_sample_counts(cols, paths, issues)
     for (f, col, ident), lines in unknown.items():
         table = "observable" if col == "observableId" else "condition"
         issues.error(f"unknown {col} (not in the {table} table){_lines(lines)}", f, lines[0],
@@ -592,6 +594,18 @@ def _read_measurements(paths, issues, observables, declared_obs, conditions, par
         noise_params=tuple(cols["np"]),
         rows=tuple(cols["rows"]),
     )
+
+
+def _check_sample_counts(cols: dict[str, list], paths, issues: _Issues) -> None:
+    """Refuse a simulation asked for more sample times than the documented limit."""
+    times: dict[tuple[str, str], set[float]] = {}
+    for pre, cid, t in zip(cols["preeq"], cols["condition"], cols["time"], strict=True):
+        times.setdefault((pre, cid), set()).add(t)
+    for (_, cid), ts in times.items():
+        problem = too_many_points(len(ts))
+        if problem is not None:
+            issues.error(f"the measurements of condition '{cid}' {problem}",
+                         ";".join(map(str, paths)), id=cid, value=str(len(ts)))
 
 
 # --------------------------------------------------------------------- entry

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, Issue
+from .limits import MAX_OUTPUT_POINTS, too_many_points
 from .tables import read_text
 
 SD_SUFFIX = "_SD"
@@ -157,6 +158,9 @@ def _split(text: str, f: str):
             continue
         if line.startswith("#"):
             continue
+        if len(rows) == MAX_OUTPUT_POINTS:  # each row is a sample time of one simulation
+            raise InputError(f"the table {too_many_points(len(rows) + 1)}", file=f,
+                             row=number)
         rows.append(_SPLIT.split(line))
         lines.append(number)
     if header is None:

@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 from .conditions import MutationOp
+from .limits import too_many_points
 from .pybnf_entries import (
     ActionEntry,
     ConditionEntry,
@@ -346,6 +347,14 @@ def legacy_action(kind: str, text: str, line: int) -> ActionEntry:
     if kind == "param_scan" and fields["min"] >= fields["max"]:
         raise LineError("min must be below max", id="param_scan",
                         value=f"{fields['min']:g} {fields['max']:g}")
+    # the output grid is allocated whole: refuse an absurd one before any allocation
+    n_points = float(fields["time"]) / float(fields.get("step", 1.0)) + 1
+    if kind == "param_scan":
+        n_points = (fields["max"] - fields["min"]) / fields["step"] + 1
+    problem = too_many_points(n_points)
+    if problem is not None:
+        key = "step" if "step" in fields else "time"
+        raise LineError(f"{kind} {problem}", id=key, value=text.strip())
     return ActionEntry(kind, fields, line)
 
 

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from .conditions import MutationOp
+from .limits import too_many_points
 from .pybnf_entries import (
     ConditionEntry,
     ExperimentEntry,
@@ -191,6 +192,11 @@ def record_experiment(name: str, f: dict, base: Path, line: int
         raise LineError("equil_t_end is the length of the pre-equilibration: give "
                         "'preequilibrate: CONDITION' too", id="equil_t_end",
                         value=f["equil_t_end"])
+    n_points = times["n_steps"] + 1 if "n_steps" in times else times.get("t_end", 0.0) + 1
+    problem = None if data else too_many_points(n_points)
+    if problem is not None:  # the constraints' grid is allocated whole
+        key = "n_steps" if "n_steps" in times else "t_end"
+        raise LineError(f"experiment '{name}' {problem}", id=key, value=f[key])
     notes = []
     if not data and "t_end" not in times:
         raise LineError(f"experiment '{name}' has only constraint files, so its time span "
