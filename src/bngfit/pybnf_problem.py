@@ -178,7 +178,7 @@ def build_problem(config: PybnfConfig) -> Problem:
         for k, v in new.items():
             observables.setdefault(k, v)
     runs = [r for part in parts for r in part.runs]
-    props = [pr for part in parts for pr in part.props]
+    props = [(*pr, part.info) for part in parts for pr in part.props]
     meas = _measurements(runs, t_end, preeq, objfunc, config)
     return Problem(
         model=parts[0].info, parameters=tuple(params), conditions=conditions,
@@ -186,7 +186,7 @@ def build_problem(config: PybnfConfig) -> Problem:
         files={"problem": config.path,
                "model": ";".join(str(part.entry.path) for part in parts),
                "data": ";".join([*(r.table.path for r in runs),
-                                 *(str(p) for p, _ in props)])},
+                                 *(str(p) for p, _, _ in props)])},
         normalizations=_normalizations(config, runs, preeq, grids),
         penalties=_constraints(props, preeq, grids),
         models={part.name: part.info for part in parts},
@@ -194,14 +194,26 @@ def build_problem(config: PybnfConfig) -> Problem:
     )
 
 
-def _constraints(props: list[tuple[Path, str]], preeq: dict[str, str],
+def check_constraint_names(path: Path, constraint, info: ModelInfo) -> None:
+    """Refuse a constraint that reads a name that is no output of its model.
+
+    Checked while reading, so that ``validate`` reports it with the file and line.
+    """
+    for name in constraint.names:
+        if name != "time" and "." not in name and info.selector(name) is None:
+            raise InputError("constraint reads a name that is no observable, function or "
+                             f"species of the model {info.path.name}", file=str(path),
+                             row=constraint.line, id=name)
+
+
+def _constraints(props: list[tuple[Path, str, ModelInfo]], preeq: dict[str, str],
                  grids: dict[str, tuple[float, ...]]) -> tuple[TrajectoryPenalty, ...]:
     """The qualitative constraints of ``.prop`` files as trajectory penalties.
 
     Each constraint reads its outputs on the output grid of the action whose
     suffix is the file's name (as PyBNF compares ``X.prop`` with the output of
     suffix ``X``), at PyBNF's sample points (:mod:`bngfit.constraints`).
-    ``props`` pairs each file with the name of that simulation.
+    ``props`` gives each file with the name of that simulation and its model.
     """
     from functools import partial
 
@@ -209,8 +221,9 @@ def _constraints(props: list[tuple[Path, str]], preeq: dict[str, str],
     from .pybnf_prop import read_prop
 
     out = []
-    for p, name in props:
+    for p, name, info in props:
         for c in read_prop(p):
+            check_constraint_names(p, c, info)
             names = tuple(n for n in c.names if n != "time")
             out.append(TrajectoryPenalty(names, preeq[name], name, grids[name],
                                          partial(_constraint_penalty, penalty, c),
