@@ -118,7 +118,11 @@ def read_model_info(path: str | Path) -> ModelInfo:
     path = Path(path)
     check_model_file(path)
     model = _load_bngsim_model(path)
-    return _info_of(path, model)
+    info = _info_of(path, model)
+    if not (info.species or info.parameters or info.expressions):
+        raise InputError("the model is empty: no species, parameters or rules (an empty or "
+                         "truncated file?)", file=str(path))
+    return info
 
 
 def _info_of(path: Path, model) -> ModelInfo:
