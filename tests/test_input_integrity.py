@@ -404,3 +404,26 @@ def test_petab_sample_times_beyond_the_limit_are_refused(tmp_path, monkeypatch):
     with pytest.raises(InputError) as exc:
         load_problem(CONVERSION / "problem.yaml")  # 8 sample times per condition
     assert "condition 'low'" in str(exc.value) and "measurements.tsv" in str(exc.value)
+
+
+# ------------------------------------------------- one thing declared twice
+def test_two_time_courses_with_one_suffix_are_refused(tmp_path):
+    """Which of the two would the data be compared with? (Read the first, silently.)"""
+    d = _copy(shared_path("benchmarks", "pybnf", "demo"), tmp_path)
+    conf = d / "demo_xml.conf"
+    with open(conf, "a") as fh:
+        fh.write("time_course = time: 10, suffix: par1\n")
+    with pytest.raises(InputError) as exc:
+        load_problem(conf)
+    assert "demo_xml.conf:27" in str(exc.value) and "'par1'" in str(exc.value)
+    assert "line 26" in str(exc.value)
+
+
+def test_one_column_named_by_two_observable_records_is_refused(tmp_path):
+    d = _copy(EDITION2, tmp_path)
+    with open(d / "job.conf", "a") as fh:
+        fh.write("observable: Bx, column: B\nobservable: By, column: B\n")
+    with pytest.raises(InputError) as exc:
+        load_problem(d / "job.conf")
+    assert "job.conf:28" in str(exc.value) and "'B'" in str(exc.value)
+    assert "line 27" in str(exc.value)

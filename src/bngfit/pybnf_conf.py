@@ -604,8 +604,15 @@ class _Reader:
         for m in self.models:
             if m.path.suffix.lower() not in (".xml", ".sbml", ".ant"):
                 continue
-            suffixes = {a.suffix for a in self.actions
-                        if a.fields.get("model") in (None, m.name)}
+            suffixes: dict[str, int] = {}
+            for a in self.actions:
+                if a.fields.get("model") not in (None, m.name):
+                    continue
+                if a.suffix in suffixes:  # which one would the data be compared with?
+                    self.error(f"two simulations with 'suffix: {a.suffix}' for model "
+                               f"'{m.name}' (first on line {suffixes[a.suffix]})", a.line,
+                               a.kind, a.suffix)
+                suffixes.setdefault(a.suffix, a.line)
             for d in m.data:
                 if d.suffix.lower() == ".exp" and d.stem not in suffixes:
                     self.error(f"no time_course or param_scan with 'suffix: {d.stem}' for "
@@ -634,6 +641,14 @@ class _Reader:
                 self.error(f"two observable records for '{o.name}' (first on line "
                            f"{first[o.name]})", o.line, o.name)
             first.setdefault(o.name, o.line)
+        columns: dict[str, int] = {}
+        for o in self.observables:
+            if o.column is None:
+                continue
+            if o.column in columns:  # one data column read as two observables
+                self.error(f"data column '{o.column}' is named by two observable records "
+                           f"(first on line {columns[o.column]})", o.line, o.name, o.column)
+            columns.setdefault(o.column, o.line)
         experiments = {e.name for e in self.experiments}
         seen: dict[tuple, int] = {}
         for n in self.obs_norms:
