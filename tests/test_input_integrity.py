@@ -427,3 +427,52 @@ def test_one_column_named_by_two_observable_records_is_refused(tmp_path):
         load_problem(d / "job.conf")
     assert "job.conf:28" in str(exc.value) and "'B'" in str(exc.value)
     assert "line 27" in str(exc.value)
+
+
+# ------------------------------------------------------- numbers as written
+@pytest.mark.parametrize("text", ["1_0", "0x10", "\u0661", "1e", "1.2.3", "--1"])
+def test_numbers_python_would_stretch_are_refused(text):
+    """Python's float() reads '1_0' as 10 and an Arabic-Indic one as 1; other tools do not."""
+    from bngfit.tables import parse_float
+
+    with pytest.raises(ValueError):
+        parse_float(text)
+
+
+@pytest.mark.parametrize("text,value", [("1", 1.0), ("-1.5", -1.5), (".5", 0.5), ("5.", 5.0),
+                                        ("1E-3", 1e-3), ("+inf", float("inf")), (" 2 ", 2.0)])
+def test_plain_numbers_are_read(text, value):
+    from bngfit.tables import parse_float
+
+    assert parse_float(text) == value
+
+
+@pytest.mark.parametrize("table,line,col,text", [
+    ("measurements.tsv", 2, 3, "0.7_47444"),
+    ("conditions.tsv", 2, 2, "1_0"),
+    ("parameters.tsv", 2, 4, "1_0"),
+])
+def test_digit_groups_in_petab_cells_are_refused(tmp_path, table, line, col, text):
+    d = _copy(CONVERSION, tmp_path)
+    rows = [r.split("\t") for r in (d / table).read_text().splitlines()]
+    rows[line - 1][col] = text
+    (d / table).write_text("\n".join("\t".join(r) for r in rows) + "\n")
+    with pytest.raises(InputError) as exc:
+        load_problem(d / "problem.yaml")
+    assert f"{table}:{line}" in str(exc.value) and f"'{text}'" in str(exc.value)
+
+
+def test_digit_groups_in_pybnf_files_are_refused(tmp_path):
+    d = _copy(EDITION2, tmp_path)
+    (d / "high.exp").write_text((d / "high.exp").read_text().replace("2.93198", "2.93_198"))
+    with pytest.raises(InputError, match=r"high.exp:2.*'2.93_198'"):
+        load_problem(d / "job.conf")
+    d = _copy(EDITION2, tmp_path / "b")
+    conf = d / "job.conf"
+    conf.write_text(conf.read_text().replace("k1 0.01 10", "k1 0.01 1_0"))
+    with pytest.raises(InputError, match=r"job.conf:23.*'1_0'"):
+        load_problem(conf)
+    conf.write_text(conf.read_text().replace("k1 0.01 1_0", "k1 0.01 10").replace(
+        "max_iterations = 200", "max_iterations = 2_00"))
+    with pytest.raises(InputError, match=r"job.conf:26.*'2_00'"):
+        load_problem(conf)

@@ -30,7 +30,7 @@ from .problem import (
 )
 from .scales import Scale
 from .simulate import ModelInfo, read_model_info
-from .tables import read_tsv
+from .tables import parse_float, read_tsv
 from .yamlfile import DuplicateKeyError, load_yaml
 
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -95,10 +95,17 @@ def _lines(lines: list[int]) -> str:
     return f" (also on {len(lines) - 1} more line(s): {more})"
 
 
+def _numeric_or_name(text: str) -> float | str | None:
+    """A cell's number, id or None (empty, NaN); a number only in plain ASCII decimal
+    (``1_0`` stays text, which no id check accepts, rather than becoming 10)."""
+    v = numeric_or_name(text)
+    return text.strip() if isinstance(v, float) and _num(text) is None else v
+
+
 def _num(text: str) -> float | None:
     try:
-        return float(text)
-    except (TypeError, ValueError):
+        return parse_float(text)
+    except (TypeError, ValueError, AttributeError):
         return None
 
 
@@ -330,7 +337,7 @@ def _read_conditions(paths, issues, model: ModelInfo | None, param_ids: set[str]
                 continue
             muts = []
             for c in targets:
-                v = numeric_or_name(r[c])
+                v = _numeric_or_name(r[c])
                 if v is None:
                     continue
                 if isinstance(v, str) and param_ids is not None and v not in param_ids \
@@ -472,7 +479,7 @@ def _overrides(text: str, n_needed: int, what: str, *, f, line, oid, issues, par
         return None
     out = []
     for t in items:
-        v = numeric_or_name(t)
+        v = _numeric_or_name(t)
         if v is None:
             issues.error(f"{what} has an empty or NaN entry", f, line, id=oid, value=text)
             return None

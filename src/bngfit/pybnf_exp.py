@@ -27,7 +27,7 @@ import numpy as np
 
 from .errors import InputError, Issue
 from .limits import MAX_OUTPUT_POINTS, too_many_points
-from .tables import read_text
+from .tables import parse_float, read_text
 
 SD_SUFFIX = "_SD"
 _SPLIT = re.compile(r"\s+")
@@ -198,7 +198,7 @@ def _check_header(header: list[str], f: str, line: int) -> list[str]:
 
 def _is_number(text: str) -> bool:
     try:
-        float(text)
+        parse_float(text)
     except ValueError:
         return False
     return True
@@ -208,7 +208,7 @@ def _number(cell: str, f: str, line: int, column: str) -> float:
     if cell.lower() in ("nan", "+nan", "-nan"):
         return math.nan
     try:
-        value = float(cell)
+        value = parse_float(cell)
     except ValueError:
         raise InputError("not a number (write nan for a missing value)", file=f, row=line,
                          id=column, value=cell) from None

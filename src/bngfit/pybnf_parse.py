@@ -29,6 +29,7 @@ from .pybnf_entries import (
     Perturbation,
 )
 from .scales import Scale
+from .tables import parse_float
 
 ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MODEL_SUFFIXES = (".bngl", ".xml", ".sbml", ".ant")
@@ -52,7 +53,7 @@ class LineError(ValueError):
 def number(text: str, what: str) -> float:
     """``text`` as a finite float; LineError naming ``what`` otherwise."""
     try:
-        value = float(text)
+        value = parse_float(text)
     except ValueError:
         raise LineError("not a number", id=what, value=text) from None
     if not math.isfinite(value):

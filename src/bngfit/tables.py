@@ -9,6 +9,36 @@ import pandas as pd
 
 from .errors import InputError
 
+# A number as C, pandas and other tools read it: no '_' digit groups, no
+# non-ASCII digits, no hex (Python's float() takes '1_0' for 10 and '١' for 1).
+_FLOAT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?|[+-]?(?:inf|infinity|nan)",
+                    re.ASCII | re.IGNORECASE)
+_INT = re.compile(r"[+-]?\d+", re.ASCII)
+
+
+def parse_float(text: str) -> float:
+    """A decimal number written in plain ASCII (``inf``/``nan`` allowed), surrounding
+    blanks ignored.
+
+    Raises
+    ------
+    ValueError
+        Anything else, including forms Python's ``float`` would take
+        (``1_000``, non-ASCII digits).
+    """
+    t = text.strip()
+    if not _FLOAT.fullmatch(t):
+        raise ValueError(f"not a number: {text!r}")
+    return float(t)
+
+
+def parse_int(text: str) -> int:
+    """A whole number in ASCII digits (see :func:`parse_float`)."""
+    t = text.strip()
+    if not _INT.fullmatch(t):
+        raise ValueError(f"not an integer: {text!r}")
+    return int(t)
+
 
 def read_text(path: str | Path, what: str = "file") -> str:
     """The text of an input file (UTF-8, a byte-order mark allowed).
