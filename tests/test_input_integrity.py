@@ -476,3 +476,17 @@ def test_digit_groups_in_pybnf_files_are_refused(tmp_path):
         "max_iterations = 200", "max_iterations = 2_00"))
     with pytest.raises(InputError, match=r"job.conf:26.*'2_00'"):
         load_problem(conf)
+
+
+def test_empty_exp_column_warning_reaches_a_legacy_problem(tmp_path):
+    """Edition 1 reads its tables elsewhere (pybnf_models): the warning still arrives."""
+    d = _copy(shared_path("benchmarks", "pybnf", "demo"), tmp_path)
+    exp = d / "par1.exp"
+    rows = [r.split() for r in exp.read_text().splitlines()]
+    for r in rows[1:]:
+        if r:
+            r[1], r[3] = "nan", "nan"  # x and x_SD
+    exp.write_text("\n".join(" ".join(r) for r in rows) + "\n")
+    problem = load_problem(d / "demo_xml.conf")
+    [w] = [w for w in problem.warnings if "par1.exp" in (w.file or "")]
+    assert w.id == "x" and "no values" in w.message and not w.affects_result
