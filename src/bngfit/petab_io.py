@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from .conditions import Condition, Mutation, MutationOp
 from .errors import InputError, Issue
 from .formulas import Formula, numeric_or_name, parse_formula
 from .limits import too_many_points
+from .petab_yaml import read_problem_yaml
 from .priors import parse_prior
 from .problem import (
     Measurements,
@@ -31,7 +31,6 @@ from .problem import (
 from .scales import Scale
 from .simulate import ModelInfo, read_model_info
 from .tables import parse_float, read_tsv
-from .yamlfile import DuplicateKeyError, load_yaml
 
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PLACEHOLDER = re.compile(r"^(observableParameter|noiseParameter)([0-9]+)_(.+)$")
@@ -107,87 +106,6 @@ def _num(text: str) -> float | None:
         return parse_float(text)
     except (TypeError, ValueError, AttributeError):
         return None
-
-
-# --------------------------------------------------------------------- yaml
-def _file_list(val) -> bool:
-    """True if ``val`` is a file name or a non-empty list of file names."""
-    if isinstance(val, str):
-        return val.strip() != ""
-    return isinstance(val, list) and bool(val) and all(
-        isinstance(v, str) and v.strip() for v in val)
-
-
-def _read_yaml(path: Path, issues: _Issues) -> dict | None:
-    f = str(path)
-    if not path.is_file():
-        issues.error("problem file not found" if not path.exists() else
-                     "problem file is not a file", file=f)
-        return None
-    try:
-        data = load_yaml(path.read_bytes().decode("utf-8-sig"))
-    except UnicodeDecodeError as err:
-        issues.error(f"not UTF-8 text ({err.reason} at byte {err.start})", file=f)
-        return None
-    except DuplicateKeyError as err:
-        issues.error(err.problem, file=f, row=err.problem_mark.line + 1)
-        return None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        what = getattr(err, "problem", None) or str(err).split("\n")[0]
-        issues.error(f"not valid YAML: {what}", file=f,
-                     row=None if mark is None else mark.line + 1)
-        return None
-    except OSError as err:
-        issues.error(f"cannot read the file: {err.strerror or err}", file=f)
-        return None
-    if not isinstance(data, dict):
-        issues.error("not a PEtab problem file (expected a YAML mapping with format_version, "
-                     "parameter_file and problems)", file=f)
-        return None
-    version = str(data.get("format_version", "")).strip()
-    if version not in ("1", "1.0", "1.0.0"):
-        issues.error(
-            "format_version must be 1 (PEtab v1)", file=f, id="format_version",
-            value=version or "(missing)",
-        )
-        return None
-    if "parameter_file" not in data:
-        issues.error("key 'parameter_file' is missing", file=f, id="parameter_file")
-        return None
-    if not _file_list(data["parameter_file"]):
-        issues.error("'parameter_file' must be a file name or a list of file names", file=f,
-                     id="parameter_file", value=data["parameter_file"])
-        return None
-    problems = data.get("problems")
-    if not isinstance(problems, list) or len(problems) != 1 or not isinstance(problems[0], dict):
-        issues.error("'problems' must be a list with exactly one entry", file=f,
-                     id="problems")
-        return None
-    for key in ("sbml_files", "condition_files", "measurement_files", "observable_files"):
-        val = problems[0].get(key)
-        if not isinstance(val, list) or not _file_list(val):
-            issues.error(f"'problems[0].{key}' must be a non-empty list of file names",
-                         file=f, id=key, value="(missing)" if val is None else val)
-            return None
-    if len(problems[0]["sbml_files"]) != 1:
-        issues.error("exactly one model file is supported", file=f, id="sbml_files",
-                     value=problems[0]["sbml_files"])
-        return None
-    for key in ("parameter_file", "condition_files", "measurement_files",
-                "observable_files"):
-        val = data[key] if key == "parameter_file" else problems[0][key]
-        names = [val] if isinstance(val, str) else val
-        seen: dict[Path, str] = {}
-        for name in names:
-            full = (path.parent / name.strip()).resolve()
-            if full in seen:
-                # each file's rows would count twice (or its ids clash)
-                issues.error(f"'{key}' lists the same file twice", file=f, id=key,
-                             value=name if name == seen[full] else f"{seen[full]}, {name}")
-                return None
-            seen[full] = name
-    return data
 
 
 # --------------------------------------------------------------- parameters
@@ -635,10 +553,11 @@ def check_petab(path: str | Path) -> tuple[Problem | None, list[Issue]]:
     from .errors import MissingExtraError
 
     path = Path(path)
+    try:
+        data = read_problem_yaml(path)
+    except InputError as err:
+        return None, list(err.issues)
     issues = _Issues()
-    data = _read_yaml(path, issues)
-    if data is None:
-        return None, issues.items
     base = path.parent
     prob = data["problems"][0]
 
