@@ -280,6 +280,20 @@ def test_load_problem_logs_each_warning_once(tmp_path, caplog):
     assert "demo_xml.conf:12" in hits[0].getMessage()
 
 
+def test_a_worker_process_does_not_log_them_again(tmp_path, caplog, monkeypatch):
+    """Pool and Dask workers re-read the problem: their parent has reported it."""
+    import multiprocessing
+
+    conf = _conf_with_unknown_key(tmp_path)
+    monkeypatch.setattr(multiprocessing, "parent_process", lambda: object())
+    with caplog.at_level(logging.WARNING, logger="bngfit"):
+        problem = load_problem(conf)
+    assert problem.warnings and "objfnc" not in caplog.text
+    with caplog.at_level(logging.WARNING, logger="bngfit"):
+        load_problem(conf, log_warnings=True)
+    assert "objfnc" in caplog.text
+
+
 def test_quiet_load_logs_nothing(tmp_path, caplog):
     conf = _conf_with_unknown_key(tmp_path)
     with caplog.at_level(logging.WARNING, logger="bngfit"):

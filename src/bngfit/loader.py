@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import multiprocessing
 from pathlib import Path
 
 from .errors import InputError, Issue
@@ -50,7 +51,7 @@ def check_problem(path: str | Path) -> tuple[Problem | None, list[Issue]]:
     return problem, items
 
 
-def load_problem(path: str | Path, *, log_warnings: bool = True) -> Problem:
+def load_problem(path: str | Path, *, log_warnings: bool | None = None) -> Problem:
     """Read a parameter-estimation problem.
 
     Warnings (kept in :attr:`Problem.warnings <bngfit.problem.Problem.warnings>`)
@@ -60,9 +61,10 @@ def load_problem(path: str | Path, *, log_warnings: bool = True) -> Problem:
     ----------
     path : str or Path
         A PEtab v1 YAML file or a PyBNF ``.conf`` file.
-    log_warnings : bool
-        False: do not log the warnings (a worker process re-reading a problem
-        its parent has loaded and reported).
+    log_warnings : bool, optional
+        Whether to log the warnings. Default: unless this process is a
+        ``multiprocessing`` child (a fit's pool or Dask worker re-reading the
+        problem its parent has loaded and reported).
 
     Returns
     -------
@@ -78,6 +80,8 @@ def load_problem(path: str | Path, *, log_warnings: bool = True) -> Problem:
     if errors or problem is None:
         raise InputError(errors[0].message if errors else "problem could not be read",
                          issues=errors or None)
+    if log_warnings is None:
+        log_warnings = multiprocessing.parent_process() is None
     if log_warnings:
         for issue in problem.warnings:
             text = issue.format()
