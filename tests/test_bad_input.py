@@ -498,6 +498,8 @@ MORE_CASES = [
          both(write("only.prop", "B < 1 always\n"),
               append("job.conf", "experiment: c, data: only.prop, t_end: 5, n_steps: 1e10\n")),
          ("job.conf:27", "'n_steps'", "1,000,000"), CONF, base=ED2),
+    Case("conf-bngl-huge-n-steps", replace("parabola.bngl", "n_steps=>20", "n_steps=>1e12"),
+         ("parabola.bngl:44", "'n_steps'", "1,000,000"), BNG_CONF, base=DEMO),
     # ---- PyBNF data (.exp)
     Case("exp-not-a-number", replace(EXP, "2.93198", "abc"), ("high.exp:2", "'A'", "'abc'"),
          CONF, base=ED2),

@@ -75,6 +75,7 @@ import numpy as np
 from .conditions import Condition, Mutation, MutationOp
 from .errors import InputError, Issue, UnsupportedError
 from .formulas import parse_formula
+from .limits import too_many_points
 from .problem import (
     Measurements,
     NoiseFamily,
@@ -434,7 +435,12 @@ def _output_grid(config: PybnfConfig, part: ModelPart, run: Run) -> tuple[float,
         from .bngl_template import phases_for_data
 
         idx = phases_for_data(part.phases, run.suffix)
-        return tuple(float(t) for t in part.phases[idx[-1]].output_times())
+        phase = part.phases[idx[-1]]
+        problem = None if phase.n_steps is None else too_many_points(phase.n_steps + 1)
+        if problem is not None:  # refused before output_times() allocates the grid
+            raise InputError(f"simulate {problem}", file=str(part.entry.path), row=phase.line,
+                             id="n_steps", value=str(phase.n_steps))
+        return tuple(float(t) for t in phase.output_times())
     model = part.name
     action = next(a for a in config.actions if a.kind == "time_course"
                   and a.suffix == run.suffix and a.fields.get("model") in (None, model))
