@@ -619,6 +619,9 @@ def _hide_bng(monkeypatch) -> None:
 def test_bad_input_in_process(case: Case, tmp_path, monkeypatch, capsys):
     d = _problem_dir(tmp_path, case)
     monkeypatch.chdir(tmp_path)
+    # the command line's own argv: bionetgen (under bngsim's BNGL loading) reads the
+    # process's sys.argv, and pytest's -q there sends sys.stdout/stderr to /dev/null
+    monkeypatch.setattr(sys, "argv", ["bngfit"])
     if case.id == "model-bngl-without-bng2":
         _hide_bng(monkeypatch)
     code = main(_argv(case, d))
