@@ -35,6 +35,11 @@ class Issue:
         The id (parameter, observable, condition, ...) at fault.
     value : str or None
         The offending value as written.
+    affects_result : bool
+        For a warning: the objective bngfit computes differs from what the
+        file literally asks for (an unknown or misspelt key ignored, a setting
+        read but not used that changes results, data left out). Such warnings
+        are shown in a fit's summary and stored with its run.
     """
 
     severity: str
@@ -43,6 +48,7 @@ class Issue:
     row: int | None = None
     id: str | None = None
     value: str | None = None
+    affects_result: bool = False
 
     def format(self) -> str:
         """Return the issue as one human-readable line."""

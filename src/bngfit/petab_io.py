@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from .conditions import Condition, Mutation, MutationOp
 from .errors import InputError, Issue
 from .formulas import Formula, numeric_or_name, parse_formula
+from .limits import too_many_points
+from .petab_yaml import read_problem_yaml
 from .priors import parse_prior
 from .problem import (
     Measurements,
@@ -29,7 +30,7 @@ from .problem import (
 )
 from .scales import Scale
 from .simulate import ModelInfo, read_model_info
-from .tables import read_tsv
+from .tables import parse_float, read_tsv
 
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PLACEHOLDER = re.compile(r"^(observableParameter|noiseParameter)([0-9]+)_(.+)$")
@@ -46,9 +47,10 @@ class _Issues:
         self.items.append(Issue("error", message, file, row, id, None if value is None
                                 else str(value)))
 
-    def warn(self, message, file=None, row=None, id=None, value=None):  # noqa: A002
+    def warn(self, message, file=None, row=None, id=None, value=None,  # noqa: A002
+             affects_result=False):
         self.items.append(Issue("warning", message, file, row, id, None if value is None
-                                else str(value)))
+                                else str(value), affects_result))
 
     @property
     def has_errors(self) -> bool:
@@ -92,76 +94,18 @@ def _lines(lines: list[int]) -> str:
     return f" (also on {len(lines) - 1} more line(s): {more})"
 
 
+def _numeric_or_name(text: str) -> float | str | None:
+    """A cell's number, id or None (empty, NaN); a number only in plain ASCII decimal
+    (``1_0`` stays text, which no id check accepts, rather than becoming 10)."""
+    v = numeric_or_name(text)
+    return text.strip() if isinstance(v, float) and _num(text) is None else v
+
+
 def _num(text: str) -> float | None:
     try:
-        return float(text)
-    except (TypeError, ValueError):
+        return parse_float(text)
+    except (TypeError, ValueError, AttributeError):
         return None
-
-
-# --------------------------------------------------------------------- yaml
-def _file_list(val) -> bool:
-    """True if ``val`` is a file name or a non-empty list of file names."""
-    if isinstance(val, str):
-        return val.strip() != ""
-    return isinstance(val, list) and bool(val) and all(
-        isinstance(v, str) and v.strip() for v in val)
-
-
-def _read_yaml(path: Path, issues: _Issues) -> dict | None:
-    f = str(path)
-    if not path.is_file():
-        issues.error("problem file not found" if not path.exists() else
-                     "problem file is not a file", file=f)
-        return None
-    try:
-        data = yaml.safe_load(path.read_bytes().decode("utf-8-sig"))
-    except UnicodeDecodeError as err:
-        issues.error(f"not UTF-8 text ({err.reason} at byte {err.start})", file=f)
-        return None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        what = getattr(err, "problem", None) or str(err).split("\n")[0]
-        issues.error(f"not valid YAML: {what}", file=f,
-                     row=None if mark is None else mark.line + 1)
-        return None
-    except OSError as err:
-        issues.error(f"cannot read the file: {err.strerror or err}", file=f)
-        return None
-    if not isinstance(data, dict):
-        issues.error("not a PEtab problem file (expected a YAML mapping with format_version, "
-                     "parameter_file and problems)", file=f)
-        return None
-    version = str(data.get("format_version", "")).strip()
-    if version not in ("1", "1.0", "1.0.0"):
-        issues.error(
-            "format_version must be 1 (PEtab v1)", file=f, id="format_version",
-            value=version or "(missing)",
-        )
-        return None
-    if "parameter_file" not in data:
-        issues.error("key 'parameter_file' is missing", file=f, id="parameter_file")
-        return None
-    if not _file_list(data["parameter_file"]):
-        issues.error("'parameter_file' must be a file name or a list of file names", file=f,
-                     id="parameter_file", value=data["parameter_file"])
-        return None
-    problems = data.get("problems")
-    if not isinstance(problems, list) or len(problems) != 1 or not isinstance(problems[0], dict):
-        issues.error("'problems' must be a list with exactly one entry", file=f,
-                     id="problems")
-        return None
-    for key in ("sbml_files", "condition_files", "measurement_files", "observable_files"):
-        val = problems[0].get(key)
-        if not isinstance(val, list) or not _file_list(val):
-            issues.error(f"'problems[0].{key}' must be a non-empty list of file names",
-                         file=f, id=key, value="(missing)" if val is None else val)
-            return None
-    if len(problems[0]["sbml_files"]) != 1:
-        issues.error("exactly one model file is supported", file=f, id="sbml_files",
-                     value=problems[0]["sbml_files"])
-        return None
-    return data
 
 
 # --------------------------------------------------------------- parameters
@@ -298,7 +242,8 @@ def _read_conditions(paths, issues, model: ModelInfo | None, param_ids: set[str]
             if param_ids is not None and c in param_ids:
                 issues.warn("condition column is also in the parameter table, which PEtab "
                             "v1 does not allow (other tools may use the parameter table's "
-                            "value); bngfit uses the condition table's values", f, hline, id=c)
+                            "value); bngfit uses the condition table's values", f, hline, id=c,
+                            affects_result=True)
         for line, r in _records(df):
             cid = r["conditionId"]
             if not _ID.match(cid):
@@ -310,7 +255,7 @@ def _read_conditions(paths, issues, model: ModelInfo | None, param_ids: set[str]
                 continue
             muts = []
             for c in targets:
-                v = numeric_or_name(r[c])
+                v = _numeric_or_name(r[c])
                 if v is None:
                     continue
                 if isinstance(v, str) and param_ids is not None and v not in param_ids \
@@ -452,7 +397,7 @@ def _overrides(text: str, n_needed: int, what: str, *, f, line, oid, issues, par
         return None
     out = []
     for t in items:
-        v = numeric_or_name(t)
+        v = _numeric_or_name(t)
         if v is None:
             issues.error(f"{what} has an empty or NaN entry", f, line, id=oid, value=text)
             return None
@@ -559,6 +504,7 @@ def _read_measurements(paths, issues, observables, declared_obs, conditions, par
             cols["op"].append(ops)
             cols["np"].append(nps)
             cols["rows"].append(line)
+    _check_sample_counts(cols, paths, issues)
     for (f, col, ident), lines in unknown.items():
         table = "observable" if col == "observableId" else "condition"
         issues.error(f"unknown {col} (not in the {table} table){_lines(lines)}", f, lines[0],
@@ -573,6 +519,18 @@ def _read_measurements(paths, issues, observables, declared_obs, conditions, par
         noise_params=tuple(cols["np"]),
         rows=tuple(cols["rows"]),
     )
+
+
+def _check_sample_counts(cols: dict[str, list], paths, issues: _Issues) -> None:
+    """Refuse a simulation asked for more sample times than the documented limit."""
+    times: dict[tuple[str, str], set[float]] = {}
+    for pre, cid, t in zip(cols["preeq"], cols["condition"], cols["time"], strict=True):
+        times.setdefault((pre, cid), set()).add(t)
+    for (_, cid), ts in times.items():
+        problem = too_many_points(len(ts))
+        if problem is not None:
+            issues.error(f"the measurements of condition '{cid}' {problem}",
+                         ";".join(map(str, paths)), id=cid, value=str(len(ts)))
 
 
 # --------------------------------------------------------------------- entry
@@ -595,10 +553,11 @@ def check_petab(path: str | Path) -> tuple[Problem | None, list[Issue]]:
     from .errors import MissingExtraError
 
     path = Path(path)
+    try:
+        data = read_problem_yaml(path)
+    except InputError as err:
+        return None, list(err.issues)
     issues = _Issues()
-    data = _read_yaml(path, issues)
-    if data is None:
-        return None, issues.items
     base = path.parent
     prob = data["problems"][0]
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .errors import InputError
 from .problem import Problem
-from .tables import read_tsv
+from .tables import parse_float, read_tsv
 
 
 def read_point(path: str | Path, problem: Problem) -> tuple[np.ndarray, list[str]]:
@@ -56,7 +56,7 @@ def read_point(path: str | Path, problem: Problem) -> tuple[np.ndarray, list[str
                        f"{', '.join(names) or 'nothing'})")
             raise InputError(why, file=f, row=line, id=pid or "(empty)")
         try:
-            v = float(text)
+            v = parse_float(text)
         except ValueError:
             raise InputError("value is not a number", file=f, row=line, id=pid,
                              value=text or "(empty)") from None
@@ -116,7 +116,7 @@ def read_start_points(path: str | Path, problem: Problem) -> np.ndarray:
         for j, pid in enumerate(names):
             text = row[pid]
             try:
-                v = float(text)
+                v = parse_float(text)
             except ValueError:
                 raise InputError("value is not a number", file=f, row=int(line), id=pid,
                                  value=text or "(empty)") from None

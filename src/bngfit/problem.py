@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .conditions import Condition
+from .errors import Issue
 from .formulas import Formula
 from .scales import Scale, scale_codes, to_scale
 from .simulate import ModelInfo
@@ -220,6 +221,10 @@ class Problem:
     models : dict
         Model id -> :class:`ModelInfo`, in order, ``model`` first. Default: the
         one model, under its file stem.
+    warnings : tuple of Issue
+        Warnings found while reading the files (severity ``"warning"``); those
+        with ``affects_result`` mean the objective differs from what the files
+        literally ask for.
     """
 
     model: ModelInfo
@@ -232,6 +237,7 @@ class Problem:
     normalizations: tuple[Normalization, ...] = ()
     penalties: tuple[TrajectoryPenalty, ...] = ()
     models: dict[str, ModelInfo] = field(default_factory=dict)
+    warnings: tuple[Issue, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.models:

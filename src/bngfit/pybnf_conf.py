@@ -394,9 +394,9 @@ class _Reader:
         elif head == "experiment":
             entry, notes = record_experiment(name, f, self.base, line)
             self.experiments.append(entry)
-            for message, key, value in notes:
+            for message, key, value, affects in notes:
                 self.issues.append(Issue("warning", f"experiment '{name}': {message}",
-                                         self.f, line, key, value))
+                                         self.f, line, key, value, affects_result=affects))
         elif head == "condition":
             self.conditions.append(record_condition(name, f, line))
         elif head == "parameter":
@@ -478,8 +478,10 @@ class _Reader:
         warnings = [i for i in self.issues if i.severity == "warning"]
         if self.unknown:
             names = ", ".join(f"{k} (line {n})" for k, n in self.unknown)
+            # a misspelt key may well be one that changes the objective
             warnings.append(Issue("warning", f"unknown key(s), not read: {names}", self.f,
-                                  self.unknown[0][1], id=self.unknown[0][0]))
+                                  self.unknown[0][1], id=self.unknown[0][0],
+                                  affects_result=True))
         if self.ignored:
             names = ", ".join(f"{k} (line {n})" for k, n in self.ignored)
             reasons = "; ".join(dict.fromkeys(IGNORED_KEYS[k] for k, _ in self.ignored))
@@ -602,8 +604,15 @@ class _Reader:
         for m in self.models:
             if m.path.suffix.lower() not in (".xml", ".sbml", ".ant"):
                 continue
-            suffixes = {a.suffix for a in self.actions
-                        if a.fields.get("model") in (None, m.name)}
+            suffixes: dict[str, int] = {}
+            for a in self.actions:
+                if a.fields.get("model") not in (None, m.name):
+                    continue
+                if a.suffix in suffixes:  # which one would the data be compared with?
+                    self.error(f"two simulations with 'suffix: {a.suffix}' for model "
+                               f"'{m.name}' (first on line {suffixes[a.suffix]})", a.line,
+                               a.kind, a.suffix)
+                suffixes.setdefault(a.suffix, a.line)
             for d in m.data:
                 if d.suffix.lower() == ".exp" and d.stem not in suffixes:
                     self.error(f"no time_course or param_scan with 'suffix: {d.stem}' for "
@@ -632,6 +641,14 @@ class _Reader:
                 self.error(f"two observable records for '{o.name}' (first on line "
                            f"{first[o.name]})", o.line, o.name)
             first.setdefault(o.name, o.line)
+        columns: dict[str, int] = {}
+        for o in self.observables:
+            if o.column is None:
+                continue
+            if o.column in columns:  # one data column read as two observables
+                self.error(f"data column '{o.column}' is named by two observable records "
+                           f"(first on line {columns[o.column]})", o.line, o.name, o.column)
+            columns.setdefault(o.column, o.line)
         experiments = {e.name for e in self.experiments}
         seen: dict[tuple, int] = {}
         for n in self.obs_norms:

@@ -39,7 +39,12 @@ from .pybnf_entries import (
 from .pybnf_exp import ExpTable, read_exp
 from .pybnf_models import bind_bngl
 from .pybnf_noise2 import Noise, noise_models, noise_symbols, observable_noise, point_sigma
-from .pybnf_problem import START_KINDS, perturbation_error, start_value_spec
+from .pybnf_problem import (
+    START_KINDS,
+    check_constraint_names,
+    perturbation_error,
+    start_value_spec,
+)
 from .scales import Scale
 from .simulate import ModelInfo, read_model_info
 
@@ -87,7 +92,7 @@ def _edition2_problem(config: PybnfConfig) -> Problem:
     conditions, runs, grids = _experiments(config, infos, free_ids)
     observables, meas = _data(runs, noise, infos, config, free_ids)
     norms = _normalizations(config, [r[:3] for r in runs], noise, grids, observables)
-    penalties = _constraints(config, grids)
+    penalties = _constraints(config, grids, infos)
     return Problem(
         model=next(iter(infos.values())), parameters=tuple(params), conditions=conditions,
         observables=observables, measurements=meas, source=Path(f),
@@ -96,6 +101,7 @@ def _edition2_problem(config: PybnfConfig) -> Problem:
                                  *(str(p) for e in config.experiments
                                    for p in e.constraints)])},
         normalizations=norms, penalties=penalties, models=infos,
+        warnings=tuple(w for _, _, t, _ in runs for w in t.warnings),
     )
 
 
@@ -419,7 +425,8 @@ def _normalizations(config: PybnfConfig, runs, noise: dict[str | None, Noise], g
     return tuple(out)
 
 
-def _constraints(config: PybnfConfig, grids) -> tuple[TrajectoryPenalty, ...]:
+def _constraints(config: PybnfConfig, grids, infos: dict[str, ModelInfo]
+                 ) -> tuple[TrajectoryPenalty, ...]:
     """The ``.prop`` constraints of each experiment, read on its own simulation.
 
     As PyBNF binds them (ADR-0028 addendum): a bare name is the experiment's own
@@ -443,6 +450,7 @@ def _constraints(config: PybnfConfig, grids) -> tuple[TrajectoryPenalty, ...]:
                                            "reads a constraint on its own experiment's "
                                            "simulation only", file=str(p), row=c.line,
                                            id=dotted[0])
+                check_constraint_names(p, c, infos[e.model or next(iter(infos))])
                 out.append(TrajectoryPenalty(names, preeq, e.name, times,
                                              partial(_penalty, penalty, c), f"{p}:{c.line}"))
     return tuple(out)

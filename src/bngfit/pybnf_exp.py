@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, Issue
-from .tables import read_text
+from .limits import MAX_OUTPUT_POINTS, too_many_points
+from .tables import parse_float, read_text
 
 SD_SUFFIX = "_SD"
 _SPLIT = re.compile(r"\s+")
@@ -157,6 +158,9 @@ def _split(text: str, f: str):
             continue
         if line.startswith("#"):
             continue
+        if len(rows) == MAX_OUTPUT_POINTS:  # each row is a sample time of one simulation
+            raise InputError(f"the table {too_many_points(len(rows) + 1)}", file=f,
+                             row=number)
         rows.append(_SPLIT.split(line))
         lines.append(number)
     if header is None:
@@ -194,7 +198,7 @@ def _check_header(header: list[str], f: str, line: int) -> list[str]:
 
 def _is_number(text: str) -> bool:
     try:
-        float(text)
+        parse_float(text)
     except ValueError:
         return False
     return True
@@ -204,7 +208,7 @@ def _number(cell: str, f: str, line: int, column: str) -> float:
     if cell.lower() in ("nan", "+nan", "-nan"):
         return math.nan
     try:
-        value = float(cell)
+        value = parse_float(cell)
     except ValueError:
         raise InputError("not a number (write nan for a missing value)", file=f, row=line,
                          id=column, value=cell) from None

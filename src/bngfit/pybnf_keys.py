@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .tables import parse_float, parse_int
+
 #: Legacy keys parsed into structured fields (not into ``settings``).
 STRUCTURE_KEYS = frozenset({
     "model", "mutant", "uniform_var", "loguniform_var", "normal_var", "lognormal_var",
@@ -220,7 +222,7 @@ def parse_setting(spec: KeySpec, text: str) -> object:
             raise ValueError("expected one word")
         return text
     try:
-        number: int | float = int(text) if spec.kind == "int" else float(text)
+        number: int | float = parse_int(text) if spec.kind == "int" else parse_float(text)
     except ValueError:
         raise ValueError("expected an integer" if spec.kind == "int" else
                          "expected a number") from None

@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 from .conditions import MutationOp
+from .limits import too_many_points
 from .pybnf_entries import (
     ActionEntry,
     ConditionEntry,
@@ -28,6 +29,7 @@ from .pybnf_entries import (
     Perturbation,
 )
 from .scales import Scale
+from .tables import parse_float
 
 ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MODEL_SUFFIXES = (".bngl", ".xml", ".sbml", ".ant")
@@ -51,7 +53,7 @@ class LineError(ValueError):
 def number(text: str, what: str) -> float:
     """``text`` as a finite float; LineError naming ``what`` otherwise."""
     try:
-        value = float(text)
+        value = parse_float(text)
     except ValueError:
         raise LineError("not a number", id=what, value=text) from None
     if not math.isfinite(value):
@@ -83,7 +85,7 @@ def data_files(text: str, base: Path, *, allow_none: bool, what: str) -> tuple[P
         path = base / item
         if not path.is_file():
             raise LineError(f"data file not found (looked for {path})", id=what, value=item)
-        if path in out:
+        if any(path.resolve() == p.resolve() for p in out):  # its rows would count twice
             raise LineError("data file listed twice", id=what, value=item)
         out.append(path)
     return tuple(out)
@@ -346,6 +348,14 @@ def legacy_action(kind: str, text: str, line: int) -> ActionEntry:
     if kind == "param_scan" and fields["min"] >= fields["max"]:
         raise LineError("min must be below max", id="param_scan",
                         value=f"{fields['min']:g} {fields['max']:g}")
+    # the output grid is allocated whole: refuse an absurd one before any allocation
+    n_points = float(fields["time"]) / float(fields.get("step", 1.0)) + 1
+    if kind == "param_scan":
+        n_points = (fields["max"] - fields["min"]) / fields["step"] + 1
+    problem = too_many_points(n_points)
+    if problem is not None:
+        key = "step" if "step" in fields else "time"
+        raise LineError(f"{kind} {problem}", id=key, value=text.strip())
     return ActionEntry(kind, fields, line)
 
 

@@ -75,6 +75,7 @@ import numpy as np
 from .conditions import Condition, Mutation, MutationOp
 from .errors import InputError, Issue, UnsupportedError
 from .formulas import parse_formula
+from .limits import too_many_points
 from .problem import (
     Measurements,
     NoiseFamily,
@@ -114,7 +115,8 @@ def check_pybnf(path: str | Path) -> tuple[Problem | None, list[Issue]]:
     except InputError as err:
         return None, list(err.issues)
     try:
-        return build_problem(config), list(config.warnings)
+        problem = build_problem(config)
+        return problem, [*config.warnings, *problem.warnings]
     except InputError as err:
         return None, [*config.warnings, *err.issues]
 
@@ -177,7 +179,7 @@ def build_problem(config: PybnfConfig) -> Problem:
         for k, v in new.items():
             observables.setdefault(k, v)
     runs = [r for part in parts for r in part.runs]
-    props = [pr for part in parts for pr in part.props]
+    props = [(*pr, part.info) for part in parts for pr in part.props]
     meas = _measurements(runs, t_end, preeq, objfunc, config)
     return Problem(
         model=parts[0].info, parameters=tuple(params), conditions=conditions,
@@ -185,21 +187,34 @@ def build_problem(config: PybnfConfig) -> Problem:
         files={"problem": config.path,
                "model": ";".join(str(part.entry.path) for part in parts),
                "data": ";".join([*(r.table.path for r in runs),
-                                 *(str(p) for p, _ in props)])},
+                                 *(str(p) for p, _, _ in props)])},
         normalizations=_normalizations(config, runs, preeq, grids),
         penalties=_constraints(props, preeq, grids),
         models={part.name: part.info for part in parts},
+        warnings=tuple(w for r in runs if r.table is not None for w in r.table.warnings),
     )
 
 
-def _constraints(props: list[tuple[Path, str]], preeq: dict[str, str],
+def check_constraint_names(path: Path, constraint, info: ModelInfo) -> None:
+    """Refuse a constraint that reads a name that is no output of its model.
+
+    Checked while reading, so that ``validate`` reports it with the file and line.
+    """
+    for name in constraint.names:
+        if name != "time" and "." not in name and info.selector(name) is None:
+            raise InputError("constraint reads a name that is no observable, function or "
+                             f"species of the model {info.path.name}", file=str(path),
+                             row=constraint.line, id=name)
+
+
+def _constraints(props: list[tuple[Path, str, ModelInfo]], preeq: dict[str, str],
                  grids: dict[str, tuple[float, ...]]) -> tuple[TrajectoryPenalty, ...]:
     """The qualitative constraints of ``.prop`` files as trajectory penalties.
 
     Each constraint reads its outputs on the output grid of the action whose
     suffix is the file's name (as PyBNF compares ``X.prop`` with the output of
     suffix ``X``), at PyBNF's sample points (:mod:`bngfit.constraints`).
-    ``props`` pairs each file with the name of that simulation.
+    ``props`` gives each file with the name of that simulation and its model.
     """
     from functools import partial
 
@@ -207,8 +222,9 @@ def _constraints(props: list[tuple[Path, str]], preeq: dict[str, str],
     from .pybnf_prop import read_prop
 
     out = []
-    for p, name in props:
+    for p, name, info in props:
         for c in read_prop(p):
+            check_constraint_names(p, c, info)
             names = tuple(n for n in c.names if n != "time")
             out.append(TrajectoryPenalty(names, preeq[name], name, grids[name],
                                          partial(_constraint_penalty, penalty, c),
@@ -419,7 +435,12 @@ def _output_grid(config: PybnfConfig, part: ModelPart, run: Run) -> tuple[float,
         from .bngl_template import phases_for_data
 
         idx = phases_for_data(part.phases, run.suffix)
-        return tuple(float(t) for t in part.phases[idx[-1]].output_times())
+        phase = part.phases[idx[-1]]
+        problem = None if phase.n_steps is None else too_many_points(phase.n_steps + 1)
+        if problem is not None:  # refused before output_times() allocates the grid
+            raise InputError(f"simulate {problem}", file=str(part.entry.path), row=phase.line,
+                             id="n_steps", value=str(phase.n_steps))
+        return tuple(float(t) for t in phase.output_times())
     model = part.name
     action = next(a for a in config.actions if a.kind == "time_course"
                   and a.suffix == run.suffix and a.fields.get("model") in (None, model))

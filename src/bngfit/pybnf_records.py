@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from .conditions import MutationOp
+from .limits import too_many_points
 from .pybnf_entries import (
     ConditionEntry,
     ExperimentEntry,
@@ -143,17 +144,18 @@ _METHODS_REFUSED = ("ssa", "pla", "nf", "rm", "rulemonkey", "psa", "gillespie")
 
 
 def record_experiment(name: str, f: dict, base: Path, line: int
-                      ) -> tuple[ExperimentEntry, list[tuple[str, str, str]]]:
+                      ) -> tuple[ExperimentEntry, list[tuple[str, str, str, bool]]]:
     """``experiment: NAME, data: FILE, ... [, condition: C][, preequilibrate: C] ...``.
 
-    Returns the entry and notes for warnings, as (message, field, value).
+    Returns the entry and notes for warnings, as (message, field, value,
+    affects_result).
     """
     identifier(name, "experiment name")
     data, constraints = [], []
     for item in f["data"]:
         path = _data_file(item, base)
         (constraints if path.suffix.lower() in CONSTRAINT_SUFFIXES else data).append(path)
-        if (data + constraints).count(path) > 1:
+        if [p.resolve() for p in data + constraints].count(path.resolve()) > 1:
             raise LineError("data file listed twice", id="data", value=item)
     refs = {k: identifier(f[k], k) for k in ("condition", "preequilibrate") if k in f}
     if "model" in f:
@@ -190,6 +192,11 @@ def record_experiment(name: str, f: dict, base: Path, line: int
         raise LineError("equil_t_end is the length of the pre-equilibration: give "
                         "'preequilibrate: CONDITION' too", id="equil_t_end",
                         value=f["equil_t_end"])
+    n_points = times["n_steps"] + 1 if "n_steps" in times else times.get("t_end", 0.0) + 1
+    problem = None if data else too_many_points(n_points)
+    if problem is not None:  # the constraints' grid is allocated whole
+        key = "n_steps" if "n_steps" in times else "t_end"
+        raise LineError(f"experiment '{name}' {problem}", id=key, value=f[key])
     notes = []
     if not data and "t_end" not in times:
         raise LineError(f"experiment '{name}' has only constraint files, so its time span "
@@ -198,12 +205,13 @@ def record_experiment(name: str, f: dict, base: Path, line: int
     if data:
         for k in ("t_end", "t_start", "n_steps"):
             if k in f:
+                # PyBNF simulates this grid (its normalizations are taken over it)
                 notes.append((f"{k} has no effect on an experiment with .exp data (its "
-                              "simulation times are the data's)", k, f[k]))
+                              "simulation times are the data's)", k, f[k], True))
     for k in ("gml", "complex"):
         if k in f:
             notes.append((f"{k} is an NFsim option; bngfit simulates ODEs and ignores it",
-                          k, f[k]))
+                          k, f[k], False))
     n_steps = times.get("n_steps")
     entry = ExperimentEntry(
         name, tuple(data), line, constraints=tuple(constraints),

@@ -107,13 +107,21 @@ def read_model_info(path: str | Path) -> ModelInfo:
     Raises
     ------
     InputError
-        If the file is missing, of unknown format, or does not load.
+        If the file is missing, of unknown format, invalid (an SBML or
+        Antimony model, see :mod:`bngfit.sbml_check`), or does not load.
     MissingExtraError
         If the format needs an optional extra that is not installed.
     """
+    from .sbml_check import check_model_file
+
     path = Path(path)
+    check_model_file(path)
     model = _load_bngsim_model(path)
-    return _info_of(path, model)
+    info = _info_of(path, model)
+    if not (info.species or info.parameters or info.expressions):
+        raise InputError("the model is empty: no species, parameters or rules (an empty or "
+                         "truncated file?)", file=str(path))
+    return info
 
 
 def _info_of(path: Path, model) -> ModelInfo:

@@ -2,13 +2,42 @@
 
 from __future__ import annotations
 
-import csv
-import io
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from .errors import InputError
+
+# A number as C, pandas and other tools read it: no '_' digit groups, no
+# non-ASCII digits, no hex (Python's float() takes '1_0' for 10 and '١' for 1).
+_FLOAT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?|[+-]?(?:inf|infinity|nan)",
+                    re.ASCII | re.IGNORECASE)
+_INT = re.compile(r"[+-]?\d+", re.ASCII)
+
+
+def parse_float(text: str) -> float:
+    """A decimal number written in plain ASCII (``inf``/``nan`` allowed), surrounding
+    blanks ignored.
+
+    Raises
+    ------
+    ValueError
+        Anything else, including forms Python's ``float`` would take
+        (``1_000``, non-ASCII digits).
+    """
+    t = text.strip()
+    if not _FLOAT.fullmatch(t):
+        raise ValueError(f"not a number: {text!r}")
+    return float(t)
+
+
+def parse_int(text: str) -> int:
+    """A whole number in ASCII digits (see :func:`parse_float`)."""
+    t = text.strip()
+    if not _INT.fullmatch(t):
+        raise ValueError(f"not an integer: {text!r}")
+    return int(t)
 
 
 def read_text(path: str | Path, what: str = "file") -> str:
@@ -46,51 +75,71 @@ def read_tsv(path: str | Path) -> pd.DataFrame:
     the header are padded with empty cells; trailing empty cells beyond the
     header are ignored.
 
+    A line is split at every tab, with no quote processing: a cell holding a
+    double quote is refused, because tools that do process quotes (pandas,
+    libpetab) read such a table differently (a stray quote joins the rows up to
+    the next quote into one cell) and would fit other data.
+
     Raises
     ------
     InputError
         Missing or unreadable file, text that is not UTF-8, no header line,
-        unnamed or duplicated columns, a row with more cells than the header.
+        unnamed or duplicated columns, a row with more cells than the header, a
+        cell with a double quote or a NUL byte.
     """
     path = Path(path)
     f = str(path)
     text = read_text(path)
-    reader = csv.reader(io.StringIO(text), delimiter="\t")
     header: list[str] | None = None
     header_line = 1
     rows: list[list[str]] = []
     lines: list[int] = []
-    try:
-        for fields in reader:
-            line = reader.line_num
-            if not any(c.strip() for c in fields):
-                continue
-            if header is None:
-                header = [c.strip() for c in fields]
-                header_line = line
-                while header and header[-1] == "":
-                    header.pop()
-                if "" in header:
-                    raise InputError(f"column {header.index('') + 1} of the header has no "
-                                     "name", file=f, row=line)
-                dup = sorted({c for c in header if header.count(c) > 1})
-                if dup:
-                    raise InputError("column name appears more than once in the header",
-                                     file=f, row=line, id=dup[0])
-                continue
-            cells = [c.strip() for c in fields]
-            extra = cells[len(header):]
-            if any(extra):
-                raise InputError(f"row has {len(cells)} cells but the header has "
-                                 f"{len(header)} columns (a tab too many, or a missing "
-                                 "column name?)", file=f, row=line, value=extra[0])
-            rows.append(cells[: len(header)] + [""] * (len(header) - len(cells)))
-            lines.append(line)
-    except csv.Error as err:
-        raise InputError(f"not a tab-separated table: {err}", file=f,
-                         row=reader.line_num) from None
+    for line, raw in enumerate(_LINE_END.split(text), start=1):
+        cells = [c.strip() for c in raw.split("\t")]
+        if not any(cells):
+            continue
+        _check_cells(cells, header, f, line)
+        if header is None:
+            header = cells
+            header_line = line
+            while header and header[-1] == "":
+                header.pop()
+            if "" in header:
+                raise InputError(f"column {header.index('') + 1} of the header has no "
+                                 "name", file=f, row=line)
+            dup = sorted({c for c in header if header.count(c) > 1})
+            if dup:
+                raise InputError("column name appears more than once in the header",
+                                 file=f, row=line, id=dup[0])
+            continue
+        extra = cells[len(header):]
+        if any(extra):
+            raise InputError(f"row has {len(cells)} cells but the header has "
+                             f"{len(header)} columns (a tab too many, or a missing "
+                             "column name?)", file=f, row=line, value=extra[0])
+        rows.append(cells[: len(header)] + [""] * (len(header) - len(cells)))
+        lines.append(line)
     if header is None:
         raise InputError("table is empty (no header line)", file=f)
     df = pd.DataFrame(rows, columns=header, index=lines, dtype=object)
     df.attrs["header_line"] = header_line
     return df
+
+
+# Line ends as csv and pandas read them (not str.splitlines, which also splits at
+# form feeds and Unicode separators that may sit inside a cell).
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _check_cells(cells: list[str], header: list[str] | None, f: str, line: int) -> None:
+    """Refuse a double quote or a NUL byte in any cell of a table line."""
+    for j, cell in enumerate(cells):
+        where = (f"column '{header[j]}'" if header is not None and j < len(header)
+                 else f"cell {j + 1}")
+        if '"' in cell:
+            raise InputError(f"{where} holds a double quote (\"); tables are read without "
+                             "quote processing (other tools would join lines up to the next "
+                             "quote): remove the quotes", file=f, row=line, value=cell)
+        if "\x00" in cell:
+            raise InputError(f"{where} holds a NUL byte: this is not a text table",
+                             file=f, row=line, value=cell.replace("\x00", "\\0"))
