@@ -439,15 +439,16 @@ class Objective:
             z, dz_dh = transform(h, self._tcode)
         if not np.isfinite(z).all():
             i = int(np.nonzero(~np.isfinite(z))[0][0])
+            why = ("its formula has no finite value there" if not np.isfinite(h[i])
+                   else "not valid under its transformation")
             return self._failed(x, sensi, EvalStatus.INVALID_VALUE,
                                 f"observable '{meas.observable[i]}' is {h[i]:.6g} at "
-                                f"measurement line {meas.rows[i]}, not valid under its "
-                                "transformation")
+                                f"measurement line {meas.rows[i]}, {why}")
         if not (np.isfinite(sig).all() and (sig > 0).all()):
             i = int(np.nonzero(~(np.isfinite(sig) & (sig > 0)))[0][0])
             return self._failed(x, sensi, EvalStatus.INVALID_VALUE,
                                 f"noise of observable '{meas.observable[i]}' is {sig[i]:.6g} "
-                                f"at measurement line {meas.rows[i]}; sigma must be > 0")
+                                f"at measurement line {meas.rows[i]}; sigma must be finite and > 0")
         zm = self._zm
         d_dk = None
         if self._has_shape:
