@@ -90,6 +90,9 @@ class Kernel:
     value_fn: Callable | None = None
     partials_fn: Callable | None = None
     warning_free: bool = True
+    # numpy's printed ``logical_and.reduce((a, b))`` needs operands of one
+    # shape: such kernels get every operand as an array of the group's rows.
+    arrays: bool = False
 
 
 _KERNELS: dict[tuple, Kernel] = {}
@@ -138,7 +141,8 @@ def compile_kernel(formula: Formula, wrt: tuple[int, ...]) -> Kernel:
         if wrt:
             partials_fn = lambdify(syms, [sp.diff(real, syms[j]) for j in wrt], cse=True)
         k = Kernel(formula, "general", wrt, value_fn=value_fn, partials_fn=partials_fn,
-                   warning_free=_warning_free(expr))
+                   warning_free=_warning_free(expr),
+                   arrays=real.has(sp.And, sp.Or, sp.Xor))
     _KERNELS[key] = k
     return k
 
@@ -164,6 +168,8 @@ class FormulaEval:
         if k.kind == "const":
             return np.full(n, k.const), (None if dy is None else np.zeros((n, theta.size)))
         args = [op.values(y, theta) for op in self.operands]
+        if k.arrays:
+            args = [np.broadcast_to(a, (n,)) for a in args]
         if k.kind == "name":
             value = args[0]
             if not isinstance(value, np.ndarray):

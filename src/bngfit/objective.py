@@ -265,7 +265,9 @@ class Objective:
             raise ValueError(f"x must have shape ({self._n_x},), got {x.shape}")
         if self._cache is not None:
             cx, cs, cev = self._cache
-            if cs >= sensi and np.array_equal(cx, x):
+            # (a value-only call does not get an evaluation made invalid by its gradient)
+            if cs >= sensi and np.array_equal(cx, x) and (
+                    sensi or cev.status != EvalStatus.INVALID_GRADIENT):
                 return cev
         ev = self._evaluate(x, bool(sensi))
         self._cache = (x.copy(), int(sensi), ev)
