@@ -244,3 +244,17 @@ def test_optimizers_never_follow_a_nonfinite_gradient(sqrt_problem, optimizer):
                         np.array([1.0, 2.0]), optimizer)
     assert f.best is not None and f.best.ok
     assert_honest(local, f, np.array([-2.0, 0.0]), np.array([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgsb", "least_squares"])
+def test_a_raced_fit_on_the_blowup_model_reports_honest_starts(blowup, optimizer):
+    problem, _ = blowup
+    result = bngfit.fit(problem, optimizer=optimizer, n_starts=4, rng=3, engine="sequential",
+                        race=3, race_budget=10)
+    assert len(result.starts) == 4
+    for s in result.starts:
+        if s.status is StartStatus.CONVERGED:
+            # the optimum is inside the box: no active bound at a converged start
+            assert s.grad_norm <= STATIONARY_RTOL * (1 + abs(s.fval)), s
+    assert result.best.status is StartStatus.CONVERGED
+    np.testing.assert_allclose(10**result.best.x, [K_TRUE, D_TRUE], rtol=1e-4)
