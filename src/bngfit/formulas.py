@@ -16,6 +16,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import InputError
+from .mathfuncs import lambdify, prepare
 
 
 @dataclass(frozen=True)
@@ -172,10 +173,11 @@ def compile_expr(text: str, expr: sp.Expr) -> Formula:
     # Free symbols from the parser may carry assumptions; rebuild them plain so
     # that differentiation by name matches.
     expr = expr.xreplace({s: sp.Symbol(str(s)) for s in expr.free_symbols})
-    value = sp.lambdify(syms, expr, modules="numpy", dummify=True)
-    partials = tuple(
-        sp.lambdify(syms, sp.diff(expr, s), modules="numpy", dummify=True) for s in syms
-    )
+    # abs, sign, min, max (and numbers as conditions) in forms with numpy
+    # derivatives; the Formula keeps the expression as parsed.
+    real = prepare(expr)
+    value = lambdify(syms, real)
+    partials = tuple(lambdify(syms, sp.diff(real, s)) for s in syms)
     return Formula(text, expr, names, value, partials)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .objective import Objective
+from .validity import EvalStatus
 
 COLUMNS = ["grad", "fd_f", "fd_b", "fd_c", "fd_err", "abs_err", "rel_err"]
 DEFAULT_MULTI_EPS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7)
@@ -55,11 +56,14 @@ def check_grad(
     Raises
     ------
     RuntimeError
-        If the objective fails at ``x`` itself.
+        If the objective fails at ``x`` itself (a finite value with a NaN/inf
+        gradient is checked: those rows read NaN/inf in ``grad``).
     """
     x = np.array(x, dtype=float)
     base = obj(x, sensi=1)
-    if not base.ok:
+    # A non-finite gradient next to a finite value is what a check must show
+    # (its rows are mismatches); any other failure leaves nothing to compare.
+    if not base.ok and base.status != EvalStatus.INVALID_GRADIENT:
         raise RuntimeError(f"objective fails at the check point: {base.message}")
     idx = range(x.size) if x_indices is None else list(x_indices)
     rows = []
@@ -164,7 +168,8 @@ def summarize(table: pd.DataFrame, fval: float | None = None, tol: float = 1e-4,
               eps: float | None = None) -> GradCheckSummary:
     """Classify each row of a :func:`check_grad` / :func:`check_grad_multi_eps` table.
 
-    A row *agrees* when ``rel_err < tol``. Otherwise it is a *mismatch* only when
+    A row whose gradient entry is NaN or inf is a *mismatch*. A row *agrees*
+    when ``rel_err < tol``. Otherwise it is a *mismatch* only when
     the finite differences are sharp enough to tell: at some step the gradient is
     more than :data:`MARGIN` times the differences' own error estimate away from
     the central difference. That estimate is the largest of the spread of the
@@ -195,6 +200,10 @@ def summarize(table: pd.DataFrame, fval: float | None = None, tol: float = 1e-4,
     steps = table.attrs.get("steps")
     out: dict[str, Agreement] = {}
     for pid, row in table.iterrows():
+        if not np.isfinite(row["grad"]):
+            # A NaN/inf gradient entry is wrong whatever the differences say.
+            out[str(pid)] = Agreement.MISMATCH
+            continue
         if row["rel_err"] < tol:
             out[str(pid)] = Agreement.AGREES
             continue
@@ -241,7 +250,8 @@ def describe(summary: GradCheckSummary, table: pd.DataFrame) -> list[str]:
                      "--rtol 1e-12 --atol 1e-14")
     bad = summary.ids(Agreement.MISMATCH)
     if bad:
-        lines.append("MISMATCH (differences consistent, gradient off): " + ", ".join(
-            f"{p} (grad {table.loc[p, 'grad']:.6e}, fd_c {table.loc[p, 'fd_c']:.6e})"
-            for p in bad))
+        lines.append("MISMATCH (differences consistent, gradient off; or the gradient "
+                     "is not finite): " + ", ".join(
+                         f"{p} (grad {table.loc[p, 'grad']:.6e}, fd_c "
+                         f"{table.loc[p, 'fd_c']:.6e})" for p in bad))
     return lines

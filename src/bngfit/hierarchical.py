@@ -36,6 +36,7 @@ from .noise import transform
 from .objective import Evaluation
 from .problem import NoiseFamily
 from .scales import dtheta_dx, scale_codes, to_scale, unscale
+from .validity import EvalStatus
 
 # Noise families with a closed-form scale
 CLOSED_FORM = (NoiseFamily.NORMAL, NoiseFamily.LAPLACE)
@@ -291,7 +292,9 @@ class ProfiledObjective:
             raise ValueError(f"x must have shape {self.profile.keep.shape}, got {x_r.shape}")
         if self._cache is not None:
             cx, cs, cev = self._cache
-            if cs >= sensi and np.array_equal(cx, x_r):
+            # (a value-only call does not get an evaluation made invalid by its gradient)
+            if cs >= sensi and np.array_equal(cx, x_r) and (
+                    sensi or cev.status != EvalStatus.INVALID_GRADIENT):
                 return cev
         full = self.objective.evaluate_profiled(self.full_point(x_r), sensi, self.profile)
         keep = self.profile.keep

@@ -17,6 +17,7 @@ import sympy as sp
 
 from .conditions import Quantity
 from .formulas import Formula
+from .mathfuncs import lambdify, prepare
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,10 @@ class Operand:
         if not self._tpos.size and not self.quantities:
             return self.const
         if self._tsingle >= 0 and not self.quantities:
-            return float(theta[self._tsingle])  # one value for all rows: broadcasts
+            # one value for all rows: broadcasts. A numpy float, not a Python
+            # one: 1/p at p = 0 is then inf (an invalid evaluation), never a
+            # ZeroDivisionError.
+            return theta[self._tsingle]
         v = self.const.copy()
         v[self._tpos] = theta[self._tcol]
         for pos, q in self.quantities:
@@ -86,6 +90,9 @@ class Kernel:
     value_fn: Callable | None = None
     partials_fn: Callable | None = None
     warning_free: bool = True
+    # numpy's printed ``logical_and.reduce((a, b))`` needs operands of one
+    # shape: such kernels get every operand as an array of the group's rows.
+    arrays: bool = False
 
 
 _KERNELS: dict[tuple, Kernel] = {}
@@ -118,7 +125,7 @@ def compile_kernel(formula: Formula, wrt: tuple[int, ...]) -> Kernel:
     syms = [sp.Symbol(n) for n in formula.symbols]
     if not syms:
         # numpy evaluates the constant exactly as the formula's own function does
-        value = sp.lambdify([], expr, modules="numpy")()
+        value = lambdify([], prepare(expr))()
         k = Kernel(formula, "const", wrt, const=float(np.asarray(value, dtype=float)))
     elif len(syms) == 1 and expr == syms[0]:
         k = Kernel(formula, "name", wrt)
@@ -127,13 +134,15 @@ def compile_kernel(formula: Formula, wrt: tuple[int, ...]) -> Kernel:
         # multiplications instead of two generated-function calls.
         k = Kernel(formula, "product", wrt)
     else:
-        value_fn = sp.lambdify(syms, expr, modules="numpy", dummify=True)
+        # abs, sign, min, max in forms with numpy derivatives (subgradients at kinks)
+        real = prepare(expr)
+        value_fn = lambdify(syms, real)
         partials_fn = None
         if wrt:
-            partials_fn = sp.lambdify(syms, [sp.diff(expr, syms[j]) for j in wrt],
-                                      modules="numpy", dummify=True, cse=True)
+            partials_fn = lambdify(syms, [sp.diff(real, syms[j]) for j in wrt], cse=True)
         k = Kernel(formula, "general", wrt, value_fn=value_fn, partials_fn=partials_fn,
-                   warning_free=_warning_free(expr))
+                   warning_free=_warning_free(expr),
+                   arrays=real.has(sp.And, sp.Or, sp.Xor))
     _KERNELS[key] = k
     return k
 
@@ -159,6 +168,8 @@ class FormulaEval:
         if k.kind == "const":
             return np.full(n, k.const), (None if dy is None else np.zeros((n, theta.size)))
         args = [op.values(y, theta) for op in self.operands]
+        if k.arrays:
+            args = [np.broadcast_to(a, (n,)) for a in args]
         if k.kind == "name":
             value = args[0]
             if not isinstance(value, np.ndarray):

@@ -36,6 +36,7 @@ from .problem import SHAPE_FAMILIES, NoiseFamily, Problem
 from .scales import dtheta_dx, scale_codes, unscale
 from .simulate import Engine, SolverSettings
 from .transforms import normalize, normalize_values
+from .validity import EvalStatus, nonfinite_message
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,9 @@ class Evaluation:
         Observable values at the measurements (untransformed).
     sigma : ndarray, shape (n_meas,)
     status : str
-        ``"ok"``, ``"simulation_failed"`` or ``"invalid_value"``.
+        An :class:`~bngfit.validity.EvalStatus`: ``"ok"``, ``"simulation_failed"``,
+        ``"invalid_value"`` or ``"invalid_gradient"`` (finite ``fval``, NaN/inf in
+        ``grad``; no residuals). Only ``"ok"`` is a valid evaluation.
     message : str
     """
 
@@ -122,7 +125,7 @@ class Evaluation:
     chi2: float
     simulation: np.ndarray = field(repr=False)
     sigma: np.ndarray = field(repr=False)
-    status: str = "ok"
+    status: str = EvalStatus.OK
     message: str = ""
     # Builds (res, sres) on first use: an optimizer on fval and grad never
     # pays for the residual Jacobian.
@@ -168,7 +171,7 @@ class Evaluation:
     @property
     def ok(self) -> bool:
         """Whether the evaluation succeeded."""
-        return self.status == "ok"
+        return self.status == EvalStatus.OK
 
 
 class Objective:
@@ -262,7 +265,9 @@ class Objective:
             raise ValueError(f"x must have shape ({self._n_x},), got {x.shape}")
         if self._cache is not None:
             cx, cs, cev = self._cache
-            if cs >= sensi and np.array_equal(cx, x):
+            # (a value-only call does not get an evaluation made invalid by its gradient)
+            if cs >= sensi and np.array_equal(cx, x) and (
+                    sensi or cev.status != EvalStatus.INVALID_GRADIENT):
                 return cev
         ev = self._evaluate(x, bool(sensi))
         self._cache = (x.copy(), int(sensi), ev)
@@ -311,7 +316,8 @@ class Objective:
                     f" (pre-equilibration '{exp.preeq_id}')" if exp.preeq_id else "") + (
                     f" of model '{list(self.problem.models)[exp.model]}'"
                     if len(self.engines) > 1 else "")
-                return self._failed(x, sensi, "simulation_failed", f"{where}: {err}")
+                return self._failed(x, sensi, EvalStatus.SIMULATION_FAILED,
+                                    f"{where}: {err}")
             ys.append(y.reshape(-1))
             if sensi:
                 dys.append(dy.reshape(-1, nth))
@@ -321,13 +327,19 @@ class Objective:
         if plan.normalizations:
             h, dh, why = normalize(plan.normalizations, h, dh, y_flat, dy_flat)
             if why is not None:
-                return self._failed(x, sensi, "invalid_value", why)
+                return self._failed(x, sensi, EvalStatus.INVALID_VALUE, why)
         if profile is not None:
             # The simulation does not depend on these scales: set them from it.
             profile.set_optimum(x, theta, h, sig, self._zm, self._tcode)
         ev = self._likelihood(x, theta, h, dh, sig, dsig, sensi)
         if plan.penalties and ev.ok:
-            return self._add_penalties(ev, theta, y_flat, dy_flat, sensi)
+            ev = self._add_penalties(ev, theta, y_flat, dy_flat, sensi)
+        if sensi and ev.ok and not np.isfinite(ev.grad).all():
+            # A finite value with a NaN/inf gradient is no direction to follow.
+            why = nonfinite_message("gradient", ev.grad, self.x_names)
+            log.debug("evaluation invalid at x=%s: %s", x, why)
+            return dataclasses.replace(ev, _res=None, _sres=None, _deferred=None,
+                                       status=EvalStatus.INVALID_GRADIENT, message=why)
         return ev
 
     def _add_penalties(self, ev: Evaluation, theta, y, dy, sensi) -> Evaluation:
@@ -344,11 +356,11 @@ class Objective:
                     v, dv, why = normalize_values(kind, y[nref], dy[nref] if sensi else None,
                                                   v, dv, f"'{name}' in {spec.penalty.label}")
                     if why is not None:
-                        return self._failed(ev.x, sensi, "invalid_value", why)
+                        return self._failed(ev.x, sensi, EvalStatus.INVALID_VALUE, why)
                 series[name], dseries[name] = v, dv
             value, dvalue = spec.penalty.evaluate(spec.t, series)
             if not np.isfinite(value):
-                return self._failed(ev.x, sensi, "invalid_value",
+                return self._failed(ev.x, sensi, EvalStatus.INVALID_VALUE,
                                     f"{spec.penalty.label}: the penalty is {value}")
             total += float(value)
             if sensi:
@@ -429,15 +441,16 @@ class Objective:
             z, dz_dh = transform(h, self._tcode)
         if not np.isfinite(z).all():
             i = int(np.nonzero(~np.isfinite(z))[0][0])
-            return self._failed(x, sensi, "invalid_value",
+            why = ("its formula has no finite value there" if not np.isfinite(h[i])
+                   else "not valid under its transformation")
+            return self._failed(x, sensi, EvalStatus.INVALID_VALUE,
                                 f"observable '{meas.observable[i]}' is {h[i]:.6g} at "
-                                f"measurement line {meas.rows[i]}, not valid under its "
-                                "transformation")
+                                f"measurement line {meas.rows[i]}, {why}")
         if not (np.isfinite(sig).all() and (sig > 0).all()):
             i = int(np.nonzero(~(np.isfinite(sig) & (sig > 0)))[0][0])
-            return self._failed(x, sensi, "invalid_value",
+            return self._failed(x, sensi, EvalStatus.INVALID_VALUE,
                                 f"noise of observable '{meas.observable[i]}' is {sig[i]:.6g} "
-                                f"at measurement line {meas.rows[i]}; sigma must be > 0")
+                                f"at measurement line {meas.rows[i]}; sigma must be finite and > 0")
         zm = self._zm
         d_dk = None
         if self._has_shape:
@@ -452,7 +465,7 @@ class Objective:
         fval = float(nllh.sum()) + self._const
         if not math.isfinite(fval):
             i = int(np.nonzero(~np.isfinite(nllh))[0][0])
-            return self._failed(x, sensi, "invalid_value",
+            return self._failed(x, sensi, EvalStatus.INVALID_VALUE,
                                 f"the likelihood of observable '{meas.observable[i]}' at "
                                 f"measurement line {meas.rows[i]} is not finite (simulated "
                                 f"{h[i]:.6g}; a negative-binomial mean and every shape "

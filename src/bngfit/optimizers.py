@@ -13,7 +13,7 @@ import logging
 import time
 import warnings
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import numpy as np
@@ -22,6 +22,7 @@ from .errors import parse_choice
 from .fides_dense import dense_diagonals
 from .objective import Evaluation, Objective
 from .results import StartStatus
+from .validity import EvalStatus, nonfinite_message
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +55,12 @@ class LocalResult:
 class Counted:
     """The objective as optimizers see it: counts, trace, failure policy.
 
-    A point where the simulation fails gives ``fval = inf`` (and non-finite
-    residuals): every optimizer here rejects such a trial step and shrinks its
-    step; none sees an exception.
+    A point where the evaluation is invalid (a failed simulation, a value out
+    of its domain, a non-finite gradient or residual Jacobian; any status but
+    ``ok``) is a rejected trial point for every optimizer here: least_squares
+    and fides get non-finite values and shrink their step, L-BFGS-B gets a
+    wall it backtracks from (:func:`_lbfgsb`); none sees an exception and none
+    follows a fake gradient.
     """
 
     objective: Objective
@@ -74,8 +78,8 @@ class Counted:
             return self.last
         t0 = time.perf_counter()
         ev = self.objective(x, sensi=1)
-        if self.residuals:
-            ev.sres  # noqa: B018 - materializes res and sres
+        if self.residuals and ev.ok:
+            ev = _finite_residuals(ev, self.objective.x_names)
         self.eval_s += time.perf_counter() - t0
         self.last = ev
         self.trace.append(ev.fval)
@@ -186,17 +190,28 @@ def _lbfgsb(f: Counted, x0, lb, ub, opts) -> LocalResult:
     from scipy.optimize import minimize
 
     f.residuals = False
+    # The current iterate (x, fval, grad): a failed trial point is answered
+    # relative to it (see _wall).
+    it: list = []
+
     def fun(x):
         ev = f(x)
-        if not ev.ok:
-            return np.inf, np.zeros_like(x)
-        return ev.fval, ev.grad
+        if ev.ok:
+            return ev.fval, ev.grad
+        return _wall(x, *it[-1])
+
+    def new_iterate(xk):
+        ev = f(xk)  # the line search's accepted point: the last evaluation
+        if ev.ok:
+            it.append((ev.x, ev.fval, ev.grad))
 
     r0 = f(x0)
     if not r0.ok:
         return LocalResult(x0, StartStatus.ERROR, f"objective fails at the start point: "
                                                   f"{r0.message}")
+    it.append((r0.x, r0.fval, r0.grad))
     out = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=list(zip(lb, ub, strict=True)),
+                   callback=new_iterate,
                    options={"maxiter": opts.get("maxiter", 1000),
                             "maxfun": opts.get("max_nfev", 2000),
                             "ftol": opts.get("ftol", 1e-12), "gtol": opts.get("gtol", 1e-8)})
@@ -205,11 +220,34 @@ def _lbfgsb(f: Counted, x0, lb, ub, opts) -> LocalResult:
         status = StartStatus.CONVERGED
     elif "LIMIT" in msg.upper() or "MAX" in msg.upper():
         status = StartStatus.MAX_ITER
-    elif "LNSRCH" in msg.upper():
-        status = StartStatus.STALLED  # the line search found no decrease along the step
+    elif "LNSRCH" in msg.upper() or "ABNORMAL" in msg.upper():
+        # the line search found no decrease along the step (scipy >= 1.15 says
+        # "ABNORMAL", older versions "ABNORMAL_TERMINATION_IN_LNSRCH")
+        status = StartStatus.STALLED
     else:
         status = StartStatus.FAILED
     return LocalResult(out.x, status, msg)
+
+
+def _wall(x: np.ndarray, xi: np.ndarray, fi: float, gi: np.ndarray) -> tuple[float, np.ndarray]:
+    """What L-BFGS-B is told at a trial point ``x`` where the objective is invalid.
+
+    scipy's L-BFGS-B handed ``(inf, 0)`` (or any value with a zero gradient)
+    interpolates its line search back to the iterate itself, sees no decrease
+    and reports convergence there, whatever the gradient. Instead the trial
+    point gets the values of a convex quadratic along the step ``d = x - xi``
+    from the iterate ``(xi, fi, gi)``: slope ``s = gi.d < 0`` at the iterate,
+    value ``fi + |s|`` (above the iterate: the sufficient-decrease test fails
+    and the point is never accepted) and slope ``3|s|`` at ``x``. The line
+    search's interpolation then backtracks to about a quarter of the step,
+    as on a function that rises steeply beyond it.
+    """
+    d = x - xi
+    dd = float(d @ d)
+    if dd == 0.0:
+        return fi + 1.0 + abs(fi), np.asarray(gi, float).copy()
+    rise = abs(float(gi @ d)) + 1e-8 * (1.0 + abs(fi))
+    return fi + rise, gi + (4.0 * rise / dd) * d
 
 
 FIDES_HESSIANS = ("gn", "fx", "gnsbfgs", "bfgs", "sr1")
@@ -352,4 +390,50 @@ def minimize(objective: Objective | Counted, x0: np.ndarray, lb: np.ndarray, ub:
     # point, and a trial point may have been better (L-BFGS-B line searches).
     if f.best is not None:
         result = LocalResult(f.best.x.copy(), result.status, result.message)
+        if result.status is StartStatus.CONVERGED:
+            result = _confirm_stationary(result, f.best, lb, ub)
     return result, f
+
+
+# A start is reported converged only where the projected gradient's largest
+# entry is at most this fraction of (1 + |fval|). Every optimizer's own
+# tolerances are far tighter (1e-8 on the gradient, 1e-10 to 1e-12 relative
+# on fval); this catches a claim of convergence the gradient contradicts.
+STATIONARY_RTOL = 1e-3
+
+
+def projected_gradient(x: np.ndarray, grad: np.ndarray, lb: np.ndarray,
+                       ub: np.ndarray) -> np.ndarray:
+    """The gradient with the entries zeroed that push ``x`` out through an active bound."""
+    x, g = np.asarray(x, float), np.asarray(grad, float)
+    out = g.copy()
+    out[(x <= np.asarray(lb, float)) & (g > 0)] = 0.0
+    out[(x >= np.asarray(ub, float)) & (g < 0)] = 0.0
+    return out
+
+
+def _confirm_stationary(result: LocalResult, end: Evaluation, lb, ub) -> LocalResult:
+    """``result``, or STALLED where its end point's projected gradient is large."""
+    pg = float(np.max(np.abs(projected_gradient(end.x, end.grad, lb, ub)), initial=0.0))
+    limit = STATIONARY_RTOL * (1.0 + abs(end.fval))
+    if pg <= limit:
+        return result
+    return LocalResult(result.x, StartStatus.STALLED,
+                       f"{result.message}; not converged: the projected gradient at the end "
+                       f"point has an entry of {pg:.3g} (> {limit:.3g}, "
+                       f"{STATIONARY_RTOL:g} * (1 + |fval|))")
+
+
+def _finite_residuals(ev: Evaluation, names: list[str]) -> Evaluation:
+    """``ev`` with its residuals built; not ok where they or their Jacobian are not finite."""
+    res, sres = ev.res, ev.sres
+    why = None
+    if res is not None and not np.isfinite(res).all():
+        i = int(np.nonzero(~np.isfinite(res))[0][0])
+        why = f"residual {i} is {res[i]}: the point is rejected"
+    elif sres is not None:
+        why = nonfinite_message("residual Jacobian", sres, names)
+    if why is None:
+        return ev
+    return replace(ev, _res=None, _sres=None, _deferred=None,
+                   status=EvalStatus.INVALID_GRADIENT, message=why)
