@@ -390,3 +390,15 @@ def test_phase_is_frozen():
     phase = Phase(0.0, 1.0, None, 1, None, False, (), (), 1)
     with pytest.raises(AttributeError):
         phase.t_end = 2.0  # type: ignore[misc]
+
+
+def test_a_huge_output_grid_is_refused_while_reading_the_actions():
+    """n_steps beyond the documented limit is refused before any grid exists."""
+    from bngfit.limits import MAX_OUTPUT_POINTS
+
+    ok = f'simulate({{method=>"ode",t_end=>10,n_steps=>{MAX_OUTPUT_POINTS - 1}}})\n'
+    assert protocol(parse_actions(ok))[0].n_steps == MAX_OUTPUT_POINTS - 1
+    text = 'begin actions\nsimulate({method=>"ode",t_end=>10,n_steps=>1e9})\nend actions\n'
+    with pytest.raises(InputError, match="output time points") as info:
+        protocol(parse_actions(text, file="t.bngl"), file="t.bngl")
+    assert info.value.issues[0].row == 2 and info.value.issues[0].file == "t.bngl"

@@ -258,3 +258,20 @@ def test_a_raced_fit_on_the_blowup_model_reports_honest_starts(blowup, optimizer
             assert s.grad_norm <= STATIONARY_RTOL * (1 + abs(s.fval)), s
     assert result.best.status is StartStatus.CONVERGED
     np.testing.assert_allclose(10**result.best.x, [K_TRUE, D_TRUE], rtol=1e-4)
+
+
+def test_check_grad_command_shows_the_nonfinite_row(sqrt_problem, tmp_path):
+    """The command line reaches the table at such a point (it used to stop at status)."""
+    import json
+    import subprocess
+    import sys
+
+    point = tmp_path / "point.tsv"
+    point.write_text(f"parameterId\tvalue\nk1\t{float(np.log10(0.8))!r}\noff\t0\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bngfit.cli", "check-grad", str(sqrt_problem.problem.source),
+         "--point", str(point), "--json"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["parameterId"]: r for r in json.loads(proc.stdout)}
+    assert rows["off"]["grad"] is None  # JSON null: not finite
+    assert rows["k1"]["grad"] is not None and rows["k1"]["rel_err"] < 1e-4

@@ -506,9 +506,6 @@ def test_empty_exp_column_warning_reaches_a_legacy_problem(tmp_path):
     assert w.id == "x" and "no values" in w.message and not w.affects_result
 
 
-@pytest.mark.xfail(reason="bngsim's BNGL loading runs bionetgen's cement app on the host's "
-                   "sys.argv: a '-q' there replaces sys.stdout/sys.stderr by /dev/null for "
-                   "good (to be guarded in simulate._load_bngsim_model)", strict=False)
 def test_loading_bngl_keeps_the_output_streams(tmp_path, monkeypatch):
     from bngfit.simulate import read_model_info
 
@@ -524,3 +521,25 @@ def test_loading_bngl_keeps_the_output_streams(tmp_path, monkeypatch):
     finally:
         sys.stdout, sys.stderr = before
     assert after == before
+
+
+def test_a_fit_keeps_and_shows_the_warnings_that_change_the_objective(tmp_path):
+    """fit prints the warning once, its summary names it, the store keeps it for show."""
+    import json
+
+    conf = _conf_with_unknown_key(tmp_path)
+    store = tmp_path / "run.db"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bngfit.cli", "fit", str(conf), "--starts", "2", "--race", "1",
+         "--engine", "sequential", "--no-progress", "--store", str(store)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert len([ln for ln in proc.stderr.splitlines() if "objfnc" in ln]) == 1, proc.stderr
+    [line] = [ln for ln in proc.stdout.splitlines() if "objfnc" in ln]
+    assert line.startswith("the objective differs from the files as written:")
+    assert "demo_xml.conf:12" in line
+    shown = subprocess.run([sys.executable, "-m", "bngfit.cli", "show", str(store), "--json"],
+                           capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0, shown.stderr
+    [warning] = json.loads(shown.stdout)["warnings"]
+    assert "objfnc" in warning and "demo_xml.conf:12" in warning

@@ -97,7 +97,17 @@ def _bng2() -> Path:
         from bngsim._bngpath import resolve_bng
     except ImportError:  # pragma: no cover - bngsim without the resolver
         raise MissingExtraError(f"loading BNGL needs BioNetGen's BNG2.pl; {_INSTALL}") from None
-    r = resolve_bng(None)
+    # The resolver imports PyBioNetGen, whose command-line app reads the host's
+    # sys.argv at import: a '-q' there (a user's script, pytest -q) would point
+    # sys.stdout and sys.stderr at /dev/null for good. It sees a bare argv, and
+    # the streams are put back whatever it does.
+    argv, streams = sys.argv, (sys.stdout, sys.stderr)
+    sys.argv = argv[:1] or ["bngfit"]
+    try:
+        r = resolve_bng(None)
+    finally:
+        sys.argv = argv
+        sys.stdout, sys.stderr = streams
     if not r.ok or r.bng2_pl is None:
         raise MissingExtraError(
             f"loading BNGL needs BioNetGen's BNG2.pl and perl; {_INSTALL}. "

@@ -29,6 +29,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import InputError
+from .limits import too_many_points
 
 _FREE = re.compile(r"\b[A-Za-z_]\w*__FREE\b")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
@@ -716,6 +717,9 @@ class _Builder:
             n = _number(1.0 if steps is None else steps, "n_steps", a, self.file)
             if n < 1 or not n.is_integer():
                 raise self.refuse(a, f"n_steps must be a positive integer, not {n:g}")
+            too_many = too_many_points(n + 1)
+            if too_many:  # refused before a grid of that size is ever built
+                raise self.refuse(a, f"n_steps={n:g} {too_many}")
             n_steps = int(n)
         else:
             if not isinstance(samples, tuple) or len(samples) < 3:

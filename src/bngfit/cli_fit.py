@@ -136,6 +136,8 @@ def summary_text(r: FitResult) -> str:
     closed = r.settings.get("closed_form_noise") or []
     if closed:
         lines.append(f"noise parameters in closed form at each evaluation: {', '.join(closed)}")
+    for warning in r.settings.get("warnings") or []:
+        lines.append(f"the objective differs from the files as written: {warning}")
     lines.append("status: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
     failed = [s for s in r.starts if s.status.value == "error"]
     for s in failed[:3]:

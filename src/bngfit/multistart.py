@@ -254,13 +254,17 @@ class FitSettings:
     race: Race = Race(candidates=1)
     hierarchical: bool = True
     closed_form_noise: tuple[str, ...] = ()  # the parameters hierarchical sets
+    # load warnings that mean the objective differs from what the files literally
+    # ask for: kept with the run, so a stored result says what it was fitted to
+    warnings: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         return {"sampler": self.sampler, "objective_opts": self.objective_opts,
                 "optimizer_opts": self.optimizer_opts, "user_starts": self.user_starts,
                 "race": self.race.candidates, "race_budget": self.race.budget,
                 "hierarchical": self.hierarchical,
-                "closed_form_noise": list(self.closed_form_noise)}
+                "closed_form_noise": list(self.closed_form_noise),
+                "warnings": list(self.warnings)}
 
 
 # Settings a store written before they existed holds implicitly: such runs
@@ -283,7 +287,8 @@ def _check_settings_match(store: Store, s: FitSettings) -> None:
               "seed": meta["seed"], **LEGACY_SETTINGS, **meta["settings"]}
     ours = {"optimizer": s.optimizer, "n_starts": s.n_starts, "seed": s.seed,
             **json_roundtrip(s.as_dict())}
-    diff = [k for k in ours if theirs.get(k) != ours[k]]
+    # the warnings follow from the problem, which the fingerprint compares already
+    diff = [k for k in ours if k != "warnings" and theirs.get(k) != ours[k]]
     if diff:
         detail = "; ".join(f"{k}: stored {theirs.get(k)!r}, given {ours[k]!r}" for k in diff)
         raise InputError(f"resume with the stored settings, or start a new store ({detail})",
@@ -431,7 +436,8 @@ def fit(
     profile = noise_profile(obj) if hierarchical else None
     settings = FitSettings(opt.value, n_starts, seed, sampler, objective_opts,
                            dict(optimizer_opts or {}), int(user.shape[0]), race_spec,
-                           bool(hierarchical), profile.names if profile else ())
+                           bool(hierarchical), profile.names if profile else (),
+                           tuple(w.format() for w in problem.warnings if w.affects_result))
 
     if eng is ExecutorName.DASK and scheduler:
         from .dask_engine import check_scheduler

@@ -167,6 +167,7 @@ class FitResult:
             "race": self.settings.get("race", 1),
             "race_budget": self.settings.get("race_budget"),
             "closed_form_noise": list(self.settings.get("closed_form_noise") or []),
+            "warnings": list(self.settings.get("warnings") or []),
             "x_names": list(self.x_names),
             "best_x": None if self.best is None else [float(v) for v in self.best.x],
             "starts": [
