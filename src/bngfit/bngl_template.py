@@ -719,7 +719,8 @@ class _Builder:
                 raise self.refuse(a, f"n_steps must be a positive integer, not {n:g}")
             too_many = too_many_points(n + 1)
             if too_many:  # refused before a grid of that size is ever built
-                raise self.refuse(a, f"n_steps={n:g} {too_many}")
+                raise InputError(f"n_steps of {a.name} {too_many}", file=self.file,
+                                 row=a.line, id="n_steps", value=f"{n:g}")
             n_steps = int(n)
         else:
             if not isinstance(samples, tuple) or len(samples) < 3:
