@@ -112,7 +112,9 @@ _SAFE_BARE = re.compile(r"[A-Za-z0-9_ .+\-*/^()]+")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 _CALL = re.compile(r"([A-Za-z_]\w*)\s*\(")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-_CONTINUED = re.compile(r"\\\s*$")
+# ASCII whitespace only: Perl's \s in BNG2.pl's get_line does not take \x1c-\x1f or
+# Unicode spaces, Python's does; a reading that differs from BNG2.pl's is a hole
+_CONTINUED = re.compile(r"\\[ \t]*$")
 _BAD_CHAR = re.compile(r"[^\t\x20-\x5f\x61-\x7e]")  # control, non-ASCII, backtick
 _TFUN = re.compile(r"\bTFUN\b", re.IGNORECASE)
 
@@ -227,8 +229,16 @@ def filter_bngl(text: str, *, file: str | None = None, network_first: bool = Fal
     src_lines: list[int] = []
     codes: dict[int, str] = {}
     block: tuple[str, int] | None = None
+    # Every character BNG2.pl reads as code is checked on its physical line,
+    # before continuations are joined: a control character can change where
+    # a line (or a block) ends for one reader and not for the other.
+    for n, physical in enumerate(lines, start=1):
+        bad = _BAD_CHAR.search(physical.split("#", 1)[0])
+        if bad:
+            raise refuse(f"character {bad.group(0)!r} is not allowed in BNGL code", n,
+                         ascii(physical)[1:-1])
     for lg in _logical_lines(lines):
-        stripped = lg.code.strip()
+        stripped = lg.code.strip(" \t")
         line = lg.first + 1
         bad = _BAD_CHAR.search(lg.code)
         if bad:

@@ -32,6 +32,7 @@ from pathlib import Path
 from . import bngl_cache
 from .bngl_filter import FilteredBngl, filter_bngl
 from .errors import InputError, MissingExtraError
+from .net_text import check_net_text
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,7 @@ def network(filtered: FilteredBngl, source: Path,
         if proc.returncode != 0 or not produced.is_file():
             raise _bng2_error(proc, scratch, filtered, source, line_of or (lambda n: n))
         data = produced.read_bytes()
+    check_net_text(data, str(source))  # BNG2.pl writes ASCII; anything else is refused
     return bngl_cache.store_file(net, data)
 
 

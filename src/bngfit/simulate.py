@@ -87,6 +87,20 @@ def _load_bngsim_model(path: Path):
         from .bngl_network import load_bngl
 
         return load_bngl(path)
+    if suffix == ".net":
+        # bngsim compiles this file's expressions into C later: it gets a
+        # checked copy in bngfit's private cache (see bngfit.net_text)
+        from . import bngl_cache
+        from .net_text import check_net_text
+
+        try:
+            text = check_net_text(path.read_bytes(), str(path))
+        except OSError as err:
+            raise InputError(f"cannot read the model: {err.strerror or err}",
+                             file=str(path)) from None
+        source, path = path, bngl_cache.store_text(path.stem, text, suffix=".net")
+    else:
+        source = path
     try:
         return bngsim.Model.load(path)
     except ImportError as err:
@@ -95,10 +109,12 @@ def _load_bngsim_model(path: Path):
             "install it with: pip install 'bngsim[antimony]'"
         ) from None
     except bngsim.BngsimError as err:
-        text = str(err)
-        raise InputError(f"model does not load: {text.splitlines()[0]}", file=str(path)) from None
+        text = str(err).replace(str(path), source.name)  # the user's file, not the copy
+        raise InputError(f"model does not load: {text.splitlines()[0]}",
+                         file=str(source)) from None
     except (OSError, ValueError) as err:
-        raise InputError(f"model does not load: {err}", file=str(path)) from None
+        text = str(err).replace(str(path), source.name)
+        raise InputError(f"model does not load: {text}", file=str(source)) from None
 
 
 def read_model_info(path: str | Path) -> ModelInfo:

@@ -1,0 +1,190 @@
+"""Model texts whose readers disagree about where a line ends cannot run code.
+
+Two probes found after the BNGL filter existed (red-team review of issue 11):
+
+* BNGL: a continuation backslash followed by a control character. Python's
+  ``\\s`` takes ``\\x1c`` as white space, Perl's (BNG2.pl) does not, so the filter
+  joined the next line (``end energy patterns``) into the block while BNG2.pl
+  closed the block there and ran the following ``setOption(system(...))``.
+* ``.net``: bngsim's C++ reader breaks lines at ``\\n`` only, its code generator
+  (Python ``splitlines``) also at form feeds and the like: a functions block
+  hidden in a comment line reached the generated C code, ``(system(...), 1)``.
+
+Each probe must be refused with its file and line, and its marker never made.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bngfit
+from bngfit import bngl_cache
+from bngfit.errors import InputError
+from bngfit.net_text import check_net_text
+from bngfit.simulate import read_model_info
+
+from .conftest import write_problem
+from .test_pybnf_problem import needs_bng
+
+# characters some reader takes as a line end or white space and another does not
+# (a CR before LF is a line end for all of them: CRLF files are fine)
+BREAKERS = ["\x1c", "\x1d", "\x1e", "\x0b", "\x0c", "\x85", "\u2028"]
+NET_BREAKERS = [*BREAKERS, "\r"]
+
+BNGL = """begin model
+begin parameters
+  k 0.5
+  A0 2
+end parameters
+begin molecule types
+  A()
+end molecule types
+begin seed species
+  A() A0
+end seed species
+begin observables
+  Molecules Atot A()
+end observables
+begin energy patterns
+  A() k \\{ch}
+end energy patterns
+setOption(system(q{{touch {marker}}}))
+end energy patterns
+begin reaction rules
+  A() -> 0 k
+end reaction rules
+end model
+"""
+
+NET = """# Created by BioNetGen 2.9.3
+begin parameters
+    1 k     0.5
+    2 A0    2
+end parameters
+begin species
+    1 A() A0
+end species
+begin reactions
+    1 1 0 k #_R1
+end reactions
+begin groups
+    1 Atot                 1
+end groups
+"""
+HIDDEN = ("# Created by BioNetGen 2.9.3{ch}begin functions{ch}    9 gg() "
+          '(system("touch {marker}"), 1){ch}end functions\n')
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(bngl_cache, "_DIRS", {})
+
+
+def _problem(folder: Path, model: str, name: str, fill=None) -> Path:
+    times = (0.0, 1.0, 2.0)
+    return write_problem(
+        folder, model=model, model_name=name,
+        parameters=[{"parameterId": "k", "parameterScale": "log10", "lowerBound": 0.01,
+                     "upperBound": 10, "nominalValue": 0.5, "estimate": 1}],
+        observables=[{"observableId": "obs_a", "observableFormula": "Atot",
+                      "noiseFormula": 1}],
+        measurements=[{"observableId": "obs_a", "simulationConditionId": "c0", "time": t,
+                       "measurement": 2 * math.exp(-0.5 * t) if fill is None else fill}
+                      for t in times])
+
+
+def _bngfit(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bngfit.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=300,
+                          env={**os.environ, "XDG_CACHE_HOME": str(cwd / "xdg")})
+
+
+@needs_bng
+def test_the_bngl_probe_runs_on_bng2_itself(tmp_path):
+    """The probe is real: BNG2.pl given the text as written runs the command."""
+    from .test_bngl_security import _bng2
+
+    marker = tmp_path / "marker"
+    src = tmp_path / "ep.bngl"
+    src.write_text(BNGL.format(ch="\x1c", marker=marker) + "generate_network({overwrite=>1})\n")
+    subprocess.run(["perl", str(_bng2()), "--outdir", str(tmp_path), str(src)],
+                   capture_output=True, cwd=tmp_path, timeout=120, stdin=subprocess.DEVNULL)
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("ch", BREAKERS, ids=[f"U+{ord(c):04X}" for c in BREAKERS])
+def test_bngl_control_character_after_a_continuation_is_refused(ch, tmp_path):
+    marker = tmp_path / "marker"
+    path = tmp_path / "m.bngl"
+    path.write_text(BNGL.format(ch=ch, marker=marker), newline="")
+    with pytest.raises(InputError) as info:
+        read_model_info(path)
+    issue = info.value.issues[0]
+    assert issue.file == str(path) and issue.row == 16, info.value
+    assert "not allowed" in issue.message
+    assert not marker.exists()
+
+
+def test_bngl_comments_may_hold_any_text(tmp_path):
+    """Only code is checked: a comment in another script stays allowed."""
+    from bngfit.bngl_filter import filter_bngl
+
+    text = BNGL.format(ch="", marker="x").replace(
+        "begin energy patterns\n  A() k \\\nend energy patterns\n"
+        "setOption(system(q{touch x}))\nend energy patterns\n", "")
+    text = text.replace("  k 0.5\n", "  k 0.5  # µM⁻¹ s⁻¹ (Müller)\x0c\n")
+    assert "k 0.5" in filter_bngl(text, file="m.bngl").text
+
+
+@pytest.mark.parametrize("ch", NET_BREAKERS, ids=[f"U+{ord(c):04X}" for c in NET_BREAKERS])
+def test_net_with_a_hidden_block_is_refused_through_the_command_line(ch, tmp_path):
+    marker = tmp_path / "marker"
+    text = HIDDEN.format(ch=ch, marker=marker) + NET.split("\n", 1)[1]
+    folder = tmp_path / "p"
+    folder.mkdir()
+    yaml = _problem(folder, "", "model.net")
+    (folder / "model.net").write_bytes(text.encode("utf-8"))
+    for command in ("validate", "evaluate"):
+        proc = _bngfit(command, str(yaml), cwd=tmp_path)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "model.net:1" in proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    assert not marker.exists()
+
+
+def test_net_with_code_in_a_plain_function_is_refused(tmp_path):
+    marker = tmp_path / "marker"
+    text = NET.replace("begin parameters", "begin functions\n    9 gg() "
+                       f'(system("touch {marker}"), 1)\nend functions\nbegin parameters')
+    yaml = _problem(tmp_path / "p", text, "model.net")
+    with pytest.raises(InputError, match="model.net") as info:
+        bngfit.Objective(bngfit.load_problem(yaml))(np.array([np.log10(0.5)]))
+    assert str(bngl_cache.cache_root()) not in str(info.value)  # names the user's file
+    assert not marker.exists()
+
+
+def test_a_plain_net_model_evaluates_to_its_closed_form(tmp_path):
+    """Data on the exact solution A = 2 exp(-k t), sigma 1: fval = n/2 log(2 pi)."""
+    yaml = _problem(tmp_path / "p", NET, "model.net")
+    ev = bngfit.Objective(bngfit.load_problem(yaml))(np.array([np.log10(0.5)]))
+    assert ev.ok, ev.message
+    assert ev.fval == pytest.approx(1.5 * math.log(2 * math.pi), rel=1e-8)
+    assert abs(ev.grad[0]) < 1e-6  # the data are at the optimum
+
+
+def test_check_net_text_names_line_and_character():
+    with pytest.raises(InputError, match=r"'\\x0c'") as info:
+        check_net_text(b"# a\nbegin parameters\n 1 k 1\x0c\nend parameters\n", "m.net")
+    assert info.value.issues[0].row == 3
+    with pytest.raises(InputError, match="0xc3") as info:
+        check_net_text("# Müller\n".encode(), "m.net")
+    assert info.value.issues[0].row == 1
+    assert check_net_text(b"a\r\nb\n", "m.net") == "a\nb\n"
