@@ -546,3 +546,22 @@ def test_show_and_plot_of_an_archived_read_only_store(tmp_path, read_only):
     assert plot.returncode == 0, plot.stderr
     assert (tmp_path / "plots" / "waterfall.png").is_file()
     assert store.read_bytes() == before
+
+
+def test_the_solver_log_never_lands_on_a_problem_file_or_another_output(tmp_path):
+    """The fit's solver log is an output too: checked like --best and --store."""
+    work = tmp_path / "p"
+    shutil.copytree(Path(EXAMPLE).parent, work)
+    log = work / "run.db.solver.log"  # the measurement table, named as the log would be
+    (work / "problem.yaml").write_text((work / "problem.yaml").read_text().replace(
+        "measurements.tsv", log.name))
+    (work / "measurements.tsv").rename(log)
+    before = log.read_bytes()
+    proc = _bngfit("fit", work / "problem.yaml", "--store", work / "run.db", "--engine",
+                   "sequential", "--no-progress", cwd=tmp_path)
+    _one_paragraph(proc, 2, "solver log", "problem's own files")
+    assert log.read_bytes() == before and not (work / "run.db").exists()
+    proc = _bngfit("fit", EXAMPLE, "--store", tmp_path / "q.db", "--best",
+                   tmp_path / "q.db.solver.log", "--engine", "sequential", "--no-progress",
+                   cwd=tmp_path)
+    _one_paragraph(proc, 2, "solver log", "--best", "same file")

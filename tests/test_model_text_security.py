@@ -35,7 +35,7 @@ from .test_pybnf_problem import needs_bng
 
 # characters some reader takes as a line end or white space and another does not
 # (a CR before LF is a line end for all of them: CRLF files are fine)
-BREAKERS = ["\x1c", "\x1d", "\x1e", "\x0b", "\x0c", "\x85", "\u2028"]
+BREAKERS = ["\x1c", "\x1d", "\x1e", "\x1f", "\x0b", "\x0c", "\x85", "\xa0", "\u2028", "\u3000"]
 NET_BREAKERS = [*BREAKERS, "\r"]
 
 BNGL = """begin model
@@ -188,3 +188,61 @@ def test_check_net_text_names_line_and_character():
         check_net_text("# Müller\n".encode(), "m.net")
     assert info.value.issues[0].row == 1
     assert check_net_text(b"a\r\nb\n", "m.net") == "a\nb\n"
+
+
+ANTIMONY = """model m
+  import_placeholder
+  A -> ; k*A
+  A = 2; k = 0.5
+end
+"""
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "fifo-two-deep"])
+def test_antimony_import_of_a_non_regular_file_is_refused(kind, tmp_path):
+    """A named pipe would block Antimony's reader for ever (in C: no signal helps)."""
+    folder = tmp_path / "p"
+    target = "other.ant"
+    yaml = _problem(folder, ANTIMONY.replace("import_placeholder", f'import "{target}"'),
+                    "model.ant")
+    if kind == "folder":
+        (folder / target).mkdir()
+    elif kind == "fifo":
+        os.mkfifo(folder / target)
+    else:  # the imported file imports the pipe
+        (folder / target).write_text('import "pipe.ant"\nmodel o\n  B = 1\nend\n')
+        os.mkfifo(folder / "pipe.ant")
+    proc = _bngfit("validate", str(yaml), cwd=tmp_path)
+    said = proc.stdout + proc.stderr
+    assert proc.returncode == 2, said
+    assert "must name a regular file" in said
+    where = "model.ant:2" if kind != "fifo-two-deep" else "other.ant:1"
+    assert where in said, said
+
+
+def test_deeply_nested_yaml_is_bad_input(tmp_path):
+    yaml = tmp_path / "problem.yaml"
+    yaml.write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    proc = _bngfit("validate", str(yaml), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "nested too deeply" in proc.stdout + proc.stderr
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+@needs_bng
+def test_finding_bng2_leaves_streams_signal_handlers_and_argv_alone(tmp_path):
+    """PyBioNetGen's app, imported to find BNG2.pl, reads argv and sets signal handlers."""
+    script = (
+        "import signal, sys\n"
+        "sys.argv = ['script.py', '-q']\n"
+        "sigs = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)\n"
+        "before = [signal.getsignal(s) for s in sigs], sys.stdout, sys.stderr\n"
+        "from bngfit.bngl_network import _bng2\n"
+        "_bng2()\n"
+        "after = [signal.getsignal(s) for s in sigs], sys.stdout, sys.stderr\n"
+        "assert before == after, (before, after)\n"
+        "assert sys.argv == ['script.py', '-q']\n"
+        "print('kept')\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stdout.strip() == "kept", proc.stderr

@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -93,6 +94,10 @@ def load_bngl(path: Path):
                          f"{str(err).splitlines()[0]}", file=str(path)) from None
 
 
+_HANDLED = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP")
+                 if hasattr(signal, name))
+
+
 def _bng2() -> Path:
     try:
         from bngsim._bngpath import resolve_bng
@@ -100,15 +105,22 @@ def _bng2() -> Path:
         raise MissingExtraError(f"loading BNGL needs BioNetGen's BNG2.pl; {_INSTALL}") from None
     # The resolver imports PyBioNetGen, whose command-line app reads the host's
     # sys.argv at import: a '-q' there (a user's script, pytest -q) would point
-    # sys.stdout and sys.stderr at /dev/null for good. It sees a bare argv, and
-    # the streams are put back whatever it does.
+    # sys.stdout and sys.stderr at /dev/null for good; and it installs its own
+    # SIGTERM/SIGINT/SIGHUP handlers (a SIGTERM then ends bngfit as "internal
+    # error: CaughtSignal" instead of cleanly). It sees a bare argv, and the
+    # streams and signal handlers are put back whatever it does.
     argv, streams = sys.argv, (sys.stdout, sys.stderr)
+    main_thread = threading.current_thread() is threading.main_thread()
+    handlers = {s: signal.getsignal(s) for s in _HANDLED} if main_thread else {}
     sys.argv = argv[:1] or ["bngfit"]
     try:
         r = resolve_bng(None)
     finally:
         sys.argv = argv
         sys.stdout, sys.stderr = streams
+        for sig, handler in handlers.items():
+            if handler is not None and signal.getsignal(sig) is not handler:
+                signal.signal(sig, handler)
     if not r.ok or r.bng2_pl is None:
         raise MissingExtraError(
             f"loading BNGL needs BioNetGen's BNG2.pl and perl; {_INSTALL}. "
@@ -136,7 +148,8 @@ def network(filtered: FilteredBngl, source: Path,
         return net
     bngl_cache.store_text(stem, filtered.text)  # the text BNG2.pl read, for the curious
     timeout = load_timeout()
-    with tempfile.TemporaryDirectory(prefix="bngfit-bng2-") as work:
+    # scratch inside the private cache: a killed run leaves nothing elsewhere
+    with tempfile.TemporaryDirectory(prefix="bng2-", dir=bngl_cache.private_dir()) as work:
         scratch = Path(work) / f"{stem}.bngl"
         scratch.write_text(filtered.text, encoding="utf-8")
         try:

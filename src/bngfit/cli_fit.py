@@ -216,7 +216,8 @@ def _check_fit_paths(args) -> tuple[Path, Path]:
     check_writable(store, resume=args.resume, what="the store (--store)")
     cli_args.check_output_file(solver_log_path(store), "--store (its solver log)")
     cli_args.check_output_file(best, "--best")
-    cli_args.check_distinct({"--store": store, "--best": best})
+    cli_args.check_distinct({"--store": store, "--store (its solver log)":
+                             solver_log_path(store), "--best": best})
     return store, best
 
 
@@ -235,7 +236,8 @@ def cmd_fit(args) -> int:
 
         check_scheduler(args.scheduler)
     problem = load_problem(args.problem)
-    cli_args.check_not_inputs(problem, {"--best": best_path, "--store": store})
+    cli_args.check_not_inputs(problem, {"--best": best_path, "--store": store,
+                                        "--store (its solver log)": solver_log_path(store)})
     user_starts = None
     if args.start_points:
         from .points import read_start_points

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+import stat
 from pathlib import Path
 
 from .errors import InputError, Issue
@@ -30,6 +31,8 @@ SBML_SUFFIXES = (".xml", ".sbml")
 ANTIMONY_SUFFIXES = (".ant",)
 _ID_IN_MESSAGE = re.compile(r"\bid '([^']+)'|'([A-Za-z_][A-Za-z0-9_]*)'")
 _ANTIMONY_LINE = re.compile(r"line (\d+)\s*:\s*")
+_IMPORT = re.compile(r"""\bimport\s+(?:"([^"\n]*)"|'([^'\n]*)')""")
+MAX_IMPORT_DEPTH = 16
 
 
 def check_model_file(path: Path) -> None:
@@ -159,6 +162,7 @@ def _antimony_to_sbml(path: Path) -> str | None:
     except ImportError:
         return None
     text = read_text(path, "model file")
+    check_antimony_imports(path, text)
     antimony.clearPreviousLoads()
     try:
         if antimony.loadAntimonyString(text) == -1:
@@ -171,3 +175,48 @@ def _antimony_to_sbml(path: Path) -> str | None:
         return antimony.getSBMLString(names[-1]) if names else None
     finally:
         antimony.clearPreviousLoads()
+
+
+def check_antimony_imports(path: Path, text: str, depth: int = 0,
+                           seen: set[Path] | None = None) -> None:
+    """Refuse an Antimony ``import`` of anything but a regular file, at any depth.
+
+    The Antimony library opens an imported file and reads it to its end: a
+    named pipe or a device blocks it (or feeds it) for ever, in C, where no
+    signal reaches Python. A file that does not exist is left to Antimony's
+    own message. Imports are looked up beside the importing file and in the
+    working folder, as Antimony does.
+
+    Raises
+    ------
+    InputError
+        Naming the importing file, the line and the import.
+    """
+    from .tables import read_text
+
+    seen = set() if seen is None else seen
+    for m in _IMPORT.finditer(text):
+        name = m.group(1) if m.group(1) is not None else m.group(2)
+        row = text.count("\n", 0, m.start()) + 1
+        candidates = [path.parent / name, Path(name)]
+        target = next((c for c in candidates if c.exists() or c.is_symlink()), None)
+        if target is None:
+            continue
+        try:
+            mode = target.stat().st_mode
+        except OSError as err:
+            raise InputError(f"cannot read the imported file: {err.strerror or err}",
+                             file=str(path), row=row, value=name) from None
+        if not stat.S_ISREG(mode):
+            raise InputError("an Antimony import must name a regular file (a pipe, device or "
+                             "folder would block the reader)", file=str(path), row=row,
+                             value=name)
+        real = target.resolve()
+        if real in seen:
+            continue
+        if depth >= MAX_IMPORT_DEPTH:
+            raise InputError(f"Antimony imports nested deeper than {MAX_IMPORT_DEPTH}",
+                             file=str(path), row=row, value=name)
+        seen.add(real)
+        check_antimony_imports(target, read_text(target, "imported model file"), depth + 1,
+                               seen)

@@ -47,4 +47,7 @@ def load_yaml(text: str):
         Malformed YAML; :class:`DuplicateKeyError` for a repeated key (its
         ``problem`` is the message, ``problem_mark`` where the key is).
     """
-    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:  # PyYAML builds nested nodes recursively
+        raise yaml.YAMLError("nested too deeply to read") from None
