@@ -116,6 +116,7 @@ _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 # Unicode spaces, Python's does; a reading that differs from BNG2.pl's is a hole
 _CONTINUED = re.compile(r"\\[ \t]*$")
 _BAD_CHAR = re.compile(r"[^\t\x20-\x5f\x61-\x7e]")  # control, non-ASCII, backtick
+_PARAMETER = re.compile(r"(?i)(?:parameter|param|par)\s+")  # BNG2.pl's top-level form
 _TFUN = re.compile(r"\bTFUN\b", re.IGNORECASE)
 
 
@@ -279,6 +280,11 @@ def filter_bngl(text: str, *, file: str | None = None, network_first: bool = Fal
                 out[lg.first: lg.last + 1] = verbatim
                 continue
         # action scope: collected for the parser
+        if _PARAMETER.match(stripped):
+            # BNG2.pl defines it (overriding the parameters block); the action
+            # parser would skip it: a silently different model
+            raise refuse("a parameter defined outside the parameters block is not "
+                         "supported; define it inside 'begin parameters'", line, stripped)
         codes.setdefault(line, stripped)
         src.append(lg.code + "\n")
         src_lines.extend([*lg.line_of, lg.line_of[-1] if lg.line_of else line])

@@ -12,6 +12,14 @@ expressions) and is compiled by the code generator: a function
 by BNG2.pl, so bngfit refuses every control character but tab and line end,
 and every non-ASCII byte, anywhere in the file (comments included), before
 bngsim sees it.
+
+The two readers also differ on structure: the code generator takes any line
+starting ``begin `` as a block (``begin  functions`` with two spaces, which
+the C++ reader skips), keeps every copy of a repeated block (the C++ reader
+keeps the last), and does not cut a function line at ``#`` (the C++ reader
+does). So block delimiters must be exactly ``begin NAME`` / ``end NAME`` of a
+known block, each block appears once, function and group lines hold no
+``#``, and nothing but comments lies outside the blocks.
 """
 
 from __future__ import annotations
@@ -21,6 +29,54 @@ import re
 from .errors import InputError
 
 _NOT_ALLOWED = re.compile(r"[^\t\n\x20-\x7e]")
+#: The blocks of a network file BNG2.pl writes.
+BLOCKS = frozenset({"parameters", "functions", "species", "reactions", "groups",
+                    "molecule types", "observables", "compartments", "energy patterns"})
+_DELIMITER = re.compile(r"(?i)(begin|end)\b")
+_EXACT = re.compile(r"(begin|end) ([a-z]+(?: [a-z]+)*)")
+_NO_HASH = frozenset({"functions", "groups"})  # lines the code generator does not cut at '#'
+
+
+def _check_structure(text: str, file: str) -> None:
+    """Refuse a network whose blocks bngsim's two readers would read differently."""
+    block: str | None = None
+    seen: set[str] = set()
+    for n, raw in enumerate(text.split("\n"), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if _DELIMITER.match(line):
+            m = _EXACT.fullmatch(line)
+            if m is None or m.group(2) not in BLOCKS:
+                raise InputError("a block delimiter of a network file must be 'begin NAME' or "
+                                 f"'end NAME' with one of: {', '.join(sorted(BLOCKS))}",
+                                 file=file, row=n, value=line)
+            word, name = m.groups()
+            if word == "begin":
+                if block is not None:
+                    raise InputError(f"'begin {name}' inside block '{block}'", file=file,
+                                     row=n, value=line)
+                if name in seen:
+                    raise InputError(f"block '{name}' appears twice", file=file, row=n,
+                                     value=line)
+                block = name
+                seen.add(name)
+            else:
+                if name != block:
+                    raise InputError(f"'{line}' does not close block '{block}'", file=file,
+                                     row=n, value=line)
+                block = None
+            continue
+        if block is None:
+            raise InputError("text outside the blocks of a network file", file=file, row=n,
+                             value=line[:80])
+        if block in _NO_HASH and "#" in line:
+            raise InputError(f"'#' is not allowed in a line of block '{block}'", file=file,
+                             row=n, value=line[:80])
+    if block is not None:
+        raise InputError(f"block '{block}' has no 'end {block}'", file=file)
+    if not {"species", "reactions"} <= seen:
+        raise InputError("a network file needs a species and a reactions block", file=file)
 
 
 def check_net_text(data: bytes, file: str) -> str:
@@ -56,4 +112,5 @@ def check_net_text(data: bytes, file: str) -> str:
         raise InputError(f"the character {bad.group(0)!r} is not allowed in a network file "
                          "(bngsim's two readers of the file would not agree on where its "
                          "lines end)", file=file, row=line)
+    _check_structure(text, file)
     return text

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import re
-import stat
 from pathlib import Path
 
 from .errors import InputError, Issue
@@ -31,8 +30,7 @@ SBML_SUFFIXES = (".xml", ".sbml")
 ANTIMONY_SUFFIXES = (".ant",)
 _ID_IN_MESSAGE = re.compile(r"\bid '([^']+)'|'([A-Za-z_][A-Za-z0-9_]*)'")
 _ANTIMONY_LINE = re.compile(r"line (\d+)\s*:\s*")
-_IMPORT = re.compile(r"""\bimport\s+(?:"([^"\n]*)"|'([^'\n]*)')""")
-MAX_IMPORT_DEPTH = 16
+_IMPORT_WORD = re.compile(r"\bimport\b")
 
 
 def check_model_file(path: Path) -> None:
@@ -53,6 +51,12 @@ def check_model_file(path: Path) -> None:
     except ImportError:  # bngsim needs it to load SBML: its own error says so
         return
     if suffix in SBML_SUFFIXES:
+        try:
+            data = path.read_bytes()  # a regular file (checked above)
+        except OSError as err:
+            raise InputError(f"cannot read the model: {err.strerror or err}",
+                             file=str(path)) from None
+        check_sbml_text(path, data)
         doc = libsbml.readSBMLFromFile(str(path))
         issues = sbml_issues(doc, str(path), rows=True)
     else:
@@ -177,46 +181,46 @@ def _antimony_to_sbml(path: Path) -> str | None:
         antimony.clearPreviousLoads()
 
 
-def check_antimony_imports(path: Path, text: str, depth: int = 0,
-                           seen: set[Path] | None = None) -> None:
-    """Refuse an Antimony ``import`` of anything but a regular file, at any depth.
+def check_antimony_imports(path: Path, text: str) -> None:
+    """Refuse an Antimony model that uses ``import``.
 
-    The Antimony library opens an imported file and reads it to its end: a
-    named pipe or a device blocks it (or feeds it) for ever, in C, where no
-    signal reaches Python. A file that does not exist is left to Antimony's
-    own message. Imports are looked up beside the importing file and in the
-    working folder, as Antimony does.
+    The Antimony library opens an imported file itself (relative to the
+    working folder when the model is read as text, beside the file when
+    bngsim reads it) and reads it to its end: a named pipe or a device blocks
+    it for ever, in C, where no signal reaches Python; and comments may stand
+    between ``import`` and the name. bngfit reads one model file, so the word
+    is refused wherever it stands (merge the imported model into the file).
 
     Raises
     ------
     InputError
-        Naming the importing file, the line and the import.
+        Naming the file and the line.
     """
-    from .tables import read_text
+    m = _IMPORT_WORD.search(text)
+    if m:
+        raise InputError("Antimony 'import' is not supported: bngfit reads one model file "
+                         "(merge the imported model into it)", file=str(path),
+                         row=text.count("\n", 0, m.start()) + 1, value="import")
 
-    seen = set() if seen is None else seen
-    for m in _IMPORT.finditer(text):
-        name = m.group(1) if m.group(1) is not None else m.group(2)
-        row = text.count("\n", 0, m.start()) + 1
-        candidates = [path.parent / name, Path(name)]
-        target = next((c for c in candidates if c.exists() or c.is_symlink()), None)
-        if target is None:
-            continue
-        try:
-            mode = target.stat().st_mode
-        except OSError as err:
-            raise InputError(f"cannot read the imported file: {err.strerror or err}",
-                             file=str(path), row=row, value=name) from None
-        if not stat.S_ISREG(mode):
-            raise InputError("an Antimony import must name a regular file (a pipe, device or "
-                             "folder would block the reader)", file=str(path), row=row,
-                             value=name)
-        real = target.resolve()
-        if real in seen:
-            continue
-        if depth >= MAX_IMPORT_DEPTH:
-            raise InputError(f"Antimony imports nested deeper than {MAX_IMPORT_DEPTH}",
-                             file=str(path), row=row, value=name)
-        seen.add(real)
-        check_antimony_imports(target, read_text(target, "imported model file"), depth + 1,
-                               seen)
+
+def check_sbml_text(path: Path, data: bytes) -> None:
+    """Refuse SBML that makes the XML reader open other files or expand entities.
+
+    A document type declaration can define external entities (any file, a
+    pipe that blocks the reader for ever) and entity bombs; the comp package's
+    external model definitions make libsbml open the file they name. SBML
+    needs neither.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the line and what was found.
+    """
+    for token, why in ((b"<!DOCTYPE", "a document type declaration (entities)"),
+                       (b"<!ENTITY", "an entity declaration"),
+                       (b"externalModelDefinition", "an external model definition (comp)")):
+        at = data.find(token)
+        if at >= 0:
+            raise InputError(f"SBML with {why} is not supported: it makes the reader open "
+                             "other files", file=str(path), row=data.count(b"\n", 0, at) + 1,
+                             value=token.decode())
