@@ -34,6 +34,7 @@ BLOCKS = frozenset({"parameters", "functions", "species", "reactions", "groups",
                     "molecule types", "observables", "compartments", "energy patterns"})
 _DELIMITER = re.compile(r"(?i)(begin|end)\b")
 _EXACT = re.compile(r"(begin|end) ([a-z]+(?: [a-z]+)*)")
+_SET_OPTION = re.compile(r'setOption\("[A-Za-z]+","[-+.\w ]*"\)')
 _NO_HASH = frozenset({"functions", "groups"})  # lines the code generator does not cut at '#'
 
 
@@ -68,6 +69,8 @@ def _check_structure(text: str, file: str) -> None:
                 block = None
             continue
         if block is None:
+            if _SET_OPTION.fullmatch(line):  # BNG2.pl writes the model's options there
+                continue
             raise InputError("text outside the blocks of a network file", file=file, row=n,
                              value=line[:80])
         if block in _NO_HASH and "#" in line:

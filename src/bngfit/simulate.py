@@ -314,9 +314,19 @@ class Engine:
             if sens is None:
                 sim = _plain_simulator(model)
             else:
-                sim = bngsim.Simulator(
-                    model, sensitivity_params=list(sens), sensitivity_ic=list(ic) or None
-                )
+                try:
+                    sim = bngsim.Simulator(
+                        model, sensitivity_params=list(sens), sensitivity_ic=list(ic) or None
+                    )
+                except (bngsim.SensitivityUnsupportedError, bngsim.ModelError):
+                    raise  # callers decide (e.g. shared pre-equilibration falls back)
+                except (RuntimeError, ValueError, OSError) as err:
+                    # bngsim generates and compiles C code here; a model it cannot
+                    # translate (or no compiler) is the model's or the machine's
+                    # problem, said once, not an internal error of bngfit
+                    first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+                    raise InputError(f"bngsim cannot build the sensitivity code of this "
+                                     f"model: {first[:300]}", file=str(self.path)) from None
             self._sims[key] = sim
         return sim
 
