@@ -31,6 +31,7 @@ from bngfit.net_text import check_net_text
 from bngfit.simulate import read_model_info
 
 from .conftest import write_problem
+from .test_bngl_security import MODEL
 from .test_pybnf_problem import needs_bng
 
 # characters some reader takes as a line end or white space and another does not
@@ -38,30 +39,15 @@ from .test_pybnf_problem import needs_bng
 BREAKERS = ["\x1c", "\x1d", "\x1e", "\x1f", "\x0b", "\x0c", "\x85", "\xa0", "\u2028", "\u3000"]
 NET_BREAKERS = [*BREAKERS, "\r"]
 
-BNGL = """begin model
-begin parameters
-  k 0.5
-  A0 2
-end parameters
-begin molecule types
-  A()
-end molecule types
-begin seed species
-  A() A0
-end seed species
-begin observables
-  Molecules Atot A()
-end observables
-begin energy patterns
+# the model of test_bngl_security with an energy-patterns block whose pattern line
+# ends in a continuation backslash and then ``{ch}``
+BNGL = MODEL.replace("begin reaction rules\n", """begin energy patterns
   A() k \\{ch}
 end energy patterns
 setOption(system(q{{touch {marker}}}))
 end energy patterns
 begin reaction rules
-  A() -> 0 k
-end reaction rules
-end model
-"""
+""")
 
 NET = """# Created by BioNetGen 2.9.3
 begin parameters
