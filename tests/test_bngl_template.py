@@ -9,14 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from bngfit.bngl_protocol import Phase, phases_for_data, protocol
 from bngfit.bngl_template import (
-    Phase,
     bind_free_parameters,
     bound_line_shift,
     free_parameters,
     parse_actions,
-    phases_for_data,
-    protocol,
 )
 from bngfit.errors import InputError
 

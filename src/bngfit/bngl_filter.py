@@ -49,7 +49,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .bngl_template import Action, Bare, _Parser
+from .bngl_template import IDENT, NUMBER, Action, Bare, _Parser
 from .errors import InputError
 
 #: Model block names BNG2.pl 2.9 reads (``readFile``'s ``%blocks``, without actions).
@@ -109,9 +109,7 @@ _FUNCTIONS = frozenset({
 
 _SAFE_STRING = re.compile(r"[A-Za-z0-9_ .,:+\-*/^()!~@%?<>=&|$\[\]]*")
 _SAFE_BARE = re.compile(r"[A-Za-z0-9_ .+\-*/^()]+")
-_IDENT = re.compile(r"[A-Za-z_]\w*")
 _CALL = re.compile(r"([A-Za-z_]\w*)\s*\(")
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 # ASCII whitespace only: Perl's \s in BNG2.pl's get_line does not take \x1c-\x1f or
 # Unicode spaces, Python's does; a reading that differs from BNG2.pl's is a hole
 _CONTINUED = re.compile(r"\\[ \t]*$")
@@ -377,7 +375,7 @@ def _not_literal(value: Any) -> str | None:
         return next((w for w in map(_not_literal, value) if w), None)
     if isinstance(value, Mapping):
         for k, v in value.items():
-            if not _IDENT.fullmatch(k):
+            if not IDENT.fullmatch(k):
                 return f"the key '{k}' is not a name"
             why = _not_literal(v)
             if why:
@@ -388,7 +386,7 @@ def _not_literal(value: Any) -> str | None:
 
 def _number(value: Any) -> str | None:
     """Perl text of a finite number (a float or numeric text), else None."""
-    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+    if isinstance(value, str) and NUMBER.fullmatch(value.strip()):
         value = float(value)
     if not isinstance(value, float) or not math.isfinite(value):
         return None
@@ -423,7 +421,7 @@ def _set_option(a: Action, stmt: str, refuse: _Refuser) -> str:
 def _state(a: Action, stmt: str, refuse: _Refuser) -> str:
     key = "name" if a.name.lower() == "setparameter" else "species"
     target, value = a.args.get(key), a.args.get("value")
-    named = isinstance(target, Bare) and key == "name" and _IDENT.fullmatch(target)
+    named = isinstance(target, Bare) and key == "name" and IDENT.fullmatch(target)
     if not (named or isinstance(target, str) and not isinstance(target, Bare) and target):
         raise refuse(f"{a.name} needs a quoted {key}", a.line, stmt)
     text = _number(value)
@@ -452,7 +450,7 @@ def _generate(a: Action, stmt: str, refuse: _Refuser) -> str:
             inner = []
             for mol, n in value.items():
                 num = _number(n)
-                if num is None or not _IDENT.fullmatch(mol):
+                if num is None or not IDENT.fullmatch(mol):
                     raise refuse("max_stoich takes molecule names and numbers", a.line, stmt)
                 inner.append(f"{mol}=>{num}")
             opts.append("max_stoich=>{" + ",".join(inner) + "}")

@@ -18,69 +18,30 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .errors import InputError, UnsupportedError
 from .executors import ExecutorName, parse_executor, run_unordered
+from .fit_settings import (  # noqa: F401 - kept importable from here
+    LEGACY_SETTINGS,
+    FitSettings,
+    _check_settings_match,
+    _seed_of,
+    json_roundtrip,
+)
 from .hierarchical import Space, noise_profile
 from .objective import Objective
 from .optimizers import NEEDS_RESIDUALS, Counted, OptimizerName, minimize, parse_optimizer
 from .problem import Problem
 from .racing import Race, candidate_rng, check_race, run_race
 from .results import FitResult, StartResult, StartStatus
+from .sampling import SAMPLERS, sample_starts  # noqa: F401 - kept importable from here
 from .store import Store, fingerprint
 
 log = logging.getLogger(__name__)
-
-SAMPLERS = ("uniform", "lhs")
-
-
-def sample_starts(lb: np.ndarray, ub: np.ndarray, n: int, rng: np.random.Generator,
-                  method: str = "uniform", priors: Sequence | None = None,
-                  scales: Sequence | None = None) -> np.ndarray:
-    """Start points in the box [lb, ub] (optimizer space).
-
-    Parameters
-    ----------
-    lb, ub : ndarray, shape (n_x,)
-    n : int
-        Number of points.
-    rng : numpy.random.Generator
-    method : {"uniform", "lhs"}
-        Independent uniform draws, or a Latin hypercube (one point per stratum
-        and dimension).
-    priors : sequence, optional
-        Per parameter an initialization prior ``(InitPrior, a, b)`` or None
-        (uniform in the bounds); a prior is truncated to the bounds.
-    scales : sequence of Scale, optional
-        The parameters' scales (needed for priors on native values).
-
-    Returns
-    -------
-    ndarray, shape (n, n_x)
-    """
-    d = lb.size
-    if method == "uniform":
-        u = rng.random((n, d))
-    elif method == "lhs":
-        u = np.empty((n, d))
-        for j in range(d):
-            u[:, j] = (rng.permutation(n) + rng.random(n)) / n
-    else:
-        raise ValueError(f"unknown start sampler '{method}': use one of {', '.join(SAMPLERS)}")
-    with np.errstate(invalid="ignore"):  # an unbounded column gets its prior below
-        x = lb + u * (ub - lb)
-    for j, prior in enumerate(priors or ()):
-        if prior is not None:
-            from .priors import draw
-
-            v = draw(prior, u[:, j], scales[j], lb[j], ub[j])
-            x[:, j] = np.clip(np.where(np.isnan(v), lb[j], v), lb[j], ub[j])
-    return x
-
 
 @dataclass(frozen=True)
 class StartTask:
@@ -238,68 +199,6 @@ def lost_start(task: StartTask, message: str) -> StartResult:
                 "recorded as failed and the run goes on", task.index, message)
     return StartResult(task.index, task.x0, task.x0, float("inf"), float("nan"), 0, 0.0,
                        StartStatus.ERROR, message, np.zeros(0))
-
-
-@dataclass(frozen=True)
-class FitSettings:
-    """The settings that define a run (stored, and compared on resume)."""
-
-    optimizer: str
-    n_starts: int
-    seed: int | None
-    sampler: str = "uniform"
-    objective_opts: dict = field(default_factory=dict)
-    optimizer_opts: dict = field(default_factory=dict)
-    user_starts: int = 0
-    race: Race = Race(candidates=1)
-    hierarchical: bool = True
-    closed_form_noise: tuple[str, ...] = ()  # the parameters hierarchical sets
-    # load warnings that mean the objective differs from what the files literally
-    # ask for: kept with the run, so a stored result says what it was fitted to
-    warnings: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict:
-        return {"sampler": self.sampler, "objective_opts": self.objective_opts,
-                "optimizer_opts": self.optimizer_opts, "user_starts": self.user_starts,
-                "race": self.race.candidates, "race_budget": self.race.budget,
-                "hierarchical": self.hierarchical,
-                "closed_form_noise": list(self.closed_form_noise),
-                "warnings": list(self.warnings)}
-
-
-# Settings a store written before they existed holds implicitly: such runs
-# were plain multistarts on every free parameter.
-LEGACY_SETTINGS = {"race": 1, "race_budget": Race().budget, "hierarchical": False,
-                   "closed_form_noise": []}
-
-
-def _seed_of(rng) -> int:
-    if rng is None:
-        return int(np.random.SeedSequence().entropy % (2**63))
-    if isinstance(rng, np.random.Generator):
-        return int(rng.integers(2**63))
-    return int(rng)
-
-
-def _check_settings_match(store: Store, s: FitSettings) -> None:
-    meta = store.meta()
-    theirs = {"optimizer": meta["optimizer"], "n_starts": meta["n_starts"],
-              "seed": meta["seed"], **LEGACY_SETTINGS, **meta["settings"]}
-    ours = {"optimizer": s.optimizer, "n_starts": s.n_starts, "seed": s.seed,
-            **json_roundtrip(s.as_dict())}
-    # the warnings follow from the problem, which the fingerprint compares already
-    diff = [k for k in ours if k != "warnings" and theirs.get(k) != ours[k]]
-    if diff:
-        detail = "; ".join(f"{k}: stored {theirs.get(k)!r}, given {ours[k]!r}" for k in diff)
-        raise InputError(f"resume with the stored settings, or start a new store ({detail})",
-                         file=str(store.path))
-
-
-def json_roundtrip(d: dict) -> dict:
-    """The dict as it comes back from the store's JSON."""
-    import json
-
-    return json.loads(json.dumps(d))
 
 
 def fit(

@@ -57,7 +57,7 @@ class ModelPart:
         The model as loaded (a BNGL template's bound copy).
     bngl : bool
     phases : tuple
-        A BNGL template's protocol (:func:`bngfit.bngl_template.protocol`).
+        A BNGL template's protocol (:func:`bngfit.bngl_protocol.protocol`).
     suffixes : frozenset of str
         The action suffixes its data files are matched with.
     binds : frozenset of str
@@ -264,7 +264,8 @@ def _bngl_model(path: Path, nominal: dict[str, float]) -> tuple[Path, tuple, tup
     """Bind the template's free parameters; the bound copy, the protocol's phases
     and the template's ``X__FREE`` names."""
     from .bngl_filter import filter_bngl
-    from .bngl_template import free_parameters, parse_actions, protocol
+    from .bngl_protocol import protocol
+    from .bngl_template import free_parameters, parse_actions
 
     f = str(path)
     try:

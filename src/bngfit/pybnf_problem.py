@@ -372,7 +372,7 @@ def _protocol_conditions(run: Run, all_phases: tuple, mutant: tuple[Mutation, ..
     set stays set in every later phase, and so do the mutant's; species
     settings apply at the start of the phase they precede.
     """
-    from .bngl_template import phases_for_data
+    from .bngl_protocol import phases_for_data
 
     name, suffix = run.name, run.suffix
     idx = phases_for_data(all_phases, suffix)  # not empty: _runs matched the suffix
@@ -432,7 +432,7 @@ def _protocol_conditions(run: Run, all_phases: tuple, mutant: tuple[Mutation, ..
 def _output_grid(config: PybnfConfig, part: ModelPart, run: Run) -> tuple[float, ...]:
     """The times the run's action writes (what a normalization is taken over)."""
     if part.bngl:
-        from .bngl_template import phases_for_data
+        from .bngl_protocol import phases_for_data
 
         idx = phases_for_data(part.phases, run.suffix)
         phase = part.phases[idx[-1]]

@@ -1,0 +1,146 @@
+"""Loading a model with bngsim and reading its names (part of the simulate stage).
+
+Every format goes through :func:`_load_bngsim_model`: BNGL through bngfit's own
+filtered network generation (:mod:`bngfit.bngl_network`), ``.net`` through a
+checked copy (:mod:`bngfit.net_text`), SBML and Antimony after
+:mod:`bngfit.sbml_check`. :class:`ModelInfo` carries the names as plain data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputError, MissingExtraError
+
+MODEL_SUFFIXES = (".xml", ".sbml", ".ant", ".net", ".bngl")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Names a model exposes, read once at load (picklable, no bngsim objects).
+
+    Attributes
+    ----------
+    path : Path
+        The model file.
+    species, observables, expressions : tuple of str
+        Output names: species, model observables (BNGL), and functions /
+        assignment-rule expressions.
+    parameters : tuple of str
+        Independent, writable parameters (compartment sizes excluded).
+    compartments : tuple of str
+        Compartment-size parameters (writable, not differentiable).
+    defaults : dict
+        Parameter and compartment values as loaded.
+    """
+
+    path: Path
+    species: tuple[str, ...]
+    observables: tuple[str, ...]
+    expressions: tuple[str, ...]
+    parameters: tuple[str, ...]
+    compartments: tuple[str, ...]
+    defaults: dict[str, float] = field(repr=False)
+
+    def selector(self, name: str) -> str | None:
+        """Typed bngsim output selector for ``name``, or None if it is no output.
+
+        Species win over observables of the same name (SBML models expose each
+        species as an observable too).
+        """
+        if name in self.species:
+            return f"species:{name}"
+        if name in self.observables:
+            return f"observable:{name}"
+        if name in self.expressions:
+            return f"expression:{name}"
+        return None
+
+
+def _load_bngsim_model(path: Path):
+    import bngsim
+
+    if not path.is_file():
+        raise InputError("model file not found", file=str(path))
+    suffix = path.suffix.lower()
+    if suffix not in MODEL_SUFFIXES:
+        raise InputError(
+            f"cannot tell the model format from the suffix '{suffix}'; "
+            f"use one of {', '.join(MODEL_SUFFIXES)}",
+            file=str(path),
+        )
+    if suffix == ".bngl":
+        # Never bngsim.Model.load: it hands BNG2.pl (which runs actions as Perl)
+        # the file's own statements; see bngfit.bngl_network.
+        from .bngl_network import load_bngl
+
+        return load_bngl(path)
+    if suffix == ".net":
+        # bngsim compiles this file's expressions into C later: it gets a
+        # checked copy in bngfit's private cache (see bngfit.net_text)
+        from . import bngl_cache
+        from .net_text import check_net_text
+
+        try:
+            text = check_net_text(path.read_bytes(), str(path))
+        except OSError as err:
+            raise InputError(f"cannot read the model: {err.strerror or err}",
+                             file=str(path)) from None
+        source, path = path, bngl_cache.store_text(path.stem, text, suffix=".net")
+    else:
+        source = path
+    try:
+        return bngsim.Model.load(path)
+    except ImportError as err:
+        raise MissingExtraError(
+            f"loading {path.name} needs an optional package ({err}); "
+            "install it with: pip install 'bngsim[antimony]'"
+        ) from None
+    except bngsim.BngsimError as err:
+        text = str(err).replace(str(path), source.name)  # the user's file, not the copy
+        raise InputError(f"model does not load: {text.splitlines()[0]}",
+                         file=str(source)) from None
+    except (OSError, ValueError) as err:
+        text = str(err).replace(str(path), source.name)
+        raise InputError(f"model does not load: {text}", file=str(source)) from None
+
+
+def read_model_info(path: str | Path) -> ModelInfo:
+    """Load a model and return its names (see :class:`ModelInfo`).
+
+    Raises
+    ------
+    InputError
+        If the file is missing, of unknown format, invalid (an SBML or
+        Antimony model, see :mod:`bngfit.sbml_check`), or does not load.
+    MissingExtraError
+        If the format needs an optional extra that is not installed.
+    """
+    from .sbml_check import check_model_file
+
+    path = Path(path)
+    check_model_file(path)
+    model = _load_bngsim_model(path)
+    info = _info_of(path, model)
+    if not (info.species or info.parameters or info.expressions):
+        raise InputError("the model is empty: no species, parameters or rules (an empty or "
+                         "truncated file?)", file=str(path))
+    return info
+
+
+def _info_of(path: Path, model) -> ModelInfo:
+    internal = set(model._internal_param_names())
+    comps = tuple(model.compartment_size_params)
+    primary = [p for p in model.primary_param_names if p not in internal]
+    params = tuple(p for p in primary if p not in comps)
+    defaults = {p: float(model.get_param(p)) for p in (*params, *comps)}
+    return ModelInfo(
+        path=path,
+        species=tuple(model.species_names),
+        observables=tuple(model.observable_names),
+        expressions=tuple(model.function_names),
+        parameters=params,
+        compartments=comps,
+        defaults=defaults,
+    )
