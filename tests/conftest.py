@@ -9,6 +9,17 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 EXAMPLE = REPO / "examples" / "conversion" / "problem.yaml"
+# A <-> B in one compartment (Antimony), for small test problems
+CONVERSION = """
+model conversion
+  compartment cell = 1;
+  species A in cell, B in cell;
+  A = 1; B = 0;
+  k1 = 0.8; k2 = 0.6;
+  fwd: A -> B; k1*A;
+  rev: B -> A; k2*B;
+end
+"""
 
 
 def shared_path(*parts: str) -> Path:

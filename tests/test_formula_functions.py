@@ -18,18 +18,8 @@ import bngfit
 from bngfit.errors import InputError
 from bngfit.optimizers import STATIONARY_RTOL, OptimizerName, minimize, projected_gradient
 from bngfit.results import StartStatus
-from tests.conftest import write_problem
+from tests.conftest import CONVERSION, write_problem
 
-CONVERSION = """
-model conversion
-  compartment cell = 1;
-  species A in cell, B in cell;
-  A = 1; B = 0;
-  k1 = 0.8; k2 = 0.6;
-  fwd: A -> B; k1*A;
-  rev: B -> A; k2*B;
-end
-"""
 TIMES = (0.5, 1.0, 2.0, 4.0)
 # With k1 = 0.8, k2 = 0.6: A(t) falls from 0.71 to 0.43 over TIMES, B = 1 - A.
 P, Q = 0.7, 0.35

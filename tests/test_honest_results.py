@@ -26,6 +26,7 @@ from bngfit.optimizers import (
 )
 from bngfit.results import StartStatus
 from bngfit.validity import INVALID, EvalStatus
+from tests.conftest import CONVERSION
 
 BLOWUP = """
 model blowup
@@ -181,16 +182,6 @@ def test_a_nonfinite_residual_jacobian_is_an_invalid_evaluation():
 
 
 # ----------------------------------------------- non-finite gradients, end to end
-CONVERSION = """
-model conversion
-  compartment cell = 1;
-  species A in cell, B in cell;
-  A = 1; B = 0;
-  k1 = 0.8; k2 = 0.6;
-  fwd: A -> B; k1*A;
-  rev: B -> A; k2*B;
-end
-"""
 
 
 @pytest.fixture(scope="module")

@@ -8,108 +8,39 @@ reads, chosen by its suffix.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from .conditions import Condition, Mutation, MutationOp
 from .errors import InputError, Issue
-from .formulas import Formula, numeric_or_name, parse_formula
 from .limits import too_many_points
+from .petab_cells import (  # noqa: F401 - PLACEHOLDER, TIME_SYMBOL: the convention, used by plan
+    ID,
+    PLACEHOLDER,
+    TIME_SYMBOL,
+    Issues,
+    also_lines,
+    cell_number,
+    cell_value,
+    read_table,
+    records,
+)
+from .petab_observables import n_placeholders, read_observables  # noqa: F401
 from .petab_yaml import read_problem_yaml
 from .priors import parse_prior
 from .problem import (
     Measurements,
-    NoiseFamily,
-    Observable,
     ParameterSpec,
     Problem,
     Transform,
 )
 from .scales import Scale
 from .simulate import ModelInfo, read_model_info
-from .tables import parse_float, read_tsv
-
-_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-PLACEHOLDER = re.compile(r"^(observableParameter|noiseParameter)([0-9]+)_(.+)$")
-TIME_SYMBOL = "time"
-
-
-class _Issues:
-    """Collects issues while reading; raises them together."""
-
-    def __init__(self) -> None:
-        self.items: list[Issue] = []
-
-    def error(self, message, file=None, row=None, id=None, value=None):  # noqa: A002
-        self.items.append(Issue("error", message, file, row, id, None if value is None
-                                else str(value)))
-
-    def warn(self, message, file=None, row=None, id=None, value=None,  # noqa: A002
-             affects_result=False):
-        self.items.append(Issue("warning", message, file, row, id, None if value is None
-                                else str(value), affects_result))
-
-    @property
-    def has_errors(self) -> bool:
-        return any(i.severity == "error" for i in self.items)
-
-    def raise_if_errors(self) -> None:
-        errors = [i for i in self.items if i.severity == "error"]
-        if errors:
-            raise InputError(errors[0].message, issues=errors)
-
-
-def _read_table(path: Path, issues: _Issues, required: list[str]) -> pd.DataFrame | None:
-    """Read a table (see :func:`read_tsv`); report a bad file or missing columns."""
-    try:
-        df = read_tsv(path)
-    except InputError as err:
-        issues.items.extend(err.issues)
-        return None
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        issues.error(
-            f"required column(s) missing: {', '.join(missing)} "
-            f"(found: {', '.join(df.columns) or 'none'})",
-            file=str(path),
-            row=df.attrs["header_line"],
-        )
-        return None
-    return df
-
-
-def _records(df: pd.DataFrame) -> list[tuple[int, dict[str, str]]]:
-    """(line number, row as a dict) for each data row of a table from :func:`read_tsv`."""
-    return [(int(line), r) for line, r in zip(df.index, df.to_dict("records"), strict=True)]
-
-
-def _lines(lines: list[int]) -> str:
-    """Suffix naming further lines where the same problem occurs."""
-    if len(lines) < 2:
-        return ""
-    more = ", ".join(map(str, lines[1:6])) + (", ..." if len(lines) > 6 else "")
-    return f" (also on {len(lines) - 1} more line(s): {more})"
-
-
-def _numeric_or_name(text: str) -> float | str | None:
-    """A cell's number, id or None (empty, NaN); a number only in plain ASCII decimal
-    (``1_0`` stays text, which no id check accepts, rather than becoming 10)."""
-    v = numeric_or_name(text)
-    return text.strip() if isinstance(v, float) and _num(text) is None else v
-
-
-def _num(text: str) -> float | None:
-    try:
-        return parse_float(text)
-    except (TypeError, ValueError, AttributeError):
-        return None
 
 
 # --------------------------------------------------------------- parameters
-def _read_parameters(paths: list[Path], issues: _Issues, model: ModelInfo | None):
+def _read_parameters(paths: list[Path], issues: Issues, model: ModelInfo | None):
     """Read the parameter table(s).
 
     Returns
@@ -127,14 +58,14 @@ def _read_parameters(paths: list[Path], issues: _Issues, model: ModelInfo | None
     req = ["parameterId", "parameterScale", "lowerBound", "upperBound", "nominalValue",
            "estimate"]
     for path in paths:
-        df = _read_table(path, issues, req)
+        df = read_table(path, issues, req)
         if df is None:
             complete = False
             continue
         f = str(path)
-        for line, r in _records(df):
+        for line, r in records(df):
             pid = r["parameterId"]
-            if not _ID.match(pid):
+            if not ID.match(pid):
                 issues.error("parameterId is not a valid identifier (letters, digits and _, "
                              "not starting with a digit)", f, line, value=pid or "(empty)")
                 continue
@@ -158,7 +89,7 @@ def _read_parameters(paths: list[Path], issues: _Issues, model: ModelInfo | None
             ok = True
             for col in ("lowerBound", "upperBound", "nominalValue"):
                 text = r[col]
-                v = _num(text) if text != "" else float("nan")
+                v = cell_number(text) if text != "" else float("nan")
                 if v is None:
                     issues.error(f"{col} is not a number", f, line, id=pid, value=text)
                     ok = False
@@ -226,7 +157,7 @@ def _read_conditions(paths, issues, model: ModelInfo | None, param_ids: set[str]
     conditions: dict[str, Condition] = {}
     complete = True
     for path in paths:
-        df = _read_table(path, issues, ["conditionId"])
+        df = read_table(path, issues, ["conditionId"])
         if df is None:
             complete = False
             continue
@@ -244,9 +175,9 @@ def _read_conditions(paths, issues, model: ModelInfo | None, param_ids: set[str]
                             "v1 does not allow (other tools may use the parameter table's "
                             "value); bngfit uses the condition table's values", f, hline, id=c,
                             affects_result=True)
-        for line, r in _records(df):
+        for line, r in records(df):
             cid = r["conditionId"]
-            if not _ID.match(cid):
+            if not ID.match(cid):
                 issues.error("conditionId is not a valid identifier", f, line,
                              value=cid or "(empty)")
                 continue
@@ -255,7 +186,7 @@ def _read_conditions(paths, issues, model: ModelInfo | None, param_ids: set[str]
                 continue
             muts = []
             for c in targets:
-                v = _numeric_or_name(r[c])
+                v = cell_value(r[c])
                 if v is None:
                     continue
                 if isinstance(v, str) and param_ids is not None and v not in param_ids \
@@ -288,105 +219,6 @@ def _read_conditions(paths, issues, model: ModelInfo | None, param_ids: set[str]
     return conditions if complete else None
 
 
-# --------------------------------------------------------------- observables
-def _check_symbols(formula: Formula, *, obs_id, kind, f, line, issues, known, allowed_ph):
-    """Placeholders must be the observable's own; other names must be known.
-
-    ``known`` None means the model or the parameter table could not be read:
-    names are not checked (the reason is reported already).
-    """
-    for s in formula.symbols:
-        m = PLACEHOLDER.match(s)
-        if m:
-            if m.group(3) != obs_id or m.group(1) not in allowed_ph:
-                issues.error(f"{kind} uses placeholder '{s}', which belongs to another "
-                             "observable or kind", f, line, id=obs_id, value=s)
-            continue
-        if known is not None and s not in known and s != TIME_SYMBOL:
-            issues.error(f"{kind} names '{s}', which is no species, observable, expression, "
-                         "parameter or compartment of the model and not in the parameter "
-                         "table", f, line, id=obs_id, value=s)
-
-
-def _read_observables(paths, issues, known: set[str] | None):
-    """Read the observable table(s).
-
-    Returns
-    -------
-    obs : dict
-        Observable id -> Observable, for the rows without errors.
-    declared : set of str or None
-        Every valid observable id in the tables (rows with errors included);
-        None if a table could not be read at all.
-    """
-    obs: dict[str, Observable] = {}
-    declared: set[str] = set()
-    complete = True
-    for path in paths:
-        df = _read_table(path, issues, ["observableId", "observableFormula", "noiseFormula"])
-        if df is None:
-            complete = False
-            continue
-        f = str(path)
-        for line, r in _records(df):
-            oid = r["observableId"]
-            if not _ID.match(oid):
-                issues.error("observableId is not a valid identifier", f, line,
-                             value=oid or "(empty)")
-                continue
-            if oid in declared:
-                issues.error("duplicate observableId", f, line, id=oid)
-                continue
-            declared.add(oid)
-            try:
-                tr = Transform(r.get("observableTransformation", "") or "lin")
-            except ValueError:
-                issues.error("observableTransformation must be lin, log or log10", f, line,
-                             id=oid, value=r.get("observableTransformation"))
-                continue
-            try:
-                fam = NoiseFamily(r.get("noiseDistribution", "") or "normal")
-                if fam not in (NoiseFamily.NORMAL, NoiseFamily.LAPLACE):
-                    raise ValueError(fam)  # PEtab v1 has no shape-parameter families
-            except ValueError:
-                issues.error("noiseDistribution must be normal or laplace", f, line, id=oid,
-                             value=r.get("noiseDistribution"))
-                continue
-            formulas = []
-            for col in ("observableFormula", "noiseFormula"):
-                try:
-                    formulas.append(parse_formula(r[col], file=f, row=line, id=oid, what=col))
-                except InputError as err:
-                    issues.items.extend(err.issues)
-            if len(formulas) < 2:
-                continue
-            formula, noise = formulas
-            n_before = len(issues.items)
-            _check_symbols(formula, obs_id=oid, kind="observableFormula", f=f, line=line,
-                           issues=issues, known=known, allowed_ph=("observableParameter",))
-            _check_symbols(noise, obs_id=oid, kind="noiseFormula", f=f, line=line,
-                           issues=issues, known=known,
-                           allowed_ph=("noiseParameter", "observableParameter"))
-            if noise.constant is not None and not noise.constant > 0:
-                issues.error("noiseFormula must be positive", f, line, id=oid,
-                             value=r["noiseFormula"])
-                continue
-            if len(issues.items) > n_before:
-                continue
-            obs[oid] = Observable(oid, formula, noise, tr, fam, line)
-    return obs, (declared if complete else None)
-
-
-def n_placeholders(formula: Formula, kind: str, obs_id: str) -> int:
-    """Number of placeholders ``{kind}{n}_{obs_id}`` a formula needs (highest n)."""
-    n = 0
-    for s in formula.symbols:
-        m = PLACEHOLDER.match(s)
-        if m and m.group(1) == kind and m.group(3) == obs_id:
-            n = max(n, int(m.group(2)))
-    return n
-
-
 # -------------------------------------------------------------- measurements
 def _overrides(text: str, n_needed: int, what: str, *, f, line, oid, issues, param_ids,
                positive: bool):
@@ -397,11 +229,11 @@ def _overrides(text: str, n_needed: int, what: str, *, f, line, oid, issues, par
         return None
     out = []
     for t in items:
-        v = _numeric_or_name(t)
+        v = cell_value(t)
         if v is None:
             issues.error(f"{what} has an empty or NaN entry", f, line, id=oid, value=text)
             return None
-        if isinstance(v, str) and not _ID.match(v):
+        if isinstance(v, str) and not ID.match(v):
             issues.error(f"{what} entry '{v}' is neither a number nor a parameter id", f,
                          line, id=oid, value=v)
             return None
@@ -432,13 +264,13 @@ def _read_measurements(paths, issues, observables, declared_obs, conditions, par
     req = ["observableId", "simulationConditionId", "time", "measurement"]
     unknown: dict[tuple[str, str, str], list[int]] = {}
     for path in paths:
-        df = _read_table(path, issues, req)
+        df = read_table(path, issues, req)
         if df is None:
             continue
         f = str(path)
         if df.empty:
             issues.error("measurement table has no data rows", f, df.attrs["header_line"] + 1)
-        for line, r in _records(df):
+        for line, r in records(df):
             oid = r["observableId"]
             obs = observables.get(oid)
             bad = False
@@ -459,7 +291,7 @@ def _read_measurements(paths, issues, observables, declared_obs, conditions, par
                 if c and conditions is not None and c not in conditions:
                     unknown.setdefault((f, col, c), []).append(line)
                     bad = True
-            t = _num(r["time"])
+            t = cell_number(r["time"])
             if t is None or np.isnan(t):
                 issues.error("time is not a number", f, line, id=oid,
                              value=r["time"] or "(empty)")
@@ -471,7 +303,7 @@ def _read_measurements(paths, issues, observables, declared_obs, conditions, par
             elif t < 0:
                 issues.error("time is negative", f, line, id=oid, value=r["time"])
                 bad = True
-            m = _num(r["measurement"])
+            m = cell_number(r["measurement"])
             if m is None or not np.isfinite(m):
                 issues.error("measurement is not a finite number (NaN and empty cells are not "
                              "allowed; remove the row instead)", f, line, id=oid,
@@ -507,7 +339,7 @@ def _read_measurements(paths, issues, observables, declared_obs, conditions, par
     _check_sample_counts(cols, paths, issues)
     for (f, col, ident), lines in unknown.items():
         table = "observable" if col == "observableId" else "condition"
-        issues.error(f"unknown {col} (not in the {table} table){_lines(lines)}", f, lines[0],
+        issues.error(f"unknown {col} (not in the {table} table){also_lines(lines)}", f, lines[0],
                      id=ident)
     return Measurements(
         observable=tuple(cols["observable"]),
@@ -521,7 +353,7 @@ def _read_measurements(paths, issues, observables, declared_obs, conditions, par
     )
 
 
-def _check_sample_counts(cols: dict[str, list], paths, issues: _Issues) -> None:
+def _check_sample_counts(cols: dict[str, list], paths, issues: Issues) -> None:
     """Refuse a simulation asked for more sample times than the documented limit."""
     times: dict[tuple[str, str], set[float]] = {}
     for pre, cid, t in zip(cols["preeq"], cols["condition"], cols["time"], strict=True):
@@ -557,7 +389,7 @@ def check_petab(path: str | Path) -> tuple[Problem | None, list[Issue]]:
         data = read_problem_yaml(path)
     except InputError as err:
         return None, list(err.issues)
-    issues = _Issues()
+    issues = Issues()
     base = path.parent
     prob = data["problems"][0]
 
@@ -579,7 +411,7 @@ def check_petab(path: str | Path) -> tuple[Problem | None, list[Issue]]:
     if model is not None and param_ids is not None:
         known = param_ids | {*model.species, *model.observables, *model.expressions,
                              *model.parameters, *model.compartments}
-    observables, declared_obs = _read_observables(files("observable_files"), issues, known)
+    observables, declared_obs = read_observables(files("observable_files"), issues, known)
     meas = _read_measurements(files("measurement_files"), issues, observables, declared_obs,
                               conditions, param_ids)
     if model is None or conditions is None or issues.has_errors:

@@ -24,112 +24,11 @@ from .errors import UnsupportedError
 from .formulas import Formula
 from .kernels import FormulaEval, Operand, compile_kernel
 from .petab_io import PLACEHOLDER, TIME_SYMBOL
-from .problem import NormKind, Observable, Problem
-from .simulate import ModelInfo, PhaseInput, sample_grid
+from .plan_outputs import PenaltySpec, norm_spec, penalty_spec  # noqa: F401
+from .plan_phases import PhaseMap
+from .problem import Observable, Problem
+from .simulate import ModelInfo, sample_grid
 from .transforms import NormSpec
-
-
-# ---------------------------------------------------------------- phases
-@dataclass(frozen=True)
-class PhaseMap:
-    """Model parameter and species values of one phase as functions of theta.
-
-    Attributes
-    ----------
-    quantities, species_quantities : dict
-        Name -> :class:`Quantity` (all written parameters and compartments;
-        the species whose initial value the condition sets).
-    sens : tuple of str
-        The parameters with sensitivities (rows of the parameter Jacobian).
-    """
-
-    quantities: dict[str, Quantity]
-    species_quantities: dict[str, Quantity]
-    sens: tuple[str, ...]
-    n_theta: int
-    duration: float | None = None  # a pre-phase: None to steady state, else this long
-
-    def __post_init__(self) -> None:
-        template = {}
-        theta_params = []
-        other_params = []
-        for name, q in self.quantities.items():
-            if isinstance(q, Theta):
-                theta_params.append((name, q.index))
-                template[name] = float("nan")
-            elif q.deps:
-                other_params.append((name, q))
-                template[name] = float("nan")
-            else:
-                template[name] = float(q.eval(np.zeros(self.n_theta))[0])
-        jac = np.zeros((len(self.sens), self.n_theta))
-        dynamic = []
-        for i, name in enumerate(self.sens):
-            q = self.quantities[name]
-            if isinstance(q, Theta):
-                jac[i, q.index] = 1.0
-            elif q.deps:
-                dynamic.append((i, q))
-        jac.setflags(write=False)
-        # Where every sensitivity parameter is a distinct free parameter, the
-        # Jacobian is a column selection: the engine scatters instead of
-        # multiplying (a small matmul costs ~15 us right after a bngsim run).
-        cols = None
-        if not dynamic and np.all(jac.sum(axis=1) == 1.0) and np.all(jac.max(axis=1) == 1.0):
-            c = jac.argmax(axis=1)
-            if np.unique(c).size == c.size:
-                cols = c
-                cols.setflags(write=False)
-        species_template = {}
-        species_var = []
-        for name, q in self.species_quantities.items():
-            if q.deps:
-                species_var.append((name, q))
-                species_template[name] = float("nan")
-            else:
-                species_template[name] = float(q.eval(np.zeros(self.n_theta))[0])
-        set_ = object.__setattr__
-        set_(self, "_template", template)
-        set_(self, "_theta_params", tuple(theta_params))
-        set_(self, "_other_params", tuple(other_params))
-        set_(self, "_jac", jac)
-        set_(self, "_jac_cols", cols)
-        set_(self, "_jac_dynamic", tuple(dynamic))
-        set_(self, "_species_template", species_template)
-        set_(self, "_species_var", tuple(species_var))
-        set_(self, "_no_species_jac", {})
-
-    def inputs(self, theta: np.ndarray, theta_list: list[float], sensi: bool) -> PhaseInput:
-        """Values (and with ``sensi`` Jacobians) of the phase at theta.
-
-        Parameters
-        ----------
-        theta : ndarray, shape (n_theta,)
-        theta_list : list of float
-            ``theta.tolist()`` (shared by all phases of one evaluation).
-        sensi : bool
-        """
-        params = self._template.copy()
-        for name, i in self._theta_params:
-            params[name] = theta_list[i]
-        for name, q in self._other_params:
-            params[name] = q.eval(theta)[0]
-        jac = self._jac
-        if sensi and self._jac_dynamic:
-            jac = jac.copy()
-            for i, q in self._jac_dynamic:
-                jac[i] = q.eval(theta)[1]
-        species = self._species_template
-        species_jac = self._no_species_jac
-        if self._species_var:
-            species = species.copy()
-            species_jac = {}
-            for name, q in self._species_var:
-                v, g = q.eval(theta)
-                species[name] = v
-                species_jac[name] = g
-        cols = self._jac_cols if jac is self._jac else None
-        return PhaseInput(params, species, jac, species_jac, self.duration, cols)
 
 
 @dataclass(frozen=True)
@@ -511,11 +410,11 @@ def compile_plan(problem: Problem) -> Plan:
                                    1)
             else:  # time
                 b.add_values(np.asarray(t, dtype=float).copy(), np.full(rows.size, -1))
-        specs_here = [_norm_spec(problem, info, n, idx, outputs, time_row, offset, n_out)
+        specs_here = [norm_spec(problem, info, n, idx, outputs, time_row, offset, n_out)
                       for n in norms_here]
         norm_specs.extend(specs_here)
         for pen in pens_here:
-            penalty_specs.append(_penalty_spec(problem, info, pen, norms_here, specs_here,
+            penalty_specs.append(penalty_spec(problem, info, pen, norms_here, specs_here,
                                                outputs, time_row, offset, n_out))
         pre_maps = tuple(PhaseMap(pp, ps, sens, n_theta, problem.conditions[c].duration)
                          for c, pp, ps in pre_phases)
@@ -534,65 +433,6 @@ def compile_plan(problem: Problem) -> Plan:
     return Plan(tuple(experiments), tuple(plan_groups), n_theta, len(meas), offset,
                 np.array(sorted(sigma_rows), dtype=int), tuple(norm_specs),
                 tuple(penalty_specs))
-
-
-@dataclass(frozen=True)
-class PenaltySpec:
-    """A compiled trajectory penalty: where its series are in the flat outputs.
-
-    ``refs[j]`` are the flat indices of series ``names[j]`` on the grid ``t``;
-    ``norms[j]`` is the (kind, reference indices) of the normalization applied
-    to that output in this experiment, or None.
-    """
-
-    penalty: object
-    names: tuple[str, ...]
-    t: np.ndarray
-    refs: tuple[np.ndarray, ...]
-    norms: tuple[tuple | None, ...]
-
-
-def _penalty_spec(problem: Problem, info: ModelInfo, pen, norms_here, norm_specs, outputs,
-                  time_row, offset, n_out) -> PenaltySpec:
-    """Compile a trajectory penalty; a normalized output is read normalized."""
-    g = np.array([time_row[t] for t in np.asarray(pen.times, float).tolist()], dtype=int)
-    refs, norms = [], []
-    for name in pen.names:
-        refs.append(offset + g * n_out + outputs.index(info.selector(name)))
-        norm = None
-        for n, spec in zip(norms_here, norm_specs, strict=True):
-            if problem.observables[n.observable].formula.symbols == (name,):
-                norm = (n.kind, spec.ref)
-        norms.append(norm)
-    return PenaltySpec(pen, tuple(pen.names), np.asarray(pen.times, float), tuple(refs),
-                       tuple(norms))
-
-
-def _norm_spec(problem: Problem, info: ModelInfo, n, idx: list[int], outputs: list[str],
-               time_row: dict, offset: int, n_out: int) -> NormSpec:
-    """Compile one normalization: its measurement rows and reference values."""
-    obs = problem.observables.get(n.observable)
-    where = f"'{n.observable}' in condition '{n.condition}'"
-    if obs is None or len(obs.formula.symbols) != 1 or \
-            str(obs.formula.expr) != obs.formula.symbols[0]:
-        raise UnsupportedError(f"normalization of {where}: the observable must be one model "
-                               "output", id=n.observable)
-    sel = info.selector(obs.formula.symbols[0])
-    rows = np.array([i for i in idx if problem.measurements.observable[i] == n.observable],
-                    dtype=int)
-    if sel is None or sel not in outputs or not rows.size:
-        raise UnsupportedError(f"normalization of {where}: no data of it there",
-                               id=n.observable)
-    times = np.asarray(n.times, float)
-    g = np.array([time_row[t] for t in times.tolist()], dtype=int)
-    ref = offset + g * n_out + outputs.index(sel)
-    prev = None
-    if n.kind is NormKind.INCIDENT:
-        # each data time's previous reference time (a data time off the grid has
-        # the grid point below it before it)
-        k = np.searchsorted(times, problem.measurements.time[rows], side="left")
-        prev = np.where(k > 0, ref[np.maximum(k - 1, 0)], -1)
-    return NormSpec(n.kind, rows, ref, where, prev)
 
 
 def _source_varies(kind: str, payload, rows: np.ndarray, problem_q) -> bool:

@@ -83,7 +83,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .errors import InputError, Issue, UnsupportedError
+from .errors import InputError, Issue
+from .pybnf_conf_checks import (
+    check_edition2,
+    check_names,
+    check_noise,
+    check_normalization,
+    check_references,
+    check_required,
+    check_sbml_actions,
+)
 from .pybnf_entries import (
     ActionEntry,
     ConditionEntry,
@@ -106,6 +115,7 @@ from .pybnf_keys import (
     OTHER_PRIOR_FAMILIES,
     RUN_KEYS,
     UNSUPPORTED_MATH_KEYS,
+    VAR_KEYS,
     KeySpec,
     parse_setting,
 )
@@ -131,6 +141,7 @@ from .pybnf_records import (
     record_parameter,
     split_record,
 )
+from .pybnf_support import check_supported, unsupported_math  # noqa: F401 - public here too
 from .tables import read_text
 
 __all__ = [
@@ -158,13 +169,11 @@ __all__ = [
 
 _LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\s+([A-Za-z_][A-Za-z0-9_.]*))?\s*([=:])(.*)$")
 _COMMENT = re.compile(r"(^|\s)#.*$")
-_VARS = ("uniform_var", "loguniform_var", "normal_var", "lognormal_var", "var", "logvar")
 _PRIOR_VAR = re.compile(r"(log|ln)?([a-z_]+?)_var|lnvar")
 #: PyBNF's analytical objectives (no model, no data), which bngfit does not fit.
 _ANALYTICAL = ("score", "expression", "callable", "banana", "gaussian", "rotated_gaussian",
                "rotated_quartic", "multimodal")
 
-BNGL_FREE_SUFFIX = "__FREE"
 
 
 def read_conf(path: str | Path) -> PybnfConfig:
@@ -205,61 +214,11 @@ def read_conf(path: str | Path) -> PybnfConfig:
     return reader.finish()
 
 
-def unsupported_math(config: PybnfConfig, *, supported=()) -> list[Issue]:
-    """Settings of ``config`` that change the objective's mathematics, in line order.
-
-    A key of :data:`~bngfit.pybnf_keys.UNSUPPORTED_MATH_KEYS` is listed when
-    its value is not the key's neutral value and the key is not in
-    ``supported``; so is a ``time_course`` / ``param_scan`` whose ``method`` is
-    not ``ode`` (unless ``"method"`` is in ``supported``).
-
-    Returns
-    -------
-    list of Issue
-        Severity ``"error"``, with file, line, key and value.
-    """
-    found: list[Issue] = []
-    for key, (value, line) in config.settings.items():
-        spec = UNSUPPORTED_MATH_KEYS.get(key)
-        if spec is None or key in supported or value == spec.neutral:
-            continue
-        found.append(Issue("error", f"'{key}' changes the objective ({spec.help}); bngfit "
-                           "does not support it", config.path, line, id=key, value=str(value)))
-    if "method" not in supported:
-        for a in config.actions:
-            if a.method != "ode":
-                found.append(Issue("error", f"{a.kind} simulates with method '{a.method}'; "
-                                   "bngfit simulates ODEs only", config.path, a.line,
-                                   id=f"{a.kind} method", value=a.method))
-    return sorted(found, key=lambda i: i.row or 0)
-
-
-def check_supported(config: PybnfConfig, *, supported=()) -> None:
-    """Refuse a configuration that asks for mathematics bngfit does not compute.
-
-    Parameters
-    ----------
-    config : PybnfConfig
-    supported : iterable of str
-        Keys of :data:`~bngfit.pybnf_keys.UNSUPPORTED_MATH_KEYS` (or
-        ``"method"``) the caller does support.
-
-    Raises
-    ------
-    UnsupportedError
-        Naming the first such key (by line), its line and value.
-    """
-    found = unsupported_math(config, supported=frozenset(supported))
-    if found:
-        i = found[0]
-        raise UnsupportedError(i.message, file=i.file, row=i.row, id=i.id, value=i.value)
-
-
 # ---------------------------------------------------------------- reading
 def _prior_family(key: str) -> str | None:
     """The prior family of a ``*_var`` key bngfit does not read, else None."""
     m = _PRIOR_VAR.fullmatch(key)
-    if m is None or key in _VARS:
+    if m is None or key in VAR_KEYS:
         return None
     if key == "lnvar":
         return "lnvar (a natural-log start point)"
@@ -356,7 +315,7 @@ class _Reader:
     def _legacy(self, key: str, sub: str | None, value: str, line: int, text: str) -> None:
         if key == "model":
             self.models.append(legacy_model(value, self.base, line))
-        elif key in _VARS:
+        elif key in VAR_KEYS:
             self.add_param(legacy_var(key, value, line, self.edition))
         elif key == "mutant":
             self.conditions.append(legacy_mutant(value, self.base, line))
@@ -465,13 +424,13 @@ class _Reader:
 
     # -- cross-line checks
     def finish(self) -> PybnfConfig:
-        self._check_required()
-        self._check_names()
-        self._check_references()
-        self._check_normalization()
-        self._check_sbml_actions()
-        self._check_noise()
-        self._check_edition2()
+        check_required(self)
+        check_names(self)
+        check_references(self)
+        check_normalization(self)
+        check_sbml_actions(self)
+        check_noise(self)
+        check_edition2(self)
         errors = [i for i in self.issues if i.severity == "error"]
         if errors:
             raise InputError(errors[0].message, issues=errors)
@@ -499,166 +458,3 @@ class _Reader:
             obs_normalization=tuple(self.obs_norms), settings=dict(self.settings),
             warnings=tuple(warnings),
         )
-
-    def _check_required(self) -> None:
-        ed2 = self.edition == 2
-        if "model" not in self.tried:
-            self.error("no model: add " + ("a record 'model: FILE'" if ed2 else
-                       "a line 'model = MODEL_FILE : DATA_FILE'"), id="model")
-        if not self.tried & {*_VARS, "parameter"}:
-            self.error("no free parameter: declare one with " + (
-                "a record 'parameter: NAME, lower: X, upper: Y'" if ed2 else
-                "uniform_var, loguniform_var, normal_var, lognormal_var, var or logvar"),
-                id="parameter")
-        has_data = any(m.data for m in self.models) or any(
-            c.data for c in self.conditions) or any(
-            e.data or e.constraints for e in self.experiments)
-        errors = any(i.severity == "error" for i in self.issues)
-        if self.models and not has_data and not errors:
-            self.error("no data file: nothing to fit (" + (
-                "bind data with 'experiment: NAME, data: FILE.exp'" if ed2 else
-                "list .exp or .prop files after the model: 'model = FILE : DATA.exp'") + ")",
-                id="data")
-        if self.edition == 1 and self.models and all(
-                m.path.suffix.lower() == ".bngl" for m in self.models):
-            for p in self.params.values():
-                if not p.name.endswith(BNGL_FREE_SUFFIX):
-                    self.error("free parameters of BNGL models are named NAME__FREE in "
-                               "PyBNF (the placeholder written in the model's parameters "
-                               "block)", p.line, p.name, f"{p.kind.value}_var")
-
-    def _check_names(self) -> None:
-        """Models, conditions and experiments are each named once."""
-        for what, entries in (("model", self.models), ("condition", self.conditions),
-                              ("experiment", self.experiments)):
-            first: dict[str, int] = {}
-            for e in entries:
-                if e.name in first:
-                    self.error(f"two {what}s named '{e.name}' (first on line {first[e.name]})"
-                               + ("; a model's name is its file stem" if what == "model"
-                                  else ""), e.line, e.name)
-                first.setdefault(e.name, e.line)
-        models = {m.name for m in self.models}
-        for c in self.conditions:
-            if self.edition == 1 and c.name in models:
-                self.error("a mutant cannot have the name of a model", c.line, c.name)
-
-    def _check_references(self) -> None:
-        models = [m.name for m in self.models]
-        known = ", ".join(models) or "none"
-        conditions = {c.name for c in self.conditions}
-        for c in self.conditions:
-            if c.model is not None and c.model not in models:
-                what = "base model" if self.edition == 1 else "model"
-                self.error(f"{what} '{c.model}' is not a model of this file (models are "
-                           f"named by file stem: {known})", c.line, c.name, c.model)
-        for e in self.experiments:
-            if e.model is not None and e.model not in models:
-                self.error(f"model '{e.model}' is not a model of this file ({known})",
-                           e.line, e.name, e.model)
-            if e.model is None and len(models) > 1:
-                self.error(f"the file has {len(models)} models: say which one with "
-                           "'model: NAME'", e.line, e.name)
-            for field in ("condition", "preequilibrate"):
-                ref = getattr(e, field)
-                if ref is not None and ref not in conditions:
-                    self.error(f"{field} '{ref}' is not a condition of this file (declare "
-                               f"it with 'condition: {ref}, perturbations: ...')", e.line,
-                               e.name, ref)
-        for a in self.actions:
-            model = a.fields.get("model")
-            if model is not None and model not in models:
-                self.error(f"model '{model}' is not a model of this file ({known})", a.line,
-                           a.kind, model)
-
-    def _check_normalization(self) -> None:
-        data = {d for m in self.models for d in m.data}
-        data |= {d for c in self.conditions for d in c.data}
-        data |= {d for e in self.experiments for d in e.data}
-        whole: dict[Path, int] = {}
-        by_columns: dict[Path, int] = {}
-        for i, n in enumerate(self.norms):
-            if n.file is None:
-                if len(self.norms) > 1:
-                    other = self.norms[1 if i == 0 else 0].line
-                    self.error("a normalization without files applies to every data file, "
-                               f"so it must be the only normalization line (another is on "
-                               f"line {other})", n.line, "normalization", n.type.value)
-                continue
-            if n.file not in data:
-                self.error("normalization names a file that is not a data file of this "
-                           "configuration", n.line, "normalization", n.file.name)
-                continue
-            seen = whole if n.columns is None else by_columns
-            clash = whole.get(n.file) or (by_columns.get(n.file) if n.columns is None
-                                          else None)
-            if clash is not None:
-                self.error(f"contradictory normalization of {n.file.name} (also on line "
-                           f"{clash})", n.line, "normalization", n.file.name)
-            seen.setdefault(n.file, n.line)
-
-    def _check_sbml_actions(self) -> None:
-        """PyBNF simulates SBML models only through time_course / param_scan lines."""
-        if self.edition != 1:
-            return
-        for m in self.models:
-            if m.path.suffix.lower() not in (".xml", ".sbml", ".ant"):
-                continue
-            suffixes: dict[str, int] = {}
-            for a in self.actions:
-                if a.fields.get("model") not in (None, m.name):
-                    continue
-                if a.suffix in suffixes:  # which one would the data be compared with?
-                    self.error(f"two simulations with 'suffix: {a.suffix}' for model "
-                               f"'{m.name}' (first on line {suffixes[a.suffix]})", a.line,
-                               a.kind, a.suffix)
-                suffixes.setdefault(a.suffix, a.line)
-            for d in m.data:
-                if d.suffix.lower() == ".exp" and d.stem not in suffixes:
-                    self.error(f"no time_course or param_scan with 'suffix: {d.stem}' for "
-                               f"SBML model '{m.name}': PyBNF simulates SBML models only "
-                               f"through those lines, matched to data files by name",
-                               m.line, "model", d.name)
-
-    def _check_noise(self) -> None:
-        first: dict[str | None, int] = {}
-        for n in self.noise:
-            if n.observable in first:
-                what = f"observable '{n.observable}'" if n.observable else "the whole fit"
-                self.error(f"two noise models for {what} (first on line "
-                           f"{first[n.observable]})", n.line, n.observable or "noise_model")
-            first.setdefault(n.observable, n.line)
-            for param, source, argument in ((n.parameter, n.source, n.argument), *n.extra):
-                if source == "fit" and argument not in self.params:
-                    self.error(f"'fit {argument}': {argument} is not a declared free "
-                               "parameter", n.line, param, argument)
-
-    def _check_edition2(self) -> None:
-        """Observable records and normalizations: each target once, experiments known."""
-        first: dict[object, int] = {}
-        for o in self.observables:
-            if o.name in first:
-                self.error(f"two observable records for '{o.name}' (first on line "
-                           f"{first[o.name]})", o.line, o.name)
-            first.setdefault(o.name, o.line)
-        columns: dict[str, int] = {}
-        for o in self.observables:
-            if o.column is None:
-                continue
-            if o.column in columns:  # one data column read as two observables
-                self.error(f"data column '{o.column}' is named by two observable records "
-                           f"(first on line {columns[o.column]})", o.line, o.name, o.column)
-            columns.setdefault(o.column, o.line)
-        experiments = {e.name for e in self.experiments}
-        seen: dict[tuple, int] = {}
-        for n in self.obs_norms:
-            target = (n.experiment, n.observable)
-            what = ".".join(t for t in target if t) or "every observable"
-            if target in seen:
-                self.error(f"normalization of {what} given twice (first on line "
-                           f"{seen[target]})", n.line, "normalization", n.type.value)
-            seen.setdefault(target, n.line)
-            if n.experiment is not None and n.experiment not in experiments:
-                self.error(f"normalization names experiment '{n.experiment}', which is not "
-                           "an experiment of this file", n.line, "normalization",
-                           n.experiment)

@@ -10,7 +10,7 @@
 - :data:`UNSUPPORTED_MATH_KEYS`: keys that change the mathematics of the
   objective (what is simulated or how it is scored). Recorded; whether each is
   supported is the builder's decision (see
-  :func:`bngfit.pybnf_conf.check_supported`). A key at its ``neutral`` value
+  :func:`bngfit.pybnf_support.check_supported`). A key at its ``neutral`` value
   changes nothing and is never reported.
 
 Any other key is unknown: it is reported in one warning and not recorded.
@@ -24,6 +24,11 @@ from dataclasses import dataclass
 from .tables import parse_float, parse_int
 
 #: Legacy keys parsed into structured fields (not into ``settings``).
+#: The parameter keys of a configuration.
+VAR_KEYS = ("uniform_var", "loguniform_var", "normal_var", "lognormal_var", "var", "logvar")
+#: How a BNGL template marks a fitted value.
+BNGL_FREE_SUFFIX = "__FREE"
+
 STRUCTURE_KEYS = frozenset({
     "model", "mutant", "uniform_var", "loguniform_var", "normal_var", "lognormal_var",
     "var", "logvar", "objfunc", "normalization", "time_course", "param_scan",

@@ -37,9 +37,9 @@ from .errors import InputError, UnsupportedError
 from .formulas import Formula, parse_formula
 from .problem import NoiseFamily, Observable, Transform
 from .pybnf_conf import PybnfConfig
+from .pybnf_data import neg_bin_r
 from .pybnf_entries import Objfunc
 from .pybnf_exp import ExpTable
-from .pybnf_problem import _neg_bin_r
 
 # Objective tokens as the per-point noise models they desugar to (PyBNF
 # docs/config_keys.rst, ``objective``): (family, source, argument).
@@ -107,7 +107,7 @@ def noise_models(config: PybnfConfig) -> dict[str | None, Noise]:
     if config.objfunc is not None:
         family, source, arg = _TOKEN_NOISE[config.objfunc]
         if config.objfunc is Objfunc.NEG_BIN:
-            arg = _neg_bin_r(config)
+            arg = neg_bin_r(config)
         if source == "fit" and arg not in {p.name for p in config.parameters}:
             raise InputError(f"objective {config.objfunc.value} estimates the noise "
                              f"parameter: declare {arg} (e.g. 'loguniform_var = {arg} 0.01 "

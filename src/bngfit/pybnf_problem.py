@@ -74,22 +74,26 @@ import numpy as np
 
 from .conditions import Condition, Mutation, MutationOp
 from .errors import InputError, Issue, UnsupportedError
-from .formulas import parse_formula
 from .limits import too_many_points
 from .problem import (
-    Measurements,
-    NoiseFamily,
     Normalization,
     NormKind,
     Observable,
     ParameterSpec,
     Problem,
     TrajectoryPenalty,
-    Transform,
 )
 from .pybnf_conf import PybnfConfig, check_supported, read_conf
+from .pybnf_data import (  # noqa: F401 - the constants stay importable here
+    NEG_BIN_R_DEFAULT,
+    NOISE_PARAMETER,
+    data_measurements,
+    data_observables,
+    neg_bin_r,
+    point_sigma,
+    time_course_end,
+)
 from .pybnf_entries import ConditionEntry, Objfunc, ParamKind, Perturbation
-from .pybnf_exp import ExpTable
 from .pybnf_models import ModelPart, Run, model_parts
 from .scales import Scale
 from .simulate import ModelInfo
@@ -97,11 +101,6 @@ from .simulate import ModelInfo
 SUPPORTED_OBJFUNCS = (Objfunc.SOS, Objfunc.CHI_SQ, Objfunc.NORM_SOS, Objfunc.AVE_NORM_SOS,
                       Objfunc.LOGNORMAL, Objfunc.CHI_SQ_DYNAMIC, Objfunc.LAPLACE,
                       Objfunc.NEG_BIN, Objfunc.NEG_BIN_DYNAMIC, Objfunc.SOD)
-# Objective functions whose noise parameter (scale, or negative-binomial
-# dispersion) is a free parameter, and its name.
-NOISE_PARAMETER = {Objfunc.CHI_SQ_DYNAMIC: "sigma__FREE", Objfunc.LAPLACE: "b__FREE",
-                   Objfunc.NEG_BIN_DYNAMIC: "r__FREE"}
-NEG_BIN_R_DEFAULT = 24.0  # PyBNF's default neg_bin_r
 SUPPORTED_KINDS = (ParamKind.UNIFORM, ParamKind.LOGUNIFORM, ParamKind.NORMAL,
                    ParamKind.LOGNORMAL, ParamKind.VAR, ParamKind.LOGVAR)
 START_KINDS = (ParamKind.VAR, ParamKind.LOGVAR)
@@ -165,7 +164,7 @@ def build_problem(config: PybnfConfig) -> Problem:
                     run, part.phases, muts, info, str(part.entry.path), part.name)
             else:
                 conds = {run.name: Condition(run.name, muts, model=part.name)}
-                t_end[run.name] = _time_course_end(config, run, part.name)
+                t_end[run.name] = time_course_end(config, run, part.name)
                 preeq[run.name] = ""
             clash = conds.keys() & conditions.keys()
             if clash:
@@ -175,12 +174,12 @@ def build_problem(config: PybnfConfig) -> Problem:
             conditions.update(conds)
             grids[run.name] = _output_grid(config, part, run)
         # A data column is the model output of its name in every model it has data in.
-        new = _observables([r.table for r in part.runs], info, objfunc, _neg_bin_r(config))
+        new = data_observables([r.table for r in part.runs], info, objfunc, neg_bin_r(config))
         for k, v in new.items():
             observables.setdefault(k, v)
     runs = [r for part in parts for r in part.runs]
     props = [(*pr, part.info) for part in parts for pr in part.props]
-    meas = _measurements(runs, t_end, preeq, objfunc, config)
+    meas = data_measurements(runs, t_end, preeq, objfunc, config)
     return Problem(
         model=parts[0].info, parameters=tuple(params), conditions=conditions,
         observables=observables, measurements=meas, source=Path(config.path),
@@ -493,127 +492,3 @@ def _normalizations(config: PybnfConfig, runs: list[Run], preeq: dict[str, str],
                 out[(r.name, col)] = Normalization(NormKind.INCIDENT, col, preeq[r.name],
                                                    r.name, grids[r.name])
     return tuple(out.values())
-
-
-def _time_course_end(config: PybnfConfig, run: Run, model: str) -> float:
-    """The simulated span of a data file of SBML model ``model`` (its time_course)."""
-    match = [a for a in config.actions if a.kind == "time_course" and a.suffix == run.suffix
-             and a.fields.get("model") in (None, model)]
-    if not match:
-        what = run.name if run.table is None else Path(run.table.path).name
-        raise InputError(f"no time_course with suffix '{run.suffix}' for {what}",
-                         file=config.path,
-                         row=None if run.mutant is None else run.mutant.line, id=run.suffix)
-    return float(match[0].fields["time"])
-
-
-# --------------------------------------------------------------- the data
-def _neg_bin_r(config: PybnfConfig) -> float:
-    """The fixed negative-binomial dispersion (``neg_bin_r``, PyBNF's default 24)."""
-    value, line = config.settings.get("neg_bin_r", (NEG_BIN_R_DEFAULT, None))
-    try:
-        r = float(value)
-    except (TypeError, ValueError):
-        r = float("nan")
-    if not (np.isfinite(r) and r > 0):
-        raise InputError("neg_bin_r must be a positive number", file=config.path, row=line,
-                         id="neg_bin_r", value=str(value))
-    return r
-
-
-def _observables(tables: list[ExpTable], info: ModelInfo, objfunc: Objfunc,
-                 neg_bin_r: float = NEG_BIN_R_DEFAULT) -> dict[str, Observable]:
-    """One observable per data column: the model output of that name.
-
-    ``lognormal`` is Gaussian in log10 of the output (PyBNF's convention,
-    prediction as the median); ``laplace`` is Laplace with scale ``b__FREE``;
-    ``chi_sq_dynamic`` Gaussian with sigma ``sigma__FREE``; the others Gaussian
-    with a per-point sigma (see :func:`_sigma`); ``neg_bin`` /
-    ``neg_bin_dynamic`` negative binomial with the simulation as mean and
-    dispersion ``neg_bin_r`` / ``r__FREE``.
-    """
-    noise = NOISE_PARAMETER.get(objfunc)
-    transform = Transform.LOG10 if objfunc is Objfunc.LOGNORMAL else Transform.LIN
-    family = NoiseFamily.LAPLACE if objfunc is Objfunc.LAPLACE else NoiseFamily.NORMAL
-    shape: float | str | None = None
-    if objfunc is Objfunc.SOD:
-        # sum of |differences|: Laplace with scale 1, the same minimiser
-        family, noise = NoiseFamily.LAPLACE, "1"
-    if objfunc in (Objfunc.NEG_BIN, Objfunc.NEG_BIN_DYNAMIC):
-        # mean = the simulation, dispersion r fixed (neg_bin_r) or r__FREE
-        family = NoiseFamily.NEG_BINOMIAL
-        shape = noise if noise is not None else float(neg_bin_r)
-        noise = "1"  # the negative binomial has no separate scale
-    out: dict[str, Observable] = {}
-    for t in tables:
-        for col in t.columns:
-            if col in out:
-                continue
-            if info.selector(col) is None:
-                raise InputError(
-                    f"data column '{col}' is no observable, function or species of the "
-                    "model", file=t.path, row=t.header_line, id=col)
-            out[col] = Observable(
-                col, parse_formula(col, file=t.path, row=t.header_line, id=col),
-                parse_formula(noise or f"noiseParameter1_{col}"), transform, family,
-                t.header_line, shape)
-    return out
-
-
-def _sigma(t: ExpTable, col: str, objfunc: Objfunc, config: PybnfConfig) -> np.ndarray:
-    """Noise scale of each row of a column under PyBNF's objective function."""
-    values = t.values[col]
-    if objfunc is Objfunc.SOS:
-        return np.ones_like(values)
-    if objfunc in (Objfunc.CHI_SQ, Objfunc.LOGNORMAL):
-        if col not in t.sd:
-            raise InputError(f"objfunc {objfunc.value} needs the standard deviations of "
-                             f"'{col}' in a column '{col}_SD'", file=t.path,
-                             row=t.header_line, id=col)
-        if objfunc is Objfunc.LOGNORMAL:
-            bad = np.nonzero(values <= 0.0)[0]
-            if bad.size:
-                raise InputError("objfunc lognormal needs positive data (it compares log10 "
-                                 "values)", file=t.path, row=int(t.lines[bad[0]]), id=col,
-                                 value=f"{values[bad[0]]:g}")
-        return t.sd[col]
-    if objfunc is Objfunc.NORM_SOS:
-        zero = np.nonzero(values == 0.0)[0]
-        if zero.size:
-            raise InputError("objfunc norm_sos divides by the data value, which is 0 here",
-                             file=t.path, row=int(t.lines[zero[0]]), id=col, value="0")
-        return np.abs(values)
-    mean = float(np.nanmean(values))
-    if mean == 0.0:
-        raise InputError("objfunc ave_norm_sos divides by the mean of the column, which is 0",
-                         file=t.path, row=t.header_line, id=col)
-    return np.full_like(values, abs(mean))
-
-
-def _measurements(runs: list[Run], t_end: dict[str, float], preeq: dict[str, str],
-                  objfunc: Objfunc, config: PybnfConfig) -> Measurements:
-    cols: dict[str, list] = {k: [] for k in ("obs", "pre", "cond", "t", "m", "np", "rows")}
-    for run in runs:
-        t, name = run.table, run.name
-        late = np.nonzero(t.time > t_end[name])[0]
-        if late.size:
-            raise InputError(f"data at time {t.time[late[0]]:g} lie beyond the simulated "
-                             f"span (t_end {t_end[name]:g})", file=t.path,
-                             row=int(t.lines[late[0]]), value=f"{t.time[late[0]]:g}")
-        for col in t.columns:
-            dynamic = objfunc in NOISE_PARAMETER or objfunc in (Objfunc.NEG_BIN, Objfunc.SOD)
-            sigma = None if dynamic else _sigma(t, col, objfunc, config)
-            for i in np.nonzero(~np.isnan(t.values[col]))[0]:
-                cols["obs"].append(col)
-                cols["pre"].append(preeq[name])
-                cols["cond"].append(name)
-                cols["t"].append(float(t.time[i]))
-                cols["m"].append(float(t.values[col][i]))
-                cols["np"].append(() if dynamic else (float(sigma[i]),))
-                cols["rows"].append(int(t.lines[i]))
-    n = len(cols["t"])
-    if n == 0:
-        raise InputError("the data files hold no data point", file=config.path)
-    return Measurements(tuple(cols["obs"]), tuple(cols["pre"]), tuple(cols["cond"]),
-                        np.array(cols["t"]), np.array(cols["m"]), ((),) * n,
-                        tuple(cols["np"]), tuple(cols["rows"]))
