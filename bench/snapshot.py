@@ -50,7 +50,7 @@ def snapshot(path: Path) -> dict:
         out["fval"] = float(ev.fval)
         out["grad"] = None if ev.grad is None else [float(g) for g in ev.grad]
         if REPO in path.parents:
-            res = bngfit.fit(problem, n_starts=3, seed=1, engine="sequential")
+            res = bngfit.fit(problem, n_starts=3, rng=1, engine="sequential")
             out["fit"] = sorted(float(s.fval) for s in res.starts)
     except Exception as exc:  # record, so a changed error shows up too
         out["error"] = f"{type(exc).__name__}: {exc}"[:300]
