@@ -9,6 +9,7 @@ so every formula comes with exact partial derivatives.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,6 +18,17 @@ import sympy as sp
 
 from .errors import InputError
 from .mathfuncs import lambdify, prepare
+
+# The placeholder convention of observable and noise formulas (PEtab's, which
+# every reader produces): ``observableParameter{n}_{observableId}`` and
+# ``noiseParameter{n}_{observableId}`` are filled per measurement row.
+PLACEHOLDER = re.compile(r"^(observableParameter|noiseParameter)([0-9]+)_(.+)$")
+TIME_SYMBOL = "time"
+
+
+def placeholder(kind: str, n: int, observable: str) -> str:
+    """The placeholder name ``{kind}Parameter{n}_{observable}`` (kind: observable, noise)."""
+    return f"{kind}Parameter{n}_{observable}"
 
 
 @dataclass(frozen=True)

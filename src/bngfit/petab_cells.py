@@ -8,12 +8,10 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import InputError, Issue
-from .formulas import numeric_or_name
+from .formulas import PLACEHOLDER, TIME_SYMBOL, numeric_or_name  # noqa: F401
 from .tables import parse_float, read_tsv
 
 ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-PLACEHOLDER = re.compile(r"^(observableParameter|noiseParameter)([0-9]+)_(.+)$")
-TIME_SYMBOL = "time"
 
 
 class Issues:

@@ -21,9 +21,8 @@ import numpy as np
 
 from .conditions import Const, MutationOp, Quantity, Theta, apply_mutation
 from .errors import UnsupportedError
-from .formulas import Formula
+from .formulas import PLACEHOLDER, TIME_SYMBOL, Formula
 from .kernels import FormulaEval, Operand, compile_kernel
-from .petab_io import PLACEHOLDER, TIME_SYMBOL
 from .plan_outputs import PenaltySpec, norm_spec, penalty_spec  # noqa: F401
 from .plan_phases import PhaseMap
 from .problem import Observable, Problem

@@ -8,54 +8,12 @@ checked copy (:mod:`bngfit.net_text`), SBML and Antimony after
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError, MissingExtraError
+from .model_info import ModelAccess, ModelInfo
 
 MODEL_SUFFIXES = (".xml", ".sbml", ".ant", ".net", ".bngl")
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """Names a model exposes, read once at load (picklable, no bngsim objects).
-
-    Attributes
-    ----------
-    path : Path
-        The model file.
-    species, observables, expressions : tuple of str
-        Output names: species, model observables (BNGL), and functions /
-        assignment-rule expressions.
-    parameters : tuple of str
-        Independent, writable parameters (compartment sizes excluded).
-    compartments : tuple of str
-        Compartment-size parameters (writable, not differentiable).
-    defaults : dict
-        Parameter and compartment values as loaded.
-    """
-
-    path: Path
-    species: tuple[str, ...]
-    observables: tuple[str, ...]
-    expressions: tuple[str, ...]
-    parameters: tuple[str, ...]
-    compartments: tuple[str, ...]
-    defaults: dict[str, float] = field(repr=False)
-
-    def selector(self, name: str) -> str | None:
-        """Typed bngsim output selector for ``name``, or None if it is no output.
-
-        Species win over observables of the same name (SBML models expose each
-        species as an observable too).
-        """
-        if name in self.species:
-            return f"species:{name}"
-        if name in self.observables:
-            return f"observable:{name}"
-        if name in self.expressions:
-            return f"expression:{name}"
-        return None
 
 
 def _load_bngsim_model(path: Path):
@@ -144,3 +102,13 @@ def _info_of(path: Path, model) -> ModelInfo:
         compartments=comps,
         defaults=defaults,
     )
+
+
+def _network(filtered, source: Path, line_of=None) -> Path:
+    from .bngl_network import network
+
+    return network(filtered, source, line_of)
+
+
+MODEL_ACCESS = ModelAccess(info=read_model_info, network=_network)
+"""The model services the readers are handed: bngsim loading and BNG2.pl."""

@@ -1,0 +1,76 @@
+"""What a reader needs to know about a model, as plain data, and how it asks.
+
+Readers check names in their tables against the model (an observable formula's
+symbols, a condition's targets) but must not load models themselves: that is the
+simulate stage's work (bngsim, BNG2.pl, a C compiler). They are handed a
+:class:`ModelAccess` instead, so a reader's validation runs with any model
+source, a test's fixed names included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Names a model exposes, read once at load (picklable, no bngsim objects).
+
+    Attributes
+    ----------
+    path : Path
+        The model file.
+    species, observables, expressions : tuple of str
+        Output names: species, model observables (BNGL), and functions /
+        assignment-rule expressions.
+    parameters : tuple of str
+        Independent, writable parameters (compartment sizes excluded).
+    compartments : tuple of str
+        Compartment-size parameters (writable, not differentiable).
+    defaults : dict
+        Parameter and compartment values as loaded.
+    """
+
+    path: Path
+    species: tuple[str, ...]
+    observables: tuple[str, ...]
+    expressions: tuple[str, ...]
+    parameters: tuple[str, ...]
+    compartments: tuple[str, ...]
+    defaults: dict[str, float] = field(repr=False)
+
+    def selector(self, name: str) -> str | None:
+        """Typed bngsim output selector for ``name``, or None if it is no output.
+
+        Species win over observables of the same name (SBML models expose each
+        species as an observable too).
+        """
+        if name in self.species:
+            return f"species:{name}"
+        if name in self.observables:
+            return f"observable:{name}"
+        if name in self.expressions:
+            return f"expression:{name}"
+        return None
+
+
+@dataclass(frozen=True)
+class ModelAccess:
+    """The model services a reader is handed.
+
+    Attributes
+    ----------
+    info : callable
+        ``info(path) -> ModelInfo``: load the model file and return its names.
+    network : callable
+        ``network(filtered, source, line_of) -> Path``: generate the reaction
+        network of a filtered BNGL text (a ``FilteredBngl``) with BNG2.pl, so that
+        BNG2.pl's messages name ``source`` and its lines (``line_of`` maps a line
+        of the filtered text to a line of ``source``); returns the ``.net`` file.
+    """
+
+    info: Callable[[Path], ModelInfo]
+    network: Callable[[Any, Path, Callable[[int], int] | None], Path]
