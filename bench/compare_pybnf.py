@@ -226,7 +226,7 @@ def n_phases(objective) -> tuple[int, int]:
 def run_bngfit(conf: Path, objfunc: str, pybnf_params: dict, starts: int, seed: int,
                optimizer: str | None = None) -> dict:
     import bngfit
-    from bngfit.scales import scale_codes, unscale
+    from bngfit.problem._scales import scale_codes, unscale
 
     t0 = time.perf_counter()
     problem = bngfit.load_problem(conf)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import bngfit
-from bngfit.racing import Race
+from bngfit.optimize._racing import Race
 
 HERE = Path(__file__).resolve().parent
 DEFAULT = (HERE.parent.parent / "shared" / "benchmarks" / "petab" / "Boehm_JProteomeRes2014"

@@ -42,7 +42,7 @@ import bngsim
 import numpy as np
 
 from bngfit import Objective, load_problem
-from bngfit.scales import scale_codes, unscale
+from bngfit.problem._scales import scale_codes, unscale
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT.parent / "shared" / "benchmarks" / "petab"

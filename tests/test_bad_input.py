@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bngfit.cli import main
+from bngfit.cli._main import main
 
 from .conftest import REPO
 

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from bngfit.cli import main
+from bngfit.cli._main import main
 
 from .conftest import shared_path
 

@@ -24,11 +24,11 @@ import numpy as np
 import pytest
 
 import bngfit
-from bngfit import bngl_cache
-from bngfit.bngl_filter import filter_bngl
-from bngfit.cli import main
+from bngfit.cli._main import main
 from bngfit.errors import InputError
-from bngfit.simulate import read_model_info
+from bngfit.files import _bngl_cache as bngl_cache
+from bngfit.files._bngl_filter import filter_bngl
+from bngfit.simulate._engine import read_model_info
 
 from .test_pybnf_problem import needs_bng
 
@@ -442,7 +442,7 @@ def test_number_per_quantity_unit_model_keeps_its_option(tmp_path):
     subprocess.run(["perl", str(_bng2()), "--outdir", str(work), str(work / "orig.bngl")],
                    cwd=work, capture_output=True, timeout=120, check=True)
     ref = bngsim.Model.from_net(str(work / "orig.net"))
-    from bngfit.simulate import _load_bngsim_model
+    from bngfit.simulate._engine import _load_bngsim_model
 
     got = _load_bngsim_model(path)
     t = np.linspace(0, 10, 6)
@@ -530,7 +530,7 @@ def test_load_time_limit_is_a_clear_refusal(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("value", ["0", "-3", "soon", "inf"])
 def test_load_time_limit_must_be_a_positive_number(value, tmp_path, monkeypatch):
-    from bngfit.bngl_network import load_timeout
+    from bngfit.simulate._bngl_network import load_timeout
 
     monkeypatch.setenv("BNGFIT_BNGL_TIMEOUT", value)
     with pytest.raises(InputError, match="BNGFIT_BNGL_TIMEOUT"):
@@ -552,7 +552,7 @@ def test_cache_is_private_and_holds_the_bound_template(tmp_path, private_cache):
 
 @needs_bng
 def test_planted_bound_template_is_rewritten_not_used(tmp_path, private_cache):
-    from bngfit.pybnf_models import bind_bngl
+    from bngfit.pybnf.build._models import bind_bngl
 
     tpl = tmp_path / "m.bngl"
     tpl.write_text(TEMPLATE + SIM)

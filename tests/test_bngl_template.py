@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from bngfit.bngl_protocol import Phase, phases_for_data, protocol
-from bngfit.bngl_template import (
+from bngfit.errors import InputError
+from bngfit.pybnf.bngl._protocol import Phase, phases_for_data, protocol
+from bngfit.pybnf.bngl._template import (
     bind_free_parameters,
     bound_line_shift,
     free_parameters,
     parse_actions,
 )
-from bngfit.errors import InputError
 
 from .conftest import shared_path
 
@@ -56,8 +56,8 @@ def load(text: str, tmp_path: Path):
     """The bound text loaded as bngfit loads BNGL (filtered, then BNG2.pl); skips
     when BNG2.pl cannot run here."""
     pytest.importorskip("bngsim")
-    from bngfit.bngl_network import load_bngl
     from bngfit.errors import MissingExtraError
+    from bngfit.simulate._bngl_network import load_bngl
 
     path = tmp_path / "bound.bngl"
     path.write_text(text)
@@ -392,7 +392,7 @@ def test_phase_is_frozen():
 
 def test_a_huge_output_grid_is_refused_while_reading_the_actions():
     """n_steps beyond the documented limit is refused before any grid exists."""
-    from bngfit.limits import MAX_OUTPUT_POINTS
+    from bngfit.files._limits import MAX_OUTPUT_POINTS
 
     ok = f'simulate({{method=>"ode",t_end=>10,n_steps=>{MAX_OUTPUT_POINTS - 1}}})\n'
     assert protocol(parse_actions(ok))[0].n_steps == MAX_OUTPUT_POINTS - 1

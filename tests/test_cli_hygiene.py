@@ -280,8 +280,9 @@ def test_resume_into_a_read_only_store_is_refused_before_computing(tmp_path, rea
 
 def test_check_output_file_reports_what_the_system_refuses(tmp_path, monkeypatch):
     """The checks themselves, with the system's answer forced (root passes all)."""
-    from bngfit import cli_args, outputs
+    from bngfit.cli import _args as cli_args
     from bngfit.errors import InputError
+    from bngfit.files import _outputs as outputs
 
     denied = {str(tmp_path / "ro"), str(tmp_path / "ok" / "locked.tsv")}
     (tmp_path / "ro").mkdir()
@@ -453,7 +454,7 @@ def test_sigterm_while_loading_exits_143(tmp_path):
     """SIGTERM before the fit has a store: the plain message, exit 143."""
     code = ("import os, signal, sys\n"
             "from bngfit import cli\n"
-            "import bngfit.loader as L\n"
+            "import bngfit.problem._load as L\n"
             "real = L.load_problem\n"
             "def slow(path):\n"
             "    os.kill(os.getpid(), signal.SIGTERM)\n"
@@ -468,7 +469,7 @@ def test_sigterm_while_loading_exits_143(tmp_path):
 
 
 def test_in_process_main_restores_signal_handler_and_streams(tmp_path, capsys):
-    from bngfit.cli import main
+    from bngfit.cli._main import main
 
     before = signal.getsignal(signal.SIGTERM)
     stdout, stderr = sys.stdout, sys.stderr

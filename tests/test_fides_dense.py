@@ -1,4 +1,4 @@
-"""Fides with dense diagonal matrices (bngfit.fides_dense) runs as fides does."""
+"""Fides with dense diagonal matrices (bngfit.optimize._fides_dense) runs as fides does."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.sparse import csc_matrix
 
-from bngfit.fides_dense import Diagonal, dense_diagonals
+from bngfit.optimize._fides_dense import Diagonal, dense_diagonals
 
 
 def test_diagonal_algebra_matches_scipy_sparse():
@@ -29,7 +29,7 @@ def test_diagonal_algebra_matches_scipy_sparse():
 
 def test_fides_iterates_are_the_same_with_dense_diagonals():
     import bngfit
-    from bngfit.optimizers import OptimizerName, minimize
+    from bngfit.optimize._local import OptimizerName, minimize
     from tests.conftest import EXAMPLE
 
     problem = bngfit.load_problem(EXAMPLE)

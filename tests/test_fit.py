@@ -11,8 +11,8 @@ import pytest
 
 import bngfit
 from bngfit.errors import InputError, UnsupportedError
-from bngfit.multistart import fit, sample_starts
-from bngfit.store import Store, load_result
+from bngfit.optimize._multistart import fit, sample_starts
+from bngfit.result._store import Store, load_result
 
 TRUE = {"k1": 0.8, "k2": 0.6, "scale": 2.0}
 TIMES = [0.25, 0.5, 1, 1.5, 2, 3, 4, 6, 8]
@@ -295,7 +295,7 @@ def test_library_resume_takes_the_stored_settings(problem_writer, tmp_path):
 
 
 def test_a_start_that_never_ran_is_retried_on_resume(problem_writer, tmp_path, monkeypatch):
-    import bngfit.multistart as ms
+    import bngfit.optimize._multistart as ms
 
     problem = bngfit.load_problem(recovery_problem(problem_writer))
     db = tmp_path / "run.db"
@@ -316,7 +316,7 @@ def test_a_start_that_never_ran_is_retried_on_resume(problem_writer, tmp_path, m
 
 
 def test_objective_cache_is_bounded(problem_writer):
-    import bngfit.multistart as ms
+    import bngfit.optimize._multistart as ms
 
     for i in range(ms._KEEP_OBJECTIVES + 3):
         problem = bngfit.load_problem(recovery_problem(problem_writer, f"cache{i}"))
@@ -348,7 +348,7 @@ def test_race_is_the_same_on_every_engine():
 
 
 def test_race_counts_every_evaluation(monkeypatch):
-    from bngfit.objective import Objective
+    from bngfit.objective._objective import Objective
 
     problem = _conversion()
     solves = []
@@ -366,7 +366,7 @@ def test_race_counts_every_evaluation(monkeypatch):
     for s in r.starts:
         assert s.trace.size == s.n_fval > 5 * 4
     # the winner's start point is one of the candidates its start drew
-    from bngfit.racing import candidate_rng
+    from bngfit.optimize._racing import candidate_rng
 
     for s in r.starts:
         drawn = sample_starts(problem.lb, problem.ub, 4, candidate_rng(r.seed, s.index))
@@ -375,8 +375,8 @@ def test_race_counts_every_evaluation(monkeypatch):
 
 
 def test_plain_setting_is_the_plain_multistart():
-    from bngfit.objective import Objective
-    from bngfit.optimizers import OptimizerName, minimize
+    from bngfit.objective._objective import Objective
+    from bngfit.optimize._local import OptimizerName, minimize
 
     problem = _conversion()
     r = fit(problem, optimizer="fides", n_starts=3, rng=2, engine="sequential", race=1,
@@ -422,9 +422,9 @@ def test_a_raced_start_never_ends_above_the_plain_start_from_its_point():
 
 
 def test_hierarchical_plain_start_is_one_run_on_the_other_parameters():
-    from bngfit.hierarchical import ProfiledObjective, noise_profile
-    from bngfit.objective import Objective
-    from bngfit.optimizers import OptimizerName, minimize
+    from bngfit.objective._hierarchical import ProfiledObjective, noise_profile
+    from bngfit.objective._objective import Objective
+    from bngfit.optimize._local import OptimizerName, minimize
 
     problem = _conversion()
     r = fit(problem, optimizer="least_squares", n_starts=3, rng=2, engine="sequential",
@@ -452,7 +452,7 @@ def test_hierarchical_plain_start_is_one_run_on_the_other_parameters():
 
 
 def test_race_stops_early_when_the_first_candidates_agree():
-    from bngfit.racing import Race
+    from bngfit.optimize._racing import Race
 
     r = fit(_conversion(), optimizer="least_squares", n_starts=2, rng=0,
             engine="sequential", race=Race().candidates)
@@ -498,8 +498,8 @@ def test_a_store_from_before_races_resumes_as_plain(tmp_path):
 
 
 def test_least_squares_restarts_in_rounds():
-    from bngfit.objective import Objective
-    from bngfit.optimizers import OptimizerName, minimize, with_budget
+    from bngfit.objective._objective import Objective
+    from bngfit.optimize._local import OptimizerName, minimize, with_budget
 
     problem = _conversion()
     obj = Objective(problem)
@@ -519,8 +519,8 @@ def test_least_squares_restarts_in_rounds():
 def test_optimizer_end_states_map_to_statuses():
     import fides
 
-    from bngfit.optimizers import fides_status
-    from bngfit.results import STATUS_TEXT, StartStatus
+    from bngfit.optimize._local import fides_status
+    from bngfit.result._types import STATUS_TEXT, StartStatus
 
     assert fides_status(fides.ExitFlag.FTOL) is StartStatus.CONVERGED
     assert fides_status(fides.ExitFlag.GTOL) is StartStatus.CONVERGED
@@ -537,7 +537,7 @@ def _blas_threads(_task) -> list[int]:
 
 
 def test_worker_processes_use_one_blas_thread():
-    from bngfit.executors import ExecutorName, run_unordered
+    from bngfit.optimize._executors import ExecutorName, run_unordered
 
     seen = list(run_unordered(_blas_threads, [0, 1], engine=ExecutorName.PROCESS, workers=2))
     assert seen and all(counts and set(counts) == {1} for counts in seen), seen
@@ -558,7 +558,7 @@ _RAISING_X0 = np.log10([0.5, 0.5, 1.0])
 @pytest.mark.parametrize("engine", ["sequential", "process"])
 def test_a_start_that_raises_is_stored_with_its_message(problem_writer, tmp_path,
                                                          monkeypatch, engine):
-    import bngfit.multistart as ms
+    import bngfit.optimize._multistart as ms
 
     problem = bngfit.load_problem(recovery_problem(problem_writer))
     monkeypatch.setattr(ms, "minimize", _raise_in_start_one(ms.minimize))  # forks inherit it

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bngfit.cli import main
+from bngfit.cli._main import main
 
 from .conftest import EXAMPLE
 

@@ -16,8 +16,8 @@ import pytest
 
 import bngfit
 from bngfit.errors import InputError
-from bngfit.optimizers import STATIONARY_RTOL, OptimizerName, minimize, projected_gradient
-from bngfit.results import StartStatus
+from bngfit.optimize._local import STATIONARY_RTOL, OptimizerName, minimize, projected_gradient
+from bngfit.result._types import StartStatus
 from tests.conftest import CONVERSION, write_problem
 
 TIMES = (0.5, 1.0, 2.0, 4.0)

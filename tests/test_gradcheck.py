@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 import bngfit
-from bngfit import cli
-from bngfit.gradcheck import COLUMNS, Agreement, summarize
+from bngfit.cli import _main as cli
+from bngfit.objective._gradcheck import COLUMNS, Agreement, summarize
 
 from .conftest import EXAMPLE, central_grad, shared_path
 

@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 
 import bngfit
-from bngfit.problem import NoiseFamily
+from bngfit.problem._problem import NoiseFamily
 
 from .combo_catalogue import (
     ATOL_SOLVER,

@@ -7,7 +7,7 @@ overrides, condition mutation operators). At a random, non-optimal point and
 tight solver tolerances, ``ev.grad`` is compared with Richardson-extrapolated
 central differences of ``ev.fval`` and ``ev.sres`` with differences of
 ``ev.res``. The differences are written here, independent of
-``bngfit.gradcheck``.
+``bngfit.objective._gradcheck``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 import bngfit
-from bngfit.conditions import Condition, Mutation, MutationOp
-from bngfit.problem import NoiseFamily
+from bngfit.problem._conditions import Condition, Mutation, MutationOp
+from bngfit.problem._problem import NoiseFamily
 
 RTOL_SOLVER = 1e-11
 ATOL_SOLVER = 1e-13

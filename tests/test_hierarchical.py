@@ -1,4 +1,4 @@
-"""Noise parameters in closed form (bngfit.hierarchical).
+"""Noise parameters in closed form (bngfit.objective._hierarchical).
 
 Which parameters qualify (and why others do not); that the value set is the
 optimum, checked against the closed form computed here from the simulation and
@@ -15,7 +15,7 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 import bngfit
-from bngfit.hierarchical import ProfiledObjective, find_noise_profile, noise_profile
+from bngfit.objective._hierarchical import ProfiledObjective, find_noise_profile, noise_profile
 from tests.test_gradients import (
     ATOL_SOLVER,
     BUILDERS,
@@ -211,7 +211,7 @@ def test_reduced_residual_jacobian_matches_finite_differences(name, fd):
 
 def test_the_jacobian_oracle_catches_a_missing_scale_term(fd, monkeypatch):
     """Planted bug: the residuals' dependence through sigma*(x_r) left out."""
-    from bngfit import hierarchical
+    from bngfit.objective import _hierarchical as hierarchical
 
     red, _, _, jac = fd["noise_parameters"]
     red.clear_cache()

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 import bngfit
-from bngfit.gradcheck import Agreement, check_grad, describe, summarize
-from bngfit.objective import Evaluation
-from bngfit.optimizers import (
+from bngfit.objective._gradcheck import Agreement, check_grad, describe, summarize
+from bngfit.objective._objective import Evaluation
+from bngfit.objective._status import INVALID, EvalStatus
+from bngfit.optimize._local import (
     STATIONARY_RTOL,
     Counted,
     OptimizerName,
@@ -24,8 +25,7 @@ from bngfit.optimizers import (
     minimize,
     projected_gradient,
 )
-from bngfit.results import StartStatus
-from bngfit.validity import INVALID, EvalStatus
+from bngfit.result._types import StartStatus
 from tests.conftest import CONVERSION
 
 BLOWUP = """
@@ -137,7 +137,7 @@ def test_lbfgsb_with_the_optimum_in_the_failing_part_does_not_converge():
 
 
 def test_a_claim_of_convergence_against_a_large_gradient_is_stalled():
-    from bngfit.optimizers import LocalResult
+    from bngfit.optimize._local import LocalResult
 
     x = np.array([0.0, 0.0])
     ev = Evaluation(x, 10.0, np.array([500.0, 0.0]), None, None, 0.0, np.zeros(1),

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from bngfit import load_problem
-from bngfit.cli import main
+from bngfit.cli._main import main
 from bngfit.errors import InputError
-from bngfit.loader import check_problem
-from bngfit.tables import read_tsv
+from bngfit.files._tables import read_tsv
+from bngfit.problem._load import check_problem
 
 from .conftest import REPO, shared_path
 
@@ -118,7 +118,7 @@ def test_duplicate_nested_yaml_key_is_refused(tmp_path):
 
 
 def test_yaml_merge_keys_are_not_duplicates(tmp_path):
-    from bngfit.yamlfile import load_yaml
+    from bngfit.files._yaml import load_yaml
 
     assert load_yaml("a: &x {k: 1}\nb:\n  <<: *x\n  k: 2\n") == {"a": {"k": 1}, "b": {"k": 2}}
 
@@ -214,7 +214,7 @@ def test_valid_sbml_of_the_example_loads(tmp_path):
 
 
 def test_compartment_size_set_by_an_assignment_is_not_refused(tmp_path):
-    from bngfit.sbml_check import check_model_file
+    from bngfit.simulate._sbml_check import check_model_file
 
     sbml = _sbml_of_conversion().replace('size="1"', 'size="-1"').replace(
         "<listOfInitialAssignments>",
@@ -227,7 +227,7 @@ def test_compartment_size_set_by_an_assignment_is_not_refused(tmp_path):
 
 
 def test_every_shared_sbml_model_passes_the_check():
-    from bngfit.sbml_check import check_model_file
+    from bngfit.simulate._sbml_check import check_model_file
 
     models = sorted(shared_path("benchmarks", "petab").glob("*/*.xml"))
     models += sorted(shared_path("petab_test_suite").rglob("*.xml"))
@@ -380,7 +380,7 @@ def test_time_course_step_counts_toward_the_limit(tmp_path):
 
 
 def test_time_course_at_the_limit_is_read(tmp_path):
-    from bngfit.pybnf_parse import legacy_action
+    from bngfit.pybnf.conf._parse import legacy_action
 
     a = legacy_action("time_course", "time: 999999, suffix: x", 1)
     assert a.fields["time"] == 999999.0
@@ -398,8 +398,8 @@ def test_edition2_huge_n_steps_is_refused(tmp_path):
 
 
 def test_exp_rows_beyond_the_limit_are_refused(tmp_path, monkeypatch):
-    import bngfit.limits as limits
-    import bngfit.pybnf_exp as pybnf_exp
+    import bngfit.files._limits as limits
+    import bngfit.pybnf._exp as pybnf_exp
 
     monkeypatch.setattr(limits, "MAX_OUTPUT_POINTS", 5)
     monkeypatch.setattr(pybnf_exp, "MAX_OUTPUT_POINTS", 5)
@@ -412,7 +412,7 @@ def test_exp_rows_beyond_the_limit_are_refused(tmp_path, monkeypatch):
 
 
 def test_petab_sample_times_beyond_the_limit_are_refused(tmp_path, monkeypatch):
-    import bngfit.limits as limits
+    import bngfit.files._limits as limits
 
     monkeypatch.setattr(limits, "MAX_OUTPUT_POINTS", 7)
     with pytest.raises(InputError) as exc:
@@ -447,7 +447,7 @@ def test_one_column_named_by_two_observable_records_is_refused(tmp_path):
 @pytest.mark.parametrize("text", ["1_0", "0x10", "\u0661", "1e", "1.2.3", "--1"])
 def test_numbers_python_would_stretch_are_refused(text):
     """Python's float() reads '1_0' as 10 and an Arabic-Indic one as 1; other tools do not."""
-    from bngfit.tables import parse_float
+    from bngfit.files._tables import parse_float
 
     with pytest.raises(ValueError):
         parse_float(text)
@@ -456,7 +456,7 @@ def test_numbers_python_would_stretch_are_refused(text):
 @pytest.mark.parametrize("text,value", [("1", 1.0), ("-1.5", -1.5), (".5", 0.5), ("5.", 5.0),
                                         ("1E-3", 1e-3), ("+inf", float("inf")), (" 2 ", 2.0)])
 def test_plain_numbers_are_read(text, value):
-    from bngfit.tables import parse_float
+    from bngfit.files._tables import parse_float
 
     assert parse_float(text) == value
 
@@ -507,7 +507,7 @@ def test_empty_exp_column_warning_reaches_a_legacy_problem(tmp_path):
 
 
 def test_loading_bngl_keeps_the_output_streams(tmp_path, monkeypatch):
-    from bngfit.simulate import read_model_info
+    from bngfit.simulate._engine import read_model_info
 
     bngl = shared_path("benchmarks", "pybnf", "demo", "parabola.bngl").read_text()
     for v in ("v1", "v2", "v3"):

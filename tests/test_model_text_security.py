@@ -25,10 +25,10 @@ import numpy as np
 import pytest
 
 import bngfit
-from bngfit import bngl_cache
 from bngfit.errors import InputError
-from bngfit.net_text import check_net_text
-from bngfit.simulate import read_model_info
+from bngfit.files import _bngl_cache as bngl_cache
+from bngfit.simulate._engine import read_model_info
+from bngfit.simulate._net_text import check_net_text
 
 from .conftest import write_problem
 from .test_bngl_security import MODEL
@@ -121,7 +121,7 @@ def test_bngl_control_character_after_a_continuation_is_refused(ch, tmp_path):
 
 def test_bngl_comments_may_hold_any_text(tmp_path):
     """Only code is checked: a comment in another script stays allowed."""
-    from bngfit.bngl_filter import filter_bngl
+    from bngfit.files._bngl_filter import filter_bngl
 
     text = BNGL.format(ch="", marker="x").replace(
         "begin energy patterns\n  A() k \\\nend energy patterns\n"
@@ -240,7 +240,7 @@ def test_finding_bng2_leaves_streams_signal_handlers_and_argv_alone(tmp_path):
         "sys.argv = ['script.py', '-q']\n"
         "sigs = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)\n"
         "before = [signal.getsignal(s) for s in sigs], sys.stdout, sys.stderr\n"
-        "from bngfit.bngl_network import _bng2\n"
+        "from bngfit.simulate._bngl_network import _bng2\n"
         "_bng2()\n"
         "after = [signal.getsignal(s) for s in sigs], sys.stdout, sys.stderr\n"
         "assert before == after, (before, after)\n"

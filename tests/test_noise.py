@@ -1,4 +1,4 @@
-"""Noise kernels of bngfit.noise against scipy.stats and finite differences.
+"""Noise kernels of bngfit.likelihood._noise against scipy.stats and finite differences.
 
 Expected values come from scipy.stats densities (normal, Laplace, log-normal,
 log-Laplace) and from central differences of the kernels themselves; nothing is
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bngfit.noise import (
+from bngfit.likelihood._noise import (
     FAMILY_CODE,
     KERNELS,
     kernel_terms,
@@ -20,7 +20,7 @@ from bngfit.noise import (
     normal,
     transform,
 )
-from bngfit.problem import NoiseFamily
+from bngfit.problem._problem import NoiseFamily
 
 N = 500
 RTOL = 1e-10

@@ -14,8 +14,8 @@ import pytest
 from scipy import stats
 
 import bngfit
-from bngfit.noise import neg_binomial, student_t
-from bngfit.problem import NoiseFamily
+from bngfit.likelihood._noise import neg_binomial, student_t
+from bngfit.problem._problem import NoiseFamily
 
 from .conftest import central_grad
 

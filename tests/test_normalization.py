@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import bngfit
-from bngfit.conditions import Condition, Mutation, MutationOp
-from bngfit.problem import Normalization, NormKind
+from bngfit.problem._conditions import Condition, Mutation, MutationOp
+from bngfit.problem._problem import Normalization, NormKind
 
 from .conftest import central_grad
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import bngfit
-from bngfit.conditions import Condition, Mutation, MutationOp
-from bngfit.problem import Normalization, NormKind, TrajectoryPenalty
+from bngfit.problem._conditions import Condition, Mutation, MutationOp
+from bngfit.problem._problem import Normalization, NormKind, TrajectoryPenalty
 
 from .conftest import central_grad
 from .test_normalization import K1, K2, MODEL, TIMES, closed_a

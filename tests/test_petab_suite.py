@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from bngfit.cli import main
+from bngfit.cli._main import main
 
 from .conftest import SHARED
 

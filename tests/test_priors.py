@@ -7,10 +7,10 @@ import pytest
 from scipy import stats
 
 import bngfit
-from bngfit.cli import main
-from bngfit.multistart import sample_starts
-from bngfit.priors import InitPrior, parse_prior
-from bngfit.scales import Scale
+from bngfit.cli._main import main
+from bngfit.optimize._multistart import sample_starts
+from bngfit.problem._priors import InitPrior, parse_prior
+from bngfit.problem._scales import Scale
 
 from .conftest import EXAMPLE
 

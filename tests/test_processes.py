@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 
 import bngfit
-from bngfit.executors import ExecutorName, Terminated, raise_terminated, run_unordered
-from bngfit.pool import WorkerDied, died_message
-from bngfit.store import load_result
+from bngfit.optimize._executors import ExecutorName, Terminated, raise_terminated, run_unordered
+from bngfit.optimize._pool import WorkerDied, died_message
+from bngfit.result._store import load_result
 
 from .conftest import EXAMPLE
 from .test_fit import blowup_problem, recovery_problem
@@ -189,7 +189,7 @@ def test_terminated_carries_the_shell_exit_code():
 
 # --------------------------------------------------- a worker killed mid-fit
 def test_a_killed_worker_costs_only_the_start_it_ran(problem_writer, tmp_path, monkeypatch):
-    import bngfit.multistart as ms
+    import bngfit.optimize._multistart as ms
 
     problem = bngfit.load_problem(recovery_problem(problem_writer))
     real = ms.run_start
@@ -270,8 +270,8 @@ def test_a_killed_fit_leaves_no_process_behind(tmp_path, sig):
 SCRIPT = """
 import signal, sys
 import bngfit
-from bngfit.executors import Terminated, raise_terminated
-from bngfit.multistart import fit
+from bngfit.optimize._executors import Terminated, raise_terminated
+from bngfit.optimize._multistart import fit
 
 signal.signal(signal.SIGTERM, raise_terminated)
 try:
@@ -336,7 +336,7 @@ def _points(tmp_path: Path) -> Path:
 
 def test_workers_without_a_solver_log_keep_stdout_clean(problem_writer, capfd):
     problem = blowup_problem(problem_writer)
-    bngfit.multistart.fit(problem, optimizer="least_squares", n_starts=2, engine="process",
+    bngfit.optimize._multistart.fit(problem, optimizer="least_squares", n_starts=2, engine="process",
                           workers=2, starts=[[np.log10(5.0)], [np.log10(0.05)]])
     out = capfd.readouterr()
     assert "CVode" not in out.out and "[WARNING]" not in out.out
@@ -359,7 +359,7 @@ def test_unreachable_dask_scheduler_is_a_clear_error(problem_writer, tmp_path, c
     db = tmp_path / "run.db"
     t0 = time.monotonic()
     with pytest.raises(bngfit.InputError, match=match):
-        bngfit.multistart.fit(problem, n_starts=2, engine="dask", scheduler=address,
+        bngfit.optimize._multistart.fit(problem, n_starts=2, engine="dask", scheduler=address,
                               store=db)
     assert time.monotonic() - t0 < 10
     assert not db.exists()  # refused before the store was created
@@ -371,7 +371,7 @@ def test_local_dask_workers_keep_stdout_clean(problem_writer, tmp_path, capfd):
     pytest.importorskip("distributed")
     problem = blowup_problem(problem_writer)
     db = tmp_path / "run.db"
-    r = bngfit.multistart.fit(problem, optimizer="least_squares", n_starts=2, engine="dask",
+    r = bngfit.optimize._multistart.fit(problem, optimizer="least_squares", n_starts=2, engine="dask",
                               workers=2, store=db,
                               starts=[[np.log10(5.0)], [np.log10(0.05)]])
     assert len(r.starts) == 2

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import bngfit
-from bngfit.conditions import Condition, Mutation, MutationOp
+from bngfit.problem._conditions import Condition, Mutation, MutationOp
 
 from .conftest import central_grad
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 import warnings
 
 import pytest
@@ -35,3 +36,29 @@ def test_old_module_paths_still_import(module):
         mod = importlib.import_module(module)
     missing = [n for n in NAMES[module] if not hasattr(mod, n)]
     assert not missing, f"{module} lost {missing}"
+
+
+@pytest.mark.parametrize("old", ["petab_io", "multistart", "pybnf_conf", "store"])
+def test_old_flat_paths_warn(old):
+    from bngfit._compat import MOVED
+
+    sys.modules.pop(f"bngfit.{old}", None)
+    with pytest.warns(DeprecationWarning, match=f"bngfit.{old} is deprecated.*bngfit.{MOVED[old]}"):
+        mod = importlib.import_module(f"bngfit.{old}")
+    assert mod is importlib.import_module(f"bngfit.{MOVED[old]}")
+
+
+def test_old_names_of_renamed_packages_warn():
+    import bngfit.simulate
+
+    with pytest.warns(DeprecationWarning, match="bngfit.simulate.sample_grid"):
+        grid = bngfit.simulate.sample_grid
+    from bngfit.simulate._engine import sample_grid
+
+    assert grid is sample_grid
+
+
+def test_version_comes_from_the_installed_metadata():
+    from importlib.metadata import version
+
+    assert bngfit.__version__ == version("bngfit")

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bngfit.conditions import MutationOp
 from bngfit.errors import InputError, UnsupportedError
-from bngfit.pybnf_conf import (
+from bngfit.problem._conditions import MutationOp
+from bngfit.problem._scales import Scale
+from bngfit.pybnf._exp import read_exp
+from bngfit.pybnf.conf._conf import (
     NormalizationType,
     Objfunc,
     ParamKind,
@@ -17,9 +19,7 @@ from bngfit.pybnf_conf import (
     read_conf,
     unsupported_math,
 )
-from bngfit.pybnf_exp import read_exp
-from bngfit.pybnf_keys import IGNORED_KEYS, RUN_KEYS, STRUCTURE_KEYS, UNSUPPORTED_MATH_KEYS
-from bngfit.scales import Scale
+from bngfit.pybnf.conf._keys import IGNORED_KEYS, RUN_KEYS, STRUCTURE_KEYS, UNSUPPORTED_MATH_KEYS
 from tests.conftest import shared_path
 
 SHARED_CONFS = [
@@ -462,7 +462,7 @@ def test_no_data_reported_despite_warnings(tmp_path):
 
 
 def test_gaussian_is_an_alias_of_normal():
-    from bngfit.pybnf_parse import noise
+    from bngfit.pybnf.conf._parse import noise
 
     entry = noise("Gaussian", None, {"sigma": "fix_at 1"}, 3)
     assert entry.family == "normal" and entry.argument == 1.0

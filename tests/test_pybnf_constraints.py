@@ -2,7 +2,7 @@
 
 parabola.bngl (constraint_demo): a counter x grows at rate 1 from 0, par = a x^2 -
 b x + c and line = d x + e; the model's action samples 0..10 in 1000 steps. The
-penalty of each constraint is PyBNF's (bngfit.constraints, checked against the
+penalty of each constraint is PyBNF's (bngfit.likelihood._penalties, checked against the
 docs' formulas in test_pybnf_prop.py); here it is applied to the closed-form
 trajectories, independently of the simulator, and compared with what the
 objective adds.
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import bngfit
-from bngfit.constraints import penalty
-from bngfit.pybnf_prop import read_prop
+from bngfit.likelihood._penalties import penalty
+from bngfit.pybnf.bpsl._prop import read_prop
 
 from .conftest import shared_path
 from .test_pybnf_problem import needs_bng

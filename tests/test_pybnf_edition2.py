@@ -19,7 +19,7 @@ import pytest
 from scipy import stats
 
 import bngfit
-from bngfit.cli import main
+from bngfit.cli._main import main
 
 from .conftest import shared_path
 from .test_pybnf_problem import needs_bng
@@ -584,7 +584,7 @@ def test_unknown_keys_warn_once(tmp_path):
     _write_exp(d / "r1.exp", TRUTH)
     conf = _write_conf(d, [*SBML_HEAD, "objective = sos", "experiment: base, data: r1.exp",
                            "fancy_key = 1", "other_key = x"])
-    from bngfit.pybnf_problem import check_pybnf
+    from bngfit.pybnf.build._problem import check_pybnf
 
     problem, issues = check_pybnf(conf)
     assert problem is not None

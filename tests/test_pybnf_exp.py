@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bngfit.errors import InputError
-from bngfit.pybnf_exp import read_exp
+from bngfit.pybnf._exp import read_exp
 from tests.conftest import shared_path
 
 

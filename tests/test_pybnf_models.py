@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 import bngfit
-from bngfit.cli import main
+from bngfit.cli._main import main
 from bngfit.errors import InputError
 
 from .conftest import central_grad

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import bngfit
-from bngfit.cli import main
+from bngfit.cli._main import main
 
 from .conftest import shared_path
 
@@ -204,7 +204,7 @@ def test_sod_is_laplace_with_unit_scale(tmp_path):
 def test_normal_and_lognormal_vars_are_start_distributions(tmp_path):
     from scipy import stats
 
-    from bngfit.multistart import sample_starts
+    from bngfit.optimize._multistart import sample_starts
 
     conf, _ = _demo(tmp_path, "chi_sq")
     text = conf.read_text()

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import bngfit
-from bngfit.cli import main
+from bngfit.cli._main import main
 from bngfit.errors import InputError
 
 from .conftest import central_grad, shared_path
@@ -500,7 +500,7 @@ def test_declared_parameter_the_template_does_not_use_is_refused_on_its_line(tmp
 # ------------------------------------------------------------------ var / logvar
 def test_var_and_logvar_are_unbounded_start_values_and_fit(tmp_path):
     """PyBNF's start points for local optimizers: unbounded, starts drawn around them."""
-    from bngfit.priors import InitPrior
+    from bngfit.problem._priors import InitPrior
 
     d = tmp_path / "demo"
     shutil.copytree(shared_path("benchmarks", "pybnf", "demo"), d)
@@ -516,7 +516,7 @@ def test_var_and_logvar_are_unbounded_start_values_and_fit(tmp_path):
     assert v3.scale.value == "log10" and v3.nominal == pytest.approx(10**0.5)
     assert problem.x_nominal[2] == pytest.approx(0.5)
     assert np.all(np.isinf(problem.lb)) and np.all(np.isinf(problem.ub))
-    starts = bngfit.multistart.sample_starts(
+    starts = bngfit.optimize._multistart.sample_starts(
         problem.lb, problem.ub, 2000, np.random.default_rng(0),
         priors=[p.init_prior for p in problem.free], scales=problem.x_scales)
     np.testing.assert_allclose(starts.mean(axis=0), [0.7, 2.0, 0.5], atol=0.06)

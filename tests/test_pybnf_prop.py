@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from bngfit.constraints import penalty
 from bngfit.errors import InputError
-from bngfit.pybnf_prop import (
+from bngfit.likelihood._penalties import penalty
+from bngfit.pybnf.bpsl._prop import (
     Condition,
     Enforcement,
     Inequality,

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import bngfit
-from bngfit.simulate import Engine
+from bngfit.simulate._engine import Engine
 
 from .test_preeq_accuracy import FREE, MODEL, SIGMA, THETA, TIMES, U_MAIN, U_PRE, closed_form
 

@@ -33,7 +33,7 @@ GOLDEN_V2_SUITE = "19ac6435ec7ad6168a4df9ca1512370d33f987a4959d8771d4d81b0e5c63c
 
 def _v2_fingerprint(problem):
     # The format-2 algorithm, wherever it lives after the restructuring.
-    from bngfit import store as store_mod
+    from bngfit.result import _store as store_mod
     fn = getattr(store_mod, "fingerprint_v2", None) or store_mod.fingerprint
     return fn(problem)
 

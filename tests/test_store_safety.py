@@ -23,11 +23,11 @@ import numpy as np
 import pytest
 
 import bngfit
-from bngfit.cli import main
+from bngfit.cli._main import main
 from bngfit.errors import InputError
-from bngfit.multistart import fit
-from bngfit.outputs import check_output_dir, check_output_file
-from bngfit.store import Store, check_writable, load_result
+from bngfit.files._outputs import check_output_dir, check_output_file
+from bngfit.optimize._multistart import fit
+from bngfit.result._store import Store, check_writable, load_result
 
 from .conftest import EXAMPLE
 from .test_fit import recovery_problem
@@ -267,7 +267,7 @@ def test_fit_refuses_to_write_into_a_foreign_database(problem_writer, tmp_path):
 RESUME = """
 import sys
 import bngfit
-from bngfit.multistart import fit
+from bngfit.optimize._multistart import fit
 try:
     fit(bngfit.load_problem(sys.argv[1]), engine="sequential", store=sys.argv[2],
         resume=True, progress=lambda r: print("computed start", r.index, flush=True))
@@ -292,7 +292,7 @@ def test_resume_into_a_read_only_store_computes_nothing(stored, tmp_path, modes_
         cli = _unprivileged(["-m", "bngfit.cli", "fit", str(problem), "--store", str(db),
                              "--resume", "--engine", "sequential", "--no-progress",
                              "--best", str(tmp_path / "best.tsv")], tmp_path)
-        check = _unprivileged(["-c", "from bngfit.store import check_writable; "
+        check = _unprivileged(["-c", "from bngfit.result._store import check_writable; "
                                f"check_writable({str(db)!r}, resume=True)"], tmp_path)
     finally:
         db.chmod(0o644)
@@ -329,7 +329,7 @@ def test_check_writable_in_a_read_only_folder(tmp_path, modes_hold):
     folder.mkdir()
     folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
     try:
-        run = _unprivileged(["-c", "from bngfit.store import check_writable; "
+        run = _unprivileged(["-c", "from bngfit.result._store import check_writable; "
                              f"check_writable({str(folder / 'run.db')!r})"], tmp_path)
     finally:
         folder.chmod(0o755)

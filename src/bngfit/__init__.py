@@ -1,18 +1,37 @@
 """bngfit: fit ODE models of biochemical networks with exact gradients.
 
-Public API: :func:`load_problem`, :class:`Objective`, :class:`Evaluation`,
-:func:`check_grad`, :func:`check_grad_multi_eps`, :func:`fit`,
-:class:`FitResult`, :func:`load_result`, and the error types.
+Public API: :func:`load_problem`, :class:`Problem`, :class:`Objective`,
+:class:`Evaluation`, :func:`check_grad`, :func:`check_grad_multi_eps`,
+:func:`summarize`, :func:`fit`, :class:`FitResult`, :func:`load_result`, and
+the error types.
+
+The package is laid out by stage (see the README's "Architecture"):
+``problem`` (format-free types) <- readers ``petab`` and ``pybnf`` ->
+``plan`` -> ``simulate`` -> ``observe`` -> ``likelihood`` -> ``objective`` ->
+``optimize`` -> ``result``, with ``cli`` on top. This module wires the
+readers and the engine's model services into :func:`load_problem`.
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
+from . import _compat
 from .errors import BngfitError, InputError, Issue, MissingExtraError, UnsupportedError
-from .gradcheck import check_grad, check_grad_multi_eps
-from .loader import check_problem, load_problem
-from .multistart import fit
-from .objective import Evaluation, Objective
-from .problem import Problem
-from .results import FitResult, StartResult, StartStatus
-from .store import load_result
+from .objective import Evaluation, Objective, check_grad, check_grad_multi_eps, summarize
+from .optimize import fit
+from .petab import check_petab
+from .problem import Problem, check_problem, load_problem, register_reader
+from .pybnf import check_pybnf
+from .result import FitResult, StartResult, StartStatus, load_result
+from .simulate import MODEL_ACCESS
+
+register_reader((".yaml", ".yml"), "a PEtab YAML file", check_petab, MODEL_ACCESS)
+register_reader((".conf",), "a PyBNF configuration", lambda path, models: check_pybnf(path))
+_compat.install()
+
+try:
+    __version__ = version("bngfit")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "BngfitError",
@@ -26,12 +45,12 @@ __all__ = [
     "StartResult",
     "StartStatus",
     "UnsupportedError",
+    "__version__",
     "check_grad",
     "check_grad_multi_eps",
     "check_problem",
     "fit",
     "load_problem",
     "load_result",
+    "summarize",
 ]
-
-__version__ = "0.1.0"

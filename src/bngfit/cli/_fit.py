@@ -1,0 +1,365 @@
+"""Command-line fitting: ``bngfit fit``, ``bngfit show`` and ``bngfit plot``.
+
+Registered into the main parser by :mod:`bngfit.cli`, which owns exit codes
+and error printing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bngfit.errors import InputError
+from bngfit.objective._gradcheck import describe, summarize
+from bngfit.optimize._executors import ExecutorName
+from bngfit.optimize._local import OptimizerName
+from bngfit.optimize._multistart import SAMPLERS
+from bngfit.optimize._racing import Race
+from bngfit.result._types import FitResult, StartResult
+
+from . import _args as cli_args
+from . import _io as cli_io
+
+#: Upper limits of counts on the command line: far above any real use, below
+#: what exhausts memory or the process table before the first start.
+MAX_STARTS = 1_000_000
+MAX_WORKERS = 1024
+MAX_RACE = 1000
+MAX_BUDGET = 1_000_000
+#: What ``bngfit plot`` writes into its folder.
+PLOT_FILES = ("waterfall.png", "parameters.png", "model_fit.png", "gradcheck.png")
+
+
+def add_commands(sub, common) -> None:
+    """Add ``fit``, ``show`` and ``plot`` to the subparsers ``sub``.
+
+    ``common(parser)`` adds the options every command shares (``--debug``).
+    """
+    f = sub.add_parser("fit", help="Multistart fit with exact gradients.",
+                       description="Multistart fit with exact gradients. Every finished "
+                                   "start is committed to the store at once; --resume "
+                                   "continues a killed run.")
+    f.add_argument("problem", metavar="PROBLEM", help="PEtab v1 YAML file or PyBNF .conf")
+    opts = cli_args.choices_text(OptimizerName)
+    f.add_argument("--optimizer", default=None, metavar="NAME",
+                   type=cli_args.choice(OptimizerName, "optimizer"),
+                   help=f"{opts} (default: least_squares where the objective is a sum of "
+                        "squares, else fides)")
+    f.add_argument("--starts", type=cli_args.int_range(1, MAX_STARTS), default=None,
+                   metavar="N", help="number of starts (default 10)")
+    f.add_argument("--seed", type=cli_args.seed, default=None, metavar="N",
+                   help="seed of the start points, 0 to 2**63-1 (default 0)")
+    f.add_argument("--sampler", default=None, metavar="NAME",
+                   type=cli_args.choice(SAMPLERS, "start sampler"),
+                   help=f"start points: {cli_args.choices_text(SAMPLERS)} (default uniform; "
+                        "lhs: Latin hypercube)")
+    f.add_argument("--race", type=cli_args.int_range(1, MAX_RACE, "race candidates"), nargs="?",
+                   const=Race().candidates, default=None, metavar="N",
+                   help=f"race N candidate points per sampled start: each gets a short run "
+                        f"and the best is continued to convergence (default "
+                        f"{Race().candidates}; 1: the plain multistart)")
+    f.add_argument("--race-budget", type=cli_args.int_range(2, MAX_BUDGET, "race budget"),
+                   default=None, metavar="N",
+                   help=f"objective evaluations of each candidate's short run, at least 2 "
+                        f"(default {Race().budget})")
+    f.add_argument("--no-hierarchical", action="store_true",
+                   help="optimize every noise parameter too (default: noise parameters with "
+                        "a closed-form optimum are set to it at each evaluation)")
+    f.add_argument("--start-points", default=None, metavar="FILE",
+                   help="user start points: TSV, one column per free parameter id, one row "
+                        "per start (optimizer space); used first, sampled starts fill up")
+    f.add_argument("--engine", default="process", metavar="NAME",
+                   type=cli_args.choice(ExecutorName, "engine"),
+                   help=f"{cli_args.choices_text(ExecutorName)} (default process)")
+    f.add_argument("--workers", type=cli_args.int_range(1, MAX_WORKERS), default=None,
+                   metavar="N", help="worker processes (default: cores)")
+    f.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   type=cli_args.scheduler_address,
+                   help="Dask scheduler address, [scheme://]host:port, e.g. "
+                        "tcp://127.0.0.1:8786 (needs --engine dask); default: a local "
+                        "cluster")
+    f.add_argument("--store", default=None, metavar="FILE",
+                   help="result store (default: ./<problem>.fit.db); what the solver prints "
+                        "goes to FILE.solver.log")
+    f.add_argument("--resume", action="store_true", help="continue the run in --store")
+    f.add_argument("--check-grad", action="store_true",
+                   help="gradient check at the first start point and at the best optimum")
+    f.add_argument("--best", default=None, metavar="FILE",
+                   help="PEtab parameter table of the best fit (default: "
+                        "./<problem>.best_parameters.tsv)")
+    f.add_argument("--rtol", type=cli_args.positive_float(1.0), default=None,
+                   help="ODE relative tolerance, above 0 and below 1 (default 1e-8)")
+    f.add_argument("--atol", type=cli_args.positive_float(), default=None,
+                   help="ODE absolute tolerance, above 0 (default 1e-10)")
+    f.add_argument("--no-progress", action="store_true", help="no progress bar")
+    f.add_argument("--json", action="store_true", help="print the summary as JSON")
+    common(f)
+    s = sub.add_parser("show", help="Summary of a result store (finished or not).")
+    s.add_argument("store", metavar="STORE")
+    s.add_argument("--json", action="store_true")
+    common(s)
+    p = sub.add_parser("plot", help="Waterfall, parameters, model fit, gradient checks.")
+    p.add_argument("store", metavar="STORE")
+    p.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="folder for the PNG files (created if missing)")
+    common(p)
+
+
+# ------------------------------------------------------------------ summary
+def summary_text(r: FitResult) -> str:
+    """Human summary of a fit."""
+    lines = []
+    if r.best is None:
+        return f"no start finished yet (0 of {r.n_starts})"
+    statuses: dict[str, int] = {}
+    for s in r.starts:
+        statuses[s.status.value] = statuses.get(s.status.value, 0) + 1
+    lines.append(f"best fval {r.best_fval:.6f}   ({r.n_converged()} of {len(r.starts)} "
+                 "finished starts within 0.01 of it)")
+    if len(r.starts) < r.n_starts:
+        lines.append(f"unfinished run: {len(r.starts)} of {r.n_starts} starts done "
+                     "(continue with --resume)")
+    lines.append(f"evaluations {r.n_fval}, wall time {r.wall_s:.1f} s, optimizer "
+                 f"{r.optimizer}, seed {r.seed}")
+    start_s = sum(s.wall_s for s in r.starts)
+    if start_s > 0:
+        inside = sum(s.eval_s for s in r.starts) / start_s
+        lines.append(f"time of the starts in objective evaluations: {100 * inside:.0f}% "
+                     "(the rest: the optimizer's own work and bookkeeping)")
+    n_race = r.settings.get("race", 1)
+    lines.append(f"race: {n_race} candidates per start, short runs of "
+                 f"{r.settings.get('race_budget')} evaluations" if n_race > 1
+                 else "plain multistart (no race)")
+    closed = r.settings.get("closed_form_noise") or []
+    if closed:
+        lines.append(f"noise parameters in closed form at each evaluation: {', '.join(closed)}")
+    for warning in r.settings.get("warnings") or []:
+        lines.append(f"the objective differs from the files as written: {warning}")
+    lines.append("status: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
+    failed = [s for s in r.starts if s.status.value == "error"]
+    for s in failed[:3]:
+        lines.append(f"  start {s.index} failed: {s.message[:300]}")
+    width = max((len(n) for n in r.x_names), default=0)
+    scales = r.settings.get("x_scales") or ["lin"] * len(r.x_names)
+    lines.append(f"best parameters:  {'id':<{width}}  {'scale':>5}  {'optimizer x':>15}  "
+                 f"{'value':>15}")
+    for n, sc, v in zip(r.x_names, scales, r.best.x, strict=True):
+        native = 10.0**v if sc == "log10" else np.exp(v) if sc == "log" else v
+        lines.append(f"                  {n:<{width}}  {sc:>5}  {v:15.8g}  {native:15.8g}")
+    for which, table in r.gradchecks.items():
+        if "rel_err" not in table:
+            continue
+        # at an optimum the gradient is ~0 and relative errors are noise: the verdict
+        # compares abs_err with the differences' own spread and round-off floor
+        fval = r.best.fval if which == "best" else None
+        summary = summarize(table, fval)
+        lines.append(f"gradient check at {which}: largest rel_err "
+                     f"{table['rel_err'].max():.2e}, largest abs_err "
+                     f"{table['abs_err'].max():.2e}")
+        lines += ["  " + line for line in describe(summary, table)]
+    return "\n".join(lines)
+
+
+def best_parameter_table(problem, x: np.ndarray) -> pd.DataFrame:
+    """The problem's parameter table with nominal values at ``x`` (optimizer space)."""
+    from bngfit.problem._scales import scale_codes, unscale
+
+    native = dict(zip(problem.x_names, unscale(x, scale_codes(problem.x_scales)),
+                      strict=True))
+    rows = [{"parameterId": p.id, "parameterScale": p.scale.value, "lowerBound": p.lb,
+             "upperBound": p.ub, "nominalValue": native.get(p.id, p.nominal),
+             "estimate": int(p.estimate)} for p in problem.parameters]
+    return pd.DataFrame(rows)
+
+
+def _progress(total: int, done: int, enabled: bool):
+    if not enabled:
+        return None, None
+    from tqdm import tqdm
+
+    tqdm.monitor_interval = 0  # no monitor thread: worker processes are forked
+    bar = tqdm(total=total, initial=done, unit="start", file=sys.stderr, dynamic_ncols=True)
+    best = [float("inf")]
+
+    def update(res: StartResult) -> None:
+        if res.fval < best[0]:
+            best[0] = res.fval
+        bar.set_postfix_str(f"best fval {best[0]:.6g}")
+        bar.update(1)
+
+    return bar, update
+
+
+def store_path(args) -> Path:
+    """The fit's store: ``--store``, else ``./<problem stem>.fit.db``."""
+    return Path(args.store or f"{Path(args.problem).stem}.fit.db")
+
+
+def solver_log_path(store: Path) -> Path:
+    """Where what the solver prints during a fit goes (next to the store)."""
+    return Path(f"{store}.solver.log")
+
+
+def _check_fit_paths(args) -> tuple[Path, Path]:
+    """Check the store, its solver log and the best-parameter table before any work.
+
+    Returns the store and the best-parameter table's path.
+    """
+    from bngfit.result._store import check_writable
+
+    store = store_path(args)
+    best = Path(args.best or f"{Path(args.problem).stem}.best_parameters.tsv")
+    # the library's own check, before any work
+    check_writable(store, resume=args.resume, what="the store (--store)")
+    cli_args.check_output_file(solver_log_path(store), "--store (its solver log)")
+    cli_args.check_output_file(best, "--best")
+    cli_args.check_distinct({"--store": store, "--store (its solver log)":
+                             solver_log_path(store), "--best": best})
+    return store, best
+
+
+def cmd_fit(args) -> int:
+    from bngfit.optimize._multistart import fit
+    from bngfit.problem._load import load_problem
+    from bngfit.result._store import Store
+
+    # Settings first: option values were checked by the parser; a typo or an
+    # unwritable output is refused before the model is even loaded.
+    if args.scheduler is not None and args.engine != ExecutorName.DASK.value:
+        raise InputError("--scheduler needs --engine dask", value=args.scheduler)
+    store, best_path = _check_fit_paths(args)
+    if args.scheduler is not None:
+        from bngfit.optimize._dask import check_scheduler
+
+        check_scheduler(args.scheduler)
+    problem = load_problem(args.problem)
+    cli_args.check_not_inputs(problem, {"--best": best_path, "--store": store,
+                                        "--store (its solver log)": solver_log_path(store)})
+    user_starts = None
+    if args.start_points:
+        from ._points import read_start_points
+
+        user_starts = read_start_points(args.start_points, problem)
+    stored: dict = {}
+    n_done = 0
+    if args.resume:
+        with Store(store) as st:
+            stored = st.meta()
+            n_done = len(st.finished())
+    sset = stored.get("settings", {})
+    oopts = dict(sset.get("objective_opts", {}))
+    for key in ("rtol", "atol"):
+        val = getattr(args, key)
+        if val is not None:
+            oopts[key] = val
+    n_starts = args.starts if args.starts is not None else stored.get("n_starts", 10)
+    if user_starts is not None:
+        n_starts = max(n_starts, user_starts.shape[0])
+    bar, update = _progress(n_starts, n_done, not args.no_progress)
+    try:
+        with cli_io.solver_output_to(solver_log_path(store)):
+            result = fit(
+                problem,
+                optimizer=(args.optimizer or stored.get("optimizer")
+                           or _default_optimizer(problem)),
+                n_starts=n_starts,
+                rng=args.seed if args.seed is not None else stored.get("seed", 0),
+                engine=args.engine, workers=args.workers, scheduler=args.scheduler,
+                sampler=args.sampler or sset.get("sampler", "uniform"),
+                race=args.race, race_budget=args.race_budget,
+                hierarchical=False if args.no_hierarchical else None,
+                starts=user_starts, store=store, resume=args.resume,
+                check_gradient=args.check_grad,
+                objective_opts=oopts, optimizer_opts=sset.get("optimizer_opts"),
+                progress=update,
+            )
+    finally:
+        if bar is not None:
+            bar.close()
+    if result.best is not None and np.isfinite(result.best_fval):
+        try:
+            best_parameter_table(problem, result.best.x).to_csv(
+                best_path, sep="\t", index=False, float_format="%.17g")
+        except OSError as err:  # checked up front; changed during the fit
+            raise InputError(f"cannot write the best parameters ({err.strerror or err}); "
+                             f"the fit is in {store}", file=str(best_path)) from None
+    if args.json:
+        out = result.summary_dict()
+        out["store"] = str(store)
+        out["best_parameters"] = str(best_path)
+        print(json.dumps(out, indent=2))
+    else:
+        print(summary_text(result))
+        print(f"store: {store}\nbest parameters: {best_path}")
+    return 0 if result.best is not None and np.isfinite(result.best_fval) else 1
+
+
+def interrupted_note(args) -> str:
+    """What a stopped command leaves behind, for its last message (may be empty).
+
+    For ``fit``: how many finished starts the store holds and how to continue.
+    """
+    if getattr(args, "command", None) != "fit":
+        return ""
+    store = store_path(args)
+    if not store.is_file():
+        return ""
+    resume = f"continue with: bngfit fit {args.problem} --store {store} --resume"
+    try:
+        from bngfit.result._store import load_result
+
+        n = len(load_result(store).starts)
+    except Exception:  # noqa: BLE001 - the note must not hide the interruption
+        return f"; the finished starts are in {store}; {resume}"
+    return f"; {n} finished start{'' if n == 1 else 's'} in {store}; {resume}"
+
+
+def _default_optimizer(problem) -> str:
+    """least_squares where the objective is a sum of squares, else fides."""
+    from bngfit.objective._objective import Objective
+
+    return "least_squares" if Objective(problem).has_residuals else "fides"
+
+
+def _read_store(path: str) -> FitResult:
+    """The result in a store; any unreadable file is bad input, one paragraph."""
+    from bngfit.result._store import load_result
+
+    try:
+        return load_result(path)
+    except InputError:
+        raise
+    except (sqlite3.Error, ValueError, KeyError, TypeError, IndexError) as err:
+        raise InputError(f"damaged store: cannot read it ({type(err).__name__}: {err})",
+                         file=str(path)) from None
+    except OSError as err:
+        raise InputError(f"cannot read the store: {err.strerror or err}",
+                         file=str(path)) from None
+
+
+def cmd_show(args) -> int:
+    result = _read_store(args.store)
+    if args.json:
+        print(json.dumps(result.summary_dict(), indent=2))
+    else:
+        print(summary_text(result))
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from bngfit.result._plots import plot_all
+
+    folder = cli_args.check_output_dir(args.output, "-o/--output", PLOT_FILES)
+    result = _read_store(args.store)
+    files = plot_all(result, folder)
+    for f in files:
+        print(f"wrote {f}")
+    return 0
+
+
+COMMANDS = {"fit": cmd_fit, "show": cmd_show, "plot": cmd_plot}

@@ -1,0 +1,464 @@
+"""The BNGL text BNG2.pl is allowed to read: model blocks and whitelisted literal actions.
+
+BNG2.pl is a Perl program that ``eval``s every action statement of a model file
+as Perl (``$model->VERB(ARGS);``), top-level ``setOption(...)`` without even
+turning its double quotes into single ones, the lines of ``begin actions``
+blocks alike, and the options of ``generate_network``; ``readFile`` of an
+``.xml`` file runs a shell command built from the file name, and the options
+``prefix``/``suffix`` of most actions choose where it writes. A model file is
+therefore a program. bngfit's promise is that nothing read from an input file
+is executed, so no BNGL text reaches BNG2.pl as written: :func:`filter_bngl`
+builds the only text it reads.
+
+What is kept, and why it is safe (BNG2.pl 2.9, ``Perl2/BNGModel.pm::readFile``):
+
+* Model blocks (a closed list of names, :data:`MODEL_BLOCKS`), line for line.
+  Their lines go to BNG2.pl's own parsers (parameters, species, rules, ...),
+  which match them against regular expressions and never ``eval`` them; the
+  two ``eval`` calls they reach are built from a fixed operator table
+  (``Expression::evaluate``) and a digits-only quantifier (``Observable``).
+  The filter tracks block boundaries exactly as ``get_line``/``read_block_array``
+  do (``#`` comments, ``\\`` continuations, ``begin``/``end`` matching), so a
+  line it takes for a block line is one for BNG2.pl too; it refuses anything
+  that would make the two readings differ (a ``begin`` or stray ``end`` line
+  inside a block, control characters, non-ASCII code, backticks) and ``TFUN``
+  (a table function names a data file).
+* At action scope (outside blocks, and ``begin actions``/``begin protocol``),
+  every statement is parsed by bngfit (:class:`bngfit.files._bngl_actions.Action`)
+  and must be a known BioNetGen verb whose arguments are literals: numbers,
+  quoted strings without quotes, backslashes, braces, semicolons or backticks,
+  and bare arithmetic of names and numbers. Only three verbs survive, and
+  only where they shape the network (before it is generated), re-written by
+  bngfit from the parsed values, never copied: ``setOption`` with known names
+  (:data:`SET_OPTIONS`), ``setParameter``/``setConcentration`` (see
+  ``network_first``), and one ``generate_network`` with the numeric options of
+  :data:`GENERATE_OPTIONS` (``max_stoich=>{A=>2}`` included), appended at
+  the end. Everything else (the experiment: ``simulate``, ``writeSBML``, ...)
+  is dropped after the check: bngfit reads the protocol itself.
+
+Line numbers are kept: line ``n`` of :attr:`FilteredBngl.text` is line ``n`` of
+the source (dropped lines are blank), so BNG2.pl's ``at line n`` points into
+the user's file; the generation call is the one extra last line.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bngfit.errors import InputError
+
+from ._bngl_actions import IDENT, NUMBER, Action, ActionParser, Bare
+
+#: Model block names BNG2.pl 2.9 reads (``readFile``'s ``%blocks``, without actions).
+MODEL_BLOCKS = frozenset({
+    "parameters", "compartments", "molecule types", "species", "seed species",
+    "observables", "functions", "energy patterns", "population types",
+    "population maps", "reaction rules", "reactions", "groups",
+})
+#: Blocks of action statements: checked, then dropped.
+ACTION_BLOCKS = frozenset({"actions", "protocol"})
+
+#: setOption names kept, each with the values it takes (None: a finite number).
+SET_OPTIONS: Mapping[str, frozenset[str] | None] = {
+    "NumberPerQuantityUnit": None,
+    "energyBNG": None,
+    "SpeciesLabel": frozenset({"Auto", "HNauty", "Quasi"}),
+    "MoleculesObservables": frozenset({"CountUnique", "CountAll"}),
+    "SpeciesObservables": frozenset({"CountUnique", "CountAll"}),
+}
+#: generate_network options that shape the network (numbers; max_stoich a hash).
+GENERATE_OPTIONS = frozenset({
+    "max_iter", "max_agg", "max_stoich", "check_iso", "continue", "overwrite",
+    "print_iter", "TextSpecies", "TextReaction", "verbose",
+})
+#: generate_network options that only name or suppress its output file: bngfit
+#: chooses where the network goes, so they are checked and not forwarded.
+_OUTPUT_OPTIONS = frozenset({"prefix", "suffix", "write"})
+
+_STATE = frozenset({"setparameter", "setconcentration"})
+#: Verbs that change the model BNG2.pl would generate in a way bngfit cannot forward.
+_BEFORE_NETWORK_REFUSED = {
+    "readfile": "it loads another model file", "readmodel": "it loads another model",
+    "readnetwork": "it loads another network", "readsbml": "it loads another model",
+    "setvolume": "it rescales a compartment", "substanceunits": "it changes units",
+    "addconcentration": "it adds to an amount", "resetparameters": "it restores parameters",
+    "generate_hybrid_model": "hybrid models are not ODE networks",
+}
+#: Every BioNetGen 2.9 action verb (BNGModel.pm and BNGAction.pm methods).
+KNOWN_VERBS = frozenset({
+    "simulate", "simulate_ode", "simulate_ssa", "simulate_nf", "simulate_pla",
+    "simulate_psa", "simulate_protocol", "parameter_scan", "bifurcate",
+    "linearparametersensitivity", "generate_network", "generate_hybrid_model",
+    "readfile", "readmodel", "readnetwork", "readsbml", "writemodel", "writenetwork",
+    "writenet", "writefile", "writebngl", "writexml", "writesbml", "writemfile",
+    "writemexfile", "writematlab", "writecpyfile", "writelatex", "writemdl",
+    "visualize", "setoption", "substanceunits", "setvolume", "setparameter",
+    "saveparameters", "resetparameters", "setconcentration", "addconcentration",
+    "saveconcentrations", "resetconcentrations", "setmodelname", "version", "quit",
+    "setoutputdir",
+})
+#: BNGL math functions a bare argument may call (anything else is code).
+_FUNCTIONS = frozenset({
+    "exp", "ln", "log10", "log2", "sqrt", "abs", "sin", "cos", "tan", "asin", "acos",
+    "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "rint", "min", "max",
+    "sum", "avg", "if", "time", "mratio", "pi", "_pi", "_e",
+})
+
+_SAFE_STRING = re.compile(r"[A-Za-z0-9_ .,:+\-*/^()!~@%?<>=&|$\[\]]*")
+_SAFE_BARE = re.compile(r"[A-Za-z0-9_ .+\-*/^()]+")
+_CALL = re.compile(r"([A-Za-z_]\w*)\s*\(")
+# ASCII whitespace only: Perl's \s in BNG2.pl's get_line does not take \x1c-\x1f or
+# Unicode spaces, Python's does; a reading that differs from BNG2.pl's is a hole
+_CONTINUED = re.compile(r"\\[ \t]*$")
+_BAD_CHAR = re.compile(r"[^\t\x20-\x5f\x61-\x7e]")  # control, non-ASCII, backtick
+_PARAMETER = re.compile(r"(?i)(?:parameter|param|par)\s+")  # BNG2.pl's top-level form
+_TFUN = re.compile(r"\bTFUN\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class FilteredBngl:
+    """What BNG2.pl may read of a BNGL file.
+
+    Attributes
+    ----------
+    text : str
+        The filtered model; line ``n`` is the source's line ``n`` (or blank),
+        except the generation call.
+    generate_line : int
+        Line of the generation call: the line of the source's last
+        ``generate_network`` when nothing but blank lines follows it (so the
+        filter is idempotent), else one past the source's last line.
+    kept : tuple of str
+        The action statements forwarded, as written for BNG2.pl.
+    """
+
+    text: str
+    generate_line: int
+    kept: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Logical:
+    """One line as BNG2.pl's ``get_line`` returns it (comment cut, continuations joined)."""
+
+    code: str
+    first: int  # 0-based physical lines
+    last: int
+    line_of: tuple[int, ...]  # 1-based physical line of each character of code
+
+
+def _logical_lines(lines: list[str]) -> list[_Logical]:
+    out = []
+    i = 0
+    while i < len(lines):
+        first = i
+        code = lines[i].split("#", 1)[0]
+        i += 1
+        if not code.strip():  # get_line: ``next unless /\S+/``
+            continue
+        line_of = [first + 1] * len(code)
+        while _CONTINUED.search(code):
+            code = _CONTINUED.sub("", code, count=1)
+            del line_of[len(code):]
+            if i >= len(lines):
+                break
+            more = lines[i].split("#", 1)[0]
+            code += more
+            line_of += [i + 1] * len(more)
+            i += 1
+        out.append(_Logical(code, first, i - 1, tuple(line_of)))
+    return out
+
+
+def _block_name(rest: str) -> str:
+    """A block name normalised as BNG2.pl does (trailing space cut, runs of space one)."""
+    return " ".join(rest.split())
+
+
+class _Refuser:
+    def __init__(self, file: str | None) -> None:
+        self.file = file
+
+    def __call__(self, message: str, line: int, statement: str) -> InputError:
+        statement = " ".join(statement.split())
+        if len(statement) > 100:
+            statement = statement[:97] + "..."
+        return InputError(
+            f"{message}. A BNGL file may hold model blocks and literal actions only: "
+            "BNG2.pl runs action statements as Perl code, so bngfit refuses anything "
+            "else (see the README, 'What a BNGL file may contain')",
+            file=self.file, row=line, value=statement)
+
+
+def filter_bngl(text: str, *, file: str | None = None, network_first: bool = False
+                ) -> FilteredBngl:
+    """The text BNG2.pl may read to generate the network of the BNGL ``text``.
+
+    Parameters
+    ----------
+    text : str
+        The BNGL file.
+    file : str, optional
+        Its path, for messages.
+    network_first : bool
+        Where the network is generated when the file has no
+        ``generate_network``: False (bngsim's rule, used for plain models)
+        after all actions, so ``setParameter``/``setConcentration`` before it
+        shape the network; True (PyBNF templates, whose actions are a protocol
+        bngfit replays phase by phase) before the first action other than
+        ``setOption``. Either way only statements before the generation point
+        are forwarded, and only ``setOption``, ``setParameter`` and
+        ``setConcentration``.
+
+    Raises
+    ------
+    InputError
+        Naming the line and the statement: an unknown block or verb, a
+        non-literal argument, a ``setOption`` name or ``generate_network``
+        option that is not whitelisted, unbalanced blocks, control or
+        non-ASCII characters in code, ``TFUN``.
+    """
+    refuse = _Refuser(file)
+    lines = text.replace("\r\n", "\n").split("\n")
+    out = [""] * len(lines)
+    src: list[str] = []
+    src_lines: list[int] = []
+    codes: dict[int, str] = {}
+    block: tuple[str, int] | None = None
+    # Every character BNG2.pl reads as code is checked on its physical line,
+    # before continuations are joined: a control character can change where
+    # a line (or a block) ends for one reader and not for the other.
+    for n, physical in enumerate(lines, start=1):
+        bad = _BAD_CHAR.search(physical.split("#", 1)[0])
+        if bad:
+            raise refuse(f"character {bad.group(0)!r} is not allowed in BNGL code", n,
+                         ascii(physical)[1:-1])
+    for lg in _logical_lines(lines):
+        stripped = lg.code.strip(" \t")
+        line = lg.first + 1
+        bad = _BAD_CHAR.search(lg.code)
+        if bad:
+            raise refuse(f"character {bad.group(0)!r} is not allowed in BNGL code", line,
+                         lg.code.encode("ascii", "backslashreplace").decode())
+        verbatim = lines[lg.first: lg.last + 1]
+        if block is None:
+            if re.fullmatch(r"(begin|end)\s+model\s*", stripped):
+                out[lg.first: lg.last + 1] = verbatim
+                continue
+            if stripped.startswith("begin"):  # BNG2.pl: s/^begin\s*//
+                name = _block_name(stripped[5:])
+                if name not in MODEL_BLOCKS and name not in ACTION_BLOCKS:
+                    raise refuse(f"unknown block '{name}' (BNGL blocks: "
+                                 f"{', '.join(sorted(MODEL_BLOCKS))}, actions)", line, stripped)
+                block = (name, line)
+                if name in MODEL_BLOCKS:
+                    out[lg.first: lg.last + 1] = verbatim
+                continue
+            if re.match(r"end(\s|$)", stripped):
+                raise refuse("'end' without a matching 'begin'", line, stripped)
+        else:
+            name = block[0]
+            if re.match(r"end\s+", stripped):
+                if _block_name(stripped[3:]) != name:
+                    raise refuse(f"'{stripped}' does not close 'begin {name}' (line "
+                                 f"{block[1]})", line, stripped)
+                if name in MODEL_BLOCKS:
+                    out[lg.first: lg.last + 1] = verbatim
+                block = None
+                continue
+            if stripped.startswith("begin"):
+                raise refuse(f"'begin' inside block '{name}' (line {block[1]})", line, stripped)
+            if name in MODEL_BLOCKS:
+                if _TFUN.search(lg.code):
+                    raise refuse("TFUN (a function read from a data file) is not supported",
+                                 line, stripped)
+                out[lg.first: lg.last + 1] = verbatim
+                continue
+        # action scope: collected for the parser
+        if _PARAMETER.match(stripped):
+            # BNG2.pl defines it (overriding the parameters block); the action
+            # parser would skip it: a silently different model
+            raise refuse("a parameter defined outside the parameters block is not "
+                         "supported; define it inside 'begin parameters'", line, stripped)
+        codes.setdefault(line, stripped)
+        src.append(lg.code + "\n")
+        src_lines.extend([*lg.line_of, lg.line_of[-1] if lg.line_of else line])
+    if block is not None:
+        raise refuse(f"'begin {block[0]}' has no matching 'end {block[0]}'", block[1],
+                     f"begin {block[0]}")
+    try:
+        actions = tuple(ActionParser("".join(src), src_lines, file).actions()) if src else ()
+    except InputError as err:  # not an action call: quote the whole statement
+        issue = err.issues[0]
+        row = issue.row or 0
+        first = max((n for n in codes if n <= row), default=row)
+        raise refuse(f"not a BNGL action ({issue.message})", first,
+                     codes.get(first, issue.value or "")) from None
+    kept, generate = _actions(actions, codes, refuse, network_first)
+    for line, statement in kept:
+        if out[line - 1]:  # BNG2.pl reads one action per line
+            raise refuse("put each action on a line of its own", line, codes.get(line, ""))
+        out[line - 1] = statement
+    last = max((a.line for a in actions if a.name.lower() == "generate_network"), default=0)
+    if last and not any(x.strip() for x in out[last - 1:]):
+        out[last - 1] = generate
+        out = out[:last]
+        return FilteredBngl("\n".join(out) + "\n", last, tuple(s for _, s in kept))
+    while out and not out[-1].strip():
+        out.pop()
+    if out and _CONTINUED.search(out[-1].split("#", 1)[0]):
+        out.append("")  # a last line's continuation must not take in the call
+    out.append(generate)
+    return FilteredBngl("\n".join(out) + "\n", len(out), tuple(s for _, s in kept))
+
+
+def _actions(actions: tuple[Action, ...], codes: dict[int, str], refuse: _Refuser,
+             network_first: bool) -> tuple[list[tuple[int, str]], str]:
+    """The statements forwarded (line, text) and the generation call."""
+    def statement(a: Action) -> str:
+        return codes.get(a.line, a.name)
+
+    for a in actions:
+        verb = a.name.lower()
+        if verb not in KNOWN_VERBS:
+            raise refuse(f"unknown action '{a.name}'", a.line, statement(a))
+        for key, value in a.args.items():
+            why = _not_literal(value)
+            if why:
+                what = "an argument" if key == "args" else f"argument '{key}'"
+                raise refuse(f"{what} of {a.name} is not a literal ({why})",
+                             a.line, statement(a))
+    gens = [i for i, a in enumerate(actions) if a.name.lower() == "generate_network"]
+    if gens:
+        cut = gens[0]
+    elif network_first:
+        cut = next((i for i, a in enumerate(actions) if a.name.lower() != "setoption"),
+                   len(actions))
+    else:
+        cut = len(actions)
+    kept = []
+    for a in actions[:cut]:
+        verb = a.name.lower()
+        if verb in _BEFORE_NETWORK_REFUSED:
+            raise refuse(f"{a.name} cannot come before the network is generated: "
+                         f"{_BEFORE_NETWORK_REFUSED[verb]}", a.line, statement(a))
+        if verb == "setoption":
+            kept.append((a.line, _set_option(a, statement(a), refuse)))
+        elif verb in _STATE:
+            kept.append((a.line, _state(a, statement(a), refuse)))
+    generate = "generate_network({overwrite=>1})"
+    if gens:
+        last = actions[gens[-1]]
+        generate = _generate(last, statement(last), refuse)
+    return kept, generate
+
+
+def _not_literal(value: Any) -> str | None:
+    """Why ``value`` (a parsed action argument) is not a literal, or None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "not a finite number"
+    if isinstance(value, Bare):
+        if not _SAFE_BARE.fullmatch(value):
+            return "only numbers, names and + - * / ^ ( ) may appear unquoted"
+        for m in _CALL.finditer(value):
+            if m.group(1) not in _FUNCTIONS:
+                return f"'{m.group(1)}(' is a call"
+        return None
+    if isinstance(value, str):
+        if not _SAFE_STRING.fullmatch(value):
+            return "quotes, backslashes, braces, ';', '#' and backticks may not appear in a string"
+        return None
+    if isinstance(value, tuple):
+        return next((w for w in map(_not_literal, value) if w), None)
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if not IDENT.fullmatch(k):
+                return f"the key '{k}' is not a name"
+            why = _not_literal(v)
+            if why:
+                return why
+        return None
+    return "not a value"
+
+
+def _number(value: Any) -> str | None:
+    """Perl text of a finite number (a float or numeric text), else None."""
+    if isinstance(value, str) and NUMBER.fullmatch(value.strip()):
+        value = float(value)
+    if not isinstance(value, float) or not math.isfinite(value):
+        return None
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def _set_option(a: Action, stmt: str, refuse: _Refuser) -> str:
+    args = a.args.get("args", ())
+    if not args or len(args) % 2:
+        raise refuse("setOption takes name, value pairs", a.line, stmt)
+    pairs = []
+    for name, value in zip(args[::2], args[1::2], strict=True):
+        allowed = SET_OPTIONS.get(str(name))
+        if str(name) not in SET_OPTIONS:
+            raise refuse(f"setOption '{name}' is not one bngfit forwards to BNG2.pl "
+                         f"(known: {', '.join(SET_OPTIONS)})", a.line, stmt)
+        if allowed is None:
+            text = _number(value)
+            if text is None:
+                raise refuse(f"setOption '{name}' takes a number", a.line, stmt)
+        elif str(value) in allowed and not isinstance(value, float):
+            text = f"'{value}'"
+        else:
+            raise refuse(f"setOption '{name}' takes one of {', '.join(sorted(allowed))}",
+                         a.line, stmt)
+        pairs.append(f"'{name}',{text}")
+    return f"setOption({','.join(pairs)})"
+
+
+def _state(a: Action, stmt: str, refuse: _Refuser) -> str:
+    key = "name" if a.name.lower() == "setparameter" else "species"
+    target, value = a.args.get(key), a.args.get("value")
+    named = isinstance(target, Bare) and key == "name" and IDENT.fullmatch(target)
+    if not (named or isinstance(target, str) and not isinstance(target, Bare) and target):
+        raise refuse(f"{a.name} needs a quoted {key}", a.line, stmt)
+    text = _number(value)
+    if text is None:
+        if not isinstance(value, str) or not _SAFE_BARE.fullmatch(value):
+            raise refuse(f"the value of {a.name} must be a number or an expression",
+                         a.line, stmt)
+        text = f"'{value}'"
+    verb = "setParameter" if key == "name" else "setConcentration"
+    return f"{verb}('{target}',{text})"
+
+
+def _generate(a: Action, stmt: str, refuse: _Refuser) -> str:
+    opts = []
+    if "args" in a.args:
+        raise refuse("generate_network takes {name=>value} options", a.line, stmt)
+    for key, value in a.args.items():
+        if key in _OUTPUT_OPTIONS:
+            continue  # output naming: bngfit decides where the network goes
+        if key not in GENERATE_OPTIONS:
+            raise refuse(f"generate_network option '{key}' is not one bngfit forwards "
+                         f"(known: {', '.join(sorted(GENERATE_OPTIONS))})", a.line, stmt)
+        if key == "max_stoich":
+            if not isinstance(value, Mapping):
+                raise refuse("max_stoich takes a hash such as {A=>2}", a.line, stmt)
+            inner = []
+            for mol, n in value.items():
+                num = _number(n)
+                if num is None or not IDENT.fullmatch(mol):
+                    raise refuse("max_stoich takes molecule names and numbers", a.line, stmt)
+                inner.append(f"{mol}=>{num}")
+            opts.append("max_stoich=>{" + ",".join(inner) + "}")
+            continue
+        num = _number(value)
+        if num is None:
+            raise refuse(f"generate_network option '{key}' takes a number", a.line, stmt)
+        if key != "overwrite":
+            opts.append(f"{key}=>{num}")
+    return "generate_network({" + ",".join([*opts, "overwrite=>1"]) + "})"

@@ -1,0 +1,174 @@
+"""The Dask engine: tasks on a running Dask scheduler, or on a local cluster.
+
+A local cluster's workers are set up like the process pool's (standard output
+and error into the solver log, one BLAS thread, a watchdog on the parent) by a
+worker plugin, so a worker the nanny restarts is set up too. A remote
+cluster's workers only get the one BLAS thread: their output is theirs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Callable, Iterator
+
+from bngfit.errors import InputError, MissingExtraError
+
+from ._workers import limit_blas_threads, redirect_output, watch_parent
+
+log = logging.getLogger(__name__)
+
+CONNECT_S = 10  # seconds to reach a given scheduler before giving up
+
+
+def run_dask(fn: Callable, tasks: list, n: int, scheduler: str | None,
+             solver_log: str | None = None,
+             lost: Callable[[object, str], object] | None = None) -> Iterator:
+    """Apply ``fn`` to ``tasks`` on Dask; yield results as they finish.
+
+    Parameters
+    ----------
+    fn, tasks
+        As in :func:`bngfit.optimize._executors.run_unordered`.
+    n : int
+        Workers of a local cluster.
+    scheduler : str, optional
+        Address of a running scheduler; without it a local cluster is started.
+    solver_log : str, optional
+        File receiving a local worker's standard output and error.
+    lost : callable, optional
+        ``lost(task, message)`` gives the result of a task whose workers kept
+        dying (Dask's ``KilledWorker``); without it the error is raised.
+
+    Raises
+    ------
+    MissingExtraError
+        dask.distributed is not installed.
+    InputError
+        The scheduler cannot be reached within ``CONNECT_S`` seconds.
+    """
+    try:
+        from distributed import Client, KilledWorker, LocalCluster
+        from distributed import as_completed as dask_completed
+    except ImportError:
+        raise MissingExtraError(
+            "the Dask engine needs dask.distributed; install it with: "
+            "pip install 'bngfit[dask]'") from None
+    cluster = None
+    if scheduler:
+        check_scheduler(scheduler)
+        client = connect(Client, scheduler)
+    else:
+        with warnings.catch_warnings():
+            # Dask moves its nanny's port when the default is taken: news, not trouble.
+            warnings.filterwarnings("ignore", message=r"Port \d+ is already in use")
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster)
+    try:
+        if cluster is not None:
+            client.register_plugin(local_worker_setup(solver_log), name="bngfit-local-worker")
+        client.run(limit_blas_threads)  # remote workers too (see limit_blas_threads)
+        futures = client.map(fn, tasks, pure=False)
+        task_of = {f.key: t for f, t in zip(futures, tasks, strict=True)}
+        for fut in dask_completed(futures):
+            try:
+                yield fut.result()
+            except KilledWorker:
+                if lost is None:
+                    raise
+                # Dask retried the task on other workers, which died too.
+                yield lost(task_of[fut.key], "worker process died (on every Dask worker "
+                                             "that tried the task)")
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+PROTOCOLS = ("tcp", "tls", "ws", "wss", "ucx", "inproc")  # what Dask's comm layer speaks
+
+
+def parse_scheduler(address: str) -> tuple[str, str, int]:
+    """``(protocol, host, port)`` of a Dask scheduler address; tcp when none is given.
+
+    Raises
+    ------
+    InputError
+        For anything but ``[PROTOCOL://]HOST:PORT`` with one of Dask's protocols
+        and a port from 1 to 65535.
+    """
+    scheme, sep, rest = address.strip().partition("://")
+    if not sep:
+        scheme, rest = "tcp", address.strip()
+    host, colon, port = rest.rstrip("/").rpartition(":")
+    host = host.strip("[]")  # an IPv6 literal
+    if scheme not in PROTOCOLS or not colon or not host or any(c.isspace() for c in host) \
+            or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(f"not a Dask scheduler address: use PROTOCOL://HOST:PORT, e.g. "
+                         f"tcp://127.0.0.1:8786 (protocols: {', '.join(PROTOCOLS)}; "
+                         "ports 1 to 65535)", value=address)
+    return scheme, host, int(port)
+
+
+def check_scheduler(address: str) -> None:
+    """Refuse a scheduler address that is malformed or, for TCP, refuses connections.
+
+    A plain TCP connection is tried (at most ``CONNECT_S`` seconds): a refused
+    or unroutable address fails at once instead of after Dask's own retries,
+    and before a fit has created its store. Other protocols are only parsed.
+
+    Raises
+    ------
+    InputError
+        Naming the address and what to do.
+    """
+    import socket
+
+    scheme, host, port = parse_scheduler(address)
+    if scheme not in ("tcp", "ws"):
+        return
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_S).close()
+    except OSError as err:
+        raise InputError(
+            f"cannot reach the Dask scheduler at {address} ({err.strerror or err}); check "
+            "the address and that the scheduler and its workers run (dask scheduler; dask "
+            "worker ADDRESS), or leave out --scheduler to run a local cluster",
+            value=address) from None
+
+
+def connect(client_cls, address: str):
+    """A client of the scheduler at ``address`` (InputError if it cannot be reached)."""
+    try:
+        return client_cls(address, timeout=f"{CONNECT_S}s")
+    except (OSError, TimeoutError, ValueError, TypeError) as err:
+        raise InputError(
+            f"cannot reach the Dask scheduler at {address} within {CONNECT_S} s ({err}); "
+            "check the address (tcp://HOST:PORT) and that the scheduler and its workers run "
+            "(dask scheduler; dask worker ADDRESS), or leave out --scheduler to run a local "
+            "cluster", value=address) from None
+
+
+def local_worker_setup(solver_log: str | None):
+    """A worker plugin that sets up each worker of a local cluster as it starts.
+
+    Parameters
+    ----------
+    solver_log : str, optional
+        File receiving the worker's standard output and error.
+    """
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class LocalWorkerSetup(WorkerPlugin):
+        def setup(self, worker) -> None:  # runs in the worker process
+            redirect_output(solver_log)
+            limit_blas_threads()
+            # A watchdog only: the parent-death signal fires when the forking
+            # *thread* ends, and Dask starts its workers from threads of its own.
+            parent = os.getppid()
+            if parent != 1:
+                watch_parent(parent)
+
+    return LocalWorkerSetup()

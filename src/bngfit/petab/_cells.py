@@ -1,0 +1,85 @@
+"""Shared pieces of the PEtab table readers: issue collection, tables, cells."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from bngfit.errors import InputError, Issue
+from bngfit.files._tables import parse_float, read_tsv
+from bngfit.problem._formulas import PLACEHOLDER, TIME_SYMBOL, numeric_or_name  # noqa: F401
+
+ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Issues:
+    """Collects issues while reading; raises them together."""
+
+    def __init__(self) -> None:
+        self.items: list[Issue] = []
+
+    def error(self, message, file=None, row=None, id=None, value=None):  # noqa: A002
+        self.items.append(Issue("error", message, file, row, id, None if value is None
+                                else str(value)))
+
+    def warn(self, message, file=None, row=None, id=None, value=None,  # noqa: A002
+             affects_result=False):
+        self.items.append(Issue("warning", message, file, row, id, None if value is None
+                                else str(value), affects_result))
+
+    @property
+    def has_errors(self) -> bool:
+        return any(i.severity == "error" for i in self.items)
+
+    def raise_if_errors(self) -> None:
+        errors = [i for i in self.items if i.severity == "error"]
+        if errors:
+            raise InputError(errors[0].message, issues=errors)
+
+
+def read_table(path: Path, issues: Issues, required: list[str]) -> pd.DataFrame | None:
+    """Read a table (see :func:`read_tsv`); report a bad file or missing columns."""
+    try:
+        df = read_tsv(path)
+    except InputError as err:
+        issues.items.extend(err.issues)
+        return None
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        issues.error(
+            f"required column(s) missing: {', '.join(missing)} "
+            f"(found: {', '.join(df.columns) or 'none'})",
+            file=str(path),
+            row=df.attrs["header_line"],
+        )
+        return None
+    return df
+
+
+def records(df: pd.DataFrame) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row as a dict) for each data row of a table from :func:`read_tsv`."""
+    return [(int(line), r) for line, r in zip(df.index, df.to_dict("records"), strict=True)]
+
+
+def also_lines(lines: list[int]) -> str:
+    """Suffix naming further lines where the same problem occurs."""
+    if len(lines) < 2:
+        return ""
+    more = ", ".join(map(str, lines[1:6])) + (", ..." if len(lines) > 6 else "")
+    return f" (also on {len(lines) - 1} more line(s): {more})"
+
+
+def cell_value(text: str) -> float | str | None:
+    """A cell's number, id or None (empty, NaN); a number only in plain ASCII decimal
+    (``1_0`` stays text, which no id check accepts, rather than becoming 10)."""
+    v = numeric_or_name(text)
+    return text.strip() if isinstance(v, float) and cell_number(text) is None else v
+
+
+def cell_number(text: str) -> float | None:
+    try:
+        return parse_float(text)
+    except (TypeError, ValueError, AttributeError):
+        return None

@@ -1,0 +1,215 @@
+"""Formulas from input files: parsed by a grammar, compiled with their partials.
+
+Text from files is parsed by libpetab's grammar-based parser
+(:func:`petab.v1.math.sympify_petab`), which accepts arithmetic, functions and
+names and refuses anything else; it is never passed to ``eval``. The sympy tree
+is then differentiated symbolically and compiled to vectorised numpy functions,
+so every formula comes with exact partial derivatives.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+
+from bngfit.errors import InputError
+
+from ._mathfuncs import lambdify, prepare
+
+# The placeholder convention of observable and noise formulas (PEtab's, which
+# every reader produces): ``observableParameter{n}_{observableId}`` and
+# ``noiseParameter{n}_{observableId}`` are filled per measurement row.
+PLACEHOLDER = re.compile(r"^(observableParameter|noiseParameter)([0-9]+)_(.+)$")
+TIME_SYMBOL = "time"
+
+
+def placeholder(kind: str, n: int, observable: str) -> str:
+    """The placeholder name ``{kind}Parameter{n}_{observable}`` (kind: observable, noise)."""
+    return f"{kind}Parameter{n}_{observable}"
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A parsed formula with its compiled value and partial derivatives.
+
+    Attributes
+    ----------
+    text : str
+        The formula as written.
+    symbols : tuple of str
+        The free names of the formula, in a fixed order (sorted).
+    """
+
+    text: str
+    expr: sp.Expr = field(repr=False)
+    symbols: tuple[str, ...]
+    _value: Callable = field(repr=False, compare=False)
+    _partials: tuple[Callable, ...] = field(repr=False, compare=False)
+
+    @property
+    def constant(self) -> float | None:
+        """The formula's value if it has no free names, else None."""
+        return float(self.expr) if not self.symbols else None
+
+    def evaluate(self, args: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Value and partials at ``n`` points.
+
+        Parameters
+        ----------
+        args : list of ndarray
+            One array of shape (n,) per entry of :attr:`symbols`.
+        n : int
+            Number of points.
+
+        Returns
+        -------
+        value : ndarray, shape (n,)
+        partials : ndarray, shape (n, len(symbols))
+            d value / d symbol_j at each point.
+        """
+        with np.errstate(all="ignore"):
+            value = np.broadcast_to(np.asarray(self._value(*args), dtype=float), (n,))
+            partials = np.empty((n, len(self.symbols)))
+            for j, d in enumerate(self._partials):
+                partials[:, j] = d(*args)
+        return value, partials
+
+
+def parse_formula(
+    text: object,
+    *,
+    file: str | None = None,
+    row: int | None = None,
+    id: str | None = None,  # noqa: A002
+    what: str = "formula",
+) -> Formula:
+    """Parse and compile one formula.
+
+    Parameters
+    ----------
+    text : str or number
+        The formula as written in the file.
+    file, row, id
+        Location, for the error message.
+    what : str
+        What the formula is (``"observableFormula"``, ...), for the message.
+
+    Raises
+    ------
+    InputError
+        If the text does not parse, uses operators that do not give a number
+        (comparisons, logic at top level), or is empty.
+    """
+    from petab.v1.math import sympify_petab
+
+    raw = "" if text is None else str(text).strip()
+    where = {"file": file, "row": row, "id": id, "value": raw or "(empty)"}
+    if raw == "" or raw.lower() == "nan":
+        raise InputError(f"{what} is empty or NaN", **where)
+    try:
+        # First without evaluation: constant parts are sized in floating point
+        # before sympy computes them exactly (9^9^9^9 would never finish).
+        _check_magnitudes(sympify_petab(raw, evaluate=False))
+        expr = sympify_petab(raw)
+    except _Overflow:
+        raise InputError(f"{what} has a constant part that is infinite or beyond double "
+                         "precision", **where) from None
+    except RecursionError:
+        raise InputError(f"{what} is nested too deeply", **where) from None
+    except Exception as err:  # the parser raises several types; all mean "bad text"
+        if isinstance(err, ZeroDivisionError):
+            detail = "division by zero"
+        else:
+            detail = " ".join(str(err).split()) or type(err).__name__
+            if "Syntax error at" in detail:  # drop the parser's echo of the text
+                detail = detail[detail.index("Syntax error at"):]
+        if "not real-valued" in detail:
+            raise InputError(f"{what} is not real-valued ({detail})", **where) from None
+        hint = "; write powers as a^b, not a**b" if "**" in raw else ""
+        raise InputError(
+            f"{what} does not parse ({detail}){hint}; formulas may contain numbers, names, "
+            "+ - * / ^, parentheses and functions such as exp, log, sqrt, piecewise",
+            **where,
+        ) from None
+    if isinstance(expr, (sp.logic.boolalg.Boolean, sp.core.relational.Relational)) and not (
+        isinstance(expr, sp.Expr)
+    ):
+        raise InputError(f"{what} is a condition, not a number", **where)
+    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo) or any(
+        not np.isfinite(float(a)) for a in expr.atoms(sp.Number)
+    ):
+        raise InputError(f"{what} is not finite (or has a number beyond double precision)",
+                         **where)
+    return compile_expr(raw, expr)
+
+
+class _Overflow(Exception):
+    """A constant part of a formula does not fit in a double."""
+
+
+_NOT_NUMERIC = (sp.Piecewise, sp.logic.boolalg.Boolean, sp.core.relational.Relational,
+                sp.functions.elementary.piecewise.ExprCondPair)
+
+
+def _check_magnitudes(expr: sp.Basic) -> float | None:
+    """Value of a constant (sub)expression as a float, or None if it has names.
+
+    Works bottom-up on an unevaluated tree, so each constant node is computed
+    from floats (cheap) and an overflow is caught before sympy would compute a
+    tower of powers exactly. Raises :class:`_Overflow` for non-finite values.
+    """
+    vals = [_check_magnitudes(a) for a in expr.args]
+    if isinstance(expr, sp.Number):
+        v = float(expr)
+    elif not expr.args or isinstance(expr, _NOT_NUMERIC) or any(x is None for x in vals):
+        return None
+    else:
+        try:
+            v = complex(expr.func(*[sp.Float(x) for x in vals])).real
+        except (TypeError, ValueError, ZeroDivisionError):
+            return None
+        except OverflowError:
+            raise _Overflow from None
+    if not np.isfinite(v):
+        raise _Overflow
+    return v
+
+
+def compile_expr(text: str, expr: sp.Expr) -> Formula:
+    """Compile a sympy expression and its partial derivatives to numpy functions."""
+    names = tuple(sorted(str(s) for s in expr.free_symbols))
+    syms = [sp.Symbol(n) for n in names]
+    # Free symbols from the parser may carry assumptions; rebuild them plain so
+    # that differentiation by name matches.
+    expr = expr.xreplace({s: sp.Symbol(str(s)) for s in expr.free_symbols})
+    # abs, sign, min, max (and numbers as conditions) in forms with numpy
+    # derivatives; the Formula keeps the expression as parsed.
+    real = prepare(expr)
+    value = lambdify(syms, real)
+    partials = tuple(lambdify(syms, sp.diff(real, s)) for s in syms)
+    return Formula(text, expr, names, value, partials)
+
+
+def numeric_or_name(text: object) -> float | str | None:
+    """Classify a table cell: a number, an id, or None for empty/NaN.
+
+    Returns
+    -------
+    float, str or None
+    """
+    if text is None:
+        return None
+    if isinstance(text, (int, float, np.floating, np.integer)):
+        v = float(text)
+        return None if np.isnan(v) else v
+    s = str(text).strip()
+    if s == "" or s.lower() == "nan":
+        return None
+    try:
+        return float(s)
+    except ValueError:
+        return s

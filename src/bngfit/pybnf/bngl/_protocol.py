@@ -1,0 +1,309 @@
+"""The simulation protocol of a BNGL template's actions, as ODE phases.
+
+:func:`protocol` turns the actions :func:`bngfit.pybnf.bngl._template.parse_actions`
+read into :class:`Phase` records (BioNetGen 2.9 semantics); :func:`phases_for_data`
+says which phases a PyBNF data file is compared with.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from bngfit.errors import InputError
+from bngfit.files._limits import too_many_points
+
+from ._template import NUMBER, Action
+
+# ------------------------------------------------------------------------ protocol
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One ODE simulation of the protocol and the changes applied before it.
+
+    Attributes
+    ----------
+    t_start, t_end : float
+        Time span. ``t_start`` defaults to 0, or for a continuation to the
+        previous ``t_end``; without ``n_steps``, ``t_end`` defaults to the
+        largest sample time.
+    sample_times : tuple of float or None
+        Sorted ``sample_times`` (None when ``n_steps`` is used; BioNetGen lets
+        ``n_steps`` win when both are given).
+    n_steps : int or None
+        Number of equal output intervals (default 1 without sample times).
+    suffix : str or None
+        Output suffix: PyBNF compares ``X.exp`` with the phase whose suffix is
+        ``"X"``.
+    continue_ : bool
+        ``continue=>1``: time continues and output is appended to the file of
+        the same suffix (see :func:`phases_for_data`).
+    set_params : tuple of (str, float or str)
+        ``setParameter`` actions before this phase, in order. A str value is a
+        BNGL expression in model parameters (the parameter then stays that
+        expression, as in BioNetGen).
+    set_species : tuple of (str, float or str)
+        ``setConcentration`` actions (species pattern, amount) before this
+        phase, after the species reset (if any). As in BioNetGen, parameters
+        in an expression take this phase's values, observables and functions
+        their values at the end of the previous phase.
+    line : int
+        Template line of the simulate action.
+    reset_to : int or None
+        None: the phase starts from the state the previous one ended in (the
+        first phase: the model's initial state). Else ``resetConcentrations``
+        first resets the species (before ``set_species``) to a saved state:
+        ``0`` is the model's initial state (its initial-condition expressions
+        evaluated with this phase's parameters), ``j > 0`` the state phase
+        ``j - 1`` ended in.
+    steady_state : bool
+        ``steady_state=>1``: BioNetGen stops at steady state and fails if it is
+        not reached by ``t_end``.
+    """
+
+    t_start: float
+    t_end: float
+    sample_times: tuple[float, ...] | None
+    n_steps: int | None
+    suffix: str | None
+    continue_: bool
+    set_params: tuple[tuple[str, float | str], ...]
+    set_species: tuple[tuple[str, float | str], ...]
+    line: int
+    reset_to: int | None = None
+    steady_state: bool = False
+
+    def output_times(self) -> tuple[float, ...]:
+        """Times of the rows this phase writes (as BioNetGen 2.9's run_network).
+
+        ``n_steps``: ``t_start + i (t_end - t_start) / n_steps``, i = 0..n_steps.
+        ``sample_times``: ``t_start``, the sample times strictly between
+        ``t_start`` and ``t_end`` (others are dropped), then ``t_end``. A
+        continuation does not write its ``t_start`` row again.
+        """
+        if self.sample_times is None:
+            assert self.n_steps is not None  # set by protocol()
+            span = self.t_end - self.t_start
+            times = [self.t_start + span * i / self.n_steps for i in range(self.n_steps)]
+            times.append(self.t_end)
+        else:
+            inner = sorted({t for t in self.sample_times if self.t_start < t < self.t_end})
+            times = [self.t_start, *inner, self.t_end]
+        return tuple(times[1:] if self.continue_ else times)
+
+
+def phases_for_data(phases: tuple[Phase, ...], name: str) -> tuple[int, ...]:
+    """Indices of the phases whose output ends up in the data file ``name``.
+
+    PyBNF pairs a data file ``X.exp`` with the simulate action of
+    ``suffix=>"X"`` (https://pybnf.readthedocs.io, "Configuring a Fitting
+    Job"). BioNetGen overwrites that output at each simulate with the suffix
+    and appends to it with ``continue=>1``: the file holds the last phase with
+    the suffix that does not continue, followed by the continuations after it.
+    ``name`` may be given with or without ``.exp``. Empty if no phase matches.
+    """
+    suffix = name.removesuffix(".exp")
+    out: list[int] = []
+    for i, phase in enumerate(phases):
+        if phase.suffix == suffix:
+            out = [*out, i] if phase.continue_ else [i]
+    return tuple(out)
+
+
+_IGNORED = frozenset({
+    "generate_network", "writexml", "writesbml", "writenet", "writenetwork", "writemodel",
+    "writemfile", "writemexfile", "writematlab", "writebngl", "writefile", "writemdl",
+    "writecpyfile", "writelatex", "visualize", "setmodelname", "setoutputdir", "version",
+    "saveparameters",
+})
+_ODE_ONLY = "bngfit is a deterministic ODE fitter"
+_NOT_ODE = frozenset({"simulate_ssa", "simulate_nf", "simulate_pla", "simulate_psa"})
+_UNREPRESENTABLE = {
+    "parameter_scan": "a parameter scan is a family of simulations, not one protocol",
+    "bifurcate": "a bifurcation scan is a family of simulations, not one protocol",
+    "linearparametersensitivity": "it writes finite-difference sensitivities, not a run",
+    "simulate_protocol": "protocol blocks are not supported",
+    "generate_hybrid_model": "hybrid (population) models are simulated stochastically",
+    "addconcentration": "it adds to the current amount, which is not a set value",
+    "resetparameters": "restoring saved parameters is not supported; use setParameter",
+    "readfile": "it loads another model", "readmodel": "it loads another model",
+    "readnetwork": "it loads another network", "readsbml": "it loads another model",
+    "setvolume": "it rescales a compartment", "substanceunits": "it changes units",
+}
+# simulate options that change the numbers in a way a Phase cannot carry
+_REFUSED_OPTIONS = {
+    "stop_if": "a stop condition", "print_on_stop": "a stop condition",
+    "argfile": "arguments read from a file", "netfile": "another network file",
+    "poplevel": "partitioned-leaping (stochastic) simulation",
+}
+
+
+def _number(value: Any, what: str, action: Action, file: str | None) -> float:
+    """A float from a number or numeric text; refuse expressions and non-finite values."""
+    try:
+        x = float(value) if isinstance(value, float | str) else math.nan
+    except ValueError:
+        x = math.nan
+    if not math.isfinite(x):
+        raise InputError(f"{what} of {action.name} must be a finite number; bngfit does "
+                         "not evaluate expressions here", file=file, row=action.line,
+                         id=what, value=str(value))
+    return x + 0.0  # -0 -> 0
+
+
+def _text(value: Any) -> str:
+    """A hash value as text (a bare ``1`` is read as the float 1.0: give back "1")."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _amount(value: Any) -> float | str:
+    if isinstance(value, str) and NUMBER.fullmatch(value.strip()):
+        return float(value)
+    return value
+
+
+class _Builder:
+    """Walks the actions, tracking model time, saved states and pending changes."""
+
+    def __init__(self, file: str | None) -> None:
+        self.file = file
+        self.phases: list[Phase] = []
+        self.time = 0.0
+        self.saved: dict[str, int] = {}
+        self.params: list[tuple[str, float | str]] = []
+        self.species: list[tuple[str, float | str]] = []
+        self.reset: int | None = None
+
+    def refuse(self, action: Action, why: str) -> InputError:
+        return InputError(f"cannot use the action {action.name}: {why}", file=self.file,
+                          row=action.line, id=action.name)
+
+    def state_action(self, verb: str, a: Action) -> None:
+        k = len(self.phases)
+        if verb == "setparameter":
+            self.params.append((_text(a.args["name"]), _amount(a.args["value"])))
+        elif verb == "setconcentration":
+            self.species.append((_text(a.args["species"]), _amount(a.args["value"])))
+        elif verb == "saveconcentrations":
+            if self.species:
+                raise self.refuse(a, "saving a state changed by setConcentration since the "
+                                  "last simulate is not representable; save it before")
+            self.saved[_text(a.args.get("label", "DEFAULT"))] = (
+                k if self.reset is None else self.reset)
+        else:  # resetconcentrations
+            label = _text(a.args.get("label", "DEFAULT"))
+            if label not in self.saved and label != "DEFAULT":
+                raise self.refuse(a, f"no concentrations were saved as '{label}'")
+            target = self.saved.get(label, 0)
+            self.reset = None if target == k else target
+            self.species = []  # the reset overwrites them
+
+    def simulate(self, verb: str, a: Action) -> None:
+        args = a.args
+        if verb in _NOT_ODE:
+            raise self.refuse(a, "it is a stochastic or network-free simulation; " + _ODE_ONLY)
+        if verb == "simulate":
+            method = _text(args.get("method", ""))
+            if not method:
+                raise self.refuse(a, 'simulate needs method=>"ode"')
+            if method.lower() not in ("ode", "cvode") or "poplevel" in args:
+                raise self.refuse(a, f"method '{method}' is not ode; {_ODE_ONLY}")
+        for key, what in _REFUSED_OPTIONS.items():
+            if key in args:
+                raise self.refuse(a, f"option {key} ({what}) is not supported")
+        cont = bool(_number(args.get("continue", 0.0), "continue", a, self.file))
+        t_start = self.time if cont else 0.0
+        if "t_start" in args:
+            t_start = _number(args["t_start"], "t_start", a, self.file)
+            if cont and abs(t_start - self.time) > 1e-12 * max(1.0, abs(self.time)):
+                raise self.refuse(a, f"a continuation must start at the current time "
+                                  f"{self.time:g}, not t_start={t_start:g}")
+        if "n_steps" in args and "n_output_steps" in args:
+            raise self.refuse(a, "n_steps and n_output_steps are the same; give one")
+        steps = args.get("n_steps", args.get("n_output_steps"))
+        samples = args.get("sample_times")
+        n_steps, sample_times = None, None
+        if steps is not None or samples is None:
+            if "t_end" not in args:
+                raise self.refuse(a, "t_end is needed without sample_times")
+            t_end = _number(args["t_end"], "t_end", a, self.file)
+            n = _number(1.0 if steps is None else steps, "n_steps", a, self.file)
+            if n < 1 or not n.is_integer():
+                raise self.refuse(a, f"n_steps must be a positive integer, not {n:g}")
+            too_many = too_many_points(n + 1)
+            if too_many:  # refused before a grid of that size is ever built
+                raise InputError(f"n_steps of {a.name} {too_many}", file=self.file,
+                                 row=a.line, id="n_steps", value=f"{n:g}")
+            n_steps = int(n)
+        else:
+            if not isinstance(samples, tuple) or len(samples) < 3:
+                raise self.refuse(a, "sample_times must be an array of 3 or more times")
+            sample_times = tuple(sorted(_number(s, "sample_times", a, self.file)
+                                        for s in samples))
+            t_end = (_number(args["t_end"], "t_end", a, self.file) if "t_end" in args
+                     else sample_times[-1])
+        if not t_end > t_start:
+            raise self.refuse(a, f"t_end ({t_end:g}) must be greater than t_start "
+                              f"({t_start:g})")
+        suffix = args.get("suffix")
+        self.phases.append(Phase(
+            t_start=t_start, t_end=t_end, sample_times=sample_times, n_steps=n_steps,
+            suffix=None if suffix is None else _text(suffix),
+            continue_=cont, set_params=tuple(self.params), set_species=tuple(self.species),
+            line=a.line, reset_to=self.reset,
+            steady_state=bool(_number(args.get("steady_state", 0.0), "steady_state", a,
+                                      self.file)),
+        ))
+        self.time, self.params, self.species, self.reset = t_end, [], [], None
+
+
+def protocol(actions: tuple[Action, ...], *, file: str | None = None) -> tuple[Phase, ...]:
+    """The simulation protocol of the actions, as ODE phases run in order.
+
+    BioNetGen semantics (2.9): each ``simulate`` starts from the species state
+    the previous one ended in (the model's initial state for the first) --
+    equilibration then stimulus is two phases. ``setParameter`` and
+    ``setConcentration`` apply to the next simulation and are collected into
+    its phase; ``saveConcentrations``/``resetConcentrations`` are resolved into
+    :attr:`Phase.reset_to`. Which phase is measured: see
+    :func:`phases_for_data` (PyBNF's rule, data file ``X.exp`` <-> ``suffix=>"X"``);
+    which rows: :meth:`Phase.output_times`. Changes after the last simulation
+    have no effect and are dropped; ``quit()`` ends the protocol. Output and
+    network-generation actions (``generate_network``, ``writeSBML``, ...) are
+    ignored, as is ``setOption`` before any simulation (it belongs to network
+    generation, done when the model loads). Simulate options that only shape
+    output files or the solver (``print_functions``, ``atol``, ...) are
+    ignored.
+
+    Raises
+    ------
+    InputError
+        Naming the action's line, for a non-ODE simulation (bngfit is a
+        deterministic ODE fitter), an action whose effect a phase cannot
+        carry (``parameter_scan``, ``addConcentration``, ``readFile``,
+        ``setOption`` after a simulation, unknown verbs, ...), or invalid
+        times (``t_end <= t_start``, fewer than 3 sample times, expressions).
+    """
+    b = _Builder(file)
+    for a in actions:
+        verb = a.name.lower()
+        if verb == "quit":
+            break
+        if verb in _IGNORED or (verb == "setoption" and not b.phases):
+            continue
+        if verb in ("setparameter", "setconcentration", "saveconcentrations",
+                    "resetconcentrations"):
+            b.state_action(verb, a)
+        elif verb in ("simulate", "simulate_ode") or verb in _NOT_ODE:
+            b.simulate(verb, a)
+        elif verb == "setoption":
+            raise b.refuse(a, "setOption after a simulation changes the model mid-protocol")
+        elif verb in _UNREPRESENTABLE:
+            raise b.refuse(a, _UNREPRESENTABLE[verb])
+        else:
+            raise b.refuse(a, "unknown action (not a BioNetGen 2.9 action bngfit can run)")
+    return tuple(b.phases)

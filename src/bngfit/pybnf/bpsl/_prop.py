@@ -1,0 +1,487 @@
+"""Read a PyBNF ``.prop`` file: qualitative constraints on model outputs.
+
+The language (PyBNF calls it BPSL; described in PyBNF's ``docs/config.rst``,
+section "Property (BPSL) files", and implemented by ``pybnf/constraint.py``)
+has one constraint per line, in three parts::
+
+    <inequality> <enforcement> [<penalty clause>] [# comment]
+
+Inequality
+    ``A < B``, ``A <= 5``, ``5 > A``: ``<``, ``<=``, ``>``, ``>=`` between
+    two observables/functions, or an observable and a number (never two
+    numbers). Names may use PyBNF's dot notation ``suffix.Observable``; they
+    are kept as written.
+Enforcement
+    ``always`` (every sample), ``once`` (at least one sample),
+    ``at C``, ``between C1, C2`` and ``once between C1, C2``, where a
+    condition ``C`` is a number (a value of the independent variable) or
+    ``X=V`` (where quantity ``X`` reaches ``V``; ``time=6`` is PyBNF's way of
+    naming the independent variable explicitly). ``at`` takes the modifiers
+    ``first`` (the default) or ``everytime``, then optionally ``before``.
+    Both sides may carry their own point: ``A at 5 < B at C=6`` (the
+    "split" form; ``everytime`` is refused there, as in PyBNF).
+Penalty clause
+    ``weight W [altpenalty <inequality>] [min M]`` (static penalty, in that
+    order), or ``confidence P [tolerance T]``, or ``pmin P0 pmax P1
+    [tolerance T]`` (likelihood penalty). Without a clause: weight 1.
+    ``confidence P`` means ``pmin = (1-P)/2``, ``pmax = (1+P)/2``.
+
+Keywords are case-insensitive. Blank lines and lines starting with ``#`` are
+skipped. How each form is turned into a number is in
+:mod:`bngfit.likelihood._penalties`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import NoReturn
+
+from bngfit.errors import InputError, Issue
+from bngfit.files._tables import read_text
+
+Operand = str | float
+"""One side of an inequality: a series name, or a number."""
+
+_OPS = ("<", "<=", ">", ">=")
+_SKIP = re.compile(r"\s*(#|$)")
+_TOKEN = re.compile(
+    r"\s*(?:"
+    r"(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_.]*)"
+    r"|(?P<op><=|>=|<|>)"
+    r"|(?P<punct>[=,])"
+    r")"
+)
+
+
+class Enforcement(Enum):
+    """When an inequality is enforced."""
+
+    AT = "at"
+    ALWAYS = "always"
+    ONCE = "once"
+    BETWEEN = "between"
+    ONCE_BETWEEN = "once between"
+
+
+class PenaltyModel(Enum):
+    """How a violation is scored (see :mod:`bngfit.likelihood._penalties`)."""
+
+    STATIC = "static"
+    LIKELIHOOD = "likelihood"
+
+
+@dataclass(frozen=True)
+class Inequality:
+    """``lhs op rhs`` as written.
+
+    Attributes
+    ----------
+    lhs, rhs : str or float
+        Series names or numbers (at least one is a name).
+    op : str
+        One of ``<``, ``<=``, ``>``, ``>=``.
+    """
+
+    lhs: Operand
+    op: str
+    rhs: Operand
+
+    @property
+    def or_equal(self) -> bool:
+        """Whether equality satisfies the inequality (``<=``, ``>=``)."""
+        return self.op.endswith("=")
+
+    @property
+    def lesser(self) -> Operand:
+        """The side that must be the smaller one."""
+        return self.lhs if self.op.startswith("<") else self.rhs
+
+    @property
+    def greater(self) -> Operand:
+        """The side that must be the larger one."""
+        return self.rhs if self.op.startswith("<") else self.lhs
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The series names read, in order, without repeats."""
+        return tuple(dict.fromkeys(q for q in (self.lhs, self.rhs) if isinstance(q, str)))
+
+    def __str__(self) -> str:
+        return f"{_fmt(self.lhs)}{self.op}{_fmt(self.rhs)}"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A point of a trajectory: where quantity ``var`` crosses ``value``.
+
+    Attributes
+    ----------
+    value : float
+        The value to reach.
+    var : str or None
+        The quantity compared with ``value``; None for the independent
+        variable (``at 6``). ``at time=6`` keeps ``"time"`` as written.
+    everytime : bool
+        ``at ... everytime``: enforce at every crossing, not just the first.
+    before : bool
+        ``at ... before``: use the sample just before the chosen one.
+    """
+
+    value: float
+    var: str | None = None
+    everytime: bool = False
+    before: bool = False
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """One line of a ``.prop`` file.
+
+    Attributes
+    ----------
+    ineq : Inequality
+        The inequality to satisfy.
+    enforcement : Enforcement
+        When it is enforced.
+    at : Condition or None
+        For ``AT``: the point where both sides are read, or, in the split form
+        ``A at C1 < B at C2``, the point of ``ineq.lhs``.
+    rhs_at : Condition or None
+        The split form only: the point of ``ineq.rhs``.
+    start, end : Condition or None
+        For ``BETWEEN`` and ``ONCE_BETWEEN``: the ends of the window.
+    model : PenaltyModel
+        Static (weight) or likelihood (confidence / pmin, pmax).
+    weight : float
+        Static model: multiplies the extent of violation (1 by default).
+    min_penalty : float
+        Static model: the least penalty (before weighting) of a violation.
+    alt : Inequality or None
+        Static model: ``altpenalty``, the inequality that measures a violation
+        in place of ``ineq``.
+    confidence : float or None
+        Likelihood model, when given as ``confidence``.
+    pmin, pmax : float or None
+        Likelihood model: the probability of the constraint holding when it is
+        clearly violated, and clearly satisfied.
+    tolerance : float
+        Likelihood model: standard deviation of the violation (0: a step).
+    file : str
+        The file read ("" when parsed from a string).
+    line : int
+        1-based line number in that file.
+    text : str
+        The line as written, stripped.
+    """
+
+    ineq: Inequality
+    enforcement: Enforcement
+    at: Condition | None = None
+    rhs_at: Condition | None = None
+    start: Condition | None = None
+    end: Condition | None = None
+    model: PenaltyModel = PenaltyModel.STATIC
+    weight: float = 1.0
+    min_penalty: float = 0.0
+    alt: Inequality | None = None
+    confidence: float | None = None
+    pmin: float | None = None
+    pmax: float | None = None
+    tolerance: float = 0.0
+    file: str = ""
+    line: int = 0
+    text: str = ""
+
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        """The conditions that locate the points read."""
+        return tuple(c for c in (self.at, self.rhs_at, self.start, self.end) if c is not None)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name the constraint reads (operands, altpenalty, condition
+        variables), in order, without repeats."""
+        out = list(self.ineq.names)
+        if self.alt is not None:
+            out += self.alt.names
+        out += [c.var for c in self.conditions if c.var is not None]
+        return tuple(dict.fromkeys(out))
+
+
+def read_prop(path: str | Path) -> tuple[Constraint, ...]:
+    """Read every constraint of a PyBNF ``.prop`` file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+
+    Returns
+    -------
+    tuple of Constraint
+        In file order; empty for a file with only blanks and comments.
+
+    Raises
+    ------
+    InputError
+        The file is missing or unreadable, or lines are malformed: every bad
+        line is reported, each with the file, its line number and its text.
+    """
+    f = str(path)
+    text = read_text(path, "property file")
+    out: list[Constraint] = []
+    issues: list[Issue] = []
+    for i, raw in enumerate(text.splitlines(), start=1):
+        if _SKIP.match(raw):
+            continue
+        try:
+            out.append(parse_constraint(raw, file=f, line=i))
+        except InputError as err:
+            issues += err.issues
+    if len(issues) == 1:
+        raise InputError(issues[0].message, file=f, row=issues[0].row, value=issues[0].value)
+    if issues:
+        raise InputError(f"{len(issues)} malformed constraints in {f}", issues=issues)
+    return tuple(out)
+
+
+def parse_constraint(text: str, *, file: str = "", line: int = 0) -> Constraint:
+    """Parse one constraint line (see the module docstring for the grammar).
+
+    Raises
+    ------
+    InputError
+        Naming ``file``, ``line`` and the text, and what was expected where.
+    """
+    body = text.split("#", 1)[0].strip()
+    p = _Parser(body, file=file, line=line, text=text.strip())
+    return p.constraint()
+
+
+def _fmt(q: Operand) -> str:
+    return q if isinstance(q, str) else repr(q)
+
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str  # num, name, op, punct, end
+    text: str
+
+
+class _Parser:
+    """Recursive descent over the tokens of one line."""
+
+    def __init__(self, body: str, *, file: str, line: int, text: str) -> None:
+        self.file, self.line, self.text = file, line, text
+        self.toks = self._tokenize(body)
+        self.i = 0
+
+    # -- tokens ---------------------------------------------------------------
+    def _tokenize(self, body: str) -> list[_Tok]:
+        toks, pos = [], 0
+        while pos < len(body):
+            if body[pos:].strip() == "":
+                break
+            m = _TOKEN.match(body, pos)
+            if m is None or m.end() == pos or m.lastgroup is None:
+                bad = body[pos:].lstrip()[:1]
+                self.fail(f"unexpected character '{bad}'")
+            toks.append(_Tok(m.lastgroup, m.group(m.lastgroup)))
+            pos = m.end()
+        toks.append(_Tok("end", ""))
+        return toks
+
+    def fail(self, message: str) -> NoReturn:
+        raise InputError(f"cannot parse constraint: {message}", file=self.file or None,
+                         row=self.line or None, value=self.text)
+
+    def peek(self) -> _Tok:
+        return self.toks[self.i]
+
+    def take(self) -> _Tok:
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def is_kw(self, *words: str) -> bool:
+        tok = self.peek()
+        return tok.kind == "name" and tok.text.lower() in words
+
+    def found(self) -> str:
+        tok = self.peek()
+        return "end of line" if tok.kind == "end" else f"'{tok.text}'"
+
+    def number(self, after: str) -> float:
+        if self.peek().kind != "num":
+            self.fail(f"expected a number after '{after}', found {self.found()}")
+        value = float(self.take().text)
+        if not math.isfinite(value):
+            self.fail(f"the number after '{after}' is not finite")
+        return value
+
+    # -- grammar --------------------------------------------------------------
+    def operand(self, where: str) -> Operand:
+        tok = self.peek()
+        if tok.kind == "num":
+            return self.number(where)
+        if tok.kind == "name":
+            return self.take().text
+        self.fail(f"expected a name or a number {where}, found {self.found()}")
+
+    def op(self, after: str) -> str:
+        if self.peek().kind != "op":
+            self.fail(f"expected one of < <= > >= after '{after}', found {self.found()}")
+        return self.take().text
+
+    def inequality(self, where: str) -> Inequality:
+        lhs = self.operand(where)
+        return self.inequality_tail(lhs, self.op(_fmt(lhs)))
+
+    def condition(self, after: str) -> Condition:
+        tok = self.peek()
+        if tok.kind == "num":
+            return Condition(self.number(after))
+        if tok.kind == "name" and self.toks[self.i + 1].text == "=":
+            var = self.take().text
+            self.take()
+            return Condition(self.number(f"{var}="), var)
+        self.fail(f"expected a number or NAME=number after '{after}', found {self.found()}")
+
+    def at_clause(self) -> Condition:
+        self.take()  # 'at'
+        cond = self.condition("at")
+        everytime = False
+        if self.is_kw("everytime", "first"):
+            everytime = self.take().text.lower() == "everytime"
+        before = False
+        if self.is_kw("before"):
+            self.take()
+            before = True
+        return Condition(cond.value, cond.var, everytime, before)
+
+    def window(self, word: str) -> tuple[Condition, Condition]:
+        start = self.condition(word)
+        if self.peek().text != ",":
+            self.fail(f"expected ',' between the two ends of '{word}', found {self.found()}")
+        self.take()
+        return start, self.condition(",")
+
+    def constraint(self) -> Constraint:
+        if self.peek().kind == "end":
+            self.fail("empty constraint")
+        fields: dict = {}
+        first = self.operand("at the start")
+        if self.is_kw("at"):
+            fields.update(self.split_form(first))
+        else:
+            op = self.op(_fmt(first))
+            ineq = self.inequality_tail(first, op)
+            fields.update(ineq=ineq, **self.enforcement(str(ineq)))
+        fields.update(self.penalty_clause())
+        if self.peek().kind != "end":
+            self.fail(f"unexpected {self.found()} after the penalty clause")
+        return Constraint(**fields, file=self.file, line=self.line, text=self.text)
+
+    def inequality_tail(self, lhs: Operand, op: str) -> Inequality:
+        rhs = self.operand(f"after '{op}'")
+        if not isinstance(lhs, str) and not isinstance(rhs, str):
+            self.fail(f"'{_fmt(lhs)}{op}{_fmt(rhs)}' compares two numbers; one side must be "
+                      "an observable or function")
+        return Inequality(lhs, op, rhs)
+
+    def split_form(self, lhs: Operand) -> dict:
+        if not isinstance(lhs, str):
+            self.fail("a number cannot carry an 'at' clause; write 'A at C1 < B at C2'")
+        at1 = self.at_clause()
+        op = self.op(f"{lhs} at ...")
+        rhs = self.operand(f"after '{op}'")
+        if not isinstance(rhs, str):
+            self.fail("both sides of 'A at C1 < B at C2' must be observables or functions")
+        if not self.is_kw("at"):
+            self.fail(f"expected 'at' after '{rhs}' (both sides of a two-point comparison "
+                      f"need their own 'at'), found {self.found()}")
+        at2 = self.at_clause()
+        if at1.everytime or at2.everytime:
+            self.fail("'everytime' is not supported when both sides have their own 'at'")
+        return dict(ineq=Inequality(lhs, op, rhs), enforcement=Enforcement.AT, at=at1,
+                    rhs_at=at2)
+
+    def enforcement(self, ineq: str) -> dict:
+        if self.is_kw("always"):
+            self.take()
+            return dict(enforcement=Enforcement.ALWAYS)
+        if self.is_kw("once"):
+            self.take()
+            if not self.is_kw("between"):
+                return dict(enforcement=Enforcement.ONCE)
+            self.take()
+            start, end = self.window("once between")
+            return dict(enforcement=Enforcement.ONCE_BETWEEN, start=start, end=end)
+        if self.is_kw("between"):
+            self.take()
+            start, end = self.window("between")
+            return dict(enforcement=Enforcement.BETWEEN, start=start, end=end)
+        if self.is_kw("at"):
+            return dict(enforcement=Enforcement.AT, at=self.at_clause())
+        self.fail(f"expected 'always', 'once', 'at' or 'between' after '{ineq}', "
+                  f"found {self.found()}")
+
+    def penalty_clause(self) -> dict:
+        if self.peek().kind == "end":
+            return {}
+        if self.is_kw("weight"):
+            return self.weight_clause()
+        if self.is_kw("confidence", "pmin"):
+            return self.likelihood_clause()
+        self.fail(f"expected 'weight', 'confidence', 'pmin' or end of line, found {self.found()}")
+
+    def weight_clause(self) -> dict:
+        self.take()
+        weight = self.number("weight")
+        if weight < 0:
+            self.fail(f"weight {weight:g} is negative")
+        out: dict = dict(weight=weight)
+        if self.is_kw("altpenalty"):
+            self.take()
+            out["alt"] = self.inequality("after 'altpenalty'")
+        if self.is_kw("min"):
+            self.take()
+            out["min_penalty"] = self.number("min")
+            if out["min_penalty"] < 0:
+                self.fail(f"min {out['min_penalty']:g} is negative")
+        return out
+
+    def likelihood_clause(self) -> dict:
+        out: dict = dict(model=PenaltyModel.LIKELIHOOD)
+        if self.is_kw("confidence"):
+            self.take()
+            conf = self.number("confidence")
+            if not 0.0 <= conf <= 1.0:
+                self.fail(f"confidence {conf:g} is not between 0 and 1")
+            out.update(confidence=conf, pmin=(1.0 - conf) / 2.0, pmax=(1.0 + conf) / 2.0)
+        else:
+            self.take()
+            pmin = self.number("pmin")
+            if not self.is_kw("pmax"):
+                self.fail(f"expected 'pmax' after 'pmin {pmin:g}', found {self.found()}")
+            self.take()
+            pmax = self.number("pmax")
+            if not (0.0 <= pmin <= 1.0 and 0.0 <= pmax <= 1.0):
+                self.fail(f"pmin {pmin:g} and pmax {pmax:g} must be between 0 and 1")
+            if pmin > pmax:
+                self.fail(f"pmin {pmin:g} is larger than pmax {pmax:g}")
+            if pmax == 0.0:
+                self.fail("pmax 0 makes the constraint impossible to satisfy")
+            out.update(pmin=pmin, pmax=pmax)
+        if self.is_kw("tolerance"):
+            self.take()
+            tol = self.number("tolerance")
+            if tol < 0:
+                self.fail(f"tolerance {tol:g} is negative")
+            out["tolerance"] = tol
+        return out

@@ -1,0 +1,320 @@
+"""The models of a PyBNF configuration: binding, data runs, and names across models.
+
+A legacy configuration may have several ``model = FILE : DATA, ...`` lines.
+Each model is read on its own (:func:`model_parts`): a BNGL template gets the
+``X__FREE`` placeholders it uses bound (other models' names are not its
+business), its actions give the protocol and the suffixes its data files are
+matched with; an SBML/Antimony model takes the declared free parameters that
+are its own parameter ids, and its suffixes from the ``time_course`` lines that
+name it (or no model). The free parameters are shared by name: one declared
+parameter is one estimated value in every model that uses it.
+
+Data runs are named after their data files (``X.exp`` -> ``X``), which is what
+conditions are called. PyBNF keeps each model's simulations apart, so two
+models may both have data named ``X``; bngfit prefixes such a name with its
+model's name, ``MODEL.X`` (only names that do repeat across models: single
+models keep their ids).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from bngfit.errors import InputError, UnsupportedError
+from bngfit.problem._problem import ParameterSpec
+from bngfit.pybnf.conf._conf import PybnfConfig
+from bngfit.pybnf.conf._entries import ConditionEntry, ModelEntry
+from bngfit.pybnf._exp import ExpTable, read_exp
+from bngfit.simulate._engine import ModelInfo, read_model_info
+
+
+@dataclass(frozen=True)
+class Run:
+    """One data file and the simulation it is compared with.
+
+    ``name`` (the file stem, or ``MODEL.stem`` where several models have data
+    of that name) is the condition id; ``suffix`` the action whose output is
+    compared; ``mutant`` the mutant the action runs on, if any.
+    """
+
+    table: ExpTable | None  # None: a constraint file's simulation, without data
+    name: str
+    suffix: str
+    mutant: ConditionEntry | None = None
+
+
+@dataclass(frozen=True)
+class ModelPart:
+    """One model line of a legacy configuration, read.
+
+    Attributes
+    ----------
+    entry : ModelEntry
+        The configuration's model line (name: the file stem).
+    info : ModelInfo
+        The model as loaded (a BNGL template's bound copy).
+    bngl : bool
+    phases : tuple
+        A BNGL template's protocol (:func:`bngfit.pybnf.bngl._protocol.protocol`).
+    suffixes : frozenset of str
+        The action suffixes its data files are matched with.
+    binds : frozenset of str
+        The declared free parameters this model takes: a template's
+        ``X__FREE`` placeholders; an SBML model's parameters of those ids.
+    runs : tuple of Run
+        Its data files, its own then its mutants'.
+    props : tuple of (Path, str)
+        Its ``.prop`` files, each with the name of the run it reads.
+    sim_runs : tuple of Run
+        ``runs`` and the simulations of ``.prop`` files without data.
+    """
+
+    entry: ModelEntry
+    info: ModelInfo
+    bngl: bool
+    phases: tuple
+    suffixes: frozenset[str]
+    binds: frozenset[str]
+    runs: tuple[Run, ...]
+    props: tuple[tuple[Path, str], ...]
+    sim_runs: tuple[Run, ...]
+
+    @property
+    def name(self) -> str:
+        """The model's name (its file stem)."""
+        return self.entry.name
+
+
+def model_parts(config: PybnfConfig, params: list[ParameterSpec],
+                noise_param: str | None) -> list[ModelPart]:
+    """Every model line read, its free parameters bound and its runs named.
+
+    Raises
+    ------
+    InputError
+        A template that does not read or uses an undeclared ``X__FREE``; a
+        declared free parameter no model uses (on its configuration line); a
+        data or constraint file no action matches; two simulations of one name.
+    UnsupportedError
+        A free parameter of an SBML model that is also a plain parameter of a
+        BNGL model (PyBNF would set it in one, bngfit in both).
+    """
+    # The noise parameter need not appear in any model.
+    nominal = {p.id: p.nominal for p in params if p.id != noise_param}
+    parts = [_read_part(config, m, nominal) for m in config.models]
+    _check_bindings(config, params, parts, noise_param)
+    return _named(config, parts)
+
+
+def _read_part(config: PybnfConfig, model: ModelEntry, nominal: dict[str, float]
+               ) -> ModelPart:
+    f = config.path
+    bngl = model.path.suffix.lower() == ".bngl"
+    if bngl:
+        model_path, phases, free = _bngl_model(model.path, nominal)
+        suffixes = {ph.suffix for ph in phases if ph.suffix is not None}
+    else:
+        model_path, phases, free = model.path, (), ()
+        suffixes = {a.suffix for a in config.actions
+                    if a.fields.get("model") in (None, model.name)}
+    runs, mutant_props = _runs(config, model, suffixes)
+    props = [p for p in model.data if p.suffix.lower() == ".prop"]
+    for p in props:
+        if p.stem not in suffixes:
+            raise InputError(f"no action of {model.path.name} has suffix '{p.stem}', so the "
+                             f"constraints of {p.name} have no simulation to read (suffixes: "
+                             f"{', '.join(sorted(suffixes)) or 'none'})", file=f,
+                             row=model.line, id=p.stem, value=p.name)
+    # A constraint file without data of its own still needs its simulation (a
+    # mutant's: the base model's action run on the mutant).
+    have = {r.name for r in runs}
+    sim_runs = list(runs)
+    for run in [*(Run(None, p.stem, p.stem) for p in props), *(r for _, r in mutant_props)]:
+        if run.name not in have:
+            have.add(run.name)
+            sim_runs.append(run)
+    info = read_model_info(model_path)
+    binds = set(free) if bngl else {n for n in nominal if n in info.parameters}
+    all_props = [*((p, p.stem) for p in props), *((p, r.name) for p, r in mutant_props)]
+    return ModelPart(model, info, bngl, phases, frozenset(suffixes), frozenset(binds),
+                     tuple(runs), tuple(all_props), tuple(sim_runs))
+
+
+def _runs(config: PybnfConfig, model: ModelEntry, suffixes: set[str]
+          ) -> tuple[list[Run], list[tuple[Path, Run]]]:
+    """A model's data files, its own then each of its mutants', with what they are
+    compared with; and its mutants' ``.prop`` files, each with the simulation it
+    reads (named like a mutant's data file: ``<suffix><mutant name>.prop``).
+
+    ``X.exp`` of the model line goes with the model's action of suffix ``X``; a
+    mutant's ``<suffix><mutant name>.exp`` with the base model's action of that
+    suffix, run on the mutant (PyBNF's ``mutant`` key). A file that matches no
+    action, or a mutant's whose output name is also that of another data file
+    or of an action of the model itself (PyBNF would overwrite one output with
+    the other), is refused on its model or mutant line.
+    """
+    f = config.path
+    known = sorted(suffixes)
+    runs = []
+    for p in model.data:
+        if p.suffix.lower() == ".prop":
+            continue  # constraints, read by the problem builder
+        if p.stem not in suffixes:
+            raise InputError(f"no action of {model.path.name} has suffix '{p.stem}', so "
+                             f"{p.name} has nothing to be compared with (suffixes: "
+                             f"{', '.join(known) or 'none'})", file=f, row=model.line,
+                             id=p.stem, value=p.name)
+        runs.append(Run(read_exp(p), p.stem, p.stem))
+    taken: dict[str, str | None] = {r.name: None for r in runs}
+    props: list[tuple[Path, Run]] = []
+    for c in config.conditions:
+        if c.model not in (None, model.name):
+            continue  # a mutant of another model
+        # data first, so a mutant's .prop may read the simulation of its own .exp
+        for p in sorted(c.data, key=lambda q: q.suffix.lower() == ".prop"):
+            stem = p.stem
+            suffix = stem[: len(stem) - len(c.name)] if stem.endswith(c.name) else None
+            if suffix not in suffixes:
+                example = f"{known[0]}{c.name}{p.suffix}" if known else "none"
+                raise InputError(
+                    f"data file {p.name} of mutant '{c.name}' matches no simulation: PyBNF "
+                    "names a mutant's data file after an action suffix of the base model "
+                    f"followed by the mutant name (suffixes: {', '.join(known) or 'none'}; "
+                    f"e.g. {example})", file=f, row=c.line, id=c.name, value=p.name)
+            if p.suffix.lower() == ".prop":
+                if stem in suffixes or taken.get(stem, c.name) != c.name:
+                    raise InputError(
+                        f"constraint file {p.name} of mutant '{c.name}' names the output "
+                        f"'{stem}', which is also another simulation's: rename the mutant",
+                        file=f, row=c.line, id=c.name, value=p.name)
+                taken[stem] = c.name
+                props.append((p, Run(None, stem, suffix, c)))
+                continue
+            if stem in taken or stem in suffixes:
+                other = (f"the data of mutant '{taken[stem]}'" if taken.get(stem)
+                         else f"the output of the model's own action or data '{stem}'")
+                raise InputError(
+                    f"data file {p.name} of mutant '{c.name}' names the output '{stem}', "
+                    f"which is also {other}: rename the mutant so the names differ",
+                    file=f, row=c.line, id=c.name, value=p.name)
+            taken[stem] = c.name
+            runs.append(Run(read_exp(p), stem, suffix, c))
+    return runs, props
+
+
+def _check_bindings(config: PybnfConfig, params: list[ParameterSpec],
+                    parts: list[ModelPart], noise_param: str | None) -> None:
+    """Every declared free parameter is used by a model, and set only where PyBNF sets it."""
+    f = config.path
+    for p in params:
+        if p.id == noise_param:
+            continue
+        if not any(p.id in part.binds for part in parts):
+            if len(parts) == 1:
+                part = parts[0]
+                why = (f" ({part.entry.path.name} uses "
+                       f"{', '.join(sorted(part.binds)) or 'no NAME__FREE placeholder'})"
+                       if part.bngl else "")
+                raise InputError(f"free parameter is not a parameter of the model{why}",
+                                 file=f, row=p.row, id=p.id)
+            raise InputError("free parameter is used by none of the models ("
+                             + ", ".join(part.entry.path.name for part in parts) + ")",
+                             file=f, row=p.row, id=p.id)
+        for part in parts:
+            if part.bngl and p.id in part.info.parameters and p.id not in part.binds:
+                raise UnsupportedError(
+                    f"free parameter '{p.id}' is also a parameter of {part.entry.path.name}, "
+                    "where PyBNF would not set it (BNGL models take NAME__FREE "
+                    "placeholders); bngfit sets a free parameter in every model that has "
+                    "it: rename one of them", file=f, row=p.row, id=p.id)
+
+
+def _named(config: PybnfConfig, parts: list[ModelPart]) -> list[ModelPart]:
+    """The parts with each run name that several models share prefixed ``MODEL.``."""
+    count: dict[str, int] = {}
+    for part in parts:
+        for r in part.sim_runs:
+            count[r.name] = count.get(r.name, 0) + 1
+    if all(n == 1 for n in count.values()):
+        return parts
+    out = []
+    for part in parts:
+        renamed = {r.name: f"{part.name}.{r.name}" if count[r.name] > 1 else r.name
+                   for r in part.sim_runs}
+        for old, new in renamed.items():
+            if new != old and new in count:
+                raise InputError(f"data of model '{part.name}' named '{old}' is also data "
+                                 f"of another model, and bngfit would call it '{new}', "
+                                 "which another data file is called: rename a file",
+                                 file=config.path, row=part.entry.line, id=new)
+
+        def rename(runs, _renamed=renamed):
+            return tuple(dataclasses.replace(r, name=_renamed[r.name]) for r in runs)
+
+        out.append(dataclasses.replace(
+            part, runs=rename(part.runs), sim_runs=rename(part.sim_runs),
+            props=tuple((p, renamed[name]) for p, name in part.props)))
+    return out
+
+
+# ------------------------------------------------------------------- BNGL
+def _bngl_model(path: Path, nominal: dict[str, float]) -> tuple[Path, tuple, tuple]:
+    """Bind the template's free parameters; the bound copy, the protocol's phases
+    and the template's ``X__FREE`` names."""
+    from bngfit.files._bngl_filter import filter_bngl
+    from bngfit.pybnf.bngl._protocol import protocol
+    from bngfit.pybnf.bngl._template import free_parameters, parse_actions
+
+    f = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read the model: {err}", file=f) from None
+    free = free_parameters(text)
+    filter_bngl(text, file=f, network_first=True)  # what cannot reach BNG2.pl, first
+    actions = parse_actions(text, file=f)
+    phases = protocol(actions, file=f)
+    out = bind_bngl(path, text, free, nominal, network_first=True)
+    return out, phases, free
+
+
+def bind_bngl(path: Path, text: str, free: tuple[str, ...] | list[str],
+              nominal: dict[str, float], *, network_first: bool = False) -> Path:
+    """The template with its ``X__FREE`` parameters bound, filtered, in the cache.
+
+    ``nominal`` holds the declared free parameters; those the template does not
+    use are left out (another model may use them: the caller checks that some
+    model does). The template is checked by :func:`bngfit.files._bngl_filter.filter_bngl`
+    (messages name its own lines) and the bound text written is the filtered
+    one, to bngfit's private cache (:mod:`bngfit.files._bngl_cache`). With
+    ``network_first`` (a legacy template, whose actions are a protocol bngfit
+    replays) the network is generated before the first action other than
+    ``setOption`` when the template has no ``generate_network``.
+
+    Raises
+    ------
+    InputError
+        A placeholder of the template that ``nominal`` does not declare; a
+        statement the filter refuses.
+    """
+    from bngfit.files._bngl_cache import store_text
+    from bngfit.files._bngl_filter import filter_bngl
+    from bngfit.simulate._bngl_network import network
+    from bngfit.pybnf.bngl._template import bind_free_parameters, bound_line_shift
+
+    f = str(path)
+    filter_bngl(text, file=f, network_first=network_first)  # refusals name the template
+    missing = [n for n in free if n not in nominal]
+    if missing:
+        raise InputError(f"the model uses '{missing[0]}', which the configuration does not "
+                         "declare (add a uniform_var or loguniform_var line)", file=f,
+                         id=missing[0])
+    bound = bind_free_parameters(text, {n: nominal[n] for n in free}, file=f)
+    filtered = filter_bngl(bound, file=f, network_first=network_first)
+    after, shift = bound_line_shift(text, file=f)
+    # The network now, so BNG2.pl's messages name the template and its lines
+    # (loading the bound copy then finds it in the cache).
+    network(filtered, path, lambda n: n if n <= after else max(after, n - shift))
+    return store_text(path.stem, filtered.text)

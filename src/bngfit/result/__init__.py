@@ -1,0 +1,7 @@
+"""The result stage: what happened. Result types, the crash-safe SQLite store,
+summaries and plots."""
+
+from ._store import Store, fingerprint, load_result
+from ._types import FitResult, StartResult, StartStatus
+
+__all__ = ["FitResult", "StartResult", "StartStatus", "Store", "fingerprint", "load_result"]

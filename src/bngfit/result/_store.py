@@ -1,0 +1,405 @@
+"""The result store: one SQLite file per run, crash-safe and transactional.
+
+Each finished start is written in its own transaction, so a run killed at any
+moment loses no finished start; a resumed run skips them. The problem's
+fingerprint (a hash of its files) is stored, and resuming onto a different
+problem is refused. Reading a store never changes it, and every value read is
+checked: a foreign or damaged file is an :class:`~bngfit.errors.InputError`
+("not a bngfit store: ..." / "damaged store: ..."), never a traceback (see
+:mod:`bngfit.result._store_files`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bngfit.errors import InputError
+from bngfit.problem._problem import Problem
+
+from ._store_files import (
+    check_for_writing,
+    check_writable,
+    damaged,
+    not_a_store,
+    open_readonly,
+    probe_connection,
+)
+from ._types import FitResult, StartResult, StartStatus
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS starts (
+    idx INTEGER PRIMARY KEY, x0 TEXT NOT NULL, x TEXT NOT NULL, fval REAL,
+    grad_norm REAL, n_fval INTEGER, wall_s REAL, status TEXT, message TEXT,
+    trace TEXT, eval_s REAL, detail TEXT
+);
+CREATE TABLE IF NOT EXISTS gradchecks (which TEXT PRIMARY KEY, tbl TEXT NOT NULL);
+"""
+FORMAT = "bngfit-store-2"  # 2: starts.detail (a crashed start's traceback)
+READABLE = ("bngfit-store-1", FORMAT)
+START_COLUMNS = ("idx", "x0", "x", "fval", "grad_norm", "n_fval", "wall_s", "status",
+                 "message", "trace", "eval_s")  # and "detail" from format 2
+META_KEYS = ("format", "fingerprint", "problem", "x_names", "optimizer", "seed",
+             "n_starts", "settings", "wall_s")
+
+
+def fingerprint(problem: Problem) -> str:
+    """SHA-256 over the problem's files and its compiled content.
+
+    Every file (the problem file too: a PyBNF ``.conf`` alone sets bounds,
+    scales and the objective) by contents, and the problem as read: parameters,
+    observables, conditions, measurements, normalizations and constraints. So
+    an edited file, or a problem changed in memory, gives another fingerprint.
+    """
+    h = hashlib.sha256()
+    for role in sorted(problem.files):
+        for path in problem.files[role].split(";"):
+            h.update(role.encode())
+            p = Path(path)
+            h.update(p.read_bytes() if p.is_file() else path.encode())
+    h.update(_content(problem).encode())
+    return h.hexdigest()
+
+
+def _content(problem: Problem) -> str:
+    """A canonical text of what the problem computes (no file paths)."""
+    m = problem.measurements
+    parts = [
+        [(p.id, p.scale.value, repr(p.lb), repr(p.ub), repr(p.nominal), p.estimate,
+          repr(p.init_prior)) for p in problem.parameters],
+        [(o.id, o.formula.text, o.noise.text, o.transform.value, o.family.value,
+          repr(o.shape)) for o in problem.observables.values()],
+        [(c.id, [(u.target, u.op.value, repr(u.value)) for u in c.mutations],
+          repr(c.duration)) for c in problem.conditions.values()],
+        [list(m.observable), list(m.preeq), list(m.condition), m.time.tolist(),
+         m.value.tolist(), repr(m.observable_params), repr(m.noise_params)],
+        [(n.kind.value, n.observable, n.preeq, n.condition, list(n.times))
+         for n in problem.normalizations],
+        [(q.label, list(q.names), q.preeq, q.condition, list(q.times))
+         for q in problem.penalties],
+    ]
+    return json.dumps(parts, default=str)
+
+
+def _vec(a) -> str:
+    return json.dumps([float(v) for v in np.asarray(a, dtype=float)])
+
+
+class Store:
+    """An open result store.
+
+    Parameters
+    ----------
+    path : str or Path
+        The SQLite file.
+    readonly : bool
+        Open for reading only (the file must be a bngfit store, and is never
+        changed). Otherwise the file is created if missing; an existing file
+        must be a bngfit store, and one that cannot be written is refused at
+        once (InputError), before any start is computed.
+    """
+
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        if readonly:
+            self.conn = open_readonly(self.path)
+            return
+        check_for_writing(self.path)
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=30.0)
+        except sqlite3.OperationalError as err:
+            raise InputError(f"cannot create the store ({err}); check that its folder "
+                             "exists and can be written, or give another --store",
+                             file=str(path)) from None
+        try:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+            probe_connection(self.path, self.conn)
+            self._check_format()
+            self.conn.executescript(SCHEMA)
+            self._upgrade()
+        except sqlite3.OperationalError as err:
+            self.conn.close()
+            raise InputError(f"cannot write the store ({err}); check the permissions of the "
+                             "file and of its folder, or give another --store",
+                             file=str(path)) from None
+        except sqlite3.DatabaseError as err:
+            self.conn.close()
+            raise damaged(self.path, str(err)) from None
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _check_format(self) -> None:
+        """Refuse, before changing anything, a store of a format this version does not write."""
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
+        if "meta" in tables and self._raw_meta().get("format") is not None:
+            self.run_meta()
+
+    def _upgrade(self) -> None:
+        """Give a store of format 1 the column of format 2 (nothing else changed)."""
+        if "detail" not in self._columns():
+            with self.conn:
+                self.conn.execute("ALTER TABLE starts ADD COLUMN detail TEXT")
+                if self._raw_meta().get("format") == json.dumps(READABLE[0]):
+                    self.conn.execute("UPDATE meta SET value = ? WHERE key = 'format'",
+                                      (json.dumps(FORMAT),))
+
+    def _columns(self) -> list[str]:
+        return [r[1] for r in self.conn.execute("PRAGMA table_info(starts)")]
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _read(self, sql: str, args: tuple = ()) -> list:
+        """Rows of a query; a damaged file is an InputError naming the store."""
+        try:
+            return self.conn.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as err:
+            raise damaged(self.path, str(err)) from None
+
+    # --------------------------------------------------------------- meta
+    def _raw_meta(self) -> dict:
+        return dict(self._read("SELECT key, value FROM meta"))
+
+    def meta(self) -> dict:
+        """All metadata (decoded JSON values); a damaged value is an InputError."""
+        out = {}
+        for k, v in self._raw_meta().items():
+            try:
+                out[k] = json.loads(v)
+            except (TypeError, ValueError):
+                raise damaged(self.path, f"metadata '{k}' is not valid JSON") from None
+        return out
+
+    def run_meta(self) -> dict:
+        """The metadata of the recorded run, checked.
+
+        Raises
+        ------
+        InputError
+            No run recorded, a format this version does not read, a missing or
+            mistyped entry.
+        """
+        meta = self.meta()
+        fmt = meta.get("format")
+        if fmt is None:
+            raise not_a_store(self.path, "no run recorded in it")
+        if fmt not in READABLE:
+            if isinstance(fmt, str) and fmt.startswith("bngfit-store-"):
+                raise InputError(f"the store has format {fmt}, made by a newer bngfit; this "
+                                 f"version reads {', '.join(READABLE)}: upgrade bngfit",
+                                 file=str(self.path))
+            raise not_a_store(self.path, f"unknown format {fmt!r}")
+        missing = [k for k in META_KEYS if k not in meta]
+        if missing:
+            raise damaged(self.path, f"metadata missing: {', '.join(missing)}")
+        _check_meta_types(self.path, meta)
+        return meta
+
+    def is_new(self) -> bool:
+        """Whether the store holds no run yet."""
+        return "format" not in self.meta()
+
+    def init_run(self, *, fp: str, problem_path: str, x_names: list[str],
+                 x_scales: list[str], optimizer: str, seed: int | None, n_starts: int,
+                 settings: dict, user_starts: list | None = None) -> None:
+        """Record what defines the run (once, when the store is new)."""
+        values = {
+            "format": FORMAT, "fingerprint": fp, "problem": problem_path,
+            "x_names": x_names, "x_scales": x_scales, "optimizer": optimizer, "seed": seed,
+            "n_starts": n_starts, "user_starts_x": user_starts or [],
+            "settings": settings, "created": time.time(), "wall_s": 0.0,
+        }
+        with self.conn:
+            self.conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                                  [(k, json.dumps(v)) for k, v in values.items()])
+
+    def check_same_problem(self, fp: str) -> None:
+        """Refuse a store made for another problem."""
+        meta = self.run_meta()
+        if meta["fingerprint"] != fp:
+            raise InputError(
+                f"the store was made for a different problem ({meta['problem']}: its files "
+                "or free parameters differ from this one); resume only onto the same "
+                "problem, or give a new --store", file=str(self.path))
+
+    def _add_wall(self, seconds: float) -> None:
+        (total,) = self.conn.execute("SELECT value FROM meta WHERE key = 'wall_s'").fetchone()
+        self.conn.execute("UPDATE meta SET value = ? WHERE key = 'wall_s'",
+                          (json.dumps(json.loads(total) + seconds),))
+
+    def add_wall(self, seconds: float) -> None:
+        """Add wall time to the run's total (summed over sessions)."""
+        with self.conn:
+            self._add_wall(seconds)
+
+    # ------------------------------------------------------------- starts
+    def add_start(self, s: StartResult, wall_s: float = 0.0) -> None:
+        """Write one finished start and the run's wall time since the last write,
+        in one transaction."""
+        with self.conn:
+            self._add_wall(wall_s)
+            self.conn.execute(
+                f"INSERT OR REPLACE INTO starts ({', '.join(START_COLUMNS)}, detail) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (s.index, _vec(s.x0), _vec(s.x), float(s.fval), float(s.grad_norm),
+                 int(s.n_fval), float(s.wall_s), s.status.value, s.message,
+                 _vec(s.trace), float(s.eval_s), s.detail))
+
+    def finished(self) -> set[int]:
+        """Indices of the finished starts."""
+        return {r[0] for r in self._read("SELECT idx FROM starts")}
+
+    def starts(self) -> list[StartResult]:
+        """All finished starts, in index order (each value checked)."""
+        have = [r[1] for r in self._read("PRAGMA table_info(starts)")]
+        missing = [c for c in START_COLUMNS if c not in have]
+        if missing:
+            raise not_a_store(self.path, f"its starts table lacks {', '.join(missing)}")
+        cols = list(START_COLUMNS) + (["detail"] if "detail" in have else [])
+        sql = f"SELECT {', '.join(cols)} FROM starts ORDER BY idx"
+        x_names = self.meta().get("x_names")
+        n_x = len(x_names) if isinstance(x_names, list) else None
+        return [_start_of(self.path, row, n_x) for row in self._read(sql)]
+
+    # --------------------------------------------------------- gradchecks
+    def add_gradcheck(self, which: str, table: pd.DataFrame) -> None:
+        """Store a gradient-check table under ``which`` (``start``, ``best``)."""
+        with self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO gradchecks VALUES (?, ?)",
+                              (which, table.to_json(orient="split", double_precision=15)))
+
+    def gradchecks(self) -> dict[str, pd.DataFrame]:
+        """Stored gradient-check tables by name."""
+        names = {r[0] for r in self._read("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "gradchecks" not in names:  # a read-only view of a store from an early writer
+            return {}
+        out = {}
+        for which, text in self._read("SELECT which, tbl FROM gradchecks"):
+            try:
+                df = pd.read_json(StringIO(text), orient="split")
+            except (TypeError, ValueError) as err:
+                raise damaged(self.path, f"gradient check '{which}': {err}") from None
+            df.index.name = "parameterId"
+            out[which] = df
+        return out
+
+    # ------------------------------------------------------------- result
+    def result(self) -> FitResult:
+        """The FitResult as stored (finished or not)."""
+        meta = self.run_meta()
+        starts = sorted(self.starts(), key=lambda s: (not np.isfinite(s.fval), s.fval,
+                                                      s.index))
+        settings = dict(meta["settings"])
+        settings["problem"] = meta["problem"]
+        settings["x_scales"] = meta.get("x_scales")
+        return FitResult(
+            x_names=list(meta["x_names"]), starts=tuple(starts), optimizer=meta["optimizer"],
+            seed=meta["seed"], n_starts=int(meta["n_starts"]), wall_s=float(meta["wall_s"]),
+            settings=settings, gradchecks=self.gradchecks())
+
+
+def _check_meta_types(path: Path, meta: dict) -> None:
+    """Refuse metadata of the wrong type (a hand-edited or damaged store)."""
+    def number(v) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool)
+
+    checks = {
+        "fingerprint": isinstance(meta["fingerprint"], str),
+        "problem": isinstance(meta["problem"], str),
+        "x_names": isinstance(meta["x_names"], list)
+        and all(isinstance(n, str) for n in meta["x_names"]),
+        "optimizer": isinstance(meta["optimizer"], str),
+        "seed": meta["seed"] is None or (isinstance(meta["seed"], int)
+                                         and not isinstance(meta["seed"], bool)),
+        "n_starts": isinstance(meta["n_starts"], int) and meta["n_starts"] >= 1,
+        "settings": isinstance(meta["settings"], dict),
+        "wall_s": number(meta["wall_s"]),
+        "x_scales": meta.get("x_scales") is None or isinstance(meta["x_scales"], list),
+        "user_starts_x": isinstance(meta.get("user_starts_x", []), list),
+    }
+    bad = [k for k, ok in checks.items() if not ok]
+    if bad:
+        raise damaged(path, f"metadata of the wrong type: {', '.join(bad)}")
+
+
+def _start_of(path: Path, row: tuple, n_x: int | None) -> StartResult:
+    """One stored start, every field checked."""
+    idx = row[0]
+    try:
+        if not isinstance(idx, int):
+            raise ValueError(f"index {idx!r} is not an integer")
+        x0, x = _points(row[1], "x0", n_x), _points(row[2], "x", n_x)
+        trace = _points(row[9], "trace", None)
+        n_fval = row[5]
+        if not isinstance(n_fval, int) or n_fval < 0:
+            raise ValueError(f"n_fval {n_fval!r} is not a count")
+        for name, v in (("message", row[8]),) + ((("detail", row[11]),) if len(row) > 11
+                                                  else ()):
+            if v is not None and not isinstance(v, str):
+                raise ValueError(f"{name} is not text")
+        try:
+            status = StartStatus(row[7])
+        except ValueError:
+            raise ValueError(f"unknown status {row[7]!r}") from None
+        return StartResult(idx, x0, x, _real(row[3], "fval"), _real(row[4], "grad_norm"),
+                           n_fval, _real(row[6], "wall_s"), status, row[8] or "", trace,
+                           _real(row[10], "eval_s"),
+                           (row[11] or "") if len(row) > 11 else "")
+    except ValueError as err:
+        raise damaged(path, f"start {idx}: {err}") from None
+
+
+def _real(v, name: str) -> float:
+    """A stored number; NULL is NaN (SQLite stores NaN as NULL)."""
+    if v is None:
+        return float("nan")
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise ValueError(f"{name} {v!r} is not a number")
+    return float(v)
+
+
+def _points(text, name: str, n: int | None) -> np.ndarray:
+    """A stored vector (JSON list of numbers), of length ``n`` when given."""
+    try:
+        values = json.loads(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} is not a JSON list of numbers") from None
+    if not isinstance(values, list) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"{name} is not a list of numbers")
+    if n is not None and len(values) != n:
+        raise ValueError(f"{name} has {len(values)} values for {n} parameters")
+    return np.array(values, dtype=float)
+
+
+def load_result(path: str | Path) -> FitResult:
+    """Read a FitResult back from a store file, without changing it.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, is no bngfit store, or is damaged.
+    """
+    with Store(path, readonly=True) as store:
+        return store.result()
+
+
+__all__ = ["FORMAT", "Store", "check_writable", "fingerprint", "load_result"]
