@@ -336,8 +336,8 @@ def _points(tmp_path: Path) -> Path:
 
 def test_workers_without_a_solver_log_keep_stdout_clean(problem_writer, capfd):
     problem = blowup_problem(problem_writer)
-    bngfit.optimize._multistart.fit(problem, optimizer="least_squares", n_starts=2, engine="process",
-                          workers=2, starts=[[np.log10(5.0)], [np.log10(0.05)]])
+    bngfit.fit(problem, optimizer="least_squares", n_starts=2, engine="process", workers=2,
+               starts=[[np.log10(5.0)], [np.log10(0.05)]])
     out = capfd.readouterr()
     assert "CVode" not in out.out and "[WARNING]" not in out.out
     assert "CVode" in out.err or "ERROR" in out.err  # the solver did complain
@@ -371,9 +371,9 @@ def test_local_dask_workers_keep_stdout_clean(problem_writer, tmp_path, capfd):
     pytest.importorskip("distributed")
     problem = blowup_problem(problem_writer)
     db = tmp_path / "run.db"
-    r = bngfit.optimize._multistart.fit(problem, optimizer="least_squares", n_starts=2, engine="dask",
-                              workers=2, store=db,
-                              starts=[[np.log10(5.0)], [np.log10(0.05)]])
+    r = bngfit.fit(problem, optimizer="least_squares", n_starts=2, engine="dask",
+                   workers=2, store=db,
+                   starts=[[np.log10(5.0)], [np.log10(0.05)]])
     assert len(r.starts) == 2
     assert "CVode" not in capfd.readouterr().out
     log = (tmp_path / "run.db.solver.log").read_text()

@@ -10,6 +10,7 @@ is a store that version wrote (``bngfit fit examples/conversion/problem.yaml
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -18,6 +19,8 @@ import sys
 import pytest
 
 import bngfit
+from bngfit.result._fingerprint import fingerprint
+from bngfit.result._store import FORMAT
 
 from .conftest import REPO, shared_path
 
@@ -84,6 +87,13 @@ def test_old_store_resumes(old_store):
     assert out.returncode == 0, out.stderr
     after = {s.index: s.fval for s in bngfit.load_result(store).starts}
     assert sorted(after) == [0, 1, 2, 3]
+    # the resumed store now has the current format and fingerprint
+    with sqlite3.connect(store) as conn:
+        meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+    problem = bngfit.load_problem(tmp_path / "conversion" / "problem.yaml")
+    assert meta["format"] == FORMAT
+    assert meta["fingerprint"] == fingerprint(problem)
+    assert meta["fingerprint"] != GOLDEN_V2["examples/conversion/problem.yaml"]
     # the same seed redoes the missing start exactly; the kept ones are untouched
     for i in range(4):
         assert after[i] == pytest.approx(before[i], rel=1e-9, abs=1e-9)
@@ -95,3 +105,13 @@ def test_old_store_plots(old_store):
     out = _cli("plot", store, "-o", tmp_path / "plots", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert len(list((tmp_path / "plots").glob("*.png"))) >= 2
+
+
+def test_old_store_of_another_problem_is_refused(old_store):
+    tmp_path, store = old_store
+    meas = tmp_path / "conversion" / "measurements.tsv"
+    meas.write_text(meas.read_text().replace("\t0.5\t", "\t0.6\t", 1))
+    out = _cli("fit", tmp_path / "conversion" / "problem.yaml", "--store", store, "--resume",
+               "--starts", "4", "--seed", "3", "--engine", "sequential", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "made for a different problem" in out.stderr

@@ -27,6 +27,7 @@ from bngfit.cli._main import main
 from bngfit.errors import InputError
 from bngfit.files._outputs import check_output_dir, check_output_file
 from bngfit.optimize._multistart import fit
+from bngfit.result._fingerprint import fingerprint_v2
 from bngfit.result._store import Store, check_writable, load_result
 
 from .conftest import EXAMPLE
@@ -241,13 +242,15 @@ def test_store_of_the_first_format_is_read_and_resumed(problem_writer, tmp_path)
     with sqlite3.connect(db) as conn:  # what bngfit wrote before starts.detail existed
         conn.execute("ALTER TABLE starts DROP COLUMN detail")
         conn.execute("UPDATE meta SET value = '\"bngfit-store-1\"' WHERE key = 'format'")
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'fingerprint'",
+                     (json.dumps(fingerprint_v2(problem)),))  # format 1's algorithm
         conn.execute("DELETE FROM starts WHERE idx = 2")
     conn.close()
     assert {s.index for s in load_result(db).starts} == {0, 1}
     again = fit(problem, engine="sequential", store=db, resume=True)
     assert {s.index for s in again.starts} == {0, 1, 2}
     with Store(db, readonly=True) as st:
-        assert st.meta()["format"] == "bngfit-store-2"
+        assert st.meta()["format"] == "bngfit-store-3"
 
 
 # ---------------------------------------------------------------- writing

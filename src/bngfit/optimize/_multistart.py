@@ -388,7 +388,7 @@ def _open_run(st: Store, problem: Problem, fp: str, s: FitSettings, user: np.nda
               resume: bool) -> None:
     """Start a run in a new store, or check that resuming continues the stored one."""
     if resume and not st.is_new():
-        st.check_same_problem(fp)
+        st.check_same_problem(problem)
         _check_settings_match(st, s)
         n_x = len(problem.x_names)
         stored_user = np.array(st.meta().get("user_starts_x", []), float).reshape(-1, n_x)

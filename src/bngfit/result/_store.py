@@ -11,7 +11,6 @@ checked: a foreign or damaged file is an :class:`~bngfit.errors.InputError`
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import time
@@ -24,6 +23,7 @@ import pandas as pd
 from bngfit.errors import InputError
 from bngfit.problem._problem import Problem
 
+from ._fingerprint import VERSIONS, fingerprint, fingerprint_v2
 from ._store_files import (
     check_for_writing,
     check_writable,
@@ -43,50 +43,12 @@ CREATE TABLE IF NOT EXISTS starts (
 );
 CREATE TABLE IF NOT EXISTS gradchecks (which TEXT PRIMARY KEY, tbl TEXT NOT NULL);
 """
-FORMAT = "bngfit-store-2"  # 2: starts.detail (a crashed start's traceback)
-READABLE = ("bngfit-store-1", FORMAT)
+FORMAT = "bngfit-store-3"  # 2: starts.detail; 3: fingerprint over the problem's dataclasses
+READABLE = ("bngfit-store-1", "bngfit-store-2", FORMAT)
 START_COLUMNS = ("idx", "x0", "x", "fval", "grad_norm", "n_fval", "wall_s", "status",
                  "message", "trace", "eval_s")  # and "detail" from format 2
 META_KEYS = ("format", "fingerprint", "problem", "x_names", "optimizer", "seed",
              "n_starts", "settings", "wall_s")
-
-
-def fingerprint(problem: Problem) -> str:
-    """SHA-256 over the problem's files and its compiled content.
-
-    Every file (the problem file too: a PyBNF ``.conf`` alone sets bounds,
-    scales and the objective) by contents, and the problem as read: parameters,
-    observables, conditions, measurements, normalizations and constraints. So
-    an edited file, or a problem changed in memory, gives another fingerprint.
-    """
-    h = hashlib.sha256()
-    for role in sorted(problem.files):
-        for path in problem.files[role].split(";"):
-            h.update(role.encode())
-            p = Path(path)
-            h.update(p.read_bytes() if p.is_file() else path.encode())
-    h.update(_content(problem).encode())
-    return h.hexdigest()
-
-
-def _content(problem: Problem) -> str:
-    """A canonical text of what the problem computes (no file paths)."""
-    m = problem.measurements
-    parts = [
-        [(p.id, p.scale.value, repr(p.lb), repr(p.ub), repr(p.nominal), p.estimate,
-          repr(p.init_prior)) for p in problem.parameters],
-        [(o.id, o.formula.text, o.noise.text, o.transform.value, o.family.value,
-          repr(o.shape)) for o in problem.observables.values()],
-        [(c.id, [(u.target, u.op.value, repr(u.value)) for u in c.mutations],
-          repr(c.duration)) for c in problem.conditions.values()],
-        [list(m.observable), list(m.preeq), list(m.condition), m.time.tolist(),
-         m.value.tolist(), repr(m.observable_params), repr(m.noise_params)],
-        [(n.kind.value, n.observable, n.preeq, n.condition, list(n.times))
-         for n in problem.normalizations],
-        [(q.label, list(q.names), q.preeq, q.condition, list(q.times))
-         for q in problem.penalties],
-    ]
-    return json.dumps(parts, default=str)
 
 
 def _vec(a) -> str:
@@ -146,13 +108,18 @@ class Store:
             self.run_meta()
 
     def _upgrade(self) -> None:
-        """Give a store of format 1 the column of format 2 (nothing else changed)."""
+        """Give a store of format 1 the column of format 2 (nothing else changed).
+
+        Format 3 changed only how the fingerprint is computed: a store of format
+        1 or 2 is brought to format 3 by :meth:`check_same_problem`, once it has
+        been shown to be the same problem by the old algorithm.
+        """
         if "detail" not in self._columns():
             with self.conn:
                 self.conn.execute("ALTER TABLE starts ADD COLUMN detail TEXT")
                 if self._raw_meta().get("format") == json.dumps(READABLE[0]):
                     self.conn.execute("UPDATE meta SET value = ? WHERE key = 'format'",
-                                      (json.dumps(FORMAT),))
+                                      (json.dumps(READABLE[1]),))
 
     def _columns(self) -> list[str]:
         return [r[1] for r in self.conn.execute("PRAGMA table_info(starts)")]
@@ -231,14 +198,30 @@ class Store:
             self.conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                                   [(k, json.dumps(v)) for k, v in values.items()])
 
-    def check_same_problem(self, fp: str) -> None:
-        """Refuse a store made for another problem."""
+    def check_same_problem(self, problem: Problem) -> None:
+        """Refuse a store made for another problem.
+
+        The problem's fingerprint is computed the way the store's format made
+        it; a store of an older format that matches is then given the current
+        format and fingerprint (unless the store is open read-only).
+
+        Parameters
+        ----------
+        problem : Problem
+            The problem about to be resumed onto this store.
+        """
         meta = self.run_meta()
-        if meta["fingerprint"] != fp:
+        made_with = VERSIONS.get(meta["format"], fingerprint)
+        if meta["fingerprint"] != made_with(problem):
             raise InputError(
                 f"the store was made for a different problem ({meta['problem']}: its files "
                 "or free parameters differ from this one); resume only onto the same "
                 "problem, or give a new --store", file=str(self.path))
+        if meta["format"] != FORMAT and not self.readonly:
+            with self.conn:
+                self.conn.executemany("UPDATE meta SET value = ? WHERE key = ?", [
+                    (json.dumps(fingerprint(problem)), "fingerprint"),
+                    (json.dumps(FORMAT), "format")])
 
     def _add_wall(self, seconds: float) -> None:
         (total,) = self.conn.execute("SELECT value FROM meta WHERE key = 'wall_s'").fetchone()
@@ -402,4 +385,4 @@ def load_result(path: str | Path) -> FitResult:
         return store.result()
 
 
-__all__ = ["FORMAT", "Store", "check_writable", "fingerprint", "load_result"]
+__all__ = ["FORMAT", "Store", "check_writable", "fingerprint", "fingerprint_v2", "load_result"]
