@@ -51,3 +51,20 @@ def test_an_edited_file_changes_it(tmp_path):
     obs = tmp_path / "p" / "observables.tsv"
     obs.write_text(obs.read_text() + "\n")  # same table, other bytes
     assert fingerprint(bngfit.load_problem(tmp_path / "p" / "problem.yaml")) != before
+
+
+def test_a_copied_pybnf_job_with_a_prop_file_keeps_its_fingerprint(tmp_path):
+    # its penalties' labels name the .prop file, with its path
+    src = REPO / "examples" / "pybnf_edition2"
+    shutil.copytree(src, tmp_path / "job")
+    here = bngfit.load_problem(src / "job.conf")
+    there = bngfit.load_problem(tmp_path / "job" / "job.conf")
+    assert here.penalties and str(src) in here.penalties[0].label
+    assert fingerprint(there) == fingerprint(here)
+
+
+def test_relative_and_absolute_paths_give_one_fingerprint(monkeypatch):
+    monkeypatch.chdir(REPO)
+    rel = bngfit.load_problem("examples/pybnf_edition2/job.conf")
+    absolute = bngfit.load_problem(REPO / "examples" / "pybnf_edition2" / "job.conf")
+    assert fingerprint(rel) == fingerprint(absolute)

@@ -4,7 +4,9 @@ A resumed fit must run the same problem as the run that made the store. The
 fingerprint hashes every file of the problem by content, and the problem as
 read, canonically: every field of its dataclasses, recursively, except what
 only says where things are (paths, the file table, the warnings' locations).
-It is derived from the dataclasses themselves, so a field added to
+The problem's folder is cut from the text (labels that name a file for
+messages, such as a ``.prop`` penalty's ``file:line``, must not make a copied
+problem another problem). It is derived from the dataclasses themselves, so a field added to
 :class:`~bngfit.problem.Problem` or to any type it holds is covered without
 touching this module.
 
@@ -19,6 +21,7 @@ import dataclasses
 import enum
 import hashlib
 import json
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -54,15 +57,15 @@ def _canonical(value: object) -> object:
         return [_canonical(v) for v in value.tolist()]
     if isinstance(value, Mapping):
         return {str(k): _canonical(v) for k, v in value.items()}
-    if isinstance(value, (frozenset, set)):
+    if isinstance(value, frozenset | set):
         return sorted((_canonical(v) for v in value), key=repr)
-    if isinstance(value, (tuple, list)):
+    if isinstance(value, tuple | list):
         return [_canonical(v) for v in value]
     if isinstance(value, float | np.floating):
         return repr(float(value))
     if isinstance(value, sp.Basic):
         return sp.srepr(value)
-    if isinstance(value, Path) or isinstance(value, Callable):  # type: ignore[arg-type]
+    if isinstance(value, Path) or callable(value):
         return None
     return value if isinstance(value, str | int | bool | None) else repr(value)
 
@@ -81,7 +84,12 @@ def fingerprint(problem: Problem) -> str:
     """
     h = hashlib.sha256(b"bngfit-fingerprint-3\0")
     _hash_files(problem, h)
-    h.update(json.dumps(_canonical(problem), sort_keys=True).encode())
+    text = json.dumps(_canonical(problem), sort_keys=True)
+    # as given and resolved: a problem loaded by a relative path is the same
+    for home in sorted({str(Path(problem.source).resolve().parent), str(problem.source.parent)},
+                       key=len, reverse=True):
+        text = text.replace(json.dumps(os.path.join(home, ""))[1:-1], "")
+    h.update(text.encode())
     return h.hexdigest()
 
 
