@@ -21,12 +21,21 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
+from typing import NoReturn
 
 import numpy as np
 
 from . import cli_args, cli_fit, cli_io
 from .errors import BngfitError, InputError, MissingExtraError
 from .executors import Terminated
+from .gradcheck import check_grad, check_grad_multi_eps, describe, summarize
+from .loader import check_problem, load_problem
+from .objective import Objective
+from .points import read_point
+from .problem import Problem
+from .simtable import simulation_table
+from .validity import EvalStatus
 
 EXIT_OK = 0
 EXIT_SIM = 1
@@ -42,7 +51,7 @@ class _SimulationError(Exception):
 class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error: the option, the value and what to do."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         self.exit(EXIT_INPUT, f"{self.prog}: bad option: {message} (see {self.prog} "
                               "--help)\n")
 
@@ -99,21 +108,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------------ commands
-def _load(path: str):
-    from .loader import load_problem
-
-    return load_problem(path)
-
-
-def _objective_and_point(args):
-    from .objective import Objective
-    from .points import read_point
-
+def _objective_and_point(args: argparse.Namespace
+                         ) -> tuple[Problem, Objective, np.ndarray]:
+    """The problem, its objective at the tolerances given and the point asked for."""
     # tolerances and steps are checked by the parser; the output before any work
     output = getattr(args, "output", None)
     if output is not None:
         cli_args.check_output_file(output, "-o/--output")
-    problem = _load(args.problem)
+    problem = load_problem(args.problem)
     if output is not None:
         cli_args.check_not_inputs(problem, {"-o/--output": Path(output)})
     obj = Objective(problem, rtol=args.rtol, atol=args.atol)
@@ -132,9 +134,8 @@ def _num(v: float) -> float | None:
     return float(v) if np.isfinite(v) else None
 
 
-def cmd_validate(args) -> int:
-    from .loader import check_problem
-
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``bngfit validate``: list the issues of a problem's inputs."""
     _, items = check_problem(args.problem)
     for item in items:
         print(item.format())
@@ -146,7 +147,8 @@ def cmd_validate(args) -> int:
     return EXIT_OK
 
 
-def cmd_evaluate(args) -> int:
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``bngfit evaluate``: fval, llh, chi2 and gradient at a point."""
     _, obj, x = _objective_and_point(args)
     ev = obj(x, sensi=1)
     if args.json:
@@ -174,9 +176,8 @@ def cmd_evaluate(args) -> int:
     return EXIT_OK
 
 
-def cmd_simulate(args) -> int:
-    from .simtable import simulation_table
-
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """``bngfit simulate``: write the simulation table at a point."""
     problem, obj, x = _objective_and_point(args)
     ev = obj.simulate(x)
     if not ev.ok and ev.status == "simulation_failed":
@@ -192,10 +193,8 @@ def cmd_simulate(args) -> int:
     return EXIT_OK
 
 
-def cmd_check_grad(args) -> int:
-    from .gradcheck import check_grad, check_grad_multi_eps, describe, summarize
-    from .validity import EvalStatus
-
+def cmd_check_grad(args: argparse.Namespace) -> int:
+    """``bngfit check-grad``: the gradient against finite differences at a point."""
     _, obj, x = _objective_and_point(args)
     ev = obj(x, sensi=1)
     # a non-finite gradient is what a check is for: its rows show as mismatches
@@ -270,7 +269,7 @@ def _sigterm_raises() -> Iterator[None]:
     pid = os.getpid()
     fired = False
 
-    def handler(signum, frame) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
         nonlocal fired
         if fired or os.getpid() != pid:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -298,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
 
 
-def _run(args) -> int:
+def _run(args: argparse.Namespace) -> int:
     """Run the parsed command; report every way it can end as one paragraph."""
     try:
         code = COMMANDS[args.command](args)

@@ -18,18 +18,30 @@ import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from enum import StrEnum
+from types import FrameType
 
+from .dask_engine import run_dask
 from .errors import parse_choice
+from .pool import run_pool
 
 log = logging.getLogger(__name__)
 
 
 class ExecutorName(StrEnum):
-    """The execution engines of a multistart."""
+    """The execution engines of a multistart (see :data:`EXECUTOR_TEXT`)."""
 
     SEQUENTIAL = "sequential"
     PROCESS = "process"
     DASK = "dask"
+
+
+#: Where each engine runs the starts, for help texts and messages.
+EXECUTOR_TEXT = {
+    ExecutorName.SEQUENTIAL: "one start after another in this process",
+    ExecutorName.PROCESS: "a pool of local worker processes",
+    ExecutorName.DASK: "a Dask cluster, local or reached through a running scheduler's "
+                       "address",
+}
 
 
 class Terminated(BaseException):
@@ -60,10 +72,11 @@ class Terminated(BaseException):
 
     @property
     def exit_code(self) -> int:
+        """The shell's exit code for this signal, ``128 + signum``."""
         return 128 + self.signum
 
 
-def raise_terminated(signum: int, frame) -> None:
+def raise_terminated(signum: int, frame: FrameType | None) -> None:
     """Signal handler raising :class:`Terminated` in the main thread.
 
     Install with ``signal.signal(signal.SIGTERM, raise_terminated)``: a fit
@@ -131,11 +144,7 @@ def run_unordered(
         return
     n = min(workers or default_workers(), len(tasks))
     if engine is ExecutorName.PROCESS:
-        from .pool import run_pool
-
         yield from run_pool(fn, tasks, workers=n, solver_log=solver_log, lost=lost)
         return
-    from .dask_engine import run_dask
-
     yield from run_dask(fn, tasks, n, scheduler, solver_log, lost)
 
