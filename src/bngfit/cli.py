@@ -26,11 +26,10 @@ from typing import NoReturn
 
 import numpy as np
 
-from . import cli_args, cli_fit, cli_io
+from . import cli_args, cli_fit, cli_io, loader
 from .errors import BngfitError, InputError, MissingExtraError
 from .executors import Terminated
 from .gradcheck import check_grad, check_grad_multi_eps, describe, summarize
-from .loader import check_problem, load_problem
 from .objective import Objective
 from .points import read_point
 from .problem import Problem
@@ -115,7 +114,7 @@ def _objective_and_point(args: argparse.Namespace
     output = getattr(args, "output", None)
     if output is not None:
         cli_args.check_output_file(output, "-o/--output")
-    problem = load_problem(args.problem)
+    problem = loader.load_problem(args.problem)
     if output is not None:
         cli_args.check_not_inputs(problem, {"-o/--output": Path(output)})
     obj = Objective(problem, rtol=args.rtol, atol=args.atol)
@@ -136,7 +135,7 @@ def _num(v: float) -> float | None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """``bngfit validate``: list the issues of a problem's inputs."""
-    _, items = check_problem(args.problem)
+    _, items = loader.check_problem(args.problem)
     for item in items:
         print(item.format())
     n_err = sum(i.severity == "error" for i in items)

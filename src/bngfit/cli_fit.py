@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from . import cli_args, cli_io
+from . import cli_args, cli_io, loader
 from .dask_engine import check_scheduler
 from .errors import InputError
 from .executors import EXECUTOR_TEXT, ExecutorName
@@ -30,7 +30,6 @@ from .fit_settings import (
     stored_run,
 )
 from .gradcheck import describe, summarize
-from .loader import load_problem
 from .multistart import run_fit
 from .optimizers import OPTIMIZER_TEXT, OptimizerName
 from .plots import plot_all
@@ -278,7 +277,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     store, best_path = _check_fit_paths(args)
     if args.scheduler is not None:
         check_scheduler(args.scheduler)
-    problem = load_problem(args.problem)
+    problem = loader.load_problem(args.problem)
     cli_args.check_not_inputs(problem, {"--best": best_path, "--store": store,
                                         "--store (its solver log)": solver_log_path(store)})
     settings = fit_settings(args, problem, store)
