@@ -3,7 +3,7 @@
 Every executor maps one function over picklable tasks and yields results as
 they finish (any order). bngsim objects cannot be pickled, so tasks carry the
 problem's file path and each worker process rebuilds the model once (see
-:func:`bngfit.multistart.run_start`).
+:func:`bngfit.start_runner.run_start`).
 
 Leaving the loop over the results early, by an exception of the caller's
 (Ctrl-C's ``KeyboardInterrupt``, :class:`Terminated` from a signal handler, a

@@ -31,13 +31,13 @@ uses the stored one. An ``int`` is the seed; a ``numpy.random.Generator``
 gives one drawn from it (pass ``numpy.random.default_rng()`` for a fresh
 random seed, recorded like any other).
 
-Resuming (:meth:`FitSettings.check_resume`): every setting that changes what
-the starts compute must be the stored run's (:data:`COMPARED_ON_RESUME`; an
-unset choice takes it, a different one is refused with one message naming each
-difference), and so must the user start points and the problem itself (the
-store compares fingerprints). Where the starts run may change
-(:data:`MAY_DIFFER_ON_RESUME`): the same seed gives the same starts on every
-engine.
+Resuming (:meth:`FitSettings.check_resume`): every recorded setting
+(:meth:`FitSettings.recorded`: what changes what the starts compute) must be
+the stored run's: an unset choice takes it, a different one is refused with
+one message naming each difference. So must the user start points and the
+problem itself (the store compares fingerprints). Where the starts run may
+change (:data:`MAY_DIFFER_ON_RESUME`): the same seed gives the same starts on
+every engine.
 """
 
 from __future__ import annotations
@@ -75,10 +75,6 @@ DEFAULT_ENGINE = ExecutorName.PROCESS
 LEGACY_SETTINGS = {"race": 1, "race_budget": Race().budget, "hierarchical": False,
                    "closed_form_noise": []}
 
-#: What a resumed run must keep (the keys of :meth:`FitSettings.recorded`).
-COMPARED_ON_RESUME = ("optimizer", "n_starts", "seed", "sampler", "objective_opts",
-                      "optimizer_opts", "user_starts", "race", "race_budget", "hierarchical",
-                      "closed_form_noise")
 #: What a resumed run may change: where its starts run, not what they compute. The
 #: load warnings follow from the problem, which the store's fingerprint compares.
 MAY_DIFFER_ON_RESUME = ("engine", "workers", "scheduler", "warnings")
@@ -162,13 +158,14 @@ class FitSettings:
         Raises
         ------
         InputError
-            A setting of :data:`COMPARED_ON_RESUME` differs (each one named with
-            its stored and given value), or the user start points differ.
+            A recorded setting not in :data:`MAY_DIFFER_ON_RESUME` differs (each
+            one named with its stored and given value), or the user start
+            points differ.
         """
         theirs = {"optimizer": meta["optimizer"], "n_starts": meta["n_starts"],
                   "seed": meta["seed"], **LEGACY_SETTINGS, **meta["settings"]}
         ours = self.recorded()
-        diff = [k for k in ours if k in COMPARED_ON_RESUME and theirs.get(k) != ours[k]]
+        diff = [k for k in ours if k not in MAY_DIFFER_ON_RESUME and theirs.get(k) != ours[k]]
         if diff:
             detail = "; ".join(f"{k}: stored {theirs.get(k)!r}, given {ours[k]!r}" for k in diff)
             raise InputError(f"resume with the stored settings, or start a new store ({detail})",

@@ -235,6 +235,7 @@ def _tasks(problem: Problem, s: FitSettings, x0s: np.ndarray, done: set[int],
 def _run(problem: Problem, obj: Objective, s: FitSettings, st: Store | None,
          check_gradient: bool, progress: Callable[[StartResult], None] | None,
          fp: str) -> FitResult:
+    """Draw the start points, run the starts not finished yet, collect the result."""
     t0 = time.perf_counter()
     x0s = start_points(problem, s)
     done = st.finished() if st is not None else set()
