@@ -244,10 +244,10 @@ def _skip_slow_optional_imports() -> None:
     """Keep jsonschema (imported by petab) from loading ``rfc3987_syntax``.
 
     When that package is installed (Jupyter's dependencies pull it in), jsonschema
-    imports it for its IRI format checks, and it compiles about 40 lark grammars
-    at import: about 2 s of every command. No PEtab schema uses a format check, so
-    the command line's own process goes without it (jsonschema treats it as not
-    installed); a library user's process is left alone.
+    imports it for its IRI format checks, and it compiles dozens of lark grammars
+    at import, which slows the start of every command. No PEtab schema uses a
+    format check, so the command line's own process goes without it (jsonschema
+    treats it as not installed); a library user's process is left alone.
     """
     if "jsonschema" not in sys.modules:
         sys.modules.setdefault("rfc3987_syntax", None)
