@@ -296,6 +296,7 @@ def test_library_resume_takes_the_stored_settings(problem_writer, tmp_path):
 
 def test_a_start_that_never_ran_is_retried_on_resume(problem_writer, tmp_path, monkeypatch):
     import bngfit.optimize._multistart as ms
+    import bngfit.optimize._start_runner as runner
 
     problem = bngfit.load_problem(recovery_problem(problem_writer))
     db = tmp_path / "run.db"
@@ -304,7 +305,7 @@ def test_a_start_that_never_ran_is_retried_on_resume(problem_writer, tmp_path, m
         raise RuntimeError("no C compiler")
 
     with monkeypatch.context() as m:
-        m.setattr(ms, "_objective_for", broken)
+        m.setattr(runner, "objective_for", broken)
         m.setattr(ms, "_check_workers_see_it", lambda *a, **k: None)
         r = fit(problem, n_starts=2, rng=0, engine="sequential", store=db)
     assert all(s.status.value == "not_run" and s.n_fval == 0 for s in r.starts)
@@ -316,12 +317,12 @@ def test_a_start_that_never_ran_is_retried_on_resume(problem_writer, tmp_path, m
 
 
 def test_objective_cache_is_bounded(problem_writer):
-    import bngfit.optimize._multistart as ms
+    import bngfit.optimize._start_runner as runner
 
-    for i in range(ms._KEEP_OBJECTIVES + 3):
+    for i in range(runner._KEEP_OBJECTIVES + 3):
         problem = bngfit.load_problem(recovery_problem(problem_writer, f"cache{i}"))
         fit(problem, n_starts=1, rng=0, engine="sequential")
-    assert len(ms._OBJECTIVES) <= ms._KEEP_OBJECTIVES
+    assert len(runner._OBJECTIVES) <= runner._KEEP_OBJECTIVES
 
 
 # ------------------------------------------------------------------ races
@@ -558,10 +559,11 @@ _RAISING_X0 = np.log10([0.5, 0.5, 1.0])
 @pytest.mark.parametrize("engine", ["sequential", "process"])
 def test_a_start_that_raises_is_stored_with_its_message(problem_writer, tmp_path,
                                                          monkeypatch, engine):
-    import bngfit.optimize._multistart as ms
+    import bngfit.optimize._start_runner as runner
 
     problem = bngfit.load_problem(recovery_problem(problem_writer))
-    monkeypatch.setattr(ms, "minimize", _raise_in_start_one(ms.minimize))  # forks inherit it
+    # forks inherit the patch
+    monkeypatch.setattr(runner, "minimize", _raise_in_start_one(runner.minimize))
     db = tmp_path / "run.db"
     starts = [np.log10([2.0, 2.0, 1.0]), _RAISING_X0, np.log10([1.0, 0.3, 3.0])]
     r = fit(problem, optimizer="least_squares", n_starts=3, engine=engine, workers=2,

@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from pathlib import Path
 
 from bngfit.errors import InputError
 from bngfit.files import _outputs as outputs
+from bngfit.optimize._dask import parse_scheduler
+from bngfit.problem._problem import Problem
 
 #: The largest seed: seeds are stored as 64-bit signed integers.
 MAX_SEED = 2**63 - 1
@@ -93,14 +95,17 @@ def choices_text(vocabulary: type[Enum] | Iterable[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
+def described(texts: Mapping[Enum, str]) -> str:
+    """A vocabulary's message table for a help text: ``a: what a is; b: what b is``."""
+    return "; ".join(f"{word.value}: {text}" for word, text in texts.items())
+
+
 def scheduler_address(text: str) -> str:
     """An argparse type: a Dask scheduler address, ``[scheme://]host:port``.
 
     Only the form is checked here (by the Dask engine's own parser); whether
     the scheduler answers is checked once the command runs.
     """
-    from bngfit.optimize._dask import parse_scheduler
-
     try:
         parse_scheduler(text)
     except InputError as err:
@@ -126,7 +131,7 @@ def check_distinct(paths: dict[str, Path]) -> None:
         seen[key] = option
 
 
-def check_not_inputs(problem, outputs: dict[str, Path]) -> None:
+def check_not_inputs(problem: Problem, outputs: dict[str, Path]) -> None:
     """Refuse an output that would overwrite one of the problem's own files.
 
     ``outputs`` maps each option to its path. Checked once the problem is

@@ -6,24 +6,43 @@ and error printing.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from bngfit.errors import InputError
 from bngfit.objective._gradcheck import describe, summarize
-from bngfit.optimize._executors import ExecutorName
-from bngfit.optimize._local import OptimizerName
-from bngfit.optimize._multistart import SAMPLERS
+from bngfit.optimize._dask import check_scheduler
+from bngfit.optimize._executors import EXECUTOR_TEXT, ExecutorName
+from bngfit.optimize._local import OPTIMIZER_TEXT, OptimizerName
+from bngfit.optimize._multistart import run_fit
 from bngfit.optimize._racing import Race
+from bngfit.optimize._sampling import SAMPLER_TEXT, SAMPLERS, Sampler
+from bngfit.optimize._settings import (
+    DEFAULT_ENGINE,
+    DEFAULT_N_STARTS,
+    DEFAULT_SAMPLER,
+    DEFAULT_SEED,
+    FitSettings,
+    stored_run,
+)
+from bngfit.problem import _load as loader
+from bngfit.problem._problem import Problem
+from bngfit.problem._scales import scale_codes, unscale
+from bngfit.result._plots import plot_all
+from bngfit.result._store import Store, check_writable, load_result
 from bngfit.result._types import FitResult, StartResult
 
 from . import _args as cli_args
 from . import _io as cli_io
+from ._points import read_start_points
 
 #: Upper limits of counts on the command line: far above any real use, below
 #: what exhausts memory or the process table before the first start.
@@ -35,29 +54,39 @@ MAX_BUDGET = 1_000_000
 PLOT_FILES = ("waterfall.png", "parameters.png", "model_fit.png", "gradcheck.png")
 
 
-def add_commands(sub, common) -> None:
+class Subparsers(Protocol):
+    """What :func:`add_commands` needs of the main parser's subparsers."""
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        """Add a command's parser."""
+
+
+def add_commands(sub: Subparsers, common: Callable[[argparse.ArgumentParser], None]) -> None:
     """Add ``fit``, ``show`` and ``plot`` to the subparsers ``sub``.
 
     ``common(parser)`` adds the options every command shares (``--debug``).
+    Defaults are the library's (:mod:`bngfit.optimize._settings`): an option left
+    out is passed on as unset.
     """
     f = sub.add_parser("fit", help="Multistart fit with exact gradients.",
                        description="Multistart fit with exact gradients. Every finished "
                                    "start is committed to the store at once; --resume "
                                    "continues a killed run.")
     f.add_argument("problem", metavar="PROBLEM", help="PEtab v1 YAML file or PyBNF .conf")
-    opts = cli_args.choices_text(OptimizerName)
     f.add_argument("--optimizer", default=None, metavar="NAME",
                    type=cli_args.choice(OptimizerName, "optimizer"),
-                   help=f"{opts} (default: least_squares where the objective is a sum of "
-                        "squares, else fides)")
+                   help=f"{cli_args.choices_text(OptimizerName)} (default: least_squares "
+                        "where the objective is a sum of squares, else fides). "
+                        f"{cli_args.described(OPTIMIZER_TEXT)}")
     f.add_argument("--starts", type=cli_args.int_range(1, MAX_STARTS), default=None,
-                   metavar="N", help="number of starts (default 10)")
+                   metavar="N", help=f"number of starts (default {DEFAULT_N_STARTS})")
     f.add_argument("--seed", type=cli_args.seed, default=None, metavar="N",
-                   help="seed of the start points, 0 to 2**63-1 (default 0)")
+                   help=f"seed of the start points, 0 to 2**63-1 (default {DEFAULT_SEED}; "
+                        "a resumed run keeps its own)")
     f.add_argument("--sampler", default=None, metavar="NAME",
-                   type=cli_args.choice(SAMPLERS, "start sampler"),
-                   help=f"start points: {cli_args.choices_text(SAMPLERS)} (default uniform; "
-                        "lhs: Latin hypercube)")
+                   type=cli_args.choice(Sampler, "start sampler"),
+                   help=f"start points: {cli_args.choices_text(Sampler)} (default "
+                        f"{DEFAULT_SAMPLER.value}). {cli_args.described(SAMPLER_TEXT)}")
     f.add_argument("--race", type=cli_args.int_range(1, MAX_RACE, "race candidates"), nargs="?",
                    const=Race().candidates, default=None, metavar="N",
                    help=f"race N candidate points per sampled start: each gets a short run "
@@ -73,9 +102,10 @@ def add_commands(sub, common) -> None:
     f.add_argument("--start-points", default=None, metavar="FILE",
                    help="user start points: TSV, one column per free parameter id, one row "
                         "per start (optimizer space); used first, sampled starts fill up")
-    f.add_argument("--engine", default="process", metavar="NAME",
+    f.add_argument("--engine", default=None, metavar="NAME",
                    type=cli_args.choice(ExecutorName, "engine"),
-                   help=f"{cli_args.choices_text(ExecutorName)} (default process)")
+                   help=f"{cli_args.choices_text(ExecutorName)} (default "
+                        f"{DEFAULT_ENGINE.value}). {cli_args.described(EXECUTOR_TEXT)}")
     f.add_argument("--workers", type=cli_args.int_range(1, MAX_WORKERS), default=None,
                    metavar="N", help="worker processes (default: cores)")
     f.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -86,7 +116,9 @@ def add_commands(sub, common) -> None:
     f.add_argument("--store", default=None, metavar="FILE",
                    help="result store (default: ./<problem>.fit.db); what the solver prints "
                         "goes to FILE.solver.log")
-    f.add_argument("--resume", action="store_true", help="continue the run in --store")
+    f.add_argument("--resume", action="store_true",
+                   help="continue the run in --store (options left out take the stored "
+                        "run's values; others must match them)")
     f.add_argument("--check-grad", action="store_true",
                    help="gradient check at the first start point and at the best optimum")
     f.add_argument("--best", default=None, metavar="FILE",
@@ -165,10 +197,8 @@ def summary_text(r: FitResult) -> str:
     return "\n".join(lines)
 
 
-def best_parameter_table(problem, x: np.ndarray) -> pd.DataFrame:
+def best_parameter_table(problem: Problem, x: np.ndarray) -> pd.DataFrame:
     """The problem's parameter table with nominal values at ``x`` (optimizer space)."""
-    from bngfit.problem._scales import scale_codes, unscale
-
     native = dict(zip(problem.x_names, unscale(x, scale_codes(problem.x_scales)),
                       strict=True))
     rows = [{"parameterId": p.id, "parameterScale": p.scale.value, "lowerBound": p.lb,
@@ -177,10 +207,12 @@ def best_parameter_table(problem, x: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _progress(total: int, done: int, enabled: bool):
+def _progress(total: int, done: int, enabled: bool
+              ) -> tuple[Any, Callable[[StartResult], None] | None]:
+    """A progress bar on standard error and its update (both None when not ``enabled``)."""
     if not enabled:
         return None, None
-    from tqdm import tqdm
+    from tqdm import tqdm  # only where a bar is shown
 
     tqdm.monitor_interval = 0  # no monitor thread: worker processes are forked
     bar = tqdm(total=total, initial=done, unit="start", file=sys.stderr, dynamic_ncols=True)
@@ -195,7 +227,7 @@ def _progress(total: int, done: int, enabled: bool):
     return bar, update
 
 
-def store_path(args) -> Path:
+def store_path(args: argparse.Namespace) -> Path:
     """The fit's store: ``--store``, else ``./<problem stem>.fit.db``."""
     return Path(args.store or f"{Path(args.problem).stem}.fit.db")
 
@@ -205,13 +237,11 @@ def solver_log_path(store: Path) -> Path:
     return Path(f"{store}.solver.log")
 
 
-def _check_fit_paths(args) -> tuple[Path, Path]:
+def _check_fit_paths(args: argparse.Namespace) -> tuple[Path, Path]:
     """Check the store, its solver log and the best-parameter table before any work.
 
     Returns the store and the best-parameter table's path.
     """
-    from bngfit.result._store import check_writable
-
     store = store_path(args)
     best = Path(args.best or f"{Path(args.problem).stem}.best_parameters.tsv")
     # the library's own check, before any work
@@ -223,71 +253,50 @@ def _check_fit_paths(args) -> tuple[Path, Path]:
     return store, best
 
 
-def cmd_fit(args) -> int:
-    from bngfit.optimize._multistart import fit
-    from bngfit.problem._load import load_problem
-    from bngfit.result._store import Store
+def fit_settings(args: argparse.Namespace, problem: Problem,
+                 store: Path | None = None) -> FitSettings:
+    """The fit's settings from the command line (:meth:`FitSettings.resolve`).
 
+    Each option given is passed on, each one left out as unset, so the
+    library's defaults (or, with ``--resume``, the run in ``store``) decide.
+    """
+    starts = read_start_points(args.start_points, problem) if args.start_points else None
+    tolerances = {key: getattr(args, key) for key in ("rtol", "atol")
+                  if getattr(args, key) is not None}
+    return FitSettings.resolve(
+        problem, stored=stored_run(store, args.resume), optimizer=args.optimizer,
+        n_starts=args.starts, rng=args.seed, sampler=args.sampler, race=args.race,
+        race_budget=args.race_budget, hierarchical=False if args.no_hierarchical else None,
+        starts=starts, engine=args.engine, workers=args.workers, scheduler=args.scheduler,
+        objective_opts=tolerances)
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    """``bngfit fit``: fit, store, write the best parameters, print a summary."""
     # Settings first: option values were checked by the parser; a typo or an
     # unwritable output is refused before the model is even loaded.
     if args.scheduler is not None and args.engine != ExecutorName.DASK.value:
         raise InputError("--scheduler needs --engine dask", value=args.scheduler)
     store, best_path = _check_fit_paths(args)
     if args.scheduler is not None:
-        from bngfit.optimize._dask import check_scheduler
-
         check_scheduler(args.scheduler)
-    problem = load_problem(args.problem)
+    problem = loader.load_problem(args.problem)
     cli_args.check_not_inputs(problem, {"--best": best_path, "--store": store,
                                         "--store (its solver log)": solver_log_path(store)})
-    user_starts = None
-    if args.start_points:
-        from ._points import read_start_points
-
-        user_starts = read_start_points(args.start_points, problem)
-    stored: dict = {}
+    settings = fit_settings(args, problem, store)
     n_done = 0
     if args.resume:
-        with Store(store) as st:
-            stored = st.meta()
+        with Store(store, readonly=True) as st:
             n_done = len(st.finished())
-    sset = stored.get("settings", {})
-    oopts = dict(sset.get("objective_opts", {}))
-    for key in ("rtol", "atol"):
-        val = getattr(args, key)
-        if val is not None:
-            oopts[key] = val
-    n_starts = args.starts if args.starts is not None else stored.get("n_starts", 10)
-    if user_starts is not None:
-        n_starts = max(n_starts, user_starts.shape[0])
-    bar, update = _progress(n_starts, n_done, not args.no_progress)
+    bar, update = _progress(settings.n_starts, n_done, not args.no_progress)
     try:
         with cli_io.solver_output_to(solver_log_path(store)):
-            result = fit(
-                problem,
-                optimizer=(args.optimizer or stored.get("optimizer")
-                           or _default_optimizer(problem)),
-                n_starts=n_starts,
-                rng=args.seed if args.seed is not None else stored.get("seed", 0),
-                engine=args.engine, workers=args.workers, scheduler=args.scheduler,
-                sampler=args.sampler or sset.get("sampler", "uniform"),
-                race=args.race, race_budget=args.race_budget,
-                hierarchical=False if args.no_hierarchical else None,
-                starts=user_starts, store=store, resume=args.resume,
-                check_gradient=args.check_grad,
-                objective_opts=oopts, optimizer_opts=sset.get("optimizer_opts"),
-                progress=update,
-            )
+            result = run_fit(problem, settings, store=store, resume=args.resume,
+                             check_gradient=args.check_grad, progress=update)
     finally:
         if bar is not None:
             bar.close()
-    if result.best is not None and np.isfinite(result.best_fval):
-        try:
-            best_parameter_table(problem, result.best.x).to_csv(
-                best_path, sep="\t", index=False, float_format="%.17g")
-        except OSError as err:  # checked up front; changed during the fit
-            raise InputError(f"cannot write the best parameters ({err.strerror or err}); "
-                             f"the fit is in {store}", file=str(best_path)) from None
+    _write_best(problem, result, best_path, store)
     if args.json:
         out = result.summary_dict()
         out["store"] = str(store)
@@ -299,7 +308,19 @@ def cmd_fit(args) -> int:
     return 0 if result.best is not None and np.isfinite(result.best_fval) else 1
 
 
-def interrupted_note(args) -> str:
+def _write_best(problem: Problem, result: FitResult, path: Path, store: Path) -> None:
+    """Write the best fit's parameter table (nothing without a finite best fit)."""
+    if result.best is None or not np.isfinite(result.best_fval):
+        return
+    try:
+        best_parameter_table(problem, result.best.x).to_csv(
+            path, sep="\t", index=False, float_format="%.17g")
+    except OSError as err:  # checked up front; changed during the fit
+        raise InputError(f"cannot write the best parameters ({err.strerror or err}); "
+                         f"the fit is in {store}", file=str(path)) from None
+
+
+def interrupted_note(args: argparse.Namespace) -> str:
     """What a stopped command leaves behind, for its last message (may be empty).
 
     For ``fit``: how many finished starts the store holds and how to continue.
@@ -311,25 +332,14 @@ def interrupted_note(args) -> str:
         return ""
     resume = f"continue with: bngfit fit {args.problem} --store {store} --resume"
     try:
-        from bngfit.result._store import load_result
-
         n = len(load_result(store).starts)
     except Exception:  # noqa: BLE001 - the note must not hide the interruption
         return f"; the finished starts are in {store}; {resume}"
     return f"; {n} finished start{'' if n == 1 else 's'} in {store}; {resume}"
 
 
-def _default_optimizer(problem) -> str:
-    """least_squares where the objective is a sum of squares, else fides."""
-    from bngfit.objective._objective import Objective
-
-    return "least_squares" if Objective(problem).has_residuals else "fides"
-
-
 def _read_store(path: str) -> FitResult:
     """The result in a store; any unreadable file is bad input, one paragraph."""
-    from bngfit.result._store import load_result
-
     try:
         return load_result(path)
     except InputError:
@@ -342,7 +352,8 @@ def _read_store(path: str) -> FitResult:
                          file=str(path)) from None
 
 
-def cmd_show(args) -> int:
+def cmd_show(args: argparse.Namespace) -> int:
+    """``bngfit show``: the summary of a store."""
     result = _read_store(args.store)
     if args.json:
         print(json.dumps(result.summary_dict(), indent=2))
@@ -351,9 +362,8 @@ def cmd_show(args) -> int:
     return 0
 
 
-def cmd_plot(args) -> int:
-    from bngfit.result._plots import plot_all
-
+def cmd_plot(args: argparse.Namespace) -> int:
+    """``bngfit plot``: the plots of a store into a folder."""
     folder = cli_args.check_output_dir(args.output, "-o/--output", PLOT_FILES)
     result = _read_store(args.store)
     files = plot_all(result, folder)
@@ -363,3 +373,8 @@ def cmd_plot(args) -> int:
 
 
 COMMANDS = {"fit": cmd_fit, "show": cmd_show, "plot": cmd_plot}
+
+__all__ = ["COMMANDS", "MAX_BUDGET", "MAX_RACE", "MAX_STARTS", "MAX_WORKERS", "PLOT_FILES",
+           "SAMPLERS", "add_commands", "best_parameter_table", "cmd_fit", "cmd_plot",
+           "cmd_show", "fit_settings", "interrupted_note", "solver_log_path", "store_path",
+           "summary_text"]

@@ -21,15 +21,24 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
+from typing import NoReturn
 
 import numpy as np
 
 from bngfit.errors import BngfitError, InputError, MissingExtraError
+from bngfit.objective._gradcheck import check_grad, check_grad_multi_eps, describe, summarize
+from bngfit.objective._objective import Objective
+from bngfit.objective._status import EvalStatus
 from bngfit.optimize._executors import Terminated
+from bngfit.petab._simtable import simulation_table
+from bngfit.problem import _load as loader
+from bngfit.problem._problem import Problem
 
 from . import _args as cli_args
 from . import _fit as cli_fit
 from . import _io as cli_io
+from ._points import read_point
 
 EXIT_OK = 0
 EXIT_SIM = 1
@@ -45,7 +54,7 @@ class _SimulationError(Exception):
 class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error: the option, the value and what to do."""
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         self.exit(EXIT_INPUT, f"{self.prog}: bad option: {message} (see {self.prog} "
                               "--help)\n")
 
@@ -102,22 +111,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------------ commands
-def _load(path: str):
-    from bngfit.problem._load import load_problem
-
-    return load_problem(path)
-
-
-def _objective_and_point(args):
-    from bngfit.objective._objective import Objective
-
-    from ._points import read_point
-
+def _objective_and_point(args: argparse.Namespace
+                         ) -> tuple[Problem, Objective, np.ndarray]:
+    """The problem, its objective at the tolerances given and the point asked for."""
     # tolerances and steps are checked by the parser; the output before any work
     output = getattr(args, "output", None)
     if output is not None:
         cli_args.check_output_file(output, "-o/--output")
-    problem = _load(args.problem)
+    problem = loader.load_problem(args.problem)
     if output is not None:
         cli_args.check_not_inputs(problem, {"-o/--output": Path(output)})
     obj = Objective(problem, rtol=args.rtol, atol=args.atol)
@@ -136,10 +137,9 @@ def _num(v: float) -> float | None:
     return float(v) if np.isfinite(v) else None
 
 
-def cmd_validate(args) -> int:
-    from bngfit.problem._load import check_problem
-
-    _, items = check_problem(args.problem)
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``bngfit validate``: list the issues of a problem's inputs."""
+    _, items = loader.check_problem(args.problem)
     for item in items:
         print(item.format())
     n_err = sum(i.severity == "error" for i in items)
@@ -150,7 +150,8 @@ def cmd_validate(args) -> int:
     return EXIT_OK
 
 
-def cmd_evaluate(args) -> int:
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``bngfit evaluate``: fval, llh, chi2 and gradient at a point."""
     _, obj, x = _objective_and_point(args)
     ev = obj(x, sensi=1)
     if args.json:
@@ -178,9 +179,8 @@ def cmd_evaluate(args) -> int:
     return EXIT_OK
 
 
-def cmd_simulate(args) -> int:
-    from bngfit.petab._simtable import simulation_table
-
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """``bngfit simulate``: write the simulation table at a point."""
     problem, obj, x = _objective_and_point(args)
     ev = obj.simulate(x)
     if not ev.ok and ev.status == "simulation_failed":
@@ -196,10 +196,8 @@ def cmd_simulate(args) -> int:
     return EXIT_OK
 
 
-def cmd_check_grad(args) -> int:
-    from bngfit.objective._gradcheck import check_grad, check_grad_multi_eps, describe, summarize
-    from bngfit.objective._status import EvalStatus
-
+def cmd_check_grad(args: argparse.Namespace) -> int:
+    """``bngfit check-grad``: the gradient against finite differences at a point."""
     _, obj, x = _objective_and_point(args)
     ev = obj(x, sensi=1)
     # a non-finite gradient is what a check is for: its rows show as mismatches
@@ -250,10 +248,10 @@ def _skip_slow_optional_imports() -> None:
     """Keep jsonschema (imported by petab) from loading ``rfc3987_syntax``.
 
     When that package is installed (Jupyter's dependencies pull it in), jsonschema
-    imports it for its IRI format checks, and it compiles about 40 lark grammars
-    at import: about 2 s of every command. No PEtab schema uses a format check, so
-    the command line's own process goes without it (jsonschema treats it as not
-    installed); a library user's process is left alone.
+    imports it for its IRI format checks, and it compiles dozens of lark grammars
+    at import, which slows the start of every command. No PEtab schema uses a
+    format check, so the command line's own process goes without it (jsonschema
+    treats it as not installed); a library user's process is left alone.
     """
     if "jsonschema" not in sys.modules:
         sys.modules.setdefault("rfc3987_syntax", None)
@@ -274,7 +272,7 @@ def _sigterm_raises() -> Iterator[None]:
     pid = os.getpid()
     fired = False
 
-    def handler(signum, frame) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
         nonlocal fired
         if fired or os.getpid() != pid:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -302,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
 
 
-def _run(args) -> int:
+def _run(args: argparse.Namespace) -> int:
     """Run the parsed command; report every way it can end as one paragraph."""
     try:
         code = COMMANDS[args.command](args)

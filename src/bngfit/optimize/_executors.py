@@ -3,7 +3,7 @@
 Every executor maps one function over picklable tasks and yields results as
 they finish (any order). bngsim objects cannot be pickled, so tasks carry the
 problem's file path and each worker process rebuilds the model once (see
-:func:`bngfit.optimize._multistart.run_start`).
+:func:`bngfit.optimize._start_runner.run_start`).
 
 Leaving the loop over the results early, by an exception of the caller's
 (Ctrl-C's ``KeyboardInterrupt``, :class:`Terminated` from a signal handler, a
@@ -18,18 +18,31 @@ import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from enum import StrEnum
+from types import FrameType
 
 from bngfit.errors import parse_choice
+
+from ._dask import run_dask
+from ._pool import run_pool
 
 log = logging.getLogger(__name__)
 
 
 class ExecutorName(StrEnum):
-    """The execution engines of a multistart."""
+    """The execution engines of a multistart (see :data:`EXECUTOR_TEXT`)."""
 
     SEQUENTIAL = "sequential"
     PROCESS = "process"
     DASK = "dask"
+
+
+#: Where each engine runs the starts, for help texts and messages.
+EXECUTOR_TEXT = {
+    ExecutorName.SEQUENTIAL: "one start after another in this process",
+    ExecutorName.PROCESS: "a pool of local worker processes",
+    ExecutorName.DASK: "a Dask cluster, local or reached through a running scheduler's "
+                       "address",
+}
 
 
 class Terminated(BaseException):
@@ -60,10 +73,11 @@ class Terminated(BaseException):
 
     @property
     def exit_code(self) -> int:
+        """The shell's exit code for this signal, ``128 + signum``."""
         return 128 + self.signum
 
 
-def raise_terminated(signum: int, frame) -> None:
+def raise_terminated(signum: int, frame: FrameType | None) -> None:
     """Signal handler raising :class:`Terminated` in the main thread.
 
     Install with ``signal.signal(signal.SIGTERM, raise_terminated)``: a fit
@@ -131,11 +145,7 @@ def run_unordered(
         return
     n = min(workers or default_workers(), len(tasks))
     if engine is ExecutorName.PROCESS:
-        from ._pool import run_pool
-
         yield from run_pool(fn, tasks, workers=n, solver_log=solver_log, lost=lost)
         return
-    from ._dask import run_dask
-
     yield from run_dask(fn, tasks, n, scheduler, solver_log, lost)
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 
@@ -29,13 +31,23 @@ log = logging.getLogger(__name__)
 
 
 class OptimizerName(StrEnum):
-    """The optimizers bngfit offers."""
+    """The optimizers bngfit offers (see :data:`OPTIMIZER_TEXT`)."""
 
     LEAST_SQUARES = "least_squares"
     LBFGSB = "lbfgsb"
     FIDES = "fides"
 
 
+#: What each optimizer is, for help texts and messages.
+OPTIMIZER_TEXT = {
+    OptimizerName.LEAST_SQUARES: "scipy's trust-region reflective least squares on the "
+                                 "residuals (needs a sum-of-squares objective)",
+    OptimizerName.LBFGSB: "scipy's L-BFGS-B quasi-Newton method on fval and gradient",
+    OptimizerName.FIDES: "Fides' interior trust-region method (Gauss-Newton Hessian where "
+                         "the objective has residuals, else BFGS)",
+}
+
+#: The optimizers that work on residuals: only for objectives with a residual form.
 NEEDS_RESIDUALS = {OptimizerName.LEAST_SQUARES}
 
 # A least-squares round that converged ends the run when restarting it lowered
@@ -75,6 +87,7 @@ class Counted:
     residuals: bool = False
 
     def __call__(self, x: np.ndarray) -> Evaluation:
+        """Evaluate at ``x`` with sensitivities (the last point is answered from memory)."""
         if self.last is not None and np.array_equal(self.last.x, x):
             return self.last
         t0 = time.perf_counter()
@@ -90,6 +103,7 @@ class Counted:
 
     @property
     def n_fval(self) -> int:
+        """The number of evaluations counted."""
         return len(self.trace)
 
     def fork(self, start: Evaluation | None = None) -> Counted:
@@ -111,13 +125,14 @@ class Counted:
         self.last = other.last
 
 
-def _least_squares(f: Counted, x0, lb, ub, opts) -> LocalResult:
+def _least_squares(f: Counted, x0: np.ndarray, lb: np.ndarray, ub: np.ndarray,
+                   opts: dict) -> LocalResult:
     from scipy.optimize import least_squares
 
     f.residuals = True
     n_res = None
 
-    def res(x):
+    def res(x: np.ndarray) -> np.ndarray:
         nonlocal n_res
         ev = f(x)
         if ev.res is None:
@@ -126,7 +141,7 @@ def _least_squares(f: Counted, x0, lb, ub, opts) -> LocalResult:
         n_res = ev.res.size
         return ev.res
 
-    def jac(x):
+    def jac(x: np.ndarray) -> np.ndarray:
         return f(x).sres
 
     r0 = f(x0)
@@ -187,7 +202,8 @@ def _bounds_scale(lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(width) & (width > 0), width / 10.0, 1.0)
 
 
-def _lbfgsb(f: Counted, x0, lb, ub, opts) -> LocalResult:
+def _lbfgsb(f: Counted, x0: np.ndarray, lb: np.ndarray, ub: np.ndarray,
+            opts: dict) -> LocalResult:
     from scipy.optimize import minimize
 
     f.residuals = False
@@ -195,13 +211,13 @@ def _lbfgsb(f: Counted, x0, lb, ub, opts) -> LocalResult:
     # relative to it (see _wall).
     it: list = []
 
-    def fun(x):
+    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
         ev = f(x)
         if ev.ok:
             return ev.fval, ev.grad
         return _wall(x, *it[-1])
 
-    def new_iterate(xk):
+    def new_iterate(xk: np.ndarray) -> None:
         ev = f(xk)  # the line search's accepted point: the last evaluation
         if ev.ok:
             it.append((ev.x, ev.fval, ev.grad))
@@ -255,7 +271,8 @@ FIDES_HESSIANS = ("gn", "fx", "gnsbfgs", "bfgs", "sr1")
 FIDES_RESIDUAL = ("gn", "fx", "gnsbfgs")  # the Hessians built from the residual Jacobian
 
 
-def _fides(f: Counted, x0, lb, ub, opts) -> LocalResult:
+def _fides(f: Counted, x0: np.ndarray, lb: np.ndarray, ub: np.ndarray,
+           opts: dict) -> LocalResult:
     import fides
 
     hessian = opts.get("hessian", "gn")
@@ -269,7 +286,7 @@ def _fides(f: Counted, x0, lb, ub, opts) -> LocalResult:
     resfun = hessian in ("gnsbfgs", "fx")
     with_hess = hessian == "gn"
 
-    def fun(x):
+    def fun(x: np.ndarray) -> tuple:
         ev = f(x)
         if resfun:
             if not ev.ok:
@@ -316,8 +333,8 @@ def _fides(f: Counted, x0, lb, ub, opts) -> LocalResult:
     return LocalResult(np.asarray(opt.x_min, float), fides_status(flag), f"fides: {flag.name}")
 
 
-def fides_status(flag) -> StartStatus:
-    """The start status of a fides exit flag."""
+def fides_status(flag: Any) -> StartStatus:
+    """The start status of a fides exit flag (a ``fides.ExitFlag``)."""
     import fides
 
     if flag > 0:
@@ -329,7 +346,7 @@ def fides_status(flag) -> StartStatus:
     return StartStatus.FAILED
 
 
-RUNNERS = {
+RUNNERS: dict[OptimizerName, Callable[..., LocalResult]] = {
     OptimizerName.LEAST_SQUARES: _least_squares,
     OptimizerName.LBFGSB: _lbfgsb,
     OptimizerName.FIDES: _fides,
@@ -413,7 +430,8 @@ def projected_gradient(x: np.ndarray, grad: np.ndarray, lb: np.ndarray,
     return out
 
 
-def _confirm_stationary(result: LocalResult, end: Evaluation, lb, ub) -> LocalResult:
+def _confirm_stationary(result: LocalResult, end: Evaluation, lb: np.ndarray,
+                        ub: np.ndarray) -> LocalResult:
     """``result``, or STALLED where its end point's projected gradient is large."""
     pg = float(np.max(np.abs(projected_gradient(end.x, end.grad, lb, ub)), initial=0.0))
     limit = STATIONARY_RTOL * (1.0 + abs(end.fval))
@@ -436,5 +454,7 @@ def _finite_residuals(ev: Evaluation, names: list[str]) -> Evaluation:
         why = nonfinite_message("residual Jacobian", sres, names)
     if why is None:
         return ev
-    return replace(ev, _res=None, _sres=None, _deferred=None,
-                   status=EvalStatus.INVALID_GRADIENT, message=why)
+    # The same point without residuals, rejected (built through the public
+    # constructor: Evaluation offers no method for this).
+    return Evaluation(ev.x, ev.fval, ev.grad, None, None, ev.chi2, ev.simulation, ev.sigma,
+                      EvalStatus.INVALID_GRADIENT, why, full=ev.full)

@@ -23,17 +23,11 @@ problem looks unimodal from here, and the race stops early with the own run,
 so easy problems pay the plain run and two short ones per start.
 
 Every sampled start races :attr:`Race.candidates` = 5 candidates by default
-(``fit(..., race=1)``, ``bngfit fit --race 1``: the plain multistart). Measured
-with 10 starts, seed 0, noise parameters in closed form (:mod:`bngfit.objective._hierarchical`),
-starts reaching the best value, plain -> race:
-
-- Boehm et al. 2014: least_squares 3/10 -> 6/10, fides 2/10 -> 5/10, for 3-4.6
-  times the evaluations (seeds 1-3 with races: least_squares 4, 3, 5 and fides
-  3, 2, 5 of 10);
-- Perelson 1996: least_squares 4/10 -> 8/10, fides 2/10 -> 6/10;
-- PyBNF constraint demo (fides): 4/10 -> 9/10;
-- unimodal problems (the conversion example, PyBNF demo): 10/10 either way,
-  for about 3 times the evaluations.
+(``fit(..., race=1)``, ``bngfit fit --race 1``: the plain multistart). On
+multimodal benchmark problems (Boehm et al. 2014, Perelson 1996, the PyBNF
+constraint demo) races roughly double the share of starts that reach the best
+value, for a few times the evaluations; on unimodal ones every start reaches
+it either way (``bench/fit_boehm.py`` measures it).
 """
 
 from __future__ import annotations
@@ -84,8 +78,11 @@ def check_race(candidates: int, budget: int) -> Race:
 
 
 def candidate_rng(seed: int, index: int) -> np.random.Generator:
-    """The generator of one start's candidates: the run's seed and the start's index
-    alone, so every engine draws the same candidates."""
+    """The generator of one start's candidates.
+
+    It depends on the run's seed and the start's index alone, so every engine
+    draws the same candidates.
+    """
     return np.random.default_rng([seed, index, RACE_STREAM])
 
 

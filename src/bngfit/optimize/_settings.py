@@ -1,74 +1,344 @@
-"""The settings that define a fit run: stored with it, compared on resume."""
+"""The settings of a fit run: every default resolved in one place, and the resume rules.
+
+:meth:`FitSettings.resolve` turns what a caller chose (the keywords of
+:func:`bngfit.fit`, or the options of ``bngfit fit``, which only translates
+them) into the complete settings of a run. A choice left unset (``None``)
+takes the stored run's value when a store is resumed (:func:`stored_run`),
+else its default:
+
+===================  ==========================================================
+setting              default
+===================  ==========================================================
+optimizer            least_squares where the objective has a residual form (a
+                     sum of squares), else fides (:func:`default_optimizer`)
+n_starts             :data:`DEFAULT_N_STARTS`, and at least the user's points
+seed                 :data:`DEFAULT_SEED` (see below)
+sampler              :data:`DEFAULT_SAMPLER`
+race, race_budget    :class:`~bngfit.optimize._racing.Race`: 5 candidates, 35 evaluations
+hierarchical         :data:`DEFAULT_HIERARCHICAL`
+user start points    none
+objective_opts,      none (the objective's and the optimizer's own defaults);
+optimizer_opts       given keys replace the stored run's key by key
+engine               :data:`DEFAULT_ENGINE` (not stored: a resumed run may change it)
+workers              the available cores (process and dask engines)
+===================  ==========================================================
+
+Seeds: a run's start points, replacements of failing ones and race candidates
+all come from one integer seed, which is recorded with the run; the same seed
+gives the same starts and results on every engine. Without a seed a new run
+uses :data:`DEFAULT_SEED`, so the same call gives the same fit; a resumed run
+uses the stored one. An ``int`` is the seed; a ``numpy.random.Generator``
+gives one drawn from it (pass ``numpy.random.default_rng()`` for a fresh
+random seed, recorded like any other).
+
+Resuming (:meth:`FitSettings.check_resume`): every recorded setting
+(:meth:`FitSettings.recorded`: what changes what the starts compute) must be
+the stored run's: an unset choice takes it, a different one is refused with
+one message naming each difference. So must the user start points and the
+problem itself (the store compares fingerprints). Where the starts run may
+change (:data:`MAY_DIFFER_ON_RESUME`): the same seed gives the same starts on
+every engine.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from bngfit.errors import InputError
+from bngfit.errors import InputError, UnsupportedError
+from bngfit.objective._hierarchical import noise_profile
+from bngfit.objective._objective import Objective
+from bngfit.problem._problem import Problem
 from bngfit.result._store import Store
 
-from ._racing import Race
+from ._executors import ExecutorName, default_workers, parse_executor
+from ._local import NEEDS_RESIDUALS, OptimizerName, parse_optimizer
+from ._racing import Race, check_race
+from ._sampling import Sampler, parse_sampler
 
-
-@dataclass(frozen=True)
-class FitSettings:
-    """The settings that define a run (stored, and compared on resume)."""
-
-    optimizer: str
-    n_starts: int
-    seed: int | None
-    sampler: str = "uniform"
-    objective_opts: dict = field(default_factory=dict)
-    optimizer_opts: dict = field(default_factory=dict)
-    user_starts: int = 0
-    race: Race = Race(candidates=1)
-    hierarchical: bool = True
-    closed_form_noise: tuple[str, ...] = ()  # the parameters hierarchical sets
-    # load warnings that mean the objective differs from what the files literally
-    # ask for: kept with the run, so a stored result says what it was fitted to
-    warnings: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict:
-        return {"sampler": self.sampler, "objective_opts": self.objective_opts,
-                "optimizer_opts": self.optimizer_opts, "user_starts": self.user_starts,
-                "race": self.race.candidates, "race_budget": self.race.budget,
-                "hierarchical": self.hierarchical,
-                "closed_form_noise": list(self.closed_form_noise),
-                "warnings": list(self.warnings)}
-
+#: Starts of a run by default.
+DEFAULT_N_STARTS = 10
+#: The seed of a new run given none (recorded like any other).
+DEFAULT_SEED = 0
+#: How start points are drawn by default.
+DEFAULT_SAMPLER = Sampler.UNIFORM
+#: Whether noise parameters with a closed-form optimum are set to it by default.
+DEFAULT_HIERARCHICAL = True
+#: Where the starts run by default.
+DEFAULT_ENGINE = ExecutorName.PROCESS
 
 # Settings a store written before they existed holds implicitly: such runs
 # were plain multistarts on every free parameter.
 LEGACY_SETTINGS = {"race": 1, "race_budget": Race().budget, "hierarchical": False,
                    "closed_form_noise": []}
 
+#: What a resumed run may change: where its starts run, not what they compute. The
+#: load warnings follow from the problem, which the store's fingerprint compares.
+MAY_DIFFER_ON_RESUME = ("engine", "workers", "scheduler", "warnings")
 
-def _seed_of(rng) -> int:
-    if rng is None:
-        return int(np.random.SeedSequence().entropy % (2**63))
+
+@dataclass(frozen=True, kw_only=True)
+class FitSettings:
+    """The complete settings of a fit run; build them with :meth:`resolve`.
+
+    Attributes
+    ----------
+    optimizer : OptimizerName
+    n_starts : int
+        Starts in all, user start points first.
+    seed : int
+        Seed of the start points (see the module's notes on seeds).
+    sampler : Sampler
+    objective_opts : dict
+        Keywords of the :class:`~bngfit.objective.Objective` (``rtol``, ``atol``,
+        ``preeq_tmax``).
+    optimizer_opts : dict
+        Tolerances and budgets of the optimizer.
+    start_points : tuple of tuple of float
+        The user start points (optimizer space), one tuple per point.
+    race : Race
+    hierarchical : bool
+    closed_form_noise : tuple of str
+        The noise parameters set in closed form (empty unless ``hierarchical``).
+    warnings : tuple of str
+        Load warnings that mean the objective differs from what the files
+        literally ask for: kept with the run, so a stored result says what it
+        was fitted to.
+    engine : ExecutorName
+    workers : int or None
+        Worker processes (None for the sequential engine).
+    scheduler : str or None
+        Address of a running Dask scheduler (dask engine; None: a local cluster).
+    """
+
+    optimizer: OptimizerName
+    n_starts: int
+    seed: int
+    sampler: Sampler
+    objective_opts: dict
+    optimizer_opts: dict
+    start_points: tuple[tuple[float, ...], ...]
+    race: Race
+    hierarchical: bool
+    closed_form_noise: tuple[str, ...]
+    warnings: tuple[str, ...]
+    engine: ExecutorName
+    workers: int | None
+    scheduler: str | None
+
+    @property
+    def user_starts(self) -> int:
+        """The number of user start points."""
+        return len(self.start_points)
+
+    def as_dict(self) -> dict:
+        """The run's settings as the store keeps them (besides optimizer, n_starts, seed)."""
+        return {"sampler": self.sampler.value, "objective_opts": self.objective_opts,
+                "optimizer_opts": self.optimizer_opts, "user_starts": self.user_starts,
+                "race": self.race.candidates, "race_budget": self.race.budget,
+                "hierarchical": self.hierarchical,
+                "closed_form_noise": list(self.closed_form_noise),
+                "warnings": list(self.warnings)}
+
+    def recorded(self) -> dict:
+        """What a store records of the run, as read back from it (JSON values)."""
+        return json_roundtrip({"optimizer": self.optimizer.value, "n_starts": self.n_starts,
+                               "seed": self.seed, **self.as_dict()})
+
+    def user_points(self, n_x: int) -> np.ndarray:
+        """The user start points as an array, shape (user_starts, n_x)."""
+        return np.array(self.start_points, dtype=float).reshape(-1, n_x)
+
+    def check_resume(self, meta: dict, where: str | Path) -> None:
+        """Refuse to continue the stored run ``meta`` (a store's metadata) with these settings.
+
+        Raises
+        ------
+        InputError
+            A recorded setting not in :data:`MAY_DIFFER_ON_RESUME` differs (each
+            one named with its stored and given value), or the user start
+            points differ.
+        """
+        theirs = {"optimizer": meta["optimizer"], "n_starts": meta["n_starts"],
+                  "seed": meta["seed"], **LEGACY_SETTINGS, **meta["settings"]}
+        ours = self.recorded()
+        diff = [k for k in ours if k not in MAY_DIFFER_ON_RESUME and theirs.get(k) != ours[k]]
+        if diff:
+            detail = "; ".join(f"{k}: stored {theirs.get(k)!r}, given {ours[k]!r}" for k in diff)
+            raise InputError(f"resume with the stored settings, or start a new store ({detail})",
+                             file=str(where))
+        stored = tuple(tuple(float(v) for v in row) for row in meta.get("user_starts_x", []))
+        if self.start_points and stored != self.start_points:
+            raise InputError("these user start points differ from the stored run's; "
+                             "resume with the same ones", file=str(where))
+
+    @classmethod
+    def resolve(
+        cls,
+        problem: Problem,
+        *,
+        stored: dict | None = None,
+        optimizer: str | None = None,
+        n_starts: int | None = None,
+        rng: int | np.random.Generator | None = None,
+        sampler: str | None = None,
+        race: int | None = None,
+        race_budget: int | None = None,
+        hierarchical: bool | None = None,
+        starts: Sequence[Sequence[float]] | np.ndarray | None = None,
+        engine: str | None = None,
+        workers: int | None = None,
+        scheduler: str | None = None,
+        objective_opts: dict | None = None,
+        optimizer_opts: dict | None = None,
+    ) -> FitSettings:
+        """The settings of a run: each choice given, else the stored run's, else the default.
+
+        Parameters
+        ----------
+        problem : Problem
+        stored : dict, optional
+            The metadata of the run being resumed (:func:`stored_run`); empty
+            or None for a new run.
+        optimizer, n_starts, rng, sampler, race, race_budget, hierarchical, starts,
+        engine, workers, scheduler, objective_opts, optimizer_opts
+            As for :func:`bngfit.fit`; None (or empty) is unset.
+
+        Returns
+        -------
+        FitSettings
+
+        Raises
+        ------
+        InputError
+            A bad value, an optimizer that does not fit the problem
+            (:class:`~bngfit.errors.UnsupportedError`), user start points of the
+            wrong width or outside the bounds; all before any simulation.
+        """
+        run = _Stored(stored or {})
+        race_spec = check_race(
+            race if race is not None else run.setting("race", Race().candidates),
+            race_budget if race_budget is not None else run.setting("race_budget",
+                                                                    Race().budget))
+        chosen = optimizer or run.get("optimizer")
+        opt = parse_optimizer(chosen) if chosen else None
+        eng = parse_executor(DEFAULT_ENGINE if engine is None else engine)
+        smp = parse_sampler(sampler or run.setting("sampler", DEFAULT_SAMPLER))
+        n = n_starts if n_starts is not None else run.get("n_starts", DEFAULT_N_STARTS)
+        if n < 1:
+            raise InputError("the number of starts must be at least 1", value=str(n))
+        oopts = {**run.setting("objective_opts", {}), **(objective_opts or {})}
+        objective = Objective(problem, **oopts)  # compiles the plan: no simulation yet
+        opt = opt or default_optimizer(objective)
+        check_optimizer(opt, objective)
+        user = _user_points(problem, starts if starts is not None
+                            else run.get("user_starts_x") or None)
+        seed = seed_of(rng) if rng is not None else run.seed()
+        hier = bool(hierarchical if hierarchical is not None
+                    else run.setting("hierarchical", DEFAULT_HIERARCHICAL))
+        profile = noise_profile(objective) if hier else None
+        return cls(
+            optimizer=opt, n_starts=max(n, user.shape[0]), seed=seed, sampler=smp,
+            objective_opts=oopts,
+            optimizer_opts={**run.setting("optimizer_opts", {}), **(optimizer_opts or {})},
+            start_points=tuple(tuple(float(v) for v in row) for row in user),
+            race=race_spec, hierarchical=hier,
+            closed_form_noise=profile.names if profile else (),
+            warnings=tuple(w.format() for w in problem.warnings if w.affects_result),
+            engine=eng, workers=None if eng is ExecutorName.SEQUENTIAL else
+            (workers or default_workers()), scheduler=scheduler)
+
+
+class _Stored:
+    """The choices of a stored run (none for a new run)."""
+
+    def __init__(self, meta: dict) -> None:
+        self.meta = meta
+        # the run's settings, those older stores lack at the value they implied
+        self.settings = {**LEGACY_SETTINGS, **meta.get("settings", {})} if meta else {}
+
+    def get(self, key: str, default: object = None) -> object:
+        """A top-level entry (optimizer, n_starts, seed, user_starts_x)."""
+        return self.meta.get(key, default)
+
+    def setting(self, key: str, default: object) -> object:
+        """An entry of the run's settings."""
+        return self.settings.get(key, default)
+
+    def seed(self) -> int:
+        """The stored seed, else the default."""
+        seed = self.meta.get("seed")
+        return DEFAULT_SEED if seed is None else int(seed)
+
+
+def default_optimizer(objective: Objective) -> OptimizerName:
+    """least_squares where the objective is a sum of squares, else fides."""
+    return OptimizerName.LEAST_SQUARES if objective.has_residuals else OptimizerName.FIDES
+
+
+def check_optimizer(optimizer: OptimizerName, objective: Objective) -> None:
+    """Refuse an optimizer that needs residuals for an objective without them.
+
+    Raises
+    ------
+    UnsupportedError
+        Naming what in the problem has no residual form, and what to use.
+    """
+    if optimizer not in NEEDS_RESIDUALS or objective.has_residuals:
+        return
+    problem = objective.problem
+    families = sorted({o.family.value for o in problem.observables.values()} - {"normal"})
+    why = [f"{', '.join(families)} noise"] if families else []
+    if problem.penalties:
+        why.append("qualitative constraints")
+    raise UnsupportedError(
+        f"optimizer '{optimizer.value}' needs a sum-of-squares objective, but this problem "
+        f"has {' and '.join(why)}, which have no residual form; use 'fides' or 'lbfgsb' "
+        "instead", file=str(problem.source))
+
+
+def seed_of(rng: int | np.random.Generator) -> int:
+    """The seed of a run given ``rng``: the integer itself, or one drawn from a generator."""
     if isinstance(rng, np.random.Generator):
         return int(rng.integers(2**63))
     return int(rng)
 
 
-def _check_settings_match(store: Store, s: FitSettings) -> None:
-    meta = store.meta()
-    theirs = {"optimizer": meta["optimizer"], "n_starts": meta["n_starts"],
-              "seed": meta["seed"], **LEGACY_SETTINGS, **meta["settings"]}
-    ours = {"optimizer": s.optimizer, "n_starts": s.n_starts, "seed": s.seed,
-            **json_roundtrip(s.as_dict())}
-    # the warnings follow from the problem, which the fingerprint compares already
-    diff = [k for k in ours if k != "warnings" and theirs.get(k) != ours[k]]
-    if diff:
-        detail = "; ".join(f"{k}: stored {theirs.get(k)!r}, given {ours[k]!r}" for k in diff)
-        raise InputError(f"resume with the stored settings, or start a new store ({detail})",
-                         file=str(store.path))
+def _user_points(problem: Problem, starts: Sequence | np.ndarray | None) -> np.ndarray:
+    """User start points, shape (n_user, n_x), checked against the problem."""
+    n_x = len(problem.x_names)
+    user = np.zeros((0, n_x)) if starts is None else np.atleast_2d(np.asarray(starts, float))
+    if not user.size:  # no points (``[]`` too)
+        return np.zeros((0, n_x))
+    if user.shape[1:] != (n_x,):
+        raise InputError(f"user start points must have {n_x} columns", value=str(user.shape))
+    outside = ~((user >= problem.lb) & (user <= problem.ub)).all(axis=1)
+    if outside.any():
+        raise InputError("user start point outside the bounds", value=str(user[outside][0]))
+    return user
+
+
+def stored_run(store: str | Path | None, resume: bool) -> dict:
+    """The metadata of the run a fit resumes: empty without ``resume`` or a stored run.
+
+    Raises
+    ------
+    InputError
+        The file is not a bngfit store, or a damaged one.
+    """
+    if not resume or store is None:
+        return {}
+    path = Path(store)
+    if not path.is_file() or not path.stat().st_size:
+        return {}
+    with Store(path, readonly=True) as previous:
+        return previous.run_meta() if previous.meta() else {}
 
 
 def json_roundtrip(d: dict) -> dict:
     """The dict as it comes back from the store's JSON."""
-    import json
-
     return json.loads(json.dumps(d))
