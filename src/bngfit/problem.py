@@ -16,7 +16,7 @@ import numpy as np
 from .conditions import Condition
 from .errors import Issue
 from .formulas import Formula
-from .scales import Scale, scale_codes, to_scale
+from .scales import Scale, scale_codes, to_scale, unscale
 from .simulate import ModelInfo
 
 
@@ -293,6 +293,32 @@ class Problem:
     def ub(self) -> np.ndarray:
         """Upper bounds in optimizer space, shape (n_x,)."""
         return self._to_x([p.ub for p in self.free])
+
+    def to_native(self, x: np.ndarray) -> np.ndarray:
+        """Native values of the free parameters at an optimizer-space point.
+
+        Parameters
+        ----------
+        x : array_like, shape (n_x,)
+            Optimizer space, in :attr:`x_names` order, each on its own scale.
+
+        Returns
+        -------
+        ndarray, shape (n_x,)
+            ``x`` on a linear scale, ``exp(x)`` on ``log``, ``10**x`` on ``log10``.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` does not have shape (n_x,).
+        """
+        x = np.asarray(x, dtype=float)
+        scales = [p.scale for p in self.parameters if p.estimate]
+        if x.shape != (len(scales),):
+            raise ValueError(f"x must have shape ({len(scales)},), got {x.shape}")
+        if all(s is Scale.LOG10 for s in scales):
+            return 10.0**x  # the commonest case, and the same numbers as unscale's
+        return unscale(x, scale_codes(scales))
 
     def x_from_native(self, values: dict[str, float]) -> np.ndarray:
         """Optimizer-space vector from native values by id (missing: nominal)."""
