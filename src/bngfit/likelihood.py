@@ -99,7 +99,7 @@ class DataLikelihood:
         Every observable has Gaussian noise.
     fused : bool
         :meth:`evaluate` takes the fused Gaussian path (Gaussian noise, no
-        transformation).
+        transformation); set it False for the general path alone.
     measured : ndarray, shape (n_meas,)
         The measurements, transformed (``zm``).
     transform_codes : ndarray of int, shape (n_meas,)

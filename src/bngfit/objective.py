@@ -93,9 +93,7 @@ class Objective:
     likelihood : DataLikelihood
         The data's term.
     terms : tuple of Term
-        Every term summed, the likelihood first.
-    has_residuals : bool
-        Every term has a residual form: evaluations carry ``res`` and ``sres``.
+        Every term summed, the likelihood first (:mod:`bngfit.objective_terms`).
     """
 
     def __init__(
@@ -123,13 +121,17 @@ class Objective:
         if self.plan.penalties:
             terms.append(TrajectoryPenalties(self.plan.penalties))
         self.terms: tuple[Term, ...] = tuple(terms)
-        self.has_residuals = all(t.has_residuals for t in self.terms)
         self._cache: tuple[np.ndarray, int, Evaluation] | None = None
 
     @property
     def x_names(self) -> list[str]:
         """Free parameter ids, length n_x."""
         return self.problem.x_names
+
+    @property
+    def has_residuals(self) -> bool:
+        """Whether every term has a residual form: evaluations carry ``res`` and ``sres``."""
+        return all(t.has_residuals for t in self.terms)
 
     def __call__(self, x: Sequence[float] | np.ndarray, sensi: int = 1) -> Evaluation:
         """Evaluate at ``x`` (optimizer space).
