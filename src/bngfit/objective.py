@@ -7,16 +7,16 @@ parameter values ``theta`` (:meth:`Problem.to_native
 noise scales at the measurements (normalized where asked), and sums its terms
 (:mod:`bngfit.objective_terms`): the likelihood of the data, the trajectory
 penalties. Each term gives its value and derivatives with respect to theta; the
-chain rule to optimizer space, ``d theta / d x``, is applied once, here
-(:meth:`Objective._combine`), to the summed gradient and the stacked residual
-Jacobian. Conventions (``../shared/docs/design.md``): residuals ``rho = (z -
-zm)/sigma``, ``J = d rho / d x``, gradient ``J^T rho`` of ``0.5*||rho||^2``; the
-reported ``fval`` is the full negative log-likelihood.
+chain rule to optimizer space, ``d theta / d x``, is applied once, here, to
+the summed gradient and the stacked residual Jacobian.
+
+Conventions (``../shared/docs/design.md``): residuals ``rho = (z - zm)/sigma``,
+``J = d rho / d x``, gradient ``J^T rho`` of ``0.5*||rho||^2``; the reported
+``fval`` is the full negative log-likelihood.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -60,6 +60,15 @@ def _concat(parts: list[np.ndarray], empty_shape: tuple[int, ...]) -> np.ndarray
     return np.concatenate(parts)
 
 
+class _Failed(Exception):
+    """No observation at this point: a simulation failed or a normalization is undefined."""
+
+    def __init__(self, status: EvalStatus, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
 def _stacked(builders: list[Callable[[], ResidualPair]],
              chain: np.ndarray | None) -> ResidualPair:
     """The terms' residuals one after the other, the Jacobian in optimizer space."""
@@ -94,6 +103,8 @@ class Objective:
         The data's term.
     terms : tuple of Term
         Every term summed, the likelihood first (:mod:`bngfit.objective_terms`).
+    has_residuals : bool
+        Every term has a residual form: evaluations carry ``res`` and ``sres``.
     """
 
     def __init__(
@@ -121,6 +132,7 @@ class Objective:
         if self.plan.penalties:
             terms.append(TrajectoryPenalties(self.plan.penalties))
         self.terms: tuple[Term, ...] = tuple(terms)
+        self.has_residuals = all(t.has_residuals for t in self.terms)
         self._cache: tuple[np.ndarray, int, Evaluation] | None = None
 
     @property
@@ -128,10 +140,20 @@ class Objective:
         """Free parameter ids, length n_x."""
         return self.problem.x_names
 
-    @property
-    def has_residuals(self) -> bool:
-        """Whether every term has a residual form: evaluations carry ``res`` and ``sres``."""
-        return all(t.has_residuals for t in self.terms)
+    def add_term(self, term: Term) -> None:
+        """Add a term to the sum (it follows the problem's own terms).
+
+        Parameters
+        ----------
+        term : Term
+            Its derivatives are with respect to native parameter values; the
+            objective takes them to optimizer space. Noise parameters set in
+            closed form (:mod:`bngfit.hierarchical`) assume the term does not
+            depend on them.
+        """
+        self.terms = (*self.terms, term)
+        self.has_residuals = self.has_residuals and term.has_residuals
+        self._cache = None
 
     def __call__(self, x: Sequence[float] | np.ndarray, sensi: int = 1) -> Evaluation:
         """Evaluate at ``x`` (optimizer space).
@@ -201,16 +223,17 @@ class Objective:
     def _evaluate(self, x: np.ndarray, sensi: bool,
                   profile: NoiseProfile | None = None) -> Evaluation:
         theta = self.problem.to_native(x)
-        observed = self._observe(theta, sensi)
-        if isinstance(observed, tuple):
-            return self._failed(x, sensi, *observed)
+        try:
+            observed = self._observe(theta, sensi)
+        except _Failed as failure:
+            return self._failed(x, sensi, failure.status, failure.detail)
         if profile is not None:
             # The simulation does not depend on these scales: set them from it.
             x = profile.at_optimum(x, observed.h, observed.sigma, self.likelihood.measured,
                                    self.likelihood.transform_codes)
             theta = self.problem.to_native(x)
-            observed = dataclasses.replace(observed, theta=theta,
-                                           sigma=profile.noise_scales(theta, observed.sigma))
+            observed = observed._replace(theta=theta,
+                                         sigma=profile.noise_scales(theta, observed.sigma))
         parts = []
         for term in self.terms:
             part = term.evaluate(observed, sensi)
@@ -219,11 +242,11 @@ class Objective:
             parts.append(part)
         return self._combine(x, observed, parts, sensi)
 
-    def _observe(self, theta: np.ndarray, sensi: bool
-                 ) -> Observation | tuple[EvalStatus, str]:
+    def _observe(self, theta: np.ndarray, sensi: bool) -> Observation:
         """Simulate every experiment and compute the observables at the measurements.
 
-        Returns the observation, or the status and detail of a failure.
+        Raises :class:`_Failed` where a simulation fails or a normalization is
+        undefined.
         """
         plan = self.plan
         theta_list = theta.tolist()
@@ -243,7 +266,7 @@ class Objective:
                     f" (pre-equilibration '{exp.preeq_id}')" if exp.preeq_id else "") + (
                     f" of model '{list(self.problem.models)[exp.model]}'"
                     if len(self.engines) > 1 else "")
-                return EvalStatus.SIMULATION_FAILED, f"{where}: {err}"
+                raise _Failed(EvalStatus.SIMULATION_FAILED, f"{where}: {err}") from None
             ys.append(y.reshape(-1))
             if sensi:
                 dys.append(dy.reshape(-1, nth))
@@ -253,7 +276,7 @@ class Objective:
         if plan.normalizations:
             h, dh, why = normalize(plan.normalizations, h, dh, y_flat, dy_flat)
             if why is not None:
-                return EvalStatus.INVALID_VALUE, why
+                raise _Failed(EvalStatus.INVALID_VALUE, why)
         return Observation(theta=theta, y=y_flat, dy=dy_flat, h=h, dh=dh, sigma=sig,
                            dsigma=dsig)
 
@@ -268,9 +291,8 @@ class Objective:
         The one place the scale chain ``d theta / d x`` is applied: to the summed
         gradient and to the stacked residual Jacobian.
         """
-        first, *rest = parts
-        fval, chi2, grad = first.fval, first.chi2, first.grad
-        for part in rest:
+        fval, grad, chi2 = parts[0].fval, parts[0].grad, parts[0].chi2
+        for part in parts[1:]:
             fval += part.fval
             chi2 += part.chi2
             if sensi:

@@ -8,18 +8,19 @@ values ``theta``; each term returns its :class:`Contribution`: a value, its
 gradient with respect to ``theta`` and, where the term is a sum of squares, its
 residuals and their Jacobian with respect to ``theta``. The objective adds the
 contributions and applies the chain rule to optimizer space once, for all of
-them.
+them. Normalizations are no term: they change the observables (``h``) every
+term sees.
 
 A new term implements :class:`Term` (``has_residuals`` and
-``evaluate(observation, sensi)``) and is added to the objective's ``terms``;
-it never sees optimizer space or parameter scales.
+``evaluate(observation, sensi)``); the objective builds its terms from the
+problem, and :meth:`Objective.add_term <bngfit.objective.Objective.add_term>`
+adds one. A term never sees optimizer space or parameter scales.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -29,9 +30,11 @@ from .transforms import normalize_values
 from .validity import EvalStatus
 
 
-@dataclass(frozen=True, kw_only=True)
-class Observation:
+class Observation(NamedTuple):
     """What one simulation at a point gives the terms, native parameter space.
+
+    Immutable; a named tuple rather than a frozen dataclass because one is
+    built at every evaluation.
 
     Attributes
     ----------
@@ -56,9 +59,11 @@ class Observation:
     dsigma: np.ndarray | None
 
 
-@dataclass(frozen=True, kw_only=True)
-class Contribution:
+class Contribution(NamedTuple):
     """What one term adds to the objective at a point, in native parameter space.
+
+    Immutable; a named tuple rather than a frozen dataclass because every term
+    returns one at every evaluation.
 
     Attributes
     ----------
