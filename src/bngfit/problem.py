@@ -316,7 +316,7 @@ class Problem:
         scales = [p.scale for p in self.parameters if p.estimate]
         if x.shape != (len(scales),):
             raise ValueError(f"x must have shape ({len(scales)},), got {x.shape}")
-        if all(s is Scale.LOG10 for s in scales):
+        if scales.count(Scale.LOG10) == len(scales):
             return 10.0**x  # the commonest case, and the same numbers as unscale's
         return unscale(x, scale_codes(scales))
 
