@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import bngfit
+from bngfit.objective._evaluation import LazyResiduals
 from bngfit.objective._gradcheck import Agreement, check_grad, describe, summarize
 from bngfit.objective._objective import Evaluation
 from bngfit.objective._status import INVALID, EvalStatus
@@ -111,12 +112,14 @@ class Toy:
         x = np.array(x, float)
         if x[0] > self.limit:
             nan = np.full(2, np.nan)
-            return Evaluation(x, np.inf, nan, None, None, np.inf, nan, nan,
-                              EvalStatus.SIMULATION_FAILED, "fails here")
+            return Evaluation(x=x, fval=np.inf, grad=nan, chi2=np.inf, simulation=nan,
+                              sigma=nan, status=EvalStatus.SIMULATION_FAILED,
+                              message="fails here")
         u = x - self.opt
         f = 10 * u[0] ** 2 + u[1] ** 2 + 3 * u[0] ** 4
         g = np.array([20 * u[0] + 12 * u[0] ** 3, 2 * u[1]])
-        return Evaluation(x, f, g, None, None, f, np.zeros(1), np.ones(1))
+        return Evaluation(x=x, fval=f, grad=g, chi2=f, simulation=np.zeros(1),
+                          sigma=np.ones(1))
 
 
 def test_lbfgsb_backtracks_into_the_valid_part():
@@ -140,15 +143,15 @@ def test_a_claim_of_convergence_against_a_large_gradient_is_stalled():
     from bngfit.optimize._local import LocalResult
 
     x = np.array([0.0, 0.0])
-    ev = Evaluation(x, 10.0, np.array([500.0, 0.0]), None, None, 0.0, np.zeros(1),
-                    np.ones(1))
+    ev = Evaluation(x=x, fval=10.0, grad=np.array([500.0, 0.0]), chi2=0.0,
+                    simulation=np.zeros(1), sigma=np.ones(1))
     claim = LocalResult(x, StartStatus.CONVERGED, "CONVERGENCE: REL_REDUCTION_OF_F")
     out = _confirm_stationary(claim, ev, np.array([-1.0, -1.0]), np.array([1.0, 1.0]))
     assert out.status is StartStatus.STALLED
     assert "projected gradient" in out.message and "500" in out.message
     # the same gradient pushing out through an active bound is stationary
-    at_bound = Evaluation(np.array([-1.0, 0.0]), 10.0, np.array([500.0, 0.0]), None, None,
-                          0.0, np.zeros(1), np.ones(1))
+    at_bound = Evaluation(x=np.array([-1.0, 0.0]), fval=10.0, grad=np.array([500.0, 0.0]),
+                          chi2=0.0, simulation=np.zeros(1), sigma=np.ones(1))
     ok = _confirm_stationary(claim, at_bound, np.array([-1.0, -1.0]), np.array([1.0, 1.0]))
     assert ok.status is StartStatus.CONVERGED
 
@@ -168,8 +171,9 @@ class NanJacobian(Toy):
         x = np.array(x, float)
         res = np.array([x[0] - 1.0, x[1]])
         sres = np.array([[1.0, 0.0], [0.0, np.nan]])
-        return Evaluation(x, 0.5 * float(res @ res), res.copy(), res, sres, 0.0,
-                          np.zeros(1), np.ones(1))
+        return Evaluation(x=x, fval=0.5 * float(res @ res), grad=res.copy(), chi2=0.0,
+                          simulation=np.zeros(1), sigma=np.ones(1),
+                          residuals=LazyResiduals.of(res, sres))
 
 
 def test_a_nonfinite_residual_jacobian_is_an_invalid_evaluation():

@@ -35,7 +35,6 @@ from bngfit.optimize._settings import (
 )
 from bngfit.problem import _load as loader
 from bngfit.problem._problem import Problem
-from bngfit.problem._scales import scale_codes, unscale
 from bngfit.result._plots import plot_all
 from bngfit.result._store import Store, check_writable, load_result
 from bngfit.result._types import FitResult, StartResult
@@ -199,8 +198,7 @@ def summary_text(r: FitResult) -> str:
 
 def best_parameter_table(problem: Problem, x: np.ndarray) -> pd.DataFrame:
     """The problem's parameter table with nominal values at ``x`` (optimizer space)."""
-    native = dict(zip(problem.x_names, unscale(x, scale_codes(problem.x_scales)),
-                      strict=True))
+    native = dict(zip(problem.x_names, problem.to_native(x), strict=True))
     rows = [{"parameterId": p.id, "parameterScale": p.scale.value, "lowerBound": p.lb,
              "upperBound": p.ub, "nominalValue": native.get(p.id, p.nominal),
              "estimate": int(p.estimate)} for p in problem.parameters]

@@ -183,7 +183,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     """``bngfit simulate``: write the simulation table at a point."""
     problem, obj, x = _objective_and_point(args)
     ev = obj.simulate(x)
-    if not ev.ok and ev.status == "simulation_failed":
+    if not ev.ok and ev.status == EvalStatus.SIMULATION_FAILED:
         raise _SimulationError(ev.message)
     out = Path(args.output)
     try:

@@ -20,6 +20,11 @@ LN10 = float(np.log(10.0))
 
 TRANSFORM_CODE = {Transform.LIN: 0, Transform.LOG: 1, Transform.LOG10: 2}
 
+Terms = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""A kernel's nllh per point and its partials by z and sigma, each shape (n,)."""
+ShapeTerms = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+"""Those of :data:`Terms` and the partial by the shape parameter."""
+
 
 def transform(values: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Apply each point's transform.
@@ -75,8 +80,17 @@ def log_jacobian_term(measurements: np.ndarray, codes: np.ndarray) -> np.ndarray
         )
 
 
-def normal(z, zm, sigma):
+def normal(z: np.ndarray, zm: np.ndarray, sigma: np.ndarray) -> Terms:
     """Gaussian: 0.5 log(2 pi sigma^2) + 0.5 ((z - zm)/sigma)^2.
+
+    Parameters
+    ----------
+    z : ndarray, shape (n,)
+        Simulation, transformed.
+    zm : ndarray, shape (n,)
+        Measurement, transformed.
+    sigma : ndarray, shape (n,)
+        Noise scale, > 0.
 
     Returns
     -------
@@ -87,8 +101,17 @@ def normal(z, zm, sigma):
     return nllh, r / sigma, (1.0 - r**2) / sigma
 
 
-def laplace(z, zm, sigma):
+def laplace(z: np.ndarray, zm: np.ndarray, sigma: np.ndarray) -> Terms:
     """Laplace with scale sigma: log(2 sigma) + |z - zm| / sigma.
+
+    Parameters
+    ----------
+    z : ndarray, shape (n,)
+        Simulation, transformed.
+    zm : ndarray, shape (n,)
+        Measurement, transformed.
+    sigma : ndarray, shape (n,)
+        Noise scale, > 0.
 
     Returns
     -------
@@ -100,11 +123,23 @@ def laplace(z, zm, sigma):
     return nllh, np.sign(z - zm) / sigma, (1.0 - a / sigma) / sigma
 
 
-def student_t(z, zm, sigma, nu):
+def student_t(z: np.ndarray, zm: np.ndarray, sigma: np.ndarray,
+              nu: np.ndarray) -> ShapeTerms:
     """Student-t with location z, scale sigma and nu degrees of freedom.
 
     nllh = -log Gamma((nu+1)/2) + log Gamma(nu/2) + log(sqrt(nu pi) sigma)
            + (nu+1)/2 log(1 + r^2/nu),  r = (zm - z)/sigma
+
+    Parameters
+    ----------
+    z : ndarray, shape (n,)
+        Simulation, transformed.
+    zm : ndarray, shape (n,)
+        Measurement, transformed.
+    sigma : ndarray, shape (n,)
+        Noise scale, > 0.
+    nu : ndarray, shape (n,)
+        Degrees of freedom, > 0.
 
     Returns
     -------
@@ -124,12 +159,24 @@ def student_t(z, zm, sigma, nu):
     return nllh, d_dz, d_dsigma, d_dnu
 
 
-def neg_binomial(z, zm, sigma, r):
+def neg_binomial(z: np.ndarray, zm: np.ndarray, sigma: np.ndarray,
+                 r: np.ndarray) -> ShapeTerms:
     """Negative binomial with mean z > 0 and dispersion r (variance z + z^2/r).
 
     nllh = -[log Gamma(m+r) - log Gamma(r) - log Gamma(m+1)
              + r log(r/(r+z)) + m log(z/(r+z))],  m the measurement
     (the continuous extension in m; sigma is unused).
+
+    Parameters
+    ----------
+    z : ndarray, shape (n,)
+        Mean, > 0.
+    zm : ndarray, shape (n,)
+        Measured count m.
+    sigma : ndarray, shape (n,)
+        Unused (the variance follows from the mean and ``r``).
+    r : ndarray, shape (n,)
+        Dispersion, > 0.
 
     Returns
     -------
@@ -157,11 +204,16 @@ CODE_SHAPE_KERNEL = {FAMILY_CODE[f]: k for f, k in SHAPE_KERNELS.items()}
 SIGMA_RES_OFFSET = 120.0
 
 
-def kernel_terms(family_codes, z, zm, sigma, shape=None):
+def kernel_terms(family_codes: np.ndarray, z: np.ndarray, zm: np.ndarray, sigma: np.ndarray,
+                 shape: np.ndarray | None = None) -> Terms | ShapeTerms:
     """Apply each point's noise kernel.
 
     Parameters
     ----------
+    family_codes : ndarray of int, shape (n,)
+        Each point's family (:data:`FAMILY_CODE`).
+    z, zm, sigma : ndarray, shape (n,)
+        Simulation and measurement (transformed), noise scale.
     shape : ndarray, shape (n,), optional
         Shape parameter of each point (used by the shape families only).
 

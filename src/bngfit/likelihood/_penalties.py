@@ -1,6 +1,6 @@
 """Penalty of a PyBNF constraint and its exact (sub)gradient.
 
-:func:`penalty` scores one :class:`~bngfit.pybnf.bpsl._prop.Constraint` on sampled
+:func:`penalty` scores one :class:`~bngfit.problem._constraints.Constraint` on sampled
 trajectories, with no simulator involved: the caller passes the independent
 variable ``t`` (time, or a scanned parameter) and the series the constraint
 reads, and gets the value PyBNF adds to its objective together with its
@@ -65,14 +65,14 @@ Kinks and the subgradient chosen
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import log_ndtr
 
 from bngfit.errors import InputError
-from bngfit.pybnf.bpsl._prop import (
+from bngfit.problem._constraints import (
     Condition,
     Constraint,
     Enforcement,
@@ -87,8 +87,10 @@ _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
 @dataclass(frozen=True)
 class _Link:
-    """Point ``pos`` lies at fraction s of segment ``k`` of series ``var``,
-    with ``ds/dvar[k] = dk`` and ``ds/dvar[k+1] = dk1``."""
+    """Point ``pos`` lies at fraction s of segment ``k`` of series ``var``.
+
+    ``ds/dvar[k] = dk`` and ``ds/dvar[k+1] = dk1``.
+    """
 
     pos: int
     var: str
@@ -183,7 +185,8 @@ def penalty(
 class _Evaluator:
     """The arrays a constraint reads, and operands evaluated at points."""
 
-    def __init__(self, c: Constraint, t, series: Mapping[str, np.ndarray], indvar) -> None:
+    def __init__(self, c: Constraint, t: np.ndarray, series: Mapping[str, np.ndarray],
+                 indvar: str | None) -> None:
         self.c = c
         self.t = np.asarray(t, dtype=float)
         if self.t.ndim != 1:
@@ -270,7 +273,8 @@ def _point(ev: _Evaluator, cond: Condition, k: int, interpolate: bool) -> _Point
     return _Points(np.array([k]), np.array([s]), links)
 
 
-def _windows(c: Constraint, ev: _Evaluator, interpolate: bool):
+def _windows(c: Constraint, ev: _Evaluator,
+             interpolate: bool) -> Iterator[tuple[_Points, _Points, bool]]:
     """Yield (points of the lesser side, points of the greater side, once)."""
     e = c.enforcement
     if e in (Enforcement.ALWAYS, Enforcement.ONCE):

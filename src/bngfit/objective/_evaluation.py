@@ -10,10 +10,72 @@ import numpy as np
 
 from ._status import EvalStatus
 
+ResidualPair = tuple[np.ndarray, np.ndarray | None]
+"""Residuals, shape (n_res,), and their Jacobian, shape (n_res, n), or None."""
 
-@dataclass(frozen=True)
+
+class LazyResiduals:
+    """The residuals and their Jacobian of an evaluation, built on first read.
+
+    An optimizer on ``fval`` and ``grad`` never reads them, so they are not
+    built until asked for; once built they are kept. Pickling builds them (the
+    builder is a closure and stays behind).
+
+    Parameters
+    ----------
+    build : callable
+        ``build() -> (res, sres)``, called at most once.
+    """
+
+    __slots__ = ("_build", "_pair")
+
+    def __init__(self, build: Callable[[], ResidualPair]) -> None:
+        self._build: Callable[[], ResidualPair] | None = build
+        self._pair: ResidualPair | None = None
+
+    @classmethod
+    def of(cls, res: np.ndarray, sres: np.ndarray | None = None) -> LazyResiduals:
+        """Residuals known already.
+
+        Parameters
+        ----------
+        res : ndarray, shape (n_res,)
+        sres : ndarray, shape (n_res, n), optional
+
+        Returns
+        -------
+        LazyResiduals
+        """
+        out = cls(lambda: (res, sres))
+        out.get()
+        return out
+
+    def get(self) -> ResidualPair:
+        """The residuals and their Jacobian (the Jacobian None without sensitivities).
+
+        Returns
+        -------
+        res : ndarray, shape (n_res,)
+        sres : ndarray, shape (n_res, n), or None
+        """
+        if self._pair is None:
+            self._pair = self._build()
+            self._build = None
+        return self._pair
+
+    def __getstate__(self) -> ResidualPair:
+        return self.get()
+
+    def __setstate__(self, pair: ResidualPair) -> None:
+        self._build = None
+        self._pair = pair
+
+
+@dataclass(frozen=True, kw_only=True)
 class Evaluation:
     """The result of evaluating the objective at one point.
+
+    Built by keyword only.
 
     Attributes
     ----------
@@ -23,67 +85,45 @@ class Evaluation:
         Negative log-likelihood, constants included; ``inf`` on failure.
     grad : ndarray, shape (n_x,), or None
         d fval / d x (``sensi=1``); NaN on failure.
-    res : ndarray, shape (n_res,), or None
-        Residuals (only where a residual form exists).
-    sres : ndarray, shape (n_res, n_x), or None
-        d res / d x.
     chi2 : float
         Sum of squared weighted residuals of the data, ``sum(((z-zm)/sigma)^2)``.
     simulation : ndarray, shape (n_meas,)
         Observable values at the measurements (untransformed).
     sigma : ndarray, shape (n_meas,)
-    status : str
-        An :class:`~bngfit.objective._status.EvalStatus`: ``"ok"``, ``"simulation_failed"``,
-        ``"invalid_value"`` or ``"invalid_gradient"`` (finite ``fval``, NaN/inf in
-        ``grad``; no residuals). Only ``"ok"`` is a valid evaluation.
+    status : EvalStatus
+        ``"ok"``, ``"simulation_failed"``, ``"invalid_value"`` or
+        ``"invalid_gradient"`` (finite ``fval``, NaN/inf in ``grad``; no
+        residuals). Only ``"ok"`` is a valid evaluation.
     message : str
+        Why an evaluation is not ok (:func:`~bngfit.objective._status.status_message`).
+    residuals : LazyResiduals or None
+        Where the objective has a residual form: :attr:`res` and :attr:`sres`.
+    full : Evaluation or None
+        On the coordinates left after noise parameters are set in closed form
+        (:mod:`bngfit.objective._hierarchical`): the full-space evaluation it came from,
+        whose ``x`` holds those parameters' values.
     """
 
     x: np.ndarray
     fval: float
     grad: np.ndarray | None
-    _res: np.ndarray | None
-    _sres: np.ndarray | None
     chi2: float
     simulation: np.ndarray = field(repr=False)
     sigma: np.ndarray = field(repr=False)
-    status: str = EvalStatus.OK
+    status: EvalStatus = EvalStatus.OK
     message: str = ""
-    # Builds (res, sres) on first use: an optimizer on fval and grad never
-    # pays for the residual Jacobian.
-    _deferred: Callable[[], tuple] | None = field(default=None, repr=False, compare=False)
-    # An evaluation on the coordinates left after noise parameters set in
-    # closed form keeps the full-space evaluation it came from
-    # (:mod:`bngfit.objective._hierarchical`): its ``x`` holds those parameters' values.
+    residuals: LazyResiduals | None = field(default=None, repr=False, compare=False)
     full: Evaluation | None = field(default=None, repr=False, compare=False)
-
-    def _materialize(self) -> None:
-        make = self._deferred
-        if make is not None:
-            res, sres = make()
-            object.__setattr__(self, "_res", res)
-            object.__setattr__(self, "_sres", sres)
-            object.__setattr__(self, "_deferred", None)
 
     @property
     def res(self) -> np.ndarray | None:
         """Residuals, shape (n_res,), or None without a residual form."""
-        self._materialize()
-        return self._res
+        return None if self.residuals is None else self.residuals.get()[0]
 
     @property
     def sres(self) -> np.ndarray | None:
-        """d res / d x, shape (n_res, n_x), or None (``sensi=0`` or no residual form)."""
-        self._materialize()
-        return self._sres
-
-    def __getstate__(self) -> dict:
-        self._materialize()
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-    def __setstate__(self, state: dict) -> None:
-        for k, v in state.items():
-            object.__setattr__(self, k, v)
+        """Jacobian d res / d x, shape (n_res, n_x), or None (``sensi=0``, no residual form)."""
+        return None if self.residuals is None else self.residuals.get()[1]
 
     @property
     def llh(self) -> float:
@@ -94,3 +134,22 @@ class Evaluation:
     def ok(self) -> bool:
         """Whether the evaluation succeeded."""
         return self.status == EvalStatus.OK
+
+    def rejected(self, status: EvalStatus, message: str) -> Evaluation:
+        """A copy with another status and message, and without residuals.
+
+        Parameters
+        ----------
+        status : EvalStatus
+            Why it is not valid (``INVALID_GRADIENT`` for a finite value with
+            non-finite derivatives).
+        message : str
+            The full message (:func:`~bngfit.objective._status.status_message`).
+
+        Returns
+        -------
+        Evaluation
+            Same value, gradient and simulation.
+        """
+        return dataclasses.replace(self, residuals=None, status=EvalStatus(status),
+                                   message=message)

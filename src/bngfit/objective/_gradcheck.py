@@ -157,45 +157,91 @@ class GradCheckSummary:
     tol: float
 
     def ids(self, kind: Agreement) -> list[str]:
-        """Parameter ids with verdict ``kind``, in table order."""
+        """Parameter ids with one verdict.
+
+        Parameters
+        ----------
+        kind : Agreement
+
+        Returns
+        -------
+        list of str
+            In table order.
+        """
         return [k for k, v in self.verdict.items() if v is kind]
 
 
 MARGIN = 10.0  # how far beyond the differences' own error a mismatch must lie
 
 
-def summarize(table: pd.DataFrame, fval: float | None = None, tol: float = 1e-4,
+def summarize(table: pd.DataFrame, fval: float | None = None, *, tol: float = 1e-4,
               eps: float | None = None) -> GradCheckSummary:
-    """Classify each row of a :func:`check_grad` / :func:`check_grad_multi_eps` table.
+    """Judge each row of a gradient-check table: agrees, mismatch or unresolved.
 
     A row whose gradient entry is NaN or inf is a *mismatch*. A row *agrees*
-    when ``rel_err < tol``. Otherwise it is a *mismatch* only when
-    the finite differences are sharp enough to tell: at some step the gradient is
-    more than :data:`MARGIN` times the differences' own error estimate away from
-    the central difference. That estimate is the largest of the spread of the
-    one-sided quotients (``fd_err``: truncation and solver noise), the round-off
-    floor of a quotient, ``16 * machine_eps * max(|fval|, 1) / eps``, and, for a
-    multi-step table, the change of the central difference from the next larger
-    step (a truncation error shows there). Everything else is *unresolved*: the
-    differences cannot confirm or refute the gradient (typically a component
-    that is ~0, at an optimum, or solver noise at loose tolerances).
+    when ``rel_err < tol``. Otherwise it is a *mismatch* only when the finite
+    differences are sharp enough to tell: at some step the gradient is more
+    than :data:`MARGIN` times the differences' own error estimate away from the
+    central difference. Everything else is *unresolved*: the differences can
+    neither confirm nor refute the gradient (typically a component that is
+    about 0, at an optimum, or solver noise at loose tolerances).
 
     Parameters
     ----------
     table : pandas.DataFrame
-        A gradient-check table. A :func:`check_grad_multi_eps` table carries every
-        step's rows (``table.attrs["steps"]``) and is judged on all of them.
+        From :func:`check_grad` or :func:`check_grad_multi_eps`: indexed by
+        parameter id, with the columns ``grad, fd_f, fd_b, fd_c, fd_err,
+        abs_err, rel_err`` (:data:`COLUMNS`) and optionally ``eps``. A
+        :func:`check_grad_multi_eps` table carries every step's rows
+        (``table.attrs["steps"]``) and is judged on all of them.
     fval : float, optional
-        Objective value at the check point, for the round-off floor (1 if omitted).
-    tol : float
-        Relative tolerance for agreement.
+        Objective value at the check point, for the round-off floor of the
+        differences (``|fval|`` below 1, NaN or inf count as 1).
+    tol : float, default 1e-4
+        Relative tolerance for agreement, compared with ``rel_err``.
     eps : float, optional
-        The step of a single-step table without an ``eps`` column (default 1e-5).
+        The step of a single-step table without an ``eps`` column (default
+        1e-5, :func:`check_grad`'s).
 
     Returns
     -------
     GradCheckSummary
+        One :class:`Agreement` per parameter, in table order, and ``tol``.
+
+    Raises
+    ------
+    ValueError
+        If ``table`` lacks one of the columns read.
+
+    See Also
+    --------
+    check_grad, check_grad_multi_eps : Make the table.
+    describe : Lines for humans from a summary.
+
+    Notes
+    -----
+    The error estimate of the differences at a step is the largest of: the
+    spread of the one-sided quotients (``fd_err``: truncation and solver
+    noise); the round-off floor of a quotient, ``16 * machine_eps *
+    max(|fval|, 1) / eps``; and, for a multi-step table, the change of the
+    central difference from the next larger step (where a truncation error
+    shows).
+
+    Examples
+    --------
+    >>> import bngfit
+    >>> problem = bngfit.load_problem("examples/conversion/problem.yaml")
+    >>> obj = bngfit.Objective(problem)
+    >>> x = problem.x_nominal
+    >>> table = bngfit.check_grad_multi_eps(obj, x)
+    >>> summary = summarize(table, obj(x).fval)
+    >>> summary.ids(Agreement.MISMATCH)
+    []
     """
+    missing = [c for c in ("grad", "fd_c", "fd_err", "abs_err", "rel_err")
+               if c not in table.columns]
+    if missing:
+        raise ValueError(f"a gradient-check table needs the columns {', '.join(missing)}")
     scale = max(abs(fval), 1.0) if fval is not None and np.isfinite(fval) else 1.0
     steps = table.attrs.get("steps")
     out: dict[str, Agreement] = {}
@@ -219,8 +265,11 @@ def summarize(table: pd.DataFrame, fval: float | None = None, tol: float = 1e-4,
 
 
 def _sharp_disagreement(rows: pd.DataFrame, scale: float, tol: float) -> bool:
-    """Whether at some step (rows sorted by decreasing eps) the gradient lies beyond
-    MARGIN times the differences' error estimate from the central difference."""
+    """Whether the gradient lies beyond MARGIN times the differences' error at some step.
+
+    ``rows`` are one parameter's rows, sorted by decreasing ``eps``; the error
+    estimate is the one of :func:`summarize`.
+    """
     fd_c, step = rows["fd_c"].to_numpy(), rows["eps"].to_numpy()
     abs_err, fd_err = rows["abs_err"].to_numpy(), rows["fd_err"].to_numpy()
     rel_err = rows["rel_err"].to_numpy()
@@ -236,7 +285,19 @@ def _sharp_disagreement(rows: pd.DataFrame, scale: float, tol: float) -> bool:
 
 
 def describe(summary: GradCheckSummary, table: pd.DataFrame) -> list[str]:
-    """Human-readable lines for a :class:`GradCheckSummary` (the CLI prints them)."""
+    """Human-readable lines for a :class:`GradCheckSummary` (the CLI prints them).
+
+    Parameters
+    ----------
+    summary : GradCheckSummary
+        From :func:`summarize`.
+    table : pandas.DataFrame
+        The table it judged.
+
+    Returns
+    -------
+    list of str
+    """
     n = len(summary.verdict)
     lines = [f"rel_err < {summary.tol:g}: {len(summary.ids(Agreement.AGREES))} of {n} "
              "parameters"]

@@ -28,24 +28,34 @@ Derivatives of the reduced objective ``f(x_r, s*(x_r))``:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bngfit.likelihood._noise import transform
-from bngfit.problem._problem import NoiseFamily
-from bngfit.problem._scales import dtheta_dx, scale_codes, to_scale, unscale
+from bngfit.observe._kernels import KernelKind, Operand
+from bngfit.plan._compile import Plan
+from bngfit.problem._problem import NoiseFamily, Problem
+from bngfit.problem._scales import dtheta_dx, scale_codes, to_scale
 
-from ._objective import Evaluation
+from ._evaluation import Evaluation, LazyResiduals, ResidualPair
 from ._status import EvalStatus
+
+if TYPE_CHECKING:
+    from ._objective import Objective
 
 # Noise families with a closed-form scale
 CLOSED_FORM = (NoiseFamily.NORMAL, NoiseFamily.LAPLACE)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NoiseProfile:
     """The noise parameters set in closed form, and where their data are.
+
+    Built by :meth:`create` (which derives the gather arrays) or
+    :func:`find_noise_profile`.
 
     Attributes
     ----------
@@ -62,6 +72,12 @@ class NoiseProfile:
         Their bounds, optimizer space.
     keep : ndarray of int, shape (n_x - k,)
         Positions in ``x`` of the parameters the optimizer sees.
+    flat_rows : ndarray of int, shape (n_rows,)
+        ``rows`` one after the other.
+    counts, starts : ndarray of int, shape (k,)
+        Length and start of each parameter's segment of ``flat_rows``.
+    laplace_rows : ndarray of bool, shape (n_rows,)
+        ``laplace`` of the parameter of each entry of ``flat_rows``.
     """
 
     index: np.ndarray
@@ -72,23 +88,41 @@ class NoiseProfile:
     lb: np.ndarray
     ub: np.ndarray
     keep: np.ndarray
+    flat_rows: np.ndarray
+    counts: np.ndarray
+    starts: np.ndarray
+    laplace_rows: np.ndarray
 
-    def __post_init__(self) -> None:
-        # One gather and one segmented sum per evaluation, not one per parameter.
-        counts = np.array([r.size for r in self.rows], dtype=int)
-        object.__setattr__(self, "_all_rows", np.concatenate(self.rows))
-        object.__setattr__(self, "_counts", counts)
-        object.__setattr__(self, "_starts", np.concatenate(([0], np.cumsum(counts)[:-1])))
-        object.__setattr__(self, "_lap_rows", np.repeat(self.laplace, counts))
-
-    def set_optimum(self, x: np.ndarray, theta: np.ndarray, h: np.ndarray, sig: np.ndarray,
-                    zm: np.ndarray, tcode: np.ndarray) -> None:
-        """Put the optimal scales into ``x``, ``theta`` and ``sig`` (in place).
+    @classmethod
+    def create(cls, *, index: np.ndarray, names: tuple[str, ...],
+               rows: tuple[np.ndarray, ...], laplace: np.ndarray, codes: np.ndarray,
+               lb: np.ndarray, ub: np.ndarray, keep: np.ndarray) -> NoiseProfile:
+        """A profile, with the arrays that gather its rows derived from ``rows``.
 
         Parameters
         ----------
-        x, theta : ndarray, shape (n_x,)
-            The point (optimizer space, native).
+        index, names, rows, laplace, codes, lb, ub, keep
+            As the attributes of the same names.
+
+        Returns
+        -------
+        NoiseProfile
+        """
+        # One gather and one segmented sum per evaluation, not one per parameter.
+        counts = np.array([r.size for r in rows], dtype=int)
+        return cls(index=index, names=names, rows=rows, laplace=laplace, codes=codes, lb=lb,
+                   ub=ub, keep=keep, flat_rows=np.concatenate(rows), counts=counts,
+                   starts=np.concatenate(([0], np.cumsum(counts)[:-1])),
+                   laplace_rows=np.repeat(laplace, counts))
+
+    def at_optimum(self, x: np.ndarray, h: np.ndarray, sig: np.ndarray, zm: np.ndarray,
+                   tcode: np.ndarray) -> np.ndarray:
+        """The point with the optimal scales in place.
+
+        Parameters
+        ----------
+        x : ndarray, shape (n_x,)
+            The point, optimizer space.
         h : ndarray, shape (n_meas,)
             Simulated observables, untransformed.
         sig : ndarray, shape (n_meas,)
@@ -98,34 +132,59 @@ class NoiseProfile:
         tcode : ndarray of int, shape (n_meas,)
             Each point's observable transformation.
 
-        Where a residual is not finite (a log-transformed observable <= 0) the
-        scale keeps its value in ``x``; the likelihood then reports that point.
+        Returns
+        -------
+        ndarray, shape (n_x,)
+            A copy of ``x``, the scales at their optimum clipped to their
+            bounds. Where a residual is not finite (a log-transformed
+            observable <= 0) the scale keeps its value; the likelihood then
+            reports that point.
         """
-        rows = self._all_rows
+        rows = self.flat_rows
         z, _ = transform(h[rows], tcode[rows])
         e = z - zm[rows]
         with np.errstate(invalid="ignore"):
             # per parameter: mean |e| (Laplace) or root mean square (normal)
-            sums = np.add.reduceat(np.where(self._lap_rows, np.abs(e), e * e), self._starts)
-        s = sums / self._counts
+            sums = np.add.reduceat(np.where(self.laplace_rows, np.abs(e), e * e), self.starts)
+        s = sums / self.counts
         s = np.where(self.laplace, s, np.sqrt(s))
         ok = np.isfinite(s)
         with np.errstate(divide="ignore", invalid="ignore"):
             xs = np.clip(to_scale(s, self.codes), self.lb, self.ub)
         ok &= np.isfinite(xs)
-        xs = np.where(ok, xs, x[self.index])
-        ts = unscale(xs, self.codes)
-        x[self.index] = xs
-        theta[self.index] = ts
-        sig[rows] = np.repeat(ts, self._counts)
+        out = x.copy()
+        out[self.index] = np.where(ok, xs, x[self.index])
+        return out
 
-    def reduce_jacobian(self, x: np.ndarray, res: np.ndarray, sres: np.ndarray) -> np.ndarray:
-        """d res / d x_r with the scales following their optimum.
+    def noise_scales(self, theta: np.ndarray, sig: np.ndarray) -> np.ndarray:
+        """The noise scales with each parameter's rows at its value.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (n_x,)
+            Native values (those of :meth:`at_optimum`'s point).
+        sig : ndarray, shape (n_meas,)
+            Noise scales of every data point.
+
+        Returns
+        -------
+        ndarray, shape (n_meas,)
+            A copy of ``sig``.
+        """
+        out = sig.copy()
+        out[self.flat_rows] = np.repeat(theta[self.index], self.counts)
+        return out
+
+    def reduce_jacobian(self, x: np.ndarray, theta: np.ndarray, res: np.ndarray,
+                        sres: np.ndarray) -> np.ndarray:
+        """Jacobian d res / d x_r with the scales following their optimum.
 
         Parameters
         ----------
         x : ndarray, shape (n_x,)
             The full point, scales at their optimum.
+        theta : ndarray, shape (n_x,)
+            Its native values.
         res : ndarray, shape (n_res,)
             Residuals at ``x``; the first ``n_meas`` are ``(z - zm)/sigma``.
         sres : ndarray, shape (n_res, n_x)
@@ -137,7 +196,8 @@ class NoiseProfile:
         """
         out = sres[:, self.keep].copy()
         xs = x[self.index]
-        ts = unscale(xs, self.codes)
+        ts = theta[self.index]
+        # sres's columns of the scales are by their optimizer coordinate
         dx_dt = 1.0 / dtheta_dx(ts, self.codes)
         for k, rows in enumerate(self.rows):
             if self.laplace[k] or xs[k] <= self.lb[k] or xs[k] >= self.ub[k]:
@@ -151,7 +211,8 @@ class NoiseProfile:
         return out
 
 
-def find_noise_profile(problem, plan) -> tuple[NoiseProfile | None, dict[str, str]]:
+def find_noise_profile(problem: Problem,
+                       plan: Plan) -> tuple[NoiseProfile | None, dict[str, str]]:
     """The free parameters that can be set in closed form, and why others cannot.
 
     Parameters
@@ -175,13 +236,14 @@ def find_noise_profile(problem, plan) -> tuple[NoiseProfile | None, dict[str, st
     in_formula: set[int] = set()  # columns inside a noise formula (not the whole scale)
     for g in plan.groups:
         fe = g.noise
-        if fe.kernel.kind == "const":
+        if fe.kernel.kind is KernelKind.CONST:
             continue
         ops = fe.operands
-        if fe.kernel.kind == "name" and ops[0].flat is None and not ops[0].quantities:
+        if fe.kernel.kind is KernelKind.NAME and ops[0].flat is None and not ops[0].quantities:
             op = ops[0]
-            for col in np.unique(op._tcol).tolist():
-                exact.setdefault(col, []).append(g.rows[op._tpos[op._tcol == col]])
+            cols = op.theta_columns
+            for col in np.unique(cols).tolist():
+                exact.setdefault(col, []).append(g.rows[op.theta_positions[cols == col]])
         else:
             for op in ops:
                 in_formula |= _operand_deps(op)
@@ -212,23 +274,24 @@ def find_noise_profile(problem, plan) -> tuple[NoiseProfile | None, dict[str, st
     lb = np.asarray(problem.lb, float)[index]
     ub = np.asarray(problem.ub, float)[index]
     keep = np.array([i for i in range(n) if i not in set(index.tolist())], dtype=int)
-    return NoiseProfile(index, tuple(free[c].id for c in index.tolist()),
-                        tuple(r for _, r, _ in chosen),
-                        np.array([lap for _, _, lap in chosen], dtype=bool), codes, lb, ub,
-                        keep), why
+    return NoiseProfile.create(
+        index=index, names=tuple(free[c].id for c in index.tolist()),
+        rows=tuple(r for _, r, _ in chosen),
+        laplace=np.array([lap for _, _, lap in chosen], dtype=bool), codes=codes, lb=lb,
+        ub=ub, keep=keep), why
 
 
-def _operand_deps(op) -> set[int]:
+def _operand_deps(op: Operand) -> set[int]:
     """Theta columns a formula operand depends on (model outputs excluded)."""
     if op.flat is not None:
         return set()
-    deps = set(op._tcol.tolist())
+    deps = set(op.theta_columns.tolist())
     for _, q in op.quantities:
         deps |= set(q.deps)
     return deps
 
 
-def _deps_outside_noise(problem, plan) -> dict[int, str]:
+def _deps_outside_noise(problem: Problem, plan: Plan) -> dict[int, str]:
     """Theta columns that enter anything but noise scales, with where."""
     out: dict[int, str] = {}
     for exp in plan.experiments:
@@ -254,7 +317,7 @@ class ProfiledObjective:
     """The objective on the coordinates a :class:`NoiseProfile` leaves.
 
     Called like :class:`~bngfit.objective.Objective` with ``x_r`` of shape
-    ``(n_x - k,)``; each :class:`~bngfit.objective.Evaluation` it returns is on
+    ``(n_x - k,)``; each :class:`~bngfit.objective._evaluation.Evaluation` it returns is on
     those coordinates and keeps the full one (``Evaluation.full``, whose ``x``
     holds the closed-form scales).
 
@@ -264,7 +327,7 @@ class ProfiledObjective:
     profile : NoiseProfile
     """
 
-    def __init__(self, objective, profile: NoiseProfile) -> None:
+    def __init__(self, objective: Objective, profile: NoiseProfile) -> None:
         self.objective = objective
         self.profile = profile
         self.problem = objective.problem
@@ -273,7 +336,7 @@ class ProfiledObjective:
         self._template = np.zeros(n)
         # Any in-bounds value: every evaluation replaces it.
         self._template[profile.index] = 0.5 * (profile.lb + profile.ub)
-        self._cache = None
+        self._cache: tuple[np.ndarray, int, Evaluation] | None = None
 
     @property
     def x_names(self) -> list[str]:
@@ -282,12 +345,33 @@ class ProfiledObjective:
         return [names[i] for i in self.profile.keep.tolist()]
 
     def full_point(self, x_r: np.ndarray) -> np.ndarray:
-        """A full point with ``x_r`` in place (the noise scales not yet set)."""
+        """A full point with ``x_r`` in place (the noise scales not yet set).
+
+        Parameters
+        ----------
+        x_r : ndarray, shape (n_x - k,)
+
+        Returns
+        -------
+        ndarray, shape (n_x,)
+        """
         x = self._template.copy()
         x[self.profile.keep] = x_r
         return x
 
-    def __call__(self, x_r, sensi: int = 1) -> Evaluation:
+    def __call__(self, x_r: Sequence[float] | np.ndarray, sensi: int = 1) -> Evaluation:
+        """Evaluate at ``x_r``, the noise scales at their optimum.
+
+        Parameters
+        ----------
+        x_r : array_like, shape (n_x - k,)
+        sensi : {0, 1}
+
+        Returns
+        -------
+        Evaluation
+            On the reduced coordinates; ``full`` is the full-space evaluation.
+        """
         x_r = np.array(x_r, dtype=float)
         if x_r.shape != self.profile.keep.shape:
             raise ValueError(f"x must have shape {self.profile.keep.shape}, got {x_r.shape}")
@@ -298,19 +382,22 @@ class ProfiledObjective:
                     sensi or cev.status != EvalStatus.INVALID_GRADIENT):
                 return cev
         full = self.objective.evaluate_profiled(self.full_point(x_r), sensi, self.profile)
-        keep = self.profile.keep
-        grad = None if full.grad is None else full.grad[keep]
-        deferred = None
+        grad = None if full.grad is None else full.grad[self.profile.keep]
+        residuals = None
         if self.has_residuals and full.ok:
-            def deferred(full=full):
-                res, sres = full.res, full.sres
-                if sres is None:
-                    return res, None
-                return res, self.profile.reduce_jacobian(full.x, res, sres)
-        ev = Evaluation(x_r, full.fval, grad, None, None, full.chi2, full.simulation,
-                        full.sigma, full.status, full.message, _deferred=deferred, full=full)
+            residuals = LazyResiduals(lambda: self._reduced_residuals(full))
+        ev = Evaluation(x=x_r, fval=full.fval, grad=grad, chi2=full.chi2,
+                        simulation=full.simulation, sigma=full.sigma, status=full.status,
+                        message=full.message, residuals=residuals, full=full)
         self._cache = (x_r.copy(), int(sensi), ev)
         return ev
+
+    def _reduced_residuals(self, full: Evaluation) -> ResidualPair:
+        res, sres = full.res, full.sres
+        if sres is None:
+            return res, None
+        return res, self.profile.reduce_jacobian(full.x, self.problem.to_native(full.x),
+                                                 res, sres)
 
     def clear_cache(self) -> None:
         """Forget the last evaluation (and the objective's)."""
@@ -328,21 +415,49 @@ class Space:
         None: the optimizer sees every free parameter.
     """
 
-    def __init__(self, objective, profile: NoiseProfile | None) -> None:
+    def __init__(self, objective: Objective, profile: NoiseProfile | None) -> None:
         self.profile = profile
         self.objective = objective if profile is None else ProfiledObjective(objective, profile)
 
     def reduce(self, x: np.ndarray) -> np.ndarray:
-        """The optimizer's coordinates of full points, shape (..., n_opt)."""
+        """The optimizer's coordinates of full points.
+
+        Parameters
+        ----------
+        x : array_like, shape (..., n_x)
+
+        Returns
+        -------
+        ndarray, shape (..., n_opt)
+        """
         x = np.asarray(x, float)
         return x if self.profile is None else x[..., self.profile.keep]
 
     @staticmethod
-    def full(ev):
-        """The full-space evaluation behind an optimizer's evaluation."""
+    def full(ev: Evaluation) -> Evaluation:
+        """The full-space evaluation behind an optimizer's evaluation.
+
+        Parameters
+        ----------
+        ev : Evaluation
+
+        Returns
+        -------
+        Evaluation
+        """
         return ev if ev.full is None else ev.full
 
 
-def noise_profile(objective) -> NoiseProfile | None:
-    """The closed-form noise parameters of an objective's problem (None: none)."""
+def noise_profile(objective: Objective) -> NoiseProfile | None:
+    """The closed-form noise parameters of an objective's problem.
+
+    Parameters
+    ----------
+    objective : Objective
+
+    Returns
+    -------
+    NoiseProfile or None
+        None where no parameter qualifies.
+    """
     return find_noise_profile(objective.problem, objective.plan)[0]

@@ -1,18 +1,25 @@
-"""The objective: negative log-likelihood, exact gradient, residuals and Jacobian.
+"""The objective: a sum of terms, with exact gradients, residuals and Jacobian.
 
-``Objective(problem)(x, sensi=1)`` runs one bngsim simulation per experiment
-(with forward sensitivities when ``sensi=1``) and returns an
-:class:`Evaluation`. Conventions (``../shared/docs/design.md``): residuals
-``rho = (z - zm)/sigma``, ``J = d rho / d x``, gradient ``J^T rho`` of
-``0.5*||rho||^2``; the reported ``fval`` is the full negative log-likelihood.
-The scale chain ``d theta / d x`` is applied once, at the end.
+``Objective(problem)(x, sensi=1)`` maps ``x`` (optimizer space) to native
+parameter values ``theta`` (:meth:`Problem.to_native
+<bngfit.problem.Problem.to_native>`), runs one bngsim simulation per experiment
+(with forward sensitivities when ``sensi=1``), computes the observables and
+noise scales at the measurements (normalized where asked), and sums its terms
+(:mod:`bngfit.objective._terms`): the likelihood of the data, the trajectory
+penalties. Each term gives its value and derivatives with respect to theta; the
+chain rule to optimizer space, ``d theta / d x``, is applied once, here, to
+the summed gradient and the stacked residual Jacobian.
+
+Conventions (``../shared/docs/design.md``): residuals ``rho = (z - zm)/sigma``,
+``J = d rho / d x``, gradient ``J^T rho`` of ``0.5*||rho||^2``; the reported
+``fval`` is the full negative log-likelihood.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import math
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,61 +31,26 @@ from bngfit.likelihood._noise import (
     LOG_2PI,
     SIGMA_RES_OFFSET,
     TRANSFORM_CODE,
-    kernel_terms,
-    log_jacobian_term,
-    transform,
-    transform_one,
 )
-from bngfit.observe._transforms import normalize, normalize_values
+from bngfit.observe._transforms import normalize
 from bngfit.plan._compile import compile_plan
-from bngfit.problem._problem import SHAPE_FAMILIES, NoiseFamily, Problem
-from bngfit.problem._scales import dtheta_dx, scale_codes, unscale
+from bngfit.problem._problem import SHAPE_FAMILIES, Problem
+from bngfit.problem._scales import dtheta_dx, scale_codes
 from bngfit.simulate._engine import Engine, SolverSettings
 
-from ._evaluation import Evaluation
-from ._status import EvalStatus, nonfinite_message
+from ._data import DataLikelihood
+from ._evaluation import Evaluation, LazyResiduals, ResidualPair
+from ._status import EvalStatus, nonfinite_message, status_message
+from ._terms import Contribution, Observation, Term, TrajectoryPenalties
+
+if TYPE_CHECKING:
+    from ._hierarchical import NoiseProfile
+
+# Evaluation and the noise constants stay importable from here.
+__all__ = ["CODE_KERNEL", "FAMILY_CODE", "LN10", "LOG_2PI", "SHAPE_FAMILIES",
+           "SIGMA_RES_OFFSET", "TRANSFORM_CODE", "Evaluation", "Objective"]
 
 log = logging.getLogger(__name__)
-
-
-def _shape_vectors(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
-    """Each measurement's noise shape parameter: constants, and free-parameter indices.
-
-    Returns
-    -------
-    const : ndarray, shape (n_meas,)
-        The value where it is fixed (1.0 where the family has no shape).
-    idx : ndarray of int, shape (n_meas,)
-        Index into theta where it is a free parameter, else -1.
-
-    Raises
-    ------
-    UnsupportedError
-        A shape family without a shape, or a shape naming no problem parameter.
-    """
-    from bngfit.errors import UnsupportedError
-
-    free = {p.id: i for i, p in enumerate(problem.free)}
-    nominal = {p.id: p.nominal for p in problem.parameters}
-    per_obs = {}
-    for o in problem.observables.values():
-        if o.family in SHAPE_FAMILIES and o.shape is None:
-            raise UnsupportedError(f"noise family {o.family.value} needs a shape parameter",
-                                   id=o.id)
-        shape = 1.0 if o.shape is None else o.shape
-        if isinstance(shape, str):
-            if shape in free:
-                per_obs[o.id] = (0.0, free[shape])
-            elif shape in nominal:
-                per_obs[o.id] = (float(nominal[shape]), -1)
-            else:
-                raise UnsupportedError(f"shape parameter '{shape}' is no problem parameter",
-                                       id=o.id, value=shape)
-        else:
-            per_obs[o.id] = (float(shape), -1)
-    pairs = [per_obs[o] for o in problem.measurements.observable]
-    return (np.array([c for c, _ in pairs], dtype=float),
-            np.array([i for _, i in pairs], dtype=int))
 
 
 def _concat(parts: list[np.ndarray], empty_shape: tuple[int, ...]) -> np.ndarray:
@@ -89,8 +61,29 @@ def _concat(parts: list[np.ndarray], empty_shape: tuple[int, ...]) -> np.ndarray
     return np.concatenate(parts)
 
 
+class _Failed(Exception):
+    """No observation at this point: a simulation failed or a normalization is undefined."""
+
+    def __init__(self, status: EvalStatus, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def _stacked(builders: list[Callable[[], ResidualPair]],
+             chain: np.ndarray | None) -> ResidualPair:
+    """The terms' residuals one after the other, the Jacobian in optimizer space."""
+    pairs = [build() for build in builders]
+    if len(pairs) == 1:
+        res, sres = pairs[0]
+    else:
+        res = np.concatenate([r for r, _ in pairs])
+        sres = None if chain is None else np.concatenate([s for _, s in pairs])
+    return res, (None if chain is None else sres * chain)
+
+
 class Objective:
-    """Negative log-likelihood of a problem's data in optimizer space.
+    """Negative log-likelihood of a problem's data, plus its penalties, in optimizer space.
 
     Parameters
     ----------
@@ -107,6 +100,12 @@ class Objective:
         :attr:`Problem.models <bngfit.problem.Problem.models>` order.
     engine : Engine
         The first (for single-model problems, the only) one.
+    likelihood : DataLikelihood
+        The data's term.
+    terms : tuple of Term
+        Every term summed, the likelihood first (:mod:`bngfit.objective._terms`).
+    has_residuals : bool
+        Every term has a residual form: evaluations carry ``res`` and ``sres``.
     """
 
     def __init__(
@@ -126,41 +125,38 @@ class Objective:
         self.engine = self.engines[0]
         self._runs = tuple(self.engines[e.model].run for e in self.plan.experiments)
         self._shares_pre = any(e.pre for e in self.plan.experiments)
-        meas = problem.measurements
-        obs = problem.observables
         self._codes = scale_codes(problem.x_scales)
-        self._tcode = np.array([TRANSFORM_CODE[obs[o].transform] for o in meas.observable],
-                               dtype=int)
-        self._fcode = np.array([FAMILY_CODE[obs[o].family] for o in meas.observable],
-                               dtype=int)
-        self._zm, _ = transform(meas.value, self._tcode)
-        self._const = float(np.sum(log_jacobian_term(meas.value, self._tcode)))
-        # Trajectory penalties (qualitative constraints) are no sum of squares.
-        self.has_residuals = (all(o.family is NoiseFamily.NORMAL for o in obs.values())
-                              and not problem.penalties)
-        self._n_x = len(problem.x_names)
-        # Fast paths (same numbers): no transform at all, one noise family.
-        self._all_lin = not np.any(self._tcode)
-        tcodes = set(self._tcode.tolist())
-        self._tuniform = tcodes.pop() if len(tcodes) == 1 else None
         self._all_log10 = bool(np.all(self._codes == 2))
-        families = set(self._fcode.tolist())
-        self._kernel = CODE_KERNEL.get(families.pop()) if len(families) == 1 else None
-        self._shape_const, self._shape_idx = _shape_vectors(problem)
-        self._has_shape = any(o.family in SHAPE_FAMILIES for o in obs.values())
-        # The commonest case, Gaussian noise on untransformed observables, has a
-        # fused path with fewer array passes; the general path stays the
-        # reference and diagnoses invalid values.
-        self._gauss_lin = self._all_lin and self.has_residuals
-        self._gauss_const = 0.5 * LOG_2PI * len(meas) + self._const
-        self._cache: tuple | None = None
+        self._n_x = len(problem.x_names)
+        self.likelihood = DataLikelihood(problem, self.plan)
+        terms: list[Term] = [self.likelihood]
+        if self.plan.penalties:
+            terms.append(TrajectoryPenalties(self.plan.penalties))
+        self.terms: tuple[Term, ...] = tuple(terms)
+        self.has_residuals = all(t.has_residuals for t in self.terms)
+        self._cache: tuple[np.ndarray, int, Evaluation] | None = None
 
     @property
     def x_names(self) -> list[str]:
         """Free parameter ids, length n_x."""
         return self.problem.x_names
 
-    def __call__(self, x, sensi: int = 1) -> Evaluation:
+    def add_term(self, term: Term) -> None:
+        """Add a term to the sum (it follows the problem's own terms).
+
+        Parameters
+        ----------
+        term : Term
+            Its derivatives are with respect to native parameter values; the
+            objective takes them to optimizer space. Noise parameters set in
+            closed form (:mod:`bngfit.objective._hierarchical`) assume the term does not
+            depend on them.
+        """
+        self.terms = (*self.terms, term)
+        self.has_residuals = self.has_residuals and term.has_residuals
+        self._cache = None
+
+    def __call__(self, x: Sequence[float] | np.ndarray, sensi: int = 1) -> Evaluation:
         """Evaluate at ``x`` (optimizer space).
 
         Parameters
@@ -192,7 +188,8 @@ class Objective:
         """Forget the last evaluation (the one-point cache)."""
         self._cache = None
 
-    def evaluate_profiled(self, x, sensi: int, profile) -> Evaluation:
+    def evaluate_profiled(self, x: Sequence[float] | np.ndarray, sensi: int,
+                          profile: NoiseProfile) -> Evaluation:
         """Evaluate with some noise scales set to their optimum (no caching).
 
         Parameters
@@ -210,10 +207,49 @@ class Objective:
         """
         return self._evaluate(np.array(x, dtype=float), bool(sensi), profile)
 
+    def simulate(self, x: Sequence[float] | np.ndarray) -> Evaluation:
+        """Evaluate without sensitivities (for simulation tables).
+
+        Parameters
+        ----------
+        x : array_like, shape (n_x,)
+
+        Returns
+        -------
+        Evaluation
+        """
+        return self(x, sensi=0)
+
     # ----------------------------------------------------------------- core
-    def _evaluate(self, x: np.ndarray, sensi: bool, profile=None) -> Evaluation:
+    def _evaluate(self, x: np.ndarray, sensi: bool,
+                  profile: NoiseProfile | None = None) -> Evaluation:
+        theta = self.problem.to_native(x)
+        try:
+            observed = self._observe(theta, sensi)
+        except _Failed as failure:
+            return self._failed(x, sensi, failure.status, failure.detail)
+        if profile is not None:
+            # The simulation does not depend on these scales: set them from it.
+            x = profile.at_optimum(x, observed.h, observed.sigma, self.likelihood.measured,
+                                   self.likelihood.transform_codes)
+            theta = self.problem.to_native(x)
+            observed = observed._replace(theta=theta,
+                                         sigma=profile.noise_scales(theta, observed.sigma))
+        parts = []
+        for term in self.terms:
+            part = term.evaluate(observed, sensi)
+            if not part.ok:
+                return self._failed(x, sensi, part.status, part.message)
+            parts.append(part)
+        return self._combine(x, observed, parts, sensi)
+
+    def _observe(self, theta: np.ndarray, sensi: bool) -> Observation:
+        """Simulate every experiment and compute the observables at the measurements.
+
+        Raises :class:`_Failed` where a simulation fails or a normalization is
+        undefined.
+        """
         plan = self.plan
-        theta = 10.0**x if self._all_log10 else unscale(x, self._codes)
         theta_list = theta.tolist()
         nth = plan.n_theta
         ys = []
@@ -231,8 +267,7 @@ class Objective:
                     f" (pre-equilibration '{exp.preeq_id}')" if exp.preeq_id else "") + (
                     f" of model '{list(self.problem.models)[exp.model]}'"
                     if len(self.engines) > 1 else "")
-                return self._failed(x, sensi, EvalStatus.SIMULATION_FAILED,
-                                    f"{where}: {err}")
+                raise _Failed(EvalStatus.SIMULATION_FAILED, f"{where}: {err}") from None
             ys.append(y.reshape(-1))
             if sensi:
                 dys.append(dy.reshape(-1, nth))
@@ -242,183 +277,49 @@ class Objective:
         if plan.normalizations:
             h, dh, why = normalize(plan.normalizations, h, dh, y_flat, dy_flat)
             if why is not None:
-                return self._failed(x, sensi, EvalStatus.INVALID_VALUE, why)
-        if profile is not None:
-            # The simulation does not depend on these scales: set them from it.
-            profile.set_optimum(x, theta, h, sig, self._zm, self._tcode)
-        ev = self._likelihood(x, theta, h, dh, sig, dsig, sensi)
-        if plan.penalties and ev.ok:
-            ev = self._add_penalties(ev, theta, y_flat, dy_flat, sensi)
-        if sensi and ev.ok and not np.isfinite(ev.grad).all():
+                raise _Failed(EvalStatus.INVALID_VALUE, why)
+        return Observation(theta=theta, y=y_flat, dy=dy_flat, h=h, dh=dh, sigma=sig,
+                           dsigma=dsig)
+
+    def _chain(self, theta: np.ndarray) -> np.ndarray:
+        """Diagonal of d theta / d x, shape (n_x,)."""
+        return theta * LN10 if self._all_log10 else dtheta_dx(theta, self._codes)
+
+    def _combine(self, x: np.ndarray, observed: Observation, parts: list[Contribution],
+                 sensi: bool) -> Evaluation:
+        """Sum the terms' contributions and take their derivatives to optimizer space.
+
+        The one place the scale chain ``d theta / d x`` is applied: to the summed
+        gradient and to the stacked residual Jacobian.
+        """
+        fval, grad, chi2 = parts[0].fval, parts[0].grad, parts[0].chi2
+        for part in parts[1:]:
+            fval += part.fval
+            chi2 += part.chi2
+            if sensi:
+                grad = grad + part.grad
+        chain = None
+        if sensi:
+            chain = self._chain(observed.theta)
+            grad = grad * chain
+        residuals = None
+        if self.has_residuals:
+            builders = [part.residuals for part in parts]
+            residuals = LazyResiduals(lambda: _stacked(builders, chain))
+        ev = Evaluation(x=x, fval=fval, grad=grad, chi2=chi2, simulation=observed.h,
+                        sigma=observed.sigma, residuals=residuals)
+        if sensi and not np.isfinite(grad).all():
             # A finite value with a NaN/inf gradient is no direction to follow.
-            why = nonfinite_message("gradient", ev.grad, self.x_names)
+            why = nonfinite_message("gradient", grad, self.x_names)
             log.debug("evaluation invalid at x=%s: %s", x, why)
-            return dataclasses.replace(ev, _res=None, _sres=None, _deferred=None,
-                                       status=EvalStatus.INVALID_GRADIENT, message=why)
+            return ev.rejected(EvalStatus.INVALID_GRADIENT, why)
         return ev
 
-    def _add_penalties(self, ev: Evaluation, theta, y, dy, sensi) -> Evaluation:
-        """Add the trajectory penalties (and their gradients) to an evaluation."""
-        total = 0.0
-        g = np.zeros(theta.size) if sensi else None
-        for spec in self.plan.penalties:
-            series, dseries = {}, {}
-            for name, ref, norm in zip(spec.names, spec.refs, spec.norms, strict=True):
-                v = y[ref]
-                dv = dy[ref] if sensi else None
-                if norm is not None:
-                    kind, nref = norm
-                    v, dv, why = normalize_values(kind, y[nref], dy[nref] if sensi else None,
-                                                  v, dv, f"'{name}' in {spec.penalty.label}")
-                    if why is not None:
-                        return self._failed(ev.x, sensi, EvalStatus.INVALID_VALUE, why)
-                series[name], dseries[name] = v, dv
-            value, dvalue = spec.penalty.evaluate(spec.t, series)
-            if not np.isfinite(value):
-                return self._failed(ev.x, sensi, EvalStatus.INVALID_VALUE,
-                                    f"{spec.penalty.label}: the penalty is {value}")
-            total += float(value)
-            if sensi:
-                for name, d in dvalue.items():
-                    g += np.asarray(d, float) @ dseries[name]
-        grad = None
-        if sensi:
-            chain = theta * LN10 if self._all_log10 else dtheta_dx(theta, self._codes)
-            grad = ev.grad + g * chain
-        return dataclasses.replace(ev, fval=ev.fval + total, grad=grad)
-
-    def _failed(self, x, sensi, status, message) -> Evaluation:
+    def _failed(self, x: np.ndarray, sensi: bool, status: EvalStatus,
+                detail: str) -> Evaluation:
         n = self.plan.n_meas
-        nan = np.full(x.size, np.nan) if sensi else None
+        message = status_message(status, detail)
         log.debug("evaluation failed at x=%s: %s", x, message)
-        return Evaluation(x, float("inf"), nan, None, None, float("inf"), np.full(n, np.nan),
-                          np.full(n, np.nan), status, message)
-
-    def _likelihood(self, x, theta, h, dh, sig, dsig, sensi) -> Evaluation:
-        if self._gauss_lin:
-            ev = self._likelihood_gauss(x, theta, h, dh, sig, dsig, sensi)
-            if ev is not None:
-                return ev
-        return self._likelihood_general(x, theta, h, dh, sig, dsig, sensi)
-
-    def _likelihood_gauss(self, x, theta, h, dh, sig, dsig, sensi) -> Evaluation | None:
-        """Gaussian noise, no transforms: sum(log sigma + rho^2/2) + const.
-
-        The gradient is ``sres.T @ res`` (the convention pin) written out:
-        ``(rho/sigma) @ dh + ((1 - rho^2)/sigma) @ dsigma``, the second term
-        being the residual rows ``rho`` and the sigma rows
-        ``sqrt(2 log sigma + c)`` together. ``res`` and ``sres`` themselves
-        are built only when read. Returns None where a value is invalid (the
-        general path says which).
-        """
-        if not (sig.size and sig.min() > 0.0):  # also False for NaN
-            return None
-        inv = 1.0 / sig
-        rho = (h - self._zm) * inv
-        chi2 = float(rho @ rho)
-        logsig = np.log(sig)
-        fval = 0.5 * chi2 + float(logsig.sum()) + self._gauss_const
-        if not math.isfinite(fval):
-            return None
-        rows = self.plan.sigma_rows
-        grad = chain = None
-        if sensi:
-            chain = theta * LN10 if self._all_log10 else dtheta_dx(theta, self._codes)
-            a = rho * inv
-            g = a @ dh
-            if rows.size:  # dsigma is zero outside these rows
-                g += (inv - a * rho) @ dsig
-            grad = g * chain
-
-        def residuals():
-            res = rho
-            sres = None
-            if rows.size:
-                sr = np.sqrt(2.0 * logsig[rows] + SIGMA_RES_OFFSET)
-                res = np.concatenate((rho, sr))
-            if chain is not None:
-                drho = (dh - rho[:, None] * dsig) * inv[:, None]
-                if rows.size:
-                    # d sr = d sigma / (sigma sr): sr * d sr is the log sigma term's gradient
-                    drho = np.concatenate((drho, dsig[rows] * (inv[rows] / sr)[:, None]))
-                sres = drho * chain
-            return res, sres
-
-        return Evaluation(x, fval, grad, None, None, chi2, h, sig, _deferred=residuals)
-
-    def _likelihood_general(self, x, theta, h, dh, sig, dsig, sensi) -> Evaluation:
-        meas = self.problem.measurements
-        if self._all_lin:
-            z, dz_dh = h, None
-        elif self._tuniform is not None:
-            z, dz_dh = transform_one(h, self._tuniform, bool(sensi))
-        else:
-            z, dz_dh = transform(h, self._tcode)
-        if not np.isfinite(z).all():
-            i = int(np.nonzero(~np.isfinite(z))[0][0])
-            why = ("its formula has no finite value there" if not np.isfinite(h[i])
-                   else "not valid under its transformation")
-            return self._failed(x, sensi, EvalStatus.INVALID_VALUE,
-                                f"observable '{meas.observable[i]}' is {h[i]:.6g} at "
-                                f"measurement line {meas.rows[i]}, {why}")
-        if not (np.isfinite(sig).all() and (sig > 0).all()):
-            i = int(np.nonzero(~(np.isfinite(sig) & (sig > 0)))[0][0])
-            return self._failed(x, sensi, EvalStatus.INVALID_VALUE,
-                                f"noise of observable '{meas.observable[i]}' is {sig[i]:.6g} "
-                                f"at measurement line {meas.rows[i]}; sigma must be finite and > 0")
-        zm = self._zm
-        d_dk = None
-        if self._has_shape:
-            idx = self._shape_idx
-            shape = np.where(idx >= 0, theta[np.maximum(idx, 0)], self._shape_const)
-            with np.errstate(all="ignore"):
-                nllh, d_dz, d_ds, d_dk = kernel_terms(self._fcode, z, zm, sig, shape)
-        elif self._kernel is not None:
-            nllh, d_dz, d_ds = self._kernel(z, zm, sig)
-        else:
-            nllh, d_dz, d_ds = kernel_terms(self._fcode, z, zm, sig)
-        fval = float(nllh.sum()) + self._const
-        if not math.isfinite(fval):
-            i = int(np.nonzero(~np.isfinite(nllh))[0][0])
-            return self._failed(x, sensi, EvalStatus.INVALID_VALUE,
-                                f"the likelihood of observable '{meas.observable[i]}' at "
-                                f"measurement line {meas.rows[i]} is not finite (simulated "
-                                f"{h[i]:.6g}; a negative-binomial mean and every shape "
-                                "parameter must be > 0)")
-        rho = (z - zm) / sig
-        chi2 = float(rho @ rho)
-        grad = chain = None
-        if sensi:
-            chain = theta * LN10 if self._all_log10 else dtheta_dx(theta, self._codes)
-            # d nllh/dz * dz/dh folded into one weight vector: d_dz @ (dz_dh * dh)
-            w = d_dz if dz_dh is None else d_dz * dz_dh
-            g_theta = w @ dh + d_ds @ dsig
-            if d_dk is not None:
-                free = self._shape_idx >= 0
-                np.add.at(g_theta, self._shape_idx[free], d_dk[free])
-            grad = g_theta * chain
-        if not self.has_residuals:
-            return Evaluation(x, fval, grad, None, None, chi2, h, sig)
-        sigma_rows = self.plan.sigma_rows
-
-        def residuals():
-            res = rho
-            sres = None
-            if sigma_rows.size:
-                sr = np.sqrt(2.0 * np.log(sig[sigma_rows]) + SIGMA_RES_OFFSET)
-                res = np.concatenate((rho, sr))
-            if chain is not None:
-                dz = dh if dz_dh is None else dz_dh[:, None] * dh
-                drho = (dz - rho[:, None] * dsig) / sig[:, None]
-                if sigma_rows.size:
-                    dsr = dsig[sigma_rows] / (sig[sigma_rows] * sr)[:, None]
-                    drho = np.concatenate((drho, dsr))
-                sres = drho * chain[None, :]
-            return res, sres
-
-        return Evaluation(x, fval, grad, None, None, chi2, h, sig, _deferred=residuals)
-
-    # ------------------------------------------------------------- helpers
-    def simulate(self, x) -> Evaluation:
-        """Evaluate without sensitivities (for simulation tables)."""
-        return self(x, sensi=0)
+        return Evaluation(x=x, fval=float("inf"), grad=np.full(x.size, np.nan) if sensi else None,
+                          chi2=float("inf"), simulation=np.full(n, np.nan),
+                          sigma=np.full(n, np.nan), status=status, message=message)

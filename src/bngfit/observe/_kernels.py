@@ -10,7 +10,8 @@ which builds the operands.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 import sympy as sp
@@ -18,6 +19,28 @@ import sympy as sp
 from bngfit.problem._conditions import Quantity
 from bngfit.problem._formulas import Formula
 from bngfit.problem._mathfuncs import lambdify, prepare
+
+
+class _ThetaColumns:
+    """Where an operand's per-row values are free parameters (filled once, at construction)."""
+
+    __slots__ = ("columns", "positions", "single")
+
+    def __init__(self) -> None:
+        self.positions = np.zeros(0, dtype=int)
+        self.columns = np.zeros(0, dtype=int)
+        self.single = -1
+
+    def fill(self, theta_idx: np.ndarray) -> None:
+        """Derive positions, columns and the single column from ``theta_idx``."""
+        pos = np.nonzero(theta_idx >= 0)[0]
+        self.positions = pos
+        self.columns = theta_idx[pos]
+        # One free parameter at every row (the usual scale or offset): plain
+        # slicing instead of fancy indexing.
+        single = (pos.size == theta_idx.size and pos.size
+                  and np.all(self.columns == self.columns[0]))
+        self.single = int(self.columns[0]) if single else -1
 
 
 @dataclass(frozen=True)
@@ -34,57 +57,104 @@ class Operand:
     const: np.ndarray | None = None
     theta_idx: np.ndarray | None = None
     quantities: tuple[tuple[np.ndarray, Quantity], ...] = ()
+    _columns: _ThetaColumns = field(default_factory=_ThetaColumns, init=False, repr=False,
+                                    compare=False)
 
     def __post_init__(self) -> None:
         if self.flat is None:
-            pos = np.nonzero(self.theta_idx >= 0)[0]
-            object.__setattr__(self, "_tpos", pos)
-            object.__setattr__(self, "_tcol", self.theta_idx[pos])
-            # One free parameter at every row (the usual scale or offset): plain
-            # slicing instead of fancy indexing.
-            single = (pos.size == self.theta_idx.size and pos.size
-                      and np.all(self._tcol == self._tcol[0]))
-            object.__setattr__(self, "_tsingle", int(self._tcol[0]) if single else -1)
+            self._columns.fill(self.theta_idx)
+
+    @property
+    def theta_positions(self) -> np.ndarray:
+        """Rows whose value is a free parameter, shape (k,) (empty for model outputs)."""
+        return self._columns.positions
+
+    @property
+    def theta_columns(self) -> np.ndarray:
+        """The free parameter (theta column) at each of :attr:`theta_positions`, shape (k,)."""
+        return self._columns.columns
+
+    @property
+    def single_column(self) -> int:
+        """The theta column every row takes, or -1 where the rows differ."""
+        return self._columns.single
+
+    # plan.py reads the positions and columns under these names.
+    _tpos = theta_positions
+    _tcol = theta_columns
 
     @property
     def varies(self) -> bool:
         """Whether the values depend on theta."""
         if self.flat is not None:
             return True
-        return bool(self._tpos.size) or any(q.deps for _, q in self.quantities)
+        return bool(self.theta_positions.size) or any(q.deps for _, q in self.quantities)
 
     def values(self, y: np.ndarray, theta: np.ndarray) -> np.ndarray | float:
-        """Values at the rows, shape (n,), or one float where every row has it."""
+        """Values at the rows, shape (n,), or one float where every row has it.
+
+        Parameters
+        ----------
+        y : ndarray, shape (n_flat,)
+            All experiments' outputs, flat.
+        theta : ndarray, shape (n_theta,)
+            Native values of the free parameters.
+
+        Returns
+        -------
+        ndarray, shape (n,), or float
+        """
         if self.flat is not None:
             return y[self.flat]
-        if not self._tpos.size and not self.quantities:
+        cols = self._columns
+        if not cols.positions.size and not self.quantities:
             return self.const
-        if self._tsingle >= 0 and not self.quantities:
+        if cols.single >= 0 and not self.quantities:
             # one value for all rows: broadcasts. A numpy float, not a Python
             # one: 1/p at p = 0 is then inf (an invalid evaluation), never a
             # ZeroDivisionError.
-            return theta[self._tsingle]
+            return theta[cols.single]
         v = self.const.copy()
-        v[self._tpos] = theta[self._tcol]
+        v[cols.positions] = theta[cols.columns]
         for pos, q in self.quantities:
             v[pos] = q.eval(theta)[0]
         return v
+
+
+class KernelKind(StrEnum):
+    """How a formula is evaluated over the rows of a group (:data:`KERNEL_KINDS` says each)."""
+
+    CONST = "const"
+    NAME = "name"
+    PRODUCT = "product"
+    GENERAL = "general"
+
+    @property
+    def sentence(self) -> str:
+        """What the kind means, for humans (from :data:`KERNEL_KINDS`)."""
+        return KERNEL_KINDS[self]
+
+
+KERNEL_KINDS: dict[KernelKind, str] = {
+    KernelKind.CONST: "a number: the formula has no symbols",
+    KernelKind.NAME: "one symbol: its values are read, no function is called",
+    KernelKind.PRODUCT: "the product of two symbols: two multiplications",
+    KernelKind.GENERAL: "compiled numpy functions for the value and the partials needed",
+}
 
 
 @dataclass(frozen=True)
 class Kernel:
     """A formula compiled for evaluation over the rows of a group.
 
-    ``kind`` is ``"const"`` (no symbols: ``const`` is the value), ``"name"``
-    (the formula is one symbol: no call needed), ``"product"`` (the product
-    of its two symbols) or ``"general"``:
-    ``value_fn(*args)`` is the formula, ``partials_fn(*args)`` the list of its
-    partial derivatives by the operands ``wrt`` (those that vary with theta),
-    common subexpressions shared.
+    ``kind`` (:class:`KernelKind`): ``CONST`` (``const`` is the value),
+    ``NAME``, ``PRODUCT`` or ``GENERAL``: ``value_fn(*args)`` is the formula,
+    ``partials_fn(*args)`` the list of its partial derivatives by the operands
+    ``wrt`` (those that vary with theta), common subexpressions shared.
     """
 
     formula: Formula
-    kind: str
+    kind: KernelKind
     wrt: tuple[int, ...]
     const: float | None = None
     value_fn: Callable | None = None
@@ -126,13 +196,13 @@ def compile_kernel(formula: Formula, wrt: tuple[int, ...]) -> Kernel:
     if not syms:
         # numpy evaluates the constant exactly as the formula's own function does
         value = lambdify([], prepare(expr))()
-        k = Kernel(formula, "const", wrt, const=float(np.asarray(value, dtype=float)))
+        k = Kernel(formula, KernelKind.CONST, wrt, const=float(np.asarray(value, dtype=float)))
     elif len(syms) == 1 and expr == syms[0]:
-        k = Kernel(formula, "name", wrt)
+        k = Kernel(formula, KernelKind.NAME, wrt)
     elif len(syms) == 2 and expr == syms[0] * syms[1]:
         # A scaling factor times an output, the commonest observable: two
         # multiplications instead of two generated-function calls.
-        k = Kernel(formula, "product", wrt)
+        k = Kernel(formula, KernelKind.PRODUCT, wrt)
     else:
         # abs, sign, min, max in forms with numpy derivatives (subgradients at kinks)
         real = prepare(expr)
@@ -140,7 +210,7 @@ def compile_kernel(formula: Formula, wrt: tuple[int, ...]) -> Kernel:
         partials_fn = None
         if wrt:
             partials_fn = lambdify(syms, [sp.diff(real, syms[j]) for j in wrt], cse=True)
-        k = Kernel(formula, "general", wrt, value_fn=value_fn, partials_fn=partials_fn,
+        k = Kernel(formula, KernelKind.GENERAL, wrt, value_fn=value_fn, partials_fn=partials_fn,
                    warning_free=_warning_free(expr),
                    arrays=real.has(sp.And, sp.Or, sp.Xor))
     _KERNELS[key] = k
@@ -155,7 +225,8 @@ class FormulaEval:
     operands: tuple[Operand, ...]
     n: int
 
-    def evaluate(self, y: np.ndarray, dy: np.ndarray | None, theta: np.ndarray):
+    def evaluate(self, y: np.ndarray, dy: np.ndarray | None,
+                 theta: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Value (n,) and, with ``dy``, d value / d theta (n, n_theta).
 
         ``y`` (flat outputs of all experiments) and ``dy`` (their derivatives,
@@ -165,16 +236,16 @@ class FormulaEval:
         """
         k = self.kernel
         n = self.n
-        if k.kind == "const":
+        if k.kind is KernelKind.CONST:
             return np.full(n, k.const), (None if dy is None else np.zeros((n, theta.size)))
         args = [op.values(y, theta) for op in self.operands]
         if k.arrays:
             args = [np.broadcast_to(a, (n,)) for a in args]
-        if k.kind == "name":
+        if k.kind is KernelKind.NAME:
             value = args[0]
             if not isinstance(value, np.ndarray):
                 value = np.full(n, value)
-        elif k.kind == "product":
+        elif k.kind is KernelKind.PRODUCT:
             value = args[0] * args[1]
         else:
             value = k.value_fn(*args)
@@ -185,7 +256,7 @@ class FormulaEval:
             return value, None
         if not k.wrt:
             return value, np.zeros((n, theta.size))
-        if k.kind == "product":
+        if k.kind is KernelKind.PRODUCT:
             partials = [args[1 - j] for j in k.wrt]
         else:
             partials = (1.0,) if k.partials_fn is None else k.partials_fn(*args)
@@ -211,10 +282,11 @@ class FormulaEval:
 def _add_param_grad(op: Operand, grad: np.ndarray, p: np.ndarray | float,
                     theta: np.ndarray) -> None:
     """Add ``p * d operand / d theta`` to ``grad`` (n, n_theta); ``p`` per row or one float."""
-    if op._tsingle >= 0:
-        grad[:, op._tsingle] += p
-    elif op._tpos.size:
-        grad[op._tpos, op._tcol] += p if isinstance(p, float) else p[op._tpos]
+    if op.single_column >= 0:
+        grad[:, op.single_column] += p
+    elif op.theta_positions.size:
+        pos = op.theta_positions
+        grad[pos, op.theta_columns] += p if isinstance(p, float) else p[pos]
     for pos, q in op.quantities:
         if q.deps:
             pp = p if isinstance(p, float) else p[pos, None]

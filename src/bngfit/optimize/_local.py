@@ -22,7 +22,7 @@ import numpy as np
 
 from bngfit.errors import parse_choice
 from bngfit.objective._objective import Evaluation, Objective
-from bngfit.objective._status import EvalStatus, nonfinite_message
+from bngfit.objective._status import EvalStatus, nonfinite_message, status_message
 from bngfit.result._types import StartStatus
 
 from ._fides_dense import dense_diagonals
@@ -449,12 +449,9 @@ def _finite_residuals(ev: Evaluation, names: list[str]) -> Evaluation:
     why = None
     if res is not None and not np.isfinite(res).all():
         i = int(np.nonzero(~np.isfinite(res))[0][0])
-        why = f"residual {i} is {res[i]}: the point is rejected"
+        why = status_message(EvalStatus.INVALID_GRADIENT, f"residual {i} is {res[i]}")
     elif sres is not None:
         why = nonfinite_message("residual Jacobian", sres, names)
     if why is None:
         return ev
-    # The same point without residuals, rejected (built through the public
-    # constructor: Evaluation offers no method for this).
-    return Evaluation(ev.x, ev.fval, ev.grad, None, None, ev.chi2, ev.simulation, ev.sigma,
-                      EvalStatus.INVALID_GRADIENT, why, full=ev.full)
+    return ev.rejected(EvalStatus.INVALID_GRADIENT, why)

@@ -1,24 +1,22 @@
-"""Formulas from input files: parsed by a grammar, compiled with their partials.
+"""Formulas from input files, parsed by a grammar.
 
 Text from files is parsed by libpetab's grammar-based parser
 (:func:`petab.v1.math.sympify_petab`), which accepts arithmetic, functions and
 names and refuses anything else; it is never passed to ``eval``. The sympy tree
-is then differentiated symbolically and compiled to vectorised numpy functions,
-so every formula comes with exact partial derivatives.
+is differentiated symbolically and compiled to vectorised numpy functions where
+it is evaluated (:mod:`bngfit.observe._kernels`), so every formula comes with exact
+partial derivatives.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
 
 from bngfit.errors import InputError
-
-from ._mathfuncs import lambdify, prepare
 
 # The placeholder convention of observable and noise formulas (PEtab's, which
 # every reader produces): ``observableParameter{n}_{observableId}`` and
@@ -34,12 +32,17 @@ def placeholder(kind: str, n: int, observable: str) -> str:
 
 @dataclass(frozen=True)
 class Formula:
-    """A parsed formula with its compiled value and partial derivatives.
+    """A parsed formula.
+
+    Its value and partial derivatives are compiled where it is evaluated, for
+    the operands that need them (:func:`bngfit.observe._kernels.compile_kernel`).
 
     Attributes
     ----------
     text : str
         The formula as written.
+    expr : sympy.Expr
+        The parsed expression, its symbols plain (no assumptions).
     symbols : tuple of str
         The free names of the formula, in a fixed order (sorted).
     """
@@ -47,36 +50,11 @@ class Formula:
     text: str
     expr: sp.Expr = field(repr=False)
     symbols: tuple[str, ...]
-    _value: Callable = field(repr=False, compare=False)
-    _partials: tuple[Callable, ...] = field(repr=False, compare=False)
 
     @property
     def constant(self) -> float | None:
         """The formula's value if it has no free names, else None."""
         return float(self.expr) if not self.symbols else None
-
-    def evaluate(self, args: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Value and partials at ``n`` points.
-
-        Parameters
-        ----------
-        args : list of ndarray
-            One array of shape (n,) per entry of :attr:`symbols`.
-        n : int
-            Number of points.
-
-        Returns
-        -------
-        value : ndarray, shape (n,)
-        partials : ndarray, shape (n, len(symbols))
-            d value / d symbol_j at each point.
-        """
-        with np.errstate(all="ignore"):
-            value = np.broadcast_to(np.asarray(self._value(*args), dtype=float), (n,))
-            partials = np.empty((n, len(self.symbols)))
-            for j, d in enumerate(self._partials):
-                partials[:, j] = d(*args)
-        return value, partials
 
 
 def parse_formula(
@@ -180,18 +158,24 @@ def _check_magnitudes(expr: sp.Basic) -> float | None:
 
 
 def compile_expr(text: str, expr: sp.Expr) -> Formula:
-    """Compile a sympy expression and its partial derivatives to numpy functions."""
+    """The :class:`Formula` of a parsed expression: its names sorted, its symbols plain.
+
+    Parameters
+    ----------
+    text : str
+        The formula as written.
+    expr : sympy.Expr
+        Its parse.
+
+    Returns
+    -------
+    Formula
+    """
     names = tuple(sorted(str(s) for s in expr.free_symbols))
-    syms = [sp.Symbol(n) for n in names]
     # Free symbols from the parser may carry assumptions; rebuild them plain so
     # that differentiation by name matches.
     expr = expr.xreplace({s: sp.Symbol(str(s)) for s in expr.free_symbols})
-    # abs, sign, min, max (and numbers as conditions) in forms with numpy
-    # derivatives; the Formula keeps the expression as parsed.
-    real = prepare(expr)
-    value = lambdify(syms, real)
-    partials = tuple(lambdify(syms, sp.diff(real, s)) for s in syms)
-    return Formula(text, expr, names, value, partials)
+    return Formula(text, expr, names)
 
 
 def numeric_or_name(text: object) -> float | str | None:

@@ -18,7 +18,7 @@ from bngfit.problem._model_info import ModelInfo
 
 from ._conditions import Condition
 from ._formulas import Formula
-from ._scales import Scale, scale_codes, to_scale
+from ._scales import Scale, scale_codes, to_scale, unscale
 
 
 class Transform(StrEnum):
@@ -294,6 +294,32 @@ class Problem:
     def ub(self) -> np.ndarray:
         """Upper bounds in optimizer space, shape (n_x,)."""
         return self._to_x([p.ub for p in self.free])
+
+    def to_native(self, x: np.ndarray) -> np.ndarray:
+        """Native values of the free parameters at an optimizer-space point.
+
+        Parameters
+        ----------
+        x : array_like, shape (n_x,)
+            Optimizer space, in :attr:`x_names` order, each on its own scale.
+
+        Returns
+        -------
+        ndarray, shape (n_x,)
+            ``x`` on a linear scale, ``exp(x)`` on ``log``, ``10**x`` on ``log10``.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` does not have shape (n_x,).
+        """
+        x = np.asarray(x, dtype=float)
+        scales = [p.scale for p in self.parameters if p.estimate]
+        if x.shape != (len(scales),):
+            raise ValueError(f"x must have shape ({len(scales)},), got {x.shape}")
+        if scales.count(Scale.LOG10) == len(scales):
+            return 10.0**x  # the commonest case, and the same numbers as unscale's
+        return unscale(x, scale_codes(scales))
 
     def x_from_native(self, values: dict[str, float]) -> np.ndarray:
         """Optimizer-space vector from native values by id (missing: nominal)."""
