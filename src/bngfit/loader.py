@@ -38,8 +38,9 @@ def check_problem(path: str | Path) -> tuple[Problem | None, list[Issue]]:
         problem, items = check_petab(path)
     elif suffix == ".conf":
         from .pybnf_problem import check_pybnf
+        from .simulate_models import MODEL_ACCESS
 
-        problem, items = check_pybnf(path)
+        problem, items = check_pybnf(path, MODEL_ACCESS)
     else:
         return None, [Issue("error", f"unknown problem format '{suffix or '(none)'}': give a "
                             "PEtab YAML file (.yaml/.yml) or a PyBNF configuration (.conf)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING
 
 from .errors import Issue, UnsupportedError
@@ -11,7 +12,8 @@ if TYPE_CHECKING:
     from .pybnf_entries import PybnfConfig
 
 
-def unsupported_math(config: PybnfConfig, *, supported=()) -> list[Issue]:
+def unsupported_math(config: PybnfConfig, *, supported: Collection[str] = ()
+                     ) -> list[Issue]:
     """Settings of ``config`` that change the objective's mathematics, in line order.
 
     A key of :data:`~bngfit.pybnf_keys.UNSUPPORTED_MATH_KEYS` is listed when
@@ -40,7 +42,7 @@ def unsupported_math(config: PybnfConfig, *, supported=()) -> list[Issue]:
     return sorted(found, key=lambda i: i.row or 0)
 
 
-def check_supported(config: PybnfConfig, *, supported=()) -> None:
+def check_supported(config: PybnfConfig, *, supported: Iterable[str] = ()) -> None:
     """Refuse a configuration that asks for mathematics bngfit does not compute.
 
     Parameters
