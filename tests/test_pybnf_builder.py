@@ -178,6 +178,15 @@ def test_edition1_noise_parameter_may_be_a_template_placeholder(tmp_path):
     assert problem.observables["Atot"].noise.text == "sigma__FREE"
 
 
+@pytest.mark.parametrize("head", [ED1, ED2], ids=["edition1", "edition2"])
+def test_neg_bin_r_is_checked_whatever_the_objective(tmp_path, head):
+    obj = "objfunc = sos" if head is ED1 else "objective = sos"
+    lines = [*head, obj, "uniform_var = k 1 3", "neg_bin_r = 0"]
+    problem, issues = check_pybnf(_job(tmp_path, lines), FakeModels().access())
+    (err,) = _errors(issues)
+    assert problem is None and err.id == "neg_bin_r" and err.row == len(lines)
+
+
 # ------------------------------------------------------------ constraints and data
 def test_edition1_constraint_on_another_simulation_is_refused(tmp_path):
     # PyBNF's suffix.Name reads another simulation; one penalty reads one here

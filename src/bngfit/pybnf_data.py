@@ -21,7 +21,7 @@ from .problem import Measurements, Observable
 from .pybnf_entries import Objfunc, PybnfConfig
 from .pybnf_exp import ExpTable
 from .pybnf_models import Run, time_course_end  # noqa: F401 - a 0.1.0 name of this module
-from .pybnf_noise import (  # noqa: F401 - NEG_BIN_R_DEFAULT, neg_bin_r: 0.1.0 names
+from .pybnf_noise import (  # noqa: F401 - NEG_BIN_R_DEFAULT, NOISE_PARAMETER, neg_bin_r: 0.1.0
     NEG_BIN_R_DEFAULT,
     NOISE_PARAMETER,
     Noise,

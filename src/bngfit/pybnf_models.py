@@ -14,6 +14,10 @@ conditions are called. PyBNF keeps each model's simulations apart, so two
 models may both have data named ``X``; bngfit prefixes such a name with its
 model's name, ``MODEL.X`` (only names that do repeat across models: single
 models keep their ids).
+
+Edition 2 binds its models with :func:`template_info` (its data belong to
+experiments, not model lines). Models are loaded, and BNGL networks generated,
+only through the :class:`~bngfit.model_info.ModelAccess` the caller hands in.
 """
 
 from __future__ import annotations

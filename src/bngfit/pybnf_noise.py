@@ -106,14 +106,16 @@ def token_noise(config: PybnfConfig, token: Objfunc, key: str) -> Noise:
 
     ``key`` is the configuration key that named it (``objfunc``, ``objective``).
 
+    ``neg_bin_r`` is checked whichever the token (a value that could never be
+    used is still wrong input).
+
     Raises
     ------
     InputError
         The token estimates a noise parameter the configuration does not
         declare; ``neg_bin_r`` is no positive number.
     """
-    r = neg_bin_r(config) if token is Objfunc.NEG_BIN else NEG_BIN_R_DEFAULT
-    n = noise_of_token(token, r, config.objfunc_line, f"{key} {token.value}")
+    n = noise_of_token(token, neg_bin_r(config), config.objfunc_line, f"{key} {token.value}")
     if n.estimated is not None and n.estimated not in {p.name for p in config.parameters}:
         raise InputError(f"{key} {token.value} estimates the noise parameter: declare "
                          f"{n.estimated} (e.g. 'loguniform_var = {n.estimated} 0.01 100')",
