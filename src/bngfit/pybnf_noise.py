@@ -6,20 +6,20 @@ A noise model is a family and where its parameter comes from (:class:`Noise`).
 Each objective token is the per-point noise model PyBNF documents it as
 (docs/config_keys.rst, ``objective``), in both editions:
 
-==================  ===========  ==========================================
-token               family       noise parameter
-==================  ===========  ==========================================
-``sos``             normal       sigma ``fix_at 1``
-``chi_sq``          normal       sigma ``read_exp_file _SD``
-``norm_sos``        normal       sigma ``relative`` (the data value)
-``ave_norm_sos``    normal       sigma ``column_mean``
-``lognormal``       lognormal    sigma ``read_exp_file _SD`` (log10 units)
-``chi_sq_dynamic``  normal       sigma ``fit sigma__FREE``
-``laplace``         laplace      scale ``fit b__FREE``
-``sod``             laplace      scale ``fix_at 1``
-``neg_bin``         neg_bin      dispersion ``fix_at neg_bin_r`` (default 24)
-``neg_bin_dynamic`` neg_bin      dispersion ``fit r__FREE``
-==================  ===========  ==========================================
+====================  ===========  ==========================================
+token                 family       noise parameter
+====================  ===========  ==========================================
+``sos``               normal       sigma ``fix_at 1``
+``chi_sq``            normal       sigma ``read_exp_file _SD``
+``norm_sos``          normal       sigma ``relative`` (the data value)
+``ave_norm_sos``      normal       sigma ``column_mean``
+``lognormal``         lognormal    sigma ``read_exp_file _SD`` (log10 units)
+``chi_sq_dynamic``    normal       sigma ``fit sigma__FREE``
+``laplace``           laplace      scale ``fit b__FREE``
+``sod``               laplace      scale ``fix_at 1``
+``neg_bin``           neg_bin      dispersion ``fix_at neg_bin_r`` (default 24)
+``neg_bin_dynamic``   neg_bin      dispersion ``fit r__FREE``
+====================  ===========  ==========================================
 
 Each is a negative log-likelihood whose minimiser is PyBNF's; bngfit's values
 include every normalizing constant (PyBNF's least-squares tokens drop them and

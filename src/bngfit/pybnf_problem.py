@@ -7,17 +7,17 @@ lines and actions) or :mod:`bngfit.pybnf_edition2` (``edition = 2``:
 experiments, conditions, noise models). Both build on one core, shared piece
 by piece:
 
-========================  ==============================================
-:mod:`~bngfit.pybnf_params`     free parameters: bounds, nominal values,
-                                start distributions
-:mod:`~bngfit.pybnf_perturb`    mutant / condition perturbations as
-                                checked mutations
-:mod:`~bngfit.pybnf_noise`      objective tokens as noise models; each
-                                point's noise scale
-:mod:`~bngfit.pybnf_data`       data columns as observables; measurements
-:mod:`~bngfit.pybnf_penalties`  ``.prop`` constraints as penalties
-:mod:`~bngfit.pybnf_models`     model files read and BNGL templates bound
-========================  ==============================================
+===============================  ==============================================
+:mod:`~bngfit.pybnf_params`      free parameters: bounds, nominal values, start
+                                 distributions
+:mod:`~bngfit.pybnf_perturb`     mutant / condition perturbations as checked
+                                 mutations
+:mod:`~bngfit.pybnf_noise`       objective tokens as noise models; each point's
+                                 noise scale
+:mod:`~bngfit.pybnf_data`        data columns as observables; measurements
+:mod:`~bngfit.pybnf_penalties`   ``.prop`` constraints as penalties
+:mod:`~bngfit.pybnf_models`      model files read, BNGL templates bound
+===============================  ==============================================
 
 Readers never load models themselves: the model services (bngsim, BNG2.pl)
 come in as a :class:`~bngfit.model_info.ModelAccess`.
