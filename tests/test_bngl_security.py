@@ -553,15 +553,17 @@ def test_cache_is_private_and_holds_the_bound_template(tmp_path, private_cache):
 @needs_bng
 def test_planted_bound_template_is_rewritten_not_used(tmp_path, private_cache):
     from bngfit.pybnf.build._models import bind_bngl
+    from bngfit.simulate import MODEL_ACCESS
 
     tpl = tmp_path / "m.bngl"
     tpl.write_text(TEMPLATE + SIM)
-    out = bind_bngl(tpl, tpl.read_text(), ("k__FREE",), {"k__FREE": 0.5}, network_first=True)
+    out = bind_bngl(tpl, tpl.read_text(), ("k__FREE",), {"k__FREE": 0.5}, network_first=True,
+                    models=MODEL_ACCESS)
     good = out.read_text()
     marker = tmp_path / "marker"
     out.write_text(f"setOption({_touch(marker)})\n" + MODEL.replace("k 0.5", "k 99"))
     again = bind_bngl(tpl, tpl.read_text(), ("k__FREE",), {"k__FREE": 0.5},
-                      network_first=True)
+                      network_first=True, models=MODEL_ACCESS)
     assert again == out and again.read_text() == good
     assert read_model_info(again).defaults["k__FREE"] == 0.5
     assert not marker.exists()

@@ -585,8 +585,9 @@ def test_unknown_keys_warn_once(tmp_path):
     conf = _write_conf(d, [*SBML_HEAD, "objective = sos", "experiment: base, data: r1.exp",
                            "fancy_key = 1", "other_key = x"])
     from bngfit.pybnf.build._problem import check_pybnf
+    from bngfit.simulate._models import MODEL_ACCESS
 
-    problem, issues = check_pybnf(conf)
+    problem, issues = check_pybnf(conf, MODEL_ACCESS)
     assert problem is not None
     (w,) = [i for i in issues if "unknown" in i.message]
     assert "fancy_key (line 8)" in w.message and "other_key (line 9)" in w.message

@@ -268,7 +268,7 @@ def test_bngl_and_antimony_models_with_a_mutant(tmp_path):
 @pytest.mark.parametrize(
     ("conf", "extra", "match", "line"),
     [("job.conf", "loguniform_var = q 0.1 10\n", "used by none of the models", 10),
-     ("job.conf", "mutant = b m1 a0*2 : p1m1.exp\n", "'a0' is no global parameter", 10),
+     ("job.conf", "mutant = b m1 a0*2 : p1m1.exp\n", "'a0' is no parameter or species", 10),
      ("job2.conf", "experiment: ec, model: a, condition: twice, data: a2.exp\n",
       "is for model 'b'", 11),
      ("job2.conf", "experiment: ec, data: a2.exp\n", "say which one with 'model: NAME'", 11)],

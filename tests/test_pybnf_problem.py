@@ -436,7 +436,7 @@ def _mutant_error(tmp_path, capsys, line, files=()):
 
 @pytest.mark.parametrize(
     ("line", "match"),
-    [("mutant = parabola m1 v9*2 : par1m1.exp", "'v9' is no global parameter or species"),
+    [("mutant = parabola m1 v9*2 : par1m1.exp", "'v9' is no parameter or species"),
      ("mutant = parabola m1 v1^2 : par1m1.exp", "not a perturbation"),
      ("mutant = parabola m1 v1*v2 : par1m1.exp", "'v2' is not a number"),
      ("mutant = parabola m1 v1/0 : par1m1.exp", "not 0 after '/'"),

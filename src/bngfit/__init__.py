@@ -25,7 +25,7 @@ from .result import FitResult, StartResult, StartStatus, load_result
 from .simulate import MODEL_ACCESS
 
 register_reader((".yaml", ".yml"), "a PEtab YAML file", check_petab, MODEL_ACCESS)
-register_reader((".conf",), "a PyBNF configuration", lambda path, models: check_pybnf(path))
+register_reader((".conf",), "a PyBNF configuration", check_pybnf)
 _compat.install()
 
 try:

@@ -20,10 +20,12 @@ adds one. A term never sees optimizer space or parameter scales.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from bngfit.likelihood._penalties import penalty
 from bngfit.observe._transforms import normalize_values
 from bngfit.plan._outputs import PenaltySpec
 
@@ -161,6 +163,10 @@ class TrajectoryPenalties:
 
     def __init__(self, specs: tuple[PenaltySpec, ...]) -> None:
         self.specs = specs
+        # each penalty's function: its own, or PyBNF's penalty of its constraint
+        self._functions = tuple(
+            s.penalty.evaluate if s.penalty.evaluate is not None
+            else partial(penalty, s.penalty.constraint) for s in specs)
 
     def evaluate(self, observation: Observation, sensi: bool) -> Contribution:
         """Sum of the penalties and its gradient (see :class:`Term`).
@@ -177,7 +183,7 @@ class TrajectoryPenalties:
         y, dy = observation.y, observation.dy
         total = 0.0
         g = np.zeros(observation.theta.size) if sensi else None
-        for spec in self.specs:
+        for spec, function in zip(self.specs, self._functions, strict=True):
             series, dseries = {}, {}
             for name, ref, norm in zip(spec.names, spec.refs, spec.norms, strict=True):
                 v = y[ref]
@@ -189,7 +195,7 @@ class TrajectoryPenalties:
                     if why is not None:
                         return Contribution.invalid(why)
                 series[name], dseries[name] = v, dv
-            value, dvalue = spec.penalty.evaluate(spec.t, series)
+            value, dvalue = function(spec.t, series)
             if not np.isfinite(value):
                 return Contribution.invalid(f"{spec.penalty.label}: the penalty is {value}")
             total += float(value)

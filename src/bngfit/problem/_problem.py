@@ -7,6 +7,7 @@ follow :attr:`Problem.x_names`, each parameter on its own scale.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -17,6 +18,7 @@ from bngfit.errors import Issue
 from bngfit.problem._model_info import ModelInfo
 
 from ._conditions import Condition
+from ._constraints import Constraint
 from ._formulas import Formula
 from ._scales import Scale, scale_codes, to_scale, unscale
 
@@ -172,20 +174,28 @@ class TrajectoryPenalty:
         The experiment simulated (pre-equilibration id or ``""``, condition id).
     times : tuple of float
         Time grid the outputs are sampled on, model time units.
-    evaluate : callable
+    evaluate : callable or None
         ``evaluate(t, series) -> (value, derivs)``: ``t`` (n_t,), ``series``
         name -> values (n_t,); returns the penalty (added to fval) and
-        name -> d penalty / d values (n_t,).
+        name -> d penalty / d values (n_t,). None: PyBNF's penalty of
+        ``constraint`` (:func:`bngfit.likelihood.penalty`).
     label : str
         Where it comes from (file:line), for messages.
+    constraint : Constraint or None
+        The qualitative constraint, when the penalty is PyBNF's.
     """
 
     names: tuple[str, ...]
     preeq: str
     condition: str
     times: tuple[float, ...]
-    evaluate: object = field(compare=False, repr=False)
+    evaluate: Callable | None = field(compare=False, repr=False)
     label: str = ""
+    constraint: Constraint | None = None
+
+    def __post_init__(self) -> None:
+        if (self.evaluate is None) == (self.constraint is None):
+            raise ValueError("a TrajectoryPenalty needs exactly one of evaluate and constraint")
 
 
 @dataclass(frozen=True)

@@ -1,147 +1,154 @@
-"""The data of a PyBNF problem: observables, per-point sigma and measurements
-from the ``.exp`` tables (part of the PyBNF builder)."""
+"""The data of a PyBNF problem (both editions): the observable of a data column and
+the measurements of ``.exp`` tables (part of the PyBNF builder core).
+
+A data column is compared with the model output of its name (an edition-2
+``observable:`` record may define a formula instead, see
+:mod:`bngfit.pybnf.build._edition2`); each non-missing value of the column is one
+measurement, with the noise scale its noise model gives it
+(:func:`bngfit.pybnf.build._noise.point_sigma`).
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 
-from bngfit.errors import InputError
+from bngfit.errors import InputError, UnsupportedError
 from bngfit.problem._formulas import parse_formula
-from bngfit.problem._problem import Measurements, NoiseFamily, Observable, Transform
-from bngfit.pybnf.conf._conf import PybnfConfig
-from bngfit.pybnf.conf._entries import Objfunc
+from bngfit.problem._model_info import ModelInfo
+from bngfit.problem._problem import Measurements, Observable
+from bngfit.pybnf.conf._entries import Objfunc, PybnfConfig
 from bngfit.pybnf._exp import ExpTable
-from ._models import Run
-from bngfit.simulate._engine import ModelInfo
-
-# Objective functions whose noise parameter (scale, or negative-binomial
-# dispersion) is a free parameter, and its name.
-NOISE_PARAMETER = {Objfunc.CHI_SQ_DYNAMIC: "sigma__FREE", Objfunc.LAPLACE: "b__FREE",
-                   Objfunc.NEG_BIN_DYNAMIC: "r__FREE"}
-NEG_BIN_R_DEFAULT = 24.0  # PyBNF's default neg_bin_r
-
-
-def time_course_end(config: PybnfConfig, run: Run, model: str) -> float:
-    """The simulated span of a data file of SBML model ``model`` (its time_course)."""
-    match = [a for a in config.actions if a.kind == "time_course" and a.suffix == run.suffix
-             and a.fields.get("model") in (None, model)]
-    if not match:
-        what = run.name if run.table is None else Path(run.table.path).name
-        raise InputError(f"no time_course with suffix '{run.suffix}' for {what}",
-                         file=config.path,
-                         row=None if run.mutant is None else run.mutant.line, id=run.suffix)
-    return float(match[0].fields["time"])
+from ._models import Run, time_course_end  # noqa: F401 - a 0.1.0 name of this module
+from ._noise import (  # noqa: F401 - NEG_BIN_R_DEFAULT, NOISE_PARAMETER, neg_bin_r: 0.1.0
+    NEG_BIN_R_DEFAULT,
+    NOISE_PARAMETER,
+    Noise,
+    neg_bin_r,
+    noise_for,
+    noise_of_token,
+    observable_noise,
+    token_noise,
+)
+from ._noise import point_sigma as noise_point_sigma
 
 
-# --------------------------------------------------------------- the data
-def neg_bin_r(config: PybnfConfig) -> float:
-    """The fixed negative-binomial dispersion (``neg_bin_r``, PyBNF's default 24)."""
-    value, line = config.settings.get("neg_bin_r", (NEG_BIN_R_DEFAULT, None))
-    try:
-        r = float(value)
-    except (TypeError, ValueError):
-        r = float("nan")
-    if not (np.isfinite(r) and r > 0):
-        raise InputError("neg_bin_r must be a positive number", file=config.path, row=line,
-                         id="neg_bin_r", value=str(value))
-    return r
+@dataclass(frozen=True)
+class DataRun:
+    """One data table and the simulation it is compared with.
 
-
-def data_observables(tables: list[ExpTable], info: ModelInfo, objfunc: Objfunc,
-                 neg_bin_r: float = NEG_BIN_R_DEFAULT) -> dict[str, Observable]:
-    """One observable per data column: the model output of that name.
-
-    ``lognormal`` is Gaussian in log10 of the output (PyBNF's convention,
-    prediction as the median); ``laplace`` is Laplace with scale ``b__FREE``;
-    ``chi_sq_dynamic`` Gaussian with sigma ``sigma__FREE``; the others Gaussian
-    with a per-point sigma (see :func:`_sigma`); ``neg_bin`` /
-    ``neg_bin_dynamic`` negative binomial with the simulation as mean and
-    dispersion ``neg_bin_r`` / ``r__FREE``.
+    Attributes
+    ----------
+    table : ExpTable
+    condition : str
+        The id of the measured condition.
+    preeq : str
+        The id of the condition run before it (empty: none).
+    t_end : float or None
+        The end of the simulated span, where the simulation's length is set
+        by something other than the data (an action); None: the data's last
+        time.
     """
-    noise = NOISE_PARAMETER.get(objfunc)
-    transform = Transform.LOG10 if objfunc is Objfunc.LOGNORMAL else Transform.LIN
-    family = NoiseFamily.LAPLACE if objfunc is Objfunc.LAPLACE else NoiseFamily.NORMAL
-    shape: float | str | None = None
-    if objfunc is Objfunc.SOD:
-        # sum of |differences|: Laplace with scale 1, the same minimiser
-        family, noise = NoiseFamily.LAPLACE, "1"
-    if objfunc in (Objfunc.NEG_BIN, Objfunc.NEG_BIN_DYNAMIC):
-        # mean = the simulation, dispersion r fixed (neg_bin_r) or r__FREE
-        family = NoiseFamily.NEG_BINOMIAL
-        shape = noise if noise is not None else float(neg_bin_r)
-        noise = "1"  # the negative binomial has no separate scale
-    out: dict[str, Observable] = {}
-    for t in tables:
-        for col in t.columns:
-            if col in out:
-                continue
-            if info.selector(col) is None:
-                raise InputError(
-                    f"data column '{col}' is no observable, function or species of the "
-                    "model", file=t.path, row=t.header_line, id=col)
-            out[col] = Observable(
-                col, parse_formula(col, file=t.path, row=t.header_line, id=col),
-                parse_formula(noise or f"noiseParameter1_{col}"), transform, family,
-                t.header_line, shape)
-    return out
+
+    table: ExpTable
+    condition: str
+    preeq: str = ""
+    t_end: float | None = None
 
 
-def point_sigma(t: ExpTable, col: str, objfunc: Objfunc, config: PybnfConfig) -> np.ndarray:
-    """Noise scale of each row of a column under PyBNF's objective function."""
-    values = t.values[col]
-    if objfunc is Objfunc.SOS:
-        return np.ones_like(values)
-    if objfunc in (Objfunc.CHI_SQ, Objfunc.LOGNORMAL):
-        if col not in t.sd:
-            raise InputError(f"objfunc {objfunc.value} needs the standard deviations of "
-                             f"'{col}' in a column '{col}_SD'", file=t.path,
-                             row=t.header_line, id=col)
-        if objfunc is Objfunc.LOGNORMAL:
-            bad = np.nonzero(values <= 0.0)[0]
-            if bad.size:
-                raise InputError("objfunc lognormal needs positive data (it compares log10 "
-                                 "values)", file=t.path, row=int(t.lines[bad[0]]), id=col,
-                                 value=f"{values[bad[0]]:g}")
-        return t.sd[col]
-    if objfunc is Objfunc.NORM_SOS:
-        zero = np.nonzero(values == 0.0)[0]
-        if zero.size:
-            raise InputError("objfunc norm_sos divides by the data value, which is 0 here",
-                             file=t.path, row=int(t.lines[zero[0]]), id=col, value="0")
-        return np.abs(values)
-    mean = float(np.nanmean(values))
-    if mean == 0.0:
-        raise InputError("objfunc ave_norm_sos divides by the mean of the column, which is 0",
-                         file=t.path, row=t.header_line, id=col)
-    return np.full_like(values, abs(mean))
+def column_observable(t: ExpTable, col: str, n: Noise, info: ModelInfo, f: str,
+                      hint: str = "") -> Observable:
+    """The observable of data column ``col``: the model output of that name.
+
+    ``f`` is the configuration file (where the noise model ``n`` is written).
+
+    Raises
+    ------
+    InputError
+        ``col`` is no observable, function or species of the model (``hint``
+        is added to the message).
+    """
+    if info.selector(col) is None:
+        raise InputError(f"data column '{col}' is no observable, function or species of "
+                         f"the model{hint}", file=t.path, row=t.header_line, id=col)
+    formula = parse_formula(col, file=t.path, row=t.header_line, id=col)
+    return observable_noise(col, formula, n, t.header_line, f)
 
 
-def data_measurements(runs: list[Run], t_end: dict[str, float], preeq: dict[str, str],
-                  objfunc: Objfunc, config: PybnfConfig) -> Measurements:
+def measurements(runs: list[DataRun], noise: dict[str | None, Noise], f: str
+                 ) -> Measurements:
+    """One measurement per non-missing value of each column of each run's table.
+
+    Raises
+    ------
+    InputError
+        Data beyond a run's simulated span (its ``t_end``); a value its noise
+        model cannot take (see :func:`~bngfit.pybnf.build._noise.point_sigma`).
+    UnsupportedError
+        No data point at all (constraints alone are not fitted).
+    """
     cols: dict[str, list] = {k: [] for k in ("obs", "pre", "cond", "t", "m", "np", "rows")}
     for run in runs:
-        t, name = run.table, run.name
-        late = np.nonzero(t.time > t_end[name])[0]
-        if late.size:
-            raise InputError(f"data at time {t.time[late[0]]:g} lie beyond the simulated "
-                             f"span (t_end {t_end[name]:g})", file=t.path,
-                             row=int(t.lines[late[0]]), value=f"{t.time[late[0]]:g}")
+        t = run.table
+        if run.t_end is not None:
+            late = np.nonzero(t.time > run.t_end)[0]
+            if late.size:
+                raise InputError(f"data at time {t.time[late[0]]:g} lie beyond the simulated "
+                                 f"span (t_end {run.t_end:g})", file=t.path,
+                                 row=int(t.lines[late[0]]), value=f"{t.time[late[0]]:g}")
         for col in t.columns:
-            dynamic = objfunc in NOISE_PARAMETER or objfunc in (Objfunc.NEG_BIN, Objfunc.SOD)
-            sigma = None if dynamic else point_sigma(t, col, objfunc, config)
+            sigma = noise_point_sigma(t, col, noise_for(noise, col))
             for i in np.nonzero(~np.isnan(t.values[col]))[0]:
                 cols["obs"].append(col)
-                cols["pre"].append(preeq[name])
-                cols["cond"].append(name)
+                cols["pre"].append(run.preeq)
+                cols["cond"].append(run.condition)
                 cols["t"].append(float(t.time[i]))
                 cols["m"].append(float(t.values[col][i]))
-                cols["np"].append(() if dynamic else (float(sigma[i]),))
+                cols["np"].append(() if sigma is None else (float(sigma[i]),))
                 cols["rows"].append(int(t.lines[i]))
     n = len(cols["t"])
     if n == 0:
-        raise InputError("the data files hold no data point", file=config.path)
+        raise UnsupportedError("the data files hold no data point; bngfit fits data, with "
+                               ".prop constraints as added terms (constraints alone are not "
+                               "supported yet)", file=f, id="data")
     return Measurements(tuple(cols["obs"]), tuple(cols["pre"]), tuple(cols["cond"]),
                         np.array(cols["t"]), np.array(cols["m"]), ((),) * n,
                         tuple(cols["np"]), tuple(cols["rows"]))
+
+
+def data_warnings(tables: list[ExpTable]) -> tuple:
+    """The warnings of reading the tables, in order."""
+    return tuple(w for t in tables for w in t.warnings)
+
+
+
+# ------------------------------------------------------------------ 0.1.0 names
+# The objfunc-based helpers this module had in bngfit 0.1.0, kept for one release
+# (tests/data/public_names_0.1.0.json); they go through the shared core.
+def data_observables(tables: list[ExpTable], info: ModelInfo, objfunc: Objfunc,
+                     r: float = NEG_BIN_R_DEFAULT) -> dict[str, Observable]:
+    """One observable per data column of ``tables`` under objective token ``objfunc``.
+
+    ``r`` is the dispersion of ``neg_bin``.
+    """
+    n = noise_of_token(objfunc, r)
+    out: dict[str, Observable] = {}
+    for t in tables:
+        for col in t.columns:
+            if col not in out:
+                out[col] = column_observable(t, col, n, info, t.path)
+    return out
+
+
+def point_sigma(t: ExpTable, col: str, objfunc: Objfunc, config: PybnfConfig
+                ) -> np.ndarray | None:
+    """Each row's noise scale of a column under ``objfunc`` (None: estimated)."""
+    return noise_point_sigma(t, col, token_noise(config, objfunc, "objfunc"))
+
+
+def data_measurements(runs: list[Run], t_end: dict[str, float], preeq: dict[str, str],
+                      objfunc: Objfunc, config: PybnfConfig) -> Measurements:
+    """The measurements of edition-1 runs under objective token ``objfunc``."""
+    data = [DataRun(r.table, r.name, preeq[r.name], t_end[r.name]) for r in runs]
+    return measurements(data, {None: token_noise(config, objfunc, "objfunc")}, config.path)

@@ -1,11 +1,12 @@
 """Edition-2 PyBNF configurations as problems (experiments, conditions, noise models).
 
-Split from :mod:`bngfit.pybnf.build._problem`, which dispatches here and shares its
-model-binding helpers. The rules follow PyBNF's documentation
+:mod:`bngfit.pybnf.build._problem` dispatches here; parameters, perturbations, data,
+noise scales and constraints are built by the core both editions share (see
+there). The rules follow PyBNF's documentation
 (docs/config_keys.rst, docs/noise_models.rst, docs/priors.rst) and its ADRs
 0028 (experiments), 0036 (observable formulas), 0043 (parameter records), 0051
 (cumulative), 0052 (pre-equilibration), 0053 (normalization) and 0058
-(Student-t); see :func:`_edition2_problem`. Noise models are in
+(Student-t); see :func:`edition2_problem`. Noise model lines are read by
 :mod:`bngfit.pybnf.build._noise2`.
 """
 
@@ -16,40 +17,30 @@ from pathlib import Path
 
 import numpy as np
 
-from bngfit.problem._conditions import Condition, Mutation, MutationOp
+from bngfit.problem._conditions import Condition, Mutation
 from bngfit.errors import InputError, UnsupportedError
-from bngfit.problem._formulas import parse_formula
+from bngfit.problem._formulas import parse_formula, placeholder
+from bngfit.problem._model_info import ModelAccess, ModelInfo
 from bngfit.problem._problem import (
     Measurements,
     Normalization,
     NormKind,
     Observable,
-    ParameterSpec,
     Problem,
     TrajectoryPenalty,
 )
-from bngfit.pybnf.conf._conf import PybnfConfig
-from bngfit.pybnf.conf._entries import (
-    ConditionEntry,
-    ExperimentEntry,
-    ModelEntry,
-    ParamKind,
-    Perturbation,
-)
+from ._data import DataRun, column_observable, data_warnings, measurements
+from bngfit.pybnf.conf._entries import ConditionEntry, ExperimentEntry, ObservableEntry, PybnfConfig
 from bngfit.pybnf._exp import ExpTable, read_exp
-from ._models import bind_bngl
-from ._noise2 import Noise, noise_models, noise_symbols, observable_noise, point_sigma
-from ._problem import (
-    START_KINDS,
-    check_constraint_names,
-    perturbation_error,
-    start_value_spec,
-)
-from bngfit.problem._scales import Scale
-from bngfit.simulate._engine import ModelInfo, read_model_info
+from ._models import template_info
+from ._noise import Noise, noise_for, observable_noise
+from ._noise2 import noise_models, noise_symbols
+from ._params import START_KINDS, parameter_specs  # noqa: F401 - a 0.1.0 name here
+from ._penalties import constraint_penalties
+from ._perturb import perturbation_mutations
 
 
-def _edition2_problem(config: PybnfConfig) -> Problem:
+def edition2_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
     """The problem of an edition-2 configuration (experiments, conditions, noise models).
 
     As PyBNF documents it: an experiment simulates its model from t = 0 to its
@@ -73,14 +64,15 @@ def _edition2_problem(config: PybnfConfig) -> Problem:
     shared by column name, each read in the model of each experiment.
     """
     f = config.path
-    params = _parameters(config)
+    params = parameter_specs(config)
     noise = noise_models(config)
     formulas = {o.name: o for o in config.observables if o.formula is not None}
     # parameters the noise and observable layers may use without the model having them
     layer_symbols = noise_symbols(noise) | {
         s for o in formulas.values()
         for s in parse_formula(o.formula, file=f, row=o.line, id=o.name).symbols}
-    infos = {m.name: _model_info(m, params) for m in config.models}
+    nominal = {p.id: p.nominal for p in params}
+    infos = {m.name: template_info(m, nominal, models) for m in config.models}
     free_ids = {p.id for p in params}
     for p in params:
         if p.id not in layer_symbols and not any(p.id in i.parameters
@@ -101,74 +93,22 @@ def _edition2_problem(config: PybnfConfig) -> Problem:
                                  *(str(p) for e in config.experiments
                                    for p in e.constraints)])},
         normalizations=norms, penalties=penalties, models=infos,
-        warnings=tuple(w for _, _, t, _ in runs for w in t.warnings),
+        warnings=data_warnings([t for _, _, t, _ in runs]),
     )
 
 
-# ------------------------------------------------------------------ parameters
-def _parameters(config: PybnfConfig) -> list[ParameterSpec]:
-    """Free parameters of edition 2: bounds, nominal values, start distributions.
-
-    A uniform box gives the bounds; the nominal value is ``initial_value`` or
-    the box's middle on the parameter's scale. A normal prior (``mean``/``sd``
-    in the scale's units) is where starts are drawn from, truncated to
-    ``lower``/``upper`` where given; PyBNF's edition 2 does not truncate it
-    otherwise (docs/priors.rst), and its optimizers do not add it to the
-    objective, so neither does bngfit.
-    """
-    from bngfit.problem._priors import InitPrior
-    from bngfit.problem._scales import unscale
-
-    out = []
-    for p in config.parameters:
-        if p.kind in START_KINDS:
-            out.append(start_value_spec(p))
-            continue
-        code = np.array([{Scale.LIN: 0, Scale.LOG: 1, Scale.LOG10: 2}[p.scale]])
-        log = p.scale is not Scale.LIN
-        if p.kind in (ParamKind.NORMAL, ParamKind.LOGNORMAL):
-            lb = (0.0 if log else -np.inf) if p.lower is None else float(p.lower)
-            ub = np.inf if p.upper is None else float(p.upper)
-            nominal = p.initial if p.initial is not None else float(
-                unscale(np.array([p.mean]), code)[0])
-            nominal = float(min(max(nominal, lb), ub))
-            if log and nominal <= 0:
-                nominal = float(unscale(np.array([p.mean]), code)[0])
-            out.append(ParameterSpec(p.name, p.scale, lb, ub, nominal, True, p.line,
-                                     (InitPrior.PS_NORMAL, float(p.mean), float(p.sd))))
-            continue
-        lb, ub = float(p.lower), float(p.upper)
-        if p.initial is not None:
-            nominal = float(p.initial)
-        elif log:
-            nominal = float(np.sqrt(lb * ub))
-        else:
-            nominal = 0.5 * (lb + ub)
-        out.append(ParameterSpec(p.name, p.scale, lb, ub, nominal, True, p.line))
-    return out
-
-
-def _model_info(model: ModelEntry, params: list[ParameterSpec]) -> ModelInfo:
-    """A model, a BNGL template's ``X__FREE`` placeholders bound first (those it
-    uses; the other declared parameters may be other models')."""
-    path = model.path
-    if path.suffix.lower() == ".bngl":
-        from bngfit.pybnf.bngl._template import free_parameters
-
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            raise InputError(f"cannot read the model: {err}", file=str(path)) from None
-        free = free_parameters(text)
-        if free:  # a legacy-style template with X__FREE placeholders
-            path = bind_bngl(model.path, text, free, {p.id: p.nominal for p in params})
-    return read_model_info(path)
-
-
 # ------------------------------------------------------------------ experiments
-def _experiments(config: PybnfConfig, infos: dict[str, ModelInfo], free_ids: set[str]):
-    """Conditions, (preeq id, condition id, table, model) runs and each experiment's
-    grid."""
+def _experiments(config: PybnfConfig, infos: dict[str, ModelInfo], free_ids: set[str]
+                 ) -> tuple[dict[str, Condition], list[tuple[str, str, ExpTable, str]],
+                            dict[str, tuple[str, tuple[float, ...]]]]:
+    """The experiments' conditions, data runs and output grids.
+
+    Returns
+    -------
+    conditions : dict of str to Condition
+    runs : list of (preeq id, condition id, table, model name)
+    grids : dict of experiment name to (preeq id, output times)
+    """
     f = config.path
     by_name = {c.name: c for c in config.conditions}
     conditions: dict[str, Condition] = {}
@@ -188,9 +128,8 @@ def _experiments(config: PybnfConfig, infos: dict[str, ModelInfo], free_ids: set
         preeq = ""
         if e.preequilibrate:
             pre = by_name[e.preequilibrate]
-            pre_m = _condition_mutations(pre, info, free_ids, f, e.name)
-            main_m = () if cond is None else _condition_mutations(cond, info, free_ids, f,
-                                                                  e.name)
+            pre_m = _mutations(pre, info, free_ids, f, e.name)
+            main_m = () if cond is None else _mutations(cond, info, free_ids, f, e.name)
             preeq = f"{e.name}__preeq"
             if preeq in names:
                 raise InputError(f"experiment '{e.name}' pre-equilibrates, and bngfit names "
@@ -202,7 +141,7 @@ def _experiments(config: PybnfConfig, infos: dict[str, ModelInfo], free_ids: set
             kept = tuple(m for m in pre_m if m.target in info.parameters)
             conditions[e.name] = Condition(e.name, (*kept, *main_m), model=model)
         else:
-            muts = () if cond is None else _condition_mutations(cond, info, free_ids, f)
+            muts = () if cond is None else _mutations(cond, info, free_ids, f)
             conditions[e.name] = Condition(e.name, muts, model=model)
         tables = [_renamed(read_exp(p), renames) for p in e.data]
         runs.extend((preeq, e.name, t, model) for t in tables)
@@ -237,77 +176,38 @@ def _renamed(t: ExpTable, renames: dict[str, str]) -> ExpTable:
         sd={name[c]: v for c, v in t.sd.items()}, header=header)
 
 
-def _condition_mutations(c: ConditionEntry, info: ModelInfo, free_ids: set[str], f: str,
-                         preequilibrated: str | None = None) -> tuple[Mutation, ...]:
+def _mutations(c: ConditionEntry, info: ModelInfo, free_ids: set[str], f: str,
+               preequilibrated: str | None = None) -> tuple[Mutation, ...]:
     """A ``condition:`` record's perturbations as mutations, checked.
 
-    Targets are model parameters or species (initial values, ``=`` only; a
-    quoted pattern must name one species of the network exactly); a value is a
-    number or a declared free parameter. In a pre-equilibrated experiment PyBNF
-    applies both conditions as ``setParameter`` actions and accepts only ``=``
-    there (docs/config_keys.rst ``preequilibrate``; ADR-0052).
+    Targets are model parameters or species; a value is a number or a declared
+    free parameter. In a pre-equilibrated experiment PyBNF applies both
+    conditions as ``setParameter`` actions and accepts only ``=`` there
+    (docs/config_keys.rst ``preequilibrate``; ADR-0052).
     """
-    def refuse(p: Perturbation, why: str, cls: type[InputError] = InputError
-               ) -> InputError:
-        return perturbation_error(f"condition '{c.name}'", p, why, f, cls)
-
-    out = []
-    for p in c.perturbations:
-        if preequilibrated is not None and p.op is not MutationOp.SET:
-            raise refuse(p, f"experiment '{preequilibrated}' pre-equilibrates, and PyBNF "
-                            "applies its conditions as setParameter actions, which take only "
-                            f"absolute '=' perturbations, not '{p.op.value}'", UnsupportedError)
-        if isinstance(p.value, str):
-            if p.value not in free_ids:
-                raise refuse(p, f"the value '{p.value}' is neither a number nor a declared "
-                                "free parameter")
-            value: float | str = p.value
-        else:
-            value = float(p.value)
-            if not np.isfinite(value) or (p.op is MutationOp.DIV and value == 0.0):
-                raise refuse(p, "the value must be a finite number, and not 0 after '/'")
-        if p.target in info.species:
-            if p.op is not MutationOp.SET:
-                raise refuse(p, f"'{p.op.value}' on the species '{p.target}' is not "
-                                "supported yet; only '=' (its initial concentration)",
-                             UnsupportedError)
-        elif p.species:
-            raise refuse(p, f"\"{p.target}\" is no species of the model's network by that "
-                            f"exact name (species: {', '.join(info.species[:8])}"
-                            f"{', ...' if len(info.species) > 8 else ''})")
-        elif p.target not in info.parameters:
-            raise refuse(p, f"'{p.target}' is no parameter or species of the model")
-        out.append(Mutation(p.target, p.op, value))
-    return tuple(out)
+    return perturbation_mutations(f"condition '{c.name}'", c.perturbations, info, f,
+                                  names=free_ids, set_only=preequilibrated)
 
 
 # ------------------------------------------------------------------ data
 def _data(runs: list[tuple[str, str, ExpTable, str]], noise: dict[str | None, Noise],
           infos: dict[str, ModelInfo], config: PybnfConfig, free_ids: set[str]
           ) -> tuple[dict[str, Observable], Measurements]:
-    """Observables (one per data column, checked in each model it has data of) and
-    measurements of edition-2 experiments."""
+    """Observables and measurements of edition-2 experiments.
+
+    One observable per data column, checked in each model it has data of.
+    """
     f = config.path
     formulas = {o.name: o for o in config.observables if o.formula is not None}
     observables: dict[str, Observable] = {}
     checked: set[tuple[str, str]] = set()  # (column, model)
-    cols: dict[str, list] = {k: [] for k in ("obs", "pre", "cond", "t", "m", "np", "rows")}
-    for preeq, cid, t, model in runs:
+    for _, _, t, model in runs:
         for col in t.columns:
-            n = noise.get(col, noise.get(None))
             if (col, model) not in checked:
                 checked.add((col, model))
-                obs = _observable(t, col, n, infos[model], formulas.get(col), f, free_ids)
+                obs = _observable(t, col, noise_for(noise, col), infos[model],
+                                  formulas.get(col), f, free_ids)
                 observables.setdefault(col, obs)
-            sigma = point_sigma(t, col, n)
-            for i in np.nonzero(~np.isnan(t.values[col]))[0]:
-                cols["obs"].append(col)
-                cols["pre"].append(preeq)
-                cols["cond"].append(cid)
-                cols["t"].append(float(t.time[i]))
-                cols["m"].append(float(t.values[col][i]))
-                cols["np"].append(() if sigma is None else (float(sigma[i]),))
-                cols["rows"].append(int(t.lines[i]))
     _check_symbol_kinds(observables, checked, infos, formulas, noise, f)
     unused = [o for o in noise if o is not None and o not in observables]
     if unused:
@@ -318,21 +218,18 @@ def _data(runs: list[tuple[str, str, ExpTable, str]], noise: dict[str | None, No
             what = f"column '{o.column}'" if o.column else f"'{o.name}'"
             raise InputError(f"observable record: no experiment's data has a {what} column",
                              file=f, row=o.line, id=o.name)
-    n_pts = len(cols["t"])
-    if n_pts == 0:
-        raise UnsupportedError("the experiments hold no .exp data point; bngfit fits data, "
-                               "with .prop constraints as added terms (constraints alone are "
-                               "not supported yet)", file=f, id="data")
-    meas = Measurements(tuple(cols["obs"]), tuple(cols["pre"]), tuple(cols["cond"]),
-                        np.array(cols["t"]), np.array(cols["m"]), ((),) * n_pts,
-                        tuple(cols["np"]), tuple(cols["rows"]))
-    return observables, meas
+    data = [DataRun(t, cid, preeq) for preeq, cid, t, _ in runs]
+    return observables, measurements(data, noise, f)
 
 
 def _check_symbol_kinds(observables: dict[str, Observable], used: set[tuple[str, str]],
-                        infos: dict[str, ModelInfo], formulas: dict, noise, f: str) -> None:
-    """A formula symbol is a model output in every model an observable is read in,
-    or in none (one observable's formula is compiled once, across models)."""
+                        infos: dict[str, ModelInfo], formulas: dict[str, ObservableEntry],
+                        noise: dict[str | None, Noise], f: str) -> None:
+    """Refuse a formula symbol that is a model output in some models and not others.
+
+    One observable's formula is compiled once, across models, so a symbol is an
+    output in every model the observable is read in, or in none.
+    """
     for col, obs in observables.items():
         models = [m for c, m in used if c == col]
         for sym in (*obs.formula.symbols, *obs.noise.symbols):
@@ -350,10 +247,13 @@ def _check_symbol_kinds(observables: dict[str, Observable], used: set[tuple[str,
                     row=line, id=col, value=sym)
 
 
-def _observable(t: ExpTable, col: str, n: Noise, info: ModelInfo, record, f: str,
-                free_ids: set[str]) -> Observable:
+def _observable(t: ExpTable, col: str, n: Noise, info: ModelInfo,
+                record: ObservableEntry | None, f: str, free_ids: set[str]) -> Observable:
     """The observable of data column ``col``: its model output, or a record's formula."""
-    if record is not None:
+    if record is None:
+        obs = column_observable(t, col, n, info, f, " (an 'observable: NAME, formula: EXPR' "
+                                "record can define it)")
+    else:
         formula = parse_formula(record.formula, file=f, row=record.line, id=col)
         for sym in formula.symbols:
             if info.selector(sym) is None and sym not in info.parameters \
@@ -361,17 +261,9 @@ def _observable(t: ExpTable, col: str, n: Noise, info: ModelInfo, record, f: str
                 raise InputError(f"observable formula of '{col}': '{sym}' is no output or "
                                  "parameter of the model, nor a free parameter", file=f,
                                  row=record.line, id=col, value=sym)
-        row = record.line
-    else:
-        if info.selector(col) is None:
-            raise InputError(f"data column '{col}' is no observable, function or species of "
-                             "the model (an 'observable: NAME, formula: EXPR' record can "
-                             "define it)", file=t.path, row=t.header_line, id=col)
-        formula = parse_formula(col, file=t.path, row=t.header_line, id=col)
-        row = t.header_line
-    obs = observable_noise(col, formula, n, row, f)
+        obs = observable_noise(col, formula, n, record.line, f)
     for sym in obs.noise.symbols:
-        if sym != f"noiseParameter1_{col}" and info.selector(sym) is None \
+        if sym != placeholder("noise", 1, col) and info.selector(sym) is None \
                 and sym not in info.parameters and sym not in free_ids:
             raise InputError(f"noise model of '{col}': '{sym}' is no output or parameter of "
                              "the model, nor a free parameter", file=f, row=n.line, id=col,
@@ -380,7 +272,9 @@ def _observable(t: ExpTable, col: str, n: Noise, info: ModelInfo, record, f: str
 
 
 # ------------------------------------------------------------------ transforms
-def _normalizations(config: PybnfConfig, runs, noise: dict[str | None, Noise], grids,
+def _normalizations(config: PybnfConfig, runs: list[tuple[str, str, ExpTable]],
+                    noise: dict[str | None, Noise],
+                    grids: dict[str, tuple[str, tuple[float, ...]]],
                     observables: dict[str, Observable]) -> tuple[Normalization, ...]:
     """Normalizations (ADR-0053, most specific rule wins) and cumulative observables.
 
@@ -425,36 +319,18 @@ def _normalizations(config: PybnfConfig, runs, noise: dict[str | None, Noise], g
     return tuple(out)
 
 
-def _constraints(config: PybnfConfig, grids, infos: dict[str, ModelInfo]
-                 ) -> tuple[TrajectoryPenalty, ...]:
-    """The ``.prop`` constraints of each experiment, read on its own simulation.
+def _constraints(config: PybnfConfig,
+                 grids: dict[str, tuple[str, tuple[float, ...]]],
+                 infos: dict[str, ModelInfo]) -> tuple[TrajectoryPenalty, ...]:
+    """The ``.prop`` constraints of each experiment.
 
-    As PyBNF binds them (ADR-0028 addendum): a bare name is the experiment's own
-    output, on its output grid; PyBNF's ``other.Name`` reference to another
-    simulation is refused (a penalty reads one simulation here).
+    Each reads its experiment's own simulation (ADR-0028 addendum), on its
+    output grid.
     """
-    from functools import partial
-
-    from bngfit.likelihood._penalties import penalty
-    from bngfit.pybnf.bpsl._prop import read_prop
-
     out = []
     for e in config.experiments:
         preeq, times = grids[e.name]
+        info = infos[e.model or next(iter(infos))]
         for p in e.constraints:
-            for c in read_prop(p):
-                names = tuple(n for n in c.names if n != "time")
-                dotted = [n for n in names if "." in n]
-                if dotted:
-                    raise UnsupportedError(f"'{dotted[0]}' reads another simulation; bngfit "
-                                           "reads a constraint on its own experiment's "
-                                           "simulation only", file=str(p), row=c.line,
-                                           id=dotted[0])
-                check_constraint_names(p, c, infos[e.model or next(iter(infos))])
-                out.append(TrajectoryPenalty(names, preeq, e.name, times,
-                                             partial(_penalty, penalty, c), f"{p}:{c.line}"))
+            out.extend(constraint_penalties(p, info, preeq, e.name, times))
     return tuple(out)
-
-
-def _penalty(penalty, constraint, t, series):
-    return penalty(constraint, t, series)

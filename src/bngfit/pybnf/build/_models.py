@@ -14,6 +14,10 @@ conditions are called. PyBNF keeps each model's simulations apart, so two
 models may both have data named ``X``; bngfit prefixes such a name with its
 model's name, ``MODEL.X`` (only names that do repeat across models: single
 models keep their ids).
+
+Edition 2 binds its models with :func:`template_info` (its data belong to
+experiments, not model lines). Models are loaded, and BNGL networks generated,
+only through the :class:`~bngfit.problem._model_info.ModelAccess` the caller hands in.
 """
 
 from __future__ import annotations
@@ -22,12 +26,20 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from bngfit.files._bngl_cache import store_text
+from bngfit.files._bngl_filter import filter_bngl
+from bngfit.pybnf.bngl._protocol import Phase, protocol
+from bngfit.pybnf.bngl._template import (
+    bind_free_parameters,
+    bound_line_shift,
+    free_parameters,
+    parse_actions,
+)
 from bngfit.errors import InputError, UnsupportedError
+from bngfit.problem._model_info import ModelAccess, ModelInfo
 from bngfit.problem._problem import ParameterSpec
-from bngfit.pybnf.conf._conf import PybnfConfig
-from bngfit.pybnf.conf._entries import ConditionEntry, ModelEntry
+from bngfit.pybnf.conf._entries import ConditionEntry, ModelEntry, PybnfConfig
 from bngfit.pybnf._exp import ExpTable, read_exp
-from bngfit.simulate._engine import ModelInfo, read_model_info
 
 
 @dataclass(frozen=True)
@@ -56,7 +68,7 @@ class ModelPart:
     info : ModelInfo
         The model as loaded (a BNGL template's bound copy).
     bngl : bool
-    phases : tuple
+    phases : tuple of Phase
         A BNGL template's protocol (:func:`bngfit.pybnf.bngl._protocol.protocol`).
     suffixes : frozenset of str
         The action suffixes its data files are matched with.
@@ -74,7 +86,7 @@ class ModelPart:
     entry: ModelEntry
     info: ModelInfo
     bngl: bool
-    phases: tuple
+    phases: tuple[Phase, ...]
     suffixes: frozenset[str]
     binds: frozenset[str]
     runs: tuple[Run, ...]
@@ -87,9 +99,12 @@ class ModelPart:
         return self.entry.name
 
 
-def model_parts(config: PybnfConfig, params: list[ParameterSpec],
-                noise_param: str | None) -> list[ModelPart]:
+def model_parts(config: PybnfConfig, params: list[ParameterSpec], models: ModelAccess,
+                exempt: frozenset[str] = frozenset()) -> list[ModelPart]:
     """Every model line read, its free parameters bound and its runs named.
+
+    ``exempt`` holds declared parameters no model need use (an estimated noise
+    parameter); a template that uses one has it bound like any other.
 
     Raises
     ------
@@ -101,19 +116,18 @@ def model_parts(config: PybnfConfig, params: list[ParameterSpec],
         A free parameter of an SBML model that is also a plain parameter of a
         BNGL model (PyBNF would set it in one, bngfit in both).
     """
-    # The noise parameter need not appear in any model.
-    nominal = {p.id: p.nominal for p in params if p.id != noise_param}
-    parts = [_read_part(config, m, nominal) for m in config.models]
-    _check_bindings(config, params, parts, noise_param)
+    nominal = {p.id: p.nominal for p in params}
+    parts = [_read_part(config, m, nominal, models) for m in config.models]
+    _check_bindings(config, params, parts, exempt)
     return _named(config, parts)
 
 
-def _read_part(config: PybnfConfig, model: ModelEntry, nominal: dict[str, float]
-               ) -> ModelPart:
+def _read_part(config: PybnfConfig, model: ModelEntry, nominal: dict[str, float],
+               models: ModelAccess) -> ModelPart:
     f = config.path
     bngl = model.path.suffix.lower() == ".bngl"
     if bngl:
-        model_path, phases, free = _bngl_model(model.path, nominal)
+        model_path, phases, free = _bngl_model(model.path, nominal, models)
         suffixes = {ph.suffix for ph in phases if ph.suffix is not None}
     else:
         model_path, phases, free = model.path, (), ()
@@ -135,7 +149,7 @@ def _read_part(config: PybnfConfig, model: ModelEntry, nominal: dict[str, float]
         if run.name not in have:
             have.add(run.name)
             sim_runs.append(run)
-    info = read_model_info(model_path)
+    info = models.info(model_path)
     binds = set(free) if bngl else {n for n in nominal if n in info.parameters}
     all_props = [*((p, p.stem) for p in props), *((p, r.name) for p, r in mutant_props)]
     return ModelPart(model, info, bngl, phases, frozenset(suffixes), frozenset(binds),
@@ -205,11 +219,11 @@ def _runs(config: PybnfConfig, model: ModelEntry, suffixes: set[str]
 
 
 def _check_bindings(config: PybnfConfig, params: list[ParameterSpec],
-                    parts: list[ModelPart], noise_param: str | None) -> None:
+                    parts: list[ModelPart], exempt: frozenset[str]) -> None:
     """Every declared free parameter is used by a model, and set only where PyBNF sets it."""
     f = config.path
     for p in params:
-        if p.id == noise_param:
+        if p.id in exempt:
             continue
         if not any(p.id in part.binds for part in parts):
             if len(parts) == 1:
@@ -250,7 +264,8 @@ def _named(config: PybnfConfig, parts: list[ModelPart]) -> list[ModelPart]:
                                  "which another data file is called: rename a file",
                                  file=config.path, row=part.entry.line, id=new)
 
-        def rename(runs, _renamed=renamed):
+        def rename(runs: tuple[Run, ...], _renamed: dict[str, str] = renamed
+                   ) -> tuple[Run, ...]:
             return tuple(dataclasses.replace(r, name=_renamed[r.name]) for r in runs)
 
         out.append(dataclasses.replace(
@@ -259,29 +274,63 @@ def _named(config: PybnfConfig, parts: list[ModelPart]) -> list[ModelPart]:
     return out
 
 
-# ------------------------------------------------------------------- BNGL
-def _bngl_model(path: Path, nominal: dict[str, float]) -> tuple[Path, tuple, tuple]:
-    """Bind the template's free parameters; the bound copy, the protocol's phases
-    and the template's ``X__FREE`` names."""
-    from bngfit.files._bngl_filter import filter_bngl
-    from bngfit.pybnf.bngl._protocol import protocol
-    from bngfit.pybnf.bngl._template import free_parameters, parse_actions
+def time_course_end(config: PybnfConfig, run: Run, model: str) -> float:
+    """The simulated span of a data file of SBML model ``model`` (its time_course)."""
+    match = [a for a in config.actions if a.kind == "time_course" and a.suffix == run.suffix
+             and a.fields.get("model") in (None, model)]
+    if not match:
+        what = run.name if run.table is None else Path(run.table.path).name
+        raise InputError(f"no time_course with suffix '{run.suffix}' for {what}",
+                         file=config.path,
+                         row=None if run.mutant is None else run.mutant.line, id=run.suffix)
+    return float(match[0].fields["time"])
 
-    f = str(path)
+
+# ------------------------------------------------------------------- BNGL
+def template_info(model: ModelEntry, nominal: dict[str, float], models: ModelAccess
+                  ) -> ModelInfo:
+    """A model as loaded; a BNGL template's ``X__FREE`` placeholders bound first.
+
+    ``nominal`` holds the declared free parameters; the template binds those it
+    uses (the others may be other models'). A BNGL model without placeholders
+    and an SBML/Antimony model are loaded as they are.
+    """
+    path = model.path
+    if path.suffix.lower() == ".bngl":
+        text = _read_template(path)
+        free = free_parameters(text)
+        if free:
+            path = bind_bngl(model.path, text, free, nominal, models=models)
+    return models.info(path)
+
+
+def _read_template(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read the model: {err}", file=f) from None
+        raise InputError(f"cannot read the model: {err}", file=str(path)) from None
+
+
+def _bngl_model(path: Path, nominal: dict[str, float], models: ModelAccess
+                ) -> tuple[Path, tuple[Phase, ...], tuple[str, ...]]:
+    """Bind a legacy template's free parameters.
+
+    Returns the bound copy, the protocol's phases (the actions bngfit replays)
+    and the template's ``X__FREE`` names.
+    """
+    f = str(path)
+    text = _read_template(path)
     free = free_parameters(text)
     filter_bngl(text, file=f, network_first=True)  # what cannot reach BNG2.pl, first
     actions = parse_actions(text, file=f)
     phases = protocol(actions, file=f)
-    out = bind_bngl(path, text, free, nominal, network_first=True)
+    out = bind_bngl(path, text, free, nominal, network_first=True, models=models)
     return out, phases, free
 
 
 def bind_bngl(path: Path, text: str, free: tuple[str, ...] | list[str],
-              nominal: dict[str, float], *, network_first: bool = False) -> Path:
+              nominal: dict[str, float], *, network_first: bool = False,
+              models: ModelAccess | None = None) -> Path:
     """The template with its ``X__FREE`` parameters bound, filtered, in the cache.
 
     ``nominal`` holds the declared free parameters; those the template does not
@@ -291,7 +340,10 @@ def bind_bngl(path: Path, text: str, free: tuple[str, ...] | list[str],
     one, to bngfit's private cache (:mod:`bngfit.files._bngl_cache`). With
     ``network_first`` (a legacy template, whose actions are a protocol bngfit
     replays) the network is generated before the first action other than
-    ``setOption`` when the template has no ``generate_network``.
+    ``setOption`` when the template has no ``generate_network``. With
+    ``models``, the network is generated now, so that BNG2.pl's messages name
+    the template and its lines (loading the bound copy then finds it in the
+    cache); without, whoever loads the bound copy generates it.
 
     Raises
     ------
@@ -299,11 +351,6 @@ def bind_bngl(path: Path, text: str, free: tuple[str, ...] | list[str],
         A placeholder of the template that ``nominal`` does not declare; a
         statement the filter refuses.
     """
-    from bngfit.files._bngl_cache import store_text
-    from bngfit.files._bngl_filter import filter_bngl
-    from bngfit.simulate._bngl_network import network
-    from bngfit.pybnf.bngl._template import bind_free_parameters, bound_line_shift
-
     f = str(path)
     filter_bngl(text, file=f, network_first=network_first)  # refusals name the template
     missing = [n for n in free if n not in nominal]
@@ -314,7 +361,6 @@ def bind_bngl(path: Path, text: str, free: tuple[str, ...] | list[str],
     bound = bind_free_parameters(text, {n: nominal[n] for n in free}, file=f)
     filtered = filter_bngl(bound, file=f, network_first=network_first)
     after, shift = bound_line_shift(text, file=f)
-    # The network now, so BNG2.pl's messages name the template and its lines
-    # (loading the bound copy then finds it in the cache).
-    network(filtered, path, lambda n: n if n <= after else max(after, n - shift))
+    if models is not None:
+        models.network(filtered, path, lambda n: n if n <= after else max(after, n - shift))
     return store_text(path.stem, filtered.text)

@@ -1,4 +1,5 @@
-"""Noise models of edition-2 PyBNF configurations, on bngfit's noise families.
+"""The noise models of an edition-2 PyBNF configuration (its ``objective`` token and
+``noise_model`` lines), on bngfit's noise families.
 
 PyBNF's edition 2 names one whole-fit objective (an ``objective`` token, which
 desugars to a noise model, or a ``noise_model`` line without observable) and
@@ -24,60 +25,23 @@ Sources: ``read_exp_file _SD`` (the table's ``<obs>_SD``), ``fix_at X``,
 latter, model outputs: the noise formula of the observable, differentiated
 exactly like the rest). bngfit's values include every normalizing constant
 (PyBNF drops those of fixed noise parameters), so they differ from PyBNF's by
-a constant; the minimizers are the same.
+a constant; the minimizers are the same. The tokens, the :class:`Noise` record
+and each point's scale are shared with edition 1 (:mod:`bngfit.pybnf.build._noise`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
-
 from bngfit.errors import InputError, UnsupportedError
-from bngfit.problem._formulas import Formula, parse_formula
-from bngfit.problem._problem import NoiseFamily, Observable, Transform
-from bngfit.pybnf.conf._conf import PybnfConfig
-from ._data import neg_bin_r
-from bngfit.pybnf.conf._entries import Objfunc
-from bngfit.pybnf._exp import ExpTable
-
-# Objective tokens as the per-point noise models they desugar to (PyBNF
-# docs/config_keys.rst, ``objective``): (family, source, argument).
-_TOKEN_NOISE = {
-    Objfunc.SOS: ("normal", "fix_at", 1.0),
-    Objfunc.CHI_SQ: ("normal", "read_exp_file", "_SD"),
-    Objfunc.NORM_SOS: ("normal", "relative", 1.0),
-    Objfunc.AVE_NORM_SOS: ("normal", "column_mean", None),
-    Objfunc.LOGNORMAL: ("lognormal", "read_exp_file", "_SD"),
-    Objfunc.CHI_SQ_DYNAMIC: ("normal", "fit", "sigma__FREE"),
-    Objfunc.LAPLACE: ("laplace", "fit", "b__FREE"),
-    Objfunc.NEG_BIN: ("neg_bin", "fix_at", None),  # neg_bin_r
-    Objfunc.NEG_BIN_DYNAMIC: ("neg_bin", "fit", "r__FREE"),
-    Objfunc.SOD: ("laplace", "fix_at", 1.0),
-}
-_FAMILY = {"normal": NoiseFamily.NORMAL, "lognormal": NoiseFamily.NORMAL,
-           "lnnormal": NoiseFamily.NORMAL, "laplace": NoiseFamily.LAPLACE,
-           "student_t": NoiseFamily.STUDENT_T, "neg_bin": NoiseFamily.NEG_BINOMIAL}
-_TRANSFORM = {"lognormal": Transform.LOG10, "lnnormal": Transform.LOG}
-_FORMULAS = ("formula", "prediction_formula")
-STUDENT_T_DF = 4.0  # PyBNF's default degrees of freedom (ADR-0058)
-
-
-@dataclass(frozen=True)
-class Noise:
-    """One noise model: family, where its parameters come from, and its line.
-
-    ``df`` is a Student-t's degrees of freedom as (source, argument);
-    ``cumulative`` marks an observable compared as increments.
-    """
-
-    family: str
-    source: str
-    argument: str | float | None
-    line: int | None
-    what: str  # "objective X" or "noise_model", for messages
-    df: tuple[str, str | float] = ("fix_at", STUDENT_T_DF)
-    cumulative: bool = False
+from bngfit.problem._formulas import parse_formula
+from bngfit.pybnf.conf._entries import PybnfConfig
+from ._noise import (  # noqa: F401 - observable_noise, point_sigma: 0.1.0 names here
+    FORMULA_SOURCES,
+    STUDENT_T_DF,
+    Noise,
+    observable_noise,
+    point_sigma,
+    token_noise,
+)
 
 
 def noise_models(config: PybnfConfig) -> dict[str | None, Noise]:
@@ -105,15 +69,7 @@ def noise_models(config: PybnfConfig) -> dict[str | None, Noise]:
     location = config.setting("noise_location", "median")
     out: dict[str | None, Noise] = {}
     if config.objfunc is not None:
-        family, source, arg = _TOKEN_NOISE[config.objfunc]
-        if config.objfunc is Objfunc.NEG_BIN:
-            arg = neg_bin_r(config)
-        if source == "fit" and arg not in {p.name for p in config.parameters}:
-            raise InputError(f"objective {config.objfunc.value} estimates the noise "
-                             f"parameter: declare {arg} (e.g. 'loguniform_var = {arg} 0.01 "
-                             "100')", file=f, row=config.objfunc_line, id=str(arg))
-        out[None] = Noise(family, source, arg, config.objfunc_line,
-                          f"objective {config.objfunc.value}")
+        out[None] = token_noise(config, config.objfunc, "objective")
         _check_location(out[None], location, f)
     for n in config.noise_models:
         if (n.source == "read_exp_file" and n.argument != "_SD") \
@@ -150,56 +106,8 @@ def noise_symbols(noise: dict[str | None, Noise]) -> set[str]:
     for n in noise.values():
         if n.source == "fit":
             out.add(str(n.argument))
-        elif n.source in _FORMULAS:
+        elif n.source in FORMULA_SOURCES:
             out |= set(parse_formula(str(n.argument)).symbols)
         if n.family == "student_t" and n.df[0] == "fit":
             out.add(str(n.df[1]))
     return out
-
-
-def observable_noise(col: str, formula: Formula, n: Noise, row: int, f: str) -> Observable:
-    """The observable of column ``col`` with formula ``formula`` under noise model ``n``."""
-    shape: float | str | None = None
-    noise = f"noiseParameter1_{col}"  # per-point values, see point_sigma
-    if n.source == "fit" or n.source in _FORMULAS:
-        noise = str(n.argument)
-    if n.family == "neg_bin":
-        shape = n.argument if n.source == "fit" else float(n.argument)
-        noise = "1"  # the negative binomial has no separate scale
-    elif n.family == "student_t":
-        shape = n.df[1] if n.df[0] == "fit" else float(n.df[1])
-    return Observable(col, formula, parse_formula(noise, file=f, row=n.line, id=col),
-                      _TRANSFORM.get(n.family, Transform.LIN), _FAMILY[n.family], row, shape)
-
-
-def point_sigma(t: ExpTable, col: str, n: Noise) -> np.ndarray | None:
-    """Per-point noise scale of a column, or None where the observable carries it."""
-    values = t.values[col]
-    if n.family in _TRANSFORM:
-        bad = np.nonzero(values <= 0.0)[0]
-        if bad.size:
-            raise InputError(f"a {n.family} noise model needs positive data (it compares "
-                             "logarithms)", file=t.path, row=int(t.lines[bad[0]]), id=col,
-                             value=f"{values[bad[0]]:g}")
-    if n.source == "fit" or n.source in _FORMULAS or n.family == "neg_bin":
-        return None
-    if n.source == "fix_at":
-        return np.full_like(values, float(n.argument))
-    if n.source == "read_exp_file":
-        if col not in t.sd:
-            raise InputError(f"the {n.what} reads the standard deviations of '{col}' from "
-                             f"a column '{col}_SD', which the file lacks", file=t.path,
-                             row=t.header_line, id=col)
-        return t.sd[col]
-    if n.source == "relative":
-        zero = np.nonzero(values == 0.0)[0]
-        if zero.size:
-            raise InputError(f"the {n.what} scales sigma with the data value, which is 0 "
-                             "here", file=t.path, row=int(t.lines[zero[0]]), id=col,
-                             value="0")
-        return float(n.argument) * np.abs(values)
-    mean = float(np.nanmean(values))  # column_mean
-    if mean == 0.0:
-        raise InputError(f"the {n.what} takes sigma as the column mean, which is 0",
-                         file=t.path, row=t.header_line, id=col)
-    return np.full_like(values, abs(mean))
