@@ -1,5 +1,6 @@
 """The result stage: what happened. Result types, the crash-safe SQLite store,
-summaries and plots."""
+summaries and plots.
+"""
 
 from ._store import Store, fingerprint, load_result
 from ._types import FitResult, StartResult, StartStatus

@@ -51,7 +51,7 @@ META_KEYS = ("format", "fingerprint", "problem", "x_names", "optimizer", "seed",
              "n_starts", "settings", "wall_s")
 
 
-def _vec(a) -> str:
+def _vec(a: np.ndarray | list[float]) -> str:
     return json.dumps([float(v) for v in np.asarray(a, dtype=float)])
 
 
@@ -131,7 +131,7 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def _read(self, sql: str, args: tuple = ()) -> list:
@@ -236,7 +236,8 @@ class Store:
     # ------------------------------------------------------------- starts
     def add_start(self, s: StartResult, wall_s: float = 0.0) -> None:
         """Write one finished start and the run's wall time since the last write,
-        in one transaction."""
+        in one transaction.
+        """
         with self.conn:
             self._add_wall(wall_s)
             self.conn.execute(
@@ -301,7 +302,7 @@ class Store:
 
 def _check_meta_types(path: Path, meta: dict) -> None:
     """Refuse metadata of the wrong type (a hand-edited or damaged store)."""
-    def number(v) -> bool:
+    def number(v: object) -> bool:
         return isinstance(v, int | float) and not isinstance(v, bool)
 
     checks = {
@@ -350,7 +351,7 @@ def _start_of(path: Path, row: tuple, n_x: int | None) -> StartResult:
         raise damaged(path, f"start {idx}: {err}") from None
 
 
-def _real(v, name: str) -> float:
+def _real(v: object, name: str) -> float:
     """A stored number; NULL is NaN (SQLite stores NaN as NULL)."""
     if v is None:
         return float("nan")
@@ -359,7 +360,7 @@ def _real(v, name: str) -> float:
     return float(v)
 
 
-def _points(text, name: str, n: int | None) -> np.ndarray:
+def _points(text: object, name: str, n: int | None) -> np.ndarray:
     """A stored vector (JSON list of numbers), of length ``n`` when given."""
     try:
         values = json.loads(text)
