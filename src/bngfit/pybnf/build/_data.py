@@ -18,8 +18,9 @@ from bngfit.errors import InputError, UnsupportedError
 from bngfit.problem._formulas import parse_formula
 from bngfit.problem._model_info import ModelInfo
 from bngfit.problem._problem import Measurements, Observable
-from bngfit.pybnf.conf._entries import Objfunc, PybnfConfig
 from bngfit.pybnf._exp import ExpTable
+from bngfit.pybnf.conf._entries import Objfunc, PybnfConfig
+
 from ._models import Run, time_course_end  # noqa: F401 - a 0.1.0 name of this module
 from ._noise import (  # noqa: F401 - NEG_BIN_R_DEFAULT, NOISE_PARAMETER, neg_bin_r: 0.1.0
     NEG_BIN_R_DEFAULT,

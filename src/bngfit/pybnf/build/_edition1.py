@@ -71,14 +71,15 @@ from pathlib import Path
 
 import numpy as np
 
-from bngfit.pybnf.bngl._protocol import Phase, phases_for_data
-from bngfit.problem._conditions import Condition, Mutation, MutationOp
 from bngfit.errors import InputError, UnsupportedError
 from bngfit.files._limits import too_many_points
+from bngfit.problem._conditions import Condition, Mutation, MutationOp
 from bngfit.problem._model_info import ModelAccess, ModelInfo
 from bngfit.problem._problem import Normalization, NormKind, Observable, Problem
-from ._data import DataRun, column_observable, data_warnings, measurements
+from bngfit.pybnf.bngl._protocol import Phase, phases_for_data
 from bngfit.pybnf.conf._entries import Objfunc, PybnfConfig
+
+from ._data import DataRun, column_observable, data_warnings, measurements
 from ._models import ModelPart, Run, model_parts, time_course_end
 from ._noise import token_noise
 from ._params import parameter_specs

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bngfit.problem._conditions import Condition, Mutation
 from bngfit.errors import InputError, UnsupportedError
+from bngfit.problem._conditions import Condition, Mutation
 from bngfit.problem._formulas import parse_formula, placeholder
 from bngfit.problem._model_info import ModelAccess, ModelInfo
 from bngfit.problem._problem import (
@@ -29,9 +29,10 @@ from bngfit.problem._problem import (
     Problem,
     TrajectoryPenalty,
 )
-from ._data import DataRun, column_observable, data_warnings, measurements
-from bngfit.pybnf.conf._entries import ConditionEntry, ExperimentEntry, ObservableEntry, PybnfConfig
 from bngfit.pybnf._exp import ExpTable, read_exp
+from bngfit.pybnf.conf._entries import ConditionEntry, ExperimentEntry, ObservableEntry, PybnfConfig
+
+from ._data import DataRun, column_observable, data_warnings, measurements
 from ._models import template_info
 from ._noise import Noise, noise_for, observable_noise
 from ._noise2 import noise_models, noise_symbols

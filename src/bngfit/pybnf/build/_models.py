@@ -26,8 +26,12 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from bngfit.errors import InputError, UnsupportedError
 from bngfit.files._bngl_cache import store_text
 from bngfit.files._bngl_filter import filter_bngl
+from bngfit.problem._model_info import ModelAccess, ModelInfo
+from bngfit.problem._problem import ParameterSpec
+from bngfit.pybnf._exp import ExpTable, read_exp
 from bngfit.pybnf.bngl._protocol import Phase, protocol
 from bngfit.pybnf.bngl._template import (
     bind_free_parameters,
@@ -35,11 +39,7 @@ from bngfit.pybnf.bngl._template import (
     free_parameters,
     parse_actions,
 )
-from bngfit.errors import InputError, UnsupportedError
-from bngfit.problem._model_info import ModelAccess, ModelInfo
-from bngfit.problem._problem import ParameterSpec
 from bngfit.pybnf.conf._entries import ConditionEntry, ModelEntry, PybnfConfig
-from bngfit.pybnf._exp import ExpTable, read_exp
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,8 @@ import numpy as np
 from bngfit.errors import InputError
 from bngfit.problem._formulas import Formula, parse_formula, placeholder
 from bngfit.problem._problem import NoiseFamily, Observable, Transform
-from bngfit.pybnf.conf._entries import Objfunc, PybnfConfig
 from bngfit.pybnf._exp import ExpTable
+from bngfit.pybnf.conf._entries import Objfunc, PybnfConfig
 
 # Objective tokens as the per-point noise models they stand for: (family, source,
 # argument); neg_bin's argument is the configuration's neg_bin_r.

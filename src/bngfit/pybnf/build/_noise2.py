@@ -34,6 +34,7 @@ from __future__ import annotations
 from bngfit.errors import InputError, UnsupportedError
 from bngfit.problem._formulas import parse_formula
 from bngfit.pybnf.conf._entries import PybnfConfig
+
 from ._noise import (  # noqa: F401 - observable_noise, point_sigma: 0.1.0 names here
     FORMULA_SOURCES,
     STUDENT_T_DF,

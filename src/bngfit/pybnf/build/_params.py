@@ -30,8 +30,8 @@ import numpy as np
 from bngfit.errors import UnsupportedError
 from bngfit.problem._priors import InitPrior, draw
 from bngfit.problem._problem import ParameterSpec
-from bngfit.pybnf.conf._entries import ParamEntry, ParamKind, PybnfConfig
 from bngfit.problem._scales import Scale, scale_codes, to_scale, unscale
+from bngfit.pybnf.conf._entries import ParamEntry, ParamKind, PybnfConfig
 
 SUPPORTED_KINDS = (ParamKind.UNIFORM, ParamKind.LOGUNIFORM, ParamKind.NORMAL,
                    ParamKind.LOGNORMAL, ParamKind.VAR, ParamKind.LOGVAR)

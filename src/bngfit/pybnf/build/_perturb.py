@@ -23,8 +23,8 @@ from collections.abc import Callable, Collection, Iterable
 
 import numpy as np
 
-from bngfit.problem._conditions import Mutation, MutationOp
 from bngfit.errors import InputError, UnsupportedError
+from bngfit.problem._conditions import Mutation, MutationOp
 from bngfit.problem._model_info import ModelInfo
 from bngfit.pybnf.conf._entries import Perturbation
 

@@ -31,6 +31,7 @@ from bngfit.errors import InputError, Issue, UnsupportedError
 from bngfit.problem._model_info import ModelAccess
 from bngfit.problem._problem import Problem
 from bngfit.pybnf.conf._conf import PybnfConfig, check_supported, read_conf
+
 from ._edition1 import edition1_problem
 from ._edition2 import edition2_problem
 from ._noise import (  # noqa: F401 - NEG_BIN_R_DEFAULT, NOISE_PARAMETER: 0.1.0 names
