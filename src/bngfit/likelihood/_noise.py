@@ -21,7 +21,12 @@ LN10 = float(np.log(10.0))
 TRANSFORM_CODE = {Transform.LIN: 0, Transform.LOG: 1, Transform.LOG10: 2}
 
 Terms = tuple[np.ndarray, np.ndarray, np.ndarray]
-"""A kernel's nllh per point and its partials by z and sigma, each shape (n,)."""
+"""A kernel's nllh per point and its partials by z and sigma, each shape (n,).
+
+Every kernel takes ``z`` (the transformed simulation), ``zm`` (the transformed
+measurement) and ``sigma`` (the noise scale, > 0), each shape (n,), and a shape
+family also its shape parameter, shape (n,).
+"""
 ShapeTerms = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 """Those of :data:`Terms` and the partial by the shape parameter."""
 
@@ -81,42 +86,16 @@ def log_jacobian_term(measurements: np.ndarray, codes: np.ndarray) -> np.ndarray
 
 
 def normal(z: np.ndarray, zm: np.ndarray, sigma: np.ndarray) -> Terms:
-    """Gaussian: 0.5 log(2 pi sigma^2) + 0.5 ((z - zm)/sigma)^2.
-
-    Parameters
-    ----------
-    z : ndarray, shape (n,)
-        Simulation, transformed.
-    zm : ndarray, shape (n,)
-        Measurement, transformed.
-    sigma : ndarray, shape (n,)
-        Noise scale, > 0.
-
-    Returns
-    -------
-    nllh, d_dz, d_dsigma : ndarray, shape (n,)
-    """
+    """Gaussian: 0.5 log(2 pi sigma^2) + 0.5 ((z - zm)/sigma)^2 (see :data:`Terms`)."""
     r = (z - zm) / sigma
     nllh = 0.5 * LOG_2PI + np.log(sigma) + 0.5 * r**2
     return nllh, r / sigma, (1.0 - r**2) / sigma
 
 
 def laplace(z: np.ndarray, zm: np.ndarray, sigma: np.ndarray) -> Terms:
-    """Laplace with scale sigma: log(2 sigma) + |z - zm| / sigma.
+    """Laplace with scale sigma: log(2 sigma) + |z - zm| / sigma (see :data:`Terms`).
 
-    Parameters
-    ----------
-    z : ndarray, shape (n,)
-        Simulation, transformed.
-    zm : ndarray, shape (n,)
-        Measurement, transformed.
-    sigma : ndarray, shape (n,)
-        Noise scale, > 0.
-
-    Returns
-    -------
-    nllh, d_dz, d_dsigma : ndarray, shape (n,)
-        At z == zm the derivative in z is taken as 0 (a subgradient).
+    At z == zm the derivative in z is taken as 0 (a subgradient).
     """
     a = np.abs(z - zm)
     nllh = np.log(2.0 * sigma) + a / sigma
@@ -130,20 +109,7 @@ def student_t(z: np.ndarray, zm: np.ndarray, sigma: np.ndarray,
     nllh = -log Gamma((nu+1)/2) + log Gamma(nu/2) + log(sqrt(nu pi) sigma)
            + (nu+1)/2 log(1 + r^2/nu),  r = (zm - z)/sigma
 
-    Parameters
-    ----------
-    z : ndarray, shape (n,)
-        Simulation, transformed.
-    zm : ndarray, shape (n,)
-        Measurement, transformed.
-    sigma : ndarray, shape (n,)
-        Noise scale, > 0.
-    nu : ndarray, shape (n,)
-        Degrees of freedom, > 0.
-
-    Returns
-    -------
-    nllh, d_dz, d_dsigma, d_dnu : ndarray, shape (n,)
+    ``nu`` > 0, shape (n,); returns :data:`ShapeTerms` (the last by ``nu``).
     """
     from scipy.special import digamma, gammaln
 
@@ -167,20 +133,8 @@ def neg_binomial(z: np.ndarray, zm: np.ndarray, sigma: np.ndarray,
              + r log(r/(r+z)) + m log(z/(r+z))],  m the measurement
     (the continuous extension in m; sigma is unused).
 
-    Parameters
-    ----------
-    z : ndarray, shape (n,)
-        Mean, > 0.
-    zm : ndarray, shape (n,)
-        Measured count m.
-    sigma : ndarray, shape (n,)
-        Unused (the variance follows from the mean and ``r``).
-    r : ndarray, shape (n,)
-        Dispersion, > 0.
-
-    Returns
-    -------
-    nllh, d_dz, d_dsigma, d_dr : ndarray, shape (n,)
+    ``z`` is the mean (> 0), ``zm`` the count, ``r`` > 0 shape (n,); returns
+    :data:`ShapeTerms` (the partial by the unused ``sigma`` is 0, the last by ``r``).
     """
     from scipy.special import digamma, gammaln
 

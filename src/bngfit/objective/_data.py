@@ -132,17 +132,7 @@ class DataLikelihood:
         self._gauss_const = 0.5 * LOG_2PI * len(meas) + self._const
 
     def evaluate(self, observation: Observation, sensi: bool) -> Contribution:
-        """The value and derivatives at a point (:class:`~bngfit.objective._terms.Term`).
-
-        Parameters
-        ----------
-        observation : Observation
-        sensi : bool
-
-        Returns
-        -------
-        Contribution
-        """
+        """The value and derivatives at a point (:class:`~bngfit.objective._terms.Term`)."""
         if self.fused:
             out = self.gaussian(observation, sensi)
             if out is not None:
@@ -157,15 +147,7 @@ class DataLikelihood:
         rho^2)/sigma) @ dsigma``, the second term being the residual rows
         ``rho`` and the sigma rows ``sqrt(2 log sigma + c)`` together.
 
-        Parameters
-        ----------
-        observation : Observation
-        sensi : bool
-
-        Returns
-        -------
-        Contribution or None
-            None where a value is invalid (:meth:`general` says which).
+        Returns None where a value is invalid (:meth:`general` says which).
         """
         h, dh = observation.h, observation.dh
         sig, dsig = observation.sigma, observation.dsigma
@@ -204,17 +186,9 @@ class DataLikelihood:
     def general(self, observation: Observation, sensi: bool) -> Contribution:
         """The reference path: every transformation and noise family.
 
-        Parameters
-        ----------
-        observation : Observation
-        sensi : bool
-
-        Returns
-        -------
-        Contribution
-            Not ok where a transformed observable, a noise scale or a point's
-            likelihood is not finite (the message names the observable and its
-            measurement line).
+        The contribution is not ok where a transformed observable, a noise scale
+        or a point's likelihood is not finite (the message names the observable
+        and its measurement line).
         """
         h, sig = observation.h, observation.sigma
         if self._all_lin:

@@ -169,17 +169,7 @@ class TrajectoryPenalties:
             else partial(penalty, s.penalty.constraint) for s in specs)
 
     def evaluate(self, observation: Observation, sensi: bool) -> Contribution:
-        """Sum of the penalties and its gradient (see :class:`Term`).
-
-        Parameters
-        ----------
-        observation : Observation
-        sensi : bool
-
-        Returns
-        -------
-        Contribution
-        """
+        """Sum of the penalties and its gradient (see :class:`Term`)."""
         y, dy = observation.y, observation.dy
         total = 0.0
         g = np.zeros(observation.theta.size) if sensi else None

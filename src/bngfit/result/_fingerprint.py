@@ -98,16 +98,7 @@ def fingerprint_v2(problem: Problem) -> str:
 
     Every file by content, and a canonical text of parameters, observables,
     conditions (without ``previous`` and ``model``), measurements,
-    normalizations and penalties.
-
-    Parameters
-    ----------
-    problem : Problem
-
-    Returns
-    -------
-    str
-        64 hexadecimal digits.
+    normalizations and penalties; 64 hexadecimal digits, as :func:`fingerprint`.
     """
     h = hashlib.sha256()
     _hash_files(problem, h)
