@@ -17,7 +17,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -460,14 +460,14 @@ class Engine:
                 and np.array_equal(phase.param_jac, prev.param_jac))
 
     def _carry(self, sim: bngsim.Simulator, phase: PhaseInput, grid: Sequence[float],
-               opts: Mapping[str, Any]) -> bngsim.Result:
+               opts: Mapping[str, float | None]) -> bngsim.Result:
         """Continue from the state (and dx/dp) the last run ended in: exact, cheapest."""
         self._model.set_params(phase.params)
         return sim.run(sample_times=grid, carry_sensitivities=True, **opts)
 
     def _restart(self, phase: PhaseInput, x_end: np.ndarray, dx_end: np.ndarray,
                  sens_params: tuple[str, ...], n_theta: int, grid: Sequence[float],
-                 opts: Mapping[str, Any]) -> tuple[bngsim.Result, dict[str, np.ndarray]]:
+                 opts: Mapping[str, float | None]) -> tuple[bngsim.Result, dict[str, np.ndarray]]:
         """Restart from the last state with every species as an initial-condition sensitivity.
 
         Each is seeded with its dx/dtheta (or a species override's own).
