@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import TypeAlias
 
 from bngfit.errors import InputError
 
@@ -22,6 +22,9 @@ IDENT = re.compile(r"[A-Za-z_]\w*")
 # a top-level ``parameter NAME VALUE`` definition, which is no action
 PARAM_STATEMENT = re.compile(r"(?i)(?:parameter|param|par)[ \t]+(?!\()")
 
+#: A parsed action argument: a number (float), quoted text (str), unquoted text
+#: (:class:`Bare`), an array (tuple) or a hash (read-only mapping).
+ArgValue: TypeAlias = "float | str | tuple[ArgValue, ...] | Mapping[str, ArgValue]"
 
 
 class Bare(str):
@@ -54,7 +57,7 @@ class Action:
     """
 
     name: str
-    args: Mapping[str, Any]
+    args: Mapping[str, ArgValue]
     line: int
 
 
@@ -70,7 +73,17 @@ _POSITIONAL = {
 
 
 class ActionParser:
-    """Recursive descent over the action source (Perl call syntax, BNGL subset)."""
+    """Recursive descent over the action source (Perl call syntax, BNGL subset).
+
+    Parameters
+    ----------
+    src : str
+        The action statements, newline-separated.
+    lines : list of int
+        The 1-based line of the file of every character of ``src``.
+    file : str or None
+        The file, for messages.
+    """
 
     def __init__(self, src: str, lines: list[int], file: str | None) -> None:
         self.src, self.lines, self.file = src, lines, file
@@ -84,14 +97,17 @@ class ActionParser:
                           value=read if len(read) <= 80 else "..." + read[-77:])
 
     def peek(self) -> str:
+        """The character at the reading position ('' at the end)."""
         return self.src[self.pos] if self.pos < len(self.src) else ""
 
     def space(self, newlines: bool = True) -> None:
+        """Skip blanks (and, with ``newlines``, line ends)."""
         while self.pos < len(self.src) and self.src[self.pos] in (" \t\r\n" if newlines
                                                                    else " \t\r"):
             self.pos += 1
 
     def expect(self, char: str) -> None:
+        """Skip blanks and read ``char``, else fail."""
         self.space()
         if self.peek() != char:
             found = repr(self.peek()) if self.peek() else "the end"
@@ -99,6 +115,11 @@ class ActionParser:
         self.pos += 1
 
     def actions(self) -> list[Action]:
+        """Every action statement of the source, in order.
+
+        Top-level ``parameter NAME VALUE`` definitions are skipped (they are
+        not actions).
+        """
         out = []
         while True:
             self.space()
@@ -124,8 +145,9 @@ class ActionParser:
                                 "by a new line or ';')")
             out.append(Action(m.group(0), MappingProxyType(args), self.lines[start]))
 
-    def arguments(self, verb: str) -> dict[str, Any]:
-        values: list[Any] = []
+    def arguments(self, verb: str) -> dict[str, ArgValue]:
+        """The arguments of ``verb`` after its '(', by name (see :attr:`Action.args`)."""
+        values: list[ArgValue] = []
         self.space()
         while self.peek() != ")":
             values.append(self.value())
@@ -145,7 +167,8 @@ class ActionParser:
             raise self.fail(f"{verb} takes {len(roles)} argument(s): {', '.join(roles)}")
         return dict(zip(roles, values, strict=False))
 
-    def value(self) -> Any:
+    def value(self) -> ArgValue:
+        """One argument: a hash, an array, a quoted string or a bare token."""
         self.space()
         c = self.peek()
         if c == "{":
@@ -168,9 +191,10 @@ class ActionParser:
             return self.string()
         return self.raw()
 
-    def hash(self) -> Mapping[str, Any]:
+    def hash(self) -> Mapping[str, ArgValue]:
+        """A ``{key=>value, ...}`` hash, read-only."""
         self.pos += 1
-        out: dict[str, Any] = {}
+        out: dict[str, ArgValue] = {}
         self.space()
         while self.peek() != "}":
             if self.peek() and self.peek() in "\"'":
@@ -195,6 +219,7 @@ class ActionParser:
         return MappingProxyType(out)
 
     def string(self) -> str:
+        """A quoted string (a backslash escapes the next character), unquoted."""
         quote, start = self.peek(), self.pos
         self.pos += 1
         chars = []
@@ -208,7 +233,8 @@ class ActionParser:
         self.pos += 1
         return "".join(chars)
 
-    def raw(self) -> Any:
+    def raw(self) -> float | Bare:
+        """An unquoted token up to the next top-level separator: a number or a :class:`Bare`."""
         start, depth = self.pos, 0
         while self.pos < len(self.src):
             c = self.src[self.pos]

@@ -90,6 +90,7 @@ def digest(data: bytes) -> str:
 
 
 def _regular_of_ours(path: Path) -> bool:
+    """Whether ``path`` is a regular file (not a link) owned by this user."""
     try:
         st = os.lstat(path)
     except OSError:
@@ -98,6 +99,7 @@ def _regular_of_ours(path: Path) -> bool:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a unique temporary name beside ``path``, then rename it."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -109,8 +111,16 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def store_text(stem: str, text: str, suffix: str = ".bngl") -> Path:
-    """``text`` under a name made of ``stem`` and its digest; an existing file is
-    used only if its content is ``text`` (else rewritten)."""
+    """Store ``text`` under a name made of ``stem`` and its digest.
+
+    An existing file of that name is used only if its content is ``text``
+    (else it is written again).
+
+    Returns
+    -------
+    Path
+        The file in the cache.
+    """
     data = text.encode("utf-8")
     path = private_dir() / f"{safe_stem(stem)}-{digest(data)}{suffix}"
     if _regular_of_ours(path):

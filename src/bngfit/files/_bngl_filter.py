@@ -1,4 +1,4 @@
-"""The BNGL text BNG2.pl is allowed to read: model blocks and whitelisted literal actions.
+r"""The BNGL text BNG2.pl is allowed to read: model blocks and whitelisted literal actions.
 
 BNG2.pl is a Perl program that ``eval``s every action statement of a model file
 as Perl (``$model->VERB(ARGS);``), top-level ``setOption(...)`` without even
@@ -18,7 +18,7 @@ What is kept, and why it is safe (BNG2.pl 2.9, ``Perl2/BNGModel.pm::readFile``):
   two ``eval`` calls they reach are built from a fixed operator table
   (``Expression::evaluate``) and a digits-only quantifier (``Observable``).
   The filter tracks block boundaries exactly as ``get_line``/``read_block_array``
-  do (``#`` comments, ``\\`` continuations, ``begin``/``end`` matching), so a
+  do (``#`` comments, ``\`` continuations, ``begin``/``end`` matching), so a
   line it takes for a block line is one for BNG2.pl too; it refuses anything
   that would make the two readings differ (a ``begin`` or stray ``end`` line
   inside a block, control characters, non-ASCII code, backticks) and ``TFUN``
@@ -47,11 +47,10 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from bngfit.errors import InputError
 
-from ._bngl_actions import IDENT, NUMBER, Action, ActionParser, Bare
+from ._bngl_actions import IDENT, NUMBER, Action, ActionParser, ArgValue, Bare
 
 #: Model block names BNG2.pl 2.9 reads (``readFile``'s ``%blocks``, without actions).
 MODEL_BLOCKS = frozenset({
@@ -152,6 +151,11 @@ class _Logical:
 
 
 def _logical_lines(lines: list[str]) -> list[_Logical]:
+    """The lines of a file as BNG2.pl's ``get_line`` reads them.
+
+    Comments are cut, lines ending in a backslash joined with the next, blank
+    lines skipped.
+    """
     out = []
     i = 0
     while i < len(lines):
@@ -180,6 +184,8 @@ def _block_name(rest: str) -> str:
 
 
 class _Refuser:
+    """Builds the refusal of one file: the reason, the rule behind it, line, statement."""
+
     def __init__(self, file: str | None) -> None:
         self.file = file
 
@@ -214,6 +220,12 @@ def filter_bngl(text: str, *, file: str | None = None, network_first: bool = Fal
         are forwarded, and only ``setOption``, ``setParameter`` and
         ``setConcentration``.
 
+    Returns
+    -------
+    FilteredBngl
+        The filtered text, the line of its generation call and the statements
+        forwarded.
+
     Raises
     ------
     InputError
@@ -224,96 +236,183 @@ def filter_bngl(text: str, *, file: str | None = None, network_first: bool = Fal
     """
     refuse = _Refuser(file)
     lines = text.replace("\r\n", "\n").split("\n")
-    out = [""] * len(lines)
-    src: list[str] = []
-    src_lines: list[int] = []
-    codes: dict[int, str] = {}
-    block: tuple[str, int] | None = None
-    # Every character BNG2.pl reads as code is checked on its physical line,
-    # before continuations are joined: a control character can change where
-    # a line (or a block) ends for one reader and not for the other.
+    _check_physical_lines(lines, refuse)
+    scan = _Scan(lines, refuse)
+    scan.run()
+    actions = _parse_actions(scan, file, refuse)
+    kept, generate = _actions(actions, scan.codes, refuse, network_first)
+    _place_statements(scan.out, kept, scan.codes, refuse)
+    return _with_generation(scan.out, actions, generate, tuple(s for _, s in kept))
+
+
+def _check_physical_lines(lines: list[str], refuse: _Refuser) -> None:
+    """Refuse a character not allowed in code on any physical line.
+
+    Every character BNG2.pl reads as code is checked on its physical line,
+    before continuations are joined: a control character can change where a
+    line (or a block) ends for one reader and not for the other.
+    """
     for n, physical in enumerate(lines, start=1):
         bad = _BAD_CHAR.search(physical.split("#", 1)[0])
         if bad:
             raise refuse(f"character {bad.group(0)!r} is not allowed in BNGL code", n,
                          ascii(physical)[1:-1])
-    for lg in _logical_lines(lines):
-        stripped = lg.code.strip(" \t")
-        line = lg.first + 1
-        bad = _BAD_CHAR.search(lg.code)
-        if bad:
-            raise refuse(f"character {bad.group(0)!r} is not allowed in BNGL code", line,
-                         lg.code.encode("ascii", "backslashreplace").decode())
-        verbatim = lines[lg.first: lg.last + 1]
-        if block is None:
-            if re.fullmatch(r"(begin|end)\s+model\s*", stripped):
-                out[lg.first: lg.last + 1] = verbatim
-                continue
-            if stripped.startswith("begin"):  # BNG2.pl: s/^begin\s*//
-                name = _block_name(stripped[5:])
-                if name not in MODEL_BLOCKS and name not in ACTION_BLOCKS:
-                    raise refuse(f"unknown block '{name}' (BNGL blocks: "
-                                 f"{', '.join(sorted(MODEL_BLOCKS))}, actions)", line, stripped)
-                block = (name, line)
-                if name in MODEL_BLOCKS:
-                    out[lg.first: lg.last + 1] = verbatim
-                continue
-            if re.match(r"end(\s|$)", stripped):
-                raise refuse("'end' without a matching 'begin'", line, stripped)
-        else:
-            name = block[0]
-            if re.match(r"end\s+", stripped):
-                if _block_name(stripped[3:]) != name:
-                    raise refuse(f"'{stripped}' does not close 'begin {name}' (line "
-                                 f"{block[1]})", line, stripped)
-                if name in MODEL_BLOCKS:
-                    out[lg.first: lg.last + 1] = verbatim
-                block = None
-                continue
-            if stripped.startswith("begin"):
-                raise refuse(f"'begin' inside block '{name}' (line {block[1]})", line, stripped)
+
+
+class _Scan:
+    """One pass over the logical lines, tracking blocks as BNG2.pl does.
+
+    Model block lines (delimiters included) are copied to :attr:`out` at their
+    own lines; statements at action scope (outside blocks, or in an actions
+    block) are collected for the action parser.
+
+    Attributes
+    ----------
+    out : list of str
+        The filtered text, one entry per physical line of the source (blank
+        where nothing is kept yet).
+    source : list of str
+        The action-scope code, one logical line (newline-terminated) each.
+    source_lines : list of int
+        The 1-based physical line of every character of ``"".join(source)``.
+    codes : dict
+        First line of each action-scope statement -> its code, stripped.
+    """
+
+    def __init__(self, lines: list[str], refuse: _Refuser) -> None:
+        self.lines = lines
+        self.refuse = refuse
+        self.out = [""] * len(lines)
+        self.source: list[str] = []
+        self.source_lines: list[int] = []
+        self.codes: dict[int, str] = {}
+        self.block: tuple[str, int] | None = None  # name and line of the open block
+
+    def run(self) -> None:
+        """Read every logical line; refuse a block left open at the end."""
+        for lg in _logical_lines(self.lines):
+            stripped = lg.code.strip(" \t")
+            line = lg.first + 1
+            bad = _BAD_CHAR.search(lg.code)
+            if bad:
+                raise self.refuse(f"character {bad.group(0)!r} is not allowed in BNGL code",
+                                  line, lg.code.encode("ascii", "backslashreplace").decode())
+            if self.block is None:
+                taken = self._outside_block(lg, stripped, line)
+            else:
+                taken = self._inside_block(lg, stripped, line, *self.block)
+            if not taken:
+                self._collect_action(lg, stripped, line)
+        if self.block is not None:
+            name, line = self.block
+            raise self.refuse(f"'begin {name}' has no matching 'end {name}'", line,
+                              f"begin {name}")
+
+    def _keep(self, lg: _Logical) -> None:
+        """Copy the physical lines of ``lg`` to the output unchanged."""
+        self.out[lg.first: lg.last + 1] = self.lines[lg.first: lg.last + 1]
+
+    def _outside_block(self, lg: _Logical, stripped: str, line: int) -> bool:
+        """Handle a line outside any block; False if it is at action scope."""
+        if re.fullmatch(r"(begin|end)\s+model\s*", stripped):
+            self._keep(lg)
+            return True
+        if stripped.startswith("begin"):  # BNG2.pl: s/^begin\s*//
+            name = _block_name(stripped[5:])
+            if name not in MODEL_BLOCKS and name not in ACTION_BLOCKS:
+                raise self.refuse(f"unknown block '{name}' (BNGL blocks: "
+                                  f"{', '.join(sorted(MODEL_BLOCKS))}, actions)", line,
+                                  stripped)
+            self.block = (name, line)
             if name in MODEL_BLOCKS:
-                if _TFUN.search(lg.code):
-                    raise refuse("TFUN (a function read from a data file) is not supported",
-                                 line, stripped)
-                out[lg.first: lg.last + 1] = verbatim
-                continue
-        # action scope: collected for the parser
+                self._keep(lg)
+            return True
+        if re.match(r"end(\s|$)", stripped):
+            raise self.refuse("'end' without a matching 'begin'", line, stripped)
+        return False
+
+    def _inside_block(self, lg: _Logical, stripped: str, line: int, name: str,
+                      begun: int) -> bool:
+        """Handle a line inside block ``name`` (begun on line ``begun``).
+
+        False if it is a statement of an actions block.
+        """
+        if re.match(r"end\s+", stripped):
+            if _block_name(stripped[3:]) != name:
+                raise self.refuse(f"'{stripped}' does not close 'begin {name}' (line "
+                                  f"{begun})", line, stripped)
+            if name in MODEL_BLOCKS:
+                self._keep(lg)
+            self.block = None
+            return True
+        if stripped.startswith("begin"):
+            raise self.refuse(f"'begin' inside block '{name}' (line {begun})", line, stripped)
+        if name not in MODEL_BLOCKS:
+            return False
+        if _TFUN.search(lg.code):
+            raise self.refuse("TFUN (a function read from a data file) is not supported",
+                              line, stripped)
+        self._keep(lg)
+        return True
+
+    def _collect_action(self, lg: _Logical, stripped: str, line: int) -> None:
+        """Keep an action-scope line for the action parser (never for the output)."""
         if _PARAMETER.match(stripped):
             # BNG2.pl defines it (overriding the parameters block); the action
             # parser would skip it: a silently different model
-            raise refuse("a parameter defined outside the parameters block is not "
-                         "supported; define it inside 'begin parameters'", line, stripped)
-        codes.setdefault(line, stripped)
-        src.append(lg.code + "\n")
-        src_lines.extend([*lg.line_of, lg.line_of[-1] if lg.line_of else line])
-    if block is not None:
-        raise refuse(f"'begin {block[0]}' has no matching 'end {block[0]}'", block[1],
-                     f"begin {block[0]}")
+            raise self.refuse("a parameter defined outside the parameters block is not "
+                              "supported; define it inside 'begin parameters'", line, stripped)
+        self.codes.setdefault(line, stripped)
+        self.source.append(lg.code + "\n")
+        self.source_lines.extend([*lg.line_of, lg.line_of[-1] if lg.line_of else line])
+
+
+def _parse_actions(scan: _Scan, file: str | None, refuse: _Refuser) -> tuple[Action, ...]:
+    """The action statements collected by ``scan``, parsed.
+
+    A statement that does not parse is refused quoting the whole statement (as
+    it starts on its first line), not the parser's partial reading.
+    """
+    if not scan.source:
+        return ()
     try:
-        actions = tuple(ActionParser("".join(src), src_lines, file).actions()) if src else ()
-    except InputError as err:  # not an action call: quote the whole statement
+        return tuple(ActionParser("".join(scan.source), scan.source_lines, file).actions())
+    except InputError as err:
         issue = err.issues[0]
         row = issue.row or 0
-        first = max((n for n in codes if n <= row), default=row)
+        first = max((n for n in scan.codes if n <= row), default=row)
         raise refuse(f"not a BNGL action ({issue.message})", first,
-                     codes.get(first, issue.value or "")) from None
-    kept, generate = _actions(actions, codes, refuse, network_first)
+                     scan.codes.get(first, issue.value or "")) from None
+
+
+def _place_statements(out: list[str], kept: list[tuple[int, str]], codes: dict[int, str],
+                      refuse: _Refuser) -> None:
+    """Write each forwarded statement on its source line of ``out`` (in place)."""
     for line, statement in kept:
         if out[line - 1]:  # BNG2.pl reads one action per line
             raise refuse("put each action on a line of its own", line, codes.get(line, ""))
         out[line - 1] = statement
+
+
+def _with_generation(out: list[str], actions: tuple[Action, ...], generate: str,
+                     kept: tuple[str, ...]) -> FilteredBngl:
+    """The filtered text with the generation call placed (see :class:`FilteredBngl`).
+
+    The call takes the line of the source's last ``generate_network`` when
+    only blank lines follow it; else it is appended after the last non-blank
+    line (a blank line between where that line ends in a continuation).
+    """
     last = max((a.line for a in actions if a.name.lower() == "generate_network"), default=0)
     if last and not any(x.strip() for x in out[last - 1:]):
         out[last - 1] = generate
         out = out[:last]
-        return FilteredBngl("\n".join(out) + "\n", last, tuple(s for _, s in kept))
+        return FilteredBngl("\n".join(out) + "\n", last, kept)
     while out and not out[-1].strip():
         out.pop()
     if out and _CONTINUED.search(out[-1].split("#", 1)[0]):
         out.append("")  # a last line's continuation must not take in the call
     out.append(generate)
-    return FilteredBngl("\n".join(out) + "\n", len(out), tuple(s for _, s in kept))
+    return FilteredBngl("\n".join(out) + "\n", len(out), kept)
 
 
 def _actions(actions: tuple[Action, ...], codes: dict[int, str], refuse: _Refuser,
@@ -357,7 +456,7 @@ def _actions(actions: tuple[Action, ...], codes: dict[int, str], refuse: _Refuse
     return kept, generate
 
 
-def _not_literal(value: Any) -> str | None:
+def _not_literal(value: ArgValue) -> str | None:
     """Why ``value`` (a parsed action argument) is not a literal, or None."""
     if isinstance(value, float):
         return None if math.isfinite(value) else "not a finite number"
@@ -385,7 +484,7 @@ def _not_literal(value: Any) -> str | None:
     return "not a value"
 
 
-def _number(value: Any) -> str | None:
+def _number(value: ArgValue | None) -> str | None:
     """Perl text of a finite number (a float or numeric text), else None."""
     if isinstance(value, str) and NUMBER.fullmatch(value.strip()):
         value = float(value)
@@ -397,6 +496,7 @@ def _number(value: Any) -> str | None:
 
 
 def _set_option(a: Action, stmt: str, refuse: _Refuser) -> str:
+    """``setOption`` re-written from its parsed, whitelisted name/value pairs."""
     args = a.args.get("args", ())
     if not args or len(args) % 2:
         raise refuse("setOption takes name, value pairs", a.line, stmt)
@@ -420,6 +520,11 @@ def _set_option(a: Action, stmt: str, refuse: _Refuser) -> str:
 
 
 def _state(a: Action, stmt: str, refuse: _Refuser) -> str:
+    """``setParameter``/``setConcentration`` re-written.
+
+    The target must be quoted (a parameter may also be a bare name), the value
+    a number or a bare expression.
+    """
     key = "name" if a.name.lower() == "setparameter" else "species"
     target, value = a.args.get(key), a.args.get("value")
     named = isinstance(target, Bare) and key == "name" and IDENT.fullmatch(target)
@@ -436,6 +541,10 @@ def _state(a: Action, stmt: str, refuse: _Refuser) -> str:
 
 
 def _generate(a: Action, stmt: str, refuse: _Refuser) -> str:
+    """The generation call re-written from the whitelisted options of ``a``.
+
+    Options that only name the output are dropped; ``overwrite=>1`` is always last.
+    """
     opts = []
     if "args" in a.args:
         raise refuse("generate_network takes {name=>value} options", a.line, stmt)

@@ -19,6 +19,7 @@ from bngfit.errors import InputError
 
 
 def _refuse(what: str, why: str, path: Path) -> InputError:
+    """The refusal ``cannot write WHAT: WHY`` naming ``path``."""
     return InputError(f"cannot write {what}: {why}", file=str(path))
 
 
@@ -93,8 +94,26 @@ def check_output_dir(path: str | Path, what: str = "the output folder",
     """Refuse an output folder that cannot be created or written into (``plot -o``).
 
     A missing folder is fine when its nearest existing ancestor is a writable
-    folder; nothing is created here. ``files`` are names written inside: none
-    may be a folder or a read-only file.
+    folder; nothing is created here.
+
+    Parameters
+    ----------
+    path : str or Path
+        The folder.
+    what : str
+        What it is, for the message.
+    files : iterable of str
+        Names written inside: none may be a folder or a read-only file.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    InputError
+        Naming the file or folder and why.
     """
     path = Path(path)
     if path.exists():

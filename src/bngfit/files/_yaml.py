@@ -7,6 +7,8 @@ the loader refuses it, naming the key and both lines.
 
 from __future__ import annotations
 
+from typing import Any
+
 import yaml
 
 
@@ -17,9 +19,10 @@ class DuplicateKeyError(yaml.MarkedYAMLError):
 class _StrictLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that refuses duplicate mapping keys."""
 
-    def construct_mapping(self, node, deep=False):  # noqa: D102 - PyYAML's hook
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        """PyYAML's hook for a mapping, after a check for repeated keys."""
         if isinstance(node, yaml.MappingNode):
-            seen: dict = {}
+            seen: dict[Any, yaml.Mark] = {}
             for key_node, _ in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     continue  # '<<' merges are YAML's own override, not a repeat
@@ -38,8 +41,13 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def load_yaml(text: str):
+def load_yaml(text: str) -> Any:
     """Parse YAML text safely (no Python objects), refusing duplicate keys.
+
+    Returns
+    -------
+    object
+        The document: a mapping, list, scalar or None.
 
     Raises
     ------

@@ -8,8 +8,15 @@ from pathlib import Path
 import pandas as pd
 
 from bngfit.errors import InputError, Issue
-from bngfit.files._tables import parse_float, read_tsv
-from bngfit.problem._formulas import PLACEHOLDER, TIME_SYMBOL, numeric_or_name  # noqa: F401
+from bngfit.files import parse_float, read_tsv
+from bngfit.problem import PLACEHOLDER, TIME_SYMBOL
+from bngfit.problem._formulas import numeric_or_name
+
+# PLACEHOLDER and TIME_SYMBOL: bngfit 0.1's module petab_cells exported them.
+__all__ = [
+    "ID", "PLACEHOLDER", "TIME_SYMBOL", "Issues", "also_lines", "cell_number", "cell_value",
+    "read_table", "records",
+]
 
 ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -20,23 +27,23 @@ class Issues:
     def __init__(self) -> None:
         self.items: list[Issue] = []
 
-    def error(self, message, file=None, row=None, id=None, value=None):  # noqa: A002
+    def error(self, message: str, file: str | None = None, row: int | None = None,
+              id: str | None = None, value: object = None) -> None:  # noqa: A002
+        """Add an error (``value`` as text)."""
         self.items.append(Issue("error", message, file, row, id, None if value is None
                                 else str(value)))
 
-    def warn(self, message, file=None, row=None, id=None, value=None,  # noqa: A002
-             affects_result=False):
+    def warn(self, message: str, file: str | None = None, row: int | None = None,
+             id: str | None = None, value: object = None,  # noqa: A002
+             affects_result: bool = False) -> None:
+        """Add a warning (``value`` as text; see :attr:`Issue.affects_result`)."""
         self.items.append(Issue("warning", message, file, row, id, None if value is None
                                 else str(value), affects_result))
 
     @property
     def has_errors(self) -> bool:
+        """Whether any issue is an error."""
         return any(i.severity == "error" for i in self.items)
-
-    def raise_if_errors(self) -> None:
-        errors = [i for i in self.items if i.severity == "error"]
-        if errors:
-            raise InputError(errors[0].message, issues=errors)
 
 
 def read_table(path: Path, issues: Issues, required: list[str]) -> pd.DataFrame | None:
@@ -72,13 +79,17 @@ def also_lines(lines: list[int]) -> str:
 
 
 def cell_value(text: str) -> float | str | None:
-    """A cell's number, id or None (empty, NaN); a number only in plain ASCII decimal
-    (``1_0`` stays text, which no id check accepts, rather than becoming 10)."""
+    """A cell's number, id or None (empty, NaN).
+
+    A number only in plain ASCII decimal: ``1_0`` stays text, which no id
+    check accepts, rather than becoming 10.
+    """
     v = numeric_or_name(text)
     return text.strip() if isinstance(v, float) and cell_number(text) is None else v
 
 
 def cell_number(text: str) -> float | None:
+    """A cell's number in plain ASCII decimal (see :func:`parse_float`), else None."""
     try:
         return parse_float(text)
     except (TypeError, ValueError, AttributeError):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bngfit.problem._problem import Problem
+from bngfit.problem import Problem
 
 
-def _join(values: tuple) -> str:
+def _join(values: tuple[float | str, ...]) -> str:
+    """Placeholder overrides as PEtab writes them: ';'-separated, numbers in full."""
     return ";".join(v if isinstance(v, str) else repr(float(v)) for v in values)
 
 
@@ -18,6 +19,7 @@ def simulation_table(problem: Problem, simulation: np.ndarray) -> pd.DataFrame:
     Parameters
     ----------
     problem : Problem
+        The problem simulated.
     simulation : ndarray, shape (n_meas,)
         Observable values at each measurement, untransformed.
 

@@ -1,5 +1,7 @@
-"""Compiled trajectory penalties and normalizations: where their series lie in
-an experiment's flat outputs (part of the plan)."""
+"""Compiled trajectory penalties and normalizations (part of the plan).
+
+Where their series lie in an experiment's flat outputs.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bngfit.errors import UnsupportedError
-from bngfit.observe._transforms import NormSpec
-from bngfit.problem._model_info import ModelInfo
-from bngfit.problem._problem import NormKind, Problem
+from bngfit.observe import NormSpec
+from bngfit.problem import ModelInfo, Normalization, NormKind, Problem, TrajectoryPenalty
 
 
 @dataclass(frozen=True)
@@ -22,16 +23,42 @@ class PenaltySpec:
     to that output in this experiment, or None.
     """
 
-    penalty: object
+    penalty: TrajectoryPenalty
     names: tuple[str, ...]
     t: np.ndarray
     refs: tuple[np.ndarray, ...]
-    norms: tuple[tuple | None, ...]
+    norms: tuple[tuple[NormKind, np.ndarray] | None, ...]
 
 
-def penalty_spec(problem: Problem, info: ModelInfo, pen, norms_here, norm_specs, outputs,
-                  time_row, offset, n_out) -> PenaltySpec:
-    """Compile a trajectory penalty; a normalized output is read normalized."""
+def penalty_spec(problem: Problem, info: ModelInfo, pen: TrajectoryPenalty,
+                 norms_here: list[Normalization], norm_specs: list[NormSpec],
+                 outputs: list[str], time_row: dict[float, int], offset: int,
+                 n_out: int) -> PenaltySpec:
+    """Compile a trajectory penalty; a normalized output is read normalized.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem.
+    info : ModelInfo
+        The names of the experiment's model.
+    pen : TrajectoryPenalty
+        The penalty, of this experiment.
+    norms_here, norm_specs : list
+        The experiment's normalizations and their compiled specs, in order.
+    outputs : list of str
+        The experiment's output selectors.
+    time_row : dict
+        Time -> its row of the experiment's sample grid.
+    offset : int
+        Where the experiment's outputs start in the flat outputs.
+    n_out : int
+        Number of outputs of the experiment.
+
+    Returns
+    -------
+    PenaltySpec
+    """
     g = np.array([time_row[t] for t in np.asarray(pen.times, float).tolist()], dtype=int)
     refs, norms = [], []
     for name in pen.names:
@@ -45,9 +72,33 @@ def penalty_spec(problem: Problem, info: ModelInfo, pen, norms_here, norm_specs,
                        tuple(norms))
 
 
-def norm_spec(problem: Problem, info: ModelInfo, n, idx: list[int], outputs: list[str],
-               time_row: dict, offset: int, n_out: int) -> NormSpec:
-    """Compile one normalization: its measurement rows and reference values."""
+def norm_spec(problem: Problem, info: ModelInfo, n: Normalization, idx: list[int],
+              outputs: list[str], time_row: dict[float, int], offset: int,
+              n_out: int) -> NormSpec:
+    """Compile one normalization: its measurement rows and reference values.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem.
+    info : ModelInfo
+        The names of the experiment's model.
+    n : Normalization
+        The normalization, of this experiment.
+    idx : list of int
+        The experiment's measurement indices.
+    outputs, time_row, offset, n_out
+        The experiment's outputs and grid, as for :func:`penalty_spec`.
+
+    Returns
+    -------
+    NormSpec
+
+    Raises
+    ------
+    UnsupportedError
+        The observable is not one model output, or has no data in the experiment.
+    """
     obs = problem.observables.get(n.observable)
     where = f"'{n.observable}' in condition '{n.condition}'"
     if obs is None or len(obs.formula.symbols) != 1 or \

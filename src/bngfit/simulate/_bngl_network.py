@@ -6,7 +6,7 @@ Perl, and keeps its networks in ``~/.cache/bngsim/networks`` (or wherever
 ``BNGSIM_BNGL_CACHE_DIR`` points), reused by name without a content check. A
 network is turned into C code and compiled by bngsim, so a planted one runs
 code too. bngfit therefore runs BNG2.pl itself, on the text of
-:func:`bngfit.files._bngl_filter.filter_bngl` only, in a private temporary folder,
+:func:`bngfit.files.filter_bngl` only, in a private temporary folder,
 with a time limit, and keeps the network in its private cache
 (:mod:`bngfit.files._bngl_cache`), checked against its digest at every reuse; the
 model is then loaded with ``bngsim.Model.from_net``.
@@ -29,12 +29,23 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bngfit.errors import InputError, MissingExtraError
-from bngfit.files import _bngl_cache as bngl_cache
-from bngfit.files._bngl_filter import FilteredBngl, filter_bngl
+from bngfit.files import (
+    FilteredBngl,
+    filter_bngl,
+    private_dir,
+    safe_stem,
+    store_file,
+    store_text,
+    verified_file,
+)
 
 from ._net_text import check_net_text
+
+if TYPE_CHECKING:
+    import bngsim
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +84,7 @@ def read_bngl(path: Path, *, network_first: bool = False) -> FilteredBngl:
     return filter_bngl(text, file=str(path), network_first=network_first)
 
 
-def load_bngl(path: Path):
+def load_bngl(path: Path) -> bngsim.Model:
     """The bngsim model of the BNGL file ``path``, built from its filtered text.
 
     Raises
@@ -100,6 +111,13 @@ _HANDLED = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP
 
 
 def _bng2() -> Path:
+    """The path of BNG2.pl, as bngsim's resolver finds it.
+
+    Raises
+    ------
+    MissingExtraError
+        BioNetGen (or its resolver) is not installed.
+    """
     try:
         from bngsim._bngpath import resolve_bng
     except ImportError:  # pragma: no cover - bngsim without the resolver
@@ -133,8 +151,28 @@ def network(filtered: FilteredBngl, source: Path,
             line_of: Callable[[int], int] | None = None) -> Path:
     """The ``.net`` BNG2.pl generates from ``filtered`` (cached, content-checked).
 
-    ``source`` is the file named in messages, ``line_of`` maps a line of the
-    filtered text to that file's line (default: the same line).
+    Parameters
+    ----------
+    filtered : FilteredBngl
+        The only text BNG2.pl reads.
+    source : Path
+        The file named in messages.
+    line_of : callable, optional
+        Maps a line of the filtered text to that file's line (default: the
+        same line).
+
+    Returns
+    -------
+    Path
+        The network file in bngfit's private cache.
+
+    Raises
+    ------
+    InputError
+        BNG2.pl reports an error, exceeds the time limit, or writes a network
+        that is refused (:func:`check_net_text`).
+    MissingExtraError
+        BNG2.pl or perl cannot be found.
     """
     bng2 = _bng2()
     h = hashlib.sha256(filtered.text.encode("utf-8"))
@@ -143,14 +181,14 @@ def network(filtered: FilteredBngl, source: Path,
         h.update(f"\0{bng2}\0{st.st_size}\0{st.st_mtime_ns}".encode())
     except OSError:
         h.update(f"\0{bng2}".encode())
-    stem = bngl_cache.safe_stem(source.stem)
-    net = bngl_cache.private_dir() / f"{stem}-{h.hexdigest()[:32]}.net"
-    if bngl_cache.verified_file(net):
+    stem = safe_stem(source.stem)
+    net = private_dir() / f"{stem}-{h.hexdigest()[:32]}.net"
+    if verified_file(net):
         return net
-    bngl_cache.store_text(stem, filtered.text)  # the text BNG2.pl read, for the curious
+    store_text(stem, filtered.text)  # the text BNG2.pl read, for the curious
     timeout = load_timeout()
     # scratch inside the private cache: a killed run leaves nothing elsewhere
-    with tempfile.TemporaryDirectory(prefix="bng2-", dir=bngl_cache.private_dir()) as work:
+    with tempfile.TemporaryDirectory(prefix="bng2-", dir=private_dir()) as work:
         scratch = Path(work) / f"{stem}.bngl"
         scratch.write_text(filtered.text, encoding="utf-8")
         try:
@@ -173,7 +211,7 @@ def network(filtered: FilteredBngl, source: Path,
             raise _bng2_error(proc, scratch, filtered, source, line_of or (lambda n: n))
         data = produced.read_bytes()
     check_net_text(data, str(source))  # BNG2.pl writes ASCII; anything else is refused
-    return bngl_cache.store_file(net, data)
+    return store_file(net, data)
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child

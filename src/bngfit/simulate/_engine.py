@@ -1,4 +1,4 @@
-"""The one module that talks to bngsim.
+"""The one module that runs bngsim simulations.
 
 It loads a model, and runs one experimental condition (optionally preceded by a
 pre-equilibration phase) at a set of sample times, returning plain arrays: the
@@ -15,102 +15,38 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bngfit.errors import InputError, SimulationFailure
 
-from ._models import (  # noqa: F401 - loading lives there, names stay importable here
-    MODEL_SUFFIXES,
-    ModelInfo,
-    _info_of,
-    _load_bngsim_model,
-    read_model_info,
-)
+from ._inputs import PhaseInput, SolverSettings, pre_chain_key, sample_grid
+from ._models import MODEL_SUFFIXES, ModelInfo, load_bngsim_model, model_info_of, read_model_info
+from ._sensitivities import total_derivatives
+
+if TYPE_CHECKING:
+    import bngsim
+
+# Names importable from here: bngfit 0.1's module bngfit.simulate held them all
+# (loading, the run inputs and the engine), and the readers of PyBNF files still
+# take ModelInfo and read_model_info from here.
+__all__ = [
+    "MODEL_SUFFIXES", "Engine", "ModelInfo", "PhaseInput", "SolverSettings",
+    "codegen_cache_dir", "read_model_info", "sample_grid",
+]
 
 log = logging.getLogger(__name__)
 
+#: The model loader under its 0.1 name, which tests import from this module.
+_load_bngsim_model = load_bngsim_model
+
+_PRE_ENDS_KEPT = 16  # distinct pre-phase chains an engine keeps within one point
 
 
-@dataclass(frozen=True)
-class SolverSettings:
-    """ODE solver settings shared by every run of an objective.
-
-    Attributes
-    ----------
-    rtol, atol : float
-        CVODE relative and absolute tolerances.
-    preeq_tmax : float
-        Time horizon (model time units) for pre-equilibration.
-    preeq_rtol, preeq_atol : float
-        Steady-state test: states (and sensitivities) must change by less than
-        ``atol + rtol*|value|`` over the last stretch of the horizon.
-    timeout : float or None
-        Wall-clock budget of one run, in seconds.
-    """
-
-    rtol: float = 1e-8
-    atol: float = 1e-10
-    preeq_tmax: float = 1e6
-    preeq_rtol: float = 1e-6
-    preeq_atol: float = 1e-8
-    timeout: float | None = 600.0
-
-
-@dataclass
-class PhaseInput:
-    """Values for one phase of a condition at one point theta.
-
-    Attributes
-    ----------
-    params : dict
-        Model parameter (and compartment) values to write, native.
-    species : dict
-        Species whose initial value is set (after reset, or after
-        pre-equilibration for the main phase), native.
-    param_jac : ndarray, shape (n_sens, n_theta)
-        d param / d theta for the sensitivity parameters of the run, in order.
-    species_jac : dict
-        d species0 / d theta, shape (n_theta,), for the species in ``species``
-        whose value depends on theta.
-    duration : float or None
-        For a pre-equilibration phase: None runs it to steady state (checked),
-        a number runs it for that long, model time units.
-    param_cols : ndarray of int, shape (n_sens,), or None
-        Set where ``param_jac`` is a selection of distinct columns (row i is
-        the unit vector of column ``param_cols[i]``): the chain rule is then a
-        scatter, not a product.
-    """
-
-    params: dict[str, float]
-    species: dict[str, float]
-    param_jac: np.ndarray
-    species_jac: dict[str, np.ndarray]
-    duration: float | None = None
-    param_cols: np.ndarray | None = None
-
-
-def sample_grid(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sample times for bngsim and the row of each requested time.
-
-    bngsim integrates from the first sample time, so t=0 is always prepended;
-    it needs two points at least.
-
-    Returns
-    -------
-    grid : ndarray, shape (n_grid,)
-    rows : ndarray of int, shape (len(times),)
-    """
-    uniq = np.unique(np.concatenate([[0.0], np.asarray(times, dtype=float)]))
-    if uniq.size < 2:
-        uniq = np.array([0.0, 1e-6])
-    rows = np.searchsorted(uniq, times)
-    return uniq, rows
-
-
-def _plain_simulator(model):
+def _plain_simulator(model: bngsim.Model) -> bngsim.Simulator:
     """A Simulator without sensitivities, on compiled RHS code where possible.
 
     Compiled code (the same cached artifact a sensitivity Simulator builds) is
@@ -127,18 +63,6 @@ def _plain_simulator(model):
         return bngsim.Simulator(model)
 
 
-_PRE_ENDS_KEPT = 16  # distinct pre-phase chains an engine keeps within one point
-
-
-def _pre_key(pre: tuple[PhaseInput, ...], sens_params: tuple[str, ...] | None) -> tuple:
-    """What determines where a chain of pre-phases ends (and its dx/dtheta)."""
-    def phase_key(p: PhaseInput) -> tuple:
-        return (tuple(p.params.items()), tuple(p.species.items()), p.duration,
-                p.param_jac.shape, p.param_jac.tobytes(),
-                tuple((k, np.asarray(v).tobytes()) for k, v in p.species_jac.items()))
-    return (sens_params, tuple(phase_key(p) for p in pre))
-
-
 class Engine:
     """Runs conditions of one model with bngsim.
 
@@ -146,14 +70,16 @@ class Engine:
     ----------
     path : str or Path
         The model file.
-    settings : SolverSettings
+    settings : SolverSettings, optional
+        Tolerances, pre-equilibration test and time budget (default: the
+        defaults of :class:`SolverSettings`).
     """
 
     def __init__(self, path: str | Path, settings: SolverSettings | None = None) -> None:
         self.path = Path(path)
         self.settings = settings or SolverSettings()
-        self._model = None
-        self._sims: dict = {}
+        self._model: bngsim.Model | None = None
+        self._sims: dict[tuple, bngsim.Simulator] = {}
         self._info: ModelInfo | None = None
         s = self.settings
         self._run_opts = {"rtol": s.rtol, "atol": s.atol, "timeout": s.timeout}
@@ -175,13 +101,24 @@ class Engine:
         self._ensure_model()
         return self._info
 
-    def _ensure_model(self):
+    def _ensure_model(self) -> bngsim.Model:
+        """The bngsim model, loaded (and its names read) on first use."""
         if self._model is None:
-            self._model = _load_bngsim_model(self.path)
-            self._info = _info_of(self.path, self._model)
+            self._model = load_bngsim_model(self.path)
+            self._info = model_info_of(self.path, self._model)
         return self._model
 
-    def _simulator(self, sens: tuple[str, ...] | None, ic: tuple[str, ...] = ()):
+    def _simulator(self, sens: tuple[str, ...] | None,
+                   ic: tuple[str, ...] = ()) -> bngsim.Simulator:
+        """The Simulator with sensitivities by ``sens`` and the initial values of ``ic``.
+
+        ``sens`` None: no sensitivities at all. Built once per engine and key.
+
+        Raises
+        ------
+        InputError
+            bngsim cannot generate or compile the sensitivity code of the model.
+        """
         import bngsim
 
         key = (sens, ic)
@@ -261,33 +198,53 @@ class Engine:
             text = " ".join(str(err).split())
             raise SimulationFailure(text[:2000]) from None
 
-    def _opts(self) -> dict:
+    def _opts(self) -> dict[str, float | None]:
+        """Tolerances and time budget of every ``Simulator.run``."""
         return self._run_opts
 
     def _species_selectors(self) -> list[str]:
+        """Selectors of every species, in the model's order (the state vector)."""
         if self._species_sel is None:
             self._species_sel = [f"species:{s}" for s in self._info.species]
         return self._species_sel
 
     def _start(self, phase: PhaseInput) -> None:
+        """Set the model up to run ``phase`` from the model's initial state."""
         model = self._model
         model.set_params(phase.params)
         model.reset()
         for name, value in phase.species.items():
             model.set_concentration(name, value)
 
+    def _continue(self, phase: PhaseInput) -> None:
+        """Write ``phase``'s parameters and species over the state the last run ended in."""
+        self._model.set_params(phase.params)
+        for name, value in phase.species.items():
+            self._model.set_concentration(name, value)
+
     def _preeq_grid(self, phase: PhaseInput | None = None) -> list[float]:
+        """Sample times of a pre-phase run: its duration, else the steady-state horizon."""
         if phase is not None and phase.duration is not None:
             return [0.0, float(phase.duration)]
         return self._preeq_times
 
-    def preeq_run_kwargs(self) -> dict:
-        """Keyword arguments of the pre-equilibration ``Simulator.run`` (besides
-        tolerances and timeout), for benchmarks that replay the engine's runs."""
+    def preeq_run_kwargs(self) -> dict[str, list[float]]:
+        """Keyword arguments of the pre-equilibration ``Simulator.run``.
+
+        Besides tolerances and timeout; for benchmarks that replay the
+        engine's runs.
+        """
         return {"sample_times": list(self._preeq_grid())}
 
     def _check_settled(self, a: np.ndarray, b: np.ndarray, what: str,
                        phase: PhaseInput | None = None) -> None:
+        """Refuse a run to steady state whose last two samples ``a``, ``b`` differ.
+
+        Raises
+        ------
+        SimulationFailure
+            Naming ``what`` (states or sensitivities) is still changing.
+        """
         if phase is not None and phase.duration is not None:
             return  # a fixed-duration phase need not settle
         s = self.settings
@@ -298,100 +255,169 @@ class Engine:
                 f"({what} still changing); raise preeq_tmax or check the model"
             )
 
-    def _run_plain(self, outputs, grid, main, pre) -> np.ndarray:
+    def _run_plain(self, outputs: tuple[str, ...], grid: tuple[float, ...], main: PhaseInput,
+                   pre: tuple[PhaseInput, ...]) -> np.ndarray:
+        """Outputs of the measured phase, shape (n_grid, n_out), after its pre-phases.
+
+        A pre-phase chain another condition ran at this point is not run again:
+        the measured phase starts from its end state.
+        """
         self._ensure_model()
         sim = self._simulator(None)
-        opts = self._opts()
-        model = self._model
-        key = _pre_key(pre, None) if pre else None
-        shared = self._pre_ends.get(key) if pre else None
-        if shared is not None:
-            self._from_state(main, shared[0])
-        elif pre:
-            self._start(pre[0])
-            for k, phase in enumerate(pre):
-                if k:
-                    model.set_params(phase.params)
-                    for name, value in phase.species.items():
-                        model.set_concentration(name, value)
-                r1 = sim.run(sample_times=self._preeq_grid(phase), **opts)
-                x = r1.outputs(self._species_selectors())
-                self._check_settled(x[-2], x[-1], "states", phase)
-            self._remember(key, x[-1], None)
-            model.set_params(main.params)
-            for name, value in main.species.items():
-                model.set_concentration(name, value)
+        if pre:
+            key = pre_chain_key(pre, None)
+            shared = self._pre_ends.get(key)
+            if shared is not None:
+                self._from_state(main, shared[0])
+            else:
+                self._run_plain_pre(sim, pre, key)
+                self._continue(main)
         else:
             self._start(main)
-        r = sim.run(sample_times=grid, **opts)
+        r = sim.run(sample_times=grid, **self._opts())
         return r.outputs(list(outputs))
 
-    def _run_sensi(self, outputs, grid, main, pre, sens_params, n_theta):
+    def _run_plain_pre(self, sim: bngsim.Simulator, pre: tuple[PhaseInput, ...],
+                       key: tuple) -> None:
+        """Run a chain of pre-phases without sensitivities and keep its end state."""
+        opts = self._opts()
+        self._start(pre[0])
+        for k, phase in enumerate(pre):
+            if k:
+                self._continue(phase)
+            r1 = sim.run(sample_times=self._preeq_grid(phase), **opts)
+            x = r1.outputs(self._species_selectors())
+            self._check_settled(x[-2], x[-1], "states", phase)
+        self._remember(key, x[-1], None)
+
+    def _run_sensi(self, outputs: tuple[str, ...], grid: tuple[float, ...], main: PhaseInput,
+                   pre: tuple[PhaseInput, ...], sens_params: tuple[str, ...],
+                   n_theta: int) -> tuple[np.ndarray, np.ndarray]:
+        """Outputs and their derivatives by theta, after the pre-phases.
+
+        The measured phase runs alone, from the end of a pre-phase chain
+        another condition ran at this point, or after running the chain.
+        """
         self._ensure_model()
         outs = list(outputs)
-        opts = self._opts()
         if not pre:
-            ic = tuple(sorted(main.species_jac))
-            sim = self._simulator(sens_params, ic)
-            self._start(main)
-            r = sim.run(sample_times=grid, **opts)
-            return r.outputs(outs), self._chain(r, outs, main.param_jac, ic, main.species_jac,
-                                                n_theta, main.param_cols)
+            return self._sensi_alone(outs, grid, main, sens_params, n_theta)
         # Where bngsim cannot seed the species, no chain is kept or looked up.
-        key = _pre_key(pre, sens_params) if self._share_pre else None
+        key = pre_chain_key(pre, sens_params) if self._share_pre else None
         shared = self._pre_ends.get(key) if key is not None else None
         if shared is not None:
-            # Another condition ran this pre-phase chain at this point: restart the
-            # measured phase from its end state, seeded with its dx/dtheta.
-            import bngsim
+            done = self._sensi_from_shared(outs, grid, main, shared, sens_params, n_theta)
+            if done is not None:
+                return done
+        return self._sensi_chain(outs, grid, main, pre, sens_params, n_theta, key)
 
-            try:
-                r, jac = self._restart(main, shared[0], shared[1], sens_params, n_theta,
-                                       grid, opts)
-                return r.outputs(outs), self._chain(r, outs, main.param_jac,
-                                                    self._info.species, jac, n_theta,
-                                                    main.param_cols)
-            except (bngsim.SensitivityUnsupportedError, bngsim.ModelError) as err:
-                # bngsim cannot seed every species of this model: run each
-                # condition's own chain, as before sharing existed
-                log.debug("pre-phase sharing off for %s: %s", self.path, err)
-                self._share_pre = False
+    def _sensi_alone(self, outs: list[str], grid: tuple[float, ...], main: PhaseInput,
+                     sens_params: tuple[str, ...],
+                     n_theta: int) -> tuple[np.ndarray, np.ndarray]:
+        """A measured phase without pre-phases, from the model's initial state."""
+        ic = tuple(sorted(main.species_jac))
+        sim = self._simulator(sens_params, ic)
+        self._start(main)
+        r = sim.run(sample_times=grid, **self._opts())
+        y = r.outputs(outs)
+        return y, total_derivatives(r, outs, main.param_jac, ic, main.species_jac, n_theta,
+                                    main.param_cols)
+
+    def _sensi_from_shared(self, outs: list[str], grid: tuple[float, ...], main: PhaseInput,
+                           shared: tuple[np.ndarray, np.ndarray | None],
+                           sens_params: tuple[str, ...],
+                           n_theta: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Restart the measured phase from a shared pre-phase end state and its dx/dtheta.
+
+        None, and sharing off for this engine, where bngsim cannot seed every
+        species of the model.
+        """
+        import bngsim
+
+        try:
+            r, jac = self._restart(main, shared[0], shared[1], sens_params, n_theta, grid,
+                                   self._opts())
+            y = r.outputs(outs)
+            return y, total_derivatives(r, outs, main.param_jac, self._info.species, jac,
+                                        n_theta, main.param_cols)
+        except (bngsim.SensitivityUnsupportedError, bngsim.ModelError) as err:
+            # each condition then runs its own chain, as before sharing existed
+            log.debug("pre-phase sharing off for %s: %s", self.path, err)
+            self._share_pre = False
+            return None
+
+    def _sensi_chain(self, outs: list[str], grid: tuple[float, ...], main: PhaseInput,
+                     pre: tuple[PhaseInput, ...], sens_params: tuple[str, ...], n_theta: int,
+                     key: tuple | None) -> tuple[np.ndarray, np.ndarray]:
+        """Run the pre-phases from the model's initial state, then the measured phase.
+
+        The end state of the chain is kept under ``key`` (None: not kept) for
+        the other conditions of this point.
+        """
         sel = self._species_selectors()
-        first = pre[0]
-        ic1 = tuple(sorted(first.species_jac))
-        sim = self._simulator(sens_params, ic1)
-        self._start(first)
-        r = sim.run(sample_times=self._preeq_grid(first), **opts)
-        x = r.outputs(sel)
-        dx = self._chain(r, sel, first.param_jac, ic1, first.species_jac, n_theta,
-                         first.param_cols)
-        self._check_settled(x[-2], x[-1], "states", first)
-        self._check_settled(dx[-2], dx[-1], "sensitivities", first)
-        # bngsim carries dx/dp only while the Simulator has no initial-condition
-        # sensitivities; a route once restarted stays restarted.
-        carried = not ic1
-        prev = first
+        sim, x, dx, carried = self._sensi_first_pre(pre[0], sens_params, n_theta)
+        prev = pre[0]
         for phase in (*pre[1:], main):
             if phase is main and key is not None:
                 self._remember(key, x[-1], dx[-1])
             grid_k = grid if phase is main else self._preeq_grid(phase)
             sel_k = outs if phase is main else sel
-            if carried and self._can_carry(prev, phase):
-                r = self._carry(sim, phase, grid_k, opts)
-                y, dy = r.outputs(sel_k), self._chain(r, sel_k, phase.param_jac, (), {},
-                                                        n_theta, phase.param_cols)
-            else:
-                carried = False
-                r, jac = self._restart(phase, x[-1], dx[-1], sens_params, n_theta, grid_k, opts)
-                y = r.outputs(sel_k)
-                dy = self._chain(r, sel_k, phase.param_jac, self._info.species, jac, n_theta,
-                                 phase.param_cols)
+            # a route once restarted stays restarted
+            carried = carried and self._can_carry(prev, phase)
+            y, dy = self._sensi_next(sim, phase, carried, x[-1], dx[-1], sel_k, grid_k,
+                                     sens_params, n_theta)
             if phase is main:
                 return y, dy
             self._check_settled(y[-2], y[-1], "states", phase)
             self._check_settled(dy[-2], dy[-1], "sensitivities", phase)
             x, dx, prev = y, dy, phase
         raise AssertionError("unreachable: the loop returns at the measured phase")
+
+    def _sensi_first_pre(self, first: PhaseInput, sens_params: tuple[str, ...], n_theta: int
+                         ) -> tuple[bngsim.Simulator, np.ndarray, np.ndarray, bool]:
+        """Run the first pre-phase from the model's initial state, checked.
+
+        Returns
+        -------
+        sim : bngsim.Simulator
+            The Simulator it ran on.
+        x, dx : ndarray, shapes (n_grid, n_species) and (n_grid, n_species, n_theta)
+            Its species and their derivatives by theta.
+        carry : bool
+            Whether the next phase may continue its sensitivities: bngsim
+            carries dx/dp only while the Simulator has no initial-condition
+            sensitivities.
+        """
+        sel = self._species_selectors()
+        ic1 = tuple(sorted(first.species_jac))
+        sim = self._simulator(sens_params, ic1)
+        self._start(first)
+        r = sim.run(sample_times=self._preeq_grid(first), **self._opts())
+        x = r.outputs(sel)
+        dx = total_derivatives(r, sel, first.param_jac, ic1, first.species_jac, n_theta,
+                               first.param_cols)
+        self._check_settled(x[-2], x[-1], "states", first)
+        self._check_settled(dx[-2], dx[-1], "sensitivities", first)
+        return sim, x, dx, not ic1
+
+    def _sensi_next(self, sim: bngsim.Simulator, phase: PhaseInput, carry: bool,
+                    x_end: np.ndarray, dx_end: np.ndarray, sel: list[str],
+                    grid: Sequence[float], sens_params: tuple[str, ...],
+                    n_theta: int) -> tuple[np.ndarray, np.ndarray]:
+        """Run a later phase of a chain.
+
+        With ``carry`` it continues the last run's sensitivities, else it
+        restarts from that run's end state ``x_end`` seeded with ``dx_end``.
+        """
+        if carry:
+            r = self._carry(sim, phase, grid, self._opts())
+            y = r.outputs(sel)
+            return y, total_derivatives(r, sel, phase.param_jac, (), {}, n_theta,
+                                        phase.param_cols)
+        r, jac = self._restart(phase, x_end, dx_end, sens_params, n_theta, grid, self._opts())
+        y = r.outputs(sel)
+        return y, total_derivatives(r, sel, phase.param_jac, self._info.species, jac, n_theta,
+                                    phase.param_cols)
 
     def new_point(self) -> None:
         """Forget the pre-phase end states: the next runs belong to a new evaluation.
@@ -410,8 +436,10 @@ class Engine:
         self._pre_ends[key] = (x_end.copy(), None if dx_end is None else dx_end.copy())
 
     def _from_state(self, phase: PhaseInput, x_end: np.ndarray) -> None:
-        """Set the model up to run ``phase`` from the species state ``x_end``
-        (with the phase's own species values written over it)."""
+        """Set the model up to run ``phase`` from the species state ``x_end``.
+
+        The phase's own species values are written over it.
+        """
         species = self._info.species
         x0 = x_end.copy()
         for name, value in phase.species.items():
@@ -431,17 +459,24 @@ class Engine:
                 and phase.param_jac.shape == prev.param_jac.shape
                 and np.array_equal(phase.param_jac, prev.param_jac))
 
-    def _carry(self, sim, phase: PhaseInput, grid, opts):
+    def _carry(self, sim: bngsim.Simulator, phase: PhaseInput, grid: Sequence[float],
+               opts: Mapping[str, float | None]) -> bngsim.Result:
         """Continue from the state (and dx/dp) the last run ended in: exact, cheapest."""
         self._model.set_params(phase.params)
         return sim.run(sample_times=grid, carry_sensitivities=True, **opts)
 
     def _restart(self, phase: PhaseInput, x_end: np.ndarray, dx_end: np.ndarray,
-                 sens_params, n_theta: int, grid, opts):
-        """Restart from the last state with every species as an initial-condition
-        sensitivity, seeded with its dx/dtheta (or a species override's own).
+                 sens_params: tuple[str, ...], n_theta: int, grid: Sequence[float],
+                 opts: Mapping[str, float | None]) -> tuple[bngsim.Result, dict[str, np.ndarray]]:
+        """Restart from the last state with every species as an initial-condition sensitivity.
 
-        Returns the run and the seed, species name -> d x0 / d theta.
+        Each is seeded with its dx/dtheta (or a species override's own).
+
+        Returns
+        -------
+        run : bngsim.Result
+        seed : dict
+            Species name -> d x0 / d theta, shape (n_theta,).
         """
         species = self._info.species
         dx0 = dx_end.copy()
@@ -451,25 +486,6 @@ class Engine:
         self._from_state(phase, x_end)
         r = sim2.run(sample_times=grid, **opts)
         return r, dict(zip(species, dx0, strict=True))
-
-    @staticmethod
-    def _chain(r, outs, param_jac, ic, species_jac, n_theta, cols=None) -> np.ndarray:
-        """d outputs / d theta = dy/dp @ dp/dtheta + dy/dx0 @ dx0/dtheta."""
-        dy = None
-        if param_jac.shape[0]:
-            s = r.output_sensitivities(outs, axis="parameter")
-            if cols is not None:
-                dy = np.zeros(s.shape[:2] + (n_theta,))
-                dy[:, :, cols] = s
-            else:
-                dy = s @ param_jac
-        if ic:
-            dic = r.output_sensitivities(outs, axis="ic")
-            jac = np.array([species_jac[s] for s in ic])
-            dy = dic @ jac if dy is None else dy + dic @ jac
-        if dy is None:
-            dy = np.zeros((r.time.shape[0], len(outs), n_theta))
-        return dy
 
 
 def codegen_cache_dir() -> str:

@@ -1,6 +1,6 @@
 """Loading a model with bngsim and reading its names (part of the simulate stage).
 
-Every format goes through :func:`_load_bngsim_model`: BNGL through bngfit's own
+Every format goes through :func:`load_bngsim_model`: BNGL through bngfit's own
 filtered network generation (:mod:`bngfit.simulate._bngl_network`), ``.net`` through a
 checked copy (:mod:`bngfit.simulate._net_text`), SBML and Antimony after
 :mod:`bngfit.simulate._sbml_check`. :class:`ModelInfo` carries the names as plain data.
@@ -8,15 +8,30 @@ checked copy (:mod:`bngfit.simulate._net_text`), SBML and Antimony after
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bngfit.errors import InputError, MissingExtraError
-from bngfit.problem._model_info import ModelAccess, ModelInfo
+from bngfit.files import FilteredBngl
+from bngfit.problem import ModelAccess, ModelInfo
+
+if TYPE_CHECKING:
+    import bngsim
 
 MODEL_SUFFIXES = (".xml", ".sbml", ".ant", ".net", ".bngl")
 
 
-def _load_bngsim_model(path: Path):
+def load_bngsim_model(path: Path) -> bngsim.Model:
+    """The bngsim model of the file ``path``, loaded by its suffix (see the module doc).
+
+    Raises
+    ------
+    InputError
+        The file is missing, of unknown format, refused, or does not load.
+    MissingExtraError
+        The format needs an optional package that is not installed.
+    """
     import bngsim
 
     if not path.is_file():
@@ -34,35 +49,43 @@ def _load_bngsim_model(path: Path):
         from ._bngl_network import load_bngl
 
         return load_bngl(path)
-    if suffix == ".net":
-        # bngsim compiles this file's expressions into C later: it gets a
-        # checked copy in bngfit's private cache (see bngfit.simulate._net_text)
-        from bngfit.files import _bngl_cache as bngl_cache
-
-        from ._net_text import check_net_text
-
-        try:
-            text = check_net_text(path.read_bytes(), str(path))
-        except OSError as err:
-            raise InputError(f"cannot read the model: {err.strerror or err}",
-                             file=str(path)) from None
-        source, path = path, bngl_cache.store_text(path.stem, text, suffix=".net")
-    else:
-        source = path
+    # bngsim compiles a .net file's expressions into C later: it gets a checked
+    # copy in bngfit's private cache (see bngfit.simulate._net_text)
+    loaded = _checked_net_copy(path) if suffix == ".net" else path
     try:
-        return bngsim.Model.load(path)
+        return bngsim.Model.load(loaded)
     except ImportError as err:
         raise MissingExtraError(
-            f"loading {path.name} needs an optional package ({err}); "
+            f"loading {loaded.name} needs an optional package ({err}); "
             "install it with: pip install 'bngsim[antimony]'"
         ) from None
     except bngsim.BngsimError as err:
-        text = str(err).replace(str(path), source.name)  # the user's file, not the copy
+        text = str(err).replace(str(loaded), path.name)  # the user's file, not the copy
         raise InputError(f"model does not load: {text.splitlines()[0]}",
-                         file=str(source)) from None
+                         file=str(path)) from None
     except (OSError, ValueError) as err:
-        text = str(err).replace(str(path), source.name)
-        raise InputError(f"model does not load: {text}", file=str(source)) from None
+        text = str(err).replace(str(loaded), path.name)
+        raise InputError(f"model does not load: {text}", file=str(path)) from None
+
+
+def _checked_net_copy(path: Path) -> Path:
+    """A copy of the network file ``path`` in the private cache, after its text is checked.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read, or its text is refused (:func:`check_net_text`).
+    """
+    from bngfit.files import store_text
+
+    from ._net_text import check_net_text
+
+    try:
+        text = check_net_text(path.read_bytes(), str(path))
+    except OSError as err:
+        raise InputError(f"cannot read the model: {err.strerror or err}",
+                         file=str(path)) from None
+    return store_text(path.stem, text, suffix=".net")
 
 
 def read_model_info(path: str | Path) -> ModelInfo:
@@ -80,16 +103,31 @@ def read_model_info(path: str | Path) -> ModelInfo:
 
     path = Path(path)
     check_model_file(path)
-    model = _load_bngsim_model(path)
-    info = _info_of(path, model)
+    model = load_bngsim_model(path)
+    info = model_info_of(path, model)
     if not (info.species or info.parameters or info.expressions):
         raise InputError("the model is empty: no species, parameters or rules (an empty or "
                          "truncated file?)", file=str(path))
     return info
 
 
-def _info_of(path: Path, model) -> ModelInfo:
-    internal = set(model._internal_param_names())
+def model_info_of(path: Path, model: bngsim.Model) -> ModelInfo:
+    """The names and default parameter values of a loaded model.
+
+    Parameters
+    ----------
+    path : Path
+        The model file (recorded in the result).
+    model : bngsim.Model
+        Its bngsim model.
+
+    Returns
+    -------
+    ModelInfo
+        Compartment sizes are listed as compartments, not parameters; bngsim's
+        synthesized parameter slots are left out.
+    """
+    internal = _internal_params(model)
     comps = tuple(model.compartment_size_params)
     primary = [p for p in model.primary_param_names if p not in internal]
     params = tuple(p for p in primary if p not in comps)
@@ -105,7 +143,18 @@ def _info_of(path: Path, model) -> ModelInfo:
     )
 
 
-def _network(filtered, source: Path, line_of=None) -> Path:
+def _internal_params(model: bngsim.Model) -> set[str]:
+    """The parameter slots bngsim synthesizes (``_V0_<comp>``, function values): no knobs."""
+    try:
+        flags = model.param_is_internal
+    except AttributeError:  # a bngsim without the flag synthesizes none
+        return set()
+    return {n for n, f in zip(model.param_names, flags, strict=True) if f}
+
+
+def _network(filtered: FilteredBngl, source: Path,
+             line_of: Callable[[int], int] | None = None) -> Path:
+    """BNG2.pl's network of a filtered BNGL text (see :func:`network`), loaded lazily."""
     from ._bngl_network import network
 
     return network(filtered, source, line_of)

@@ -1,10 +1,10 @@
-"""What a BioNetGen network (``.net``) text may contain before bngsim reads it.
+r"""What a BioNetGen network (``.net``) text may contain before bngsim reads it.
 
 bngsim reads a ``.net`` file twice: its C++ reader builds the model, and its
 code generator later reads the same file again in Python (``str.splitlines``)
 and writes the model's expressions into C code that it compiles and loads.
 The two readers do not agree on where a line ends: Python also breaks lines
-at form feeds, vertical tabs, ``\\x1c``-``\\x1e``, ``\\x85`` and the Unicode line
+at form feeds, vertical tabs, ``\x1c``-``\x1e``, ``\x85`` and the Unicode line
 separators, the C++ reader only at ``\\n``. A block hidden behind such a
 character in a comment is invisible to the C++ reader (which checks
 expressions) and is compiled by the code generator: a function

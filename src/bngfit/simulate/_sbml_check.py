@@ -23,8 +23,12 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bngfit.errors import InputError, Issue
+
+if TYPE_CHECKING:
+    import libsbml
 
 SBML_SUFFIXES = (".xml", ".sbml")
 ANTIMONY_SUFFIXES = (".ant",)
@@ -71,7 +75,7 @@ def check_model_file(path: Path) -> None:
         raise InputError(issues[0].message, issues=issues)
 
 
-def sbml_issues(doc, f: str, *, rows: bool) -> list[Issue]:
+def sbml_issues(doc: libsbml.SBMLDocument, f: str, *, rows: bool) -> list[Issue]:
     """The errors libsbml and bngfit find in an SBML document (see the module doc).
 
     Parameters
@@ -82,6 +86,11 @@ def sbml_issues(doc, f: str, *, rows: bool) -> list[Issue]:
         File name for the messages.
     rows : bool
         Whether libsbml's line numbers are lines of ``f``.
+
+    Returns
+    -------
+    list of Issue
+        Errors only, in libsbml's order, then bngfit's.
     """
     import libsbml
 
@@ -99,7 +108,7 @@ def sbml_issues(doc, f: str, *, rows: bool) -> list[Issue]:
     return out
 
 
-def _errors(doc, f: str, rows: bool, start: int = 0) -> list[Issue]:
+def _errors(doc: libsbml.SBMLDocument, f: str, rows: bool, start: int = 0) -> list[Issue]:
     """Issues for libsbml's errors (severity error or fatal) from index ``start``."""
     import libsbml
 
@@ -130,7 +139,7 @@ def _detail(message: str) -> str:
     return " ".join(x for x in lines if x and not x.startswith("Reference:"))
 
 
-def _compartment_sizes(model, f: str, rows: bool) -> list[Issue]:
+def _compartment_sizes(model: libsbml.Model, f: str, rows: bool) -> list[Issue]:
     """Compartments of nonzero dimension with a size that is not positive and finite."""
     assigned = {model.getInitialAssignment(k).getSymbol()
                 for k in range(model.getNumInitialAssignments())}
@@ -159,7 +168,7 @@ def _antimony_to_sbml(path: Path) -> str | None:
     InputError
         Antimony's own error, with its line.
     """
-    from bngfit.files._tables import read_text
+    from bngfit.files import read_text
 
     try:
         import antimony
