@@ -79,10 +79,6 @@ class Operand:
         """The theta column every row takes, or -1 where the rows differ."""
         return self._columns.single
 
-    # plan.py reads the positions and columns under these names.
-    _tpos = theta_positions
-    _tcol = theta_columns
-
     @property
     def varies(self) -> bool:
         """Whether the values depend on theta."""

@@ -8,13 +8,16 @@ checked copy (:mod:`bngfit.simulate._net_text`), SBML and Antimony after
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bngfit.errors import InputError, MissingExtraError
-from bngfit.files import FilteredBngl
+from bngfit.files import store_text
 from bngfit.problem import ModelAccess, ModelInfo
+
+from ._bngl_network import load_bngl, network
+from ._net_text import check_net_text
+from ._sbml_check import check_model_file
 
 if TYPE_CHECKING:
     import bngsim
@@ -46,8 +49,6 @@ def load_bngsim_model(path: Path) -> bngsim.Model:
     if suffix == ".bngl":
         # Never bngsim.Model.load: it hands BNG2.pl (which runs actions as Perl)
         # the file's own statements; see bngfit.simulate._bngl_network.
-        from ._bngl_network import load_bngl
-
         return load_bngl(path)
     # bngsim compiles a .net file's expressions into C later: it gets a checked
     # copy in bngfit's private cache (see bngfit.simulate._net_text)
@@ -76,10 +77,6 @@ def _checked_net_copy(path: Path) -> Path:
     InputError
         The file cannot be read, or its text is refused (:func:`check_net_text`).
     """
-    from bngfit.files import store_text
-
-    from ._net_text import check_net_text
-
     try:
         text = check_net_text(path.read_bytes(), str(path))
     except OSError as err:
@@ -99,8 +96,6 @@ def read_model_info(path: str | Path) -> ModelInfo:
     MissingExtraError
         If the format needs an optional extra that is not installed.
     """
-    from ._sbml_check import check_model_file
-
     path = Path(path)
     check_model_file(path)
     model = load_bngsim_model(path)
@@ -152,13 +147,5 @@ def _internal_params(model: bngsim.Model) -> set[str]:
     return {n for n, f in zip(model.param_names, flags, strict=True) if f}
 
 
-def _network(filtered: FilteredBngl, source: Path,
-             line_of: Callable[[int], int] | None = None) -> Path:
-    """BNG2.pl's network of a filtered BNGL text (see :func:`network`), loaded lazily."""
-    from ._bngl_network import network
-
-    return network(filtered, source, line_of)
-
-
-MODEL_ACCESS = ModelAccess(info=read_model_info, network=_network)
+MODEL_ACCESS = ModelAccess(info=read_model_info, network=network)
 """The model services the readers are handed: bngsim loading and BNG2.pl."""

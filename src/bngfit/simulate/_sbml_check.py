@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bngfit.errors import InputError, Issue
+from bngfit.files import read_text
 
 if TYPE_CHECKING:
     import libsbml
@@ -168,8 +169,6 @@ def _antimony_to_sbml(path: Path) -> str | None:
     InputError
         Antimony's own error, with its line.
     """
-    from bngfit.files import read_text
-
     try:
         import antimony
     except ImportError:
