@@ -13,9 +13,8 @@ The negative log-likelihood is unimodal in the scale (``n log s + S/s^k``), so
 the value clipped to the parameter's bounds is the constrained optimum. Each
 evaluation sets these parameters from the same simulation (no extra solve),
 and the optimizer works on the rest: hierarchical optimization (Loos et al.
-2018, Bioinformatics 34:4266). Starts far from the data's noise level no longer
-spend their first steps, or their basin, on the noise scales: on Boehm et al.
-2014 the share of uniform starts that reach the optimum rises about fivefold.
+2018, Bioinformatics 34:4266). Starts far from the data's noise level do not
+spend their first steps, or their basin, on the noise scales.
 
 Derivatives of the reduced objective ``f(x_r, s*(x_r))``:
 

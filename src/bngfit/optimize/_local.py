@@ -158,10 +158,8 @@ def _least_squares(f: Counted, x0: np.ndarray, lb: np.ndarray, ub: np.ndarray,
     # The default x_scale "hybrid" scales the first round by the bounds
     # (_bounds_scale: the first steps choose the basin, and "jac" from a wild
     # point picks poor ones) and later rounds by "jac" (fast final
-    # convergence). Measured, least_squares, noise parameters in closed form,
-    # starts reaching the optimum: Boehm 2014 0/30 ("jac"), 4/30 ("bounds"),
-    # 4/30 (hybrid); Perelson 1996 20/40, 9/40, 9/40; the PyBNF receptor
-    # example (within 0.01) 9/10, 1/10, 9/10.
+    # convergence): neither "jac" nor "bounds" alone does well on every
+    # benchmark (README, Benchmarks).
     x_scale = opts.get("x_scale", "hybrid")
     first_scale = x_scale
     if isinstance(x_scale, str) and x_scale in ("bounds", "hybrid"):

@@ -1,9 +1,8 @@
 """Racing starts: each start also tries a few other points briefly, and continues the best.
 
 A plain multistart spends a whole local optimization on every start point. On a
-problem where most of the start distribution drains into poor basins (Boehm et
-al. 2014: about 85% of uniform starts end in local optima) most of that work is
-wasted. A race gives each start ``candidates - 1`` further points, drawn from
+problem where most of the start distribution drains into poor basins, most of
+that work is wasted. A race gives each start ``candidates - 1`` further points, drawn from
 the same start distribution: each gets a short run of ``budget`` evaluations
 with the same optimizer. The start point's own run goes to convergence as in a
 plain start; a candidate whose short run already ends below that value is
@@ -12,9 +11,8 @@ convergence and reported instead:
 
 - a raced start never ends above the plain start from the same point (its
   first evaluations are the plain start's);
-- short runs separate basins well once the first wild steps are over (on
-  Boehm, after 30 evaluations the runs bound for the optimum are the lowest),
-  so the chance that a start reaches the best basin rises from ``p`` towards
+- short runs separate basins well once the first wild steps are over, so the
+  chance that a start reaches the best basin rises from ``p`` towards
   ``1 - (1 - p)**candidates``.
 
 When the own run and the first short runs (:data:`AGREE` in all) end at the
@@ -23,11 +21,9 @@ problem looks unimodal from here, and the race stops early with the own run,
 so easy problems pay the plain run and two short ones per start.
 
 Every sampled start races :attr:`Race.candidates` = 5 candidates by default
-(``fit(..., race=1)``, ``bngfit fit --race 1``: the plain multistart). On
-multimodal benchmark problems (Boehm et al. 2014, Perelson 1996, the PyBNF
-constraint demo) races roughly double the share of starts that reach the best
-value, for a few times the evaluations; on unimodal ones every start reaches
-it either way (``bench/fit_boehm.py`` measures it).
+(``fit(..., race=1)``, ``bngfit fit --race 1``: the plain multistart); what
+races gain on multimodal problems, and cost, is measured by
+``bench/fit_boehm.py`` (numbers in the README's Benchmarks).
 """
 
 from __future__ import annotations

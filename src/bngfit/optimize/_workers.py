@@ -134,10 +134,8 @@ def limit_blas_threads() -> None:
 
     A forked worker inherits the parent's BLAS with one thread per core, so
     ``k`` workers run ``k`` times as many BLAS threads as there are cores, and
-    OpenBLAS threads busy-wait between calls. On Boehm et al. 2014 (10 starts,
-    2 workers on 2 cores) L-BFGS-B's fit took 11.0 s with them and 5.4 s
-    without. The small matrices of a local optimization gain nothing from
-    threads.
+    OpenBLAS threads busy-wait between calls, which can double a fit's wall
+    time; the small matrices of a local optimization gain nothing from threads.
     """
     from threadpoolctl import threadpool_limits
 
