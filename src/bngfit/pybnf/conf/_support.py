@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING
 
 from bngfit.errors import Issue, UnsupportedError
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from ._entries import PybnfConfig
 
 
-def unsupported_math(config: PybnfConfig, *, supported=()) -> list[Issue]:
+def unsupported_math(config: PybnfConfig, *, supported: Collection[str] = ()) -> list[Issue]:
     """Settings of ``config`` that change the objective's mathematics, in line order.
 
     A key of :data:`~bngfit.pybnf.conf._keys.UNSUPPORTED_MATH_KEYS` is listed when
@@ -41,7 +42,7 @@ def unsupported_math(config: PybnfConfig, *, supported=()) -> list[Issue]:
     return sorted(found, key=lambda i: i.row or 0)
 
 
-def check_supported(config: PybnfConfig, *, supported=()) -> None:
+def check_supported(config: PybnfConfig, *, supported: Iterable[str] = ()) -> None:
     """Refuse a configuration that asks for mathematics bngfit does not compute.
 
     Parameters
