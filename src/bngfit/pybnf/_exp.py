@@ -26,8 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from bngfit.errors import InputError, Issue
-from bngfit.files._limits import MAX_OUTPUT_POINTS, too_many_points
-from bngfit.files._tables import parse_float, read_text
+from bngfit.files import MAX_OUTPUT_POINTS, parse_float, read_text, too_many_points
 
 SD_SUFFIX = "_SD"
 _SPLIT = re.compile(r"\s+")

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bngfit.errors import InputError
-from bngfit.files._limits import too_many_points
+from bngfit.files import too_many_points
 
 from ._template import NUMBER, Action
 

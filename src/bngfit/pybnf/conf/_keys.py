@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bngfit.files._tables import parse_float, parse_int
+from bngfit.files import parse_float, parse_int
 
 #: Legacy keys parsed into structured fields (not into ``settings``).
 #: The parameter keys of a configuration.

@@ -15,9 +15,8 @@ import math
 import re
 from pathlib import Path
 
-from bngfit.files._limits import too_many_points
-from bngfit.problem._conditions import MutationOp
-from bngfit.problem._scales import Scale
+from bngfit.files import too_many_points
+from bngfit.problem import MutationOp, Scale
 
 from ._entries import (
     ConditionEntry,
@@ -267,6 +266,7 @@ def _experiment_notes(f: dict[str, str | list[str]], *, has_data: bool
 
 
 def _data_file(item: str, base: Path) -> Path:
+    """A data file of a ``data:`` field: an existing ``.exp``, ``.prop`` or ``.con`` file."""
     suffix = Path(item).suffix.lower()
     if suffix not in (".exp", *CONSTRAINT_SUFFIXES):
         raise LineError("unknown data file type: data files end in .exp (measurements) or "
@@ -292,6 +292,9 @@ def record_condition(name: str, f: dict[str, str | list[str]], line: int) -> Con
 
 
 def _perturbation(text: str, line: int, owner: str) -> Perturbation:
+    """One perturbation of condition ``owner``: ``target op value``, the target maybe a
+    quoted species pattern.
+    """
     species = _SPECIES.fullmatch(text)
     m = species or _PARAM.fullmatch(text)
     if not m:
