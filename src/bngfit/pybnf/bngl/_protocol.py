@@ -190,9 +190,7 @@ class _Builder:
                           row=action.line, id=action.name)
 
     def state_action(self, verb: str, a: Action) -> None:
-        """Note a change for the next phase: a parameter or species set, a state saved or
-        restored.
-        """
+        """Note a change for the next phase: a value set, or a state saved or restored."""
         k = len(self.phases)
         if verb == "setparameter":
             self.params.append((_text(a.args["name"]), _amount(a.args["value"])))
@@ -249,8 +247,8 @@ class _Builder:
                 raise self.refuse(a, f"option {key} ({what}) is not supported")
 
     def start_time(self, a: Action, cont: bool) -> float:
-        """Where the simulation starts: ``t_start``, else 0 (or the current time if it
-        continues); a continuation must start at the current time.
+        """The start: ``t_start``, else 0 or (continuing) the current time, which a
+        continuation's ``t_start`` must equal.
         """
         t_start = self.time if cont else 0.0
         if "t_start" in a.args:
