@@ -15,7 +15,7 @@ import importlib.abc
 import importlib.machinery
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -59,6 +59,7 @@ MOVED = {
 
 
 def _warn(old: str, new: str) -> None:
+    """Warn that ``bngfit.<old>`` is deprecated in favour of ``bngfit.<new>``."""
     warnings.warn(f"bngfit.{old} is deprecated and will be removed in bngfit 0.3; "
                   f"import from bngfit.{new} instead", DeprecationWarning, stacklevel=3)
 
@@ -70,18 +71,20 @@ class _AliasLoader(importlib.abc.Loader):
         self.new = new
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        """The new module (imported if need be)."""
         return importlib.import_module(self.new)
 
     def exec_module(self, module: ModuleType) -> None:
-        # The module is already executed: it is the new one.
+        """Nothing: the module is the new one, already executed."""
         return None
 
 
 class _AliasFinder(importlib.abc.MetaPathFinder):
     """Finds ``bngfit.<old flat name>`` and aliases it to its new module."""
 
-    def find_spec(self, fullname: str, path: Any = None,
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None,
                   target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        """An alias spec for an old flat name (warning that it moved), else None."""
         head, _, old = fullname.partition(".")
         if head != "bngfit" or old not in MOVED:
             return None

@@ -11,6 +11,8 @@ which is only used internally to carry the message there).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
+from typing import TypeVar
 
 
 class BngfitError(Exception):
@@ -95,7 +97,10 @@ class InputError(BngfitError, ValueError):
         super().__init__(text)
 
 
-def parse_choice(vocabulary, text: str, what: str):
+_Choice = TypeVar("_Choice", bound=Enum)
+
+
+def parse_choice(vocabulary: type[_Choice], text: str, what: str) -> _Choice:
     """The member of a closed vocabulary (an Enum) named ``text``.
 
     Raises

@@ -25,6 +25,7 @@ import os
 import sys
 import warnings
 from collections.abc import Iterator
+from typing import TextIO
 
 #: Libraries whose warnings are routine (worker restarts, closing comms):
 #: shown from ERROR up unless --debug.
@@ -33,6 +34,7 @@ NOISY = ("distributed", "tornado", "asyncio", "bokeh")
 
 # ------------------------------------------------------------------ logging
 def _ours(name: str) -> bool:
+    """Whether the logger ``name`` is bngfit's own."""
     return name == "bngfit" or name.startswith("bngfit.")
 
 
@@ -48,7 +50,8 @@ class _CurrentStderr(logging.StreamHandler):
         logging.Handler.__init__(self)
 
     @property
-    def stream(self):  # noqa: D102 - logging's attribute
+    def stream(self) -> TextIO:
+        """The current ``sys.stderr`` (logging's attribute, read at each record)."""
         return sys.stderr
 
 
@@ -119,7 +122,8 @@ def _flush_c_streams() -> None:
         pass
 
 
-def _flush(stream) -> None:
+def _flush(stream: TextIO) -> None:
+    """Flush ``stream``, unless it is closed or gone."""
     with contextlib.suppress(AttributeError, ValueError, OSError):
         stream.flush()
 
@@ -137,7 +141,7 @@ def _owns_process_fds() -> bool:
         return False
 
 
-def _text_stream(fd: int, like) -> io.TextIOWrapper:
+def _text_stream(fd: int, like: TextIO) -> io.TextIOWrapper:
     """A text stream on ``fd`` that buffers and encodes like ``like`` does."""
     return io.TextIOWrapper(
         io.BufferedWriter(io.FileIO(fd, "w", closefd=True)),
@@ -158,7 +162,7 @@ class StandardStreams:
 
     def __init__(self) -> None:
         self.active = False
-        self._saved: tuple | None = None
+        self._saved: tuple[TextIO, TextIO] | None = None
         self._fds: tuple[int, int] = (-1, -1)
 
     def __enter__(self) -> StandardStreams:
@@ -177,7 +181,7 @@ class StandardStreams:
         _STACK.append(self)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if not self.active:
             return
         _STACK.remove(self)

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from bngfit.errors import InputError
-from bngfit.files._tables import parse_float, read_tsv
-from bngfit.problem._problem import Problem
+from bngfit.files import parse_float, read_tsv
+from bngfit.problem import Problem
 
 
 def read_point(path: str | Path, problem: Problem) -> tuple[np.ndarray, list[str]]:

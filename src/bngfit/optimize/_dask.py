@@ -12,10 +12,15 @@ import logging
 import os
 import warnings
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from bngfit.errors import InputError, MissingExtraError
 
 from ._workers import limit_blas_threads, redirect_output, watch_parent
+
+if TYPE_CHECKING:  # an optional extra, imported where it is used
+    from distributed import Client, Worker
+    from distributed.diagnostics.plugin import WorkerPlugin
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +144,7 @@ def check_scheduler(address: str) -> None:
             value=address) from None
 
 
-def connect(client_cls, address: str):
+def connect(client_cls: type[Client], address: str) -> Client:
     """A client of the scheduler at ``address`` (InputError if it cannot be reached)."""
     try:
         return client_cls(address, timeout=f"{CONNECT_S}s")
@@ -151,7 +156,7 @@ def connect(client_cls, address: str):
             "cluster", value=address) from None
 
 
-def local_worker_setup(solver_log: str | None):
+def local_worker_setup(solver_log: str | None) -> WorkerPlugin:
     """A worker plugin that sets up each worker of a local cluster as it starts.
 
     Parameters
@@ -162,7 +167,9 @@ def local_worker_setup(solver_log: str | None):
     from distributed.diagnostics.plugin import WorkerPlugin
 
     class LocalWorkerSetup(WorkerPlugin):
-        def setup(self, worker) -> None:  # runs in the worker process
+        """Output into the solver log, one BLAS thread, a watchdog on the parent."""
+
+        def setup(self, worker: Worker) -> None:  # runs in the worker process
             redirect_output(solver_log)
             limit_blas_threads()
             # A watchdog only: the parent-death signal fires when the forking

@@ -24,7 +24,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
 
 from bngfit.errors import BngfitError
 
@@ -55,8 +55,10 @@ def died_message(exitcode: int | None) -> str:
 
 @dataclass(eq=False)
 class _Worker:
+    """A worker process, its end of the pipe, and the task it runs."""
+
     process: multiprocessing.process.BaseProcess
-    conn: multiprocessing.connection.Connection
+    conn: Connection
     task: tuple[int, object] | None = field(default=None)  # (key, task) in flight
 
 
@@ -108,7 +110,8 @@ def run_pool(
 class _Pool:
     """The workers, the tasks not yet handed out, and what each worker runs."""
 
-    def __init__(self, fn, pending: deque, solver_log: str | None, lost) -> None:
+    def __init__(self, fn: Callable[[object], object], pending: deque[tuple[int, object]],
+                 solver_log: str | None, lost: Callable[[object, str], object] | None) -> None:
         methods = multiprocessing.get_all_start_methods()
         # 'fork' where it exists: unlike 'spawn' it does not re-import the
         # caller's __main__, so scripts and notebooks need no main guard. The
@@ -126,6 +129,7 @@ class _Pool:
             self.workers.append(self._start())
 
     def _start(self) -> _Worker:
+        """Start one worker process, with a pipe of its own."""
         mine, theirs = self.ctx.Pipe()
         proc = self.ctx.Process(target=_worker_main,
                                 args=(self.fn, theirs, self.parent, self.solver_log),
@@ -135,6 +139,7 @@ class _Pool:
         return _Worker(proc, mine)
 
     def busy(self) -> bool:
+        """Whether any worker runs a task."""
         return any(w.task is not None for w in self.workers)
 
     def dispatch(self) -> None:
@@ -205,8 +210,8 @@ class _Pool:
             w.conn.close()
 
 
-def _receive(w: _Worker):
-    """The worker's message, or None when the worker has died.
+def _receive(w: _Worker) -> tuple[str, object, str] | None:
+    """The worker's message ``(status, payload, traceback)``, or None when it has died.
 
     A worker that sent its result and then died is read first; its death is
     seen on the next wait, with no task in flight.
@@ -225,7 +230,8 @@ def _reap(w: _Worker) -> None:
     w.conn.close()
 
 
-def _worker_main(fn, conn, parent: int, solver_log: str | None) -> None:
+def _worker_main(fn: Callable[[object], object], conn: Connection, parent: int,
+                 solver_log: str | None) -> None:
     """A worker's life: set up, then run tasks until told to stop."""
     setup_worker(parent, solver_log)
     while True:

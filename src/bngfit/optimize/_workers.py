@@ -72,6 +72,7 @@ def die_with_parent(parent_pid: int) -> None:
 
 
 def _arm_pdeathsig() -> None:
+    """Ask Linux to kill this process when its parent thread ends (prctl)."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
@@ -94,6 +95,7 @@ def watch_parent(parent_pid: int) -> None:
 
 
 def _watch(parent_pid: int) -> None:
+    """The watchdog thread: exit once ``parent_pid`` is no longer the parent."""
     while os.getppid() == parent_pid:
         time.sleep(WATCHDOG_S)
     os._exit(1)  # the parent is gone: nobody will read this worker's result

@@ -89,7 +89,7 @@ class Const(Quantity):
     value: float
     deps: frozenset[int] = frozenset()
 
-    def eval(self, theta):
+    def eval(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         return self.value, np.zeros(theta.shape[0])
 
 
@@ -100,10 +100,10 @@ class Theta(Quantity):
     index: int
 
     @property
-    def deps(self):
+    def deps(self) -> frozenset[int]:
         return frozenset((self.index,))
 
-    def eval(self, theta):
+    def eval(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         g = np.zeros(theta.shape[0])
         g[self.index] = 1.0
         return float(theta[self.index]), g
@@ -118,10 +118,10 @@ class Apply(Quantity):
     operand: Quantity
 
     @property
-    def deps(self):
+    def deps(self) -> frozenset[int]:
         return self.base.deps | self.operand.deps
 
-    def eval(self, theta):
+    def eval(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         a, da = self.base.eval(theta)
         b, db = self.operand.eval(theta)
         if self.op is MutationOp.MUL:

@@ -28,6 +28,8 @@ Reader = Callable[[Path, ModelAccess], tuple[Problem | None, list[Issue]]]
 
 @dataclass(frozen=True)
 class _Registered:
+    """A reader and what its files are called in messages."""
+
     name: str
     read: Reader
 
@@ -101,7 +103,9 @@ def check_problem(path: str | Path, *, models: ModelAccess | None = None
 
 
 def _known_formats() -> str:
-    """"a PEtab YAML file (.yaml/.yml) or a PyBNF configuration (.conf)"."""
+    """The registered formats, as "a PEtab YAML file (.yaml/.yml) or a PyBNF
+    configuration (.conf)".
+    """
     by_name: dict[str, list[str]] = {}
     for suffix, reader in _READERS.items():  # registration order
         by_name.setdefault(reader.name, []).append(suffix)

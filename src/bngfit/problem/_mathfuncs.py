@@ -20,6 +20,9 @@ derivative).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import sympy as sp
 from sympy.core.relational import Relational
@@ -32,7 +35,7 @@ class RealAbs(sp.Function):
 
     nargs = 1
 
-    def fdiff(self, argindex=1):
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
         return RealSign(self.args[0])
 
 
@@ -41,7 +44,7 @@ class RealSign(sp.Function):
 
     nargs = 1
 
-    def fdiff(self, argindex=1):
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
         return sp.S.Zero
 
 
@@ -50,7 +53,7 @@ class Step(sp.Function):
 
     nargs = 1
 
-    def fdiff(self, argindex=1):
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
         return sp.S.Zero
 
 
@@ -59,7 +62,7 @@ class RealMax(sp.Function):
 
     nargs = 2
 
-    def fdiff(self, argindex=1):
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
         a, b = self.args
         return Step(a - b) if argindex == 1 else 1 - Step(a - b)
 
@@ -69,12 +72,13 @@ class RealMin(sp.Function):
 
     nargs = 2
 
-    def fdiff(self, argindex=1):
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
         a, b = self.args
         return Step(b - a) if argindex == 1 else 1 - Step(b - a)
 
 
-def _step(u):
+def _step(u: np.ndarray | float) -> np.ndarray:
+    """1.0 where ``u >= 0`` else 0.0, elementwise."""
     return np.where(np.asarray(u) >= 0, 1.0, 0.0)
 
 
@@ -110,7 +114,7 @@ def _truth(c: sp.Basic) -> sp.Basic:
 
 def prepare(expr: sp.Basic) -> sp.Basic:
     """``expr`` with the non-smooth functions replaced by their real versions."""
-    def walk(node):
+    def walk(node: sp.Basic) -> sp.Basic:
         if not node.args:
             return node
         args = [walk(a) for a in node.args]
@@ -138,6 +142,11 @@ def prepare(expr: sp.Basic) -> sp.Basic:
     return walk(expr)
 
 
-def lambdify(syms: list[sp.Symbol], expr, **kwargs):
-    """``sympy.lambdify`` with the real functions of this module (``expr`` prepared)."""
+def lambdify(syms: list[sp.Symbol], expr: sp.Basic | list[sp.Basic], **kwargs: object
+             ) -> Callable[..., Any]:
+    """``sympy.lambdify`` with the real functions of this module (``expr`` prepared).
+
+    The function returned evaluates ``expr`` (a list of expressions: a list of
+    values) at numbers or numpy arrays given in the order of ``syms``.
+    """
     return sp.lambdify(syms, expr, modules=MODULES, dummify=True, **kwargs)

@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bngfit.files import FilteredBngl
 
 
 @dataclass(frozen=True)
@@ -67,10 +70,11 @@ class ModelAccess:
         ``info(path) -> ModelInfo``: load the model file and return its names.
     network : callable
         ``network(filtered, source, line_of) -> Path``: generate the reaction
-        network of a filtered BNGL text (a ``FilteredBngl``) with BNG2.pl, so that
-        BNG2.pl's messages name ``source`` and its lines (``line_of`` maps a line
-        of the filtered text to a line of ``source``); returns the ``.net`` file.
+        network of a filtered BNGL text (a :class:`~bngfit.files.FilteredBngl`)
+        with BNG2.pl, so that BNG2.pl's messages name ``source`` and its lines
+        (``line_of`` maps a line of the filtered text to a line of ``source``);
+        returns the ``.net`` file.
     """
 
     info: Callable[[Path], ModelInfo]
-    network: Callable[[Any, Path, Callable[[int], int] | None], Path]
+    network: Callable[[FilteredBngl, Path, Callable[[int], int] | None], Path]

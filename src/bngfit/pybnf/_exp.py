@@ -26,8 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from bngfit.errors import InputError, Issue
-from bngfit.files._limits import MAX_OUTPUT_POINTS, too_many_points
-from bngfit.files._tables import parse_float, read_text
+from bngfit.files import MAX_OUTPUT_POINTS, parse_float, read_text, too_many_points
 
 SD_SUFFIX = "_SD"
 _SPLIT = re.compile(r"\s+")
@@ -137,7 +136,7 @@ def read_exp(path: str | Path) -> ExpTable:
                     header_line=header_line, warnings=warnings)
 
 
-def _split(text: str, f: str):
+def _split(text: str, f: str) -> tuple[list[str], int, list[list[str]], list[int]]:
     """Header cells, header line, data rows (cells) and their line numbers."""
     header: list[str] | None = None
     header_line = 0
@@ -170,6 +169,7 @@ def _split(text: str, f: str):
 
 
 def _check_header(header: list[str], f: str, line: int) -> list[str]:
+    """The column names (brackets dropped, ``Time`` as ``time``), checked."""
     names = [h.strip("()[]") for h in header]
     if names[0] == "Time":
         names[0] = "time"
@@ -197,6 +197,7 @@ def _check_header(header: list[str], f: str, line: int) -> list[str]:
 
 
 def _is_number(text: str) -> bool:
+    """Whether ``text`` reads as a number."""
     try:
         parse_float(text)
     except ValueError:
@@ -205,6 +206,7 @@ def _is_number(text: str) -> bool:
 
 
 def _number(cell: str, f: str, line: int, column: str) -> float:
+    """A cell's value: a finite number, or NaN for ``nan`` (a missing value)."""
     if cell.lower() in ("nan", "+nan", "-nan"):
         return math.nan
     try:
@@ -218,6 +220,7 @@ def _number(cell: str, f: str, line: int, column: str) -> float:
 
 
 def _check_time(time: np.ndarray, lines: list[int], f: str) -> None:
+    """Times present, not negative and non-decreasing; ``time`` shape (n,)."""
     for i, t in enumerate(time):
         if math.isnan(t):
             raise InputError("time is missing (nan); every row needs a time", file=f,
@@ -233,6 +236,7 @@ def _check_time(time: np.ndarray, lines: list[int], f: str) -> None:
 
 def _check_sd(sd: np.ndarray, values: np.ndarray, lines: list[int], f: str,
               column: str) -> None:
+    """A standard deviation, positive, wherever the value is present; shape (n,)."""
     for i, (s, v) in enumerate(zip(sd, values, strict=True)):
         if math.isnan(v):
             continue
@@ -245,6 +249,7 @@ def _check_sd(sd: np.ndarray, values: np.ndarray, lines: list[int], f: str,
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
+    """A read-only copy of ``a``."""
     a = np.array(a)
     a.setflags(write=False)
     return a

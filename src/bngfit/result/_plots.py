@@ -10,18 +10,23 @@ checks.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
-from bngfit.errors import MissingExtraError
+from bngfit.errors import InputError, MissingExtraError
+from bngfit.objective import Objective
+from bngfit.problem import Measurements, Problem, load_problem
 
 from ._types import FitResult
 
 log = logging.getLogger(__name__)
 
 
-def _pyplot():
+def _pyplot() -> ModuleType:
+    """``matplotlib.pyplot`` drawing off screen (MissingExtraError without matplotlib)."""
     try:
         import matplotlib
     except ImportError:
@@ -63,7 +68,10 @@ def waterfall(result: FitResult, path: Path) -> Path:
 
 def parameters(result: FitResult, lb: np.ndarray, ub: np.ndarray, path: Path,
                n_show: int = 10) -> Path:
-    """Parameters of the best starts (optimizer space) between their bounds."""
+    """Parameters of the best starts between their bounds ``lb``, ``ub``.
+
+    All values are in optimizer space; ``lb`` and ``ub`` have shape (n_x,).
+    """
     plt = _pyplot()
     names = result.x_names
     fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(names) + 1.5))
@@ -91,7 +99,8 @@ def parameters(result: FitResult, lb: np.ndarray, ub: np.ndarray, path: Path,
     return path
 
 
-def dense_problem(problem, n_points: int = 101):
+def dense_problem(problem: Problem, n_points: int = 101
+                  ) -> tuple[Problem, list[tuple[tuple[str, str, str], np.ndarray]]]:
     """The problem with its measurements replaced by a fine time grid.
 
     For every (observable, pre-equilibration, condition) group of the data,
@@ -101,12 +110,11 @@ def dense_problem(problem, n_points: int = 101):
 
     Returns
     -------
-    Problem, and a list of (observable, group key, row indices) per group.
+    dense : Problem
+    groups : list of (key, rows)
+        Per group: its key (observable, pre-equilibration, condition) and the
+        indices of its rows in ``dense``'s measurements, shape (n_points,).
     """
-    from dataclasses import replace
-
-    from bngfit.problem._problem import Measurements
-
     m = problem.measurements
     keys = list(zip(m.observable, m.preeq, m.condition, strict=True))
     cols: dict[str, list] = {k: [] for k in ("obs", "pre", "cond", "t", "op", "np")}
@@ -131,10 +139,11 @@ def dense_problem(problem, n_points: int = 101):
     return replace(problem, measurements=dense), groups
 
 
-def model_fit(problem, x: np.ndarray, path: Path) -> Path:
-    """Data (with +-sigma bars) and simulation per observable and condition."""
-    from bngfit.objective._objective import Objective
+def model_fit(problem: Problem, x: np.ndarray, path: Path) -> Path:
+    """Data (with +-sigma bars) and simulation per observable and condition.
 
+    ``x`` is the point simulated, optimizer space, shape (n_x,).
+    """
     plt = _pyplot()
     ev = Objective(problem)(x, sensi=0)
     curves = {}
@@ -228,16 +237,13 @@ def gradcheck_heatmap(result: FitResult, path: Path) -> Path | None:
     return path
 
 
-def _fitted_problem(result: FitResult):
+def _fitted_problem(result: FitResult) -> Problem | None:
     """The problem the stored run fitted, or None (with a warning saying why).
 
     The plots that need it (parameter bounds, the model fit) are left out when
     its file is gone, no longer loads, or no longer has the fitted parameters;
     the others are still drawn.
     """
-    from bngfit.errors import InputError, MissingExtraError
-    from bngfit.problem._load import load_problem
-
     problem_path = result.settings.get("problem")
     if not problem_path:
         log.warning("the store names no problem file: no parameter or model-fit plot")
@@ -266,8 +272,6 @@ def plot_all(result: FitResult, folder: Path) -> list[Path]:
     InputError
         If ``folder`` cannot be created.
     """
-    from bngfit.errors import InputError
-
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:

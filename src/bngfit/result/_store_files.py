@@ -24,10 +24,12 @@ TABLES = ("meta", "starts")  # a bngfit store has at least these
 
 
 def not_a_store(path: Path, why: str) -> InputError:
+    """The error refusing ``path``, which is not a bngfit store, saying ``why``."""
     return InputError(f"not a bngfit store: {why}", file=str(path))
 
 
 def damaged(path: Path, why: str) -> InputError:
+    """The error refusing a damaged store, saying ``why`` and what to do."""
     return InputError(f"damaged store: {why}; restore it from a copy or start a new store",
                       file=str(path))
 
@@ -78,6 +80,7 @@ def open_readonly(path: Path) -> sqlite3.Connection:
 
 
 def _check_tables(path: Path, conn: sqlite3.Connection) -> None:
+    """Refuse (closing ``conn``) a database without bngfit's tables, or a damaged one."""
     try:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = "
                                             "'table'")}

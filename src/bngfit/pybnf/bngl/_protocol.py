@@ -8,11 +8,11 @@ says which phases a PyBNF data file is compared with.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from bngfit.errors import InputError
-from bngfit.files._limits import too_many_points
+from bngfit.files import too_many_points
 
 from ._template import NUMBER, Action
 
@@ -140,7 +140,12 @@ _REFUSED_OPTIONS = {
 }
 
 
-def _number(value: Any, what: str, action: Action, file: str | None) -> float:
+#: An action argument's value as :class:`Action` holds it: a number (float), text
+#: (str; an unquoted expression is a ``Bare`` str), an array (tuple) or a hash.
+_ArgValue = float | str | tuple[object, ...] | Mapping[str, object]
+
+
+def _number(value: _ArgValue, what: str, action: Action, file: str | None) -> float:
     """A float from a number or numeric text; refuse expressions and non-finite values."""
     try:
         x = float(value) if isinstance(value, float | str) else math.nan
@@ -153,14 +158,15 @@ def _number(value: Any, what: str, action: Action, file: str | None) -> float:
     return x + 0.0  # -0 -> 0
 
 
-def _text(value: Any) -> str:
+def _text(value: _ArgValue) -> str:
     """A hash value as text (a bare ``1`` is read as the float 1.0: give back "1")."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
 
 
-def _amount(value: Any) -> float | str:
+def _amount(value: _ArgValue) -> _ArgValue:
+    """A set value: numeric text as a float, anything else (an expression) as written."""
     if isinstance(value, str) and NUMBER.fullmatch(value.strip()):
         return float(value)
     return value
@@ -179,10 +185,12 @@ class _Builder:
         self.reset: int | None = None
 
     def refuse(self, action: Action, why: str) -> InputError:
+        """The error refusing ``action`` (at its line), for the caller to raise."""
         return InputError(f"cannot use the action {action.name}: {why}", file=self.file,
                           row=action.line, id=action.name)
 
     def state_action(self, verb: str, a: Action) -> None:
+        """Note a change for the next phase: a value set, or a state saved or restored."""
         k = len(self.phases)
         if verb == "setparameter":
             self.params.append((_text(a.args["name"]), _amount(a.args["value"])))
@@ -203,49 +211,12 @@ class _Builder:
             self.species = []  # the reset overwrites them
 
     def simulate(self, verb: str, a: Action) -> None:
+        """Close the pending changes into the phase a simulate action runs."""
+        self.check_ode(verb, a)
         args = a.args
-        if verb in _NOT_ODE:
-            raise self.refuse(a, "it is a stochastic or network-free simulation; " + _ODE_ONLY)
-        if verb == "simulate":
-            method = _text(args.get("method", ""))
-            if not method:
-                raise self.refuse(a, 'simulate needs method=>"ode"')
-            if method.lower() not in ("ode", "cvode") or "poplevel" in args:
-                raise self.refuse(a, f"method '{method}' is not ode; {_ODE_ONLY}")
-        for key, what in _REFUSED_OPTIONS.items():
-            if key in args:
-                raise self.refuse(a, f"option {key} ({what}) is not supported")
         cont = bool(_number(args.get("continue", 0.0), "continue", a, self.file))
-        t_start = self.time if cont else 0.0
-        if "t_start" in args:
-            t_start = _number(args["t_start"], "t_start", a, self.file)
-            if cont and abs(t_start - self.time) > 1e-12 * max(1.0, abs(self.time)):
-                raise self.refuse(a, f"a continuation must start at the current time "
-                                  f"{self.time:g}, not t_start={t_start:g}")
-        if "n_steps" in args and "n_output_steps" in args:
-            raise self.refuse(a, "n_steps and n_output_steps are the same; give one")
-        steps = args.get("n_steps", args.get("n_output_steps"))
-        samples = args.get("sample_times")
-        n_steps, sample_times = None, None
-        if steps is not None or samples is None:
-            if "t_end" not in args:
-                raise self.refuse(a, "t_end is needed without sample_times")
-            t_end = _number(args["t_end"], "t_end", a, self.file)
-            n = _number(1.0 if steps is None else steps, "n_steps", a, self.file)
-            if n < 1 or not n.is_integer():
-                raise self.refuse(a, f"n_steps must be a positive integer, not {n:g}")
-            too_many = too_many_points(n + 1)
-            if too_many:  # refused before a grid of that size is ever built
-                raise InputError(f"n_steps of {a.name} {too_many}", file=self.file,
-                                 row=a.line, id="n_steps", value=f"{n:g}")
-            n_steps = int(n)
-        else:
-            if not isinstance(samples, tuple) or len(samples) < 3:
-                raise self.refuse(a, "sample_times must be an array of 3 or more times")
-            sample_times = tuple(sorted(_number(s, "sample_times", a, self.file)
-                                        for s in samples))
-            t_end = (_number(args["t_end"], "t_end", a, self.file) if "t_end" in args
-                     else sample_times[-1])
+        t_start = self.start_time(a, cont)
+        t_end, n_steps, sample_times = self.output_grid(a)
         if not t_end > t_start:
             raise self.refuse(a, f"t_end ({t_end:g}) must be greater than t_start "
                               f"({t_start:g})")
@@ -259,6 +230,64 @@ class _Builder:
                                       self.file)),
         ))
         self.time, self.params, self.species, self.reset = t_end, [], [], None
+
+    def check_ode(self, verb: str, a: Action) -> None:
+        """Refuse a simulation that is not an ODE run, or has options a phase cannot carry."""
+        args = a.args
+        if verb in _NOT_ODE:
+            raise self.refuse(a, "it is a stochastic or network-free simulation; " + _ODE_ONLY)
+        if verb == "simulate":
+            method = _text(args.get("method", ""))
+            if not method:
+                raise self.refuse(a, 'simulate needs method=>"ode"')
+            if method.lower() not in ("ode", "cvode") or "poplevel" in args:
+                raise self.refuse(a, f"method '{method}' is not ode; {_ODE_ONLY}")
+        for key, what in _REFUSED_OPTIONS.items():
+            if key in args:
+                raise self.refuse(a, f"option {key} ({what}) is not supported")
+
+    def start_time(self, a: Action, cont: bool) -> float:
+        """The start: ``t_start``, else 0 or (continuing) the current time, which a
+        continuation's ``t_start`` must equal.
+        """
+        t_start = self.time if cont else 0.0
+        if "t_start" in a.args:
+            t_start = _number(a.args["t_start"], "t_start", a, self.file)
+            if cont and abs(t_start - self.time) > 1e-12 * max(1.0, abs(self.time)):
+                raise self.refuse(a, f"a continuation must start at the current time "
+                                  f"{self.time:g}, not t_start={t_start:g}")
+        return t_start
+
+    def output_grid(self, a: Action) -> tuple[float, int | None, tuple[float, ...] | None]:
+        """``(t_end, n_steps, sample_times)``: equal steps win over sample times.
+
+        Without sample times the grid is ``n_steps`` (default 1) equal steps up
+        to ``t_end``; with them (3 or more), ``t_end`` defaults to the last one.
+        """
+        args = a.args
+        if "n_steps" in args and "n_output_steps" in args:
+            raise self.refuse(a, "n_steps and n_output_steps are the same; give one")
+        steps = args.get("n_steps", args.get("n_output_steps"))
+        samples = args.get("sample_times")
+        if steps is not None or samples is None:
+            if "t_end" not in args:
+                raise self.refuse(a, "t_end is needed without sample_times")
+            t_end = _number(args["t_end"], "t_end", a, self.file)
+            n = _number(1.0 if steps is None else steps, "n_steps", a, self.file)
+            if n < 1 or not n.is_integer():
+                raise self.refuse(a, f"n_steps must be a positive integer, not {n:g}")
+            too_many = too_many_points(n + 1)
+            if too_many:  # refused before a grid of that size is ever built
+                raise InputError(f"n_steps of {a.name} {too_many}", file=self.file,
+                                 row=a.line, id="n_steps", value=f"{n:g}")
+            return t_end, int(n), None
+        if not isinstance(samples, tuple) or len(samples) < 3:
+            raise self.refuse(a, "sample_times must be an array of 3 or more times")
+        sample_times = tuple(sorted(_number(s, "sample_times", a, self.file)
+                                    for s in samples))
+        t_end = (_number(args["t_end"], "t_end", a, self.file) if "t_end" in args
+                 else sample_times[-1])
+        return t_end, None, sample_times
 
 
 def protocol(actions: tuple[Action, ...], *, file: str | None = None) -> tuple[Phase, ...]:

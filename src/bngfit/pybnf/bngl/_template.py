@@ -1,4 +1,4 @@
-"""PyBNF-style BNGL templates: free parameters, binding, and the action protocol.
+r"""PyBNF-style BNGL templates: free parameters, binding, and the action protocol.
 
 A PyBNF template names each value to be fitted ``NAME__FREE`` (``KD1 KD1__FREE``
 in the parameters block) and describes its experiment in BioNetGen actions
@@ -14,7 +14,7 @@ module, which is text processing only (it never imports bngsim), provides:
 * the simulations as phases for the fitter: :mod:`bngfit.pybnf.bngl._protocol`.
 
 BNGL reading follows BNG2.pl 2.9: ``#`` starts a comment anywhere, a trailing
-``\\`` continues a line, ``begin X``/``end X`` delimit blocks, and an action is
+``\`` continues a line, ``begin X``/``end X`` delimit blocks, and an action is
 a statement at top level or inside ``begin actions``/``end actions``.
 """
 
@@ -37,7 +37,7 @@ from bngfit.files._bngl_actions import (  # noqa: F401 - the action grammar, re-
 )
 
 _FREE = re.compile(r"\b[A-Za-z_]\w*__FREE\b")
-#: A BNGL number and a BNGL identifier (shared by the action and filter readers).
+#: A backslash ending a line: the logical line continues on the next one.
 _CONTINUED = re.compile(r"\\\s*$")
 _PARAM_NAME = re.compile(r"\s*(?:\d+\s+)?(?:\w+\s*:\s+)?([A-Za-z_]\w*)")
 
@@ -191,6 +191,7 @@ def bound_line_shift(text: str, *, file: str | None = None) -> tuple[int, int]:
 
 
 def _check_values(text: str, values: Mapping[str, float], file: str | None) -> dict[str, str]:
+    """Each free parameter's value as text (``repr``), one finite number for each name."""
     names = free_parameters(text)
     for name in values:
         if name not in names:
@@ -274,12 +275,12 @@ def bind_free_parameters(
 
 
 def parse_actions(text: str, file: str | None = None) -> tuple[Action, ...]:
-    """The BioNetGen actions of a BNGL text, in order.
+    r"""The BioNetGen actions of a BNGL text, in order.
 
     Actions are the statements inside ``begin actions``/``end actions`` and at
     top level (outside every block, e.g. after ``end model``); top-level
     ``parameter`` definitions are skipped. Actions are separated by new lines
-    and/or ``;`` and may span lines (``\\`` continuations, or an open
+    and/or ``;`` and may span lines (``\`` continuations, or an open
     parenthesis). Only the syntax is checked here; see :func:`bngfit.pybnf.bngl._protocol.protocol`.
 
     Raises

@@ -84,7 +84,7 @@ import re
 from pathlib import Path
 
 from bngfit.errors import InputError, Issue
-from bngfit.files._tables import read_text
+from bngfit.files import read_text
 
 from ._checks import (
     check_edition2,
@@ -95,6 +95,7 @@ from ._checks import (
     check_required,
     check_sbml_actions,
 )
+from ._collected import Collected
 from ._entries import (
     ActionEntry,
     ConditionEntry,
@@ -119,7 +120,6 @@ from ._keys import (
     UNSUPPORTED_MATH_KEYS,
     VAR_KEYS,
     KeySpec,
-    parse_setting,
 )
 from ._parse import (
     LineError,
@@ -143,7 +143,7 @@ from ._records import (
     record_parameter,
     split_record,
 )
-from ._support import check_supported, unsupported_math  # noqa: F401 - public here too
+from ._support import check_supported, unsupported_math
 
 __all__ = [
     "ActionEntry",
@@ -176,7 +176,6 @@ _ANALYTICAL = ("score", "expression", "callable", "banana", "gaussian", "rotated
                "rotated_quartic", "multimodal")
 
 
-
 def read_conf(path: str | Path) -> PybnfConfig:
     """Read and check a PyBNF configuration file (edition 1 or 2; see the module doc).
 
@@ -206,13 +205,12 @@ def read_conf(path: str | Path) -> PybnfConfig:
     path = Path(path)
     f = str(path)
     lines = read_text(path, "configuration file").splitlines()
-    edition = _edition(lines, f)
-    reader = _Reader(f, path.parent, edition)
+    found = Collected(f, path.parent, _edition(lines, f))
     for number, raw in enumerate(lines, start=1):
         text = _COMMENT.sub("", raw).strip()
         if text:
-            reader.read(number, text)
-    return reader.finish()
+            _read_line(found, number, text)
+    return _finish(found)
 
 
 # ---------------------------------------------------------------- reading
@@ -231,6 +229,7 @@ def _prior_family(key: str) -> str | None:
 
 
 def _edition(lines: list[str], f: str) -> int:
+    """The file's edition: 2 with an ``edition = 2`` line, else 1 (one such line at most)."""
     found: list[tuple[int, str]] = []
     for number, raw in enumerate(lines, start=1):
         m = re.match(r"^\s*edition\s*([=:])(.*)$", _COMMENT.sub("", raw), re.IGNORECASE)
@@ -247,215 +246,164 @@ def _edition(lines: list[str], f: str) -> int:
     return int(found[0][1]) if found else 1
 
 
-class _Reader:
-    """Accumulates the entries of one file, line by line, then cross-checks them."""
-
-    def __init__(self, f: str, base: Path, edition: int) -> None:
-        self.f, self.base, self.edition = f, base, edition
-        self.issues: list[Issue] = []
-        self.models: list[ModelEntry] = []
-        self.params: dict[str, ParamEntry] = {}
-        self.conditions: list[ConditionEntry] = []
-        self.experiments: list[ExperimentEntry] = []
-        self.norms: list[NormalizationEntry] = []
-        self.actions: list[ActionEntry] = []
-        self.noise: list[NoiseEntry] = []
-        self.observables: list[ObservableEntry] = []
-        self.obs_norms: list[ObsNormalizationEntry] = []
-        self.settings: dict[str, tuple[object, int]] = {}
-        self.raw_settings: dict[str, str] = {}
-        self.objfunc: tuple[Objfunc, int] | None = None
-        self.unknown: list[tuple[str, int]] = []
-        self.ignored: list[tuple[str, int]] = []
-        self.tried: set[str] = set()  # kinds of line seen, even if they had errors
-
-    def error(self, message, row=None, id=None, value=None):  # noqa: A002
-        self.issues.append(Issue("error", message, self.f, row, id,
-                                 None if value is None else str(value)))
-
-    def read(self, number: int, text: str) -> None:
-        m = _LINE.match(text)
-        if not m:
-            form = "'key = value' or a record 'kind: value, ...'" if self.edition == 2 \
-                else "'key = value'"
-            self.error(f"not a configuration line: expected {form}", number, value=text)
-            return
-        key, sub, sep, value = m.group(1).lower(), m.group(2), m.group(3), m.group(4)
-        try:
-            if sub is not None and not (sep == "=" and (
-                    key == "noise_model" or (key == "normalization" and self.edition == 2))):
-                raise LineError("expected 'key = value' (a key is one word)", id=key,
-                                value=text)
-            if key == "edition":
-                return
-            if sep == ":":
-                if self.edition != 2:
-                    raise LineError("'kind: value' records need 'edition = 2' in the file; "
-                                    "legacy lines are 'key = value'", id=key, value=text)
-                self.tried.add(key)
-                self._record(text, number)
-            elif self.edition == 2 and key in LEGACY_ONLY_KEYS:
-                raise LineError(f"'{key} = ...' is edition-1 syntax; edition 2 uses "
-                                f"{LEGACY_ONLY_KEYS[key]}", id=key, value=text)
-            elif self.edition == 2 and key in ("objective", "job_type"):
-                # PyBNF writes these 'objective = X' / 'job_type = X'; 'KEY: X' is read too
-                self.tried.add(key)
-                self._scalar_record(key, value.strip(), number)
-            elif self.edition == 2 and key in RECORDS and key != "noise_model":
-                raise LineError(f"records are written '{key}: VALUE, FIELD: VALUE, ...'",
-                                id=key, value=text)
-            elif self.edition == 2 and key == "normalization":
-                self.tried.add(key)
-                self.obs_norms.append(obs_normalization(sub, value, number))
-            else:
-                self.tried.add(key)
-                self._legacy(key, sub, value, number, text)
-        except LineError as err:
-            self.error(err.message, number, err.id or key, err.value)
-
-    def _legacy(self, key: str, sub: str | None, value: str, line: int, text: str) -> None:
-        if key == "model":
-            self.models.append(legacy_model(value, self.base, line))
-        elif key in VAR_KEYS:
-            self.add_param(legacy_var(key, value, line, self.edition))
-        elif key == "mutant":
-            self.conditions.append(legacy_mutant(value, self.base, line))
-        elif key == "objfunc":
-            self.set_objfunc(value.strip(), line, "objfunc")
-        elif key == "normalization":
-            self.norms.extend(legacy_normalization(value, self.base, line))
-        elif key in ("time_course", "param_scan"):
-            self.actions.append(legacy_action(key, value, line))
-        elif key == "noise_model":
-            self.noise.append(legacy_noise(sub, value, line))
-        elif key in ("job_type", "objective"):
-            legacy = "fit_type" if key == "job_type" else "objfunc"
-            raise LineError(f"{key} needs 'edition = 2' in the file; edition-1 files use "
-                            f"{legacy}", id=key, value=text)
-        elif key in RUN_KEYS or key in UNSUPPORTED_MATH_KEYS:
-            spec = RUN_KEYS.get(key) or UNSUPPORTED_MATH_KEYS[key]
-            self.set(key, value, line, spec)
-        elif key in IGNORED_KEYS:
-            self.set(key, value, line, KeySpec("text", IGNORED_KEYS[key]))
-            self.ignored.append((key, line))
-        elif _prior_family(key) is not None:
-            raise LineError(f"prior family '{_prior_family(key)}' is not supported by "
-                            "bngfit; declare the parameter with uniform_var, loguniform_var, "
-                            "normal_var or lognormal_var", id=key, value=value.strip())
-        else:
-            self.unknown.append((key, line))
-
-    def _record(self, text: str, line: int) -> None:
-        head, head_values, fields = split_record(text)
-        f = check_record(head, head_values, fields, text)
-        name = head_values[0]
-        if head == "model":
-            self.models.extend(model_file(v, self.base, line) for v in head_values)
-        elif head == "experiment":
-            entry, notes = record_experiment(name, f, self.base, line)
-            self.experiments.append(entry)
-            for message, key, value, affects in notes:
-                self.issues.append(Issue("warning", f"experiment '{name}': {message}",
-                                         self.f, line, key, value, affects_result=affects))
-        elif head == "condition":
-            self.conditions.append(record_condition(name, f, line))
-        elif head == "parameter":
-            self.add_param(record_parameter(name, f, line))
-        elif head == "observable":
-            self.observables.append(record_observable(name, f, line))
-        elif head == "noise_model":
-            obs = f.pop("observable", None)
-            self.noise.append(noise(name, obs and identifier(obs, "observable"), f, line))
-        else:  # objective, job_type
-            self._scalar_record(head, name, line)
-
-    def _scalar_record(self, key: str, text: str, line: int) -> None:
-        """``objective`` or ``job_type``, written ``KEY = VALUE`` or ``KEY: VALUE``."""
-        if key == "job_type":
-            self.set("job_type", text, line, RUN_KEYS["fit_type"])
-            return
-        token = text.split(",")[0].strip().lower()
-        if token in _ANALYTICAL:
-            raise LineError(f"objective '{token}' is one of PyBNF's analytical objectives "
-                            "(no model, no data); bngfit fits models to data", id=key,
+def _read_line(c: Collected, number: int, text: str) -> None:
+    """Read one comment-free line into ``c``; its problems become issues of ``c``."""
+    m = _LINE.match(text)
+    if not m:
+        form = "'key = value' or a record 'kind: value, ...'" if c.edition == 2 \
+            else "'key = value'"
+        c.error(f"not a configuration line: expected {form}", number, value=text)
+        return
+    key, sub, sep, value = m.group(1).lower(), m.group(2), m.group(3), m.group(4)
+    try:
+        if sub is not None and not (sep == "=" and (
+                key == "noise_model" or (key == "normalization" and c.edition == 2))):
+            raise LineError("expected 'key = value' (a key is one word)", id=key,
                             value=text)
-        if token == "kl":
-            raise LineError("kl compares whole columns; PyBNF's edition 2 names it "
-                            "'profile_objective = kl', which bngfit does not support", id=key,
-                            value=text)
-        self.set_objfunc(text, line, key)
-
-    def set(self, key: str, text: str, line: int, spec: KeySpec) -> None:
-        """Record setting ``key``; the same key twice must agree."""
-        try:
-            value = parse_setting(spec, text)
-        except ValueError as err:
-            raise LineError(str(err), id=key, value=text.strip()) from None
-        if key in self.settings:
-            old, first = self.settings[key]
-            if old != value:
-                raise LineError(f"given twice with different values (first on line "
-                                f"{first}: {self.raw_settings[key]})", id=key,
-                                value=text.strip())
-            self.issues.append(Issue("warning", f"given twice (also on line {first})",
-                                     self.f, line, key, text.strip()))
+        if key == "edition":
             return
-        self.settings[key] = (value, line)
-        self.raw_settings[key] = text.strip()
-
-    def set_objfunc(self, text: str, line: int, key: str) -> None:
-        """Record the objective function (given by ``key``)."""
-        try:
-            value = Objfunc(text.lower())
-        except ValueError:
-            choices = ", ".join(o.value for o in Objfunc)
-            raise LineError(f"unknown objective function; use one of {choices}",
-                            id=key, value=text) from None
-        if self.objfunc is not None and self.objfunc[0] is not value:
-            raise LineError(f"objective given twice (first on line {self.objfunc[1]})",
+        if sep == ":":
+            if c.edition != 2:
+                raise LineError("'kind: value' records need 'edition = 2' in the file; "
+                                "legacy lines are 'key = value'", id=key, value=text)
+            c.tried.add(key)
+            _read_record(c, text, number)
+        elif c.edition == 2 and key in LEGACY_ONLY_KEYS:
+            raise LineError(f"'{key} = ...' is edition-1 syntax; edition 2 uses "
+                            f"{LEGACY_ONLY_KEYS[key]}", id=key, value=text)
+        elif c.edition == 2 and key in ("objective", "job_type"):
+            # PyBNF writes these 'objective = X' / 'job_type = X'; 'KEY: X' is read too
+            c.tried.add(key)
+            _read_scalar_record(c, key, value.strip(), number)
+        elif c.edition == 2 and key in RECORDS and key != "noise_model":
+            raise LineError(f"records are written '{key}: VALUE, FIELD: VALUE, ...'",
                             id=key, value=text)
-        self.objfunc = (value, line)
+        elif c.edition == 2 and key == "normalization":
+            c.tried.add(key)
+            c.obs_norms.append(obs_normalization(sub, value, number))
+        else:
+            c.tried.add(key)
+            _read_key_line(c, key, sub, value, number, text)
+    except LineError as err:
+        c.error(err.message, number, err.id or key, err.value)
 
-    def add_param(self, p: ParamEntry) -> None:
-        """Record a free parameter, declared once."""
-        if p.name in self.params:
-            raise LineError(f"parameter declared twice (first on line "
-                            f"{self.params[p.name].line})", id=p.name, value=p.kind.value)
-        self.params[p.name] = p
 
-    # -- cross-line checks
-    def finish(self) -> PybnfConfig:
-        check_required(self)
-        check_names(self)
-        check_references(self)
-        check_normalization(self)
-        check_sbml_actions(self)
-        check_noise(self)
-        check_edition2(self)
-        errors = [i for i in self.issues if i.severity == "error"]
-        if errors:
-            raise InputError(errors[0].message, issues=errors)
-        warnings = [i for i in self.issues if i.severity == "warning"]
-        if self.unknown:
-            names = ", ".join(f"{k} (line {n})" for k, n in self.unknown)
-            # a misspelt key may well be one that changes the objective
-            warnings.append(Issue("warning", f"unknown key(s), not read: {names}", self.f,
-                                  self.unknown[0][1], id=self.unknown[0][0],
-                                  affects_result=True))
-        if self.ignored:
-            names = ", ".join(f"{k} (line {n})" for k, n in self.ignored)
-            reasons = "; ".join(dict.fromkeys(IGNORED_KEYS[k] for k, _ in self.ignored))
-            warnings.append(Issue("warning", f"PyBNF key(s) with no effect in bngfit: {names} "
-                                  f"({reasons})", self.f, self.ignored[0][1],
-                                  id=self.ignored[0][0]))
-        return PybnfConfig(
-            path=self.f, edition=self.edition, models=tuple(self.models),
-            parameters=tuple(self.params.values()),
-            objfunc=None if self.objfunc is None else self.objfunc[0],
-            objfunc_line=None if self.objfunc is None else self.objfunc[1],
-            normalization=tuple(self.norms), conditions=tuple(self.conditions),
-            experiments=tuple(self.experiments), actions=tuple(self.actions),
-            noise_models=tuple(self.noise), observables=tuple(self.observables),
-            obs_normalization=tuple(self.obs_norms), settings=dict(self.settings),
-            warnings=tuple(warnings),
-        )
+def _read_key_line(c: Collected, key: str, sub: str | None, value: str, line: int,
+                   text: str) -> None:
+    """A ``KEY [SUB] = VALUE`` line: a structure key of edition 1, or a setting."""
+    if key == "model":
+        c.models.append(legacy_model(value, c.base, line))
+    elif key in VAR_KEYS:
+        c.add_param(legacy_var(key, value, line, c.edition))
+    elif key == "mutant":
+        c.conditions.append(legacy_mutant(value, c.base, line))
+    elif key == "objfunc":
+        c.set_objfunc(value.strip(), line, "objfunc")
+    elif key == "normalization":
+        c.norms.extend(legacy_normalization(value, c.base, line))
+    elif key in ("time_course", "param_scan"):
+        c.actions.append(legacy_action(key, value, line))
+    elif key == "noise_model":
+        c.noise.append(legacy_noise(sub, value, line))
+    elif key in ("job_type", "objective"):
+        legacy = "fit_type" if key == "job_type" else "objfunc"
+        raise LineError(f"{key} needs 'edition = 2' in the file; edition-1 files use "
+                        f"{legacy}", id=key, value=text)
+    elif key in RUN_KEYS or key in UNSUPPORTED_MATH_KEYS:
+        spec = RUN_KEYS.get(key) or UNSUPPORTED_MATH_KEYS[key]
+        c.set(key, value, line, spec)
+    elif key in IGNORED_KEYS:
+        c.set(key, value, line, KeySpec("text", IGNORED_KEYS[key]))
+        c.ignored.append((key, line))
+    elif _prior_family(key) is not None:
+        raise LineError(f"prior family '{_prior_family(key)}' is not supported by "
+                        "bngfit; declare the parameter with uniform_var, loguniform_var, "
+                        "normal_var or lognormal_var", id=key, value=value.strip())
+    else:
+        c.unknown.append((key, line))
+
+
+def _read_record(c: Collected, text: str, line: int) -> None:
+    """An edition-2 record ``KIND: NAME, FIELD: VALUE, ...``."""
+    head, head_values, fields = split_record(text)
+    f = check_record(head, head_values, fields, text)
+    name = head_values[0]
+    if head == "model":
+        c.models.extend(model_file(v, c.base, line) for v in head_values)
+    elif head == "experiment":
+        entry, notes = record_experiment(name, f, c.base, line)
+        c.experiments.append(entry)
+        for message, key, value, affects in notes:
+            c.issues.append(Issue("warning", f"experiment '{name}': {message}",
+                                  c.f, line, key, value, affects_result=affects))
+    elif head == "condition":
+        c.conditions.append(record_condition(name, f, line))
+    elif head == "parameter":
+        c.add_param(record_parameter(name, f, line))
+    elif head == "observable":
+        c.observables.append(record_observable(name, f, line))
+    elif head == "noise_model":
+        obs = f.pop("observable", None)
+        c.noise.append(noise(name, obs and identifier(obs, "observable"), f, line))
+    else:  # objective, job_type
+        _read_scalar_record(c, head, name, line)
+
+
+def _read_scalar_record(c: Collected, key: str, text: str, line: int) -> None:
+    """``objective`` or ``job_type``, written ``KEY = VALUE`` or ``KEY: VALUE``."""
+    if key == "job_type":
+        c.set("job_type", text, line, RUN_KEYS["fit_type"])
+        return
+    token = text.split(",")[0].strip().lower()
+    if token in _ANALYTICAL:
+        raise LineError(f"objective '{token}' is one of PyBNF's analytical objectives "
+                        "(no model, no data); bngfit fits models to data", id=key,
+                        value=text)
+    if token == "kl":
+        raise LineError("kl compares whole columns; PyBNF's edition 2 names it "
+                        "'profile_objective = kl', which bngfit does not support", id=key,
+                        value=text)
+    c.set_objfunc(text, line, key)
+
+
+# ---------------------------------------------------------------- cross-line checks
+def _finish(c: Collected) -> PybnfConfig:
+    """Check the file as a whole; its configuration, or InputError naming every error."""
+    check_required(c)
+    check_names(c)
+    check_references(c)
+    check_normalization(c)
+    check_sbml_actions(c)
+    check_noise(c)
+    check_edition2(c)
+    errors = [i for i in c.issues if i.severity == "error"]
+    if errors:
+        raise InputError(errors[0].message, issues=errors)
+    warnings = [i for i in c.issues if i.severity == "warning"] + _key_warnings(c)
+    return PybnfConfig(
+        path=c.f, edition=c.edition, models=tuple(c.models),
+        parameters=tuple(c.params.values()),
+        objfunc=None if c.objfunc is None else c.objfunc[0],
+        objfunc_line=None if c.objfunc is None else c.objfunc[1],
+        normalization=tuple(c.norms), conditions=tuple(c.conditions),
+        experiments=tuple(c.experiments), actions=tuple(c.actions),
+        noise_models=tuple(c.noise), observables=tuple(c.observables),
+        obs_normalization=tuple(c.obs_norms), settings=dict(c.settings),
+        warnings=tuple(warnings),
+    )
+
+
+def _key_warnings(c: Collected) -> list[Issue]:
+    """One warning naming the unknown keys, one naming the keys with no effect."""
+    warnings: list[Issue] = []
+    if c.unknown:
+        names = ", ".join(f"{k} (line {n})" for k, n in c.unknown)
+        # a misspelt key may well be one that changes the objective
+        warnings.append(Issue("warning", f"unknown key(s), not read: {names}", c.f,
+                              c.unknown[0][1], id=c.unknown[0][0], affects_result=True))
+    if c.ignored:
+        names = ", ".join(f"{k} (line {n})" for k, n in c.ignored)
+        reasons = "; ".join(dict.fromkeys(IGNORED_KEYS[k] for k, _ in c.ignored))
+        warnings.append(Issue("warning", f"PyBNF key(s) with no effect in bngfit: {names} "
+                              f"({reasons})", c.f, c.ignored[0][1], id=c.ignored[0][0]))
+    return warnings

@@ -12,8 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from bngfit.errors import Issue
-from bngfit.problem._conditions import MutationOp
-from bngfit.problem._scales import Scale
+from bngfit.problem import MutationOp, Scale
 
 
 class ParamKind(StrEnum):

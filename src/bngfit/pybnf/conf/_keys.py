@@ -21,14 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bngfit.files._tables import parse_float, parse_int
+from bngfit.files import parse_float, parse_int
 
-#: Legacy keys parsed into structured fields (not into ``settings``).
 #: The parameter keys of a configuration.
 VAR_KEYS = ("uniform_var", "loguniform_var", "normal_var", "lognormal_var", "var", "logvar")
 #: How a BNGL template marks a fitted value.
 BNGL_FREE_SUFFIX = "__FREE"
 
+#: Legacy keys parsed into structured fields (not into ``settings``).
 STRUCTURE_KEYS = frozenset({
     "model", "mutant", "uniform_var", "loguniform_var", "normal_var", "lognormal_var",
     "var", "logvar", "objfunc", "normalization", "time_course", "param_scan",

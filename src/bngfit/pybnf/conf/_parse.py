@@ -14,10 +14,8 @@ import math
 import re
 from pathlib import Path
 
-from bngfit.files._limits import too_many_points
-from bngfit.files._tables import parse_float
-from bngfit.problem._conditions import MutationOp
-from bngfit.problem._scales import Scale
+from bngfit.files import parse_float, too_many_points
+from bngfit.problem import MutationOp, Scale
 
 from ._entries import (
     ActionEntry,
@@ -116,6 +114,7 @@ def statement(text: str, line: int, owner: str | None = None) -> Perturbation:
 
 
 def _perturbation(m: re.Match, line: int) -> Perturbation:
+    """The perturbation a match of ``_STATEMENT`` reads."""
     target, op, raw = m.groups()
     return Perturbation(target=target, op=MutationOp(op), value=perturbation_value(raw, target),
                         line=line)
@@ -222,6 +221,7 @@ def legacy_mutant(text: str, base: Path, line: int) -> ConditionEntry:
 
 
 def _columns(text: str, item: str) -> tuple[str | int, ...]:
+    """The columns of ``(FILE: COLUMNS)``: observable names, or numbers and ranges."""
     parts = [p.strip() for p in text.split(",")]
     if re.fullmatch(r"[\d\s,\-]+", text):
         out: list[str | int] = []

@@ -15,9 +15,8 @@ import math
 import re
 from pathlib import Path
 
-from bngfit.files._limits import too_many_points
-from bngfit.problem._conditions import MutationOp
-from bngfit.problem._scales import Scale
+from bngfit.files import too_many_points
+from bngfit.problem import MutationOp, Scale
 
 from ._entries import (
     ConditionEntry,
@@ -144,20 +143,29 @@ def model_ref(text: str, what: str = "model") -> str:
 _METHODS_REFUSED = ("ssa", "pla", "nf", "rm", "rulemonkey", "psa", "gillespie")
 
 
-def record_experiment(name: str, f: dict, base: Path, line: int
+def record_experiment(name: str, f: dict[str, str | list[str]], base: Path, line: int
                       ) -> tuple[ExperimentEntry, list[tuple[str, str, str, bool]]]:
     """``experiment: NAME, data: FILE, ... [, condition: C][, preequilibrate: C] ...``.
 
-    Returns the entry and notes for warnings, as (message, field, value,
-    affects_result).
+    Parameters
+    ----------
+    name : str
+        The experiment's name.
+    f : dict
+        The record's fields (see :func:`check_record`).
+    base : Path
+        The configuration's folder (data files are relative to it).
+    line : int
+        The record's line.
+
+    Returns
+    -------
+    entry : ExperimentEntry
+    notes : list of (message, field, value, affects_result)
+        Warnings about fields read but without effect.
     """
     identifier(name, "experiment name")
-    data, constraints = [], []
-    for item in f["data"]:
-        path = _data_file(item, base)
-        (constraints if path.suffix.lower() in CONSTRAINT_SUFFIXES else data).append(path)
-        if [p.resolve() for p in data + constraints].count(path.resolve()) > 1:
-            raise LineError("data file listed twice", id="data", value=item)
+    data, constraints = _experiment_files(f["data"], base)
     refs = {k: identifier(f[k], k) for k in ("condition", "preequilibrate") if k in f}
     if "model" in f:
         refs["model"] = model_ref(f["model"])
@@ -165,6 +173,31 @@ def record_experiment(name: str, f: dict, base: Path, line: int
         raise LineError("per-measurement parameter tables (measurement_params) are not "
                         "supported by bngfit", id="measurement_params",
                         value=f["measurement_params"])
+    kind, method = _experiment_kind(f)
+    times = _experiment_times(name, f, has_data=bool(data))
+    n_steps = times.get("n_steps")
+    entry = ExperimentEntry(
+        name, tuple(data), line, constraints=tuple(constraints),
+        t_end=times.get("t_end"), t_start=times.get("t_start"),
+        n_steps=None if n_steps is None else int(n_steps),
+        equil_t_end=times.get("equil_t_end"), type=kind, method=method, **refs)
+    return entry, _experiment_notes(f, has_data=bool(data))
+
+
+def _experiment_files(items: list[str], base: Path) -> tuple[list[Path], list[Path]]:
+    """The ``data:`` files as (``.exp`` files, ``.prop``/``.con`` files), each once."""
+    data: list[Path] = []
+    constraints: list[Path] = []
+    for item in items:
+        path = _data_file(item, base)
+        (constraints if path.suffix.lower() in CONSTRAINT_SUFFIXES else data).append(path)
+        if [p.resolve() for p in data + constraints].count(path.resolve()) > 1:
+            raise LineError("data file listed twice", id="data", value=item)
+    return data, constraints
+
+
+def _experiment_kind(f: dict[str, str | list[str]]) -> tuple[str, str]:
+    """``(type, method)`` of an experiment: a time course simulated as ODEs."""
     kind = f.get("type", "time_course").lower()
     if kind in ("parameter_scan", "bifurcate", "steady_state"):
         raise LineError(f"a {kind} experiment (doses or steady states instead of a time "
@@ -179,6 +212,16 @@ def record_experiment(name: str, f: dict, base: Path, line: int
     if method != "ode":
         raise LineError("unknown method; use ode (ssa, pla, nf are PyBNF's stochastic "
                         "methods, which bngfit does not run)", id="method", value=f["method"])
+    return kind, method
+
+
+def _experiment_times(name: str, f: dict[str, str | list[str]], *, has_data: bool
+                      ) -> dict[str, float]:
+    """The time fields given (``t_end``, ``t_start``, ``n_steps``, ``equil_t_end``), checked.
+
+    An experiment with constraint files only must state its span, and its
+    output grid must not be too large to allocate.
+    """
     times = {k: number(f[k], k) for k in ("t_end", "t_start", "n_steps", "equil_t_end")
              if k in f}
     for k in ("t_end", "equil_t_end", "n_steps"):
@@ -194,16 +237,22 @@ def record_experiment(name: str, f: dict, base: Path, line: int
                         "'preequilibrate: CONDITION' too", id="equil_t_end",
                         value=f["equil_t_end"])
     n_points = times["n_steps"] + 1 if "n_steps" in times else times.get("t_end", 0.0) + 1
-    problem = None if data else too_many_points(n_points)
+    problem = None if has_data else too_many_points(n_points)
     if problem is not None:  # the constraints' grid is allocated whole
         key = "n_steps" if "n_steps" in times else "t_end"
         raise LineError(f"experiment '{name}' {problem}", id=key, value=f[key])
-    notes = []
-    if not data and "t_end" not in times:
+    if not has_data and "t_end" not in times:
         raise LineError(f"experiment '{name}' has only constraint files, so its time span "
                         "must be given: add 't_end: T' (and optionally 'n_steps: N')",
                         id=name, value=", ".join(f["data"]))
-    if data:
+    return times
+
+
+def _experiment_notes(f: dict[str, str | list[str]], *, has_data: bool
+                      ) -> list[tuple[str, str, str, bool]]:
+    """Warnings about fields without effect, as (message, field, value, affects_result)."""
+    notes = []
+    if has_data:
         for k in ("t_end", "t_start", "n_steps"):
             if k in f:
                 # PyBNF simulates this grid (its normalizations are taken over it)
@@ -213,16 +262,11 @@ def record_experiment(name: str, f: dict, base: Path, line: int
         if k in f:
             notes.append((f"{k} is an NFsim option; bngfit simulates ODEs and ignores it",
                           k, f[k], False))
-    n_steps = times.get("n_steps")
-    entry = ExperimentEntry(
-        name, tuple(data), line, constraints=tuple(constraints),
-        t_end=times.get("t_end"), t_start=times.get("t_start"),
-        n_steps=None if n_steps is None else int(n_steps),
-        equil_t_end=times.get("equil_t_end"), type=kind, method=method, **refs)
-    return entry, notes
+    return notes
 
 
 def _data_file(item: str, base: Path) -> Path:
+    """A data file of a ``data:`` field: an existing ``.exp``, ``.prop`` or ``.con`` file."""
     suffix = Path(item).suffix.lower()
     if suffix not in (".exp", *CONSTRAINT_SUFFIXES):
         raise LineError("unknown data file type: data files end in .exp (measurements) or "
@@ -234,7 +278,7 @@ def _data_file(item: str, base: Path) -> Path:
 
 
 # ------------------------------------------------------------------ condition
-def record_condition(name: str, f: dict, line: int) -> ConditionEntry:
+def record_condition(name: str, f: dict[str, str | list[str]], line: int) -> ConditionEntry:
     """``condition: NAME[, model: M], perturbations: P, P, ...``.
 
     ``P`` is ``target op value`` with op one of ``= * / + -``; the target is a
@@ -248,6 +292,9 @@ def record_condition(name: str, f: dict, line: int) -> ConditionEntry:
 
 
 def _perturbation(text: str, line: int, owner: str) -> Perturbation:
+    """One perturbation of condition ``owner``: ``target op value``, the target maybe a
+    quoted species pattern.
+    """
     species = _SPECIES.fullmatch(text)
     m = species or _PARAM.fullmatch(text)
     if not m:
@@ -284,7 +331,7 @@ def _bound(text: str, what: str) -> float:
     return number(text, what)
 
 
-def record_parameter(name: str, f: dict, line: int) -> ParamEntry:
+def record_parameter(name: str, f: dict[str, str], line: int) -> ParamEntry:
     """``parameter: NAME[, prior: uniform|normal][, parameter_scale: lin|log10|ln]
     [, lower: X, upper: Y][, mean: M, sd: S][, initial_value: V]``.
 
@@ -297,11 +344,36 @@ def record_parameter(name: str, f: dict, line: int) -> ParamEntry:
     f = dict(f)
     scale = scale_of(f.pop("parameter_scale", "lin"))
     log = scale is not Scale.LIN
-    prior = f.pop("prior", None)
-    prior = None if prior is None else prior.strip().lower()
+    prior = _prior(f.pop("prior", None))
+    x = {k: (_bound(v, k) if k in ("lower", "upper") else number(v, k)) for k, v in f.items()}
+    _check_prior_fields(name, prior, x, f)
+    if "lower" in x and prior == "normal":
+        lower, upper = _normal_bounds(name, x["lower"], x["upper"], log, f)
+    else:
+        lower, upper = x.get("lower"), x.get("upper")
+        if lower is not None:
+            _check_uniform_box(name, lower, upper, scale)
+    if prior == "uniform" and lower is None:
+        raise LineError("a uniform prior needs lower and upper", id=name, value="uniform")
+    init = x.get("initial_value")
+    if init is not None:
+        _check_initial(init, log, lower, upper, f["initial_value"])
+    return ParamEntry(name, _param_kind(name, prior, log, lower, init), scale,
+                      tuple(x.values()), line, lower=lower, upper=upper, mean=x.get("mean"),
+                      sd=x.get("sd"), initial=init)
+
+
+def _prior(text: str | None) -> str | None:
+    """The ``prior:`` field: ``uniform``, ``normal`` or None (not given)."""
+    prior = None if text is None else text.strip().lower()
     if prior not in (None, "uniform", "normal"):
         raise LineError("unknown prior; use uniform or normal", id="prior", value=prior)
-    x = {k: (_bound(v, k) if k in ("lower", "upper") else number(v, k)) for k, v in f.items()}
+    return prior
+
+
+def _check_prior_fields(name: str, prior: str | None, x: dict[str, float],
+                        f: dict[str, str]) -> None:
+    """Both bounds or neither; ``mean`` and ``sd`` (positive) exactly for a normal prior."""
     if ("lower" in x) != ("upper" in x):
         raise LineError("give both lower and upper (an open side as inf or -inf), or neither",
                         id=name, value=f.get("lower", f.get("upper")))
@@ -313,53 +385,64 @@ def record_parameter(name: str, f: dict, line: int) -> ParamEntry:
     elif "mean" in x or "sd" in x:
         raise LineError("mean and sd belong to 'prior: normal'", id=name,
                         value=f.get("mean", f.get("sd")))
-    lower, upper = x.get("lower"), x.get("upper")
-    if lower is not None:
-        if prior == "normal":
-            if lower >= upper:
-                raise LineError("lower bound must be below the upper bound", id=name,
-                                value=f"{lower:g} {upper:g}")
-            if log and lower <= 0:
-                if lower == -math.inf or lower == 0:
-                    lower = None  # open below: a log-scale parameter is positive anyway
-                else:
-                    raise LineError("a lower bound of a log-scale parameter must be positive "
-                                    "(or 0 / -inf for an open side)", id=name,
-                                    value=f["lower"])
-            if upper == math.inf:
-                upper = None
+
+
+def _normal_bounds(name: str, lower: float, upper: float, log: bool, f: dict[str, str]
+                   ) -> tuple[float | None, float | None]:
+    """The truncation of a normal prior; None for an open side.
+
+    On a log scale a lower bound of 0 or ``-inf`` is open (the parameter is
+    positive anyway); an upper bound of ``inf`` is open.
+    """
+    if lower >= upper:
+        raise LineError("lower bound must be below the upper bound", id=name,
+                        value=f"{lower:g} {upper:g}")
+    out_lower: float | None = lower
+    if log and lower <= 0:
+        if lower == -math.inf or lower == 0:
+            out_lower = None  # open below: a log-scale parameter is positive anyway
         else:
-            if not (math.isfinite(lower) and math.isfinite(upper)):
-                raise LineError("a uniform box needs finite bounds", id=name,
-                                value=f"{lower:g} {upper:g}")
-            bounds(name, lower, upper, scale)
-    if prior == "uniform" and lower is None:
-        raise LineError("a uniform prior needs lower and upper", id=name, value="uniform")
-    init = x.get("initial_value")
-    if init is not None:
-        if log and init <= 0:
-            raise LineError("initial value of a log-scale parameter must be positive",
-                            id="initial_value", value=f["initial_value"])
-        lo = -math.inf if lower is None else lower
-        hi = math.inf if upper is None else upper
-        if not lo <= init <= hi:
-            raise LineError("initial value is outside [lower, upper]", id="initial_value",
-                            value=f["initial_value"])
+            raise LineError("a lower bound of a log-scale parameter must be positive "
+                            "(or 0 / -inf for an open side)", id=name, value=f["lower"])
+    return out_lower, None if upper == math.inf else upper
+
+
+def _check_uniform_box(name: str, lower: float, upper: float, scale: Scale) -> None:
+    """A uniform box: finite, increasing, positive on a log scale."""
+    if not (math.isfinite(lower) and math.isfinite(upper)):
+        raise LineError("a uniform box needs finite bounds", id=name,
+                        value=f"{lower:g} {upper:g}")
+    bounds(name, lower, upper, scale)
+
+
+def _check_initial(init: float, log: bool, lower: float | None, upper: float | None,
+                   text: str) -> None:
+    """An initial value (written ``text``): positive on a log scale, within the bounds."""
+    if log and init <= 0:
+        raise LineError("initial value of a log-scale parameter must be positive",
+                        id="initial_value", value=text)
+    lo = -math.inf if lower is None else lower
+    hi = math.inf if upper is None else upper
+    if not lo <= init <= hi:
+        raise LineError("initial value is outside [lower, upper]", id="initial_value",
+                        value=text)
+
+
+def _param_kind(name: str, prior: str | None, log: bool, lower: float | None,
+                init: float | None) -> ParamKind:
+    """The legacy ``*_var`` kind a record corresponds to: by prior, bounds or start value."""
     if prior == "normal":
-        kind = ParamKind.LOGNORMAL if log else ParamKind.NORMAL
-    elif lower is not None:
-        kind = ParamKind.LOGUNIFORM if log else ParamKind.UNIFORM
-    elif init is not None:
-        kind = ParamKind.LOGVAR if log else ParamKind.VAR
-    else:
-        raise LineError("a parameter needs bounds (lower, upper), a prior, or an initial "
-                        "value", id=name)
-    return ParamEntry(name, kind, scale, tuple(x.values()), line, lower=lower, upper=upper,
-                      mean=x.get("mean"), sd=x.get("sd"), initial=init)
+        return ParamKind.LOGNORMAL if log else ParamKind.NORMAL
+    if lower is not None:
+        return ParamKind.LOGUNIFORM if log else ParamKind.UNIFORM
+    if init is not None:
+        return ParamKind.LOGVAR if log else ParamKind.VAR
+    raise LineError("a parameter needs bounds (lower, upper), a prior, or an initial "
+                    "value", id=name)
 
 
 # ------------------------------------------------------------------ observable
-def record_observable(name: str, f: dict, line: int) -> ObservableEntry:
+def record_observable(name: str, f: dict[str, str], line: int) -> ObservableEntry:
     """``observable: NAME, column: HEADER`` or ``observable: NAME, formula: EXPR``."""
     identifier(name, "observable name")
     if ("column" in f) == ("formula" in f):

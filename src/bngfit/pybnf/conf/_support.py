@@ -13,8 +13,7 @@ if TYPE_CHECKING:
     from ._entries import PybnfConfig
 
 
-def unsupported_math(config: PybnfConfig, *, supported: Collection[str] = ()
-                     ) -> list[Issue]:
+def unsupported_math(config: PybnfConfig, *, supported: Collection[str] = ()) -> list[Issue]:
     """Settings of ``config`` that change the objective's mathematics, in line order.
 
     A key of :data:`~bngfit.pybnf.conf._keys.UNSUPPORTED_MATH_KEYS` is listed when
