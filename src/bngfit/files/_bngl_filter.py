@@ -43,14 +43,24 @@ the user's file; the generation call is the one extra last line.
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bngfit.errors import InputError
 
-from ._bngl_actions import IDENT, NUMBER, Action, ActionParser, ArgValue, Bare
+from ._bngl_actions import (  # noqa: F401 - IDENT, NUMBER: the tokens, importable here too
+    IDENT,
+    NUMBER,
+    Action,
+    ActionParser,
+)
+from ._bngl_statements import (  # noqa: F401 - the rules, importable here too
+    GENERATE_OPTIONS,
+    KNOWN_VERBS,
+    SET_OPTIONS,
+    Refuser,
+    check_actions,
+)
 
 #: Model block names BNG2.pl 2.9 reads (``readFile``'s ``%blocks``, without actions).
 MODEL_BLOCKS = frozenset({
@@ -61,55 +71,6 @@ MODEL_BLOCKS = frozenset({
 #: Blocks of action statements: checked, then dropped.
 ACTION_BLOCKS = frozenset({"actions", "protocol"})
 
-#: setOption names kept, each with the values it takes (None: a finite number).
-SET_OPTIONS: Mapping[str, frozenset[str] | None] = {
-    "NumberPerQuantityUnit": None,
-    "energyBNG": None,
-    "SpeciesLabel": frozenset({"Auto", "HNauty", "Quasi"}),
-    "MoleculesObservables": frozenset({"CountUnique", "CountAll"}),
-    "SpeciesObservables": frozenset({"CountUnique", "CountAll"}),
-}
-#: generate_network options that shape the network (numbers; max_stoich a hash).
-GENERATE_OPTIONS = frozenset({
-    "max_iter", "max_agg", "max_stoich", "check_iso", "continue", "overwrite",
-    "print_iter", "TextSpecies", "TextReaction", "verbose",
-})
-#: generate_network options that only name or suppress its output file: bngfit
-#: chooses where the network goes, so they are checked and not forwarded.
-_OUTPUT_OPTIONS = frozenset({"prefix", "suffix", "write"})
-
-_STATE = frozenset({"setparameter", "setconcentration"})
-#: Verbs that change the model BNG2.pl would generate in a way bngfit cannot forward.
-_BEFORE_NETWORK_REFUSED = {
-    "readfile": "it loads another model file", "readmodel": "it loads another model",
-    "readnetwork": "it loads another network", "readsbml": "it loads another model",
-    "setvolume": "it rescales a compartment", "substanceunits": "it changes units",
-    "addconcentration": "it adds to an amount", "resetparameters": "it restores parameters",
-    "generate_hybrid_model": "hybrid models are not ODE networks",
-}
-#: Every BioNetGen 2.9 action verb (BNGModel.pm and BNGAction.pm methods).
-KNOWN_VERBS = frozenset({
-    "simulate", "simulate_ode", "simulate_ssa", "simulate_nf", "simulate_pla",
-    "simulate_psa", "simulate_protocol", "parameter_scan", "bifurcate",
-    "linearparametersensitivity", "generate_network", "generate_hybrid_model",
-    "readfile", "readmodel", "readnetwork", "readsbml", "writemodel", "writenetwork",
-    "writenet", "writefile", "writebngl", "writexml", "writesbml", "writemfile",
-    "writemexfile", "writematlab", "writecpyfile", "writelatex", "writemdl",
-    "visualize", "setoption", "substanceunits", "setvolume", "setparameter",
-    "saveparameters", "resetparameters", "setconcentration", "addconcentration",
-    "saveconcentrations", "resetconcentrations", "setmodelname", "version", "quit",
-    "setoutputdir",
-})
-#: BNGL math functions a bare argument may call (anything else is code).
-_FUNCTIONS = frozenset({
-    "exp", "ln", "log10", "log2", "sqrt", "abs", "sin", "cos", "tan", "asin", "acos",
-    "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "rint", "min", "max",
-    "sum", "avg", "if", "time", "mratio", "pi", "_pi", "_e",
-})
-
-_SAFE_STRING = re.compile(r"[A-Za-z0-9_ .,:+\-*/^()!~@%?<>=&|$\[\]]*")
-_SAFE_BARE = re.compile(r"[A-Za-z0-9_ .+\-*/^()]+")
-_CALL = re.compile(r"([A-Za-z_]\w*)\s*\(")
 # ASCII whitespace only: Perl's \s in BNG2.pl's get_line does not take \x1c-\x1f or
 # Unicode spaces, Python's does; a reading that differs from BNG2.pl's is a hole
 _CONTINUED = re.compile(r"\\[ \t]*$")
@@ -183,23 +144,6 @@ def _block_name(rest: str) -> str:
     return " ".join(rest.split())
 
 
-class _Refuser:
-    """Builds the refusal of one file: the reason, the rule behind it, line, statement."""
-
-    def __init__(self, file: str | None) -> None:
-        self.file = file
-
-    def __call__(self, message: str, line: int, statement: str) -> InputError:
-        statement = " ".join(statement.split())
-        if len(statement) > 100:
-            statement = statement[:97] + "..."
-        return InputError(
-            f"{message}. A BNGL file may hold model blocks and literal actions only: "
-            "BNG2.pl runs action statements as Perl code, so bngfit refuses anything "
-            "else (see the README, 'What a BNGL file may contain')",
-            file=self.file, row=line, value=statement)
-
-
 def filter_bngl(text: str, *, file: str | None = None, network_first: bool = False
                 ) -> FilteredBngl:
     """The text BNG2.pl may read to generate the network of the BNGL ``text``.
@@ -234,18 +178,18 @@ def filter_bngl(text: str, *, file: str | None = None, network_first: bool = Fal
         option that is not whitelisted, unbalanced blocks, control or
         non-ASCII characters in code, ``TFUN``.
     """
-    refuse = _Refuser(file)
+    refuse = Refuser(file)
     lines = text.replace("\r\n", "\n").split("\n")
     _check_physical_lines(lines, refuse)
     scan = _Scan(lines, refuse)
     scan.run()
     actions = _parse_actions(scan, file, refuse)
-    kept, generate = _actions(actions, scan.codes, refuse, network_first)
+    kept, generate = check_actions(actions, scan.codes, refuse, network_first)
     _place_statements(scan.out, kept, scan.codes, refuse)
     return _with_generation(scan.out, actions, generate, tuple(s for _, s in kept))
 
 
-def _check_physical_lines(lines: list[str], refuse: _Refuser) -> None:
+def _check_physical_lines(lines: list[str], refuse: Refuser) -> None:
     """Refuse a character not allowed in code on any physical line.
 
     Every character BNG2.pl reads as code is checked on its physical line,
@@ -279,7 +223,7 @@ class _Scan:
         First line of each action-scope statement -> its code, stripped.
     """
 
-    def __init__(self, lines: list[str], refuse: _Refuser) -> None:
+    def __init__(self, lines: list[str], refuse: Refuser) -> None:
         self.lines = lines
         self.refuse = refuse
         self.out = [""] * len(lines)
@@ -367,7 +311,7 @@ class _Scan:
         self.source_lines.extend([*lg.line_of, lg.line_of[-1] if lg.line_of else line])
 
 
-def _parse_actions(scan: _Scan, file: str | None, refuse: _Refuser) -> tuple[Action, ...]:
+def _parse_actions(scan: _Scan, file: str | None, refuse: Refuser) -> tuple[Action, ...]:
     """The action statements collected by ``scan``, parsed.
 
     A statement that does not parse is refused quoting the whole statement (as
@@ -386,7 +330,7 @@ def _parse_actions(scan: _Scan, file: str | None, refuse: _Refuser) -> tuple[Act
 
 
 def _place_statements(out: list[str], kept: list[tuple[int, str]], codes: dict[int, str],
-                      refuse: _Refuser) -> None:
+                      refuse: Refuser) -> None:
     """Write each forwarded statement on its source line of ``out`` (in place)."""
     for line, statement in kept:
         if out[line - 1]:  # BNG2.pl reads one action per line
@@ -413,161 +357,3 @@ def _with_generation(out: list[str], actions: tuple[Action, ...], generate: str,
         out.append("")  # a last line's continuation must not take in the call
     out.append(generate)
     return FilteredBngl("\n".join(out) + "\n", len(out), kept)
-
-
-def _actions(actions: tuple[Action, ...], codes: dict[int, str], refuse: _Refuser,
-             network_first: bool) -> tuple[list[tuple[int, str]], str]:
-    """The statements forwarded (line, text) and the generation call."""
-    def statement(a: Action) -> str:
-        return codes.get(a.line, a.name)
-
-    for a in actions:
-        verb = a.name.lower()
-        if verb not in KNOWN_VERBS:
-            raise refuse(f"unknown action '{a.name}'", a.line, statement(a))
-        for key, value in a.args.items():
-            why = _not_literal(value)
-            if why:
-                what = "an argument" if key == "args" else f"argument '{key}'"
-                raise refuse(f"{what} of {a.name} is not a literal ({why})",
-                             a.line, statement(a))
-    gens = [i for i, a in enumerate(actions) if a.name.lower() == "generate_network"]
-    if gens:
-        cut = gens[0]
-    elif network_first:
-        cut = next((i for i, a in enumerate(actions) if a.name.lower() != "setoption"),
-                   len(actions))
-    else:
-        cut = len(actions)
-    kept = []
-    for a in actions[:cut]:
-        verb = a.name.lower()
-        if verb in _BEFORE_NETWORK_REFUSED:
-            raise refuse(f"{a.name} cannot come before the network is generated: "
-                         f"{_BEFORE_NETWORK_REFUSED[verb]}", a.line, statement(a))
-        if verb == "setoption":
-            kept.append((a.line, _set_option(a, statement(a), refuse)))
-        elif verb in _STATE:
-            kept.append((a.line, _state(a, statement(a), refuse)))
-    generate = "generate_network({overwrite=>1})"
-    if gens:
-        last = actions[gens[-1]]
-        generate = _generate(last, statement(last), refuse)
-    return kept, generate
-
-
-def _not_literal(value: ArgValue) -> str | None:
-    """Why ``value`` (a parsed action argument) is not a literal, or None."""
-    if isinstance(value, float):
-        return None if math.isfinite(value) else "not a finite number"
-    if isinstance(value, Bare):
-        if not _SAFE_BARE.fullmatch(value):
-            return "only numbers, names and + - * / ^ ( ) may appear unquoted"
-        for m in _CALL.finditer(value):
-            if m.group(1) not in _FUNCTIONS:
-                return f"'{m.group(1)}(' is a call"
-        return None
-    if isinstance(value, str):
-        if not _SAFE_STRING.fullmatch(value):
-            return "quotes, backslashes, braces, ';', '#' and backticks may not appear in a string"
-        return None
-    if isinstance(value, tuple):
-        return next((w for w in map(_not_literal, value) if w), None)
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            if not IDENT.fullmatch(k):
-                return f"the key '{k}' is not a name"
-            why = _not_literal(v)
-            if why:
-                return why
-        return None
-    return "not a value"
-
-
-def _number(value: ArgValue | None) -> str | None:
-    """Perl text of a finite number (a float or numeric text), else None."""
-    if isinstance(value, str) and NUMBER.fullmatch(value.strip()):
-        value = float(value)
-    if not isinstance(value, float) or not math.isfinite(value):
-        return None
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)
-
-
-def _set_option(a: Action, stmt: str, refuse: _Refuser) -> str:
-    """``setOption`` re-written from its parsed, whitelisted name/value pairs."""
-    args = a.args.get("args", ())
-    if not args or len(args) % 2:
-        raise refuse("setOption takes name, value pairs", a.line, stmt)
-    pairs = []
-    for name, value in zip(args[::2], args[1::2], strict=True):
-        allowed = SET_OPTIONS.get(str(name))
-        if str(name) not in SET_OPTIONS:
-            raise refuse(f"setOption '{name}' is not one bngfit forwards to BNG2.pl "
-                         f"(known: {', '.join(SET_OPTIONS)})", a.line, stmt)
-        if allowed is None:
-            text = _number(value)
-            if text is None:
-                raise refuse(f"setOption '{name}' takes a number", a.line, stmt)
-        elif str(value) in allowed and not isinstance(value, float):
-            text = f"'{value}'"
-        else:
-            raise refuse(f"setOption '{name}' takes one of {', '.join(sorted(allowed))}",
-                         a.line, stmt)
-        pairs.append(f"'{name}',{text}")
-    return f"setOption({','.join(pairs)})"
-
-
-def _state(a: Action, stmt: str, refuse: _Refuser) -> str:
-    """``setParameter``/``setConcentration`` re-written.
-
-    The target must be quoted (a parameter may also be a bare name), the value
-    a number or a bare expression.
-    """
-    key = "name" if a.name.lower() == "setparameter" else "species"
-    target, value = a.args.get(key), a.args.get("value")
-    named = isinstance(target, Bare) and key == "name" and IDENT.fullmatch(target)
-    if not (named or isinstance(target, str) and not isinstance(target, Bare) and target):
-        raise refuse(f"{a.name} needs a quoted {key}", a.line, stmt)
-    text = _number(value)
-    if text is None:
-        if not isinstance(value, str) or not _SAFE_BARE.fullmatch(value):
-            raise refuse(f"the value of {a.name} must be a number or an expression",
-                         a.line, stmt)
-        text = f"'{value}'"
-    verb = "setParameter" if key == "name" else "setConcentration"
-    return f"{verb}('{target}',{text})"
-
-
-def _generate(a: Action, stmt: str, refuse: _Refuser) -> str:
-    """The generation call re-written from the whitelisted options of ``a``.
-
-    Options that only name the output are dropped; ``overwrite=>1`` is always last.
-    """
-    opts = []
-    if "args" in a.args:
-        raise refuse("generate_network takes {name=>value} options", a.line, stmt)
-    for key, value in a.args.items():
-        if key in _OUTPUT_OPTIONS:
-            continue  # output naming: bngfit decides where the network goes
-        if key not in GENERATE_OPTIONS:
-            raise refuse(f"generate_network option '{key}' is not one bngfit forwards "
-                         f"(known: {', '.join(sorted(GENERATE_OPTIONS))})", a.line, stmt)
-        if key == "max_stoich":
-            if not isinstance(value, Mapping):
-                raise refuse("max_stoich takes a hash such as {A=>2}", a.line, stmt)
-            inner = []
-            for mol, n in value.items():
-                num = _number(n)
-                if num is None or not IDENT.fullmatch(mol):
-                    raise refuse("max_stoich takes molecule names and numbers", a.line, stmt)
-                inner.append(f"{mol}=>{num}")
-            opts.append("max_stoich=>{" + ",".join(inner) + "}")
-            continue
-        num = _number(value)
-        if num is None:
-            raise refuse(f"generate_network option '{key}' takes a number", a.line, stmt)
-        if key != "overwrite":
-            opts.append(f"{key}=>{num}")
-    return "generate_network({" + ",".join([*opts, "overwrite=>1"]) + "})"
