@@ -227,7 +227,7 @@ class NormalizationEntry:
 
 @dataclass(frozen=True)
 class ObsNormalizationEntry:
-    """An edition-2 normalization keyed by observable (PyBNF ADR-0053).
+    """An edition-2 normalization keyed by observable (docs/pybnf-rules.md).
 
     ``normalization = TYPE`` (both None), ``normalization OBS = TYPE`` or
     ``normalization EXP.OBS = TYPE``; the most specific one applies.
@@ -311,7 +311,7 @@ class NoiseEntry:
         Student-t's ``df`` (``fix_at`` or ``fit``), if written.
     cumulative : bool
         The observable's simulation is cumulative: it is compared as
-        increments between output times (PyBNF ADR-0051).
+        increments between output times (docs/pybnf-rules.md).
     """
 
     family: str

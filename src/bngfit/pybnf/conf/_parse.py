@@ -268,12 +268,12 @@ def legacy_normalization(text: str, base: Path, line: int) -> list[Normalization
     return out
 
 
-#: Transforms of PyBNF's normalization chains (ADR-0066) beyond the four types.
+#: Transforms of PyBNF's normalization chains (docs/pybnf-rules.md) beyond the four types.
 _CHAIN_TRANSFORMS = ("floor", "scale", "offset", "log", "minmax")
 
 
 def obs_normalization(target: str | None, text: str, line: int) -> ObsNormalizationEntry:
-    """An edition-2 ``normalization [OBS | EXP.OBS] = TYPE`` line (PyBNF ADR-0053)."""
+    """An edition-2 ``normalization [OBS | EXP.OBS] = TYPE`` line (docs/pybnf-rules.md)."""
     value = text.strip()
     if ":" in value:
         raise LineError("edition 2 keys normalization by observable, not by data file: write "
@@ -361,7 +361,7 @@ def legacy_action(kind: str, text: str, line: int) -> ActionEntry:
 
 
 #: Noise families and their parameters, the first one required (PyBNF
-#: docs/noise_models.rst, ADR-0058): ``lognormal`` is Gaussian in log10, ``lnnormal``
+#: docs/noise_models.rst; docs/pybnf-rules.md): ``lognormal`` is Gaussian in log10, ``lnnormal``
 #: in the natural log; a Student-t's ``df`` is 4 unless given.
 FAMILY_PARAMETERS = {"normal": ("sigma",), "lognormal": ("sigma",), "lnnormal": ("sigma",),
                      "laplace": ("scale",), "neg_bin": ("dispersion",),

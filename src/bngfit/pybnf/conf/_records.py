@@ -1,7 +1,6 @@
 """Parsers of edition-2 PyBNF records: ``KIND: NAME, FIELD: VALUE, ...`` lines.
 
-The records follow PyBNF's own grammar (``pybnf/parse.py``; ADR-0028, -0043,
--0052): ``model:``, ``condition:``, ``experiment:``, ``parameter:`` and
+The records follow PyBNF's own grammar (``docs/pybnf-rules.md``, Records): ``model:``, ``condition:``, ``experiment:``, ``parameter:`` and
 ``observable:``, plus bngfit's own record forms of ``noise_model``,
 ``objective`` and ``job_type`` (PyBNF writes those ``KEY = VALUE``; both are
 read). Each parser takes one line's fields and returns an entry of
@@ -315,7 +314,7 @@ _SCALES = {"lin": Scale.LIN, "linear": Scale.LIN, "log10": Scale.LOG10, "ln": Sc
 
 
 def scale_of(text: str, what: str = "parameter_scale") -> Scale:
-    """``lin``/``linear``, ``log10`` or ``ln``; ``log`` is ambiguous (PyBNF ADR-0022)."""
+    """``lin``/``linear``, ``log10`` or ``ln``; ``log`` is ambiguous (docs/pybnf-rules.md)."""
     key = text.strip().lower()
     if key not in _SCALES:
         hint = ("'log' is ambiguous (PyBNF reads it as neither): write log10 or ln"
@@ -325,7 +324,7 @@ def scale_of(text: str, what: str = "parameter_scale") -> Scale:
 
 
 def _bound(text: str, what: str) -> float:
-    """A bound: a number, or ``inf`` / ``-inf`` for an open side (PyBNF ADR-0047)."""
+    """A bound: a number, or ``inf`` / ``-inf`` for an open side (docs/pybnf-rules.md)."""
     if text.strip().lower() in ("inf", "+inf", "-inf"):
         return float(text)
     return number(text, what)
