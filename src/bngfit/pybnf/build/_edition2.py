@@ -3,10 +3,9 @@
 :mod:`bngfit.pybnf.build._problem` dispatches here; parameters, perturbations, data,
 noise scales and constraints are built by the core both editions share (see
 there). The rules follow PyBNF's documentation
-(docs/config_keys.rst, docs/noise_models.rst, docs/priors.rst) and its ADRs
-0028 (experiments), 0036 (observable formulas), 0043 (parameter records), 0051
-(cumulative), 0052 (pre-equilibration), 0053 (normalization) and 0058
-(Student-t); see :func:`edition2_problem`. Noise model lines are read by
+(docs/config_keys.rst, docs/noise_models.rst, docs/priors.rst) and the rules of
+its design records stated in bngfit's ``docs/pybnf-rules.md``; see
+:func:`edition2_problem`. Noise model lines are read by
 :mod:`bngfit.pybnf.build._noise2`.
 """
 
@@ -154,7 +153,7 @@ def _grid(e: ExperimentEntry, tables: list[ExpTable]) -> tuple[float, ...]:
     """The simulated output times: 0 and the data's, or ``n_steps`` steps to ``t_end``.
 
     PyBNF simulates an experiment with data at the data's times with a t = 0
-    baseline (ADR-0028), and one with constraints only on a uniform grid from
+    baseline, and one with constraints only on a uniform grid from
     0 to ``t_end`` in ``n_steps`` steps (steps of 1 by default).
     """
     if tables:
@@ -184,7 +183,7 @@ def _mutations(c: ConditionEntry, info: ModelInfo, free_ids: set[str], f: str,
     Targets are model parameters or species; a value is a number or a declared
     free parameter. In a pre-equilibrated experiment PyBNF applies both
     conditions as ``setParameter`` actions and accepts only ``=`` there
-    (docs/config_keys.rst ``preequilibrate``; ADR-0052).
+    (docs/config_keys.rst ``preequilibrate``; docs/pybnf-rules.md).
     """
     return perturbation_mutations(f"condition '{c.name}'", c.perturbations, info, f,
                                   names=free_ids, set_only=preequilibrated)
@@ -277,7 +276,7 @@ def _normalizations(config: PybnfConfig, runs: list[tuple[str, str, ExpTable]],
                     noise: dict[str | None, Noise],
                     grids: dict[str, tuple[str, tuple[float, ...]]],
                     observables: dict[str, Observable]) -> tuple[Normalization, ...]:
-    """Normalizations (ADR-0053, most specific rule wins) and cumulative observables.
+    """Normalizations (the most specific rule wins) and cumulative observables.
 
     Each is taken over its experiment's output grid (see :func:`_grid`).
     """
@@ -325,7 +324,7 @@ def _constraints(config: PybnfConfig,
                  infos: dict[str, ModelInfo]) -> tuple[TrajectoryPenalty, ...]:
     """The ``.prop`` constraints of each experiment.
 
-    Each reads its experiment's own simulation (ADR-0028 addendum), on its
+    Each reads its experiment's own simulation (docs/pybnf-rules.md), on its
     output grid.
     """
     out = []

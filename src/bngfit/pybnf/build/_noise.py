@@ -62,7 +62,7 @@ _FAMILY = {"normal": NoiseFamily.NORMAL, "lognormal": NoiseFamily.NORMAL,
            "student_t": NoiseFamily.STUDENT_T, "neg_bin": NoiseFamily.NEG_BINOMIAL}
 _TRANSFORM = {"lognormal": Transform.LOG10, "lnnormal": Transform.LOG}
 FORMULA_SOURCES = ("formula", "prediction_formula")
-STUDENT_T_DF = 4.0  # PyBNF's default degrees of freedom (ADR-0058)
+STUDENT_T_DF = 4.0  # PyBNF's default degrees of freedom
 NEG_BIN_R_DEFAULT = 24.0  # PyBNF's default neg_bin_r
 
 

@@ -5,7 +5,7 @@ PyBNF's edition 2 names one whole-fit objective (an ``objective`` token, which
 desugars to a noise model, or a ``noise_model`` line without observable) and
 lets ``noise_model OBS = ...`` lines override it per observable
 (docs/config_keys.rst ``objective``, ``noise_model``; docs/noise_models.rst;
-ADR-0031, ADR-0058). Each is a family and where its parameters come from:
+``docs/pybnf-rules.md``). Each is a family and where its parameters come from:
 
 ========================  ====================================================
 ``normal`` (gaussian)     Gaussian; ``sigma``

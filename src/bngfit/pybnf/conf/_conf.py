@@ -30,9 +30,9 @@ models are mixed, no naming check is made either (the builder binds names).
 Edition 2 (a line ``edition = 2``, anywhere in the file)
 --------------------------------------------------------
 PyBNF's newer syntax, as its documentation and parser write it
-(its docs/config_keys.rst, docs/noise_models.rst and docs/priors.rst; the rules
-bngfit takes from its design records are in bngfit's ``docs/pybnf-rules.md``). A line is a comment, blank,
-the ``edition`` line, a ``KEY = VALUE`` line or a labelled record
+(its docs/config_keys.rst, docs/noise_models.rst and docs/priors.rst; the
+rules bngfit takes from its design records: bngfit's ``docs/pybnf-rules.md``).
+A line is a comment, blank, the ``edition`` line, a ``KEY = VALUE`` line or a labelled record
 ``KIND: NAME, FIELD: VALUE, ...`` (fields in any order, a list field's
 further values without a label; commas inside quotes or parentheses do not
 split)::
