@@ -3,9 +3,11 @@
 The records follow PyBNF's own grammar (``docs/pybnf-rules.md``, Records):
 ``model:``, ``condition:``, ``experiment:``, ``parameter:`` and ``observable:``,
 plus bngfit's own record forms of ``noise_model``, ``objective`` and
-``job_type`` (PyBNF writes those ``KEY = VALUE``; both are read). Each parser takes one line's fields and returns an entry of
-:mod:`bngfit.pybnf.conf._entries`, or raises :class:`~bngfit.pybnf.conf._parse.LineError`;
-:mod:`bngfit.pybnf.conf._conf` adds the file and line.
+``job_type`` (PyBNF writes those ``KEY = VALUE``; both are read). Each parser
+takes one line's fields and returns an entry of
+:mod:`bngfit.pybnf.conf._entries`, or raises
+:class:`~bngfit.pybnf.conf._parse.LineError`; :mod:`bngfit.pybnf.conf._conf`
+adds the file and line.
 """
 
 from __future__ import annotations
