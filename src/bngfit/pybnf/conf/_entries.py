@@ -383,8 +383,3 @@ class PybnfConfig:
         """The value of setting ``key``, or ``default`` if absent."""
         entry = self.settings.get(key)
         return default if entry is None else entry[0]
-
-    @property
-    def model_names(self) -> tuple[str, ...]:
-        """Names of the models, in file order."""
-        return tuple(m.name for m in self.models)
