@@ -46,6 +46,23 @@ class Issues:
         return any(i.severity == "error" for i in self.items)
 
 
+def new_id(column: str, value: str, seen: set[str] | dict, f: str, line: int,
+           issues: Issues, hint: str = "") -> bool:
+    """Whether a table's id cell holds a valid identifier not seen before.
+
+    Reports the invalid or repeated id (with ``hint`` after "not a valid
+    identifier"); the caller records a new one in ``seen``.
+    """
+    if not ID.match(value):
+        issues.error(f"{column} is not a valid identifier{hint}", f, line,
+                     value=value or "(empty)")
+        return False
+    if value in seen:
+        issues.error(f"duplicate {column}", f, line, id=value)
+        return False
+    return True
+
+
 def read_table(path: Path, issues: Issues, required: list[str]) -> pd.DataFrame | None:
     """Read a table (see :func:`read_tsv`); report a bad file or missing columns."""
     try:

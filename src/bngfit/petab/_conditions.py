@@ -8,7 +8,7 @@ import numpy as np
 
 from bngfit.problem import Condition, ModelInfo, Mutation, MutationOp
 
-from ._cells import ID, Issues, cell_value, read_table, records
+from ._cells import Issues, cell_value, new_id, read_table, records
 
 
 def read_conditions(paths: list[Path], issues: Issues, model: ModelInfo | None,
@@ -46,12 +46,7 @@ def read_conditions(paths: list[Path], issues: Issues, model: ModelInfo | None,
         _check_columns(targets, f, df.attrs["header_line"], issues, model, param_ids)
         for line, r in records(df):
             cid = r["conditionId"]
-            if not ID.match(cid):
-                issues.error("conditionId is not a valid identifier", f, line,
-                             value=cid or "(empty)")
-                continue
-            if cid in conditions:
-                issues.error("duplicate conditionId", f, line, id=cid)
+            if not new_id("conditionId", cid, conditions, f, line, issues):
                 continue
             muts = []
             for c in targets:

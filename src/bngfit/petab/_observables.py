@@ -16,7 +16,7 @@ from bngfit.problem import (
     parse_formula,
 )
 
-from ._cells import ID, Issues, read_table, records
+from ._cells import ID, Issues, new_id, read_table, records  # noqa: F401 - ID stays importable here
 
 _REQUIRED = ["observableId", "observableFormula", "noiseFormula"]
 
@@ -90,12 +90,7 @@ def read_observables(paths: list[Path], issues: Issues, known: set[str] | None
         f = str(path)
         for line, r in records(df):
             oid = r["observableId"]
-            if not ID.match(oid):
-                issues.error("observableId is not a valid identifier", f, line,
-                             value=oid or "(empty)")
-                continue
-            if oid in declared:
-                issues.error("duplicate observableId", f, line, id=oid)
+            if not new_id("observableId", oid, declared, f, line, issues):
                 continue
             declared.add(oid)
             o = _observable_row(r, oid, f, line, issues, known)

@@ -9,7 +9,7 @@ import numpy as np
 from bngfit.problem import ModelInfo, ParameterSpec, Scale
 from bngfit.problem._priors import parse_prior
 
-from ._cells import ID, Issues, cell_number, read_table, records
+from ._cells import Issues, cell_number, new_id, read_table, records
 
 _REQUIRED = ["parameterId", "parameterScale", "lowerBound", "upperBound", "nominalValue",
              "estimate"]
@@ -61,12 +61,8 @@ def _parameter_row(r: dict[str, str], f: str, line: int, issues: Issues,
     A valid id is added to ``seen`` even when the row has other errors.
     """
     pid = r["parameterId"]
-    if not ID.match(pid):
-        issues.error("parameterId is not a valid identifier (letters, digits and _, "
-                     "not starting with a digit)", f, line, value=pid or "(empty)")
-        return None
-    if pid in seen:
-        issues.error("duplicate parameterId", f, line, id=pid)
+    if not new_id("parameterId", pid, seen, f, line, issues,
+                  " (letters, digits and _, not starting with a digit)"):
         return None
     seen.add(pid)
     try:
