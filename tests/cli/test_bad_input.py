@@ -20,8 +20,7 @@ from pathlib import Path
 import pytest
 
 from bngfit.cli._main import main
-
-from .conftest import REPO
+from tests.helpers import REPO
 
 EXAMPLE_DIR = REPO / "examples" / "conversion"
 

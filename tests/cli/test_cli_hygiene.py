@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLE, write_problem
+from tests.helpers import EXAMPLE, write_problem
 
 CLI = [sys.executable, "-m", "bngfit.cli"]
 

@@ -15,8 +15,7 @@ import pandas as pd
 import pytest
 
 from bngfit.cli._main import main
-
-from .conftest import EXAMPLE
+from tests.helpers import EXAMPLE
 
 
 def _bngfit(*args, cwd, timeout=300):

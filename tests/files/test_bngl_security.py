@@ -29,29 +29,9 @@ from bngfit.errors import InputError
 from bngfit.files import _bngl_cache as bngl_cache
 from bngfit.files._bngl_filter import filter_bngl
 from bngfit.simulate._engine import read_model_info
+from tests.helpers import BNGL_DECAY, bng2_path, needs_bng, shared_path, write_problem
 
-from .test_pybnf_problem import needs_bng
-
-MODEL = """begin model
-begin parameters
-  k 0.5
-  A0 2
-end parameters
-begin molecule types
-  A()
-end molecule types
-begin seed species
-  A() A0
-end seed species
-begin observables
-  Molecules Atot A()
-end observables
-begin reaction rules
-  A() -> 0 k
-end reaction rules
-end model
-"""
-TEMPLATE = MODEL.replace("  k 0.5\n", "  k k__FREE\n\n")
+TEMPLATE = BNGL_DECAY.replace("  k 0.5\n", "  k k__FREE\n\n")
 SIM = 'simulate({method=>"ode",t_end=>4,n_steps=>4,suffix=>"d"})\n'
 
 
@@ -104,7 +84,7 @@ PROBES = [
 PROBE_IDS = [p[0] for p in PROBES]
 
 
-def _probe(pid: str, marker: Path, base: str = MODEL) -> tuple[str, int, str]:
+def _probe(pid: str, marker: Path, base: str = BNGL_DECAY) -> tuple[str, int, str]:
     """The probe's text, the line of its statement and the text quoted."""
     _, where, stmt, quoted = next(p for p in PROBES if p[0] == pid)
     text = where(base, stmt(marker))
@@ -119,15 +99,6 @@ def private_cache(tmp_path, monkeypatch):
     monkeypatch.delenv("BNGFIT_BNGL_TIMEOUT", raising=False)
     monkeypatch.setattr(bngl_cache, "_DIRS", {})
     return tmp_path / "xdg" / "bngfit" / "bngl"
-
-
-def _bng2() -> Path:
-    from bngsim._bngpath import resolve_bng
-
-    r = resolve_bng(None)
-    if not r.ok:
-        pytest.skip("BNG2.pl not found")
-    return Path(r.bng2_pl)
 
 
 # ----------------------------------------------------------- the probes are live
@@ -147,7 +118,7 @@ def test_probe_fires_without_the_filter(pid, tmp_path):
     work.mkdir()
     (work / "m.bngl").write_text(generation_source(text) + "\n"
                                  + generate_network_call(text) + "\n")
-    subprocess.run(["perl", str(_bng2()), "--outdir", str(work), str(work / "m.bngl")],
+    subprocess.run(["perl", str(bng2_path()), "--outdir", str(work), str(work / "m.bngl")],
                    cwd=work, capture_output=True, timeout=600, stdin=subprocess.DEVNULL)
     assert marker.exists()
 
@@ -180,8 +151,6 @@ def test_model_load_refuses_probe(pid, tmp_path):
 
 
 def _petab(tmp_path: Path, text: str) -> Path:
-    from .conftest import write_problem
-
     return write_problem(
         tmp_path / "petab", model=text, model_name="model.bngl",
         parameters=[{"parameterId": "k", "parameterScale": "log10", "lowerBound": 0.01,
@@ -294,7 +263,8 @@ def test_output_paths_of_actions_are_not_forwarded(statement, tmp_path):
     elsewhere.mkdir()
     marker = elsewhere / "marker"
     path = tmp_path / "m.bngl"
-    path.write_text(MODEL + statement.replace("{m}", str(marker)).replace("{d}", str(elsewhere))
+    path.write_text(BNGL_DECAY
+                    + statement.replace("{m}", str(marker)).replace("{d}", str(elsewhere))
                     + "\n")
     info = read_model_info(path)
     assert info.defaults == {"k": 0.5, "A0": 2.0}
@@ -302,22 +272,22 @@ def test_output_paths_of_actions_are_not_forwarded(statement, tmp_path):
 
 
 @pytest.mark.parametrize("text, match", [
-    (MODEL.replace("A() -> 0 k", "A() -> 0 k\u00a0"), "not allowed"),
-    (MODEL.replace("  k 0.5\n", "  k 0.5\rsetOption(1)\n"), "not allowed"),
-    (MODEL.replace("begin functions", "x").replace(
+    (BNGL_DECAY.replace("A() -> 0 k", "A() -> 0 k\u00a0"), "not allowed"),
+    (BNGL_DECAY.replace("  k 0.5\n", "  k 0.5\rsetOption(1)\n"), "not allowed"),
+    (BNGL_DECAY.replace("begin functions", "x").replace(
         "end model", "begin functions\n f() = TFUN(Atot, 'x.dat')\nend functions\nend model"),
      "TFUN"),
-    (MODEL.replace("begin observables", "begin evil"), "unknown block 'evil'"),
-    (MODEL.replace("end parameters", "end parameter"), "does not close"),
-    (MODEL.replace("  A0 2\n", "  A0 2\nbegin species\n"), "'begin' inside block"),
-    (MODEL + 'setOption("SpeciesLabel","Evil")\n', "takes one of"),
-    (MODEL + 'setOption("Unheard",1)\n', "not one bngfit forwards"),
-    (MODEL + "generate_network({max_iter=>2*3})\n", "takes a number"),
-    (MODEL + "generate_network({evil=>1})\n", "not one bngfit forwards"),
-    (MODEL + "generate_network({max_stoich=>{A=>x}})\n", "max_stoich"),
-    ('readFile({file=>"other.bngl"})\n' + MODEL, "before the network is generated"),
-    (MODEL + "end actions\n", "without a matching 'begin'"),
-    ('setOption("SpeciesLabel","HNauty"); setParameter("k",1)\n' + MODEL, "line of its own"),
+    (BNGL_DECAY.replace("begin observables", "begin evil"), "unknown block 'evil'"),
+    (BNGL_DECAY.replace("end parameters", "end parameter"), "does not close"),
+    (BNGL_DECAY.replace("  A0 2\n", "  A0 2\nbegin species\n"), "'begin' inside block"),
+    (BNGL_DECAY + 'setOption("SpeciesLabel","Evil")\n', "takes one of"),
+    (BNGL_DECAY + 'setOption("Unheard",1)\n', "not one bngfit forwards"),
+    (BNGL_DECAY + "generate_network({max_iter=>2*3})\n", "takes a number"),
+    (BNGL_DECAY + "generate_network({evil=>1})\n", "not one bngfit forwards"),
+    (BNGL_DECAY + "generate_network({max_stoich=>{A=>x}})\n", "max_stoich"),
+    ('readFile({file=>"other.bngl"})\n' + BNGL_DECAY, "before the network is generated"),
+    (BNGL_DECAY + "end actions\n", "without a matching 'begin'"),
+    ('setOption("SpeciesLabel","HNauty"); setParameter("k",1)\n' + BNGL_DECAY, "line of its own"),
 ])
 def test_filter_refuses_other_unsafe_forms(text, match):
     with pytest.raises(InputError, match=match):
@@ -349,8 +319,8 @@ def test_model_block_text_never_runs(old, new, tmp_path):
     # filter or by BNG2.pl with its message, and nothing runs.
     marker = tmp_path / "marker"
     path = tmp_path / "m.bngl"
-    path.write_text(MODEL.replace(old, new.replace("MARK", str(marker)), 1))
-    assert path.read_text() != MODEL
+    path.write_text(BNGL_DECAY.replace(old, new.replace("MARK", str(marker)), 1))
+    assert path.read_text() != BNGL_DECAY
     with pytest.raises(InputError, match="m.bngl"):
         read_model_info(path)
     assert not marker.exists()
@@ -358,7 +328,7 @@ def test_model_block_text_never_runs(old, new, tmp_path):
 
 def test_filtered_text_keeps_lines_and_only_rewritten_statements():
     text = ('setOption("NumberPerQuantityUnit", 6.0221e23) # avogadro\n'
-            + MODEL
+            + BNGL_DECAY
             + "begin actions\n"
             + "  setParameter('k', 0.25)\n"
             + "  generate_network({max_iter=>3, max_stoich=>{A=>2}, 'overwrite'=>1,"
@@ -368,7 +338,7 @@ def test_filtered_text_keeps_lines_and_only_rewritten_statements():
     lines = f.text.splitlines()
     src = text.splitlines()
     assert lines[0] == "setOption('NumberPerQuantityUnit',6.0221e+23)"
-    assert lines[1:len(MODEL.splitlines()) + 1] == src[1:len(MODEL.splitlines()) + 1]
+    assert lines[1:len(BNGL_DECAY.splitlines()) + 1] == src[1:len(BNGL_DECAY.splitlines()) + 1]
     assert lines[-1] == "generate_network({max_iter=>3,max_stoich=>{A=>2},overwrite=>1})"
     assert f.generate_line == len(lines) == src.index(
         "  generate_network({max_iter=>3, max_stoich=>{A=>2}, 'overwrite'=>1, suffix=>\"x\"})"
@@ -381,14 +351,14 @@ def test_filtered_text_keeps_lines_and_only_rewritten_statements():
 
 
 def test_a_last_line_continuation_does_not_take_in_the_generation_call():
-    f = filter_bngl(MODEL.replace("end model\n", "end model \\\n"))
+    f = filter_bngl(BNGL_DECAY.replace("end model\n", "end model \\\n"))
     lines = f.text.splitlines()
     assert lines[-2:] == ["", "generate_network({overwrite=>1})"]
     assert filter_bngl(f.text).text == f.text
 
 
 def test_template_mode_generates_before_the_first_action_but_keeps_set_option():
-    text = 'setOption("NumberPerQuantityUnit",1e3)\n' + MODEL + "setParameter('k',2)\n" + SIM
+    text = 'setOption("NumberPerQuantityUnit",1e3)\n' + BNGL_DECAY + "setParameter('k',2)\n" + SIM
     assert filter_bngl(text, network_first=True).kept == (
         "setOption('NumberPerQuantityUnit',1000)",)
     # bngsim's rule for plain models: without generate_network, after all actions
@@ -439,7 +409,7 @@ def test_number_per_quantity_unit_model_keeps_its_option(tmp_path):
     work.mkdir()
     shutil.copy(path, work / "orig.bngl")
     (work / "orig.bngl").write_text(BIMOLECULAR.replace("simulate(", "#"))
-    subprocess.run(["perl", str(_bng2()), "--outdir", str(work), str(work / "orig.bngl")],
+    subprocess.run(["perl", str(bng2_path()), "--outdir", str(work), str(work / "orig.bngl")],
                    cwd=work, capture_output=True, timeout=120, check=True)
     ref = bngsim.Model.from_net(str(work / "orig.net"))
     from bngfit.simulate._engine import _load_bngsim_model
@@ -462,14 +432,12 @@ def test_number_per_quantity_unit_model_keeps_its_option(tmp_path):
 @needs_bng
 def test_set_parameter_before_generation_still_shapes_plain_models(tmp_path):
     path = tmp_path / "m.bngl"
-    path.write_text(MODEL + "setParameter(\"k\", 0.125)\ngenerate_network()\n" + SIM)
+    path.write_text(BNGL_DECAY + "setParameter(\"k\", 0.125)\ngenerate_network()\n" + SIM)
     assert read_model_info(path).defaults["k"] == 0.125
 
 
 @needs_bng
 def test_pybnf_demo_template_loads_with_unchanged_results(tmp_path):
-    from .conftest import shared_path
-
     d = tmp_path / "demo"
     shutil.copytree(shared_path("benchmarks", "pybnf", "demo"), d)
     problem = bngfit.load_problem(d / "demo_bng.conf")
@@ -495,7 +463,7 @@ def problem_fval_closed_form(problem, data) -> float:
 @needs_bng
 def test_bng2_error_is_shown_with_file_and_line(tmp_path):
     path = tmp_path / "m.bngl"
-    text = MODEL.replace("A() -> 0 k", "A() -> B() k")
+    text = BNGL_DECAY.replace("A() -> 0 k", "A() -> B() k")
     path.write_text(text)
     line = text.splitlines().index("  A() -> B() k") + 1
     with pytest.raises(InputError) as err:
@@ -520,7 +488,7 @@ def test_bng2_error_in_a_template_names_the_template_line(tmp_path, capsys):
 @needs_bng
 def test_load_time_limit_is_a_clear_refusal(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("BNGFIT_BNGL_TIMEOUT", "0.01")
-    yaml = _petab(tmp_path, MODEL)
+    yaml = _petab(tmp_path, BNGL_DECAY)
     code = main(["validate", str(yaml)])
     out, err = capsys.readouterr()
     err = out + err
@@ -561,7 +529,7 @@ def test_planted_bound_template_is_rewritten_not_used(tmp_path, private_cache):
                     models=MODEL_ACCESS)
     good = out.read_text()
     marker = tmp_path / "marker"
-    out.write_text(f"setOption({_touch(marker)})\n" + MODEL.replace("k 0.5", "k 99"))
+    out.write_text(f"setOption({_touch(marker)})\n" + BNGL_DECAY.replace("k 0.5", "k 99"))
     again = bind_bngl(tpl, tpl.read_text(), ("k__FREE",), {"k__FREE": 0.5},
                       network_first=True, models=MODEL_ACCESS)
     assert again == out and again.read_text() == good
@@ -572,7 +540,7 @@ def test_planted_bound_template_is_rewritten_not_used(tmp_path, private_cache):
 @needs_bng
 def test_planted_network_is_detected_and_regenerated(tmp_path, private_cache):
     path = tmp_path / "m.bngl"
-    path.write_text(MODEL)
+    path.write_text(BNGL_DECAY)
     assert read_model_info(path).defaults["k"] == 0.5
     (net,) = private_cache.glob("m-*.net")
     good = net.read_bytes()
@@ -593,7 +561,7 @@ def test_unsafe_cache_folder_is_not_used(unsafe, tmp_path, private_cache, caplog
         other.mkdir(mode=0o700)
         private_cache.symlink_to(other)
     path = tmp_path / "m.bngl"
-    path.write_text(MODEL)
+    path.write_text(BNGL_DECAY)
     with caplog.at_level("WARNING", logger="bngfit"):
         assert read_model_info(path).defaults["k"] == 0.5
     assert "not using the BNGL cache folder" in caplog.text
@@ -608,8 +576,10 @@ def test_cache_root_follows_xdg(tmp_path, monkeypatch):
     assert bngl_cache.cache_root() == Path.home() / ".cache" / "bngfit" / "bngl"
 
 
-POLYMER = MODEL.replace("  A()\n", "  A(a,b)\n").replace("  A() A0\n", "  A(a,b) A0\n").replace(
-    "  A() -> 0 k\n", "  A(a) + A(b) -> A(a!1).A(b!1) k\n")  # an unbounded network
+# an unbounded network
+POLYMER = BNGL_DECAY.replace("  A()\n", "  A(a,b)\n").replace(
+    "  A() A0\n", "  A(a,b) A0\n").replace(
+    "  A() -> 0 k\n", "  A(a) + A(b) -> A(a!1).A(b!1) k\n")
 
 
 @needs_bng

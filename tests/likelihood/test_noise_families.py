@@ -16,8 +16,7 @@ from scipy import stats
 import bngfit
 from bngfit.likelihood._noise import neg_binomial, student_t
 from bngfit.problem._problem import NoiseFamily
-
-from .conftest import central_grad
+from tests.helpers import central_grad, conversion_a, conversion_model
 
 RNG = np.random.default_rng(7)
 
@@ -57,22 +56,9 @@ def test_neg_binomial_matches_scipy_and_finite_differences():
         np.testing.assert_allclose(d, _fd(neg_binomial, args, k), rtol=1e-6, atol=1e-7)
 
 
-MODEL = """
-model conv
-  species A, B;
-  A = 40; B = 0;
-  k1 = 0.5; k2 = 0.3;
-  fwd: A -> B; k1*A;
-  rev: B -> A; k2*B;
-end
-"""
+MODEL = conversion_model(a0=40, k1=0.5, k2=0.3, compartment=False)
 TIMES = [0.5, 1.0, 2.0, 3.0, 5.0, 8.0]
 COUNTS = [33.0, 27.0, 21.0, 18.0, 17.0, 14.0]
-
-
-def closed_a(t, k1, k2, a0=40.0):
-    a_inf = a0 * k2 / (k1 + k2)
-    return a_inf + (a0 - a_inf) * np.exp(-(k1 + k2) * np.asarray(t, float))
 
 
 def _problem(problem_writer, family: NoiseFamily, shape, extra_params=()):
@@ -105,7 +91,7 @@ def test_objective_with_shape_families(problem_writer, family, shape, extra):
     x = np.log10([k1, k2, *(v * 1.3 for _, v in extra)])
     ev = obj(x, sensi=1)
     assert ev.ok, ev.message
-    a = closed_a(TIMES, k1, k2)
+    a = conversion_a(TIMES, k1, k2, a0=40.0)
     k = 10 ** x[2] if extra else shape
     if family is NoiseFamily.STUDENT_T:
         expected = -np.sum(stats.t.logpdf(COUNTS, df=k, loc=a, scale=2.5))

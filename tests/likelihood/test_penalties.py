@@ -16,9 +16,7 @@ import pytest
 import bngfit
 from bngfit.problem._conditions import Condition, Mutation, MutationOp
 from bngfit.problem._problem import Normalization, NormKind, TrajectoryPenalty
-
-from .conftest import central_grad
-from .test_normalization import K1, K2, MODEL, TIMES, closed_a
+from tests.helpers import K1, K2, NORM_MODEL, NORM_TIMES, central_grad, closed_a
 
 GRID = tuple(float(t) for t in np.linspace(0.0, 6.0, 13))
 C = 3.0
@@ -39,12 +37,12 @@ def peak_b_below(t, series):
 
 def _base(problem_writer, name):
     meas = [{"observableId": "obs_B", "simulationConditionId": "c0", "time": t,
-             "measurement": 0.3 + 0.1 * i} for i, t in enumerate(TIMES)]
+             "measurement": 0.3 + 0.1 * i} for i, t in enumerate(NORM_TIMES)]
     params = [{"parameterId": p, "parameterScale": "log10", "lowerBound": 1e-3,
                "upperBound": 1e3, "nominalValue": v, "estimate": 1}
               for p, v in (("k1", K1), ("k2", K2))]
     path = problem_writer(
-        name, model=MODEL, parameters=params,
+        name, model=NORM_MODEL, parameters=params,
         observables=[{"observableId": "obs_B", "observableFormula": "B",
                       "noiseFormula": "0.1"}],
         measurements=meas, conditions=[{"conditionId": "c0"}, {"conditionId": "c1"}])

@@ -15,17 +15,9 @@ import pytest
 import sympy as sp
 
 import bngfit
+from tests.helpers import conversion_model
 
-MODEL = """
-model conversion
-  compartment cell = 1;
-  species A in cell, B in cell;
-  A = A0; B = 0;
-  A0 = 1; k1 = 0.8; k2 = 0.6;
-  fwd: A -> B; k1*A;
-  rev: B -> A; k2*B;
-end
-"""
+MODEL = conversion_model(a0_param=True)  # A(0) = A0 = 1, k1 = 0.8, k2 = 0.6
 
 TIMES = (0.0, 0.25, 0.5, 1.0, 2.0, 3.5, 5.0, 8.0)
 SIGMA_A = 0.1

@@ -15,8 +15,7 @@ import pytest
 import bngfit
 from bngfit.cli import _main as cli
 from bngfit.objective._gradcheck import COLUMNS, Agreement, summarize
-
-from .conftest import EXAMPLE, central_grad, shared_path
+from tests.helpers import EXAMPLE, central_grad, shared_path
 
 
 @pytest.fixture(scope="module")

@@ -1,18 +1,19 @@
 """Finite-difference oracle on problems that combine several features at once.
 
 ``test_gradients.py`` checks one feature per problem. Here every problem of a
-fixed catalogue mixes three or more of: parameter scales lin/log/log10,
-observable parameters overridden per measurement (numbers and ids), noise
-formulas with estimated parameters, normal and Laplace noise, log and log10
-observable transformations, condition-table overrides of parameters, species
-initial values and compartment sizes (numbers, estimated and fixed parameter
-ids), pre-equilibration together with condition overrides (the path that
-carries sensitivities and the path that restarts from the pre-equilibrated
-state), replicates and time-point-specific overrides.
+fixed catalogue (``SPECS`` of ``tests/catalogue.py``) mixes three or more of:
+parameter scales lin/log/log10, observable parameters overridden per
+measurement (numbers and ids), noise formulas with estimated parameters, normal
+and Laplace noise, log and log10 observable transformations, condition-table
+overrides of parameters, species initial values and compartment sizes
+(numbers, estimated and fixed parameter ids), pre-equilibration together with
+condition overrides (the path that carries sensitivities and the path that
+restarts from the pre-equilibrated state), replicates and time-point-specific
+overrides.
 
 All problems share one Antimony model (compiled code is cached by structure).
 Each is checked at its nominal point and at a seeded perturbation inside the
-bounds: ``ev.grad`` against central differences of ``fval`` (conftest's
+bounds: ``ev.grad`` against central differences of ``fval`` (helpers'
 ``central_grad``, solver settings of the gradient), and for Gaussian problems
 ``ev.sres`` against central differences of ``ev.res`` and the convention pin
 ``grad = sres.T @ res``; runs without sensitivities must give the same value.
@@ -33,76 +34,21 @@ import pytest
 
 import bngfit
 from bngfit.problem._problem import NoiseFamily
-
-from .combo_catalogue import (
+from tests.catalogue import COMBO_MODEL, POINTS, SPEC_NAMES, SPECS, Spec, obs, write_spec
+from tests.helpers import (
     ATOL_SOLVER,
-    GRAD_ATOL_REL,
-    GRAD_RTOL,
-    MODEL,
-    NAMES,
-    POINTS,
     RTOL_SOLVER,
-    SPECS,
     SRES_ATOL_REL,
     H,
-    Spec,
-    meas,
+    assert_close,
+    central_grad,
+    central_res_jac,
+    conversion_b,
+    meas_rows,
     native,
-    obs,
     par,
-    write_spec,
+    perturbed_point,
 )
-from .conftest import central_grad, write_problem
-
-
-# -------------------------------------------------------------------- helpers
-def _perturbed(problem, rng):
-    """Nominal values times exp(U(-0.3, 0.3)), kept inside the bounds; optimizer space."""
-    vals = {}
-    for p in problem.free:
-        v = p.nominal * float(np.exp(rng.uniform(-0.3, 0.3)))
-        lo, hi = p.lb + 0.01 * (p.ub - p.lb), p.ub - 0.01 * (p.ub - p.lb)
-        vals[p.id] = min(max(v, lo), hi)
-    x = problem.x_from_native(vals)
-    assert np.all(x > problem.lb) and np.all(x < problem.ub)
-    return x
-
-
-def _central_res_jac(obj, x, h=H):
-    """Central differences of ``ev.res``, shape (n_res, n_x)."""
-    cols = []
-    for i in range(x.size):
-        e = np.zeros_like(x)
-        e[i] = h
-        cols.append((obj(x + e, sensi=1).res - obj(x - e, sensi=1).res) / (2 * h))
-    return np.array(cols).T
-
-
-def _close(got, expected, names, what, rtol=GRAD_RTOL, atol_rel=GRAD_ATOL_REL):
-    """|got - expected| <= rtol*|expected| + atol_rel*scale, entrywise.
-
-    ``scale`` is the 2-norm of a vector, the largest |entry| of a matrix. The
-    floor admits entries that are (nearly) zero, where the differences hold
-    only solver noise: with ``rtol=1e-11`` and ``h=1e-5`` that noise is ~1e-6
-    of the gradient's size (it drops below 1e-7 at h=1e-4: no gradient error).
-    """
-    got, expected = np.asarray(got), np.asarray(expected)
-    assert got.shape == expected.shape, (got.shape, expected.shape)
-    if not expected.size:
-        scale = 1.0
-    elif expected.ndim == 1:
-        scale = float(np.linalg.norm(expected))
-    else:
-        scale = float(np.max(np.abs(expected)))
-    err = np.abs(got - expected)
-    bad = err > rtol * np.abs(expected) + atol_rel * scale
-    if np.any(bad):
-        lines = [f"{what}: {int(bad.sum())} of {bad.size} entries off; first:"]
-        for ix in np.argwhere(bad)[:8]:
-            ix = tuple(ix)
-            lines.append(f"  {ix} ({names[ix[-1]]}): got {got[ix]:.12g}, "
-                         f"expected {expected[ix]:.12g}")
-        pytest.fail("\n".join(lines))
 
 
 def _laplace_rows(problem):
@@ -130,12 +76,12 @@ def built(tmp_path_factory):
 
     def get(name: str) -> Built:
         if name not in _BUILT:
-            rng = np.random.default_rng(1000 + NAMES.index(name))
+            rng = np.random.default_rng(1000 + SPEC_NAMES.index(name))
             spec = SPECS[name](rng)
             yaml = write_spec(tmp_path_factory.mktemp(name), spec)
             problem = bngfit.load_problem(yaml)
             obj = bngfit.Objective(problem, rtol=RTOL_SOLVER, atol=ATOL_SOLVER)
-            xs = {"nominal": problem.x_nominal, "perturbed": _perturbed(problem, rng)}
+            xs = {"nominal": problem.x_nominal, "perturbed": perturbed_point(problem, rng)}
             evs, fds = {}, {}
             for k, x in xs.items():
                 ev = obj(x, sensi=1)
@@ -149,7 +95,7 @@ def built(tmp_path_factory):
     _BUILT.clear()
 
 
-CASES = [(n, p) for n in NAMES for p in POINTS]
+CASES = [(n, p) for n in SPEC_NAMES for p in POINTS]
 CASE_IDS = [f"{n}-{p}" for n, p in CASES]
 
 
@@ -158,7 +104,7 @@ def test_catalogue_combines_features():
     """Every entry mixes at least three features, and together they cover the list."""
     rng = np.random.default_rng(0)
     covered = set()
-    for name in NAMES:
+    for name in SPEC_NAMES:
         spec = SPECS[name](rng)
         assert len(set(spec.features)) >= 3, name
         covered |= set(spec.features)
@@ -173,7 +119,7 @@ def test_grad_matches_central_differences(name, point, built):
     b = built(name)
     ev, fd = b.ev[point], b.fd[point]
     assert np.all(np.isfinite(ev.grad))
-    _close(ev.grad, fd, b.obj.x_names, f"{name}@{point}: grad vs central FD of fval")
+    assert_close(ev.grad, fd, b.obj.x_names, f"{name}@{point}: grad vs central FD of fval")
     # Every free parameter must reach the objective, else the check proves little.
     top = np.max(np.abs(fd))
     for i, pid in enumerate(b.obj.x_names):
@@ -215,9 +161,9 @@ def test_residual_form(name, point, built):
         ev.res[:n_meas], (_transformed(b.problem, ev.simulation)
                           - _transformed(b.problem, b.problem.measurements.value)) / ev.sigma,
         rtol=1e-12, atol=1e-14)
-    _close(ev.sres, _central_res_jac(obj, x), obj.x_names,
+    assert_close(ev.sres, central_res_jac(obj, x), obj.x_names,
            f"{name}@{point}: sres vs central FD of res", atol_rel=SRES_ATOL_REL)
-    _close(ev.grad, ev.sres.T @ ev.res, obj.x_names,
+    assert_close(ev.grad, ev.sres.T @ ev.res, obj.x_names,
            f"{name}@{point}: grad vs sres.T @ res", rtol=1e-9, atol_rel=1e-12)
     # fval = 0.5 * chi2 of the data + sum 0.5 log(2 pi sigma^2) + log-scale terms
     data = ev.res[:n_meas]
@@ -233,7 +179,7 @@ def test_residual_form(name, point, built):
         assert np.max(np.abs(partial - ev.grad)) > 1e-3 * np.linalg.norm(ev.grad)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", SPEC_NAMES)
 def test_value_without_sensitivities_agrees(name, built):
     """fval of a run without sensitivities (another code path in the engine,
     including its own pre-equilibration sharing) equals the sensitivity run's
@@ -304,7 +250,7 @@ def test_preeq_reaches_the_pre_condition_steady_state(built):
 def _sbml_of_model() -> str:
     antimony = pytest.importorskip("antimony")
     antimony.clearPreviousLoads()
-    assert antimony.loadAntimonyString(MODEL) >= 0, antimony.getLastError()
+    assert antimony.loadAntimonyString(COMBO_MODEL) >= 0, antimony.getLastError()
     return antimony.getSBMLString("combo")
 
 
@@ -324,23 +270,17 @@ def _petab_lint(folder, sbml: str) -> bool:
         return bool(pv1.lint_problem(problem))
 
 
-def _write(folder, spec: Spec):
-    return write_problem(folder, model=MODEL, parameters=spec.parameters,
-                         observables=spec.observables, measurements=spec.measurements,
-                         conditions=spec.conditions)
-
-
 def test_catalogue_is_valid_petab_v1(tmp_path):
     """libpetab's linter accepts every catalogue problem (with the model as SBML),
     and rejects a deliberately broken one (so the check can fail)."""
     sbml = _sbml_of_model()
-    for name in NAMES:
-        spec = SPECS[name](np.random.default_rng(1000 + NAMES.index(name)))
-        _write(tmp_path / name, spec)
+    for name in SPEC_NAMES:
+        spec = SPECS[name](np.random.default_rng(1000 + SPEC_NAMES.index(name)))
+        write_spec(tmp_path / name, spec)
         assert not _petab_lint(tmp_path / name, sbml), name
-    broken = SPECS[NAMES[0]](np.random.default_rng(0))
+    broken = SPECS[SPEC_NAMES[0]](np.random.default_rng(0))
     broken.parameters.append(par("stim", 1.0))  # also a condition column: invalid
-    _write(tmp_path / "broken", broken)
+    write_spec(tmp_path / "broken", broken)
     assert _petab_lint(tmp_path / "broken", sbml)
 
 
@@ -348,7 +288,7 @@ def _small_spec(rng, conditions, parameters):
     return Spec(parameters=[par("k1", 0.8), par("k2", 0.6), *parameters],
                 observables=[obs("obs_B", "B", 0.1)],
                 conditions=conditions,
-                measurements=meas(rng, "obs_B", "c0") + meas(rng, "obs_B", "c1"),
+                measurements=meas_rows(rng, "obs_B", "c0") + meas_rows(rng, "obs_B", "c1"),
                 features=())
 
 
@@ -359,7 +299,7 @@ def test_estimated_compartment_size_is_refused_clearly(tmp_path):
     spec = _small_spec(np.random.default_rng(7),
                        [{"conditionId": "c0", "cell": "vol"},
                         {"conditionId": "c1", "cell": 1}], [par("vol", 1.5)])
-    yaml = _write(tmp_path / "p", spec)
+    yaml = write_spec(tmp_path / "p", spec)
     assert not _petab_lint(tmp_path / "p", _sbml_of_model())
     with pytest.raises(bngfit.UnsupportedError) as err:
         bngfit.Objective(bngfit.load_problem(yaml))
@@ -377,20 +317,20 @@ def test_condition_value_naming_a_model_parameter(tmp_path):
     spec = _small_spec(rng, [{"conditionId": "c0", "stim": "kdeg"},
                              {"conditionId": "c1", "stim": 2}], [par("sig", 0.1)])
     spec.observables = [obs("obs_B", "B", "sig")]
-    spec.measurements += meas(rng, "obs_B", "c0", preeq="c1")
-    yaml = _write(tmp_path / "p", spec)
+    spec.measurements += meas_rows(rng, "obs_B", "c0", preeq="c1")
+    yaml = write_spec(tmp_path / "p", spec)
     assert not _petab_lint(tmp_path / "p", _sbml_of_model())
     problem = bngfit.load_problem(yaml)
     obj = bngfit.Objective(problem, rtol=RTOL_SOLVER, atol=ATOL_SOLVER)
     x = problem.x_nominal
     ev = obj(x, sensi=1)
     assert ev.ok, ev.message
-    _close(ev.grad, central_grad(obj, x, h=H), obj.x_names, "grad vs central FD")
+    assert_close(ev.grad, central_grad(obj, x, h=H), obj.x_names, "grad vs central FD")
     # c0 runs with stim = kdeg = 0.5 (the model's value): B(t) of the conversion
     th = dict(zip(obj.x_names, native(problem, x), strict=True))
     m = problem.measurements
     k1, k2 = 0.5 * th["k1"], th["k2"]
     for i in range(len(m)):
         if m.condition[i] == "c0" and not m.preeq[i]:
-            b = k1 / (k1 + k2) * (1 - np.exp(-(k1 + k2) * m.time[i]))
+            b = conversion_b(m.time[i], k1, k2)
             assert ev.simulation[i] == pytest.approx(b, rel=1e-7)

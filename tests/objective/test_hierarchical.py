@@ -4,8 +4,8 @@ Which parameters qualify (and why others do not); that the value set is the
 optimum, checked against the closed form computed here from the simulation and
 the data, and against a 1-D numerical minimization of the full objective; and
 the reduced objective's gradient and residual Jacobian against finite
-differences (the oracle of tests/test_gradients.py) on every gradient-oracle
-case that has such a parameter, at tight solver tolerances.
+differences (the oracle of test_gradients.py) on every gradient-oracle case
+(``BUILDERS`` of tests/catalogue.py) that has such a parameter, at tight solver tolerances.
 """
 
 from __future__ import annotations
@@ -16,17 +16,22 @@ from scipy.optimize import minimize_scalar
 
 import bngfit
 from bngfit.objective._hierarchical import ProfiledObjective, find_noise_profile, noise_profile
-from tests.test_gradients import (
+from tests.catalogue import BUILDERS, CONVERSION, SPEC_NAMES, SPECS, write_spec
+from tests.helpers import (
     ATOL_SOLVER,
-    BUILDERS,
-    CONVERSION,
     GRAD_RTOL,
     RTOL_SOLVER,
-    _assert_close,
-    _fd,
-    _random_point,
+    H,
+    assert_close,
+    assert_close_to_max,
+    central_grad,
+    central_res_jac,
     meas_rows,
     par,
+    perturbed_point,
+    random_point,
+    richardson_grad_and_jac,
+    write_problem,
 )
 
 
@@ -85,7 +90,6 @@ def cases(tmp_path_factory):
     """Every gradient-oracle case whose problem has a closed-form noise parameter."""
     out = {}
     root = tmp_path_factory.mktemp("hier")
-    from tests.conftest import write_problem
 
     def writer(name, **kw):
         return write_problem(root / name, **kw)
@@ -97,7 +101,7 @@ def cases(tmp_path_factory):
         obj = bngfit.Objective(problem, rtol=RTOL_SOLVER, atol=ATOL_SOLVER)
         prof = noise_profile(obj)
         if prof is not None:
-            x = _random_point(problem, rng)
+            x = random_point(problem, rng)
             out[name] = (obj, prof, x)
     return out
 
@@ -164,9 +168,9 @@ def test_a_scale_beyond_its_bound_is_clipped(problem_writer):
     x = np.log10([0.8, 0.6])
     ev = red(x)
     assert ev.full.x[prof.index[0]] == pytest.approx(np.log10(0.5), abs=0)
-    g, jac = _fd(red, x)
-    _assert_close(ev.grad, g, GRAD_RTOL, red.x_names, "clipped: grad vs FD")
-    _assert_close(ev.sres, jac, GRAD_RTOL, red.x_names, "clipped: sres vs FD")
+    g, jac = richardson_grad_and_jac(red, x)
+    assert_close_to_max(ev.grad, g, GRAD_RTOL, red.x_names, "clipped: grad vs FD")
+    assert_close_to_max(ev.sres, jac, GRAD_RTOL, red.x_names, "clipped: sres vs FD")
 
 
 # ------------------------------------------------- derivatives: the oracle
@@ -176,7 +180,7 @@ def fd(cases):
     for name, (obj, prof, x) in cases.items():
         red = ProfiledObjective(obj, prof)
         xr = x[prof.keep]
-        out[name] = (red, red(xr, sensi=1), *_fd(red, xr))
+        out[name] = (red, red(xr, sensi=1), *richardson_grad_and_jac(red, xr))
     return out
 
 
@@ -188,15 +192,15 @@ def test_every_profiled_case_is_checked(cases):
 def test_reduced_grad_matches_finite_differences(name, fd):
     red, ev, g, _ = fd[name]
     assert ev.grad.shape == (len(red.x_names),)
-    _assert_close(ev.grad, g, GRAD_RTOL, red.x_names, "reduced grad vs FD of fval")
+    assert_close_to_max(ev.grad, g, GRAD_RTOL, red.x_names, "reduced grad vs FD of fval")
 
 
 def test_all_profiled_cases_match_finite_differences(fd):
     for name, (red, ev, g, jac) in fd.items():
-        _assert_close(ev.grad, g, GRAD_RTOL, red.x_names, f"{name}: grad vs FD")
+        assert_close_to_max(ev.grad, g, GRAD_RTOL, red.x_names, f"{name}: grad vs FD")
         if jac is not None:
-            _assert_close(ev.sres, jac, GRAD_RTOL, red.x_names, f"{name}: sres vs FD")
-            _assert_close(ev.grad, ev.sres.T @ ev.res, 1e-9, red.x_names,
+            assert_close_to_max(ev.sres, jac, GRAD_RTOL, red.x_names, f"{name}: sres vs FD")
+            assert_close_to_max(ev.grad, ev.sres.T @ ev.res, 1e-9, red.x_names,
                           f"{name}: grad vs sres.T @ res")
 
 
@@ -206,7 +210,7 @@ def test_reduced_residual_jacobian_matches_finite_differences(name, fd):
     assert red.has_residuals
     # half the sum of squares of the residuals is fval up to a constant, so TRF
     # minimizes the reduced objective
-    _assert_close(ev.sres, jac, GRAD_RTOL, red.x_names, "reduced sres vs FD of res")
+    assert_close_to_max(ev.sres, jac, GRAD_RTOL, red.x_names, "reduced sres vs FD of res")
 
 
 def test_the_jacobian_oracle_catches_a_missing_scale_term(fd, monkeypatch):
@@ -219,38 +223,32 @@ def test_the_jacobian_oracle_catches_a_missing_scale_term(fd, monkeypatch):
                         lambda self, x, theta, res, sres: sres[:, self.keep])
     ev = red(fd["noise_parameters"][1].x)
     with pytest.raises(pytest.fail.Exception):
-        _assert_close(ev.sres, jac, GRAD_RTOL, red.x_names, "planted")
+        assert_close_to_max(ev.sres, jac, GRAD_RTOL, red.x_names, "planted")
 
 
 # ------------------------------------- combined features (the catalogue)
 @pytest.fixture(scope="module")
 def combos(tmp_path_factory):
-    """Catalogue problems (tests/combo_catalogue.py) with closed-form noise parameters."""
-    from tests.combo_catalogue import NAMES, SPECS, write_spec
-    from tests.test_gradient_combinations import _perturbed
-
+    """Catalogue problems (``SPECS`` of tests/catalogue.py) with closed-form noise parameters."""
     out = {}
-    for name in NAMES:
-        rng = np.random.default_rng(2000 + NAMES.index(name))
+    for name in SPEC_NAMES:
+        rng = np.random.default_rng(2000 + SPEC_NAMES.index(name))
         spec = SPECS[name](rng)
         problem = bngfit.load_problem(write_spec(tmp_path_factory.mktemp(name), spec))
         obj = bngfit.Objective(problem, rtol=RTOL_SOLVER, atol=ATOL_SOLVER)
         prof = noise_profile(obj)
         if prof is not None:
-            out[name] = (ProfiledObjective(obj, prof), _perturbed(problem, rng)[prof.keep])
+            out[name] = (ProfiledObjective(obj, prof), perturbed_point(problem, rng)[prof.keep])
     return out
 
 
 def test_catalogue_problems_with_closed_form_noise_match_finite_differences(combos):
-    from tests.conftest import central_grad
-    from tests.test_gradient_combinations import H, _central_res_jac, _close
-
     assert len(combos) >= 12, sorted(combos)
     for name, (red, x) in combos.items():
         ev = red(x, sensi=1)
         assert ev.ok, f"{name}: {ev.message}"
-        _close(ev.grad, central_grad(red, x, h=H), red.x_names, f"{name}: grad vs FD")
+        assert_close(ev.grad, central_grad(red, x, h=H), red.x_names, f"{name}: grad vs FD")
         if red.has_residuals:
-            _close(ev.sres, _central_res_jac(red, x), red.x_names, f"{name}: sres vs FD")
-            _close(ev.grad, ev.sres.T @ ev.res, red.x_names, f"{name}: grad vs sres.T @ res",
+            assert_close(ev.sres, central_res_jac(red, x), red.x_names, f"{name}: sres vs FD")
+            assert_close(ev.grad, ev.sres.T @ ev.res, red.x_names, f"{name}: grad vs sres.T @ res",
                    rtol=1e-9)

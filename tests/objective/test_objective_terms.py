@@ -2,7 +2,7 @@
 
 - The fused Gaussian path of the data likelihood equals its general path to
   1e-12 (relative) in fval, gradient, residuals and residual Jacobian over the
-  gradient catalogue (``tests/combo_catalogue.py``; each entry made Gaussian
+  gradient catalogue (``SPECS`` of ``tests/catalogue.py``; each entry made Gaussian
   without transformation, which is where the fused path applies), with and
   without sensitivities, and both fail alike.
 - A further term with a residual form is summed, its residuals stacked and its
@@ -26,9 +26,8 @@ from bngfit.objective._status import STATUS_MESSAGES, EvalStatus, status_message
 from bngfit.objective._terms import Contribution
 from bngfit.observe._kernels import KERNEL_KINDS, KernelKind
 from bngfit.problem._problem import NoiseFamily, Transform
-
-from .combo_catalogue import ATOL_SOLVER, NAMES, POINTS, RTOL_SOLVER, SPECS, native, write_spec
-from .test_gradient_combinations import _perturbed
+from tests.catalogue import POINTS, SPEC_NAMES, SPECS, write_spec
+from tests.helpers import ATOL_SOLVER, RTOL_SOLVER, native, perturbed_point
 
 RTOL = 1e-12
 
@@ -59,14 +58,14 @@ def paths(tmp_path_factory):
 
     def get(name):
         if name not in cache:
-            rng = np.random.default_rng(3000 + NAMES.index(name))
+            rng = np.random.default_rng(3000 + SPEC_NAMES.index(name))
             spec = SPECS[name](rng)
             problem = _gaussian_lin(bngfit.load_problem(
                 write_spec(tmp_path_factory.mktemp(name), spec)))
             fused = bngfit.Objective(problem, rtol=RTOL_SOLVER, atol=ATOL_SOLVER)
             general = bngfit.Objective(problem, rtol=RTOL_SOLVER, atol=ATOL_SOLVER)
             general.likelihood.fused = False
-            points = {"nominal": problem.x_nominal, "perturbed": _perturbed(problem, rng)}
+            points = {"nominal": problem.x_nominal, "perturbed": perturbed_point(problem, rng)}
             cache[name] = (problem, fused, general, points)
         return cache[name]
 
@@ -74,7 +73,7 @@ def paths(tmp_path_factory):
 
 
 @pytest.mark.parametrize("point", POINTS)
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", SPEC_NAMES)
 def test_fused_gaussian_path_equals_the_general_path(name, point, paths, monkeypatch):
     problem, fused, general, points = paths(name)
     assert fused.likelihood.fused and fused.has_residuals
@@ -104,7 +103,7 @@ def test_fused_gaussian_path_equals_the_general_path(name, point, paths, monkeyp
 
 
 # Entries with a free parameter overridden away everywhere (its column is zero).
-_VANISHING = {n for n in NAMES if SPECS[n](np.random.default_rng(0)).may_vanish}
+_VANISHING = {n for n in SPEC_NAMES if SPECS[n](np.random.default_rng(0)).may_vanish}
 
 
 def test_both_paths_fail_alike(paths):
@@ -149,7 +148,7 @@ def _dtheta_dx(problem, theta):
 def test_a_further_term_is_summed_stacked_and_chained_once(tmp_path):
     """Mixed lin/log/log10 scales; data residuals with sigma rows, then the term's."""
     name = "scales_obspars_noisepars"
-    spec = SPECS[name](np.random.default_rng(1000 + NAMES.index(name)))
+    spec = SPECS[name](np.random.default_rng(1000 + SPEC_NAMES.index(name)))
     problem = bngfit.load_problem(write_spec(tmp_path, spec))
     assert {p.scale.value for p in problem.free} == {"lin", "log", "log10"}
     base = bngfit.Objective(problem, rtol=RTOL_SOLVER, atol=ATOL_SOLVER)
@@ -160,7 +159,7 @@ def test_a_further_term_is_summed_stacked_and_chained_once(tmp_path):
     term = Anchor(c, s)
     obj.add_term(term)
     assert obj.has_residuals
-    x = _perturbed(problem, np.random.default_rng(5))
+    x = perturbed_point(problem, np.random.default_rng(5))
     ev, data = obj(x), base(x)
     assert ev.ok, ev.message
     theta = native(problem, x)
@@ -192,7 +191,7 @@ class _NoResiduals:
 
 def test_a_term_that_fails_fails_the_evaluation(tmp_path):
     name = "scales_obspars_noisepars"
-    spec = SPECS[name](np.random.default_rng(1000 + NAMES.index(name)))
+    spec = SPECS[name](np.random.default_rng(1000 + SPEC_NAMES.index(name)))
     problem = bngfit.load_problem(write_spec(tmp_path, spec))
     obj = bngfit.Objective(problem)
 

@@ -3,7 +3,9 @@
 A <-> B with A(0) = 1, B(0) = 0: A(t) = a_inf + (1 - a_inf) exp(-(k1 + k2) t),
 a_inf = k2 / (k1 + k2), B = 1 - A. Statistics are taken over the reference grid
 0, 1, ..., 10; expected values are computed here from the closed form, and
-gradients are checked against central differences.
+gradients are checked against central differences. Model, rates and closed form
+are ``helpers.NORM_MODEL``, ``K1``, ``K2`` and ``closed_a`` (shared with the
+penalty tests).
 """
 
 from __future__ import annotations
@@ -16,38 +18,21 @@ import pytest
 import bngfit
 from bngfit.problem._conditions import Condition, Mutation, MutationOp
 from bngfit.problem._problem import Normalization, NormKind
+from tests.helpers import K1, K2, NORM_MODEL, NORM_TIMES, central_grad, closed_a, conversion_b
 
-from .conftest import central_grad
-
-MODEL = """
-model conv
-  species A, B;
-  A = 1; B = 0;
-  k1 = 0.5; k2 = 0.3;
-  fwd: A -> B; k1*A;
-  rev: B -> A; k2*B;
-end
-"""
 GRID = tuple(float(t) for t in range(11))
-TIMES = [0.5, 2.0, 3.0, 7.5]
-K1, K2 = 0.7, 0.25
-
-
-def closed_a(t, k1=K1, k2=K2):
-    a_inf = k2 / (k1 + k2)
-    return a_inf + (1.0 - a_inf) * np.exp(-(k1 + k2) * np.asarray(t, float))
 
 
 def _problem(problem_writer, kind, observable, preeq=""):
     meas = [{"observableId": o, "preequilibrationConditionId": preeq,
              "simulationConditionId": "c0", "time": t, "measurement": 0.3 + 0.1 * i}
-            for o in ("obs_A", "obs_B") for i, t in enumerate(TIMES)]
+            for o in ("obs_A", "obs_B") for i, t in enumerate(NORM_TIMES)]
     params = [{"parameterId": p, "parameterScale": "log10", "lowerBound": 1e-3,
                "upperBound": 1e3, "nominalValue": v, "estimate": 1}
               for p, v in (("k1", K1), ("k2", K2))]
     conds = [{"conditionId": "c0"}] + ([{"conditionId": preeq}] if preeq else [])
     path = problem_writer(
-        f"norm_{kind}_{observable}_{preeq or 'none'}", model=MODEL, parameters=params,
+        f"norm_{kind}_{observable}_{preeq or 'none'}", model=NORM_MODEL, parameters=params,
         observables=[{"observableId": "obs_A", "observableFormula": "A",
                       "noiseFormula": "0.1"},
                      {"observableId": "obs_B", "observableFormula": "B",
@@ -64,8 +49,8 @@ def _problem(problem_writer, kind, observable, preeq=""):
 
 
 def _expected(kind, traj_at):
-    """Normalized values at TIMES of a trajectory function, with GRID statistics."""
-    ref, v = traj_at(np.array(GRID)), traj_at(np.array(TIMES))
+    """Normalized values at NORM_TIMES of a trajectory function, with GRID statistics."""
+    ref, v = traj_at(np.array(GRID)), traj_at(np.array(NORM_TIMES))
     if kind == "init":
         return v / ref[0]
     if kind == "peak":
@@ -95,7 +80,7 @@ def test_normalized_values_match_closed_form_and_gradient_is_exact(problem_write
     np.testing.assert_allclose(ev.simulation[rows], _expected(kind, traj), rtol=1e-8)
     other = ~rows  # the other observable stays as simulated
     other_traj = (lambda t: 1.0 - closed_a(t)) if observable == "obs_A" else closed_a
-    np.testing.assert_allclose(ev.simulation[other], other_traj(np.array(TIMES)), rtol=1e-8)
+    np.testing.assert_allclose(ev.simulation[other], other_traj(np.array(NORM_TIMES)), rtol=1e-8)
     np.testing.assert_allclose(ev.grad, central_grad(obj, x), rtol=1e-6, atol=1e-9)
     # sres stays the Jacobian of res (the design convention) under the transform
     np.testing.assert_allclose(ev.grad, ev.sres.T @ ev.res, rtol=1e-10, atol=1e-12)
@@ -109,10 +94,9 @@ def test_normalization_after_a_prephase(problem_writer):
     assert ev.ok, ev.message
     # after 1.5 time units with k2 = 2, the measured phase relaxes from there
     a_pre = closed_a(1.5, K1, 2.0)
-    a_inf = K2 / (K1 + K2)
 
     def b(t):
-        return 1.0 - (a_inf + (a_pre - a_inf) * np.exp(-(K1 + K2) * t))
+        return conversion_b(t, K1, K2, a0=a_pre, b0=1.0 - a_pre)
 
     rows = np.array([o == "obs_B" for o in problem.measurements.observable])
     np.testing.assert_allclose(ev.simulation[rows], _expected("peak", b), rtol=1e-8)

@@ -30,7 +30,7 @@ def test_diagonal_algebra_matches_scipy_sparse():
 def test_fides_iterates_are_the_same_with_dense_diagonals():
     import bngfit
     from bngfit.optimize._local import OptimizerName, minimize
-    from tests.conftest import EXAMPLE
+    from tests.helpers import EXAMPLE
 
     problem = bngfit.load_problem(EXAMPLE)
     obj = bngfit.Objective(problem)

@@ -1,7 +1,8 @@
 """Multistart fitting: recovery with every optimizer, engines, store, failures, refusals.
 
 Recovery uses noise-free data written from the closed-form solution of the
-conversion reaction A <-> B, so the true parameters are the exact optimum.
+conversion reaction A <-> B (``helpers.recovery_problem``), so the true
+parameters are the exact optimum.
 """
 
 from __future__ import annotations
@@ -13,46 +14,14 @@ import bngfit
 from bngfit.errors import InputError, UnsupportedError
 from bngfit.optimize._multistart import fit, sample_starts
 from bngfit.result._store import Store, load_result
-
-TRUE = {"k1": 0.8, "k2": 0.6, "scale": 2.0}
-TIMES = [0.25, 0.5, 1, 1.5, 2, 3, 4, 6, 8]
-
-MODEL = """
-model conversion
-  species A, B;
-  A = 1; B = 0;
-  k1 = 0.5; k2 = 0.5;
-  fwd: A -> B; k1*A;
-  rev: B -> A; k2*B;
-end
-"""
-
-
-def closed_form_b(t, k1, k2, a0=1.0):
-    """B(t) of A <-> B with A(0)=a0, B(0)=0."""
-    return a0 - a0 * (k2 + k1 * np.exp(-(k1 + k2) * t)) / (k1 + k2)
-
-
-def recovery_problem(problem_writer, name="rec", noise="normal"):
-    b = {t: closed_form_b(t, TRUE["k1"], TRUE["k2"]) for t in TIMES}
-    meas = [{"observableId": "obs_B", "simulationConditionId": "c0", "time": t,
-             "measurement": repr(float(TRUE["scale"] * b[t]))} for t in TIMES]
-    # A = 1 - B is observed unscaled, which makes the scale identifiable.
-    meas += [{"observableId": "obs_A", "simulationConditionId": "c0", "time": t,
-              "measurement": repr(float(1.0 - b[t]))} for t in TIMES]
-    return problem_writer(
-        name,
-        model=MODEL,
-        parameters=[
-            {"parameterId": p, "parameterScale": "log10", "lowerBound": 0.01,
-             "upperBound": 100, "nominalValue": 1, "estimate": 1} for p in TRUE
-        ],
-        observables=[{"observableId": "obs_B", "observableFormula": "scale * B",
-                      "noiseFormula": "0.01", "noiseDistribution": noise},
-                     {"observableId": "obs_A", "observableFormula": "A",
-                      "noiseFormula": "0.01", "noiseDistribution": noise}],
-        measurements=meas,
-    )
+from tests.helpers import (
+    EXAMPLE,
+    RECOVERY_TIMES,
+    RECOVERY_TRUE,
+    blowup_problem,
+    recovery_problem,
+    shared_path,
+)
 
 
 @pytest.mark.parametrize("optimizer", ["least_squares", "lbfgsb", "fides"])
@@ -61,10 +30,10 @@ def test_recovers_true_parameters(problem_writer, optimizer):
     result = fit(problem, optimizer=optimizer, n_starts=3, rng=1, engine="sequential")
     assert result.best is not None
     native = dict(zip(result.x_names, 10 ** result.best.x, strict=True))
-    for name, value in TRUE.items():
+    for name, value in RECOVERY_TRUE.items():
         assert native[name] == pytest.approx(value, rel=1e-4), (optimizer, name)
     # Noise-free data: the optimum's fval is the Gaussian normalisation alone.
-    const = 2 * len(TIMES) * (0.5 * np.log(2 * np.pi) + np.log(0.01))
+    const = 2 * len(RECOVERY_TIMES) * (0.5 * np.log(2 * np.pi) + np.log(0.01))
     assert result.best_fval == pytest.approx(const, abs=1e-6)
     assert result.n_converged() >= 1
     assert all(s.n_fval > 0 for s in result.starts)
@@ -170,32 +139,6 @@ def test_bad_fit_settings(problem_writer, kwargs, match):
         fit(problem, engine=kwargs.pop("engine", "sequential"), **kwargs)
 
 
-BLOWUP = """
-model blowup
-  species X;
-  X = 1;
-  k = 0.1;
-  grow: -> X; k*X^2;
-end
-"""
-
-
-def blowup_problem(problem_writer, k_true=0.2):
-    """dX/dt = k X^2, X(0)=1: X(t) = 1/(1 - k t) blows up at t = 1/k, so with data
-    up to t=2 every k > 0.5 fails to simulate (k in [0.01, 10], log10)."""
-    meas = [{"observableId": "obs_X", "simulationConditionId": "c0", "time": t,
-             "measurement": repr(float(1.0 / (1.0 - k_true * t)))} for t in (0.5, 1.0, 1.5, 2.0)]
-    path = problem_writer(
-        "blowup", model=BLOWUP,
-        parameters=[{"parameterId": "k", "parameterScale": "log10", "lowerBound": 0.01,
-                     "upperBound": 10, "nominalValue": 0.1, "estimate": 1}],
-        observables=[{"observableId": "obs_X", "observableFormula": "X",
-                      "noiseFormula": "0.1"}],
-        measurements=meas,
-    )
-    return bngfit.load_problem(path)
-
-
 def test_failing_start_is_recorded_and_others_go_on(problem_writer):
     k_true = 0.2
     problem = blowup_problem(problem_writer, k_true)
@@ -261,8 +204,6 @@ def test_resume_refuses_an_edited_pybnf_conf(tmp_path):
 
 
 def shared_demo():
-    from .conftest import shared_path
-
     return shared_path("benchmarks", "pybnf", "demo")
 
 
@@ -327,8 +268,6 @@ def test_objective_cache_is_bounded(problem_writer):
 
 # ------------------------------------------------------------------ races
 def _conversion():
-    from .conftest import EXAMPLE
-
     return bngfit.load_problem(EXAMPLE)
 
 
@@ -405,8 +344,6 @@ def test_default_races_five_candidates_with_noise_in_closed_form():
 def test_a_raced_start_never_ends_above_the_plain_start_from_its_point():
     """The start point's own run goes to convergence; a candidate replaces it only
     when its continued run ends lower (Perelson 1996: two local optima)."""
-    from .conftest import shared_path
-
     problem = bngfit.load_problem(shared_path("benchmarks", "petab", "Perelson_Science1996",
                                               "Perelson_Science1996.yaml"))
     runs = {race: fit(problem, optimizer="least_squares", n_starts=10, rng=0, workers=2,

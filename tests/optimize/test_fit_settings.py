@@ -24,11 +24,9 @@ from bngfit.optimize._racing import Race
 from bngfit.optimize._sampling import SAMPLER_TEXT, Sampler, sample_starts
 from bngfit.optimize._settings import FitSettings
 from bngfit.result._store import Store, load_result
+from tests.helpers import EDITION2, EXAMPLE, recovery_problem
 
-from .conftest import EXAMPLE, REPO
-from .test_fit import recovery_problem
-
-JOB = REPO / "examples" / "pybnf_edition2" / "job.conf"
+JOB = EDITION2 / "job.conf"
 
 
 def _cli_settings(argv, problem, store=None):

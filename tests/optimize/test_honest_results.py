@@ -27,7 +27,7 @@ from bngfit.optimize._local import (
     projected_gradient,
 )
 from bngfit.result._types import StartStatus
-from tests.conftest import CONVERSION
+from tests.helpers import conversion_model, write_problem
 
 BLOWUP = """
 model blowup
@@ -50,8 +50,6 @@ def blowup_a(t, k, d):
 
 @pytest.fixture(scope="module")
 def blowup(tmp_path_factory):
-    from tests.conftest import write_problem
-
     pars = [{"parameterId": p, "parameterScale": "log10", "lowerBound": 0.01,
              "upperBound": 10, "nominalValue": v, "estimate": 1}
             for p, v in (("k", K_TRUE), ("d", D_TRUE))]
@@ -191,10 +189,8 @@ def test_a_nonfinite_residual_jacobian_is_an_invalid_evaluation():
 @pytest.fixture(scope="module")
 def sqrt_problem(tmp_path_factory):
     """h = sqrt(off) * A + B: finite at off = 0, its derivative in off is not."""
-    from tests.conftest import write_problem
-
     y = write_problem(
-        tmp_path_factory.mktemp("sqrt"), model=CONVERSION,
+        tmp_path_factory.mktemp("sqrt"), model=conversion_model(),
         parameters=[{"parameterId": "k1", "parameterScale": "log10", "lowerBound": 0.01,
                      "upperBound": 10, "nominalValue": 0.8, "estimate": 1},
                     {"parameterId": "off", "parameterScale": "lin", "lowerBound": 0,

@@ -24,9 +24,7 @@ import bngfit
 from bngfit.optimize._executors import ExecutorName, Terminated, raise_terminated, run_unordered
 from bngfit.optimize._pool import WorkerDied, died_message
 from bngfit.result._store import load_result
-
-from .conftest import EXAMPLE
-from .test_fit import blowup_problem, recovery_problem
+from tests.helpers import EXAMPLE, blowup_problem, recovery_problem
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 

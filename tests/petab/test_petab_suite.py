@@ -14,8 +14,7 @@ import pytest
 import yaml
 
 from bngfit.cli._main import main
-
-from .conftest import SHARED
+from tests.helpers import SHARED
 
 SUITE = SHARED / "petab_test_suite" / "v1"
 CASES = sorted(p.name for p in SUITE.iterdir() if p.is_dir()) if SUITE.is_dir() else []

@@ -3,7 +3,8 @@
 A <-> B with total mass A0 + B0: A(t) = A_inf + (A(0) - A_inf) exp(-(k1 + k2) t),
 A_inf = total * k2 / (k1 + k2). The pre-phase runs T with k2 = k2_pre, then the
 measured phase starts from its end state with k2 = k2_main. Values come from
-that closed form; gradients are checked against central differences.
+that closed form (``helpers.conversion_a``); gradients are checked against
+central differences.
 """
 
 from __future__ import annotations
@@ -15,26 +16,12 @@ import pytest
 
 import bngfit
 from bngfit.problem._conditions import Condition, Mutation, MutationOp
+from tests.helpers import central_grad, conversion_a, conversion_model
 
-from .conftest import central_grad
-
-MODEL = """
-model conv
-  species A, B;
-  A = 1; B = 0;
-  k1 = 0.5; k2 = 0.3;
-  fwd: A -> B; k1*A;
-  rev: B -> A; k2*B;
-end
-"""
+MODEL = conversion_model(k1=0.5, k2=0.3, compartment=False)
 T_PRE = 2.0
 K2_PRE, K2_MAIN = 0.3, 1.1
 TIMES = [0.0, 0.5, 1.0, 2.0, 4.0]
-
-
-def a_closed(t, a0, total, k1, k2):
-    a_inf = total * k2 / (k1 + k2)
-    return a_inf + (a0 - a_inf) * np.exp(-(k1 + k2) * t)
 
 
 def _problem(problem_writer, main_sets_b: bool):
@@ -71,10 +58,9 @@ def test_fixed_duration_prephase_values_and_gradient(problem_writer, main_sets_b
     ev = obj(x, sensi=1)
     assert ev.ok, ev.message
     k1 = 0.7
-    a_pre = a_closed(T_PRE, 1.0, 1.0, k1, K2_PRE)  # A at the end of the pre-phase
+    a_pre = conversion_a(T_PRE, k1, K2_PRE)  # A at the end of the pre-phase
     b_start = 0.35 if main_sets_b else 1.0 - a_pre
-    total = a_pre + b_start
-    expected = a_closed(np.array(TIMES), a_pre, total, k1, K2_MAIN)
+    expected = conversion_a(np.array(TIMES), k1, K2_MAIN, a0=a_pre, b0=b_start)
     np.testing.assert_allclose(ev.simulation, expected, rtol=1e-8)
     grad_fd = central_grad(obj, x)
     np.testing.assert_allclose(ev.grad, grad_fd, rtol=1e-6, atol=1e-8)
@@ -90,7 +76,7 @@ def test_prephase_without_duration_still_runs_to_steady_state(problem_writer):
                                                         duration=None)})
     ev = bngfit.Objective(steady, rtol=1e-11, atol=1e-13)(np.array([np.log10(0.7), 0.35]))
     a_ss = 0.3 / (0.7 + 0.3)
-    expected = a_closed(np.array(TIMES), a_ss, 1.0, 0.7, K2_MAIN)
+    expected = conversion_a(np.array(TIMES), 0.7, K2_MAIN, a0=a_ss, b0=1.0 - a_ss)
     np.testing.assert_allclose(ev.simulation, expected, rtol=1e-7)
 
 
@@ -126,10 +112,10 @@ def test_three_phase_chain_values_and_gradient(problem_writer, mid_sets_b, first
     assert ev.ok, ev.message
     k1 = 0.7
     a1 = (K2_PRE / (k1 + K2_PRE) if first_steady
-          else a_closed(T_PRE, 1.0, 1.0, k1, K2_PRE))
+          else conversion_a(T_PRE, k1, K2_PRE))
     b1 = 0.35 if mid_sets_b else 1.0 - a1
-    a2 = a_closed(T_MID, a1, a1 + b1, k1, K2_MID)
-    expected = a_closed(np.array(TIMES), a2, a1 + b1, k1, K2_MAIN)
+    a2 = conversion_a(T_MID, k1, K2_MID, a0=a1, b0=b1)
+    expected = conversion_a(np.array(TIMES), k1, K2_MAIN, a0=a2, b0=a1 + b1 - a2)
     np.testing.assert_allclose(ev.simulation, expected, rtol=1e-8)
     grad_fd = central_grad(obj, x)
     np.testing.assert_allclose(ev.grad, grad_fd, rtol=1e-6, atol=1e-8)

@@ -18,7 +18,7 @@ import bngfit
 from bngfit.errors import InputError
 from bngfit.optimize._local import STATIONARY_RTOL, OptimizerName, minimize, projected_gradient
 from bngfit.result._types import StartStatus
-from tests.conftest import CONVERSION, write_problem
+from tests.helpers import conversion_model, write_problem
 
 TIMES = (0.5, 1.0, 2.0, 4.0)
 # With k1 = 0.8, k2 = 0.6: A(t) falls from 0.71 to 0.43 over TIMES, B = 1 - A.
@@ -35,7 +35,7 @@ def _problem(folder, formula, noise="0.1", p=P, p_bounds=(-5, 5)):
              "nominalValue": Q, "estimate": 1}]
     meas = [{"observableId": "o", "simulationConditionId": "c0", "time": t,
              "measurement": m} for t, m in zip(TIMES, (0.61, 0.47, 0.52, 0.38), strict=True)]
-    y = write_problem(folder, model=CONVERSION, parameters=pars,
+    y = write_problem(folder, model=conversion_model(), parameters=pars,
                       observables=[{"observableId": "o", "observableFormula": formula,
                                     "noiseFormula": noise}], measurements=meas)
     return bngfit.Objective(bngfit.load_problem(y), rtol=RTOL, atol=ATOL)

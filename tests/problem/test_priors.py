@@ -11,8 +11,7 @@ from bngfit.cli._main import main
 from bngfit.optimize._multistart import sample_starts
 from bngfit.problem._priors import InitPrior, parse_prior
 from bngfit.problem._scales import Scale
-
-from .conftest import EXAMPLE
+from tests.helpers import EXAMPLE
 
 LN10 = np.log(10.0)
 

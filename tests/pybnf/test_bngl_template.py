@@ -17,8 +17,7 @@ from bngfit.pybnf.bngl._template import (
     free_parameters,
     parse_actions,
 )
-
-from .conftest import shared_path
+from tests.helpers import shared_path
 
 RECEPTOR_FREE = ("KD1__FREE", "km1__FREE", "K2RT__FREE", "km2__FREE", "kphos__FREE",
                  "kdephos__FREE")

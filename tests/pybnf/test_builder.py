@@ -20,8 +20,9 @@ from bngfit.problem._formulas import placeholder
 from bngfit.problem._model_info import ModelAccess, ModelInfo
 from bngfit.problem._problem import NoiseFamily
 from bngfit.pybnf.build._problem import check_pybnf
+from tests.helpers import REPO
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "bngfit"
+SRC = REPO / "src" / "bngfit"
 PHI = NormalDist()
 
 

@@ -20,7 +20,7 @@ from bngfit.pybnf.conf._conf import (
     unsupported_math,
 )
 from bngfit.pybnf.conf._keys import IGNORED_KEYS, RUN_KEYS, STRUCTURE_KEYS, UNSUPPORTED_MATH_KEYS
-from tests.conftest import shared_path
+from tests.helpers import shared_path
 
 SHARED_CONFS = [
     ("receptor", "receptor.conf"),

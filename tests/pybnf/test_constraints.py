@@ -18,9 +18,7 @@ import pytest
 import bngfit
 from bngfit.likelihood._penalties import penalty
 from bngfit.pybnf.bpsl._prop import read_prop
-
-from .conftest import shared_path
-from .test_pybnf_problem import needs_bng
+from tests.helpers import needs_bng, shared_path
 
 pytestmark = needs_bng
 

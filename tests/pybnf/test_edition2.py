@@ -20,9 +20,7 @@ from scipy import stats
 
 import bngfit
 from bngfit.cli._main import main
-
-from .conftest import shared_path
-from .test_pybnf_problem import needs_bng
+from tests.helpers import needs_bng, shared_path
 
 LN2PI = np.log(2 * np.pi)
 TIMES = np.arange(21.0)

@@ -9,7 +9,7 @@ import pytest
 
 from bngfit.errors import InputError
 from bngfit.pybnf._exp import read_exp
-from tests.conftest import shared_path
+from tests.helpers import shared_path
 
 
 def test_receptor_exp_values():

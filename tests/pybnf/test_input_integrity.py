@@ -21,8 +21,7 @@ from bngfit.cli._main import main
 from bngfit.errors import InputError
 from bngfit.files._tables import read_tsv
 from bngfit.problem._load import check_problem
-
-from .conftest import REPO, shared_path
+from tests.helpers import REPO, shared_path
 
 CONVERSION = REPO / "examples" / "conversion"
 EDITION2 = REPO / "examples" / "pybnf_edition2"

@@ -22,9 +22,7 @@ import pytest
 import bngfit
 from bngfit.cli._main import main
 from bngfit.errors import InputError
-
-from .conftest import central_grad
-from .test_pybnf_problem import needs_bng
+from tests.helpers import central_grad, needs_bng
 
 LN2PI = np.log(2 * np.pi)
 TRUTH = np.array([0.4, 3.0, 1.5])  # k, a0, p

@@ -13,8 +13,7 @@ import pytest
 
 import bngfit
 from bngfit.cli._main import main
-
-from .conftest import shared_path
+from tests.helpers import shared_path
 
 LN10 = np.log(10.0)
 

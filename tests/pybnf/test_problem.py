@@ -15,19 +15,7 @@ import pytest
 import bngfit
 from bngfit.cli._main import main
 from bngfit.errors import InputError
-
-from .conftest import central_grad, shared_path
-
-
-def _bng_available() -> bool:
-    try:
-        from bngsim._bngpath import resolve_bng
-    except ImportError:
-        return False
-    return bool(resolve_bng().ok)
-
-
-needs_bng = pytest.mark.skipif(not _bng_available(), reason="BioNetGen (BNG2.pl) not found")
+from tests.helpers import central_grad, conversion_a, needs_bng, shared_path
 
 
 def _exp_columns(path):
@@ -199,7 +187,8 @@ def test_receptor_protocol_equilibrates_then_measures():
 # A <-> B (kf = k__FREE, kr = r), total 1. Phase "eq" runs to steady state,
 # then r = 2 for 3 time units with B set to 0.5 ("pulse"), then r = 0.2 and
 # the data are taken ("data"). A(t) = A_inf + (A(0) - A_inf) exp(-(kf + kr) t)
-# with A_inf = total kr / (kf + kr), phase by phase.
+# with A_inf = total kr / (kf + kr), phase by phase (helpers.conversion_a). The
+# model stays inline: it is BNGL with a protocol of actions, not the Antimony text.
 THREE_PHASES = """begin model
 begin parameters
   k k__FREE
@@ -229,11 +218,6 @@ simulate({method=>"ode",t_end=>10,n_steps=>10,suffix=>"data"})
 """
 
 
-def _a_closed(t, a0, total, kf, kr):
-    a_inf = total * kr / (kf + kr)
-    return a_inf + (a0 - a_inf) * np.exp(-(kf + kr) * np.asarray(t, float))
-
-
 @needs_bng
 def test_protocol_of_three_phases_matches_closed_form(tmp_path):
     (tmp_path / "m.bngl").write_text(THREE_PHASES)
@@ -251,8 +235,8 @@ def test_protocol_of_three_phases_matches_closed_form(tmp_path):
     kf = 0.8
     a1 = 0.5 / (kf + 0.5)  # steady state with r = 0.5, total 1
     total = a1 + 0.5  # B set to 0.5 before the pulse
-    a2 = _a_closed(3.0, a1, total, kf, 2.0)
-    expected = _a_closed(problem.measurements.time, a2, total, kf, 0.2)
+    a2 = conversion_a(3.0, kf, 2.0, a0=a1, b0=0.5)
+    expected = conversion_a(problem.measurements.time, kf, 0.2, a0=a2, b0=total - a2)
     np.testing.assert_allclose(ev.simulation, expected, rtol=1e-7)
     np.testing.assert_allclose(ev.grad, central_grad(obj, x), rtol=1e-6, atol=1e-9)
 

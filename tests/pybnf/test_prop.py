@@ -22,7 +22,7 @@ from bngfit.pybnf.bpsl._prop import (
     parse_constraint,
     read_prop,
 )
-from tests.conftest import shared_path
+from tests.helpers import shared_path
 
 
 def pen(text, t, interpolate=False, **series):

@@ -7,8 +7,7 @@ import shutil
 
 import bngfit
 from bngfit.result._fingerprint import fingerprint
-
-from .conftest import REPO
+from tests.helpers import REPO
 
 
 def _problem():

@@ -21,8 +21,7 @@ import pytest
 import bngfit
 from bngfit.result._fingerprint import fingerprint
 from bngfit.result._store import FORMAT
-
-from .conftest import REPO, shared_path
+from tests.helpers import REPO, shared_path
 
 DATA = REPO / "tests" / "data"
 GOLDEN_V2 = {

@@ -29,9 +29,7 @@ from bngfit.files._outputs import check_output_dir, check_output_file
 from bngfit.optimize._multistart import fit
 from bngfit.result._fingerprint import fingerprint_v2
 from bngfit.result._store import Store, check_writable, load_result
-
-from .conftest import EXAMPLE
-from .test_fit import recovery_problem
+from tests.helpers import EXAMPLE, recovery_problem
 
 _PR_CAPBSET_DROP = 24
 _DAC_CAPS = (1, 2, 3)  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER

@@ -29,19 +29,17 @@ from bngfit.errors import InputError
 from bngfit.files import _bngl_cache as bngl_cache
 from bngfit.simulate._engine import read_model_info
 from bngfit.simulate._net_text import check_net_text
-
-from .conftest import write_problem
-from .test_bngl_security import MODEL
-from .test_pybnf_problem import needs_bng
+from tests.helpers import BNGL_DECAY, bng2_path, needs_bng, write_problem
 
 # characters some reader takes as a line end or white space and another does not
 # (a CR before LF is a line end for all of them: CRLF files are fine)
 BREAKERS = ["\x1c", "\x1d", "\x1e", "\x1f", "\x0b", "\x0c", "\x85", "\xa0", "\u2028", "\u3000"]
 NET_BREAKERS = [*BREAKERS, "\r"]
 
-# the model of test_bngl_security with an energy-patterns block whose pattern line
-# ends in a continuation backslash and then ``{ch}``
-BNGL = MODEL.replace("begin reaction rules\n", """begin energy patterns
+# the BNGL model of files/test_bngl_security (helpers.BNGL_DECAY) with an
+# energy-patterns block whose pattern line ends in a continuation backslash and
+# then ``{ch}``
+BNGL = BNGL_DECAY.replace("begin reaction rules\n", """begin energy patterns
   A() k \\{ch}
 end energy patterns
 setOption(system(q{{touch {marker}}}))
@@ -96,12 +94,10 @@ def _bngfit(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 @needs_bng
 def test_the_bngl_probe_runs_on_bng2_itself(tmp_path):
     """The probe is real: BNG2.pl given the text as written runs the command."""
-    from .test_bngl_security import _bng2
-
     marker = tmp_path / "marker"
     src = tmp_path / "ep.bngl"
     src.write_text(BNGL.format(ch="\x1c", marker=marker) + "generate_network({overwrite=>1})\n")
-    subprocess.run(["perl", str(_bng2()), "--outdir", str(tmp_path), str(src)],
+    subprocess.run(["perl", str(bng2_path()), "--outdir", str(tmp_path), str(src)],
                    capture_output=True, cwd=tmp_path, timeout=120, stdin=subprocess.DEVNULL)
     assert marker.exists()
 

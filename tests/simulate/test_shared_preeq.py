@@ -4,7 +4,7 @@ Three measured conditions after the same pre-equilibration condition: the first
 runs it and carries its sensitivities; the others restart from its end state,
 seeded with its dx/dtheta, one of them setting a species to a free parameter.
 Values, gradients and residual Jacobians are checked against the closed form of
-tests/test_preeq_accuracy.py, and the pre-equilibration is counted.
+simulate/test_preeq_accuracy.py (helpers.preeq_closed_form), and the pre-equilibration is counted.
 """
 
 from __future__ import annotations
@@ -14,8 +14,16 @@ import pytest
 
 import bngfit
 from bngfit.simulate._engine import Engine
-
-from .test_preeq_accuracy import FREE, MODEL, SIGMA, THETA, TIMES, U_MAIN, U_PRE, closed_form
+from tests.helpers import (
+    PREEQ_FREE,
+    PREEQ_MODEL,
+    PREEQ_SIGMA,
+    PREEQ_THETA,
+    PREEQ_TIMES,
+    U_MAIN,
+    U_PRE,
+    preeq_closed_form,
+)
 
 # condition id -> whether it resets B to the free parameter B_reset
 CONDITIONS = {"dose": False, "dose_reset": True, "dose_again": False}
@@ -26,9 +34,9 @@ def shared_problem(problem_writer):
     rng = np.random.default_rng(5)
     meas = []
     for cid, reset_b in CONDITIONS.items():
-        truth, _ = closed_form(dict(THETA), reset_b)
+        truth, _ = preeq_closed_form(dict(PREEQ_THETA), reset_b)
         for obs, col in (("obs_A", 0), ("obs_B", 1)):
-            for i, t in enumerate(TIMES):
+            for i, t in enumerate(PREEQ_TIMES):
                 meas.append({"observableId": obs, "preequilibrationConditionId": "pre",
                              "simulationConditionId": cid, "time": t,
                              "measurement": truth[i, col] * (1 + 0.05 * rng.standard_normal())})
@@ -37,12 +45,14 @@ def shared_problem(problem_writer):
                    for cid, reset in CONDITIONS.items()]
     path = problem_writer(
         "shared",
-        model=MODEL,
+        model=PREEQ_MODEL,
         parameters=[{"parameterId": k, "parameterScale": "log10", "lowerBound": v / 100,
                      "upperBound": v * 100, "nominalValue": v, "estimate": 1}
-                    for k, v in THETA.items()],
-        observables=[{"observableId": "obs_A", "observableFormula": "A", "noiseFormula": SIGMA},
-                     {"observableId": "obs_B", "observableFormula": "B", "noiseFormula": SIGMA}],
+                    for k, v in PREEQ_THETA.items()],
+        observables=[{"observableId": "obs_A", "observableFormula": "A",
+                      "noiseFormula": PREEQ_SIGMA},
+                     {"observableId": "obs_B", "observableFormula": "B",
+                      "noiseFormula": PREEQ_SIGMA}],
         measurements=meas,
         conditions=conditions,
     )
@@ -53,21 +63,21 @@ def _expected(problem, x):
     """fval, grad and sres of the problem at x from the closed form."""
     names = problem.x_names
     p = dict(zip(names, 10.0**x, strict=True))
-    cols = [FREE.index(n) for n in names]
+    cols = [PREEQ_FREE.index(n) for n in names]
     meas = problem.measurements
     h = np.empty(len(meas.value))
     dh = np.empty((len(meas.value), len(names)))
     for cid, reset_b in CONDITIONS.items():
-        states, dstates = closed_form(p, reset_b)
+        states, dstates = preeq_closed_form(p, reset_b)
         rows = np.flatnonzero(np.asarray(meas.condition) == cid)
         col = np.array([0 if meas.observable[i] == "obs_A" else 1 for i in rows])
-        k = np.searchsorted(TIMES, meas.time[rows])
+        k = np.searchsorted(PREEQ_TIMES, meas.time[rows])
         h[rows] = states[k, col]
         dh[rows] = dstates[k, col][:, cols]
-    r = (h - meas.value) / SIGMA
+    r = (h - meas.value) / PREEQ_SIGMA
     chain = 10.0**x * np.log(10.0)
-    fval = float(np.sum(0.5 * np.log(2 * np.pi * SIGMA**2) + 0.5 * r**2))
-    return h, fval, (r / SIGMA) @ dh * chain, dh / SIGMA * chain
+    fval = float(np.sum(0.5 * np.log(2 * np.pi * PREEQ_SIGMA**2) + 0.5 * r**2))
+    return h, fval, (r / PREEQ_SIGMA) @ dh * chain, dh / PREEQ_SIGMA * chain
 
 
 def test_shared_preequilibration_matches_closed_form(shared_problem):
