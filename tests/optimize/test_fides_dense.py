@@ -7,6 +7,7 @@ import pytest
 from scipy.sparse import csc_matrix
 
 from bngfit.optimize._fides_dense import Diagonal, dense_diagonals
+from tests.helpers import EXAMPLE
 
 
 def test_diagonal_algebra_matches_scipy_sparse():
@@ -30,7 +31,6 @@ def test_diagonal_algebra_matches_scipy_sparse():
 def test_fides_iterates_are_the_same_with_dense_diagonals():
     import bngfit
     from bngfit.optimize._local import OptimizerName, minimize
-    from tests.helpers import EXAMPLE
 
     problem = bngfit.load_problem(EXAMPLE)
     obj = bngfit.Objective(problem)

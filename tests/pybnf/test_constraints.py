@@ -3,7 +3,7 @@
 parabola.bngl (constraint_demo): a counter x grows at rate 1 from 0, par = a x^2 -
 b x + c and line = d x + e; the model's action samples 0..10 in 1000 steps. The
 penalty of each constraint is PyBNF's (bngfit.likelihood._penalties, checked against the
-docs' formulas in test_pybnf_prop.py); here it is applied to the closed-form
+docs' formulas in test_prop.py); here it is applied to the closed-form
 trajectories, independently of the simulator, and compared with what the
 objective adds.
 """

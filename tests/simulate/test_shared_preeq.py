@@ -4,7 +4,8 @@ Three measured conditions after the same pre-equilibration condition: the first
 runs it and carries its sensitivities; the others restart from its end state,
 seeded with its dx/dtheta, one of them setting a species to a free parameter.
 Values, gradients and residual Jacobians are checked against the closed form of
-simulate/test_preeq_accuracy.py (helpers.preeq_closed_form), and the pre-equilibration is counted.
+test_preeq_accuracy.py (``helpers.preeq_closed_form``), and the
+pre-equilibration is counted.
 """
 
 from __future__ import annotations
