@@ -10,7 +10,7 @@ import ast
 
 import grimp
 
-from .conftest import REPO
+from tests.helpers import REPO
 
 SRC = REPO / "src" / "bngfit"
 

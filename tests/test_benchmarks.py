@@ -12,8 +12,7 @@ import json
 import pytest
 
 from bngfit.cli._main import main
-
-from .conftest import shared_path
+from tests.helpers import shared_path
 
 CASES = [
     ("Boehm_JProteomeRes2014", 138.2220),

@@ -17,8 +17,7 @@ import warnings
 import pytest
 
 import bngfit
-
-from .conftest import REPO
+from tests.helpers import REPO
 
 NAMES = json.loads((REPO / "tests" / "data" / "public_names_0.1.0.json").read_text())
 
