@@ -33,7 +33,7 @@ def test_old_module_paths_still_import(module):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         mod = importlib.import_module(module)
-    missing = [n for n in NAMES[module] if not hasattr(mod, n)]
+        missing = [n for n in NAMES[module] if not hasattr(mod, n)]
     assert not missing, f"{module} lost {missing}"
 
 
