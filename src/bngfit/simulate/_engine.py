@@ -23,6 +23,7 @@ import numpy as np
 
 from bngfit.errors import InputError, SimulationFailure
 
+from . import _adapter
 from ._inputs import PhaseInput, SolverSettings, pre_chain_key, sample_grid
 from ._models import MODEL_SUFFIXES, ModelInfo, load_bngsim_model, model_info_of, read_model_info
 from ._sensitivities import total_derivatives
@@ -104,6 +105,7 @@ class Engine:
     def _ensure_model(self) -> bngsim.Model:
         """The bngsim model, loaded (and its names read) on first use."""
         if self._model is None:
+            _adapter.install()
             self._model = load_bngsim_model(self.path)
             self._info = model_info_of(self.path, self._model)
         return self._model
@@ -317,11 +319,13 @@ class Engine:
         """A measured phase without pre-phases, from the model's initial state."""
         ic = tuple(sorted(main.species_jac))
         sim = self._simulator(sens_params, ic)
-        self._start(main)
-        r = sim.run(sample_times=grid, **self._opts())
-        y = r.outputs(outs)
-        return y, total_derivatives(r, outs, main.param_jac, ic, main.species_jac, n_theta,
-                                    main.param_cols)
+
+        def once() -> tuple[np.ndarray, np.ndarray]:
+            self._start(main)
+            r = sim.run(sample_times=grid, **self._opts())
+            return r.outputs(outs), total_derivatives(
+                r, outs, main.param_jac, ic, main.species_jac, n_theta, main.param_cols)
+        return _adapter.checked(once)
 
     def _sensi_from_shared(self, outs: list[str], grid: tuple[float, ...], main: PhaseInput,
                            shared: tuple[np.ndarray, np.ndarray | None],

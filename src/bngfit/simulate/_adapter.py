@@ -1,0 +1,215 @@
+"""Avoiding Python work bngsim repeats inside every sensitivity run.
+
+bngsim 0.16 re-derives, inside each ``Simulator.run`` with sensitivities, the
+initial-condition sensitivity seeds of every derived initial condition: each
+call parses the expression string with sympy (``parse_expr`` with a fresh
+namespace), then differentiates and evaluates it at the current parameters.
+The parse depends only on the expression and the model's parameter names, never
+on parameter values, and sympy expressions are immutable, so its result can be
+kept. No public bngsim API or flag avoids the repetition, so bngfit memoises
+that one pure function, ``bngsim._codegen._prepare_derived_expr``, keyed on
+every argument it reads.
+
+Safety, in layers:
+
+- applied only to the bngsim versions it was verified on (:data:`VERIFIED`);
+  any other version runs unpatched;
+- ``BNGFIT_ENGINE_ADAPTER=0`` turns it off;
+- the first reuse of every cached entry is compared with a fresh call of the
+  original (same referenced names, aliases and expression), and the first
+  sensitivity run of each process is repeated unpatched and compared bit for bit
+  (outputs and sensitivities, :func:`verify_run`); a difference turns the
+  adapter off for the process, with a warning.
+
+What it saves is measured by ``bench/engine_adapter.py``; drop this module when
+bngsim stops repeating the work upstream.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: bngsim versions the memo was checked on (outputs and sensitivities bit-identical).
+VERIFIED = ("0.16.0",)
+#: The environment variable that turns the adapter off ("0", "off", "no", "false").
+SWITCH = "BNGFIT_ENGINE_ADAPTER"
+#: At most this many parsed expressions are kept (a cache, not a leak).
+MAX_ENTRIES = 20_000
+
+_lock = threading.Lock()
+
+
+class _State:
+    """What this process's adapter does (one instance, :data:`STATE`)."""
+
+    def __init__(self) -> None:
+        self.original: Callable[..., Any] | None = None
+        self.cache: dict[tuple, tuple[Any, bool]] = {}
+        self.active = False
+        self.run_checked = False
+        self.refused: str | None = None
+
+
+STATE = _State()
+
+
+def _switched_off() -> bool:
+    return os.environ.get(SWITCH, "1").strip().lower() in ("0", "off", "no", "false")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two results of ``_prepare_derived_expr`` are the same."""
+    if a is None or b is None or a[0] is None or b[0] is None:
+        return a == b
+    pa, pb = a[0], b[0]
+    return (a[1] == b[1] and list(pa.referenced) == list(pb.referenced)
+            and dict(pa.sym_name_of) == dict(pb.sym_name_of)
+            and pa.sym_expr == pb.sym_expr)
+
+
+def _memo(*args: Any, **kwargs: Any) -> Any:
+    """``_prepare_derived_expr`` with its result kept, keyed on all it reads."""
+    original = STATE.original
+    if original is None or not STATE.active:
+        return original(*args, **kwargs)
+    try:
+        key = _key(*args, **kwargs)
+    except TypeError:  # an argument we cannot key on: do not guess
+        return original(*args, **kwargs)
+    with _lock:
+        hit = STATE.cache.get(key)
+    if hit is None:
+        result = original(*args, **kwargs)
+        with _lock:
+            if len(STATE.cache) >= MAX_ENTRIES:
+                STATE.cache.clear()
+            STATE.cache[key] = (result, False)
+        return result
+    result, confirmed = hit
+    if not confirmed:
+        fresh = original(*args, **kwargs)
+        if not _same(result, fresh):
+            _refuse("a kept derived-expression parse differs from a fresh one")
+            return fresh
+        with _lock:
+            STATE.cache[key] = (result, True)
+    return result
+
+
+def _key(expr: str, primary_names: Any, derived_names: Any,
+         allow_no_reference: bool = False) -> tuple:
+    return (expr, frozenset(primary_names), frozenset(derived_names), bool(allow_no_reference))
+
+
+def _refuse(why: str) -> None:
+    """Turn the adapter off for this process, saying why."""
+    if STATE.refused is None:
+        log.warning("bngsim engine adapter off for this process: %s (results are computed "
+                    "by bngsim unchanged)", why)
+    STATE.refused = why
+    uninstall()
+
+
+def install() -> bool:
+    """Apply the adapter where it is verified and allowed; whether it is active.
+
+    Returns
+    -------
+    bool
+        True when the memo is in place.
+    """
+    with _lock:
+        if STATE.active:
+            return True
+        if STATE.refused is not None or _switched_off():
+            return False
+        import bngsim
+        from bngsim import _codegen
+
+        if bngsim.__version__ not in VERIFIED:
+            return False
+        original = getattr(_codegen, "_prepare_derived_expr", None)
+        if original is None or original is _memo:
+            return False
+        STATE.original = original
+        _codegen._prepare_derived_expr = _memo
+        STATE.active = True
+        return True
+
+
+def uninstall() -> None:
+    """Put bngsim back as it was and forget what was kept."""
+    with _lock:
+        if STATE.original is not None:
+            from bngsim import _codegen
+
+            if _codegen._prepare_derived_expr is _memo:
+                _codegen._prepare_derived_expr = STATE.original
+        STATE.active = False
+        STATE.cache.clear()
+
+
+@contextmanager
+def bypassed() -> Iterator[None]:
+    """Run bngsim unpatched inside the block (for the run check)."""
+    was = STATE.active
+    STATE.active = False
+    try:
+        yield
+    finally:
+        STATE.active = was and STATE.refused is None
+
+
+def needs_run_check() -> bool:
+    """Whether this process's first sensitivity run still has to be checked."""
+    return STATE.active and not STATE.run_checked
+
+
+def checked(run: Callable[[], tuple[Any, Any]]) -> tuple[Any, Any]:
+    """``run()``; the first time in a process, also unpatched, compared (see :func:`verify_run`).
+
+    Parameters
+    ----------
+    run : callable
+        One sensitivity run from the same start, returning ``(y, dy)``.
+
+    Returns
+    -------
+    tuple of ndarray
+        The run's ``(y, dy)`` (the unpatched one where they differ).
+    """
+    if not needs_run_check():
+        return run()
+    with bypassed():
+        plain = run()
+    adapted = run()
+    return adapted if verify_run(plain, adapted) else plain
+
+
+def verify_run(plain: tuple[Any, Any], adapted: tuple[Any, Any]) -> bool:
+    """Compare an unpatched run's (outputs, sensitivities) with the adapted one's.
+
+    Parameters
+    ----------
+    plain, adapted : tuple of ndarray
+        ``(y, dy)`` of the same run without and with the adapter.
+
+    Returns
+    -------
+    bool
+        Whether they are bit-identical; otherwise the adapter is turned off.
+    """
+    import numpy as np
+
+    STATE.run_checked = True
+    same = all(np.array_equal(a, b, equal_nan=True) for a, b in zip(plain, adapted, strict=True))
+    if not same:
+        _refuse("a sensitivity run with it differs from the same run without it")
+    return same

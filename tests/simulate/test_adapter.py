@@ -1,0 +1,129 @@
+"""The bngsim engine adapter: same numbers on and off, and its safety nets fire."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import bngfit
+from bngfit.simulate import _adapter
+from tests.catalogue import BUILDERS, SPEC_NAMES, SPECS, write_spec
+from tests.helpers import central_grad, meas_rows, par, random_point
+
+
+def _evaluate(problem, x):
+    ev = bngfit.Objective(problem)(x, sensi=1)
+    assert ev.ok, ev.message
+    return ev
+
+
+@pytest.fixture
+def adapter_off(monkeypatch):
+    """Run the block with the adapter off; restore it after."""
+
+    def off():
+        monkeypatch.setenv(_adapter.SWITCH, "0")
+        _adapter.uninstall()
+
+    yield off
+    monkeypatch.delenv(_adapter.SWITCH, raising=False)
+    _adapter.STATE.refused = None
+    _adapter.install()
+
+
+def test_gradients_are_unchanged_on_the_whole_catalogue(problem_writer, tmp_path, adapter_off):
+    assert _adapter.install(), "the adapter should be active on the verified bngsim"
+    cases = []
+    for name in sorted(BUILDERS):
+        rng = np.random.default_rng(sum(map(ord, name)))
+        out, _ = BUILDERS[name](problem_writer, name, rng)
+        problem = out if isinstance(out, bngfit.Problem) else bngfit.load_problem(out)
+        cases.append((name, problem, random_point(problem, rng)))
+    for name in SPEC_NAMES:
+        rng = np.random.default_rng(1000 + SPEC_NAMES.index(name))
+        problem = bngfit.load_problem(write_spec(tmp_path / name, SPECS[name](rng)))
+        cases.append((name, problem, random_point(problem, rng)))
+    on = {name: _evaluate(problem, x) for name, problem, x in cases}
+    adapter_off()
+    assert not _adapter.install()
+    for name, problem, x in cases:
+        a, b = on[name], _evaluate(problem, x)
+        assert a.fval == pytest.approx(b.fval, rel=1e-12, abs=0), name
+        np.testing.assert_allclose(a.grad, b.grad, rtol=1e-12, atol=0, err_msg=name)
+        if b.res is not None:
+            np.testing.assert_allclose(a.sres, b.sres, rtol=1e-12, atol=0, err_msg=name)
+    assert len(cases) >= 40
+
+
+DERIVED_IC = """
+model derived
+  species A, B;
+  A0 = 1; A := 2*A0 + k2;
+  B = 0;
+  k1 = 0.8; k2 = 0.6;
+  fwd: A -> B; k1*A;
+  rev: B -> A; k2*B;
+end
+""".replace("A := 2*A0 + k2;", "A = 2*A0 + k2;")
+
+
+def _derived_ic_problem(problem_writer):
+    rng = np.random.default_rng(7)
+    path = problem_writer(
+        "derived", model=DERIVED_IC,
+        parameters=[par("A0", 1.0), par("k1", 0.8), par("k2", 0.6)],
+        observables=[{"observableId": "obs_B", "observableFormula": "B", "noiseFormula": 0.1}],
+        measurements=meas_rows(rng, "obs_B", "c0"))
+    return bngfit.load_problem(path)
+
+
+def test_a_kept_parse_that_differs_from_a_fresh_one_turns_it_off(problem_writer, adapter_off):
+    problem = _derived_ic_problem(problem_writer)
+    _adapter.uninstall()
+    assert _adapter.install()
+    reference = _evaluate(problem, problem.x_nominal)  # fills the cache
+    assert _adapter.STATE.cache, "the model's initial amount of A is derived"
+    key = next(iter(_adapter.STATE.cache))
+    result, _ = _adapter.STATE.cache[key]
+    planted = (result[0]._replace(sym_expr=result[0].sym_expr * 2), result[1])
+    _adapter.STATE.cache[key] = (planted, False)
+    again = _evaluate(problem, problem.x_nominal)
+    assert not _adapter.STATE.active and _adapter.STATE.refused
+    np.testing.assert_array_equal(again.grad, reference.grad)
+
+
+def test_the_derived_initial_amount_gradient_matches_finite_differences(problem_writer):
+    problem = _derived_ic_problem(problem_writer)
+    assert _adapter.install()
+    obj = bngfit.Objective(problem)
+    x = problem.x_nominal
+    obj(x, sensi=1)
+    ev = obj(x, sensi=1)  # the second run reads the kept parse
+    np.testing.assert_allclose(ev.grad, central_grad(obj, x), rtol=1e-5, atol=1e-6)
+
+
+def test_a_run_that_differs_unpatched_turns_it_off(adapter_off):
+    _adapter.uninstall()
+    assert _adapter.install()
+    _adapter.STATE.run_checked = False
+    calls = iter([(np.ones(3), np.zeros((3, 2))), (np.ones(3), np.ones((3, 2)))])
+    y, dy = _adapter.checked(lambda: next(calls))
+    np.testing.assert_array_equal(dy, np.zeros((3, 2)))  # the unpatched run's
+    assert not _adapter.STATE.active and _adapter.STATE.refused
+
+
+def test_the_switch_turns_it_off():
+    code = ("import bngfit, bngsim._codegen as c; from bngfit.simulate import _adapter;"
+            "print(_adapter.install(), c._prepare_derived_expr.__module__)")
+    env_off = {"BNGFIT_ENGINE_ADAPTER": "0"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, **env_off}, check=True).stdout.split()
+    assert out == ["False", "bngsim._codegen"]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items() if k != "BNGFIT_ENGINE_ADAPTER"},
+                         check=True).stdout.split()
+    assert out == ["True", "bngfit.simulate._adapter"]
