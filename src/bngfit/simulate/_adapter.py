@@ -6,9 +6,18 @@ call parses the expression string with sympy (``parse_expr`` with a fresh
 namespace), then differentiates and evaluates it at the current parameters.
 The parse depends only on the expression and the model's parameter names, never
 on parameter values, and sympy expressions are immutable, so its result can be
-kept. No public bngsim API or flag avoids the repetition, so bngfit memoises
-that one pure function, ``bngsim._codegen._prepare_derived_expr``, keyed on
-every argument it reads.
+kept. Its switch detection (``state_switch_conditions``, run before every
+sensitivity run of a model with conditional rate laws) likewise re-parses each
+condition's text with ``sympy.parse_expr`` and sympy's default namespace, which
+``parse_expr`` rebuilds with ``from sympy import *`` on every call. No public
+bngsim API or flag avoids the repetition, so bngfit memoises two pure steps,
+keyed on every argument they read:
+
+- ``bngsim._codegen._prepare_derived_expr`` (expression, parameter names);
+- ``sympy.parse_expr`` called from bngsim's modules with sympy's default
+  namespace and transformations (text, ``evaluate``); a call from anywhere
+  else, or with a namespace of its own, goes to sympy untouched. What reads
+  parameter values (the clock probe, threshold evaluation) is not memoised.
 
 Safety, in layers:
 
@@ -29,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,6 +54,7 @@ SWITCH = "BNGFIT_ENGINE_ADAPTER"
 MAX_ENTRIES = 20_000
 
 _lock = threading.Lock()
+_DEFAULT = object()  # parse_expr's own default transformations, passed on unchanged
 
 
 class _State:
@@ -51,6 +62,7 @@ class _State:
 
     def __init__(self) -> None:
         self.original: Callable[..., Any] | None = None
+        self.original_parse: Callable[..., Any] | None = None
         self.cache: dict[tuple, tuple[Any, bool]] = {}
         self.active = False
         self.run_checked = False
@@ -103,6 +115,40 @@ def _memo(*args: Any, **kwargs: Any) -> Any:
     return result
 
 
+def _parse_memo(s: str, local_dict: Any = None, transformations: Any = _DEFAULT,
+                global_dict: Any = None, evaluate: bool = True) -> Any:
+    """``sympy.parse_expr``; kept for bngsim's calls in sympy's default namespace."""
+    original = STATE.original_parse
+    plain = (local_dict is None and global_dict is None and transformations is _DEFAULT
+             and isinstance(s, str) and STATE.active
+             and sys._getframe(1).f_globals.get("__name__", "").startswith("bngsim"))
+    if not plain:
+        kwargs: dict[str, Any] = {"local_dict": local_dict, "global_dict": global_dict,
+                                  "evaluate": evaluate}
+        if transformations is not _DEFAULT:
+            kwargs["transformations"] = transformations
+        return original(s, **kwargs)
+    key = ("parse", s, bool(evaluate))
+    with _lock:
+        hit = STATE.cache.get(key)
+    if hit is None:
+        result = original(s, evaluate=evaluate)
+        with _lock:
+            if len(STATE.cache) >= MAX_ENTRIES:
+                STATE.cache.clear()
+            STATE.cache[key] = (result, False)
+        return result
+    result, confirmed = hit
+    if not confirmed:
+        fresh = original(s, evaluate=evaluate)
+        if fresh != result or type(fresh) is not type(result):
+            _refuse("a kept sympy parse differs from a fresh one")
+            return fresh
+        with _lock:
+            STATE.cache[key] = (result, True)
+    return result
+
+
 def _key(expr: str, primary_names: Any, derived_names: Any,
          allow_no_reference: bool = False) -> tuple:
     return (expr, frozenset(primary_names), frozenset(derived_names), bool(allow_no_reference))
@@ -135,11 +181,15 @@ def install() -> bool:
 
         if bngsim.__version__ not in VERIFIED:
             return False
+        from sympy.parsing import sympy_parser
+
         original = getattr(_codegen, "_prepare_derived_expr", None)
         if original is None or original is _memo:
             return False
         STATE.original = original
+        STATE.original_parse = sympy_parser.parse_expr
         _codegen._prepare_derived_expr = _memo
+        sympy_parser.parse_expr = _parse_memo
         STATE.active = True
         return True
 
@@ -152,6 +202,11 @@ def uninstall() -> None:
 
             if _codegen._prepare_derived_expr is _memo:
                 _codegen._prepare_derived_expr = STATE.original
+        if STATE.original_parse is not None:
+            from sympy.parsing import sympy_parser
+
+            if sympy_parser.parse_expr is _parse_memo:
+                sympy_parser.parse_expr = STATE.original_parse
         STATE.active = False
         STATE.cache.clear()
 
