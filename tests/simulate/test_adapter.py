@@ -127,3 +127,27 @@ def test_the_switch_turns_it_off():
                          env={k: v for k, v in os.environ.items() if k != "BNGFIT_ENGINE_ADAPTER"},
                          check=True).stdout.split()
     assert out == ["True", "bngfit.simulate._adapter"]
+
+
+def test_only_bngsims_default_namespace_parses_are_kept(adapter_off):
+    from sympy.parsing.sympy_parser import parse_expr
+
+    _adapter.uninstall()
+    assert _adapter.install()
+    parse_expr("a_from_bngfit + 1")
+    import sympy
+
+    sympy.sympify("b_from_sympify * 2")
+    assert not [k for k in _adapter.STATE.cache if k[0] == "parse"]
+    # as bngsim calls it: from a bngsim module, sympy's default namespace
+    namespace = {"__name__": "bngsim._switch_sensitivity", "parse_expr": parse_expr}
+    exec("first = parse_expr('c_in_bngsim < 2', evaluate=True)", namespace)
+    exec("again = parse_expr('c_in_bngsim < 2', evaluate=True)", namespace)
+    assert ("parse", "c_in_bngsim < 2", True) in _adapter.STATE.cache
+    assert namespace["again"] is namespace["first"]
+    assert namespace["first"] == sympy.Lt(sympy.Symbol("c_in_bngsim"), 2)
+    # a kept parse that differs from a fresh one turns the adapter off
+    _adapter.STATE.cache[("parse", "d_in_bngsim", True)] = (sympy.Symbol("wrong"), False)
+    exec("planted = parse_expr('d_in_bngsim', evaluate=True)", namespace)
+    assert namespace["planted"] == sympy.Symbol("d_in_bngsim")
+    assert not _adapter.STATE.active and _adapter.STATE.refused
