@@ -11,6 +11,8 @@ partial derivatives.
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,6 +59,30 @@ class Formula:
         return float(self.expr) if not self.symbols else None
 
 
+def _petab_parser() -> Callable[..., sp.Expr]:
+    """The grammar-based formula parser of libpetab, imported on first use.
+
+    ``import petab`` imports all of libpetab, and with it jsonschema, whose
+    format checker compiles the IRI grammars of the optional ``rfc3987_syntax``
+    at import (about 4 s, most of a problem's load). No PEtab v1 file bngfit
+    reads is validated against an IRI format, so unless jsonschema is already
+    loaded, petab is imported with that optional package hidden (jsonschema
+    then leaves the two IRI formats unchecked, as it does where the package is
+    not installed).
+    """
+    if "petab.v1.math" not in sys.modules and "jsonschema" not in sys.modules \
+            and "rfc3987_syntax" not in sys.modules:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment] - an ImportError
+        try:
+            import petab.v1.math  # noqa: F401
+        finally:
+            if sys.modules.get("rfc3987_syntax", False) is None:
+                del sys.modules["rfc3987_syntax"]
+    from petab.v1.math import sympify_petab
+
+    return sympify_petab
+
+
 def parse_formula(
     text: object,
     *,
@@ -82,8 +108,7 @@ def parse_formula(
         If the text does not parse, uses operators that do not give a number
         (comparisons, logic at top level), or is empty.
     """
-    from petab.v1.math import sympify_petab
-
+    sympify_petab = _petab_parser()
     raw = "" if text is None else str(text).strip()
     where = {"file": file, "row": row, "id": id, "value": raw or "(empty)"}
     if raw == "" or raw.lower() == "nan":
