@@ -81,19 +81,41 @@ def _derived_ic_problem(problem_writer):
     return bngfit.load_problem(path)
 
 
+def _prepare_keys():
+    return [k for k in _adapter.STATE.cache if k[0] not in ("parse", "partials")]
+
+
 def test_a_kept_parse_that_differs_from_a_fresh_one_turns_it_off(problem_writer, adapter_off):
     problem = _derived_ic_problem(problem_writer)
     _adapter.uninstall()
     assert _adapter.install()
+    _adapter.STATE.compiled = False  # bngsim's own partials: they reuse the parse
     reference = _evaluate(problem, problem.x_nominal)  # fills the cache
-    assert _adapter.STATE.cache, "the model's initial amount of A is derived"
-    key = next(iter(_adapter.STATE.cache))
-    result, _ = _adapter.STATE.cache[key]
+    keys = _prepare_keys()
+    assert keys, "the model's initial amount of A is derived"
+    result, _ = _adapter.STATE.cache[keys[0]]
     planted = (result[0]._replace(sym_expr=result[0].sym_expr * 2), result[1])
-    _adapter.STATE.cache[key] = (planted, False)
+    _adapter.STATE.cache[keys[0]] = (planted, False)
     again = _evaluate(problem, problem.x_nominal)
     assert not _adapter.STATE.active and _adapter.STATE.refused
     np.testing.assert_array_equal(again.grad, reference.grad)
+
+
+def test_a_compiled_partial_that_differs_from_bngsims_turns_it_off(problem_writer, adapter_off):
+    problem = _derived_ic_problem(problem_writer)
+    _adapter.uninstall()
+    assert _adapter.install() and _adapter.STATE.compiled
+    reference = _evaluate(problem, problem.x_nominal)
+    keys = [k for k in _adapter.STATE.cache if k[0] == "partials"]
+    assert keys
+    (referenced, partials), _ = _adapter.STATE.cache[keys[0]]
+    wrong = tuple((name, lambda *a, f=f: 1.000001 * f(*a)) for name, f in partials)
+    _adapter.STATE.cache[keys[0]] = ((referenced, wrong), False)
+    again = _evaluate(problem, problem.x_nominal + 1e-3)
+    assert not _adapter.STATE.active and _adapter.STATE.refused
+    off = bngfit.Objective(problem)(problem.x_nominal + 1e-3, sensi=1)
+    np.testing.assert_array_equal(again.grad, off.grad)
+    assert not np.array_equal(again.grad, reference.grad)
 
 
 def test_the_derived_initial_amount_gradient_matches_finite_differences(problem_writer):
@@ -151,3 +173,12 @@ def test_only_bngsims_default_namespace_parses_are_kept(adapter_off):
     exec("planted = parse_expr('d_in_bngsim', evaluate=True)", namespace)
     assert namespace["planted"] == sympy.Symbol("d_in_bngsim")
     assert not _adapter.STATE.active and _adapter.STATE.refused
+
+
+def test_exact_mode_keeps_only_the_exact_memos():
+    code = ("import bngfit; from bngfit.simulate import _adapter;"
+            "print(_adapter.install(), _adapter.STATE.compiled)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "BNGFIT_ENGINE_ADAPTER": "exact"},
+                         check=True).stdout.split()
+    assert out == ["True", "False"]
