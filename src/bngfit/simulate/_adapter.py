@@ -102,6 +102,33 @@ def _same(a: Any, b: Any) -> bool:
             and pa.sym_expr == pb.sym_expr)
 
 
+def _kept(key: tuple, compute: Callable[[], Any], same: Callable[[Any, Any], bool],
+          what: str) -> Any:
+    """The value kept under ``key``, computed on a miss and confirmed on its first reuse.
+
+    The first reuse computes the value afresh and compares (``same``): a
+    difference turns the adapter off and the fresh value is returned.
+    """
+    with _lock:
+        hit = STATE.cache.get(key)
+    if hit is None:
+        result = compute()
+        with _lock:
+            if len(STATE.cache) >= MAX_ENTRIES:
+                STATE.cache.clear()
+            STATE.cache[key] = (result, False)
+        return result
+    result, confirmed = hit
+    if not confirmed:
+        fresh = compute()
+        if not same(result, fresh):
+            _refuse(f"a kept {what} differs from a fresh one")
+            return fresh
+        with _lock:
+            STATE.cache[key] = (result, True)
+    return result
+
+
 def _memo(*args: Any, **kwargs: Any) -> Any:
     """``_prepare_derived_expr`` with its result kept, keyed on all it reads."""
     original = STATE.original
@@ -111,24 +138,7 @@ def _memo(*args: Any, **kwargs: Any) -> Any:
         key = _key(*args, **kwargs)
     except TypeError:  # an argument we cannot key on: do not guess
         return original(*args, **kwargs)
-    with _lock:
-        hit = STATE.cache.get(key)
-    if hit is None:
-        result = original(*args, **kwargs)
-        with _lock:
-            if len(STATE.cache) >= MAX_ENTRIES:
-                STATE.cache.clear()
-            STATE.cache[key] = (result, False)
-        return result
-    result, confirmed = hit
-    if not confirmed:
-        fresh = original(*args, **kwargs)
-        if not _same(result, fresh):
-            _refuse("a kept derived-expression parse differs from a fresh one")
-            return fresh
-        with _lock:
-            STATE.cache[key] = (result, True)
-    return result
+    return _kept(key, lambda: original(*args, **kwargs), _same, "derived-expression parse")
 
 
 def _parse_memo(s: str, local_dict: Any = None, transformations: Any = _DEFAULT,
@@ -144,25 +154,8 @@ def _parse_memo(s: str, local_dict: Any = None, transformations: Any = _DEFAULT,
         if transformations is not _DEFAULT:
             kwargs["transformations"] = transformations
         return original(s, **kwargs)
-    key = ("parse", s, bool(evaluate))
-    with _lock:
-        hit = STATE.cache.get(key)
-    if hit is None:
-        result = original(s, evaluate=evaluate)
-        with _lock:
-            if len(STATE.cache) >= MAX_ENTRIES:
-                STATE.cache.clear()
-            STATE.cache[key] = (result, False)
-        return result
-    result, confirmed = hit
-    if not confirmed:
-        fresh = original(s, evaluate=evaluate)
-        if fresh != result or type(fresh) is not type(result):
-            _refuse("a kept sympy parse differs from a fresh one")
-            return fresh
-        with _lock:
-            STATE.cache[key] = (result, True)
-    return result
+    return _kept(("parse", s, bool(evaluate)), lambda: original(s, evaluate=evaluate),
+                 lambda a, b: a == b and type(a) is type(b), "sympy parse")
 
 
 def _partials(expr: str, primary_names: Any, derived_names: Any, param_idx: dict,
