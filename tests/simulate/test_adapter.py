@@ -182,3 +182,18 @@ def test_exact_mode_keeps_only_the_exact_memos():
                          env={**os.environ, "BNGFIT_ENGINE_ADAPTER": "exact"},
                          check=True).stdout.split()
     assert out == ["True", "False"]
+
+
+def test_condition_scans_are_kept_and_checked(adapter_off):
+    from bngsim import _switch_sensitivity
+
+    _adapter.uninstall()
+    assert _adapter.install()
+    text = "if((A > 1) && (B < 2), k1, k2) + if(time >= tau, 1, 0)"
+    plain = tuple(_adapter.STATE.original_atoms(text))
+    assert len(plain) == 3
+    assert tuple(_switch_sensitivity._iter_condition_atoms(text)) == plain
+    assert tuple(_switch_sensitivity._iter_condition_atoms(text)) == plain  # confirmed
+    _adapter.STATE.cache[("atoms", "if(C > 3, 1, 0)")] = (("wrong",), False)
+    assert tuple(_switch_sensitivity._iter_condition_atoms("if(C > 3, 1, 0)")) != ("wrong",)
+    assert not _adapter.STATE.active and _adapter.STATE.refused

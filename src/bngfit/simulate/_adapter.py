@@ -16,7 +16,9 @@ keyed on every argument they read:
 - ``bngsim._codegen._prepare_derived_expr`` (expression, parameter names);
 - ``sympy.parse_expr`` called from bngsim's modules with sympy's default
   namespace and transformations (text, ``evaluate``); a call from anywhere
-  else, or with a namespace of its own, goes to sympy untouched. What reads
+  else, or with a namespace of its own, goes to sympy untouched;
+- ``bngsim._switch_sensitivity._iter_condition_atoms``, the relational atoms
+  of a rate law's text (a string scan, kept as a tuple per text). What reads
   parameter values (the clock probe, threshold evaluation) is not memoised.
 
 Beyond these exact memos, the partial derivatives of derived initial conditions
@@ -74,6 +76,7 @@ class _State:
         self.original: Callable[..., Any] | None = None
         self.original_parse: Callable[..., Any] | None = None
         self.original_partials: Callable[..., Any] | None = None
+        self.original_atoms: Callable[..., Any] | None = None
         self.compiled = False
         self.cache: dict[tuple, tuple[Any, bool]] = {}
         self.active = False
@@ -158,6 +161,15 @@ def _parse_memo(s: str, local_dict: Any = None, transformations: Any = _DEFAULT,
                  lambda a, b: a == b and type(a) is type(b), "sympy parse")
 
 
+def _atoms(expr: str) -> Any:
+    """``_iter_condition_atoms`` (a generator in bngsim) as a kept tuple per text."""
+    original = STATE.original_atoms
+    if not STATE.active or not isinstance(expr, str):
+        return original(expr)
+    return _kept(("atoms", expr), lambda: tuple(original(expr)), lambda a, b: a == b,
+                 "condition scan")
+
+
 def _partials(expr: str, primary_names: Any, derived_names: Any, param_idx: dict,
               param_values: list, warn_on_failure: bool) -> tuple:
     """``_direct_derived_partials_numeric`` from compiled derivatives, checked on first use."""
@@ -236,6 +248,10 @@ def install() -> bool:
         _codegen._prepare_derived_expr = _memo
         sympy_parser.parse_expr = _parse_memo
         _codegen._direct_derived_partials_numeric = _partials
+        from bngsim import _switch_sensitivity
+
+        STATE.original_atoms = _switch_sensitivity._iter_condition_atoms
+        _switch_sensitivity._iter_condition_atoms = _atoms
         STATE.active = True
         return True
 
@@ -250,6 +266,11 @@ def uninstall() -> None:
                 _codegen._prepare_derived_expr = STATE.original
             if _codegen._direct_derived_partials_numeric is _partials:
                 _codegen._direct_derived_partials_numeric = STATE.original_partials
+        if STATE.original_atoms is not None:
+            from bngsim import _switch_sensitivity
+
+            if _switch_sensitivity._iter_condition_atoms is _atoms:
+                _switch_sensitivity._iter_condition_atoms = STATE.original_atoms
         if STATE.original_parse is not None:
             from sympy.parsing import sympy_parser
 
