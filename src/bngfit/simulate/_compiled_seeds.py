@@ -111,3 +111,40 @@ def agree(compiled: dict[str, float] | None, reference: dict[str, float] | None)
         if abs(x - y) > RTOL * max(abs(x), abs(y)) and abs(x - y) > 1e-300:
             return False
     return True
+
+
+def compile_value(prepare: Callable[..., Any], expr: str, primary_names: Any,
+                  derived_names: Any) -> tuple[tuple[str, ...], Callable[..., float]] | None:
+    """Compile the value of a derived expression (a switch threshold) once.
+
+    Returns
+    -------
+    tuple or None
+        The referenced names and the compiled function, or None where bngsim's
+        own code must run.
+    """
+    import sympy as sp
+
+    prep, _reason = prepare(expr, primary_names, derived_names, allow_no_reference=True)
+    if prep is None:
+        return None
+    symbols = [prep.sym_map[prep.sym_name_of[p]] for p in prep.referenced]
+    try:
+        return tuple(prep.referenced), sp.lambdify(symbols, prep.sym_expr, modules="math")
+    except Exception:  # noqa: BLE001 - not compilable: bngsim computes it
+        return None
+
+
+def evaluate_value(compiled: tuple[tuple[str, ...], Callable[..., float]] | None,
+                   param_idx: dict, param_values: Any) -> float | bool:
+    """The compiled value at the current parameters, or False for bngsim's own code."""
+    if compiled is None:
+        return False
+    referenced, function = compiled
+    if any(p not in param_idx for p in referenced):
+        return False
+    try:
+        value = float(function(*[param_values[param_idx[p]] for p in referenced]))
+    except (ArithmeticError, TypeError, ValueError):
+        return False
+    return value if math.isfinite(value) else False
