@@ -82,7 +82,7 @@ def _derived_ic_problem(problem_writer):
 
 
 def _prepare_keys():
-    return [k for k in _adapter.STATE.cache if k[0] not in ("parse", "partials", "value", "atoms")]
+    return [k for k in _adapter.STATE.cache if k[0] not in ("parse", "partials", "atoms")]
 
 
 def test_a_kept_parse_that_differs_from_a_fresh_one_turns_it_off(problem_writer, adapter_off):
@@ -197,3 +197,37 @@ def test_condition_scans_are_kept_and_checked(adapter_off):
     _adapter.STATE.cache[("atoms", "if(C > 3, 1, 0)")] = (("wrong",), False)
     assert tuple(_switch_sensitivity._iter_condition_atoms("if(C > 3, 1, 0)")) != ("wrong",)
     assert not _adapter.STATE.active and _adapter.STATE.refused
+
+
+SWITCHED = """
+model switched
+  species A, B;
+  A = 1; B = 0;
+  k1 = 0.8; k2 = 0.3; tau = 1.5;
+  kf := piecewise(k1, time < 2*tau, k2);
+  fwd: A -> B; kf*A;
+end
+"""
+
+
+def test_a_model_with_a_time_switch_is_equal_on_and_off(problem_writer, adapter_off):
+    rng = np.random.default_rng(11)
+    path = problem_writer(
+        "switched", model=SWITCHED,
+        parameters=[par("k1", 0.8), par("k2", 0.3), par("tau", 1.5)],
+        observables=[{"observableId": "obs_B", "observableFormula": "B", "noiseFormula": 0.1}],
+        measurements=meas_rows(rng, "obs_B", "c0", times=(0.5, 1.0, 2.0, 4.0, 6.0)))
+    problem = bngfit.load_problem(path)
+    _adapter.uninstall()
+    assert _adapter.install()
+    # tight tolerances: the finite differences straddle the switch at t = 2*tau
+    tight = {"rtol": 1e-12, "atol": 1e-14}
+    obj = bngfit.Objective(problem, **tight)
+    x = problem.x_nominal
+    obj(x, sensi=1)
+    on = obj(x + 1e-3, sensi=1)  # kept steps, confirmed
+    assert _adapter.STATE.active and [k for k in _adapter.STATE.cache if k[0] == "atoms"]
+    np.testing.assert_allclose(on.grad, central_grad(obj, x + 1e-3), rtol=1e-5, atol=1e-6)
+    adapter_off()
+    off = bngfit.Objective(problem, **tight)(x + 1e-3, sensi=1)
+    np.testing.assert_allclose(on.grad, off.grad, rtol=1e-12, atol=0)

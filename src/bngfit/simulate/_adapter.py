@@ -77,7 +77,6 @@ class _State:
         self.original_parse: Callable[..., Any] | None = None
         self.original_partials: Callable[..., Any] | None = None
         self.original_atoms: Callable[..., Any] | None = None
-        self.original_value: Callable[..., Any] | None = None
         self.compiled = False
         self.cache: dict[tuple, tuple[Any, bool]] = {}
         self.active = False
@@ -171,25 +170,15 @@ def _atoms(expr: str) -> Any:
                  "condition scan")
 
 
-_WHAT = {"value": "threshold value", "partials": "initial-condition partial"}
-
-
-def _compiled(kind: str, original: Callable[..., Any], args: tuple,
-              compile_fn: Callable[..., Any], evaluate_fn: Callable[..., Any],
-              checks: Callable[[Any, Any], bool], wrap: Callable[[Any], Any]) -> Any:
-    """A bngsim numeric step answered by a compiled expression, checked on first use.
-
-    ``args`` are bngsim's (expression, primary names, derived names, parameter
-    index, parameter values, flag); ``compile_fn`` compiles the expression once
-    per key, ``evaluate_fn`` evaluates it (False: bngsim's own code runs),
-    ``checks(value, reference)`` compares its first use with bngsim's own result
-    and ``wrap`` gives the value bngsim's return shape.
-    """
+def _partials(expr: str, primary_names: Any, derived_names: Any, param_idx: dict,
+              param_values: list, warn_on_failure: bool) -> tuple:
+    """``_direct_derived_partials_numeric`` from compiled derivatives, checked on first use."""
+    original = STATE.original_partials
+    args = (expr, primary_names, derived_names, param_idx, param_values, warn_on_failure)
     if not (STATE.active and STATE.compiled):
         return original(*args)
-    expr, primary_names, derived_names, param_idx, param_values, _flag = args
     try:
-        key = (kind, expr, frozenset(primary_names), frozenset(derived_names))
+        key = ("partials", expr, frozenset(primary_names), frozenset(derived_names))
     except TypeError:
         return original(*args)
     with _lock:
@@ -197,44 +186,22 @@ def _compiled(kind: str, original: Callable[..., Any], args: tuple,
     if hit is None:
         from bngsim import _codegen
 
-        hit = (compile_fn(_codegen._prepare_derived_expr, expr, primary_names,
-                          derived_names), False)
+        hit = (_compiled_seeds.compile_partials(_codegen._prepare_derived_expr, expr,
+                                                primary_names, derived_names), False)
         with _lock:
             STATE.cache[key] = hit
     compiled, confirmed = hit
-    value = evaluate_fn(compiled, param_idx, param_values)
+    value = _compiled_seeds.evaluate(compiled, param_idx, param_values)
     if value is False:
         return original(*args)
     if not confirmed:
-        reference = original(*args)
-        if not checks(value, reference):
-            _refuse(f"a compiled {_WHAT[kind]} differs from bngsim's own")
-            return reference
+        reference, reason = original(*args)
+        if reason is not None or not _compiled_seeds.agree(value, reference):
+            _refuse("a compiled initial-condition partial differs from bngsim's own")
+            return reference, reason
         with _lock:
             STATE.cache[key] = (compiled, True)
-    return wrap(value)
-
-
-def _value(expr: str, primary_names: Any, derived_names: Any, param_idx: dict,
-           param_values: Any, allow_complex: bool = False) -> Any:
-    """``_derived_expr_value_numeric`` (a switch threshold's value), compiled."""
-    return _compiled(
-        "value", STATE.original_value,
-        (expr, primary_names, derived_names, param_idx, param_values, allow_complex),
-        _compiled_seeds.compile_value, _compiled_seeds.evaluate_value,
-        lambda v, ref: isinstance(ref, float) and _compiled_seeds.agree({"v": v}, {"v": ref}),
-        lambda v: v)
-
-
-def _partials(expr: str, primary_names: Any, derived_names: Any, param_idx: dict,
-              param_values: list, warn_on_failure: bool) -> tuple:
-    """``_direct_derived_partials_numeric`` (initial-condition seeds), compiled."""
-    return _compiled(
-        "partials", STATE.original_partials,
-        (expr, primary_names, derived_names, param_idx, param_values, warn_on_failure),
-        _compiled_seeds.compile_partials, _compiled_seeds.evaluate,
-        lambda v, ref: ref[1] is None and _compiled_seeds.agree(v, ref[0]),
-        lambda v: (v, None))
+    return value, None
 
 
 def _key(expr: str, primary_names: Any, derived_names: Any,
@@ -285,8 +252,6 @@ def install() -> bool:
 
         STATE.original_atoms = _switch_sensitivity._iter_condition_atoms
         _switch_sensitivity._iter_condition_atoms = _atoms
-        STATE.original_value = _codegen._derived_expr_value_numeric
-        _codegen._derived_expr_value_numeric = _value
         STATE.active = True
         return True
 
@@ -301,8 +266,6 @@ def uninstall() -> None:
                 _codegen._prepare_derived_expr = STATE.original
             if _codegen._direct_derived_partials_numeric is _partials:
                 _codegen._direct_derived_partials_numeric = STATE.original_partials
-            if _codegen._derived_expr_value_numeric is _value:
-                _codegen._derived_expr_value_numeric = STATE.original_value
         if STATE.original_atoms is not None:
             from bngsim import _switch_sensitivity
 
