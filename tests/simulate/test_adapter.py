@@ -82,7 +82,7 @@ def _derived_ic_problem(problem_writer):
 
 
 def _prepare_keys():
-    return [k for k in _adapter.STATE.cache if k[0] not in ("parse", "partials", "atoms")]
+    return [k for k in _adapter.STATE.cache if k[0] == "_prepare"]
 
 
 def test_a_kept_parse_that_differs_from_a_fresh_one_turns_it_off(problem_writer, adapter_off):
@@ -190,11 +190,11 @@ def test_condition_scans_are_kept_and_checked(adapter_off):
     _adapter.uninstall()
     assert _adapter.install()
     text = "if((A > 1) && (B < 2), k1, k2) + if(time >= tau, 1, 0)"
-    plain = tuple(_adapter.STATE.original_atoms(text))
+    plain = tuple(_adapter.STATE.originals["_iter_condition_atoms"](text))
     assert len(plain) == 3
     assert tuple(_switch_sensitivity._iter_condition_atoms(text)) == plain
     assert tuple(_switch_sensitivity._iter_condition_atoms(text)) == plain  # confirmed
-    _adapter.STATE.cache[("atoms", "if(C > 3, 1, 0)")] = (("wrong",), False)
+    _adapter.STATE.cache[("_iter_condition_atoms", "if(C > 3, 1, 0)")] = (("wrong",), False)
     assert tuple(_switch_sensitivity._iter_condition_atoms("if(C > 3, 1, 0)")) != ("wrong",)
     assert not _adapter.STATE.active and _adapter.STATE.refused
 
@@ -226,7 +226,8 @@ def test_a_model_with_a_time_switch_is_equal_on_and_off(problem_writer, adapter_
     x = problem.x_nominal
     obj(x, sensi=1)
     on = obj(x + 1e-3, sensi=1)  # kept steps, confirmed
-    assert _adapter.STATE.active and [k for k in _adapter.STATE.cache if k[0] == "atoms"]
+    kept = [k for k in _adapter.STATE.cache if k[0] == "_iter_condition_atoms"]
+    assert _adapter.STATE.active and kept
     np.testing.assert_allclose(on.grad, central_grad(obj, x + 1e-3), rtol=1e-5, atol=1e-6)
     adapter_off()
     off = bngfit.Objective(problem, **tight)(x + 1e-3, sensi=1)

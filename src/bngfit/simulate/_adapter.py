@@ -18,8 +18,12 @@ keyed on every argument they read:
   namespace and transformations (text, ``evaluate``); a call from anywhere
   else, or with a namespace of its own, goes to sympy untouched;
 - ``bngsim._switch_sensitivity._iter_condition_atoms``, the relational atoms
-  of a rate law's text (a string scan, kept as a tuple per text). What reads
-  parameter values (the clock probe, threshold evaluation) is not memoised.
+  of a rate law's text (a string scan, kept as a tuple per text);
+- ``bngsim._switch_sensitivity.clock_crossing_compensated``, whether bngsim
+  compensates an atom's clock crossing itself: it reads parameter values, so it
+  is kept keyed on the scope's whole structure, the clocks the right-hand-side
+  probe found (the probe itself is not memoised) and the values of every name
+  the atom can reach (:mod:`bngfit.simulate._crossings`).
 
 Beyond these exact memos, the partial derivatives of derived initial conditions
 are compiled once (:mod:`bngfit.simulate._compiled_seeds`): bngsim substitutes
@@ -54,7 +58,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from . import _compiled_seeds
+from . import _compiled_seeds, _crossings
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +77,9 @@ class _State:
     """What this process's adapter does (one instance, :data:`STATE`)."""
 
     def __init__(self) -> None:
-        self.original: Callable[..., Any] | None = None
-        self.original_parse: Callable[..., Any] | None = None
-        self.original_partials: Callable[..., Any] | None = None
-        self.original_atoms: Callable[..., Any] | None = None
+        # bngsim's (and sympy's) own functions, by the name they are replaced under
+        self.originals: dict[str, Callable[..., Any]] = {}
+        self.scopes = _crossings.ScopeKeys()
         self.compiled = False
         self.cache: dict[tuple, tuple[Any, bool]] = {}
         self.active = False
@@ -134,8 +137,8 @@ def _kept(key: tuple, compute: Callable[[], Any], same: Callable[[Any, Any], boo
 
 def _memo(*args: Any, **kwargs: Any) -> Any:
     """``_prepare_derived_expr`` with its result kept, keyed on all it reads."""
-    original = STATE.original
-    if original is None or not STATE.active:
+    original = STATE.originals["_prepare_derived_expr"]
+    if not STATE.active:
         return original(*args, **kwargs)
     try:
         key = _key(*args, **kwargs)
@@ -147,7 +150,7 @@ def _memo(*args: Any, **kwargs: Any) -> Any:
 def _parse_memo(s: str, local_dict: Any = None, transformations: Any = _DEFAULT,
                 global_dict: Any = None, evaluate: bool = True) -> Any:
     """``sympy.parse_expr``; kept for bngsim's calls in sympy's default namespace."""
-    original = STATE.original_parse
+    original = STATE.originals["parse_expr"]
     plain = (local_dict is None and global_dict is None and transformations is _DEFAULT
              and isinstance(s, str) and STATE.active
              and sys._getframe(1).f_globals.get("__name__", "").startswith("bngsim"))
@@ -161,19 +164,99 @@ def _parse_memo(s: str, local_dict: Any = None, transformations: Any = _DEFAULT,
                  lambda a, b: a == b and type(a) is type(b), "sympy parse")
 
 
-def _atoms(expr: str) -> Any:
-    """``_iter_condition_atoms`` (a generator in bngsim) as a kept tuple per text."""
-    original = STATE.original_atoms
+def _text_memo(name: str, kind: type) -> Callable[[str], Any]:
+    """A replacement for a pure function of one text, kept per text as ``kind``.
+
+    ``kind`` is ``tuple`` for a generator (kept whole, handed out as the tuple)
+    or ``list`` for a list result (a fresh copy each time: callers may extend it).
+    """
+    def memo(expr: str) -> Any:
+        original = STATE.originals[name]
+        if not STATE.active or not isinstance(expr, str):
+            return original(expr)
+        kept = _kept((name, expr), lambda: tuple(original(expr)), lambda a, b: a == b,
+                     f"text scan {name}")
+        return kept if kind is tuple else list(kept)
+
+    memo.__name__ = memo.__qualname__ = f"{name}_memo"
+    return memo
+
+
+def _inline(expr: str, func_map: Any, _depth: int = 0, _seen: Any = None) -> Any:
+    """``_jacobian._inline_functions`` (text, function bodies), kept per top-level call."""
+    original = STATE.originals["_inline_functions"]
+    if not STATE.active or _depth or _seen is not None or not isinstance(expr, str):
+        return original(expr, func_map, _depth, _seen)
+    try:
+        key = ("_inline_functions", expr, STATE.scopes.mapping_id(func_map))
+    except (TypeError, AttributeError):
+        return original(expr, func_map)
+    return _kept(key, lambda: original(expr, func_map), lambda a, b: a == b, "function inlining")
+
+
+def _time_aliases(ctx: Any) -> Any:
+    """``_time_alias_bodies`` (reads the function bodies only), a fresh dict per call."""
+    original = STATE.originals["_time_alias_bodies"]
+    if not STATE.active:
+        return original(ctx)
+    try:
+        key = ("_time_alias_bodies", STATE.scopes.mapping_id(dict(ctx["function_map"])))
+    except (TypeError, AttributeError, KeyError):
+        return original(ctx)
+    kept = _kept(key, lambda: tuple(original(ctx).items()), lambda a, b: a == b,
+                 "time aliases")
+    return dict(kept)
+
+
+def _aliased(expr: str, aliases: Any) -> Any:
+    """``_inline_time_aliases`` (text, aliases), kept per text and aliases."""
+    original = STATE.originals["_inline_time_aliases"]
     if not STATE.active or not isinstance(expr, str):
-        return original(expr)
-    return _kept(("atoms", expr), lambda: tuple(original(expr)), lambda a, b: a == b,
-                 "condition scan")
+        return original(expr, aliases)
+    try:
+        key = ("_inline_time_aliases", expr, STATE.scopes.mapping_id(aliases))
+    except (TypeError, AttributeError):
+        return original(expr, aliases)
+    return _kept(key, lambda: original(expr, aliases), lambda a, b: a == b,
+                 "time-alias inlining")
+
+
+def _same_repr(a: Any, b: Any) -> bool:
+    # repr: exact for floats (and NaN equals itself), dict order included
+    return type(a) is type(b) and repr(a) == repr(b)
+
+
+def _crossing(atom: str, scope: Any) -> Any:
+    """``clock_crossing_compensated``, kept keyed on everything it reads."""
+    original = STATE.originals["clock_crossing_compensated"]
+    if not STATE.active or not isinstance(atom, str):
+        return original(atom, scope)
+    try:
+        key = STATE.scopes.key("crossing", atom, scope)
+    except (TypeError, KeyError, AttributeError, IndexError, ValueError):
+        return original(atom, scope)
+    return _kept(key, lambda: original(atom, scope), _same_repr, "clock-crossing verdict")
+
+
+def _terms(threshold_expr: str, scope: Any, own_names: Any = frozenset()) -> Any:
+    """``_threshold_crossing_terms``, kept keyed on everything it reads."""
+    original = STATE.originals["_threshold_crossing_terms"]
+    if not STATE.active or not isinstance(threshold_expr, str):
+        return original(threshold_expr, scope, own_names)
+    try:
+        key = STATE.scopes.key(("terms", frozenset(own_names)), threshold_expr, scope)
+    except (TypeError, KeyError, AttributeError, IndexError, ValueError):
+        return original(threshold_expr, scope, own_names)
+    kept = _kept(key, lambda: original(threshold_expr, scope, own_names), _same_repr,
+                 "clock-crossing terms")
+    # a fresh dict of partials: the kept one must not be changed by a caller
+    return kept if kept is None else kept._replace(partials=dict(kept.partials))
 
 
 def _partials(expr: str, primary_names: Any, derived_names: Any, param_idx: dict,
               param_values: list, warn_on_failure: bool) -> tuple:
     """``_direct_derived_partials_numeric`` from compiled derivatives, checked on first use."""
-    original = STATE.original_partials
+    original = STATE.originals["_direct_derived_partials_numeric"]
     args = (expr, primary_names, derived_names, param_idx, param_values, warn_on_failure)
     if not (STATE.active and STATE.compiled):
         return original(*args)
@@ -206,7 +289,8 @@ def _partials(expr: str, primary_names: Any, derived_names: Any, param_idx: dict
 
 def _key(expr: str, primary_names: Any, derived_names: Any,
          allow_no_reference: bool = False) -> tuple:
-    return (expr, frozenset(primary_names), frozenset(derived_names), bool(allow_no_reference))
+    return ("_prepare", expr, frozenset(primary_names), frozenset(derived_names),
+            bool(allow_no_reference))
 
 
 def _refuse(why: str) -> None:
@@ -216,6 +300,33 @@ def _refuse(why: str) -> None:
                     "by bngsim unchanged)", why)
     STATE.refused = why
     uninstall()
+
+
+def _patches() -> list[tuple[Any, str, Callable[..., Any]]]:
+    """(module, attribute, replacement) for everything the adapter replaces."""
+    from bngsim import _codegen, _jacobian, _switch_sensitivity
+    from sympy.parsing import sympy_parser
+
+    patches: list[tuple[Any, str, Callable[..., Any]]] = [
+        (_codegen, "_prepare_derived_expr", _memo),
+        (sympy_parser, "parse_expr", _parse_memo),
+        (_switch_sensitivity, "_iter_condition_atoms", _TEXT["_iter_condition_atoms"]),
+        (_switch_sensitivity, "_iter_if_conditions", _TEXT["_iter_if_conditions"]),
+        (_switch_sensitivity, "_split_logical_atoms", _TEXT["_split_logical_atoms"]),
+        (_switch_sensitivity, "clock_crossing_compensated", _crossing),
+        (_switch_sensitivity, "_threshold_crossing_terms", _terms),
+        (_switch_sensitivity, "_time_alias_bodies", _time_aliases),
+        (_switch_sensitivity, "_inline_time_aliases", _aliased),
+        (_jacobian, "_inline_functions", _inline),
+    ]
+    if STATE.compiled:
+        patches.append((_codegen, "_direct_derived_partials_numeric", _partials))
+    return patches
+
+
+_TEXT = {"_iter_condition_atoms": _text_memo("_iter_condition_atoms", tuple),
+         "_iter_if_conditions": _text_memo("_iter_if_conditions", tuple),
+         "_split_logical_atoms": _text_memo("_split_logical_atoms", list)}
 
 
 def install() -> bool:
@@ -232,26 +343,17 @@ def install() -> bool:
         if STATE.refused is not None or _switched_off():
             return False
         import bngsim
-        from bngsim import _codegen
 
         if bngsim.__version__ not in VERIFIED:
             return False
-        from sympy.parsing import sympy_parser
-
-        original = getattr(_codegen, "_prepare_derived_expr", None)
-        if original is None or original is _memo:
-            return False
-        STATE.original = original
-        STATE.original_parse = sympy_parser.parse_expr
-        STATE.original_partials = _codegen._direct_derived_partials_numeric
         STATE.compiled = not _exact_only()
-        _codegen._prepare_derived_expr = _memo
-        sympy_parser.parse_expr = _parse_memo
-        _codegen._direct_derived_partials_numeric = _partials
-        from bngsim import _switch_sensitivity
-
-        STATE.original_atoms = _switch_sensitivity._iter_condition_atoms
-        _switch_sensitivity._iter_condition_atoms = _atoms
+        patches = _patches()
+        if any(not callable(getattr(module, attr, None)) or getattr(module, attr) is new
+               for module, attr, new in patches):
+            return False  # not the functions it was written for, or patched twice
+        for module, attr, new in patches:
+            STATE.originals[attr] = getattr(module, attr)
+            setattr(module, attr, new)
         STATE.active = True
         return True
 
@@ -259,25 +361,13 @@ def install() -> bool:
 def uninstall() -> None:
     """Put bngsim back as it was and forget what was kept."""
     with _lock:
-        if STATE.original is not None:
-            from bngsim import _codegen
-
-            if _codegen._prepare_derived_expr is _memo:
-                _codegen._prepare_derived_expr = STATE.original
-            if _codegen._direct_derived_partials_numeric is _partials:
-                _codegen._direct_derived_partials_numeric = STATE.original_partials
-        if STATE.original_atoms is not None:
-            from bngsim import _switch_sensitivity
-
-            if _switch_sensitivity._iter_condition_atoms is _atoms:
-                _switch_sensitivity._iter_condition_atoms = STATE.original_atoms
-        if STATE.original_parse is not None:
-            from sympy.parsing import sympy_parser
-
-            if sympy_parser.parse_expr is _parse_memo:
-                sympy_parser.parse_expr = STATE.original_parse
+        if STATE.originals:
+            for module, attr, new in _patches():
+                if getattr(module, attr, None) is new:
+                    setattr(module, attr, STATE.originals[attr])
         STATE.active = False
         STATE.cache.clear()
+        STATE.scopes.clear()
 
 
 @contextmanager
