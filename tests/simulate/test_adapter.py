@@ -229,6 +229,52 @@ def test_a_model_with_a_time_switch_is_equal_on_and_off(problem_writer, adapter_
     kept = [k for k in _adapter.STATE.cache if k[0] == "_iter_condition_atoms"]
     assert _adapter.STATE.active and kept
     np.testing.assert_allclose(on.grad, central_grad(obj, x + 1e-3), rtol=1e-5, atol=1e-6)
+    crossing = [k for k in _adapter.STATE.cache if k[0] == "crossing"]
+    # tau moved between the two points: the verdict was asked again, not reused
+    assert len({k[3] for k in crossing if k[2] == crossing[0][2]}) >= 2
     adapter_off()
     off = bngfit.Objective(problem, **tight)(x + 1e-3, sensi=1)
     np.testing.assert_allclose(on.grad, off.grad, rtol=1e-12, atol=0)
+
+
+def _scope(values, derived=None):
+    from types import SimpleNamespace
+
+    names = ("k1", "k2", "tau", "onset")
+    derived = {"onset": "2*tau"} if derived is None else derived
+    return SimpleNamespace(
+        clocks={}, clock_symbols=frozenset({"time"}), param_names=names,
+        param_pats={n: __import__("re").compile(rf"\b{n}\b") for n in names},
+        primary_names=frozenset(names) - set(derived), derived_exprs=derived,
+        param_idx={n: i for i, n in enumerate(names)}, values=tuple(values),
+        run_constants=frozenset(), function_names=frozenset())
+
+
+def test_a_crossing_key_holds_every_value_the_atom_can_read():
+    from bngfit.simulate._crossings import ScopeKeys
+
+    keys = ScopeKeys()
+    base = keys.key("crossing", "time() < onset", _scope([0.8, 0.3, 1.5, 3.0]))
+    # k1 and k2 are not reachable from the atom: the same key
+    assert keys.key("crossing", "time() < onset", _scope([0.1, 0.9, 1.5, 3.0])) == base
+    # tau is, through the derived onset; onset's own slot too
+    assert keys.key("crossing", "time() < onset", _scope([0.8, 0.3, 1.6, 3.0])) != base
+    assert keys.key("crossing", "time() < onset", _scope([0.8, 0.3, 1.5, 3.1])) != base
+    # a different parameter graph is a different structure
+    other = _scope([0.8, 0.3, 1.5, 3.0], derived={"onset": "2*k1"})
+    assert keys.key("crossing", "time() < onset", other) != base
+    # -0.0 and 0.0 are different bytes: no value is rounded into another's key
+    assert (keys.key("crossing", "time() < tau", _scope([0, 0, 0.0, 0]))
+            != keys.key("crossing", "time() < tau", _scope([0, 0, -0.0, 0])))
+
+
+def test_a_kept_crossing_verdict_that_differs_turns_it_off(adapter_off):
+    from bngsim import _switch_sensitivity
+
+    _adapter.uninstall()
+    assert _adapter.install()
+    scope = _scope([0.8, 0.3, 1.5, 3.0])
+    key = _adapter.STATE.scopes.key("crossing", "time() < tau", scope)
+    _adapter.STATE.cache[key] = ("planted", False)
+    _switch_sensitivity.clock_crossing_compensated("time() < tau", scope)
+    assert not _adapter.STATE.active and _adapter.STATE.refused
