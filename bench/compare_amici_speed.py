@@ -7,7 +7,7 @@ Per PEtab problem (every problem folder of ``FOLDER``, default
   sensitivities (load, compile, first code generation; a second run measures the
   warm caches);
 - AMICI import: ``import_petab_problem`` of the model compiled under ``--model-dir``
-  (compiled there the first time, which takes minutes and is not what is shown then);
+  (the first time, the model is compiled there and the column shows that time);
 - for two tolerance settings, (a) each tool at its defaults (bngfit's ``Objective``:
   rtol 1e-8, atol 1e-10; AMICI's solver: rtol 1e-8, atol 1e-16) and (b) both at
   ``--rtol``/``--atol`` (default 1e-8/1e-10): the median wall time of a value
@@ -25,9 +25,12 @@ a pyPESTO user gets: the ExpData list and the parameter mapping are built once; 
 call fills in the parameters for x (``fill_in_parameters``), runs
 ``run_simulations(..., num_threads=1)`` and sums llh and sllh (gradient with respect
 to the parameters on their PEtab scale, bngfit's x). That path's llh and gradient
-are checked once per problem against ``simulate_petab``'s. Both tools allow 10**7
-steps. The ``fval`` column says whether bngfit's fval (-log-likelihood with all
-constants) and AMICI's -llh agree to 1e-4 * max(1, |fval|) in both settings.
+are checked once per problem against ``simulate_petab``'s. AMICI may take 10**7
+steps (as in ``compare_amici.py``). bngfit runs on ``--bngfit-threads`` threads
+(default 1, as AMICI here; 0 keeps bngfit's default of one thread per usable core,
+and the C++ share, summed over threads, may then exceed 100%). The ``fval``
+column says whether bngfit's fval (-log-likelihood with all constants) and
+AMICI's -llh agree to 1e-4 * max(1, |fval|) in both settings.
 
 AMICI is not a dependency of bngfit; install it in a separate virtual environment
 (AMICI 1.1 needs Python >= 3.12), e.g.::
@@ -134,6 +137,34 @@ class AmiciFast:
         return -llh, -g
 
 
+def _flattened(yaml_path: Path, workdir: Path) -> tuple[Path, str]:
+    """The YAML for AMICI, flattened (as pyPESTO does) if it has timepoint-specific
+    observable or noise parameter overrides, which AMICI's import refuses; and a note."""
+    import petab.v1 as petab
+
+    pp = petab.Problem.from_yaml(str(yaml_path))
+    lint = petab.lint
+    numeric_ok = not lint.observable_table_has_nontrivial_noise_formula(pp.observable_df)
+    if not lint.measurement_table_has_timepoint_specific_mappings(
+            pp.measurement_df, allow_scalar_numeric_noise_parameters=numeric_ok):
+        return yaml_path, ""
+    pp.visualization_df = None  # not needed (flattening would warn that it drops it)
+    petab.flatten_timepoint_specific_output_overrides(pp)
+    dest = workdir / (ca._ident(ca._label(yaml_path)) + "_flat")
+    out = Path(pp.to_files_generic(dest))
+    named = out.with_name(yaml_path.name)  # the label (and model name) come from the name
+    out.rename(named)
+    return named, ("timepoint-specific overrides flattened for AMICI "
+                   "(petab.flatten_timepoint_specific_output_overrides)")
+
+
+def _why(what: str, e: Exception) -> str:
+    """A one-line reason: the end of the first line of the message (it names the cause)."""
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    msg = msg if len(msg) <= 150 else "..." + msg[-147:]
+    return f"{what} failed: {type(e).__name__}: {msg}"
+
+
 def _timed(f, *args) -> tuple[float, object]:
     t = time.perf_counter()
     out = f(*args)
@@ -218,7 +249,7 @@ HEAD = (f"{'':28s} {'':>3s} {'load s':>15s} |{'(a) defaults':^47s}|{'(b) equal t
 
 def row(label: str, n_x: int, t_load: float, t_imp: float, m: dict) -> str:
     """One table row."""
-    cells = f"{label:28s} {n_x:3d} {t_load:7.2f} {t_imp:7.2f} |"
+    cells = f"{label:28s} {n_x:3d} {t_load:7.3f} {t_imp:7.3f} |"
     for s in SETTINGS:
         for mode in MODES:
             tb, ta, r, _ = m[s, mode]
@@ -243,13 +274,16 @@ def run_problem(yaml_path: Path, args, api, workdir: Path, clock, notes: list[st
         t_load = time.perf_counter() - t
         obj = {"a": obj_a, "b": bngfit.Objective(problem, rtol=args.rtol, atol=args.atol)}
     except Exception as e:  # a row with the reason
-        return f"bngfit failed: {type(e).__name__}: {str(e)[:150]}"
+        return _why("bngfit", e)
     names = list(problem.x_names)
     try:
         amici_yaml, changed = ca._amici_petab_copy(yaml_path, workdir)
         notes += [f"{label}: {n}" for n in changed]
         if amici_yaml is None:
             return f"AMICI skipped: {changed[-1]}"
+        amici_yaml, flat = _flattened(amici_yaml, workdir)
+        if flat:
+            notes.append(f"{label}: {flat}")
         side = ca.AmiciSide(amici_yaml, args.model_dir, args.rtol, args.atol, api)
         fast = AmiciFast(side, names)
         solvers = {(s, k): fast.solver(k, *((None, None) if s == "a" else
@@ -259,11 +293,11 @@ def run_problem(yaml_path: Path, args, api, workdir: Path, clock, notes: list[st
         if note:
             notes.append(f"{label}: {note}")
     except Exception as e:  # a row with the reason
-        return f"AMICI failed: {type(e).__name__}: {str(e)[:150]}"
+        return _why("AMICI", e)
     try:
         m = measure(obj, fast, solvers, x0, args, clock)
     except Exception as e:  # a row with the reason
-        return f"timing failed: {type(e).__name__}: {str(e)[:150]}"
+        return _why("timing", e)
     if not m["fval_ok"]:
         notes += [f"{label}: setting ({s}) fval bngfit {fb:.10g}, AMICI {fa:.10g}"
                   for s, fb, fa in m["fvals"]]
@@ -294,10 +328,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="rough timing budget per problem; reduces reps (at least 3)")
     ap.add_argument("--rtol", type=float, default=1e-8, help="setting (b), both tools")
     ap.add_argument("--atol", type=float, default=1e-10, help="setting (b), both tools")
+    ap.add_argument("--bngfit-threads", type=int, default=1,
+                    help="BNGFIT_THREADS for bngfit's evaluations (AMICI runs on one "
+                         "thread); 0: bngfit's own default (the usable cores)")
     ap.add_argument("--model-dir", type=Path,
                     default=Path(tempfile.gettempdir()) / "bngfit-amici-models")
     args = ap.parse_args(argv)
     args.warmup = max(args.warmup, 1)
+    if args.bngfit_threads > 0:
+        os.environ["BNGFIT_THREADS"] = str(args.bngfit_threads)
 
     # AMICI builds model wrappers with the swig on PATH: the one beside this interpreter.
     os.environ["PATH"] = sysconfig.get_path("scripts") + os.pathsep + os.environ.get("PATH", "")
@@ -310,7 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="compare_amici_speed_"))
     print(f"bngfit vs AMICI at the nominal point; (b) rtol={args.rtol:g} atol={args.atol:g}; "
           f"median of up to {args.reps} interleaved calls; times in ms, ratio bngfit/AMICI; "
-          "C++ = bngfit's gradient time in bngsim's core run\n")
+          "C++ = bngfit's gradient time in bngsim's core run (summed over threads); "
+          f"BNGFIT_THREADS={os.environ.get('BNGFIT_THREADS', '(unset)')}, AMICI 1 thread\n")
     print(HEAD, flush=True)
     notes: list[str] = []
     results: dict = {}

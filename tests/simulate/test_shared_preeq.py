@@ -151,3 +151,34 @@ def test_sharing_falls_back_when_bngsim_cannot_seed_the_species(shared_problem, 
     assert ev.fval == pytest.approx(expected.fval, rel=1e-10)
     np.testing.assert_allclose(ev.grad, expected.grad, rtol=1e-6,
                                atol=1e-9 * np.abs(expected.grad).max())
+
+
+def test_restarts_seed_the_parameter_columns_not_extra_ones(shared_problem, monkeypatch):
+    """A restart declares dx0/dtheta as its parameter columns' start (no species columns);
+    forcing species columns instead gives the same numbers, to solver tolerance."""
+    from bngfit.simulate import _engine
+
+    x = shared_problem.x_nominal + 0.1
+    obj = bngfit.Objective(shared_problem, rtol=1e-11, atol=1e-13, threads=1)
+    declared = obj(x, sensi=1)
+    assert declared.ok
+    species_cols = [key for key in obj.engine._sims if key[0] is not None and key[1]]
+    assert not species_cols, "no Simulator with initial-value columns was built"
+    monkeypatch.setattr(_engine, "declared_rows", lambda *args, **kwargs: None)
+    forced = bngfit.Objective(shared_problem, rtol=1e-11, atol=1e-13, threads=1)
+    columns = forced(x, sensi=1)
+    assert [key for key in forced.engine._sims if key[0] is not None and key[1]]
+    assert declared.fval == pytest.approx(columns.fval, rel=1e-10)
+    np.testing.assert_allclose(declared.grad, columns.grad, rtol=1e-6,
+                               atol=1e-9 * np.abs(columns.grad).max())
+
+
+def test_declared_rows_only_where_the_columns_carry_every_theta():
+    from bngfit.simulate._sensitivities import declared_rows
+
+    dx0 = np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 0.0]])
+    rows = declared_rows(["A", "B"], dx0, np.array([2, 0]), ("kb", "ka"), 3)
+    assert rows == {"A": {"kb": 2.0, "ka": 1.0}, "B": {}}
+    assert declared_rows(["A", "B"], dx0, None, ("kb", "ka"), 3) is None
+    # theta 2 moves A but no parameter column is theta 2's
+    assert declared_rows(["A", "B"], dx0, np.array([0, 1]), ("ka", "kc"), 3) is None

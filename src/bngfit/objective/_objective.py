@@ -17,6 +17,7 @@ Conventions (``../shared/docs/design.md``): residuals ``rho = (z - zm)/sigma``,
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -40,6 +41,7 @@ from bngfit.simulate._engine import Engine, SolverSettings
 
 from ._data import DataLikelihood
 from ._evaluation import Evaluation, LazyResiduals, ResidualPair
+from ._lanes import Lanes, assign, available_threads
 from ._status import EvalStatus, nonfinite_message, status_message
 from ._terms import Contribution, Observation, Term, TrajectoryPenalties
 
@@ -59,6 +61,11 @@ def _concat(parts: list[np.ndarray], empty_shape: tuple[int, ...]) -> np.ndarray
     if not parts:
         return np.empty(empty_shape)
     return np.concatenate(parts)
+
+
+def _new_engines(paths: tuple, settings: SolverSettings) -> tuple[Engine, ...]:
+    """Engines of their own for a lane (one per model)."""
+    return tuple(Engine(path, settings) for path in paths)
 
 
 class _Failed(Exception):
@@ -92,6 +99,10 @@ class Objective:
         ODE solver tolerances (used identically by gradient checks).
     preeq_tmax : float
         Pre-equilibration horizon, model time units.
+    threads : int, optional
+        Threads over the experiments of one evaluation (each with its own copy
+        of the models, :mod:`bngfit.objective._lanes`); default: ``BNGFIT_THREADS``
+        or the usable cores. ``1``: one thread. Results do not depend on it.
 
     Attributes
     ----------
@@ -115,15 +126,16 @@ class Objective:
         rtol: float = 1e-8,
         atol: float = 1e-10,
         preeq_tmax: float = 1e6,
+        threads: int | None = None,
     ) -> None:
         self.problem = problem
+        self.threads = threads
         self.settings = SolverSettings(rtol=rtol, atol=atol, preeq_tmax=preeq_tmax)
         self.plan = compile_plan(problem)
         # One engine per model (``engine`` is the first model's); each
         # experiment's run function is looked up once here, not per evaluation.
         self.engines = tuple(Engine(m.path, self.settings) for m in problem.models.values())
         self.engine = self.engines[0]
-        self._runs = tuple(self.engines[e.model].run for e in self.plan.experiments)
         self._shares_pre = any(e.pre for e in self.plan.experiments)
         self._codes = scale_codes(problem.x_scales)
         self._all_log10 = bool(np.all(self._codes == 2))
@@ -135,6 +147,8 @@ class Objective:
         self.terms: tuple[Term, ...] = tuple(terms)
         self.has_residuals = all(t.has_residuals for t in self.terms)
         self._cache: tuple[np.ndarray, int, Evaluation] | None = None
+        self._lanes: Lanes | None = None
+        self._observed = 0  # evaluations that reached the engines
 
     @property
     def x_names(self) -> list[str]:
@@ -252,25 +266,33 @@ class Objective:
         plan = self.plan
         theta_list = theta.tolist()
         nth = plan.n_theta
-        ys = []
-        dys = []
+        lanes = self._lanes_now()
         if self._shares_pre:
-            for engine in self.engines:
+            for engine in (lanes.all_engines(self.engines) if lanes else self.engines):
                 engine.new_point()
-        for exp, run in zip(plan.experiments, self._runs, strict=True):
-            main = exp.main.inputs(theta, theta_list, sensi)
-            pre = tuple([p.inputs(theta, theta_list, sensi) for p in exp.pre]) if exp.pre else ()
-            try:
-                y, dy = run(exp.outputs, exp.grid, main, pre, exp.sens_params, nth, sensi)
-            except SimulationFailure as err:
-                where = f"condition '{exp.condition_id}'" + (
-                    f" (pre-equilibration '{exp.preeq_id}')" if exp.preeq_id else "") + (
-                    f" of model '{list(self.problem.models)[exp.model]}'"
-                    if len(self.engines) > 1 else "")
-                raise _Failed(EvalStatus.SIMULATION_FAILED, f"{where}: {err}") from None
-            ys.append(y.reshape(-1))
-            if sensi:
-                dys.append(dy.reshape(-1, nth))
+        inputs = [(exp.main.inputs(theta, theta_list, sensi),
+                   tuple([p.inputs(theta, theta_list, sensi) for p in exp.pre]) if exp.pre
+                   else ()) for exp in plan.experiments]
+        if lanes is None:
+            results = self._run_lane(range(len(inputs)), self.engines, inputs, sensi)
+        else:
+            results = {}
+            for part in lanes.map(lambda k: self._run_lane(
+                    lanes.lanes[k], lanes.engines(k, self.engines), inputs, sensi)):
+                if isinstance(part, Exception):
+                    raise part
+                results.update(part)
+        failed = [i for i, r in results.items() if isinstance(r, SimulationFailure)]
+        if failed:
+            i = min(failed)  # the first in the problem's order, as on one thread
+            exp = plan.experiments[i]
+            where = f"condition '{exp.condition_id}'" + (
+                f" (pre-equilibration '{exp.preeq_id}')" if exp.preeq_id else "") + (
+                f" of model '{list(self.problem.models)[exp.model]}'"
+                if len(self.engines) > 1 else "")
+            raise _Failed(EvalStatus.SIMULATION_FAILED, f"{where}: {results[i]}")
+        ys = [results[i][0].reshape(-1) for i in range(len(inputs))]
+        dys = [results[i][1].reshape(-1, nth) for i in range(len(inputs))] if sensi else []
         y_flat = _concat(ys, (0,))
         dy_flat = _concat(dys, (0, nth)) if sensi else None
         h, dh, sig, dsig = plan.observe(y_flat, dy_flat, theta)
@@ -280,6 +302,47 @@ class Objective:
                 raise _Failed(EvalStatus.INVALID_VALUE, why)
         return Observation(theta=theta, y=y_flat, dy=dy_flat, h=h, dh=dh, sigma=sig,
                            dsigma=dsig)
+
+    def _run_lane(self, indices: Sequence[int], engines: tuple[Engine, ...],
+                  inputs: list, sensi: bool) -> dict[int, tuple | SimulationFailure]:
+        """Run these experiments in order on these engines; stop at a failure."""
+        out: dict[int, tuple | SimulationFailure] = {}
+        nth = self.plan.n_theta
+        for i in indices:
+            exp = self.plan.experiments[i]
+            main, pre = inputs[i]
+            try:
+                out[i] = engines[exp.model].run(exp.outputs, exp.grid, main, pre,
+                                                exp.sens_params, nth, sensi)
+            except SimulationFailure as err:
+                out[i] = err
+                break
+        return out
+
+    def _lanes_now(self) -> Lanes | None:
+        """The lanes of this evaluation, or None for one thread.
+
+        The first evaluation runs on one thread (models load, checks run once).
+        """
+        self._observed += 1
+        n = self.threads if self.threads is not None else available_threads()
+        if self._observed == 1 or n < 2:
+            return None
+        if self._lanes is None or len(self._lanes.lanes) > n:
+            exps = self.plan.experiments
+            groups: dict[tuple, list[int]] = {}
+            for i, e in enumerate(exps):
+                # one pre-equilibration's experiments stay together (computed once)
+                groups.setdefault((e.model, e.preeq_id) if e.pre else ("alone", i), []).append(i)
+            if len(groups) < 2:
+                return None
+            weights = [len(e.grid) * (1 + len(e.sens_params)) + 10.0 * len(e.pre) for e in exps]
+            paths = tuple(m.path for m in self.problem.models.values())
+            if self._lanes is not None:
+                self._lanes.close()
+            self._lanes = Lanes(assign(list(groups.values()), weights, n),
+                                functools.partial(_new_engines, paths, self.settings))
+        return self._lanes if len(self._lanes.lanes) > 1 else None
 
     def _chain(self, theta: np.ndarray) -> np.ndarray:
         """Diagonal of d theta / d x, shape (n_x,)."""

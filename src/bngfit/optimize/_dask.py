@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from bngfit.errors import InputError, MissingExtraError
 
-from ._workers import limit_blas_threads, redirect_output, watch_parent
+from ._workers import limit_threads, redirect_output, watch_parent
 
 if TYPE_CHECKING:  # an optional extra, imported where it is used
     from distributed import Client, Worker
@@ -74,7 +74,7 @@ def run_dask(fn: Callable, tasks: list, n: int, scheduler: str | None,
     try:
         if cluster is not None:
             client.register_plugin(local_worker_setup(solver_log), name="bngfit-local-worker")
-        client.run(limit_blas_threads)  # remote workers too (see limit_blas_threads)
+        client.run(limit_threads)  # remote workers too (see limit_threads)
         futures = client.map(fn, tasks, pure=False)
         task_of = {f.key: t for f, t in zip(futures, tasks, strict=True)}
         for fut in dask_completed(futures):
@@ -171,7 +171,7 @@ def local_worker_setup(solver_log: str | None) -> WorkerPlugin:
 
         def setup(self, worker: Worker) -> None:  # runs in the worker process
             redirect_output(solver_log)
-            limit_blas_threads()
+            limit_threads()
             # A watchdog only: the parent-death signal fires when the forking
             # *thread* ends, and Dask starts its workers from threads of its own.
             parent = os.getppid()

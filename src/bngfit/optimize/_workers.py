@@ -23,6 +23,8 @@ import sys
 import threading
 import time
 
+from bngfit.objective._lanes import THREADS
+
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -43,7 +45,7 @@ def setup_worker(parent_pid: int, solver_log: str | None) -> None:
     reset_signals()
     die_with_parent(parent_pid)
     redirect_output(solver_log)
-    limit_blas_threads()
+    limit_threads()
 
 
 def reset_signals() -> None:
@@ -129,6 +131,17 @@ def redirect_output(solver_log: str | None) -> None:
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, 1)
         os.close(null)
+
+
+def limit_threads() -> None:
+    """A worker's threads: BLAS one (:func:`limit_blas_threads`), an evaluation one.
+
+    A fit's workers take the cores, one start each: an evaluation spreading its
+    experiments over threads (:mod:`bngfit.objective._lanes`) would only compete
+    with the other workers. ``BNGFIT_THREADS`` set by the user is kept.
+    """
+    limit_blas_threads()
+    os.environ.setdefault(THREADS, "1")
 
 
 def limit_blas_threads() -> None:

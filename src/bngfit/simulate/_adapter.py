@@ -70,6 +70,7 @@ SWITCH = "BNGFIT_ENGINE_ADAPTER"
 MAX_ENTRIES = 20_000
 
 _lock = threading.Lock()
+_check_lock = threading.Lock()
 _local = threading.local()  # per-thread last results (the initial-condition seed)
 _DEFAULT = object()  # parse_expr's own default transformations, passed on unchanged
 
@@ -448,10 +449,13 @@ def checked(run: Callable[[], tuple[Any, Any]]) -> tuple[Any, Any]:
     """
     if not needs_run_check():
         return run()
-    with bypassed():
-        plain = run()
-    adapted = run()
-    return adapted if verify_run(plain, adapted) else plain
+    with _check_lock:  # one check; runs of other threads meanwhile are unpatched: exact
+        if not needs_run_check():
+            return run()
+        with bypassed():
+            plain = run()
+        adapted = run()
+        return adapted if verify_run(plain, adapted) else plain
 
 
 def verify_run(plain: tuple[Any, Any], adapted: tuple[Any, Any]) -> bool:

@@ -14,7 +14,7 @@ and rebuilds the model lazily in the receiving process.
 from __future__ import annotations
 
 import logging
-import os
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,9 +24,17 @@ import numpy as np
 from bngfit.errors import InputError, SimulationFailure
 
 from . import _adapter
-from ._inputs import PhaseInput, SolverSettings, pre_chain_key, sample_grid
-from ._models import MODEL_SUFFIXES, ModelInfo, load_bngsim_model, model_info_of, read_model_info
-from ._sensitivities import total_derivatives
+from ._inputs import PhaseInput, SolverSettings, check_settled, pre_chain_key, sample_grid
+from ._models import (
+    MODEL_SUFFIXES,
+    ModelInfo,
+    codegen_cache_dir,
+    load_bngsim_model,
+    model_info_of,
+    plain_simulator,
+    read_model_info,
+)
+from ._sensitivities import declared_rows, total_derivatives
 
 if TYPE_CHECKING:
     import bngsim
@@ -47,21 +55,10 @@ _load_bngsim_model = load_bngsim_model
 _PRE_ENDS_KEPT = 16  # distinct pre-phase chains an engine keeps within one point
 
 
-def _plain_simulator(model: bngsim.Model) -> bngsim.Simulator:
-    """A Simulator without sensitivities, on compiled RHS code where possible.
-
-    Compiled code (the same cached artifact a sensitivity Simulator builds) is
-    faster than bngsim's expression evaluator even for small models, and makes
-    plain runs independent of whether a sensitivity Simulator was built first
-    (which otherwise hands its compiled code to later Simulators).
-    """
-    import bngsim
-
-    try:
-        return bngsim.Simulator(model, codegen=True)
-    except (RuntimeError, OSError, ValueError) as err:  # no compiler, unsupported model
-        log.debug("compiled RHS unavailable, using bngsim's evaluator: %s", err)
-        return bngsim.Simulator(model)
+# Loading a model and building a Simulator go through libraries that keep global
+# state (antimony, libsbml, bngsim's code generator and compiler cache): one at a
+# time in a process, whatever thread asks. Runs themselves are concurrent.
+_BUILD_LOCK = threading.RLock()
 
 
 class Engine:
@@ -105,9 +102,11 @@ class Engine:
     def _ensure_model(self) -> bngsim.Model:
         """The bngsim model, loaded (and its names read) on first use."""
         if self._model is None:
-            _adapter.install()
-            self._model = load_bngsim_model(self.path)
-            self._info = model_info_of(self.path, self._model)
+            with _BUILD_LOCK:
+                _adapter.install()
+                model = load_bngsim_model(self.path)
+                self._info = model_info_of(self.path, model)
+                self._model = model
         return self._model
 
     def _simulator(self, sens: tuple[str, ...] | None,
@@ -121,30 +120,35 @@ class Engine:
         InputError
             bngsim cannot generate or compile the sensitivity code of the model.
         """
-        import bngsim
-
         key = (sens, ic)
         sim = self._sims.get(key)
         if sim is None:
-            model = self._ensure_model()
-            if sens is None:
-                sim = _plain_simulator(model)
-            else:
-                try:
-                    sim = bngsim.Simulator(
-                        model, sensitivity_params=list(sens), sensitivity_ic=list(ic) or None
-                    )
-                except (bngsim.SensitivityUnsupportedError, bngsim.ModelError):
-                    raise  # callers decide (e.g. shared pre-equilibration falls back)
-                except (RuntimeError, ValueError, OSError) as err:
-                    # bngsim generates and compiles C code here; a model it cannot
-                    # translate (or no compiler) is the model's or the machine's
-                    # problem, said once, not an internal error of bngfit
-                    first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-                    raise InputError(f"bngsim cannot build the sensitivity code of this "
-                                     f"model: {first[:300]}", file=str(self.path)) from None
+            with _BUILD_LOCK:
+                sim = self._build_simulator(sens, ic)
             self._sims[key] = sim
         return sim
+
+    def _build_simulator(self, sens: tuple[str, ...] | None,
+                         ic: tuple[str, ...]) -> bngsim.Simulator:
+        """A new Simulator (see :meth:`_simulator`); under the build lock."""
+        import bngsim
+
+        model = self._ensure_model()
+        if sens is None:
+            return plain_simulator(model)
+        try:
+            return bngsim.Simulator(
+                model, sensitivity_params=list(sens), sensitivity_ic=list(ic) or None
+            )
+        except (bngsim.SensitivityUnsupportedError, bngsim.ModelError):
+            raise  # callers decide (e.g. shared pre-equilibration falls back)
+        except (RuntimeError, ValueError, OSError) as err:
+            # bngsim generates and compiles C code here; a model it cannot
+            # translate (or no compiler) is the model's or the machine's
+            # problem, said once, not an internal error of bngfit
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise InputError(f"bngsim cannot build the sensitivity code of this "
+                             f"model: {first[:300]}", file=str(self.path)) from None
 
     # ------------------------------------------------------------------ runs
     def run(
@@ -238,25 +242,6 @@ class Engine:
         """
         return {"sample_times": list(self._preeq_grid())}
 
-    def _check_settled(self, a: np.ndarray, b: np.ndarray, what: str,
-                       phase: PhaseInput | None = None) -> None:
-        """Refuse a run to steady state whose last two samples ``a``, ``b`` differ.
-
-        Raises
-        ------
-        SimulationFailure
-            Naming ``what`` (states or sensitivities) is still changing.
-        """
-        if phase is not None and phase.duration is not None:
-            return  # a fixed-duration phase need not settle
-        s = self.settings
-        bad = np.abs(b - a) > s.preeq_atol + s.preeq_rtol * np.abs(b)
-        if np.any(bad) or not np.all(np.isfinite(b)):
-            raise SimulationFailure(
-                f"pre-equilibration did not reach a steady state by t={s.preeq_tmax:g} "
-                f"({what} still changing); raise preeq_tmax or check the model"
-            )
-
     def _run_plain(self, outputs: tuple[str, ...], grid: tuple[float, ...], main: PhaseInput,
                    pre: tuple[PhaseInput, ...]) -> np.ndarray:
         """Outputs of the measured phase, shape (n_grid, n_out), after its pre-phases.
@@ -289,7 +274,7 @@ class Engine:
                 self._continue(phase)
             r1 = sim.run(sample_times=self._preeq_grid(phase), **opts)
             x = r1.outputs(self._species_selectors())
-            self._check_settled(x[-2], x[-1], "states", phase)
+            check_settled(self.settings, x[-2], x[-1], "states", phase)
         self._remember(key, x[-1], None)
 
     def _run_sensi(self, outputs: tuple[str, ...], grid: tuple[float, ...], main: PhaseInput,
@@ -339,11 +324,11 @@ class Engine:
         import bngsim
 
         try:
-            r, jac = self._restart(main, shared[0], shared[1], sens_params, n_theta, grid,
-                                   self._opts())
+            r, ic, jac = self._restart(main, shared[0], shared[1], sens_params, n_theta, grid,
+                                       self._opts())
             y = r.outputs(outs)
-            return y, total_derivatives(r, outs, main.param_jac, self._info.species, jac,
-                                        n_theta, main.param_cols)
+            return y, total_derivatives(r, outs, main.param_jac, ic, jac, n_theta,
+                                        main.param_cols)
         except (bngsim.SensitivityUnsupportedError, bngsim.ModelError) as err:
             # each condition then runs its own chain, as before sharing existed
             log.debug("pre-phase sharing off for %s: %s", self.path, err)
@@ -372,8 +357,8 @@ class Engine:
                                      sens_params, n_theta)
             if phase is main:
                 return y, dy
-            self._check_settled(y[-2], y[-1], "states", phase)
-            self._check_settled(dy[-2], dy[-1], "sensitivities", phase)
+            check_settled(self.settings, y[-2], y[-1], "states", phase)
+            check_settled(self.settings, dy[-2], dy[-1], "sensitivities", phase)
             x, dx, prev = y, dy, phase
         raise AssertionError("unreachable: the loop returns at the measured phase")
 
@@ -400,8 +385,8 @@ class Engine:
         x = r.outputs(sel)
         dx = total_derivatives(r, sel, first.param_jac, ic1, first.species_jac, n_theta,
                                first.param_cols)
-        self._check_settled(x[-2], x[-1], "states", first)
-        self._check_settled(dx[-2], dx[-1], "sensitivities", first)
+        check_settled(self.settings, x[-2], x[-1], "states", first)
+        check_settled(self.settings, dx[-2], dx[-1], "sensitivities", first)
         return sim, x, dx, not ic1
 
     def _sensi_next(self, sim: bngsim.Simulator, phase: PhaseInput, carry: bool,
@@ -418,9 +403,10 @@ class Engine:
             y = r.outputs(sel)
             return y, total_derivatives(r, sel, phase.param_jac, (), {}, n_theta,
                                         phase.param_cols)
-        r, jac = self._restart(phase, x_end, dx_end, sens_params, n_theta, grid, self._opts())
+        r, ic, jac = self._restart(phase, x_end, dx_end, sens_params, n_theta, grid,
+                                   self._opts())
         y = r.outputs(sel)
-        return y, total_derivatives(r, sel, phase.param_jac, self._info.species, jac, n_theta,
+        return y, total_derivatives(r, sel, phase.param_jac, ic, jac, n_theta,
                                     phase.param_cols)
 
     def new_point(self) -> None:
@@ -471,29 +457,37 @@ class Engine:
 
     def _restart(self, phase: PhaseInput, x_end: np.ndarray, dx_end: np.ndarray,
                  sens_params: tuple[str, ...], n_theta: int, grid: Sequence[float],
-                 opts: Mapping[str, float | None]) -> tuple[bngsim.Result, dict[str, np.ndarray]]:
-        """Restart from the last state with every species as an initial-condition sensitivity.
+                 opts: Mapping[str, float | None]
+                 ) -> tuple[bngsim.Result, tuple[str, ...], dict[str, np.ndarray]]:
+        """Restart from the last state, its dx/dtheta carried into the new run.
 
-        Each is seeded with its dx/dtheta (or a species override's own).
+        Each species starts with its dx/dtheta (or a species override's own).
+        Where each parameter column of the run is one theta's and no other theta
+        moves the state, that seed is declared as the parameter columns' own
+        initial values (bngsim's ``declare_ic_sensitivity``): one column per
+        parameter, as in a run from the model's initial state. Otherwise every
+        species gets an initial-value sensitivity column, combined afterwards.
 
         Returns
         -------
         run : bngsim.Result
+        ic : tuple of str
+            The run's initial-value sensitivity species (empty when declared).
         seed : dict
-            Species name -> d x0 / d theta, shape (n_theta,).
+            Species name -> d x0 / d theta, shape (n_theta,), for those in ``ic``.
         """
         species = self._info.species
         dx0 = dx_end.copy()
         for name in phase.species:
             dx0[species.index(name)] = phase.species_jac.get(name, np.zeros(n_theta))
+        rows = declared_rows(species, dx0, phase.param_cols, sens_params, n_theta)
+        if rows is not None:
+            sim = self._simulator(sens_params)
+            self._from_state(phase, x_end)
+            self._model.declare_ic_sensitivity(rows)
+            return sim.run(sample_times=grid, **opts), (), {}
         sim2 = self._simulator(sens_params, species)
         self._from_state(phase, x_end)
         r = sim2.run(sample_times=grid, **opts)
-        return r, dict(zip(species, dx0, strict=True))
+        return r, tuple(species), dict(zip(species, dx0, strict=True))
 
-
-def codegen_cache_dir() -> str:
-    """Where bngsim caches compiled sensitivity code (for messages and docs)."""
-    return os.environ.get(
-        "BNGSIM_CODEGEN_CACHE_DIR", str(Path.home() / ".cache" / "bngsim" / "codegen")
-    )

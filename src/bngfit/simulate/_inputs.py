@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bngfit.errors import SimulationFailure
+
 
 @dataclass(frozen=True)
 class SolverSettings:
@@ -113,3 +115,23 @@ def pre_chain_key(pre: tuple[PhaseInput, ...], sens_params: tuple[str, ...] | No
                 p.param_jac.shape, p.param_jac.tobytes(),
                 tuple((k, np.asarray(v).tobytes()) for k, v in p.species_jac.items()))
     return (sens_params, tuple(phase_key(p) for p in pre))
+
+
+def check_settled(settings: SolverSettings, a: np.ndarray, b: np.ndarray, what: str,
+                  phase: PhaseInput | None = None) -> None:
+    """Refuse a run to steady state whose last two samples ``a``, ``b`` differ.
+
+    Raises
+    ------
+    SimulationFailure
+        Naming ``what`` (states or sensitivities) is still changing.
+    """
+    if phase is not None and phase.duration is not None:
+        return  # a fixed-duration phase need not settle
+    s = settings
+    bad = np.abs(b - a) > s.preeq_atol + s.preeq_rtol * np.abs(b)
+    if np.any(bad) or not np.all(np.isfinite(b)):
+        raise SimulationFailure(
+            f"pre-equilibration did not reach a steady state by t={s.preeq_tmax:g} "
+            f"({what} still changing); raise preeq_tmax or check the model"
+        )

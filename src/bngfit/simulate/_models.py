@@ -8,6 +8,8 @@ checked copy (:mod:`bngfit.simulate._net_text`), SBML and Antimony after
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +20,8 @@ from bngfit.problem import ModelAccess, ModelInfo
 from ._bngl_network import load_bngl, network
 from ._net_text import check_net_text
 from ._sbml_check import check_model_file
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import bngsim
@@ -149,3 +153,27 @@ def _internal_params(model: bngsim.Model) -> set[str]:
 
 MODEL_ACCESS = ModelAccess(info=read_model_info, network=network)
 """The model services the readers are handed: bngsim loading and BNG2.pl."""
+
+
+def plain_simulator(model: bngsim.Model) -> bngsim.Simulator:
+    """A Simulator without sensitivities, on compiled RHS code where possible.
+
+    Compiled code (the same cached artifact a sensitivity Simulator builds) is
+    faster than bngsim's expression evaluator even for small models, and makes
+    plain runs independent of whether a sensitivity Simulator was built first
+    (which otherwise hands its compiled code to later Simulators).
+    """
+    import bngsim
+
+    try:
+        return bngsim.Simulator(model, codegen=True)
+    except (RuntimeError, OSError, ValueError) as err:  # no compiler, unsupported model
+        log.debug("compiled RHS unavailable, using bngsim's evaluator: %s", err)
+        return bngsim.Simulator(model)
+
+
+def codegen_cache_dir() -> str:
+    """Where bngsim caches compiled sensitivity code (for messages and docs)."""
+    return os.environ.get(
+        "BNGSIM_CODEGEN_CACHE_DIR", str(Path.home() / ".cache" / "bngsim" / "codegen")
+    )

@@ -60,3 +60,40 @@ def total_derivatives(r: bngsim.Result, outs: list[str], param_jac: np.ndarray,
     if dy is None:
         dy = np.zeros((r.time.shape[0], len(outs), n_theta))
     return dy
+
+
+def declared_rows(species: Sequence[str], dx0: np.ndarray, cols: np.ndarray | None,
+                   sens_params: tuple[str, ...], n_theta: int
+                   ) -> dict[str, dict[str, float]] | None:
+    """Initial values of a run's parameter sensitivities that carry all of dx0/dtheta.
+
+    Possible where the run's parameters select distinct thetas (``cols``) and
+    every theta with a non-zero d x0 / d theta is one of them: then column j
+    of the run starts at d x0 / d theta[cols[j]].
+
+    Parameters
+    ----------
+    species : sequence of str, length n_species
+    dx0 : ndarray, shape (n_species, n_theta)
+        d x0 / d theta of the run's initial state.
+    cols : ndarray of int, shape (n_sens,), or None
+        :attr:`PhaseInput.param_cols`.
+    sens_params : tuple of str, length n_sens
+    n_theta : int
+
+    Returns
+    -------
+    dict or None
+        ``{species: {param: d x0 / d param}}`` for bngsim's
+        ``declare_ic_sensitivity`` (every species, zeros left out), or None.
+    """
+    if cols is None or len(cols) != len(sens_params):
+        return None
+    uncovered = np.ones(n_theta, dtype=bool)
+    uncovered[cols] = False
+    if np.any(dx0[:, uncovered] != 0.0):
+        return None
+    seed = dx0[:, cols]
+    # every species declared (a zero row too): a declared row is the whole row
+    return {sp: {p: float(v) for p, v in zip(sens_params, row, strict=True) if v != 0.0}
+            for sp, row in zip(species, seed, strict=True)}

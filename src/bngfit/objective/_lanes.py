@@ -1,0 +1,135 @@
+"""The conditions of one evaluation run in threads, one set of engines per thread.
+
+bngsim releases the GIL while it integrates, so the experiments of one
+evaluation can run at the same time in threads; a bngsim model is not shared
+between threads, so each thread (a *lane*) has engines of its own (loaded on
+first use) and a fixed share of the experiments. Experiments that share a
+pre-equilibration go to the same lane, so its steady state is computed once per
+lane and point as on one thread; the shares are balanced by an estimate of each
+experiment's work (output points times sensitivity columns).
+
+How many lanes: ``BNGFIT_THREADS`` when set (``1`` turns threads off), otherwise
+the cores this process may use, never more than the groups of experiments. A
+fit's worker processes set ``BNGFIT_THREADS=1`` (their cores are the starts').
+The first evaluation of an objective runs on one thread (it loads the models
+and the engine's checks run once, in order).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+#: The environment variable that sets the number of threads of an evaluation.
+THREADS = "BNGFIT_THREADS"
+
+
+def available_threads() -> int:
+    """Threads an evaluation may use: ``BNGFIT_THREADS`` or the usable cores (>= 1)."""
+    text = os.environ.get(THREADS, "").strip()
+    if text:
+        try:
+            return max(1, int(text))
+        except ValueError:
+            return 1  # not a number: do not guess a parallel setting
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def assign(groups: Sequence[Sequence[int]], weights: Sequence[float],
+           n_lanes: int) -> tuple[tuple[int, ...], ...]:
+    """Experiments per lane: whole groups, heaviest first onto the lightest lane.
+
+    Parameters
+    ----------
+    groups : sequence of sequence of int
+        Experiment indices that must share a lane (one pre-equilibration).
+    weights : sequence of float, shape (n_experiments,)
+        Estimated work per experiment.
+    n_lanes : int
+
+    Returns
+    -------
+    tuple of tuple of int
+        Per lane, its experiments in increasing order; no lane is empty.
+    """
+    n = max(1, min(n_lanes, len(groups)))
+    load = [0.0] * n
+    lanes: list[list[int]] = [[] for _ in range(n)]
+    for group in sorted(groups, key=lambda g: -sum(weights[i] for i in g)):
+        k = min(range(n), key=lambda j: load[j])
+        lanes[k].extend(group)
+        load[k] += sum(weights[i] for i in group)
+    return tuple(tuple(sorted(lane)) for lane in lanes if lane)
+
+
+class Lanes:
+    """Runs the experiments of an evaluation over threads.
+
+    Parameters
+    ----------
+    lanes : tuple of tuple of int
+        Experiment indices per lane (:func:`assign`); lane 0 runs in the
+        calling thread with the objective's own engines.
+    make_engines : callable
+        ``make_engines()`` -> a new tuple of engines (one per model), for a lane.
+    """
+
+    def __init__(self, lanes: tuple[tuple[int, ...], ...],
+                 make_engines: Callable[[], tuple[Any, ...]]) -> None:
+        self.lanes = lanes
+        self._make = make_engines
+        self._engines: list[tuple[Any, ...] | None] = [None] * len(lanes)
+        self._pool: ThreadPoolExecutor | None = None
+
+    def engines(self, lane: int, own: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The engines of ``lane`` (lane 0: ``own``)."""
+        if lane == 0:
+            return own
+        engines = self._engines[lane]
+        if engines is None:
+            engines = self._engines[lane] = self._make()
+        return engines
+
+    def all_engines(self, own: tuple[Any, ...]) -> list[Any]:
+        """Every engine of every lane that exists so far."""
+        out = list(own)
+        for engines in self._engines[1:]:
+            out.extend(engines or ())
+        return out
+
+    def map(self, work: Callable[[int], Any]) -> list[Any]:
+        """``[work(lane) for lane]``, lanes 1.. in threads and lane 0 here.
+
+        Exceptions are returned in place of results, for the caller to order.
+        """
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=len(self.lanes) - 1,
+                                            thread_name_prefix="bngfit-lane")
+        futures = [self._pool.submit(_catching, work, k) for k in range(1, len(self.lanes))]
+        first = _catching(work, 0)
+        return [first, *(f.result() for f in futures)]
+
+    def close(self) -> None:
+        """Stop the threads (engines are kept)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def __getstate__(self) -> dict:
+        # threads and models do not travel: a copy starts its own
+        return {"lanes": self.lanes, "make_engines": self._make}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["lanes"], state["make_engines"])
+
+
+def _catching(work: Callable[[int], Any], lane: int) -> Any:
+    try:
+        return work(lane)
+    except Exception as err:  # noqa: BLE001 - handed back to the caller, which raises
+        return err

@@ -1,0 +1,102 @@
+"""Experiments of one evaluation in threads: the same numbers as on one thread."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import bngfit
+from bngfit.errors import SimulationFailure
+from bngfit.objective import _lanes
+from bngfit.simulate._engine import Engine
+from tests.catalogue import BUILDERS, SPEC_NAMES, SPECS, write_spec
+from tests.helpers import random_point
+
+
+def test_assign_keeps_groups_together_and_balances():
+    groups = [[0, 1], [2], [3], [4, 5, 6]]
+    weights = [1, 1, 5, 1, 1, 1, 1]
+    lanes = _lanes.assign(groups, weights, 2)
+    assert sorted(i for lane in lanes for i in lane) == list(range(7))
+    for group in groups:  # each group on exactly one lane
+        assert sum(set(group) <= set(lane) for lane in lanes) == 1
+    loads = sorted(sum(weights[i] for i in lane) for lane in lanes)
+    assert loads == [5, 6]  # {2} alone against the rest: the best split
+    # never more lanes than groups, never an empty one
+    assert len(_lanes.assign([[0], [1]], [1, 1], 8)) == 2
+    assert _lanes.assign([[0, 1]], [1, 1], 4) == ((0, 1),)
+
+
+def test_available_threads_reads_the_environment(monkeypatch):
+    monkeypatch.setenv(_lanes.THREADS, "3")
+    assert _lanes.available_threads() == 3
+    monkeypatch.setenv(_lanes.THREADS, "0")
+    assert _lanes.available_threads() == 1
+    monkeypatch.setenv(_lanes.THREADS, "many")
+    assert _lanes.available_threads() == 1
+    monkeypatch.delenv(_lanes.THREADS)
+    assert _lanes.available_threads() >= 1
+
+
+def _catalogue(problem_writer, tmp_path):
+    cases = []
+    for name in sorted(BUILDERS):
+        rng = np.random.default_rng(sum(map(ord, name)))
+        out, _ = BUILDERS[name](problem_writer, name, rng)
+        problem = out if isinstance(out, bngfit.Problem) else bngfit.load_problem(out)
+        cases.append((name, problem, random_point(problem, rng)))
+    for name in SPEC_NAMES:
+        rng = np.random.default_rng(1000 + SPEC_NAMES.index(name))
+        problem = bngfit.load_problem(write_spec(tmp_path / name, SPECS[name](rng)))
+        cases.append((name, problem, random_point(problem, rng)))
+    # more than one experiment: something to spread over threads
+    return [c for c in cases if len(bngfit.Objective(c[1]).plan.experiments) > 1]
+
+
+def test_threads_give_the_same_numbers_bit_for_bit(problem_writer, tmp_path):
+    cases = _catalogue(problem_writer, tmp_path)
+    threaded = 0
+    for name, problem, x in cases:
+        one, three = (bngfit.Objective(problem, threads=1),
+                      bngfit.Objective(problem, threads=3))
+        for obj in (one, three):
+            obj(x, sensi=0)  # the first evaluation is always on one thread
+        for sensi in (1, 0):
+            a, b = one(x + 1e-3, sensi=sensi), three(x + 1e-3, sensi=sensi)
+            assert a.status == b.status and a.message == b.message, name
+            assert np.array_equal(a.fval, b.fval, equal_nan=True), name
+            if sensi and a.ok:
+                assert np.array_equal(a.grad, b.grad), name
+            if a.res is not None:
+                assert np.array_equal(a.res, b.res), name
+        threaded += three._lanes is not None and len(three._lanes.lanes) > 1
+        # one pre-equilibration's experiments share a lane
+        if three._lanes is not None:
+            lane_of = {i: k for k, lane in enumerate(three._lanes.lanes) for i in lane}
+            for i, e in enumerate(three.plan.experiments):
+                for j, f in enumerate(three.plan.experiments):
+                    if e.pre and f.pre and (e.model, e.preeq_id) == (f.model, f.preeq_id):
+                        assert lane_of[i] == lane_of[j], name
+    assert threaded >= 10, "the catalogue should exercise threads on many problems"
+
+
+def test_the_first_failure_in_the_problems_order_is_reported(problem_writer, tmp_path,
+                                                            monkeypatch):
+    cases = [c for c in _catalogue(problem_writer, tmp_path)
+             if len({e.condition_id for e in bngfit.Objective(c[1]).plan.experiments}) >= 3]
+    name, problem, x = cases[0]
+    one, three = bngfit.Objective(problem, threads=1), bngfit.Objective(problem, threads=3)
+    one(x), three(x)
+    # experiments 1.. fail (found by their grid objects, one per experiment)
+    failing = {id(e.grid) for obj in (one, three) for e in obj.plan.experiments[1:]}
+    run = Engine.run
+
+    def flaky(self, outputs, grid, *args):
+        if id(grid) in failing:
+            raise SimulationFailure("planted failure")
+        return run(self, outputs, grid, *args)
+
+    monkeypatch.setattr(Engine, "run", flaky)
+    a, b = one(x + 1e-3), three(x + 1e-3)
+    assert len(three._lanes.lanes) > 1, name
+    assert not a.ok and not b.ok and a.status == b.status and a.message == b.message
+    assert f"condition '{one.plan.experiments[1].condition_id}'" in a.message
