@@ -26,6 +26,17 @@ def test_assign_keeps_groups_together_and_balances():
     assert _lanes.assign([[0, 1]], [1, 1], 4) == ((0, 1),)
 
 
+def test_decide_splits_only_where_it_gains():
+    groups = [[0], [1], [2]]
+    assert _lanes.decide(groups, [0.004, 0.004, 0.004], 2, forced=False) is not None
+    # too short to gain from threads, unless asked
+    assert _lanes.decide(groups, [1e-4, 1e-4, 1e-4], 2, forced=False) is None
+    assert _lanes.decide(groups, [1e-4, 1e-4, 1e-4], 2, forced=True) is not None
+    # one experiment takes almost everything: no gain
+    assert _lanes.decide(groups, [0.1, 0.001, 0.001], 2, forced=False) is None
+    assert _lanes.decide([[0, 1, 2]], [0.1, 0.1, 0.1], 4, forced=True) is None
+
+
 def test_available_threads_reads_the_environment(monkeypatch):
     monkeypatch.setenv(_lanes.THREADS, "3")
     assert _lanes.available_threads() == 3
@@ -58,8 +69,9 @@ def test_threads_give_the_same_numbers_bit_for_bit(problem_writer, tmp_path):
     for name, problem, x in cases:
         one, three = (bngfit.Objective(problem, threads=1),
                       bngfit.Objective(problem, threads=3))
-        for obj in (one, three):
-            obj(x, sensi=0)  # the first evaluation is always on one thread
+        for obj in (one, three):  # two one-thread evaluations of each kind, timed
+            for k, sensi in enumerate((0, 0, 1, 1)):
+                obj(x + 1e-4 * k, sensi=sensi)
         for sensi in (1, 0):
             a, b = one(x + 1e-3, sensi=sensi), three(x + 1e-3, sensi=sensi)
             assert a.status == b.status and a.message == b.message, name
@@ -68,10 +80,11 @@ def test_threads_give_the_same_numbers_bit_for_bit(problem_writer, tmp_path):
                 assert np.array_equal(a.grad, b.grad), name
             if a.res is not None:
                 assert np.array_equal(a.res, b.res), name
-        threaded += three._lanes is not None and len(three._lanes.lanes) > 1
+        assert one._plans.get(True) is None and one._plans.get(False) is None
+        threaded += three._plans[True] is not None
         # one pre-equilibration's experiments share a lane
-        if three._lanes is not None:
-            lane_of = {i: k for k, lane in enumerate(three._lanes.lanes) for i in lane}
+        if three._plans[True] is not None:
+            lane_of = {i: k for k, lane in enumerate(three._plans[True]) for i in lane}
             for i, e in enumerate(three.plan.experiments):
                 for j, f in enumerate(three.plan.experiments):
                     if e.pre and f.pre and (e.model, e.preeq_id) == (f.model, f.preeq_id):
@@ -85,7 +98,8 @@ def test_the_first_failure_in_the_problems_order_is_reported(problem_writer, tmp
              if len({e.condition_id for e in bngfit.Objective(c[1]).plan.experiments}) >= 3]
     name, problem, x = cases[0]
     one, three = bngfit.Objective(problem, threads=1), bngfit.Objective(problem, threads=3)
-    one(x), three(x)
+    for obj in (one, three):
+        obj(x), obj(x + 1e-4)
     # experiments 1.. fail (found by their grid objects, one per experiment)
     failing = {id(e.grid) for obj in (one, three) for e in obj.plan.experiments[1:]}
     run = Engine.run
@@ -97,6 +111,6 @@ def test_the_first_failure_in_the_problems_order_is_reported(problem_writer, tmp
 
     monkeypatch.setattr(Engine, "run", flaky)
     a, b = one(x + 1e-3), three(x + 1e-3)
-    assert len(three._lanes.lanes) > 1, name
+    assert len(three._plans[True]) > 1, name
     assert not a.ok and not b.ok and a.status == b.status and a.message == b.message
     assert f"condition '{one.plan.experiments[1].condition_id}'" in a.message

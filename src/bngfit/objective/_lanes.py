@@ -11,8 +11,11 @@ experiment's work (output points times sensitivity columns).
 How many lanes: ``BNGFIT_THREADS`` when set (``1`` turns threads off), otherwise
 the cores this process may use, never more than the groups of experiments. A
 fit's worker processes set ``BNGFIT_THREADS=1`` (their cores are the starts').
-The first evaluation of an objective runs on one thread (it loads the models
-and the engine's checks run once, in order).
+The first two evaluations of each kind (value, value with gradient) run on one
+thread (the first loads the models and runs the engine's checks in order) and
+are timed per experiment; the lanes are then balanced on those times, and not
+used at all where the evaluation is too short or too uneven to gain
+(:func:`decide`), unless the objective was given ``threads`` explicitly.
 """
 
 from __future__ import annotations
@@ -67,50 +70,84 @@ def assign(groups: Sequence[Sequence[int]], weights: Sequence[float],
     return tuple(tuple(sorted(lane)) for lane in lanes if lane)
 
 
-class Lanes:
-    """Runs the experiments of an evaluation over threads.
+#: An evaluation shorter than this (seconds, on one thread) is not split: the
+#: hand-over to threads would cost more than it saves.
+MIN_SECONDS = 2e-3
+#: Split only where the busiest lane is expected to take at most this share of
+#: the one-thread time (1/1.25).
+MIN_GAIN = 1.25
+
+
+def decide(groups: Sequence[Sequence[int]], seconds: Sequence[float], n_lanes: int,
+           forced: bool) -> tuple[tuple[int, ...], ...] | None:
+    """The lanes of an evaluation kind from its experiments' one-thread times, or None.
 
     Parameters
     ----------
-    lanes : tuple of tuple of int
-        Experiment indices per lane (:func:`assign`); lane 0 runs in the
-        calling thread with the objective's own engines.
+    groups : sequence of sequence of int
+        Experiments that must share a lane.
+    seconds : sequence of float, shape (n_experiments,)
+        Each experiment's wall time in a one-thread evaluation of this kind.
+    n_lanes : int
+        Threads available.
+    forced : bool
+        The caller asked for threads: split whenever there are two groups.
+
+    Returns
+    -------
+    tuple of tuple of int or None
+        See :func:`assign`; None for one thread.
+    """
+    lanes = assign(groups, seconds, n_lanes)
+    if len(lanes) < 2:
+        return None
+    if forced:
+        return lanes
+    total = float(sum(seconds))
+    busiest = max(sum(seconds[i] for i in lane) for lane in lanes)
+    if total < MIN_SECONDS or busiest * MIN_GAIN > total:
+        return None
+    return lanes
+
+
+class Lanes:
+    """Threads and per-thread engines for running experiments side by side.
+
+    Parameters
+    ----------
     make_engines : callable
-        ``make_engines()`` -> a new tuple of engines (one per model), for a lane.
+        ``make_engines()`` -> a new tuple of engines (one per model), for a lane;
+        lane 0 runs in the calling thread with the objective's own engines.
     """
 
-    def __init__(self, lanes: tuple[tuple[int, ...], ...],
-                 make_engines: Callable[[], tuple[Any, ...]]) -> None:
-        self.lanes = lanes
+    def __init__(self, make_engines: Callable[[], tuple[Any, ...]]) -> None:
         self._make = make_engines
-        self._engines: list[tuple[Any, ...] | None] = [None] * len(lanes)
+        self._engines: list[tuple[Any, ...]] = []  # lanes 1, 2, ...
         self._pool: ThreadPoolExecutor | None = None
+        self._size = 0
 
     def engines(self, lane: int, own: tuple[Any, ...]) -> tuple[Any, ...]:
-        """The engines of ``lane`` (lane 0: ``own``)."""
+        """The engines of ``lane`` (lane 0: ``own``); made here, on the calling thread."""
         if lane == 0:
             return own
-        engines = self._engines[lane]
-        if engines is None:
-            engines = self._engines[lane] = self._make()
-        return engines
+        while len(self._engines) < lane:
+            self._engines.append(self._make())
+        return self._engines[lane - 1]
 
     def all_engines(self, own: tuple[Any, ...]) -> list[Any]:
-        """Every engine of every lane that exists so far."""
-        out = list(own)
-        for engines in self._engines[1:]:
-            out.extend(engines or ())
-        return out
+        """Every engine of every lane made so far."""
+        return [*own, *(e for engines in self._engines for e in engines)]
 
-    def map(self, work: Callable[[int], Any]) -> list[Any]:
-        """``[work(lane) for lane]``, lanes 1.. in threads and lane 0 here.
+    def map(self, n: int, work: Callable[[int], Any]) -> list[Any]:
+        """``[work(lane) for lane in range(n)]``, lanes 1.. in threads and lane 0 here.
 
         Exceptions are returned in place of results, for the caller to order.
         """
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=len(self.lanes) - 1,
-                                            thread_name_prefix="bngfit-lane")
-        futures = [self._pool.submit(_catching, work, k) for k in range(1, len(self.lanes))]
+        if self._pool is None or self._size < n - 1:
+            self.close()
+            self._pool = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix="bngfit-lane")
+            self._size = n - 1
+        futures = [self._pool.submit(_catching, work, k) for k in range(1, n)]
         first = _catching(work, 0)
         return [first, *(f.result() for f in futures)]
 
@@ -122,10 +159,10 @@ class Lanes:
 
     def __getstate__(self) -> dict:
         # threads and models do not travel: a copy starts its own
-        return {"lanes": self.lanes, "make_engines": self._make}
+        return {"make_engines": self._make}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["lanes"], state["make_engines"])
+        self.__init__(state["make_engines"])
 
 
 def _catching(work: Callable[[int], Any], lane: int) -> Any:

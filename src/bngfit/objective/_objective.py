@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -41,7 +42,7 @@ from bngfit.simulate._engine import Engine, SolverSettings
 
 from ._data import DataLikelihood
 from ._evaluation import Evaluation, LazyResiduals, ResidualPair
-from ._lanes import Lanes, assign, available_threads
+from ._lanes import Lanes, available_threads, decide
 from ._status import EvalStatus, nonfinite_message, status_message
 from ._terms import Contribution, Observation, Term, TrajectoryPenalties
 
@@ -147,8 +148,13 @@ class Objective:
         self.terms: tuple[Term, ...] = tuple(terms)
         self.has_residuals = all(t.has_residuals for t in self.terms)
         self._cache: tuple[np.ndarray, int, Evaluation] | None = None
-        self._lanes: Lanes | None = None
-        self._observed = 0  # evaluations that reached the engines
+        paths = tuple(m.path for m in problem.models.values())
+        self._lanes = Lanes(functools.partial(_new_engines, paths, self.settings))
+        # per kind (sensi): one-thread evaluations timed so far, their last
+        # per-experiment times, and the lanes decided from them
+        self._timed = {False: 0, True: 0}
+        self._seconds: dict[bool, np.ndarray] = {}
+        self._plans: dict[bool, tuple[tuple[int, ...], ...] | None] = {}
 
     @property
     def x_names(self) -> list[str]:
@@ -266,19 +272,24 @@ class Objective:
         plan = self.plan
         theta_list = theta.tolist()
         nth = plan.n_theta
-        lanes = self._lanes_now()
+        lanes_of = self._lanes_of(sensi)
         if self._shares_pre:
-            for engine in (lanes.all_engines(self.engines) if lanes else self.engines):
+            for engine in self._lanes.all_engines(self.engines):
                 engine.new_point()
         inputs = [(exp.main.inputs(theta, theta_list, sensi),
                    tuple([p.inputs(theta, theta_list, sensi) for p in exp.pre]) if exp.pre
                    else ()) for exp in plan.experiments]
-        if lanes is None:
-            results = self._run_lane(range(len(inputs)), self.engines, inputs, sensi)
+        if lanes_of is None:
+            seconds = np.zeros(len(inputs))
+            results = self._run_lane(range(len(inputs)), self.engines, inputs, sensi, seconds)
+            if len(results) == len(inputs):
+                self._timed[sensi] += 1
+                self._seconds[sensi] = seconds
         else:
+            engines = [self._lanes.engines(k, self.engines) for k in range(len(lanes_of))]
             results = {}
-            for part in lanes.map(lambda k: self._run_lane(
-                    lanes.lanes[k], lanes.engines(k, self.engines), inputs, sensi)):
+            for part in self._lanes.map(len(lanes_of), lambda k: self._run_lane(
+                    lanes_of[k], engines[k], inputs, sensi)):
                 if isinstance(part, Exception):
                     raise part
                 results.update(part)
@@ -303,46 +314,47 @@ class Objective:
         return Observation(theta=theta, y=y_flat, dy=dy_flat, h=h, dh=dh, sigma=sig,
                            dsigma=dsig)
 
-    def _run_lane(self, indices: Sequence[int], engines: tuple[Engine, ...],
-                  inputs: list, sensi: bool) -> dict[int, tuple | SimulationFailure]:
-        """Run these experiments in order on these engines; stop at a failure."""
+    def _run_lane(self, indices: Sequence[int], engines: tuple[Engine, ...], inputs: list,
+                  sensi: bool, seconds: np.ndarray | None = None
+                  ) -> dict[int, tuple | SimulationFailure]:
+        """Run these experiments in order on these engines; stop at a failure.
+
+        ``seconds``, where given, receives each experiment's wall time.
+        """
         out: dict[int, tuple | SimulationFailure] = {}
         nth = self.plan.n_theta
         for i in indices:
             exp = self.plan.experiments[i]
             main, pre = inputs[i]
+            start = time.perf_counter()
             try:
                 out[i] = engines[exp.model].run(exp.outputs, exp.grid, main, pre,
                                                 exp.sens_params, nth, sensi)
             except SimulationFailure as err:
                 out[i] = err
                 break
+            if seconds is not None:
+                seconds[i] = time.perf_counter() - start
         return out
 
-    def _lanes_now(self) -> Lanes | None:
-        """The lanes of this evaluation, or None for one thread.
+    def _lanes_of(self, sensi: bool) -> tuple[tuple[int, ...], ...] | None:
+        """The experiments of each thread for an evaluation of this kind; None: one thread.
 
-        The first evaluation runs on one thread (models load, checks run once).
+        Decided once per kind, after two one-thread evaluations of it were timed
+        (:func:`bngfit.objective._lanes.decide`).
         """
-        self._observed += 1
+        if sensi in self._plans:
+            return self._plans[sensi]
         n = self.threads if self.threads is not None else available_threads()
-        if self._observed == 1 or n < 2:
+        if n < 2 or self._timed[sensi] < 2:
             return None
-        if self._lanes is None or len(self._lanes.lanes) > n:
-            exps = self.plan.experiments
-            groups: dict[tuple, list[int]] = {}
-            for i, e in enumerate(exps):
-                # one pre-equilibration's experiments stay together (computed once)
-                groups.setdefault((e.model, e.preeq_id) if e.pre else ("alone", i), []).append(i)
-            if len(groups) < 2:
-                return None
-            weights = [len(e.grid) * (1 + len(e.sens_params)) + 10.0 * len(e.pre) for e in exps]
-            paths = tuple(m.path for m in self.problem.models.values())
-            if self._lanes is not None:
-                self._lanes.close()
-            self._lanes = Lanes(assign(list(groups.values()), weights, n),
-                                functools.partial(_new_engines, paths, self.settings))
-        return self._lanes if len(self._lanes.lanes) > 1 else None
+        groups: dict[tuple, list[int]] = {}
+        for i, e in enumerate(self.plan.experiments):
+            # one pre-equilibration's experiments stay together (computed once)
+            groups.setdefault((e.model, e.preeq_id) if e.pre else ("alone", i), []).append(i)
+        self._plans[sensi] = decide(list(groups.values()), self._seconds[sensi].tolist(), n,
+                                    forced=self.threads is not None)
+        return self._plans[sensi]
 
     def _chain(self, theta: np.ndarray) -> np.ndarray:
         """Diagonal of d theta / d x, shape (n_x,)."""
