@@ -10,10 +10,14 @@ partial derivatives.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import re
 import sys
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import sympy as sp
@@ -62,25 +66,63 @@ class Formula:
 def _petab_parser() -> Callable[..., sp.Expr]:
     """The grammar-based formula parser of libpetab, imported on first use.
 
-    ``import petab`` imports all of libpetab, and with it jsonschema, whose
-    format checker compiles the IRI grammars of the optional ``rfc3987_syntax``
-    at import (about 4 s, most of a problem's load). No PEtab v1 file bngfit
-    reads is validated against an IRI format, so unless jsonschema is already
-    loaded, petab is imported with that optional package hidden (jsonschema
-    then leaves the two IRI formats unchecked, as it does where the package is
-    not installed).
+    ``import petab`` imports all of libpetab: jsonschema (whose format checker
+    compiles the IRI grammars of the optional ``rfc3987_syntax`` at import, about
+    4 s), ``scipy.stats`` (its distributions, about 1 s) and matplotlib (its
+    visualization, about 0.5 s), none of which parsing a formula uses. The
+    grammar package ``petab.v1.math`` depends on sympy, numpy and its own
+    generated parser only, so unless petab is loaded already it is imported
+    alone, as a private copy: under stand-ins for its two parent packages, all
+    of it removed from ``sys.modules`` again, so that a later ``import petab``
+    (the user's) imports the whole package as usual. Where that does not work,
+    petab is imported whole, with the IRI grammars hidden unless jsonschema is
+    already loaded (jsonschema then leaves the two IRI formats unchecked, which
+    no PEtab v1 file bngfit reads uses).
     """
-    if "petab.v1.math" not in sys.modules and "jsonschema" not in sys.modules \
-            and "rfc3987_syntax" not in sys.modules:
+    global _SYMPIFY
+    if _SYMPIFY is None:
+        try:
+            _SYMPIFY = _math_alone()
+        except ImportError:
+            _import_petab_whole()
+            from petab.v1.math import sympify_petab
+
+            _SYMPIFY = sympify_petab
+    return _SYMPIFY
+
+
+_SYMPIFY: Callable[..., sp.Expr] | None = None
+
+
+def _math_alone() -> Callable[..., sp.Expr]:
+    """``sympify_petab`` from ``petab.v1.math`` imported without ``petab``'s initializers."""
+    if any(n == "petab" or n.startswith("petab.") for n in sys.modules):
+        raise ImportError("petab is loaded already")
+    spec = importlib.util.find_spec("petab")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("petab is not installed")
+    root = Path(list(spec.submodule_search_locations)[0])
+    for name, path in (("petab", root), ("petab.v1", root / "v1")):
+        module = types.ModuleType(name)
+        module.__path__ = [str(path)]
+        sys.modules[name] = module
+    try:
+        return importlib.import_module("petab.v1.math").sympify_petab
+    except Exception as err:  # noqa: BLE001 - any failure: the whole package instead
+        raise ImportError(str(err)) from err
+    finally:
+        for name in [n for n in sys.modules if n == "petab" or n.startswith("petab.")]:
+            del sys.modules[name]
+
+
+def _import_petab_whole() -> None:
+    if "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules:
         sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment] - an ImportError
         try:
             import petab.v1.math  # noqa: F401
         finally:
             if sys.modules.get("rfc3987_syntax", False) is None:
                 del sys.modules["rfc3987_syntax"]
-    from petab.v1.math import sympify_petab
-
-    return sympify_petab
 
 
 def parse_formula(
