@@ -37,6 +37,7 @@ from tests.helpers import (
     meas_rows,
     native,
     par,
+    random_point,
     write_problem,
 )
 
@@ -1135,3 +1136,22 @@ SPECS = {
 }
 SPEC_NAMES = list(SPECS)
 POINTS = ("nominal", "perturbed")
+
+
+def every_problem(writer, folder) -> list[tuple[str, bngfit.Problem, np.ndarray]]:
+    """Every problem of both catalogues with a seeded random point: (name, problem, x).
+
+    ``writer`` is the ``problem_writer`` fixture, ``folder`` a temporary folder for
+    the :data:`SPECS` problems.
+    """
+    cases = []
+    for name in sorted(BUILDERS):
+        rng = np.random.default_rng(sum(map(ord, name)))
+        out, _ = BUILDERS[name](writer, name, rng)
+        problem = out if isinstance(out, bngfit.Problem) else bngfit.load_problem(out)
+        cases.append((name, problem, random_point(problem, rng)))
+    for name in SPEC_NAMES:
+        rng = np.random.default_rng(1000 + SPEC_NAMES.index(name))
+        problem = bngfit.load_problem(write_spec(folder / name, SPECS[name](rng)))
+        cases.append((name, problem, random_point(problem, rng)))
+    return cases

@@ -8,8 +8,7 @@ import bngfit
 from bngfit.errors import SimulationFailure
 from bngfit.objective import _lanes
 from bngfit.simulate._engine import Engine
-from tests.catalogue import BUILDERS, SPEC_NAMES, SPECS, write_spec
-from tests.helpers import random_point
+from tests.catalogue import every_problem
 
 
 def test_assign_keeps_groups_together_and_balances():
@@ -49,16 +48,7 @@ def test_available_threads_reads_the_environment(monkeypatch):
 
 
 def _catalogue(problem_writer, tmp_path):
-    cases = []
-    for name in sorted(BUILDERS):
-        rng = np.random.default_rng(sum(map(ord, name)))
-        out, _ = BUILDERS[name](problem_writer, name, rng)
-        problem = out if isinstance(out, bngfit.Problem) else bngfit.load_problem(out)
-        cases.append((name, problem, random_point(problem, rng)))
-    for name in SPEC_NAMES:
-        rng = np.random.default_rng(1000 + SPEC_NAMES.index(name))
-        problem = bngfit.load_problem(write_spec(tmp_path / name, SPECS[name](rng)))
-        cases.append((name, problem, random_point(problem, rng)))
+    cases = every_problem(problem_writer, tmp_path)
     # more than one experiment: something to spread over threads
     return [c for c in cases if len(bngfit.Objective(c[1]).plan.experiments) > 1]
 

@@ -11,8 +11,8 @@ import pytest
 
 import bngfit
 from bngfit.simulate import _adapter
-from tests.catalogue import BUILDERS, SPEC_NAMES, SPECS, write_spec
-from tests.helpers import central_grad, meas_rows, par, random_point
+from tests.catalogue import every_problem
+from tests.helpers import central_grad, meas_rows, par
 
 
 def _evaluate(problem, x):
@@ -37,16 +37,7 @@ def adapter_off(monkeypatch):
 
 def test_gradients_are_unchanged_on_the_whole_catalogue(problem_writer, tmp_path, adapter_off):
     assert _adapter.install(), "the adapter should be active on the verified bngsim"
-    cases = []
-    for name in sorted(BUILDERS):
-        rng = np.random.default_rng(sum(map(ord, name)))
-        out, _ = BUILDERS[name](problem_writer, name, rng)
-        problem = out if isinstance(out, bngfit.Problem) else bngfit.load_problem(out)
-        cases.append((name, problem, random_point(problem, rng)))
-    for name in SPEC_NAMES:
-        rng = np.random.default_rng(1000 + SPEC_NAMES.index(name))
-        problem = bngfit.load_problem(write_spec(tmp_path / name, SPECS[name](rng)))
-        cases.append((name, problem, random_point(problem, rng)))
+    cases = every_problem(problem_writer, tmp_path)
     on = {name: _evaluate(problem, x) for name, problem, x in cases}
     adapter_off()
     assert not _adapter.install()
