@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import bngfit
-from bngfit.simulate import _adapter
+from bngfit.simulate import _adapter, _run_check
 from tests.catalogue import every_problem
 from tests.helpers import central_grad, meas_rows, par
 
@@ -124,7 +124,7 @@ def test_a_run_that_differs_unpatched_turns_it_off(adapter_off):
     assert _adapter.install()
     _adapter.STATE.run_checked = False
     calls = iter([(np.ones(3), np.zeros((3, 2))), (np.ones(3), np.ones((3, 2)))])
-    y, dy = _adapter.checked(lambda: next(calls))
+    y, dy = _run_check.checked(lambda: next(calls))
     np.testing.assert_array_equal(dy, np.zeros((3, 2)))  # the unpatched run's
     assert not _adapter.STATE.active and _adapter.STATE.refused
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from bngfit.errors import InputError, SimulationFailure
 
-from . import _adapter
+from . import _adapter, _run_check
 from ._inputs import PhaseInput, SolverSettings, check_settled, pre_chain_key, sample_grid
 from ._models import (
     MODEL_SUFFIXES,
@@ -310,7 +310,7 @@ class Engine:
             r = sim.run(sample_times=grid, **self._opts())
             return r.outputs(outs), total_derivatives(
                 r, outs, main.param_jac, ic, main.species_jac, n_theta, main.param_cols)
-        return _adapter.checked(once)
+        return _run_check.checked(once)
 
     def _sensi_from_shared(self, outs: list[str], grid: tuple[float, ...], main: PhaseInput,
                            shared: tuple[np.ndarray, np.ndarray | None],
