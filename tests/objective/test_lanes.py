@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import bngfit
 from bngfit.errors import SimulationFailure
@@ -104,3 +105,25 @@ def test_the_first_failure_in_the_problems_order_is_reported(problem_writer, tmp
     assert len(three._plans[True]) > 1, name
     assert not a.ok and not b.ok and a.status == b.status and a.message == b.message
     assert f"condition '{one.plan.experiments[1].condition_id}'" in a.message
+
+
+def test_bngsims_caches_answer_a_reader_whose_key_was_just_cleared():
+    from bngfit.simulate._thread_guards import GUARDED, TwoGenerationCache, guard_caches
+
+    cache = TwoGenerationCache({("a", 1.0): 2.5})
+    assert ("a", 1.0) in cache
+    cache.clear()  # another thread, between a reader's `in` and its `[]`
+    assert ("a", 1.0) not in cache and len(cache) == 0
+    assert cache[("a", 1.0)] == 2.5
+    with pytest.raises(KeyError):
+        cache[("b", 2.0)]
+    cache[("c", 3.0)] = 1.0
+    cache.clear()
+    with pytest.raises(KeyError):  # two generations, not all of them
+        cache[("a", 1.0)]
+    guard_caches()
+    import importlib
+
+    for module, attr in GUARDED:
+        assert isinstance(getattr(importlib.import_module(module), attr), TwoGenerationCache)
+    assert guard_caches() == 0  # idempotent

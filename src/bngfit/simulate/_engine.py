@@ -35,6 +35,7 @@ from ._models import (
     read_model_info,
 )
 from ._sensitivities import declared_rows, total_derivatives
+from ._thread_guards import guard_caches
 
 if TYPE_CHECKING:
     import bngsim
@@ -104,6 +105,7 @@ class Engine:
         if self._model is None:
             with _BUILD_LOCK:
                 _adapter.install()
+                guard_caches()
                 model = load_bngsim_model(self.path)
                 self._info = model_info_of(self.path, model)
                 self._model = model
