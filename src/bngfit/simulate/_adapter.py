@@ -229,25 +229,34 @@ def _aliased(expr: str, aliases: Any) -> Any:
 
 
 def _ic_seed(core: Any) -> Any:
-    """``compute_ic_param_sens_seed``: the last result per thread, kept keyed on all it reads.
+    """``compute_ic_param_sens_seed``, kept keyed on all it reads.
 
-    bngsim computes the seeds twice in every run (to seed, then to report), with
-    nothing changed in between. The key holds every input the function reads from
-    the model (its initial-condition references, divisors, compartment seeds,
-    parameter names, expressions and all parameter values); a hit is compared with
-    a fresh computation once per process.
+    Where every initial condition refers to a primary parameter directly, the
+    seeds are the references, their divisors and the compartment seeds (no
+    parameter value enters): kept across runs under those. Otherwise (derived
+    initial conditions) they depend on every parameter value, and bngsim computes
+    them twice in every run (to seed, then to report) with nothing changed in
+    between: the last result per thread is kept under every input the function
+    reads (references, divisors, compartment seeds, parameter names, expressions
+    and values), and a hit is compared with a fresh computation once per process.
     """
     original = STATE.originals["compute_ic_param_sens_seed"]
-    if not STATE.active or not core.species_ic_param_refs:
+    refs = core.species_ic_param_refs
+    if not STATE.active or not refs:
         return original(core)
     try:
+        refs = tuple(map(tuple, refs))
+        is_expr = tuple(core.param_is_expression)
+        base = (refs, tuple(map(tuple, getattr(core, "compartment_ic_sens_seeds", ()))),
+                tuple(getattr(core, "species_ic_param_ref_divisors", ())))
+        if not any(is_expr[p] for _, p in refs):
+            kept = _kept(("ic_direct", *base), lambda: tuple(original(core)), _same_repr,
+                         "initial-condition seed")
+            return list(kept)
         names = tuple(core.param_names)
-        key = (tuple(map(tuple, core.species_ic_param_refs)),
-               tuple(map(tuple, getattr(core, "compartment_ic_sens_seeds", ()))),
-               tuple(getattr(core, "species_ic_param_ref_divisors", ())), names,
-               tuple(core.param_is_expression), tuple(core.param_expressions),
+        key = (*base, names, is_expr, tuple(core.param_expressions),
                _float_bytes([core.get_param(n) for n in names]))
-    except (TypeError, AttributeError, ValueError, RuntimeError):
+    except (TypeError, AttributeError, ValueError, RuntimeError, IndexError):
         return original(core)
     last = getattr(_local, "seed", None)
     if last is not None and last[0] is core and last[1] == key:
