@@ -128,7 +128,8 @@ class DataLikelihood:
         self._kernel = CODE_KERNEL.get(families.pop()) if len(families) == 1 else None
         self._shape_const, self._shape_idx = shape_vectors(problem)
         self._has_shape = any(o.family in SHAPE_FAMILIES for o in obs.values())
-        self.fused = self._all_lin and self.has_residuals
+        # one transformation for every point (lin, log or log10) and Gaussian noise
+        self.fused = self.has_residuals and (self._all_lin or self._tuniform is not None)
         self._gauss_const = 0.5 * LOG_2PI * len(meas) + self._const
 
     def evaluate(self, observation: Observation, sensi: bool) -> Contribution:
@@ -140,12 +141,13 @@ class DataLikelihood:
         return self.general(observation, sensi)
 
     def gaussian(self, observation: Observation, sensi: bool) -> Contribution | None:
-        """The fused path: Gaussian noise, no transformation.
+        """The fused path: Gaussian noise, one transformation (lin, log, log10) for all.
 
-        ``sum(log sigma + rho^2/2) + const``; the gradient is ``sres.T @ res``
-        (the convention pin) written out: ``(rho/sigma) @ dh + ((1 -
-        rho^2)/sigma) @ dsigma``, the second term being the residual rows
-        ``rho`` and the sigma rows ``sqrt(2 log sigma + c)`` together.
+        ``sum(log sigma + rho^2/2) + const`` with ``rho = (z(h) - z(m))/sigma``;
+        the gradient is ``sres.T @ res`` (the convention pin) written out:
+        ``(rho/sigma) @ dz + ((1 - rho^2)/sigma) @ dsigma``, ``dz = z'(h) dh``,
+        the second term being the residual rows ``rho`` and the sigma rows
+        ``sqrt(2 log sigma + c)`` together.
 
         Returns None where a value is invalid (:meth:`general` says which).
         """
@@ -153,6 +155,12 @@ class DataLikelihood:
         sig, dsig = observation.sigma, observation.dsigma
         if not (sig.size and sig.min() > 0.0):  # also False for NaN
             return None
+        if not self._all_lin:
+            if not h.min() > 0.0:  # a log of 0, a negative or NaN: general says where
+                return None
+            h, dz_dh = transform_one(h, self._tuniform, bool(sensi))
+            if sensi:
+                dh = dh * dz_dh[:, None]
         inv = 1.0 / sig
         rho = (h - self.measured) * inv
         chi2 = float(rho @ rho)
