@@ -122,14 +122,14 @@ class _MeasurementReader:
         return bad
 
     def _time(self, text: str, oid: str, f: str, line: int) -> float | None:
-        """The row's time, model time units; None (reported) unless finite and >= 0."""
+        """The row's time, model time units (inf: the steady state); None (reported) if invalid."""
         t = cell_number(text)
         if t is None or np.isnan(t):
             self.issues.error("time is not a number", f, line, id=oid, value=text or "(empty)")
             return None
-        if np.isinf(t):
-            self.issues.error("steady-state measurements (time inf) are not supported", f,
-                              line, id=oid, value=text)
+        if t == -np.inf:
+            self.issues.error("time is -inf (inf, a steady state, is the only infinite "
+                              "time)", f, line, id=oid, value=text)
             return None
         if t < 0:
             self.issues.error("time is negative", f, line, id=oid, value=text)

@@ -158,22 +158,25 @@ def compile_plan(problem: Problem) -> Plan:
         For feature combinations that cannot be differentiated exactly.
     """
     builder = _PlanBuilder(problem)
-    for (pre, cid), idx in _experiment_rows(problem).items():
-        builder.add_experiment(pre, cid, idx)
+    for (pre, cid, steady), idx in _experiment_rows(problem).items():
+        builder.add_experiment(pre, cid, idx, steady)
     return builder.plan()
 
 
-def _experiment_rows(problem: Problem) -> dict[tuple[str, str], list[int]]:
-    """(pre-equilibration, condition) -> its measurement indices, in first-seen order.
+def _experiment_rows(problem: Problem) -> dict[tuple[str, str, bool], list[int]]:
+    """(pre-equilibration, condition, steady) -> its measurement indices, first seen first.
 
-    An experiment may have constraints but no data (an empty list).
+    Measurements at ``time = inf`` (the condition's steady state) are an
+    experiment of their own (``steady``): the condition run to steady state. An
+    experiment may have constraints but no data (an empty list).
     """
     meas = problem.measurements
-    groups: dict[tuple[str, str], list[int]] = {}
+    groups: dict[tuple[str, str, bool], list[int]] = {}
     for i in range(len(meas)):
-        groups.setdefault((meas.preeq[i], meas.condition[i]), []).append(i)
+        steady = bool(np.isinf(meas.time[i]))
+        groups.setdefault((meas.preeq[i], meas.condition[i], steady), []).append(i)
     for pen in problem.penalties:
-        groups.setdefault((pen.preeq, pen.condition), [])
+        groups.setdefault((pen.preeq, pen.condition, False), [])
     return groups
 
 
@@ -195,14 +198,25 @@ class _PlanBuilder:
         self.penalty_specs: list[PenaltySpec] = []
         self.offset = 0
 
-    def add_experiment(self, pre: str, cid: str, idx: list[int]) -> None:
-        """Compile the experiment (``pre``, ``cid``) with measurement indices ``idx``."""
+    def add_experiment(self, pre: str, cid: str, idx: list[int], steady: bool = False) -> None:
+        """Compile the experiment (``pre``, ``cid``) with measurement indices ``idx``.
+
+        ``steady``: the measurements are at ``time = inf``. The condition then
+        runs as a last pre-phase to steady state (settled as pre-equilibrations
+        are), and the measured phase, the condition's parameters without its
+        species values (already applied), is read at its start.
+        """
         problem = self.problem
         model_id = experiment_model(problem, pre, cid)
         info = problem.models[model_id]
         main_p, main_s = phase_quantities(problem, cid, self.problem_q, info)
         pre_phases = [(c, *phase_quantities(problem, c, self.problem_q, info))
                       for c in pre_chain(problem, pre)]
+        durations = [problem.conditions[c].duration for c, _, _ in pre_phases]
+        if steady:
+            pre_phases.append((cid, main_p, main_s))
+            durations.append(None)
+            main_s = {}
         sens = tuple(
             n for n in info.parameters
             if main_p[n].deps or any(pp[n].deps for _, pp, _ in pre_phases)
@@ -212,7 +226,13 @@ class _PlanBuilder:
         times = np.unique(np.concatenate([problem.measurements.time[np.array(idx, dtype=int)],
                                           *[np.asarray(n.times, float) for n in norms_here],
                                           *[np.asarray(p.times, float) for p in pens_here]]))
-        grid, grid_rows = sample_grid(times)
+        if steady:
+            if norms_here or pens_here:
+                raise UnsupportedError(f"condition '{cid}': normalizations and trajectory "
+                                       "penalties at a steady state (time inf)")
+            grid, grid_rows = sample_grid(np.zeros(1))  # read at the start of the phase
+        else:
+            grid, grid_rows = sample_grid(times)
         outputs: list[str] = []
         pending = self._observe(idx, info, main_p, outputs)
         for pen in pens_here:
@@ -228,9 +248,8 @@ class _PlanBuilder:
         for pen in pens_here:
             self.penalty_specs.append(penalty_spec(problem, info, pen, norms_here, specs_here,
                                                    outputs, time_row, self.offset, n_out))
-        pre_maps = tuple(PhaseMap.build(pp, ps, sens, self.n_theta,
-                                        problem.conditions[c].duration)
-                         for c, pp, ps in pre_phases)
+        pre_maps = tuple(PhaseMap.build(pp, ps, sens, self.n_theta, d)
+                         for (_, pp, ps), d in zip(pre_phases, durations, strict=True))
         self.experiments.append(Experiment(
             pre, cid, times, tuple(grid.tolist()), tuple(outputs),
             PhaseMap.build(main_p, main_s, sens, self.n_theta), pre_maps, sens, self.offset,
