@@ -247,8 +247,6 @@ CASES = [
                                     set_cell(PAR, 3, "upperBound", "0.5"),
                                     set_cell(PAR, 3, "nominalValue", "0.5")),
          (f"{PAR}:3", "'k2'", "equals")),
-    Case("param-nominal-outside", set_cell(PAR, 4, "nominalValue", "1000"),
-         (f"{PAR}:4", "'scale_B'", "1000", "outside")),
     Case("param-nominal-nan", set_cell(PAR, 6, "nominalValue", "nan"),
          (f"{PAR}:6", "'sigma_A'", "nominalValue")),
     Case("param-log-nonpositive-lb", set_cell(PAR, 2, "lowerBound", "0"),

@@ -81,3 +81,49 @@ def test_digit_groups_in_petab_cells_are_refused(tmp_path, table, line, col, tex
     with pytest.raises(InputError) as exc:
         load_problem(d / "problem.yaml")
     assert f"{table}:{line}" in str(exc.value) and f"'{text}'" in str(exc.value)
+
+
+# ------------------------------------------------- what PEtab's linter only warns about
+def test_a_nominal_value_outside_the_bounds_is_a_warning_on_every_command(tmp_path):
+    import subprocess
+    import sys
+
+    d = copy_into(CONVERSION, tmp_path)
+    par = d / "parameters.tsv"
+    par.write_text(par.read_text().replace("scale_B\tlog10\t0.01\t100\t1\t1",
+                                           "scale_B\tlog10\t0.01\t100\t1000\t1"))
+    problem = load_problem(d / "problem.yaml")
+    (w,) = problem.warnings
+    text = w.format()
+    assert "parameters.tsv:4" in text and "'scale_B'" in text and "1000" in text
+    assert "outside the bounds" in text
+    assert problem.x_nominal[problem.x_names.index("scale_B")] == pytest.approx(3.0)
+    for command in (["evaluate"], ["check-grad"], ["validate"]):
+        out = subprocess.run([sys.executable, "-m", "bngfit.cli", *command,
+                              str(d / "problem.yaml")], capture_output=True, text=True,
+                             timeout=300)
+        assert out.returncode == 0, out.stderr
+        assert "outside the bounds" in out.stderr + out.stdout, command
+
+
+def test_a_parameter_that_only_looks_like_a_placeholder_is_a_parameter(tmp_path):
+    import numpy as np
+
+    import bngfit
+
+    d = copy_into(CONVERSION, tmp_path)
+    for name in ("observables.tsv", "parameters.tsv"):
+        (d / name).write_text((d / name).read_text().replace("sigma_B", "noiseParameter2_x"))
+    renamed = load_problem(d / "problem.yaml")  # no observable 'x': a parameter, as in PEtab
+    assert "noiseParameter2_x" in renamed.x_names and renamed.warnings == ()
+    original = load_problem(CONVERSION / "problem.yaml")
+    a = bngfit.Objective(renamed)(renamed.x_nominal)
+    b = bngfit.Objective(original)(original.x_nominal)
+    assert a.fval == b.fval and np.array_equal(a.grad, b.grad)
+    # not in the parameter table either: another observable's placeholder, refused
+    par = d / "parameters.tsv"
+    par.write_text(par.read_text().replace("noiseParameter2_x", "sigma_B"))
+    with pytest.raises(InputError) as exc:
+        load_problem(d / "problem.yaml")
+    text = str(exc.value)
+    assert "observables.tsv:3" in text and "noiseParameter2_x" in text

@@ -47,10 +47,18 @@ def check_symbols(formula: Formula, *, obs_id: str, kind: str, f: str, line: int
     """
     for s in formula.symbols:
         m = PLACEHOLDER.match(s)
+        if m and m.group(3) == obs_id:
+            # this observable's placeholder: of a kind the column may use
+            if m.group(1) not in allowed_ph:
+                issues.error(f"{kind} uses placeholder '{s}', which is of another kind",
+                             f, line, id=obs_id, value=s)
+            continue
+        if m and (known is None or s in known):
+            continue  # only looks like another observable's placeholder: a name, as in PEtab
         if m:
-            if m.group(3) != obs_id or m.group(1) not in allowed_ph:
-                issues.error(f"{kind} uses placeholder '{s}', which belongs to another "
-                             "observable or kind", f, line, id=obs_id, value=s)
+            issues.error(f"{kind} uses placeholder '{s}', which belongs to another "
+                         "observable (and is no parameter or model name)", f, line,
+                         id=obs_id, value=s)
             continue
         if known is not None and s not in known and s != TIME_SYMBOL:
             issues.error(f"{kind} names '{s}', which is no species, observable, expression, "
