@@ -142,8 +142,8 @@ def add_commands(sub: Subparsers, common: Callable[[argparse.ArgumentParser], No
 
 
 # ------------------------------------------------------------------ summary
-def summary_text(r: FitResult) -> str:
-    """Human summary of a fit."""
+def summary_text(r: FitResult, posterior: bool = False) -> str:
+    """Human summary of a fit (``posterior``: the problem has objective priors)."""
     lines = []
     if r.best is None:
         return f"no start finished yet (0 of {r.n_starts})"
@@ -152,6 +152,9 @@ def summary_text(r: FitResult) -> str:
         statuses[s.status.value] = statuses.get(s.status.value, 0) + 1
     lines.append(f"best fval {r.best_fval:.6f}   ({r.n_converged()} of {len(r.starts)} "
                  "finished starts within 0.01 of it)")
+    if posterior:
+        lines.append("fval is the negative log-posterior: the objective priors of the "
+                     "parameter table are included")
     if len(r.starts) < r.n_starts:
         lines.append(f"unfinished run: {len(r.starts)} of {r.n_starts} starts done "
                      "(continue with --resume)")
@@ -301,7 +304,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         out["best_parameters"] = str(best_path)
         print(json.dumps(out, indent=2))
     else:
-        print(summary_text(result))
+        print(summary_text(result, any(p.objective_prior is not None for p in problem.free)))
         print(f"store: {store}\nbest parameters: {best_path}")
     return 0 if result.best is not None and np.isfinite(result.best_fval) else 1
 

@@ -159,6 +159,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             "fval": _num(ev.fval),
             "llh": _num(ev.llh),
             "chi2": _num(ev.chi2),
+            **({"log_prior": _num(-ev.prior), "log_posterior": _num(ev.log_posterior)}
+               if obj.priors is not None else {}),
             "grad": {n: _num(g) for n, g in zip(obj.x_names, ev.grad, strict=True)},
             "status": ev.status,
         }
@@ -168,8 +170,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not ev.ok:
         raise _SimulationError(ev.message)
     if not args.json:
-        print(f"fval  {ev.fval:.10g}   (negative log-likelihood)")
-        print(f"llh   {ev.llh:.10g}")
+        if obj.priors is None:
+            print(f"fval  {ev.fval:.10g}   (negative log-likelihood)")
+            print(f"llh   {ev.llh:.10g}")
+        else:
+            print(f"fval  {ev.fval:.10g}   (negative log-posterior: the objective priors "
+                  "included)")
+            print(f"llh   {ev.llh:.10g}   (without the priors)")
+            print(f"log-prior      {-ev.prior:.10g}")
+            print(f"log-posterior  {ev.log_posterior:.10g}")
         print(f"chi2  {ev.chi2:.10g}")
         if obj.x_names:
             width = max(len(n) for n in obj.x_names)

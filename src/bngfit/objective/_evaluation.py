@@ -82,7 +82,9 @@ class Evaluation:
     x : ndarray, shape (n_x,)
         The point, optimizer space.
     fval : float
-        Negative log-likelihood, constants included; ``inf`` on failure.
+        Negative log-likelihood, constants included, plus the negative log-prior
+        where the problem has objective priors (then the negative
+        log-posterior); ``inf`` on failure.
     grad : ndarray, shape (n_x,), or None
         d fval / d x (``sensi=1``); NaN on failure.
     chi2 : float
@@ -102,6 +104,8 @@ class Evaluation:
         On the coordinates left after noise parameters are set in closed form
         (:mod:`bngfit.objective._hierarchical`): the full-space evaluation it came from,
         whose ``x`` holds those parameters' values.
+    prior : float
+        The negative log-prior inside ``fval`` (0 without objective priors).
     """
 
     x: np.ndarray
@@ -114,6 +118,7 @@ class Evaluation:
     message: str = ""
     residuals: LazyResiduals | None = field(default=None, repr=False, compare=False)
     full: Evaluation | None = field(default=None, repr=False, compare=False)
+    prior: float = 0.0
 
     @property
     def res(self) -> np.ndarray | None:
@@ -127,7 +132,12 @@ class Evaluation:
 
     @property
     def llh(self) -> float:
-        """Log-likelihood, ``-fval``."""
+        """Log-likelihood, ``-fval`` without the objective priors."""
+        return -(self.fval - self.prior)
+
+    @property
+    def log_posterior(self) -> float:
+        """Log-posterior (up to the evidence), ``-fval``: the log-likelihood plus the log-priors."""
         return -self.fval
 
     @property

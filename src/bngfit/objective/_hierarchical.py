@@ -305,6 +305,9 @@ def _deps_outside_noise(problem: Problem, plan: Plan) -> dict[int, str]:
     if problem.penalties:
         for c in range(len(problem.free)):
             out.setdefault(c, "the problem has constraint penalties")
+    for i, p in enumerate(problem.free):
+        if p.objective_prior is not None:
+            out.setdefault(i, "it has an objective prior")
     col = {p.id: i for i, p in enumerate(problem.free)}
     for o in problem.observables.values():
         if isinstance(o.shape, str) and o.shape in col:
@@ -385,7 +388,7 @@ class ProfiledObjective:
         residuals = None
         if self.has_residuals and full.ok:
             residuals = LazyResiduals(lambda: self._reduced_residuals(full))
-        ev = Evaluation(x=x_r, fval=full.fval, grad=grad, chi2=full.chi2,
+        ev = Evaluation(x=x_r, fval=full.fval, grad=grad, chi2=full.chi2, prior=full.prior,
                         simulation=full.simulation, sigma=full.sigma, status=full.status,
                         message=full.message, residuals=residuals, full=full)
         self._cache = (x_r.copy(), int(sensi), ev)

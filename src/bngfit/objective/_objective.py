@@ -43,6 +43,7 @@ from bngfit.simulate._engine import Engine, SolverSettings
 from ._data import DataLikelihood
 from ._evaluation import Evaluation, LazyResiduals, ResidualPair
 from ._lanes import Lanes, available_threads, decide
+from ._priors import ObjectivePriors
 from ._status import EvalStatus, nonfinite_message, status_message
 from ._terms import Contribution, Observation, Term, TrajectoryPenalties
 
@@ -145,6 +146,10 @@ class Objective:
         terms: list[Term] = [self.likelihood]
         if self.plan.penalties:
             terms.append(TrajectoryPenalties(self.plan.penalties))
+        self.priors = ObjectivePriors(problem) if any(
+            p.objective_prior is not None for p in problem.free) else None
+        if self.priors is not None:
+            terms.append(self.priors)
         self.terms: tuple[Term, ...] = tuple(terms)
         self.has_residuals = all(t.has_residuals for t in self.terms)
         self._cache: tuple[np.ndarray, int, Evaluation] | None = None
@@ -381,8 +386,10 @@ class Objective:
         if self.has_residuals:
             builders = [part.residuals for part in parts]
             residuals = LazyResiduals(lambda: _stacked(builders, chain))
+        prior = sum(part.fval for term, part in zip(self.terms, parts, strict=True)
+                    if term is self.priors)
         ev = Evaluation(x=x, fval=fval, grad=grad, chi2=chi2, simulation=observed.h,
-                        sigma=observed.sigma, residuals=residuals)
+                        sigma=observed.sigma, residuals=residuals, prior=prior)
         if sensi and not np.isfinite(grad).all():
             # A finite value with a NaN/inf gradient is no direction to follow.
             why = nonfinite_message("gradient", grad, self.x_names)

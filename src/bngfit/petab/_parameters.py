@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from bngfit.problem import ModelInfo, ParameterSpec, Scale
-from bngfit.problem._priors import parse_prior
+from bngfit.problem._priors import InitPrior, parse_prior
+from bngfit.problem._scales import scale_codes, to_scale
 
 from ._cells import Issues, cell_number, new_id, read_table, records
 
@@ -92,15 +93,24 @@ def _parameter_row(r: dict[str, str], f: str, line: int, issues: Issues,
         issues.warn(f"nominalValue {nom:g} is outside the bounds [{lb:g}, {ub:g}]: it is the "
                     "default point of evaluate and check-grad only; fits start inside the "
                     "bounds", f, line, id=pid, value=f"{nom:g}")
-    try:
-        prior = parse_prior(r.get("initializationPriorType", ""),
-                            r.get("initializationPriorParameters", ""))
-    except ValueError as err:
-        issues.error(str(err), f, line, id=pid,
-                     value=f"{r.get('initializationPriorType', '')} "
-                           f"{r.get('initializationPriorParameters', '')}".strip())
-        return None
-    return ParameterSpec(pid, scale, lb, ub, nom, estimate, line, prior)
+    priors = []
+    for column in ("initialization", "objective"):
+        kind, params = r.get(f"{column}PriorType", ""), r.get(f"{column}PriorParameters", "")
+        try:
+            priors.append(parse_prior(kind, params, column))
+        except ValueError as err:
+            issues.error(str(err), f, line, id=pid, value=f"{kind} {params}".strip())
+            return None
+    objective = priors[1]
+    kind = r.get("objectivePriorType", "").strip()
+    if kind and objective is None:  # parameterScaleUniform between the bounds
+        lo, hi = to_scale(np.array([lb, ub]), scale_codes([scale] * 2)).tolist()
+        objective = (InitPrior.PS_UNIFORM, lo, hi)
+    if objective is not None and not estimate:
+        issues.warn("objectivePriorType on a parameter that is not estimated: the prior is "
+                    "not used", f, line, id=pid, value=kind)
+        objective = None
+    return ParameterSpec(pid, scale, lb, ub, nom, estimate, line, priors[0], objective)
 
 
 def _numbers(r: dict[str, str], f: str, line: int, pid: str, estimate: bool,

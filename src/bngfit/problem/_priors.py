@@ -1,4 +1,4 @@
-"""Initialization priors: the distributions start points are drawn from (PEtab v1).
+"""PEtab v1 priors: where start points are drawn from, and the objective's priors.
 
 PEtab's ``initializationPriorType`` / ``initializationPriorParameters`` say how
 a multistart should draw each parameter's start: ``parameterScaleUniform``
@@ -7,6 +7,10 @@ a multistart should draw each parameter's start: ``parameterScaleUniform``
 ``uniform``, ``normal``, ``laplace``, ``logNormal``, ``logLaplace`` (on the
 native value; the log forms in natural log). Draws go through each
 distribution's quantile function, so a Latin hypercube of uniforms stays one.
+
+The same types and parameters, in the columns ``objectivePriorType`` /
+``objectivePriorParameters``, are priors of the objective (terms of the negative
+log-posterior, :mod:`bngfit.likelihood._priors`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from ._scales import Scale, scale_codes, to_scale, unscale
 
 
 class InitPrior(StrEnum):
-    """PEtab v1 initialization prior types."""
+    """PEtab v1 prior types (initialization and objective priors alike)."""
 
     PS_UNIFORM = "parameterScaleUniform"
     PS_NORMAL = "parameterScaleNormal"
@@ -31,8 +35,13 @@ class InitPrior(StrEnum):
     LOG_LAPLACE = "logLaplace"
 
 
-def parse_prior(kind: str, params: str) -> tuple[InitPrior, float, float] | None:
+def parse_prior(kind: str, params: str, column: str = "initialization"
+                ) -> tuple[InitPrior, float, float] | None:
     """The prior of a parameter-table row, or None for the default.
+
+    ``column``: ``"initialization"`` or ``"objective"`` (the columns
+    ``{column}PriorType`` and ``{column}PriorParameters``, for messages).
+    ``parameterScaleUniform`` without parameters (between the bounds) is None.
 
     Raises
     ------
@@ -43,25 +52,24 @@ def parse_prior(kind: str, params: str) -> tuple[InitPrior, float, float] | None
     kind = kind.strip()
     if not kind:
         if params.strip():
-            raise ValueError("initializationPriorParameters given without "
-                             "initializationPriorType")
+            raise ValueError(f"{column}PriorParameters given without {column}PriorType")
         return None
     try:
         prior = InitPrior(kind)
     except ValueError:
-        raise ValueError(f"unknown initializationPriorType; use one of "
+        raise ValueError(f"unknown {column}PriorType; use one of "
                          f"{', '.join(p.value for p in InitPrior)}") from None
     if not params.strip():
         if prior is InitPrior.PS_UNIFORM:
             return None  # between the bounds
-        raise ValueError(f"{prior.value} needs initializationPriorParameters 'a;b'")
+        raise ValueError(f"{prior.value} needs {column}PriorParameters 'a;b'")
     parts = params.split(";")
     try:
         a, b = (float(p) for p in parts)
     except ValueError:
-        raise ValueError("initializationPriorParameters must be two numbers 'a;b'") from None
+        raise ValueError(f"{column}PriorParameters must be two numbers 'a;b'") from None
     if not (np.isfinite(a) and np.isfinite(b)):
-        raise ValueError("initializationPriorParameters must be finite")
+        raise ValueError(f"{column}PriorParameters must be finite")
     if prior in (InitPrior.PS_UNIFORM, InitPrior.UNIFORM):
         if not a < b:
             raise ValueError("a uniform prior needs lower < upper")

@@ -65,6 +65,9 @@ class ParameterSpec:
     init_prior : tuple or None
         ``(InitPrior, a, b)``: where multistart draws its start
         (:mod:`bngfit.problem._priors`); None: uniform between the bounds on its scale.
+    objective_prior : tuple or None
+        ``(InitPrior, a, b)``: a prior of the objective (a term of the negative
+        log-posterior, :mod:`bngfit.likelihood._priors`); None: none.
     """
 
     id: str
@@ -75,6 +78,7 @@ class ParameterSpec:
     estimate: bool
     row: int = 0
     init_prior: tuple | None = None
+    objective_prior: tuple | None = None
 
 
 @dataclass(frozen=True)

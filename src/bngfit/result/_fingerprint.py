@@ -34,6 +34,9 @@ from bngfit.problem._problem import Problem
 # files are hashed by content instead, so a copied or moved problem keeps its
 # fingerprint.
 _WHERE = frozenset({"source", "files", "path", "warnings"})
+# Fields added to the problem's types after format 3 was fixed: left out while
+# they hold their default, so a store made before them keeps its fingerprint.
+_LATER = frozenset({"objective_prior"})
 
 
 def _hash_files(problem: Problem, h: hashlib._Hash) -> None:
@@ -50,7 +53,8 @@ def _canonical(value: object) -> object:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {"@": type(value).__name__,
                 **{f.name: _canonical(getattr(value, f.name))
-                   for f in dataclasses.fields(value) if f.compare and f.name not in _WHERE}}
+                   for f in dataclasses.fields(value) if f.compare and f.name not in _WHERE
+                   and not (f.name in _LATER and getattr(value, f.name) == f.default)}}
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, np.ndarray):
