@@ -109,3 +109,54 @@ def test_loading_bngl_keeps_the_output_streams(tmp_path, monkeypatch):
     finally:
         sys.stdout, sys.stderr = before
     assert after == before
+
+
+HOSU_SBML = """<?xml version="1.0" encoding="UTF-8"?>
+<sbml xmlns="http://www.sbml.org/sbml/level3/version2/core" level="3" version="2">
+  <model id="m">
+    <listOfCompartments>
+      <compartment id="C" spatialDimensions="3" size="{size}" constant="true"/>
+    </listOfCompartments>
+    <listOfSpecies>
+      <species id="S" compartment="C" initialAmount="4" hasOnlySubstanceUnits="true"
+               boundaryCondition="false" constant="false"/>
+    </listOfSpecies>
+    <listOfParameters><parameter id="k" value="0.5" constant="true"/></listOfParameters>
+    <listOfReactions>
+      <reaction id="r1" reversible="false">
+        <listOfReactants><speciesReference species="S" stoichiometry="1" constant="true"/>
+        </listOfReactants>
+        <kineticLaw><math xmlns="http://www.w3.org/1998/Math/MathML">
+          <apply><times/><ci>k</ci><ci>S</ci></apply></math></kineticLaw>
+      </reaction>
+    </listOfReactions>
+  </model>
+</sbml>
+"""
+
+
+def test_a_species_in_amounts_where_bngsim_would_read_a_concentration_is_refused(tmp_path):
+    """bngsim 0.16 reports S = amount/size: refused wherever that is not the amount."""
+    import bngsim
+    import numpy as np
+
+    bad = tmp_path / "size2.xml"
+    bad.write_text(HOSU_SBML.format(size=2))
+    with pytest.raises(InputError) as exc:
+        check_model_file(bad)
+    text = str(exc.value)
+    assert "size2.xml:8" in text and "'S'" in text and "'C'" in text and "size 2" in text
+    # in a compartment of constant size 1 the amount is the concentration: accepted, right
+    good = tmp_path / "size1.xml"
+    good.write_text(HOSU_SBML.format(size=1))
+    check_model_file(good)
+    r = bngsim.Simulator(bngsim.Model.load(str(good))).run(sample_times=[0.0, 1.0, 2.0])
+    np.testing.assert_allclose(r.outputs(["species:S"])[:, 0],
+                               4 * np.exp(-0.5 * np.array([0.0, 1.0, 2.0])), rtol=1e-6)
+    # the same from Antimony (substanceOnly species)
+    ant = tmp_path / "m.ant"
+    ant.write_text("model m\n  compartment C = 3;\n  substanceOnly species S in C;\n"
+                   "  S = 4; k = 0.5;\n  r1: S -> ; k*S;\nend\n")
+    with pytest.raises(InputError) as exc:
+        check_model_file(ant)
+    assert "'S'" in str(exc.value) and "size 3" in str(exc.value)

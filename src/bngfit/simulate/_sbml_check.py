@@ -106,6 +106,7 @@ def sbml_issues(doc: libsbml.SBMLDocument, f: str, *, rows: bool) -> list[Issue]
     doc.checkConsistency()
     out.extend(_errors(doc, f, rows, start=n_read))
     out.extend(_compartment_sizes(doc.getModel(), f, rows))
+    out.extend(_substance_only(doc.getModel(), f, rows))
     return out
 
 
@@ -156,6 +157,42 @@ def _compartment_sizes(model: libsbml.Model, f: str, rows: bool) -> list[Issue]:
             out.append(Issue("error", "invalid model: a compartment size must be positive "
                              "(concentrations in it are undefined otherwise)", f,
                              c.getLine() or None if rows else None, c.getId(), f"{size:g}"))
+    return out
+
+
+def _substance_only(model: libsbml.Model, f: str, rows: bool) -> list[Issue]:
+    """Species in amounts (``hasOnlySubstanceUnits``) where amount and concentration differ.
+
+    SBML reads such a species' symbol as its amount; bngsim 0.16 simulates and
+    reports every species as a concentration. The two agree only in a
+    compartment of constant size 1 (or of dimension 0); anywhere else each
+    value, and in nonlinear rate laws the dynamics, would be silently off by the
+    compartment's size.
+    """
+    assigned = {model.getInitialAssignment(k).getSymbol()
+                for k in range(model.getNumInitialAssignments())}
+    assigned |= {model.getRule(k).getVariable() for k in range(model.getNumRules())}
+    out = []
+    for k in range(model.getNumSpecies()):
+        sp = model.getSpecies(k)
+        if not sp.getHasOnlySubstanceUnits():
+            continue
+        c = model.getCompartment(sp.getCompartment())
+        if c is None:
+            continue  # libsbml reports the undefined compartment
+        dims = c.getSpatialDimensionsAsDouble() if c.isSetSpatialDimensions() else 3.0
+        size = c.getSize() if c.isSetSize() else float("nan")
+        if dims == 0 or (size == 1.0 and c.getConstant() and c.getId() not in assigned):
+            continue
+        where = (f"of size {size:g}" if math.isfinite(size) and c.getConstant()
+                 and c.getId() not in assigned else "whose size is not a constant 1")
+        out.append(Issue(
+            "error", f"species '{sp.getId()}' has hasOnlySubstanceUnits=\"true\" (its symbol "
+            f"is an amount) in compartment '{c.getId()}' {where}: bngsim 0.16 simulates it as "
+            "a concentration, so every value would be off by the compartment's size; set "
+            "hasOnlySubstanceUnits=\"false\" with the rate laws written for concentrations, "
+            "or give the compartment size 1", f, sp.getLine() or None if rows else None,
+            sp.getId(), "hasOnlySubstanceUnits=true"))
     return out
 
 
