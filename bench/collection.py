@@ -1,0 +1,147 @@
+"""The scoreboard: load, check and fit every problem of a collection, one table.
+
+For every problem folder under the given directories (default
+``../shared/benchmarks/petab``; ``--only NAME ...`` to pick some), in a row:
+
+- ``load s``: ``load_problem``; ``nominal``: fval at the nominal point (or why not);
+- ``grad check``: ``check_grad_multi_eps`` at a displaced point (nominal moved by
+  ``--displace`` on each parameter's scale, seeded, inside the bounds: the nominal
+  point is often the optimum, where every gradient entry is ~0) at rtol 1e-10 /
+  atol 1e-12; the count of parameters that agree / are not resolved / MISMATCH;
+- a fit with ``--starts`` starts (seed ``--seed``) and the defaults otherwise:
+  best fval, its gap to ``best_known_fval`` where a ``best_known.tsv`` lies beside
+  the problem folders, solved (gap < 1.92), starts within 1.92 of the best known
+  value / starts run, failed starts (and their most common reason), evaluations,
+  CPU seconds of the fit (this process and its workers) and starts within 1.92 per
+  CPU-hour.
+
+``--no-fit`` stops after the checks. The table goes to standard output and, with
+``--out FILE``, to a TSV file::
+
+    python bench/collection.py [DIR ...] [--only NAME ...] [--starts 20] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import csv
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+
+import bngfit
+from bngfit.objective import _gradcheck
+
+REPO = Path(__file__).resolve().parents[1]
+SOLVED_GAP = 1.92
+COLUMNS = ["problem", "load s", "nominal", "grad check", "best fval", "gap", "solved",
+           "within 1.92", "failed", "evaluations", "CPU s", "per CPU-h"]
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _best_known(folder: Path) -> dict[str, float]:
+    table = folder / "best_known.tsv"
+    if not table.is_file():
+        return {}
+    with table.open() as f:
+        return {r["problemId"]: float(r["best_known_fval"])
+                for r in csv.DictReader(f, delimiter="\t")}
+
+
+def _displaced(problem: bngfit.Problem, shift: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = problem.x_nominal + rng.uniform(-shift, shift, len(problem.x_names))
+    return np.clip(x, problem.lb, problem.ub)
+
+
+def _grad_check(problem: bngfit.Problem, x: np.ndarray) -> str:
+    obj = bngfit.Objective(problem, rtol=1e-10, atol=1e-12)
+    ev = obj(x)
+    if not ev.ok:
+        return f"no value: {ev.message[:60]}"
+    table = bngfit.check_grad_multi_eps(obj, x)
+    verdicts = collections.Counter(v.value for v in
+                                   _gradcheck.summarize(table, ev.fval).verdict.values())
+    return " ".join(f"{k} {n}" for k, n in sorted(verdicts.items()))
+
+
+def row(yaml: Path, best_known: dict[str, float], args: argparse.Namespace) -> dict:
+    """One row of the table for one problem."""
+    name = yaml.parent.name
+    out = dict.fromkeys(COLUMNS, "")
+    out["problem"] = name
+    t = time.perf_counter()
+    try:
+        problem = bngfit.load_problem(yaml)
+    except bngfit.BngfitError as err:
+        out["nominal"] = f"not loaded: {str(err)[:80]}"
+        return out
+    out["load s"] = f"{time.perf_counter() - t:.2f}"
+    ev = bngfit.Objective(problem)(problem.x_nominal, sensi=0)
+    out["nominal"] = f"{ev.fval:.6g}" if ev.ok else f"failed: {ev.message[:60]}"
+    out["grad check"] = _grad_check(problem, _displaced(problem, args.displace, args.seed))
+    if args.no_fit:
+        return out
+    cpu = _cpu()
+    result = bngfit.fit(problem, n_starts=args.starts, rng=args.seed)
+    cpu = _cpu() - cpu
+    fvals = np.array([s.fval for s in result.starts], dtype=float)
+    failed = [s for s in result.starts if not np.isfinite(s.fval)]
+    out["best fval"] = f"{result.best_fval:.6f}"
+    out["evaluations"] = str(result.n_fval)
+    out["CPU s"] = f"{cpu:.0f}"
+    reasons = collections.Counter(s.message.split(":")[0][:40] for s in failed)
+    out["failed"] = f"{len(failed)}" + (f" ({reasons.most_common(1)[0][0]})" if failed else "")
+    ref = best_known.get(name)
+    if ref is not None:
+        gap = result.best_fval - ref
+        within = int(np.sum(fvals - ref < SOLVED_GAP))
+        out["gap"] = f"{gap:.4g}"
+        out["solved"] = "yes" if gap < SOLVED_GAP else "no"
+        out["within 1.92"] = f"{within}/{len(fvals)}"
+        out["per CPU-h"] = f"{within / (cpu / 3600.0):.1f}" if cpu > 0 else ""
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("dirs", nargs="*", default=[str(REPO.parent / "shared/benchmarks/petab")])
+    ap.add_argument("--only", nargs="*", default=None, help="problem folder names")
+    ap.add_argument("--starts", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--displace", type=float, default=0.1,
+                    help="shift of the gradient-check point on each parameter's scale")
+    ap.add_argument("--no-fit", action="store_true")
+    ap.add_argument("--out", default=None, help="also write the table as TSV")
+    args = ap.parse_args()
+    rows = []
+    print("\t".join(COLUMNS), flush=True)
+    for d in map(Path, args.dirs):
+        best_known = _best_known(d)
+        for yaml in sorted(d.glob("*/*.yaml")):
+            if yaml.parent.name == "petab_select" or (
+                    args.only and yaml.parent.name not in args.only):
+                continue
+            r = row(yaml, best_known, args)
+            rows.append(r)
+            print("\t".join(r[c] for c in COLUMNS), flush=True)
+    if args.out:
+        with open(args.out, "w", newline="") as f:
+            w = csv.DictWriter(f, COLUMNS, delimiter="\t", lineterminator="\n")
+            w.writeheader()
+            w.writerows(rows)
+    solved = sum(r["solved"] == "yes" for r in rows)
+    print(f"\nsolved {solved} of {len(rows)} (gap < {SOLVED_GAP} to best_known_fval)")
+
+
+if __name__ == "__main__":
+    main()
