@@ -141,11 +141,16 @@ def _detail(message: str) -> str:
     return " ".join(x for x in lines if x and not x.startswith("Reference:"))
 
 
+def _assigned(model: libsbml.Model) -> set[str]:
+    """Ids whose value an initial assignment or a rule sets (not their attribute)."""
+    out = {model.getInitialAssignment(k).getSymbol()
+           for k in range(model.getNumInitialAssignments())}
+    return out | {model.getRule(k).getVariable() for k in range(model.getNumRules())}
+
+
 def _compartment_sizes(model: libsbml.Model, f: str, rows: bool) -> list[Issue]:
     """Compartments of nonzero dimension with a size that is not positive and finite."""
-    assigned = {model.getInitialAssignment(k).getSymbol()
-                for k in range(model.getNumInitialAssignments())}
-    assigned |= {model.getRule(k).getVariable() for k in range(model.getNumRules())}
+    assigned = _assigned(model)
     out = []
     for k in range(model.getNumCompartments()):
         c = model.getCompartment(k)
@@ -169,9 +174,7 @@ def _substance_only(model: libsbml.Model, f: str, rows: bool) -> list[Issue]:
     value, and in nonlinear rate laws the dynamics, would be silently off by the
     compartment's size.
     """
-    assigned = {model.getInitialAssignment(k).getSymbol()
-                for k in range(model.getNumInitialAssignments())}
-    assigned |= {model.getRule(k).getVariable() for k in range(model.getNumRules())}
+    assigned = _assigned(model)
     out = []
     for k in range(model.getNumSpecies()):
         sp = model.getSpecies(k)
