@@ -26,26 +26,18 @@ from __future__ import annotations
 import argparse
 import collections
 import csv
-import resource
 import time
 from pathlib import Path
 
 import numpy as np
 
 import bngfit
+from bngfit.cli._score import SOLVED_GAP, cpu_seconds, score
 from bngfit.objective import _gradcheck
 
 REPO = Path(__file__).resolve().parents[1]
-SOLVED_GAP = 1.92
 COLUMNS = ["problem", "load s", "nominal", "grad check", "best fval", "gap", "solved",
            "within 1.92", "failed", "evaluations", "CPU s", "per CPU-h"]
-
-
-def _cpu() -> float:
-    """CPU seconds of this process and its finished children."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _best_known(folder: Path) -> dict[str, float]:
@@ -91,10 +83,9 @@ def row(yaml: Path, best_known: dict[str, float], args: argparse.Namespace) -> d
     out["grad check"] = _grad_check(problem, _displaced(problem, args.displace, args.seed))
     if args.no_fit:
         return out
-    cpu = _cpu()
+    cpu = cpu_seconds()
     result = bngfit.fit(problem, n_starts=args.starts, rng=args.seed)
-    cpu = _cpu() - cpu
-    fvals = np.array([s.fval for s in result.starts], dtype=float)
+    cpu = cpu_seconds() - cpu
     failed = [s for s in result.starts if not np.isfinite(s.fval)]
     out["best fval"] = f"{result.best_fval:.6f}"
     out["evaluations"] = str(result.n_fval)
@@ -103,12 +94,12 @@ def row(yaml: Path, best_known: dict[str, float], args: argparse.Namespace) -> d
     out["failed"] = f"{len(failed)}" + (f" ({reasons.most_common(1)[0][0]})" if failed else "")
     ref = best_known.get(name)
     if ref is not None:
-        gap = result.best_fval - ref
-        within = int(np.sum(fvals - ref < SOLVED_GAP))
-        out["gap"] = f"{gap:.4g}"
-        out["solved"] = "yes" if gap < SOLVED_GAP else "no"
-        out["within 1.92"] = f"{within}/{len(fvals)}"
-        out["per CPU-h"] = f"{within / (cpu / 3600.0):.1f}" if cpu > 0 else ""
+        s = score(result, ref, cpu)
+        out["gap"] = f"{s['gap']:.4g}"
+        out["solved"] = "yes" if s["solved"] else "no"
+        out["within 1.92"] = f"{s['starts_within_1.92']}/{s['starts_run']}"
+        rate = s["starts_within_per_cpu_hour"]
+        out["per CPU-h"] = "" if rate is None else f"{rate:.1f}"
     return out
 
 

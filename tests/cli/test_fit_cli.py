@@ -191,3 +191,28 @@ def test_bad_start_points_exit_2(tmp_path, capsys, monkeypatch, text, match):
     assert main(["fit", str(EXAMPLE), "--start-points", str(pts), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert match in err and "starts.tsv:" in err and "Traceback" not in err
+
+
+def test_fit_against_a_best_known_value(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    known = tmp_path / "best_known.tsv"
+    # the example's optimum, -34.195258 (README quick start); one row for another problem
+    known.write_text("problemId\tbest_known_fval\nother\t1\nproblem\t-34.195258\n")
+    code = main(["fit", str(EXAMPLE), "--starts", "4", "--seed", "3", "--engine",
+                 "sequential", "--json", "--no-progress", "--best-known", str(known)])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    bk = out["best_known"]
+    assert bk["problem_id"] == "problem" and bk["best_known_fval"] == -34.195258
+    assert bk["gap"] == pytest.approx(out["best_fval"] + 34.195258, abs=1e-12)
+    assert bk["solved"] and bk["starts_run"] == 4 and bk["failed_starts"] == 0
+    assert bk["starts_within_1.92"] == sum(s["fval"] < -34.195258 + 1.92 for s in out["starts"])
+    assert bk["cpu_s"] > 0 and bk["starts_within_per_cpu_hour"] == pytest.approx(
+        bk["starts_within_1.92"] / (bk["cpu_s"] / 3600))
+    # a file without this problem: refused before any start runs (no store)
+    known.write_text("problemId\tbest_known_fval\nother\t1\n")
+    code = main(["fit", str(EXAMPLE), "--starts", "2", "--store", "new.db", "--best-known",
+                 str(known), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "best_known.tsv" in err and "problem" in err
+    assert not (tmp_path / "new.db").exists()

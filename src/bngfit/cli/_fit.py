@@ -41,6 +41,7 @@ from bngfit.result._types import FitResult, StartResult
 
 from . import _args as cli_args
 from . import _io as cli_io
+from . import _score
 from ._points import read_start_points
 
 #: Upper limits of counts on the command line: far above any real use, below
@@ -129,6 +130,10 @@ def add_commands(sub: Subparsers, common: Callable[[argparse.ArgumentParser], No
                    help="ODE absolute tolerance, above 0 (default 1e-10)")
     f.add_argument("--no-progress", action="store_true", help="no progress bar")
     f.add_argument("--json", action="store_true", help="print the summary as JSON")
+    f.add_argument("--best-known", default=None, metavar="FILE",
+                   help="a best_known.tsv (problemId, best_known_fval): report the gap of the "
+                        "fit, whether it is solved (< 1.92), and starts within 1.92 per "
+                        "CPU-hour")
     common(f)
     s = sub.add_parser("show", help="Summary of a result store (finished or not).")
     s.add_argument("store", metavar="STORE")
@@ -282,6 +287,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.scheduler is not None:
         check_scheduler(args.scheduler)
     problem = loader.load_problem(args.problem)
+    reference = None
+    if args.best_known is not None:  # before the fit: a bad file costs no compute
+        where = Path(args.problem).resolve()
+        reference = _score.best_known(args.best_known, [where.stem, where.parent.name])
     cli_args.check_not_inputs(problem, {"--best": best_path, "--store": store,
                                         "--store (its solver log)": solver_log_path(store)})
     settings = fit_settings(args, problem, store)
@@ -290,6 +299,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         with Store(store, readonly=True) as st:
             n_done = len(st.finished())
     bar, update = _progress(settings.n_starts, n_done, not args.no_progress)
+    cpu = _score.cpu_seconds()
     try:
         with cli_io.solver_output_to(solver_log_path(store)):
             result = run_fit(problem, settings, store=store, resume=args.resume,
@@ -297,14 +307,22 @@ def cmd_fit(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
+    cpu = _score.cpu_seconds() - cpu
     _write_best(problem, result, best_path, store)
+    scored = None
+    if reference is not None and result.best is not None:
+        scored = {"problem_id": reference[0], **_score.score(result, reference[1], cpu)}
     if args.json:
         out = result.summary_dict()
         out["store"] = str(store)
         out["best_parameters"] = str(best_path)
+        if scored is not None:
+            out["best_known"] = scored
         print(json.dumps(out, indent=2))
     else:
         print(summary_text(result, any(p.objective_prior is not None for p in problem.free)))
+        if scored is not None:
+            print(_score.score_text(scored))
         print(f"store: {store}\nbest parameters: {best_path}")
     return 0 if result.best is not None and np.isfinite(result.best_fval) else 1
 
