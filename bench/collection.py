@@ -16,7 +16,7 @@ For every problem folder under the given directories (default
   CPU-hour.
 
 ``--no-fit`` stops after the checks. The table goes to standard output and, with
-``--out FILE``, to a TSV file::
+``--out FILE``, to a TSV file; SUNDIALS' own messages to ``--solver-log``::
 
     python bench/collection.py [DIR ...] [--only NAME ...] [--starts 20] [--seed 0]
 """
@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 import bngfit
+from bngfit.cli._io import solver_output_to
 from bngfit.cli._score import SOLVED_GAP, cpu_seconds, score
 from bngfit.objective import _gradcheck
 
@@ -84,7 +85,8 @@ def row(yaml: Path, best_known: dict[str, float], args: argparse.Namespace) -> d
     if args.no_fit:
         return out
     cpu = cpu_seconds()
-    result = bngfit.fit(problem, n_starts=args.starts, rng=args.seed)
+    with solver_output_to(args.solver_log):  # SUNDIALS' own lines, as in bngfit fit
+        result = bngfit.fit(problem, n_starts=args.starts, rng=args.seed)
     cpu = cpu_seconds() - cpu
     failed = [s for s in result.starts if not np.isfinite(s.fval)]
     out["best fval"] = f"{result.best_fval:.6f}"
@@ -113,6 +115,8 @@ def main() -> None:
                     help="shift of the gradient-check point on each parameter's scale")
     ap.add_argument("--no-fit", action="store_true")
     ap.add_argument("--out", default=None, help="also write the table as TSV")
+    ap.add_argument("--solver-log", default="collection.solver.log",
+                    help="where the solver's own messages go (default %(default)s)")
     args = ap.parse_args()
     rows = []
     print("\t".join(COLUMNS), flush=True)
