@@ -67,6 +67,15 @@ def _grad_check(problem: bngfit.Problem, x: np.ndarray) -> str:
     return " ".join(f"{k} {n}" for k, n in sorted(verdicts.items()))
 
 
+def _problem_files(d: Path) -> list[Path]:
+    """The problem file of each folder: ``NAME/NAME.yaml`` where there is one, else each."""
+    out = []
+    for folder in sorted(p for p in d.iterdir() if p.is_dir()):
+        own = folder / f"{folder.name}.yaml"
+        out.extend([own] if own.is_file() else sorted(folder.glob("*.yaml")))
+    return out
+
+
 def row(yaml: Path, best_known: dict[str, float], args: argparse.Namespace) -> dict:
     """One row of the table for one problem."""
     name = yaml.parent.name
@@ -122,9 +131,8 @@ def main() -> None:
     print("\t".join(COLUMNS), flush=True)
     for d in map(Path, args.dirs):
         best_known = _best_known(d)
-        for yaml in sorted(d.glob("*/*.yaml")):
-            if yaml.parent.name == "petab_select" or (
-                    args.only and yaml.parent.name not in args.only):
+        for yaml in _problem_files(d):
+            if args.only and yaml.parent.name not in args.only:
                 continue
             r = row(yaml, best_known, args)
             rows.append(r)
