@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bngfit.errors import SimulationFailure
+from bngfit.errors import SimulationFailure, UnsupportedError
 from bngfit.likelihood._noise import (
     CODE_KERNEL,
     FAMILY_CODE,
@@ -132,6 +132,9 @@ class Objective:
     ) -> None:
         self.problem = problem
         self.threads = threads
+        #: Why no gradient can be computed (a model's events), or None.
+        self.no_gradient = next((f"{m.path.name}: {m.no_gradient}" for m in
+                                 problem.models.values() if m.no_gradient), None)
         self.settings = SolverSettings(rtol=rtol, atol=atol, preeq_tmax=preeq_tmax)
         self.plan = compile_plan(problem)
         # One engine per model (``engine`` is the first model's); each
@@ -199,6 +202,8 @@ class Objective:
         x = np.array(x, dtype=float)
         if x.shape != (self._n_x,):
             raise ValueError(f"x must have shape ({self._n_x},), got {x.shape}")
+        if sensi and self.no_gradient is not None:
+            raise UnsupportedError(f"no gradient can be computed: {self.no_gradient}")
         if self._cache is not None:
             cx, cs, cev = self._cache
             # (a value-only call does not get an evaluation made invalid by its gradient)

@@ -233,6 +233,8 @@ class FitSettings:
             raise InputError("the number of starts must be at least 1", value=str(n))
         oopts = {**run.setting("objective_opts", {}), **(objective_opts or {})}
         objective = Objective(problem, **oopts)  # compiles the plan: no simulation yet
+        if objective.no_gradient is not None:
+            raise UnsupportedError(f"cannot fit without gradients: {objective.no_gradient}")
         opt = opt or default_optimizer(objective)
         check_optimizer(opt, objective)
         user = _user_points(problem, starts if starts is not None

@@ -95,6 +95,13 @@ def check_problem(path: str | Path, *, models: ModelAccess | None = None
                             f"{_known_formats()}", file=str(path))]
     access = models if models is not None else _MODELS[0]
     problem, items = reader.read(path, access)
+    if problem is not None:
+        for info in problem.models.values():
+            if info.no_gradient:  # a value is computed; fits and gradients refuse it
+                items.append(Issue("warning", f"no gradient for this model: {info.no_gradient} "
+                                   "Values can be computed; fits, gradient checks and "
+                                   "evaluations with a gradient are refused",
+                                   str(info.path), affects_result=True))
     items = list(dict.fromkeys(items))  # a warning found twice is reported once
     if problem is not None:
         warnings = tuple(i for i in items if i.severity == "warning")

@@ -35,6 +35,9 @@ class ModelInfo:
         Compartment-size parameters (writable, not differentiable).
     defaults : dict
         Parameter and compartment values as loaded.
+    no_gradient : str or None
+        Why the engine has no sensitivities for this model whatever is fitted
+        (an event it cannot differentiate through), or None.
     """
 
     path: Path
@@ -44,6 +47,7 @@ class ModelInfo:
     parameters: tuple[str, ...]
     compartments: tuple[str, ...]
     defaults: dict[str, float] = field(repr=False)
+    no_gradient: str | None = None
 
     def selector(self, name: str) -> str | None:
         """Typed bngsim output selector for ``name``, or None if it is no output.

@@ -139,7 +139,25 @@ def model_info_of(path: Path, model: bngsim.Model) -> ModelInfo:
         parameters=params,
         compartments=comps,
         defaults=defaults,
+        no_gradient=_no_gradient(model),
     )
+
+
+def _no_gradient(model: bngsim.Model) -> str | None:
+    """Why bngsim has no sensitivities through this model's events whatever is fitted.
+
+    bngsim's own check with no parameter requested tests what does not depend on
+    the request (an execution delay, a non-persistent trigger); what depends on
+    it is decided at each run.
+    """
+    core = model._core
+    if getattr(core, "n_events", 0) <= 0:
+        return None
+    try:
+        reason = core.event_sensitivity_unsupported_reason([], [])
+    except (AttributeError, TypeError, RuntimeError):  # another bngsim: decided at run time
+        return None
+    return " ".join(str(reason).split()) if reason else None
 
 
 def _internal_params(model: bngsim.Model) -> set[str]:
