@@ -536,3 +536,20 @@ def test_a_start_at_a_singular_point_is_stored(problem_writer, tmp_path):
     assert set(stored) == {0, 1} == {s.index for s in r.starts}  # none vanished
     assert stored[0].status.value == "error" and stored[0].fval == float("inf")
     assert stored[0].message
+
+
+@pytest.mark.parametrize("engine", ["sequential", "process"])
+def test_a_time_budget_stops_the_run_and_resume_finishes_it(tmp_path, engine):
+    problem = bngfit.load_problem(EXAMPLE)
+    store = tmp_path / "budget.db"
+    first = bngfit.fit(problem, n_starts=6, rng=0, engine=engine, store=store,
+                       max_time=1e-6)  # spent when the first start finishes
+    assert 1 <= len(first.starts) < 6
+    with bngfit.result.Store(store, readonly=True) as st:
+        assert len(st.finished()) == len(first.starts)
+    # the budget is no setting of the run: resuming without it runs the rest
+    done = bngfit.fit(problem, store=store, resume=True, engine=engine)
+    assert len(done.starts) == 6 and {s.index for s in done.starts} == set(range(6))
+    alone = bngfit.fit(problem, n_starts=6, rng=0, engine="sequential")
+    assert sorted(s.fval for s in done.starts) == pytest.approx(
+        sorted(s.fval for s in alone.starts), rel=1e-9)

@@ -130,6 +130,10 @@ def add_commands(sub: Subparsers, common: Callable[[argparse.ArgumentParser], No
                    help="ODE absolute tolerance, above 0 (default 1e-10)")
     f.add_argument("--no-progress", action="store_true", help="no progress bar")
     f.add_argument("--json", action="store_true", help="print the summary as JSON")
+    f.add_argument("--max-time", type=cli_args.positive_float(), default=None,
+                   metavar="SECONDS",
+                   help="stop the run after this many wall seconds, as a start finishes "
+                        "(finished starts are stored; continue with --resume)")
     f.add_argument("--best-known", default=None, metavar="FILE",
                    help="a best_known.tsv (problemId, best_known_fval): report the gap of the "
                         "fit, whether it is solved (< 1.92), and starts within 1.92 per "
@@ -303,7 +307,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     try:
         with cli_io.solver_output_to(solver_log_path(store)):
             result = run_fit(problem, settings, store=store, resume=args.resume,
-                             check_gradient=args.check_grad, progress=update)
+                             check_gradient=args.check_grad, progress=update,
+                             max_time=args.max_time)
     finally:
         if bar is not None:
             bar.close()

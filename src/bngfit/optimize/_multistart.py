@@ -62,6 +62,7 @@ def fit(
     objective_opts: dict | None = None,
     optimizer_opts: dict | None = None,
     progress: Callable[[StartResult], None] | None = None,
+    max_time: float | None = None,
 ) -> FitResult:
     """Fit a problem by multistart local optimization.
 
@@ -120,6 +121,8 @@ def fit(
         Tolerances and budgets of the optimizer.
     progress : callable, optional
         Called with each finished :class:`StartResult`.
+    max_time : float, optional
+        A budget of wall seconds for the run (:func:`run_fit`).
 
     Returns
     -------
@@ -138,7 +141,7 @@ def fit(
         hierarchical=hierarchical, starts=starts, engine=engine, workers=workers,
         scheduler=scheduler, objective_opts=objective_opts, optimizer_opts=optimizer_opts)
     return run_fit(problem, settings, store=store, resume=resume,
-                   check_gradient=check_gradient, progress=progress)
+                   check_gradient=check_gradient, progress=progress, max_time=max_time)
 
 
 def run_fit(
@@ -149,11 +152,17 @@ def run_fit(
     resume: bool = False,
     check_gradient: bool = False,
     progress: Callable[[StartResult], None] | None = None,
+    max_time: float | None = None,
 ) -> FitResult:
     """Run a fit with resolved settings (:meth:`FitSettings.resolve`).
 
     Parameters are those of :func:`fit`; ``settings`` must have been resolved
-    for ``problem`` (and, when resuming, from ``store``'s run).
+    for ``problem`` (and, when resuming, from ``store``'s run). ``max_time``:
+    once this many wall seconds have passed, as a start finishes, the run stops:
+    the finished starts are kept (and stored), starts still running in workers
+    are ended, the others not begun; with a store, ``resume`` continues it. One
+    engine's start runs to its end (the sequential engine), so a run may exceed
+    the budget by a start. Not a setting of the run: a resume may give another.
 
     Returns
     -------
@@ -174,7 +183,7 @@ def run_fit(
     with (Store(store) if store is not None else nullcontext()) as st:
         if st is not None:
             _open_run(st, problem, fp, settings, resume)
-        return _run(problem, obj, settings, st, check_gradient, progress, fp)
+        return _run(problem, obj, settings, st, check_gradient, progress, fp, max_time)
 
 
 def _check_workers_see_it(problem: Problem, fp: str, s: FitSettings, obj: Objective) -> None:
@@ -235,7 +244,7 @@ def _tasks(problem: Problem, s: FitSettings, x0s: np.ndarray, done: set[int],
 
 def _run(problem: Problem, obj: Objective, s: FitSettings, st: Store | None,
          check_gradient: bool, progress: Callable[[StartResult], None] | None,
-         fp: str) -> FitResult:
+         fp: str, max_time: float | None = None) -> FitResult:
     """Draw the start points, run the starts not finished yet, collect the result."""
     t0 = time.perf_counter()
     x0s = start_points(problem, s)
@@ -245,7 +254,8 @@ def _run(problem: Problem, obj: Objective, s: FitSettings, st: Store | None,
         _gradcheck(gradchecks, "start", obj, x0s[0], "rel_err", st)
     tasks = _tasks(problem, s, x0s, done, fp)
     results: list[StartResult] = st.starts() if st is not None else []
-    results += _run_tasks(tasks, s, st, progress, t0)
+    results += _run_tasks(tasks, s, st, progress, t0,
+                          None if max_time is None else t0 + max_time)
     ordered = sorted(results, key=lambda r: (not np.isfinite(r.fval), r.fval, r.index))
     if check_gradient and ordered and np.isfinite(ordered[0].fval):
         # At an optimum the gradient is ~0 and relative errors are noise: pick
@@ -261,10 +271,11 @@ def _run(problem: Problem, obj: Objective, s: FitSettings, st: Store | None,
 
 def _run_tasks(tasks: list[StartTask], s: FitSettings, st: Store | None,
                progress: Callable[[StartResult], None] | None,
-               since: float) -> list[StartResult]:
+               since: float, deadline: float | None = None) -> list[StartResult]:
     """Run the tasks on the run's engine; commit each finished start to the store.
 
-    ``since`` is when the run's wall time not yet in the store began.
+    ``since`` is when the run's wall time not yet in the store began; past
+    ``deadline`` (``time.perf_counter`` seconds) no further start is waited for.
     """
     results = []
     last = since
@@ -291,6 +302,11 @@ def _run_tasks(tasks: list[StartTask], s: FitSettings, st: Store | None,
                 results.append(res)
                 if progress is not None:
                     progress(res)
+                if deadline is not None and time.perf_counter() >= deadline:
+                    log.warning("the run's time budget is spent: %d start(s) finished in "
+                                "this run; the others are not run (a stored run continues "
+                                "with resume)", len(results))
+                    break
     finally:
         if st is not None:
             st.add_wall(time.perf_counter() - last)
