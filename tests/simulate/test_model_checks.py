@@ -160,3 +160,32 @@ def test_a_species_in_amounts_where_bngsim_would_read_a_concentration_is_refused
     with pytest.raises(InputError) as exc:
         check_model_file(ant)
     assert "'S'" in str(exc.value) and "size 3" in str(exc.value)
+
+
+def test_a_compartment_of_species_in_amounts_that_the_tables_resize_is_refused(tmp_path):
+    """Size 1 in the model, resized by a condition or a parameter row: refused there."""
+    from tests.helpers import write_problem
+
+    model = HOSU_SBML.format(size=1)
+    base = dict(model=model, model_name="model.xml",
+                parameters=[{"parameterId": "k", "parameterScale": "log10", "lowerBound": 0.01,
+                             "upperBound": 10, "nominalValue": 0.5, "estimate": 1}],
+                observables=[{"observableId": "obs_S", "observableFormula": "S",
+                              "noiseFormula": 0.1}],
+                measurements=[{"observableId": "obs_S", "simulationConditionId": "c0",
+                               "time": 1.0, "measurement": 2.0}])
+    fine = write_problem(tmp_path / "fine", **base, conditions=[{"conditionId": "c0", "C": 1}])
+    load_problem(fine)
+    resized = write_problem(tmp_path / "cond", **base,
+                            conditions=[{"conditionId": "c0", "C": 2}])
+    with pytest.raises(InputError) as exc:
+        load_problem(resized)
+    text = str(exc.value)
+    assert "conditions.tsv:2" in text and "'C'" in text and "hasOnlySubstanceUnits" in text
+    row = {"parameterId": "C", "parameterScale": "lin", "lowerBound": 0.5, "upperBound": 3,
+           "nominalValue": 2, "estimate": 0}
+    by_param = write_problem(tmp_path / "par", **{**base, "parameters":
+                                                  [*base["parameters"], row]})
+    with pytest.raises(InputError) as exc:
+        load_problem(by_param)
+    assert "parameters.tsv:3" in str(exc.value) and "'C'" in str(exc.value)

@@ -38,6 +38,9 @@ class ModelInfo:
     no_gradient : str or None
         Why the engine has no sensitivities for this model whatever is fitted
         (an event it cannot differentiate through), or None.
+    amount_compartments : tuple of str
+        Compartments holding species in amounts (SBML ``hasOnlySubstanceUnits``),
+        whose size must stay 1 (:mod:`bngfit.simulate._sbml_check`).
     """
 
     path: Path
@@ -48,6 +51,7 @@ class ModelInfo:
     compartments: tuple[str, ...]
     defaults: dict[str, float] = field(repr=False)
     no_gradient: str | None = None
+    amount_compartments: tuple[str, ...] = ()
 
     def selector(self, name: str) -> str | None:
         """Typed bngsim output selector for ``name``, or None if it is no output.

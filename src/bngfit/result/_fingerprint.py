@@ -36,7 +36,7 @@ from bngfit.problem._problem import Problem
 _WHERE = frozenset({"source", "files", "path", "warnings"})
 # Fields added to the problem's types after format 3 was fixed: left out while
 # they hold their default, so a store made before them keeps its fingerprint.
-_LATER = frozenset({"objective_prior", "no_gradient"})
+_LATER = frozenset({"objective_prior", "no_gradient", "amount_compartments"})
 
 
 def _hash_files(problem: Problem, h: hashlib._Hash) -> None:

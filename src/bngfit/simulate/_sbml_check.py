@@ -199,6 +199,33 @@ def _substance_only(model: libsbml.Model, f: str, rows: bool) -> list[Issue]:
     return out
 
 
+def amount_compartments(path: Path) -> tuple[str, ...]:
+    """Compartments of an SBML or Antimony model that hold species in amounts.
+
+    Empty for other formats (and where libsbml or Antimony is missing).
+    """
+    suffix = path.suffix.lower()
+    try:
+        import libsbml
+    except ImportError:
+        return ()
+    if suffix in SBML_SUFFIXES:
+        doc = libsbml.readSBMLFromFile(str(path))
+    elif suffix in ANTIMONY_SUFFIXES:
+        sbml = _antimony_to_sbml(path)
+        if sbml is None:
+            return ()
+        doc = libsbml.readSBMLFromString(sbml)
+    else:
+        return ()
+    model = doc.getModel()
+    if model is None:
+        return ()
+    return tuple(sorted({model.getSpecies(k).getCompartment()
+                         for k in range(model.getNumSpecies())
+                         if model.getSpecies(k).getHasOnlySubstanceUnits()}))
+
+
 def _antimony_to_sbml(path: Path) -> str | None:
     """The SBML of an Antimony file's main model (the last), as bngsim loads it.
 
