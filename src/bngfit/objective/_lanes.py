@@ -5,8 +5,8 @@ evaluation can run at the same time in threads; a bngsim model is not shared
 between threads, so each thread (a *lane*) has engines of its own (loaded on
 first use) and a fixed share of the experiments. Experiments that share a
 pre-equilibration go to the same lane, so its steady state is computed once per
-lane and point as on one thread; the shares are balanced by an estimate of each
-experiment's work (output points times sensitivity columns).
+lane and point as on one thread; the shares are balanced on each experiment's
+measured one-thread time.
 
 How many lanes: ``BNGFIT_THREADS`` when set (``1`` turns threads off), otherwise
 the cores this process may use, never more than the groups of experiments. A

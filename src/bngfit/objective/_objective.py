@@ -139,7 +139,8 @@ class Objective:
         self.plan = compile_plan(problem)
         # One engine per model (``engine`` is the first model's); each
         # experiment's run function is looked up once here, not per evaluation.
-        self.engines = tuple(Engine(m.path, self.settings) for m in problem.models.values())
+        paths = tuple(m.path for m in problem.models.values())
+        self.engines = _new_engines(paths, self.settings)
         self.engine = self.engines[0]
         self._shares_pre = any(e.pre for e in self.plan.experiments)
         self._codes = scale_codes(problem.x_scales)
@@ -156,7 +157,6 @@ class Objective:
         self.terms: tuple[Term, ...] = tuple(terms)
         self.has_residuals = all(t.has_residuals for t in self.terms)
         self._cache: tuple[np.ndarray, int, Evaluation] | None = None
-        paths = tuple(m.path for m in problem.models.values())
         self._lanes = Lanes(functools.partial(_new_engines, paths, self.settings))
         # per kind (sensi): one-thread evaluations timed so far, their last
         # per-experiment times, and the lanes decided from them

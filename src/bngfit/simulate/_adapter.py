@@ -189,16 +189,25 @@ def _text_memo(name: str, kind: type) -> Callable[[str], Any]:
     return memo
 
 
-def _inline(expr: str, func_map: Any, _depth: int = 0, _seen: Any = None) -> Any:
-    """``_jacobian._inline_functions`` (text, function bodies), kept per top-level call."""
-    original = STATE.originals["_inline_functions"]
-    if not STATE.active or _depth or _seen is not None or not isinstance(expr, str):
-        return original(expr, func_map, _depth, _seen)
-    try:
-        key = ("_inline_functions", expr, STATE.scopes.mapping_id(func_map))
-    except (TypeError, AttributeError):
-        return original(expr, func_map)
-    return _kept(key, lambda: original(expr, func_map), lambda a, b: a == b, "function inlining")
+def _mapping_memo(name: str, what: str) -> Callable[..., Any]:
+    """A replacement for a pure function of (text, name -> text mapping), kept per both.
+
+    Only the two-argument call is kept; a call with further arguments (the
+    recursion of ``_inline_functions``) goes to bngsim's function.
+    """
+    def memo(expr: str, mapping: Any, *rest: Any, **kwargs: Any) -> Any:
+        original = STATE.originals[name]
+        if (not STATE.active or not isinstance(expr, str) or kwargs
+                or rest not in ((), (0,), (0, None))):
+            return original(expr, mapping, *rest, **kwargs)
+        try:
+            key = (name, expr, STATE.scopes.mapping_id(mapping))
+        except (TypeError, AttributeError):
+            return original(expr, mapping)
+        return _kept(key, lambda: original(expr, mapping), lambda a, b: a == b, what)
+
+    memo.__name__ = memo.__qualname__ = f"{name}_memo"
+    return memo
 
 
 def _time_aliases(ctx: Any) -> Any:
@@ -213,19 +222,6 @@ def _time_aliases(ctx: Any) -> Any:
     kept = _kept(key, lambda: tuple(original(ctx).items()), lambda a, b: a == b,
                  "time aliases")
     return dict(kept)
-
-
-def _aliased(expr: str, aliases: Any) -> Any:
-    """``_inline_time_aliases`` (text, aliases), kept per text and aliases."""
-    original = STATE.originals["_inline_time_aliases"]
-    if not STATE.active or not isinstance(expr, str):
-        return original(expr, aliases)
-    try:
-        key = ("_inline_time_aliases", expr, STATE.scopes.mapping_id(aliases))
-    except (TypeError, AttributeError):
-        return original(expr, aliases)
-    return _kept(key, lambda: original(expr, aliases), lambda a, b: a == b,
-                 "time-alias inlining")
 
 
 def _ic_seed(core: Any) -> Any:
@@ -398,8 +394,8 @@ def _patches() -> list[tuple[Any, str, Callable[..., Any]]]:
         (_switch_sensitivity, "clock_crossing_compensated", _crossing),
         (_switch_sensitivity, "_threshold_crossing_terms", _terms),
         (_switch_sensitivity, "_time_alias_bodies", _time_aliases),
-        (_switch_sensitivity, "_inline_time_aliases", _aliased),
-        (_jacobian, "_inline_functions", _inline),
+        (_switch_sensitivity, "_inline_time_aliases", _MAPPED["_inline_time_aliases"]),
+        (_jacobian, "_inline_functions", _MAPPED["_inline_functions"]),
         (_codegen, "compute_ic_param_sens_seed", _ic_seed),
     ]
     if STATE.compiled:
@@ -407,6 +403,8 @@ def _patches() -> list[tuple[Any, str, Callable[..., Any]]]:
     return patches
 
 
+_MAPPED = {"_inline_time_aliases": _mapping_memo("_inline_time_aliases", "time-alias inlining"),
+           "_inline_functions": _mapping_memo("_inline_functions", "function inlining")}
 _TEXT = {"_iter_condition_atoms": _text_memo("_iter_condition_atoms", tuple),
          "_iter_if_conditions": _text_memo("_iter_if_conditions", tuple),
          "_split_logical_atoms": _text_memo("_split_logical_atoms", list)}

@@ -20,7 +20,7 @@ from bngfit.problem import ModelAccess, ModelInfo
 
 from ._bngl_network import load_bngl, network
 from ._net_text import check_net_text
-from ._sbml_check import amount_compartments, check_model_file
+from ._sbml_check import check_model_file
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +102,9 @@ def read_model_info(path: str | Path) -> ModelInfo:
         If the format needs an optional extra that is not installed.
     """
     path = Path(path)
-    check_model_file(path)
+    in_amounts = check_model_file(path)
     model = load_bngsim_model(path)
-    info = dataclasses.replace(model_info_of(path, model),
-                               amount_compartments=amount_compartments(path))
+    info = dataclasses.replace(model_info_of(path, model), amount_compartments=in_amounts)
     if not (info.species or info.parameters or info.expressions):
         raise InputError("the model is empty: no species, parameters or rules (an empty or "
                          "truncated file?)", file=str(path))

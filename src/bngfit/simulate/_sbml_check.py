@@ -38,10 +38,16 @@ _ANTIMONY_LINE = re.compile(r"line (\d+)\s*:\s*")
 _IMPORT_WORD = re.compile(r"\bimport\b")
 
 
-def check_model_file(path: Path) -> None:
+def check_model_file(path: Path) -> tuple[str, ...]:
     """Refuse an SBML or Antimony model that is invalid (see the module doc).
 
     Other formats (and a missing file, reported by the loader) pass.
+
+    Returns
+    -------
+    tuple of str
+        The compartments that hold species in amounts (``hasOnlySubstanceUnits``),
+        read from the same document; empty for other formats.
 
     Raises
     ------
@@ -50,11 +56,11 @@ def check_model_file(path: Path) -> None:
     """
     suffix = path.suffix.lower()
     if not path.is_file() or suffix not in (*SBML_SUFFIXES, *ANTIMONY_SUFFIXES):
-        return
+        return ()
     try:
         import libsbml
     except ImportError:  # bngsim needs it to load SBML: its own error says so
-        return
+        return ()
     if suffix in SBML_SUFFIXES:
         try:
             data = path.read_bytes()  # a regular file (checked above)
@@ -67,13 +73,21 @@ def check_model_file(path: Path) -> None:
     else:
         sbml = _antimony_to_sbml(path)
         if sbml is None:
-            return
+            return ()
+        doc = libsbml.readSBMLFromString(sbml)
         issues = [Issue(i.severity, i.message.replace("invalid SBML", "invalid model (as SBML)",
                                                       1), i.file, None, i.id, i.value)
-                  for i in sbml_issues(libsbml.readSBMLFromString(sbml), str(path),
-                                       rows=False)]
+                  for i in sbml_issues(doc, str(path), rows=False)]
     if issues:
         raise InputError(issues[0].message, issues=issues)
+    model = doc.getModel()
+    return tuple(sorted({sp.getCompartment() for sp in _amount_species(model)}))
+
+
+def _amount_species(model: libsbml.Model) -> list[libsbml.Species]:
+    """The species whose symbol is an amount (``hasOnlySubstanceUnits``)."""
+    return [model.getSpecies(k) for k in range(model.getNumSpecies())
+            if model.getSpecies(k).getHasOnlySubstanceUnits()]
 
 
 def sbml_issues(doc: libsbml.SBMLDocument, f: str, *, rows: bool) -> list[Issue]:
@@ -176,10 +190,7 @@ def _substance_only(model: libsbml.Model, f: str, rows: bool) -> list[Issue]:
     """
     assigned = _assigned(model)
     out = []
-    for k in range(model.getNumSpecies()):
-        sp = model.getSpecies(k)
-        if not sp.getHasOnlySubstanceUnits():
-            continue
+    for sp in _amount_species(model):
         c = model.getCompartment(sp.getCompartment())
         if c is None:
             continue  # libsbml reports the undefined compartment
@@ -197,33 +208,6 @@ def _substance_only(model: libsbml.Model, f: str, rows: bool) -> list[Issue]:
             "or give the compartment size 1", f, sp.getLine() or None if rows else None,
             sp.getId(), "hasOnlySubstanceUnits=true"))
     return out
-
-
-def amount_compartments(path: Path) -> tuple[str, ...]:
-    """Compartments of an SBML or Antimony model that hold species in amounts.
-
-    Empty for other formats (and where libsbml or Antimony is missing).
-    """
-    suffix = path.suffix.lower()
-    try:
-        import libsbml
-    except ImportError:
-        return ()
-    if suffix in SBML_SUFFIXES:
-        doc = libsbml.readSBMLFromFile(str(path))
-    elif suffix in ANTIMONY_SUFFIXES:
-        sbml = _antimony_to_sbml(path)
-        if sbml is None:
-            return ()
-        doc = libsbml.readSBMLFromString(sbml)
-    else:
-        return ()
-    model = doc.getModel()
-    if model is None:
-        return ()
-    return tuple(sorted({model.getSpecies(k).getCompartment()
-                         for k in range(model.getNumSpecies())
-                         if model.getSpecies(k).getHasOnlySubstanceUnits()}))
 
 
 def _antimony_to_sbml(path: Path) -> str | None:
