@@ -79,7 +79,9 @@ def test_api_defaults_and_cli_without_options_resolve_alike(path):
     assert (api.n_starts, api.seed, api.sampler) == (10, 0, "uniform")
     assert api.race == Race(candidates=5, budget=35)
     assert api.hierarchical is True and api.start_points == ()
-    assert api.objective_opts == {} and api.optimizer_opts == {}
+    # the tolerances chosen for the problem are recorded (these need no tightening)
+    assert api.objective_opts == {"rtol": 1e-8, "atol": 1e-10} and api.optimizer_opts == {}
+    assert api.tolerances.reason.startswith("the default: values and gradients agree")
     assert api.engine == "process" and api.workers == _cores() and api.scheduler is None
 
 
@@ -147,7 +149,8 @@ CONFLICTS = [
     ({"hierarchical": False}, ["--no-hierarchical"],
      "hierarchical: stored True, given False; closed_form_noise: stored ['sigma_B'], given []"),
     ({"objective_opts": {"rtol": 1e-6}}, ["--rtol", "1e-6"],
-     "objective_opts: stored {}, given {'rtol': 1e-06}"),
+     "objective_opts: stored {'rtol': 1e-08, 'atol': 1e-10}, given {'rtol': 1e-06, "
+     "'atol': 1e-10}"),
 ]
 
 

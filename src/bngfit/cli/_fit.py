@@ -134,6 +134,14 @@ def add_commands(sub: Subparsers, common: Callable[[argparse.ArgumentParser], No
                    metavar="SECONDS",
                    help="stop the run after this many wall seconds, as a start finishes "
                         "(finished starts are stored; continue with --resume)")
+    f.add_argument("--max-evals", type=cli_args.int_range(1, MAX_BUDGET, "evaluation limit"),
+                   default=None, metavar="N",
+                   help="objective evaluations allowed to each start, race candidates "
+                        "included; a start that reaches it ends at its best point so far "
+                        "(default: no limit beyond the optimizer's own)")
+    f.add_argument("--max-start-time", type=cli_args.positive_float(), default=None,
+                   metavar="SECONDS",
+                   help="wall seconds allowed to each start, likewise (default: no limit)")
     f.add_argument("--best-known", default=None, metavar="FILE",
                    help="a best_known.tsv (problemId, best_known_fval): report the gap of the "
                         "fit, whether it is solved (< 1.92), and starts within 1.92 per "
@@ -178,6 +186,14 @@ def summary_text(r: FitResult, posterior: bool = False) -> str:
     lines.append(f"race: {n_race} candidates per start, short runs of "
                  f"{r.settings.get('race_budget')} evaluations" if n_race > 1
                  else "plain multistart (no race)")
+    tol = r.tolerances()
+    lines.append(f"ODE tolerances: rtol {tol['rtol']:g}, atol {tol['atol']:g} "
+                 f"({tol['chosen']})")
+    limits = [f"{r.settings['max_evals']} evaluations" if r.settings.get("max_evals") else "",
+              f"{r.settings['max_start_time']:g} s" if r.settings.get("max_start_time")
+              else ""]
+    if any(limits):
+        lines.append("limits of each start: " + ", ".join(x for x in limits if x))
     closed = r.settings.get("closed_form_noise") or []
     if closed:
         lines.append(f"noise parameters in closed form at each evaluation: {', '.join(closed)}")
@@ -276,7 +292,8 @@ def fit_settings(args: argparse.Namespace, problem: Problem,
     return FitSettings.resolve(
         problem, stored=stored_run(store, args.resume), optimizer=args.optimizer,
         n_starts=args.starts, rng=args.seed, sampler=args.sampler, race=args.race,
-        race_budget=args.race_budget, hierarchical=False if args.no_hierarchical else None,
+        race_budget=args.race_budget, max_evals=args.max_evals,
+        max_start_time=args.max_start_time, hierarchical=False if args.no_hierarchical else None,
         starts=starts, engine=args.engine, workers=args.workers, scheduler=args.scheduler,
         objective_opts=tolerances)
 

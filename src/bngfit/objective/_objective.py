@@ -101,6 +101,9 @@ class Objective:
         ODE solver tolerances (used identically by gradient checks).
     preeq_tmax : float
         Pre-equilibration horizon, model time units.
+    max_steps : int, optional
+        CVODE's internal steps allowed per output interval (default: bngsim's,
+        10000).
     threads : int, optional
         Threads over the experiments of one evaluation (each with its own copy
         of the models, :mod:`bngfit.objective._lanes`); default: ``BNGFIT_THREADS``
@@ -128,6 +131,7 @@ class Objective:
         rtol: float = 1e-8,
         atol: float = 1e-10,
         preeq_tmax: float = 1e6,
+        max_steps: int | None = None,
         threads: int | None = None,
     ) -> None:
         self.problem = problem
@@ -135,7 +139,8 @@ class Objective:
         #: Why no gradient can be computed (a model's events), or None.
         self.no_gradient = next((f"{m.path.name}: {m.no_gradient}" for m in
                                  problem.models.values() if m.no_gradient), None)
-        self.settings = SolverSettings(rtol=rtol, atol=atol, preeq_tmax=preeq_tmax)
+        self.settings = SolverSettings(rtol=rtol, atol=atol, preeq_tmax=preeq_tmax,
+                                       max_steps=max_steps)
         self.plan = compile_plan(problem)
         # One engine per model (``engine`` is the first model's); each
         # experiment's run function is looked up once here, not per evaluation.

@@ -26,6 +26,7 @@ from bngfit.objective._status import EvalStatus, nonfinite_message, status_messa
 from bngfit.result._types import StartStatus
 
 from ._fides_dense import dense_diagonals
+from ._limits import Allowance, FailureLog, LimitReached
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +86,23 @@ class Counted:
     # timed evaluation (they are objective output, deferred only for the
     # optimizers that do not need them).
     residuals: bool = False
+    # The start's limits, shared by every fork (None: unlimited), and why its
+    # evaluations failed (shared too: one record per start).
+    allowance: Allowance | None = None
+    failures: FailureLog = field(default_factory=FailureLog)
 
     def __call__(self, x: np.ndarray) -> Evaluation:
-        """Evaluate at ``x`` with sensitivities (the last point is answered from memory)."""
+        """Evaluate at ``x`` with sensitivities (the last point is answered from memory).
+
+        Raises
+        ------
+        LimitReached
+            The start's limits allow no further evaluation.
+        """
         if self.last is not None and np.array_equal(self.last.x, x):
             return self.last
+        if self.allowance is not None:
+            self.allowance.charge()
         t0 = time.perf_counter()
         ev = self.objective(x, sensi=1)
         if self.residuals and ev.ok:
@@ -99,6 +112,8 @@ class Counted:
         self.trace.append(ev.fval)
         if ev.ok and (self.best is None or ev.fval < self.best.fval):
             self.best = ev
+        elif not ev.ok:
+            self.failures.add(ev.message)
         return ev
 
     @property
@@ -114,7 +129,8 @@ class Counted:
         """
         ok = start is not None and start.ok
         return Counted(self.objective, best=start if ok else None, last=start,
-                       residuals=self.residuals)
+                       residuals=self.residuals, allowance=self.allowance,
+                       failures=self.failures)
 
     def merge(self, other: Counted) -> None:
         """Add the evaluations of a fork (after it ran) to this counter."""
@@ -401,7 +417,11 @@ def minimize(objective: Objective | Counted, x0: np.ndarray, lb: np.ndarray, ub:
         The wrapped objective, with the evaluation count and fval trace.
     """
     f = objective if isinstance(objective, Counted) else Counted(objective)
-    result = RUNNERS[optimizer](f, np.asarray(x0, float), lb, ub, options or {})
+    try:
+        result = RUNNERS[optimizer](f, np.asarray(x0, float), lb, ub, options or {})
+    except LimitReached as stop:
+        # The start's limits are spent: this run ends at its best point so far.
+        result = LocalResult(np.asarray(x0, float), StartStatus.MAX_ITER, str(stop))
     # Report the best point evaluated: every optimizer here evaluates its end
     # point, and a trial point may have been better (L-BFGS-B line searches).
     if f.best is not None:

@@ -63,6 +63,8 @@ def fit(
     optimizer_opts: dict | None = None,
     progress: Callable[[StartResult], None] | None = None,
     max_time: float | None = None,
+    max_evals: int | None = None,
+    max_start_time: float | None = None,
 ) -> FitResult:
     """Fit a problem by multistart local optimization.
 
@@ -123,6 +125,13 @@ def fit(
         Called with each finished :class:`StartResult`.
     max_time : float, optional
         A budget of wall seconds for the run (:func:`run_fit`).
+    max_evals : int, optional
+        Objective evaluations allowed to each start, race candidates included;
+        a start that reaches it ends at its best point so far (status
+        ``max_iter``). Default: no limit beyond the optimizer's own budget.
+    max_start_time : float, optional
+        Wall seconds allowed to each start, likewise (checked before each
+        evaluation). Default: no limit.
 
     Returns
     -------
@@ -137,9 +146,10 @@ def fit(
     """
     settings = FitSettings.resolve(
         problem, stored=stored_run(store, resume), optimizer=optimizer, n_starts=n_starts,
-        rng=rng, sampler=sampler, race=race, race_budget=race_budget,
-        hierarchical=hierarchical, starts=starts, engine=engine, workers=workers,
-        scheduler=scheduler, objective_opts=objective_opts, optimizer_opts=optimizer_opts)
+        rng=rng, sampler=sampler, race=race, race_budget=race_budget, max_evals=max_evals,
+        max_start_time=max_start_time, hierarchical=hierarchical, starts=starts,
+        engine=engine, workers=workers, scheduler=scheduler, objective_opts=objective_opts,
+        optimizer_opts=optimizer_opts)
     return run_fit(problem, settings, store=store, resume=resume,
                    check_gradient=check_gradient, progress=progress, max_time=max_time)
 
@@ -237,7 +247,8 @@ def _tasks(problem: Problem, s: FitSettings, x0s: np.ndarray, done: set[int],
     return [
         StartTask(str(problem.source), s.objective_opts, s.optimizer, s.optimizer_opts, i,
                   x0s[i], problem.lb, problem.ub, None if i < s.user_starts else (s.seed, i),
-                  fp, priors, tuple(problem.x_scales), s.sampler, s.race, s.hierarchical)
+                  fp, priors, tuple(problem.x_scales), s.sampler, s.race, s.hierarchical,
+                  s.limits)
         for i in range(s.n_starts) if i not in done
     ]
 

@@ -143,9 +143,13 @@ def run_race(counted: Counted, x0: np.ndarray, points: np.ndarray, lb: np.ndarra
             agreed = True
             break
     note = f"race of {n_run} candidates"
+    if counted.allowance is not None and counted.allowance.stopped:
+        note += f", cut short by {counted.allowance.stopped}"
     if agreed:
         note += f" (stopped early: the first {n_run} reached one value)"
     if own.best is None and winner is None:
+        if counted.allowance is not None and counted.allowance.stopped:
+            return 0, LocalResult(x0, StartStatus.MAX_ITER, "nothing evaluated"), note + "; "
         return 0, LocalResult(x0, StartStatus.ERROR, "the objective fails along the start "
                                                      "point's run"), note + "; "
     if winner is None or (agreed and own.best is not None):

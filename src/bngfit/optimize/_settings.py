@@ -15,10 +15,14 @@ n_starts             :data:`DEFAULT_N_STARTS`, and at least the user's points
 seed                 :data:`DEFAULT_SEED` (see below)
 sampler              :data:`DEFAULT_SAMPLER`
 race, race_budget    :class:`~bngfit.optimize._racing.Race`: 5 candidates, 35 evaluations
+max_evals,           none: each start runs until its optimizer stops
+max_start_time
 hierarchical         :data:`DEFAULT_HIERARCHICAL`
 user start points    none
 objective_opts,      none (the objective's and the optimizer's own defaults);
 optimizer_opts       given keys replace the stored run's key by key
+rtol, atol           chosen per problem (:mod:`bngfit.optimize._tolerances`) unless
+                     given in objective_opts; recorded in them
 engine               :data:`DEFAULT_ENGINE` (not stored: a resumed run may change it)
 workers              the available cores (process and dask engines)
 ===================  ==========================================================
@@ -56,9 +60,11 @@ from bngfit.problem._problem import Problem
 from bngfit.result._store import Store
 
 from ._executors import ExecutorName, default_workers, parse_executor
+from ._limits import StartLimits, check_limits
 from ._local import NEEDS_RESIDUALS, OptimizerName, parse_optimizer
 from ._racing import Race, check_race
 from ._sampling import Sampler, parse_sampler
+from ._tolerances import ToleranceChoice, choose_tolerances
 
 #: Starts of a run by default.
 DEFAULT_N_STARTS = 10
@@ -74,11 +80,11 @@ DEFAULT_ENGINE = ExecutorName.PROCESS
 # Settings a store written before they existed holds implicitly: such runs
 # were plain multistarts on every free parameter.
 LEGACY_SETTINGS = {"race": 1, "race_budget": Race().budget, "hierarchical": False,
-                   "closed_form_noise": []}
+                   "closed_form_noise": [], "max_evals": None, "max_start_time": None}
 
 #: What a resumed run may change: where its starts run, not what they compute. The
 #: load warnings follow from the problem, which the store's fingerprint compares.
-MAY_DIFFER_ON_RESUME = ("engine", "workers", "scheduler", "warnings")
+MAY_DIFFER_ON_RESUME = ("engine", "workers", "scheduler", "warnings", "tolerances")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,12 +101,16 @@ class FitSettings:
     sampler : Sampler
     objective_opts : dict
         Keywords of the :class:`~bngfit.objective.Objective` (``rtol``, ``atol``,
-        ``preeq_tmax``).
+        ``preeq_tmax``, ``max_steps``); a new run's hold its tolerances.
+    tolerances : ToleranceChoice
+        The run's ODE tolerances and how they were chosen.
     optimizer_opts : dict
         Tolerances and budgets of the optimizer.
     start_points : tuple of tuple of float
         The user start points (optimizer space), one tuple per point.
     race : Race
+    limits : StartLimits
+        Per-start limits on evaluations and wall seconds.
     hierarchical : bool
     closed_form_noise : tuple of str
         The noise parameters set in closed form (empty unless ``hierarchical``).
@@ -120,9 +130,11 @@ class FitSettings:
     seed: int
     sampler: Sampler
     objective_opts: dict
+    tolerances: ToleranceChoice
     optimizer_opts: dict
     start_points: tuple[tuple[float, ...], ...]
     race: Race
+    limits: StartLimits
     hierarchical: bool
     closed_form_noise: tuple[str, ...]
     warnings: tuple[str, ...]
@@ -138,8 +150,11 @@ class FitSettings:
     def as_dict(self) -> dict:
         """The run's settings as the store keeps them (besides optimizer, n_starts, seed)."""
         return {"sampler": self.sampler.value, "objective_opts": self.objective_opts,
+                "tolerances": self.tolerances.as_dict(),
                 "optimizer_opts": self.optimizer_opts, "user_starts": self.user_starts,
                 "race": self.race.candidates, "race_budget": self.race.budget,
+                "max_evals": self.limits.max_evals,
+                "max_start_time": self.limits.max_seconds,
                 "hierarchical": self.hierarchical,
                 "closed_form_noise": list(self.closed_form_noise),
                 "warnings": list(self.warnings)}
@@ -188,6 +203,8 @@ class FitSettings:
         sampler: str | None = None,
         race: int | None = None,
         race_budget: int | None = None,
+        max_evals: int | None = None,
+        max_start_time: float | None = None,
         hierarchical: bool | None = None,
         starts: Sequence[Sequence[float]] | np.ndarray | None = None,
         engine: str | None = None,
@@ -204,8 +221,8 @@ class FitSettings:
         stored : dict, optional
             The metadata of the run being resumed (:func:`stored_run`); empty
             or None for a new run.
-        optimizer, n_starts, rng, sampler, race, race_budget, hierarchical, starts,
-        engine, workers, scheduler, objective_opts, optimizer_opts
+        optimizer, n_starts, rng, sampler, race, race_budget, max_evals, max_start_time,
+        hierarchical, starts, engine, workers, scheduler, objective_opts, optimizer_opts
             As for :func:`bngfit.fit`; None (or empty) is unset.
 
         Returns
@@ -224,6 +241,10 @@ class FitSettings:
             race if race is not None else run.setting("race", Race().candidates),
             race_budget if race_budget is not None else run.setting("race_budget",
                                                                     Race().budget))
+        limits = check_limits(
+            max_evals if max_evals is not None else run.setting("max_evals", None),
+            max_start_time if max_start_time is not None
+            else run.setting("max_start_time", None))
         chosen = optimizer or run.get("optimizer")
         opt = parse_optimizer(chosen) if chosen else None
         eng = parse_executor(DEFAULT_ENGINE if engine is None else engine)
@@ -240,15 +261,21 @@ class FitSettings:
         user = _user_points(problem, starts if starts is not None
                             else run.get("user_starts_x") or None)
         seed = seed_of(rng) if rng is not None else run.seed()
+        if stored:  # a resumed run keeps the tolerances it ran with
+            tol = ToleranceChoice(objective.settings.rtol, objective.settings.atol,
+                                  "the stored run's")
+        else:  # the only simulations of resolve, after every check of the input
+            tol = choose_tolerances(problem, oopts)
+            oopts = {**oopts, "rtol": tol.rtol, "atol": tol.atol}
         hier = bool(hierarchical if hierarchical is not None
                     else run.setting("hierarchical", DEFAULT_HIERARCHICAL))
         profile = noise_profile(objective) if hier else None
         return cls(
             optimizer=opt, n_starts=max(n, user.shape[0]), seed=seed, sampler=smp,
-            objective_opts=oopts,
+            objective_opts=oopts, tolerances=tol,
             optimizer_opts={**run.setting("optimizer_opts", {}), **(optimizer_opts or {})},
             start_points=tuple(tuple(float(v) for v in row) for row in user),
-            race=race_spec, hierarchical=hier,
+            race=race_spec, limits=limits, hierarchical=hier,
             closed_form_noise=profile.names if profile else (),
             warnings=tuple(w.format() for w in problem.warnings if w.affects_result),
             engine=eng, workers=None if eng is ExecutorName.SEQUENTIAL else

@@ -23,6 +23,8 @@ from bngfit.objective._objective import Objective
 from bngfit.problem._load import load_problem
 from bngfit.result._types import StartResult, StartStatus
 
+from ._ladder import LADDER, LadderStep, laddered_result
+from ._limits import Allowance, LimitReached, StartLimits
 from ._local import Counted, OptimizerName, minimize
 from ._racing import Race, candidate_rng, run_race
 from ._sampling import Sampler, sample_starts
@@ -60,6 +62,7 @@ class StartTask:
     sampler: Sampler = Sampler.UNIFORM
     race: Race = Race(candidates=1)
     hierarchical: bool = False
+    limits: StartLimits = StartLimits()
 
 
 # ------------------------------------------------------------ objectives
@@ -159,6 +162,9 @@ def run_start(task: StartTask) -> StartResult:
     A worker that cannot build the problem gives a ``not_run`` result (not
     stored: a resumed run tries the start again); an error while the start
     runs gives an ``error`` result with the error's message and traceback.
+    A start that fails because the objective cannot be evaluated (the ODE
+    solver fails at every point it tries) is retried up the tolerance
+    ladder (:mod:`bngfit.optimize._ladder`), each step recorded in its message.
     """
     t0 = time.perf_counter()
     try:
@@ -166,12 +172,51 @@ def run_start(task: StartTask) -> StartResult:
     except Exception as err:  # noqa: BLE001 - a failing start must not stop the others
         return _not_set_up(task, err, time.perf_counter() - t0)
     t0 = time.perf_counter()
+    allowance = None if task.limits.unlimited else Allowance(task.limits, t0)
+    result = _attempt(task, objective, allowance, t0)
+    for step in LADDER:
+        if result.status is not StartStatus.ERROR or result.detail or (
+                allowance is not None and allowance.stopped):
+            break  # a start that ran, raised (a bug, not the solver's) or used its limits
+        try:
+            looser = _ladder_objective(task, objective, step)
+        except Exception:  # noqa: BLE001 - the start's own failure stands
+            log.debug("ladder objective for start %d could not be built", task.index,
+                      exc_info=True)
+            break
+        retry = _attempt(task, looser, allowance, t0)
+        result = laddered_result(result, retry, step, objective, _space(task, objective))
+    return result
+
+
+def _space(task: StartTask, objective: Objective) -> Space:
+    # Noise parameters set in closed form leave the optimizer the others
+    # (x0 stays the full point as drawn; its noise values are not used).
+    return Space(objective, noise_profile(objective) if task.hierarchical else None)
+
+
+def _ladder_objective(task: StartTask, objective: Objective, step: LadderStep) -> Objective:
+    """The objective of ``objective``'s problem at the ladder step's looser settings.
+
+    Built from the same problem object (the sequential engine's may exist only
+    in memory), kept like the others.
+    """
+    opts = step.apply(task.objective_opts)
+    key = (*_key(task.problem_path, task.fingerprint, opts), "ladder")
+    obj = _OBJECTIVES.get(key)
+    if obj is None:
+        obj = Objective(objective.problem, **opts)
+        _remember(key, obj)
+    return obj
+
+
+def _attempt(task: StartTask, objective: Objective, allowance: Allowance | None,
+             t0: float) -> StartResult:
+    """One local optimization of the start on ``objective``; never raises."""
     counted = None
     try:
-        # Noise parameters set in closed form leave the optimizer the others
-        # (x0 stays the full point as drawn; its noise values are not used).
-        space = Space(objective, noise_profile(objective) if task.hierarchical else None)
-        counted = Counted(space.objective)
+        space = _space(task, objective)
+        counted = Counted(space.objective, allowance=allowance)
         return _optimize(task, space, counted, t0)
     except Exception as err:  # noqa: BLE001 - a failing start must not stop the others
         return _raised(task, err, counted, time.perf_counter() - t0)
@@ -179,7 +224,10 @@ def run_start(task: StartTask) -> StartResult:
 
 def _optimize(task: StartTask, space: Space, counted: Counted, t0: float) -> StartResult:
     """The start's local optimization (raced where it is a sampled start)."""
-    x0, note = _usable_start(counted, task, space)
+    try:
+        x0, note = _usable_start(counted, task, space)
+    except LimitReached as stop:
+        x0, note = task.x0, f"{stop}, before a start point was found; "
     optimizer = OptimizerName(task.optimizer)
     lb, ub = space.reduce(task.lb), space.reduce(task.ub)
     if task.race.plain or task.resample is None:
@@ -191,17 +239,21 @@ def _optimize(task: StartTask, space: Space, counted: Counted, t0: float) -> Sta
                                     optimizer, task.optimizer_opts, task.race)
         x0 = x0 if won == 0 else points[won - 1]
         note += more
+    counted.allowance = None  # the end point is evaluated whatever the limits
     best = counted.best
     end = best if best is not None and np.array_equal(best.x, local.x) else counted(local.x)
     end = space.full(end)
     fval = end.fval if end.ok else float("inf")
     gnorm = float(np.linalg.norm(end.grad)) if end.ok else float("nan")
     trace = np.array(counted.trace, dtype=float)
-    status, message = local.status, local.message
+    # the reasons evaluations failed along a run that ended somewhere (a start
+    # that failed says why in its own message)
+    status, message = local.status, local.message + counted.failures.summary()
     if not end.ok:
         status, message = StartStatus.ERROR, end.message
     return StartResult(task.index, x0, end.x, fval, gnorm, counted.n_fval,
-                       time.perf_counter() - t0, status, note + message, trace, counted.eval_s)
+                       time.perf_counter() - t0, status, note + message, trace,
+                       counted.eval_s)
 
 
 def lost_start(task: StartTask, message: str) -> StartResult:

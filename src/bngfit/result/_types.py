@@ -148,6 +148,20 @@ class FitResult:
             counts[s.status.value] += 1
         return {k: v for k, v in counts.items() if v}
 
+    def tolerances(self) -> dict:
+        """The run's ODE tolerances: ``rtol``, ``atol`` and ``chosen`` (how).
+
+        Runs stored before tolerances were chosen per problem ran with the
+        ones in their objective settings, else rtol 1e-8 / atol 1e-10.
+        """
+        tol = self.settings.get("tolerances")
+        if tol:
+            return dict(tol)
+        opts = self.settings.get("objective_opts") or {}
+        given = "rtol" in opts or "atol" in opts
+        return {"rtol": float(opts.get("rtol", 1e-8)), "atol": float(opts.get("atol", 1e-10)),
+                "chosen": "given" if given else "the defaults"}
+
     def summary_dict(self) -> dict:
         """The summary as plain JSON-ready values (non-finite numbers as None)."""
 
@@ -166,6 +180,9 @@ class FitResult:
             "seed": self.seed,
             "race": self.settings.get("race", 1),
             "race_budget": self.settings.get("race_budget"),
+            "tolerances": self.tolerances(),
+            "max_evals": self.settings.get("max_evals"),
+            "max_start_time": self.settings.get("max_start_time"),
             "closed_form_noise": list(self.settings.get("closed_form_noise") or []),
             "warnings": list(self.settings.get("warnings") or []),
             "x_names": list(self.x_names),

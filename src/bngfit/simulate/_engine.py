@@ -137,11 +137,11 @@ class Engine:
 
         model = self._ensure_model()
         if sens is None:
-            return plain_simulator(model)
+            return self._with_steps(plain_simulator(model))
         try:
-            return bngsim.Simulator(
+            return self._with_steps(bngsim.Simulator(
                 model, sensitivity_params=list(sens), sensitivity_ic=list(ic) or None
-            )
+            ))
         except (bngsim.SensitivityUnsupportedError, bngsim.ModelError):
             raise  # callers decide (e.g. shared pre-equilibration falls back)
         except (RuntimeError, ValueError, OSError) as err:
@@ -151,6 +151,12 @@ class Engine:
             first = (str(err).strip().splitlines() or [type(err).__name__])[0]
             raise InputError(f"bngsim cannot build the sensitivity code of this "
                              f"model: {first[:300]}", file=str(self.path)) from None
+
+    def _with_steps(self, sim: bngsim.Simulator) -> bngsim.Simulator:
+        """``sim`` with the settings' step limit (bngsim's own where none is set)."""
+        if self.settings.max_steps is not None:
+            sim.set_max_steps(int(self.settings.max_steps))
+        return sim
 
     # ------------------------------------------------------------------ runs
     def run(

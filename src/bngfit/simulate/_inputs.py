@@ -28,6 +28,9 @@ class SolverSettings:
         ``atol + rtol*|value|`` over the last stretch of the horizon.
     timeout : float or None
         Wall-clock budget of one run, in seconds.
+    max_steps : int or None
+        CVODE's internal steps allowed per output interval (None: bngsim's
+        default, 10000).
     """
 
     rtol: float = 1e-8
@@ -36,6 +39,7 @@ class SolverSettings:
     preeq_rtol: float = 1e-6
     preeq_atol: float = 1e-8
     timeout: float | None = 600.0
+    max_steps: int | None = None
 
 
 @dataclass

@@ -1,0 +1,135 @@
+"""The ODE tolerances of a fit, chosen per problem where the user gives none.
+
+bngsim's CVODE controls the error of the states and, in a sensitivity run, of
+the sensitivities too: the two runs take different steps, so at a loose
+tolerance a value computed with sensitivities differs from the same value
+computed without them, and a gradient differs from the one a tighter solve
+gives. On the benchmark collection at rtol 1e-8 / atol 1e-10, values differ
+by up to 2e-5 relative (Fiedler 2016) and gradients near an optimum by more
+than 100% (Crauste 2017).
+
+:func:`choose_tolerances` takes the loosest step of :data:`STEPS` at which,
+at every probe point (the nominal point, and :data:`N_DRAWN` points around it,
+each coordinate moved by up to :data:`SPREAD` on the optimizer's scale, drawn
+with a fixed seed: the same choice for the same problem every time; accuracy
+matters most near an optimum, and the nominal point often is one):
+
+- the value with and without sensitivities agree to :data:`VALUE_RTOL`
+  relative (of ``max(1, |fval|)``);
+- every gradient entry not ~0 (``|g| > GRAD_ZERO``: a change of the
+  objective below 0.01 per unit of the optimizer's coordinate, a hundredth of
+  a decade on log10 parameters, means nothing statistically) agrees to
+  :data:`GRAD_RTOL` relative with the gradient of a solve 100 times tighter.
+
+Where no step passes, the tightest is taken, and the reason says what still
+differs. Tolerances the user gives (``--rtol``/``--atol``, ``objective_opts``)
+are used as given, and a resumed run keeps its stored ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bngfit.objective._objective import Objective
+from bngfit.problem._problem import Problem
+
+#: (rtol, atol) steps, loosest first; the first is the Objective's own default.
+STEPS = ((1e-8, 1e-10), (1e-9, 1e-11), (1e-10, 1e-12))
+#: The reference solve is this much tighter than the step it checks.
+REFERENCE_FACTOR = 100.0
+VALUE_RTOL = 1e-6
+GRAD_RTOL = 1e-3
+GRAD_ZERO = 1e-2
+#: Points drawn around the nominal point, how far, and their seed.
+N_DRAWN = 2
+SPREAD = 0.3
+PROBE_SEED = 20261207
+
+
+@dataclass(frozen=True)
+class ToleranceChoice:
+    """The tolerances of a run and why.
+
+    Attributes
+    ----------
+    rtol, atol : float
+    reason : str
+        How they were chosen (given by the user, kept from the stored run, or
+        what the probe found).
+    """
+
+    rtol: float
+    atol: float
+    reason: str
+
+    def as_dict(self) -> dict:
+        """The record kept with the run."""
+        return {"rtol": self.rtol, "atol": self.atol, "chosen": self.reason}
+
+
+def probe_points(problem: Problem) -> list[np.ndarray]:
+    """The nominal point and the ones drawn around it, inside the bounds, optimizer space."""
+    lb, ub = np.asarray(problem.lb, float), np.asarray(problem.ub, float)
+    x0 = np.asarray(problem.x_nominal, float)
+    rng = np.random.default_rng(PROBE_SEED)
+    drawn = [x0 + rng.uniform(-SPREAD, SPREAD, x0.size) for _ in range(N_DRAWN)]
+    return [np.clip(x, lb, ub) for x in (x0, *drawn)]
+
+
+def _disagreement(obj: Objective, ref: Objective, x: np.ndarray) -> str | None:
+    """Why ``obj`` is not accurate enough at ``x`` (None: it is, or x cannot be evaluated)."""
+    plain, sens = obj(x, sensi=0), obj(x, sensi=1)
+    if not (plain.ok and sens.ok):
+        return None  # a point where the model fails says nothing about accuracy
+    scale = max(1.0, abs(sens.fval))
+    dv = abs(plain.fval - sens.fval) / scale
+    if dv > VALUE_RTOL:
+        return f"values with and without sensitivities differ by {dv:.2g} relative"
+    tight = ref(x, sensi=1)
+    if not tight.ok:
+        return None
+    big = np.abs(tight.grad) > GRAD_ZERO
+    if big.any():
+        rel = np.abs(sens.grad[big] - tight.grad[big]) / np.abs(tight.grad[big])
+        if rel.max() > GRAD_RTOL:
+            return (f"a gradient entry differs by {rel.max():.2g} relative from a solve "
+                    f"{REFERENCE_FACTOR:g} times tighter")
+    return None
+
+
+def choose_tolerances(problem: Problem, objective_opts: dict) -> ToleranceChoice:
+    """The run's tolerances: the user's where given, else the loosest step that passes.
+
+    Parameters
+    ----------
+    problem : Problem
+    objective_opts : dict
+        The run's objective settings; ``rtol``/``atol`` in them are the user's.
+
+    Returns
+    -------
+    ToleranceChoice
+    """
+    if "rtol" in objective_opts or "atol" in objective_opts:
+        rtol = float(objective_opts.get("rtol", STEPS[0][0]))
+        atol = float(objective_opts.get("atol", STEPS[0][1]))
+        return ToleranceChoice(rtol, atol, "given")
+    others = {k: v for k, v in objective_opts.items() if k not in ("rtol", "atol")}
+    points = probe_points(problem)
+    why = ""
+    for k, (rtol, atol) in enumerate(STEPS):
+        obj = Objective(problem, rtol=rtol, atol=atol, threads=1, **others)
+        ref = Objective(problem, rtol=rtol / REFERENCE_FACTOR, atol=atol / REFERENCE_FACTOR,
+                        threads=1, **others)
+        found = next(((i, w) for i, x in enumerate(points)
+                      if (w := _disagreement(obj, ref, x)) is not None), None)
+        if found is None:
+            head = "the default" if k == 0 else "tightened"
+            return ToleranceChoice(rtol, atol, f"{head}: {why}values and gradients agree at "
+                                               f"{len(points)} probe points")
+        where = "the nominal point" if found[0] == 0 else f"probe point {found[0]}"
+        why += f"at rtol {rtol:g} / atol {atol:g} {found[1]} at {where}; "
+    rtol, atol = STEPS[-1]
+    return ToleranceChoice(rtol, atol, f"the tightest step: {why.rstrip('; ')}")

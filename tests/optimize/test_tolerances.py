@@ -1,0 +1,86 @@
+"""ODE tolerances chosen per problem: the choice, its record, and an outside check of it.
+
+The outside reference is a solve at rtol 1e-12 / atol 1e-14, tighter than any
+the choice itself uses (it compares with a solve 100 times tighter than the
+step it checks).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+
+import bngfit
+from bngfit.optimize._multistart import fit
+from bngfit.optimize._tolerances import STEPS, choose_tolerances, probe_points
+from tests.helpers import recovery_problem, shared_path
+
+
+def test_given_tolerances_are_used_as_given(problem_writer):
+    problem = bngfit.load_problem(recovery_problem(problem_writer))
+    c = choose_tolerances(problem, {"rtol": 1e-7})
+    assert (c.rtol, c.atol, c.reason) == (1e-7, STEPS[0][1], "given")
+    r = fit(problem, n_starts=1, engine="sequential", objective_opts={"atol": 1e-9})
+    assert r.tolerances() == {"rtol": STEPS[0][0], "atol": 1e-9, "chosen": "given"}
+
+
+def test_a_well_resolved_problem_keeps_the_default(problem_writer):
+    problem = bngfit.load_problem(recovery_problem(problem_writer))
+    r = fit(problem, n_starts=1, engine="sequential")
+    tol = r.tolerances()
+    assert (tol["rtol"], tol["atol"]) == STEPS[0]
+    assert tol["chosen"].startswith("the default: values and gradients agree")
+    assert r.settings["objective_opts"] == {"rtol": STEPS[0][0], "atol": STEPS[0][1]}
+
+
+def test_a_resumed_run_keeps_its_tolerances_even_from_an_older_store(problem_writer,
+                                                                      tmp_path):
+    problem = bngfit.load_problem(recovery_problem(problem_writer))
+    db = tmp_path / "run.db"
+    fit(problem, n_starts=1, rng=0, engine="sequential", store=db, max_time=1e-9,
+        objective_opts={"rtol": 1e-7})
+    # an older store: no tolerances recorded, no rtol/atol in its objective settings
+    with sqlite3.connect(db) as conn:
+        settings = json.loads(conn.execute(
+            "SELECT value FROM meta WHERE key = 'settings'").fetchone()[0])
+        settings.pop("tolerances")
+        settings["objective_opts"] = {}
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'settings'",
+                     (json.dumps(settings),))
+    # resumed without a new choice (which would differ from the stored settings)
+    r = fit(problem, engine="sequential", store=db, resume=True)
+    assert r.tolerances() == {"rtol": STEPS[0][0], "atol": STEPS[0][1],
+                              "chosen": "the defaults"}
+    assert len(r.starts) == 1
+
+
+def _value_and_gradient_gaps(obj: bngfit.Objective, ref: bngfit.Objective,
+                             x: np.ndarray) -> tuple[float, float]:
+    """|value with - without sensitivities| (relative) and the largest relative
+    gradient error against ``ref`` over entries above 1e-2."""
+    plain, sens, tight = obj(x, sensi=0), obj(x, sensi=1), ref(x, sensi=1)
+    assert plain.ok and sens.ok and tight.ok
+    dv = abs(plain.fval - sens.fval) / max(1.0, abs(sens.fval))
+    big = np.abs(tight.grad) > 1e-2
+    dg = float(np.max(np.abs(sens.grad[big] - tight.grad[big]) / np.abs(tight.grad[big])))
+    return dv, dg
+
+
+def test_tightened_where_the_default_is_not_accurate_and_right_after():
+    problem = bngfit.load_problem(shared_path("benchmarks", "petab", "Brannmark_JBC2010",
+                                              "Brannmark_JBC2010.yaml"))
+    choice = choose_tolerances(problem, {})
+    assert (choice.rtol, choice.atol) == STEPS[1], choice
+    assert "tightened" in choice.reason and "gradient entry differs" in choice.reason
+    ref = bngfit.Objective(problem, rtol=1e-12, atol=1e-14, threads=1)
+    chosen = bngfit.Objective(problem, rtol=choice.rtol, atol=choice.atol, threads=1)
+    default = bngfit.Objective(problem, rtol=STEPS[0][0], atol=STEPS[0][1], threads=1)
+    points = probe_points(problem)
+    # the default is off by more than 1e-3 somewhere...
+    assert max(_value_and_gradient_gaps(default, ref, x)[1] for x in points) > 1e-3
+    # ...the choice is right to 1e-3 (gradients) and 1e-6 (values) at every probe point
+    for x in points:
+        dv, dg = _value_and_gradient_gaps(chosen, ref, x)
+        assert dv <= 1e-6 and dg <= 1e-3, (dv, dg)
