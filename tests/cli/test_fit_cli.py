@@ -216,3 +216,22 @@ def test_fit_against_a_best_known_value(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert code == 2 and "best_known.tsv" in err and "problem" in err
     assert not (tmp_path / "new.db").exists()
+
+
+def test_fit_limits_and_tolerances_reach_the_summary(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", str(EXAMPLE), "--starts", "2", "--engine", "sequential",
+                 "--max-evals", "6", "--max-start-time", "600", "--json",
+                 "--no-progress"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["max_evals"] == 6 and out["max_start_time"] == 600.0
+    assert all(s["n_fval"] <= 6 for s in out["starts"])
+    assert (out["tolerances"]["rtol"], out["tolerances"]["atol"]) == (1e-8, 1e-10)
+    assert out["tolerances"]["chosen"].startswith("the default")
+    assert main(["show", "problem.fit.db"]) == 0
+    text = capsys.readouterr().out
+    assert "ODE tolerances: rtol 1e-08, atol 1e-10 (the default: values and gradients" in text
+    assert "limits of each start: 6 evaluations, 600 s" in text
+    for bad in (["--max-evals", "0"], ["--max-start-time", "-5"]):
+        assert main(["fit", str(EXAMPLE), "--store", "x.db", *bad]) == 2
+        assert bad[0] in capsys.readouterr().err
