@@ -235,3 +235,11 @@ def test_fit_limits_and_tolerances_reach_the_summary(tmp_path, capsys, monkeypat
     for bad in (["--max-evals", "0"], ["--max-start-time", "-5"]):
         assert main(["fit", str(EXAMPLE), "--store", "x.db", *bad]) == 2
         assert bad[0] in capsys.readouterr().err
+
+
+def test_evaluate_and_check_grad_state_their_tolerances(capsys):
+    assert main(["evaluate", str(EXAMPLE), "--rtol", "1e-9", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["rtol"], out["atol"]) == (1e-9, 1e-10)
+    assert main(["check-grad", str(EXAMPLE), "--atol", "1e-12"]) == 0
+    assert "(ODE tolerances: rtol 1e-08, atol 1e-12)" in capsys.readouterr().out

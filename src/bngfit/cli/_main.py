@@ -163,6 +163,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                if obj.priors is not None else {}),
             "grad": {n: _num(g) for n, g in zip(obj.x_names, ev.grad, strict=True)},
             "status": ev.status,
+            "rtol": obj.settings.rtol, "atol": obj.settings.atol,
         }
         if not ev.ok:
             out["message"] = ev.message
@@ -180,6 +181,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print(f"log-prior      {-ev.prior:.10g}")
             print(f"log-posterior  {ev.log_posterior:.10g}")
         print(f"chi2  {ev.chi2:.10g}")
+        print(_tolerance_line(obj))
         if obj.x_names:
             width = max(len(n) for n in obj.x_names)
             print("gradient (d fval / d x, optimizer space):")
@@ -228,10 +230,15 @@ def cmd_check_grad(args: argparse.Namespace) -> int:
         with np.printoptions(precision=6):
             print(table.to_string(float_format=lambda v: f"{v:.6e}"))
         worst = table["rel_err"].max() if len(table) else 0.0
-        print(f"\nlargest rel_err: {worst:.3e}")
+        print(f"\nlargest rel_err: {worst:.3e}   ({_tolerance_line(obj)})")
         for line in describe(summarize(table, ev.fval, eps=eps), table):
             print(line)
     return EXIT_OK
+
+
+def _tolerance_line(obj: Objective) -> str:
+    """The ODE tolerances an evaluation used, for the printed result."""
+    return f"ODE tolerances: rtol {obj.settings.rtol:g}, atol {obj.settings.atol:g}"
 
 
 def _input_message(err: InputError) -> str:
