@@ -24,7 +24,7 @@ from bngfit.optimize._racing import Race
 from bngfit.optimize._sampling import SAMPLER_TEXT, Sampler, sample_starts
 from bngfit.optimize._settings import FitSettings
 from bngfit.result._store import Store, load_result
-from tests.helpers import EDITION2, EXAMPLE, recovery_problem
+from tests.helpers import EDITION2, EXAMPLE, recovery_problem, shared_path
 
 JOB = EDITION2 / "job.conf"
 
@@ -222,3 +222,25 @@ def test_every_choice_is_described_in_the_help(vocabulary, texts, capsys):
 def test_an_unknown_sampler_is_refused_by_name():
     with pytest.raises(ValueError, match="unknown start sampler 'sobol': use one of uniform, lhs"):
         sample_starts(np.zeros(1), np.ones(1), 2, np.random.default_rng(0), "sobol")
+
+
+# ------------------------------------------------------- large problems
+def test_large_problems_default_to_fides_with_the_hybrid_hessian(problem_writer):
+    from bngfit.optimize._settings import LARGE_OPTIONS, LARGE_PROBLEM, default_optimizer
+
+    obj = bngfit.Objective(bngfit.load_problem(recovery_problem(problem_writer)))
+    assert default_optimizer(obj, LARGE_PROBLEM - 1) == ("least_squares", {})
+    assert default_optimizer(obj, LARGE_PROBLEM) == ("fides", LARGE_OPTIONS)
+    assert LARGE_OPTIONS == {"hessian": "gnsbfgs", "maxiter": 3000}
+
+
+def test_a_large_problem_records_its_optimizer_options_and_the_user_overrides_them():
+    problem = bngfit.load_problem(shared_path("benchmarks", "petab", "Giordano_Nature2020",
+                                              "Giordano_Nature2020.yaml"))
+    # 50 parameters, 7 of them noise scales in closed form: 43 optimized
+    s = FitSettings.resolve(problem, engine="sequential")
+    assert (s.optimizer, s.optimizer_opts) == ("fides", {"hessian": "gnsbfgs", "maxiter": 3000})
+    mine = FitSettings.resolve(problem, engine="sequential", optimizer_opts={"maxiter": 10})
+    assert mine.optimizer_opts == {"hessian": "gnsbfgs", "maxiter": 10}
+    chosen = FitSettings.resolve(problem, engine="sequential", optimizer="least_squares")
+    assert (chosen.optimizer, chosen.optimizer_opts) == ("least_squares", {})
