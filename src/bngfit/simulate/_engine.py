@@ -140,8 +140,7 @@ class Engine:
             return self._with_steps(plain_simulator(model))
         try:
             return self._with_steps(bngsim.Simulator(
-                model, sensitivity_params=list(sens), sensitivity_ic=list(ic) or None
-            ))
+                model, sensitivity_params=list(sens), sensitivity_ic=list(ic) or None))
         except (bngsim.SensitivityUnsupportedError, bngsim.ModelError):
             raise  # callers decide (e.g. shared pre-equilibration falls back)
         except (RuntimeError, ValueError, OSError) as err:
