@@ -11,6 +11,7 @@ import json
 import sqlite3
 
 import numpy as np
+import pytest
 
 import bngfit
 from bngfit.optimize._multistart import fit
@@ -84,3 +85,29 @@ def test_tightened_where_the_default_is_not_accurate_and_right_after():
     for x in points:
         dv, dg = _value_and_gradient_gaps(chosen, ref, x)
         assert dv <= 1e-6 and dg <= 1e-3, (dv, dg)
+
+
+@pytest.mark.parametrize(("verdicts", "chosen", "head"), [
+    # per step, what the probe finds (None: agreement)
+    ([None], STEPS[0], "the default"),
+    (["values differ", None], STEPS[1], "tightened"),
+    (["values differ", "a gradient entry differs", "a gradient entry differs"], STEPS[1],
+     "no step makes every gradient entry agree, so the loosest at which values agree"),
+    (["a gradient entry differs"] * 3, STEPS[0], "no step makes every gradient entry"),
+    (["values differ"] * 3, STEPS[2], "no step makes every gradient entry"),
+])
+def test_the_rule_where_steps_fail(problem_writer, monkeypatch, verdicts, chosen, head):
+    from bngfit.optimize import _tolerances
+
+    problem = bngfit.load_problem(recovery_problem(problem_writer))
+    calls: dict[float, int] = {}
+
+    def verdict(obj, ref, x):
+        k = [r for r, _ in STEPS].index(obj.settings.rtol)
+        calls[k] = calls.get(k, 0) + 1
+        return verdicts[k]
+
+    monkeypatch.setattr(_tolerances, "_disagreement", verdict)
+    c = choose_tolerances(problem, {})
+    assert (c.rtol, c.atol) == chosen and c.reason.startswith(head), c
+    assert set(calls) == set(range(len(verdicts)))
