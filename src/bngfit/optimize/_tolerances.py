@@ -124,10 +124,19 @@ def choose_tolerances(problem: Problem, objective_opts: dict) -> ToleranceChoice
     points = probe_points(problem)
     why = ""
     values_agree = None  # the loosest step at which the values agree everywhere
+    built: dict[tuple[float, float], Objective] = {}
+
+    def at(rtol: float, atol: float) -> Objective:
+        # one Objective per tolerance pair: a step's reference (100x tighter) is
+        # the step two further on, built and compiled once
+        key = (rtol, atol)
+        if key not in built:
+            built[key] = Objective(problem, rtol=rtol, atol=atol, threads=1, **others)
+        return built[key]
+
     for k, (rtol, atol) in enumerate(STEPS):
-        obj = Objective(problem, rtol=rtol, atol=atol, threads=1, **others)
-        ref = Objective(problem, rtol=rtol / REFERENCE_FACTOR, atol=atol / REFERENCE_FACTOR,
-                        threads=1, **others)
+        obj = at(rtol, atol)
+        ref = at(rtol / REFERENCE_FACTOR, atol / REFERENCE_FACTOR)
         found = [(i, w) for i, x in enumerate(points)
                  if (w := _disagreement(obj, ref, x)) is not None]
         if not found:
