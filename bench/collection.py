@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import collections
 import csv
+import json
 import time
 from pathlib import Path
 
@@ -90,12 +91,17 @@ def row(yaml: Path, best_known: dict[str, float], args: argparse.Namespace) -> d
     out["load s"] = f"{time.perf_counter() - t:.2f}"
     ev = bngfit.Objective(problem)(problem.x_nominal, sensi=0)
     out["nominal"] = f"{ev.fval:.6g}" if ev.ok else f"failed: {ev.message[:60]}"
-    out["grad check"] = _grad_check(problem, _displaced(problem, args.displace, args.seed))
+    if not args.no_check:
+        out["grad check"] = _grad_check(problem, _displaced(problem, args.displace, args.seed))
     if args.no_fit:
         return out
+    if args.keep is not None:
+        Path(args.keep).mkdir(parents=True, exist_ok=True)
     cpu, wall = cpu_seconds(), time.perf_counter()
     with solver_output_to(args.solver_log):  # SUNDIALS' own lines, as in bngfit fit
-        result = bngfit.fit(problem, n_starts=args.starts, rng=args.seed)
+        result = bngfit.fit(problem, n_starts=args.starts, rng=args.seed,
+                            optimizer=args.optimizer, optimizer_opts=args.options,
+                            store=None if args.keep is None else Path(args.keep) / f"{name}.db")
     cpu, wall = cpu_seconds() - cpu, time.perf_counter() - wall
     out["wall s"] = f"{wall:.0f}"
     failed = [s for s in result.starts if not np.isfinite(s.fval)]
@@ -124,9 +130,15 @@ def main() -> None:
     ap.add_argument("--displace", type=float, default=0.1,
                     help="shift of the gradient-check point on each parameter's scale")
     ap.add_argument("--no-fit", action="store_true")
+    ap.add_argument("--no-check", action="store_true", help="skip the gradient check")
     ap.add_argument("--out", default=None, help="also write the table as TSV")
     ap.add_argument("--solver-log", default="collection.solver.log",
                     help="where the solver's own messages go (default %(default)s)")
+    ap.add_argument("--optimizer", default=None, help="instead of the default optimizer")
+    ap.add_argument("--options", type=json.loads, default=None, metavar="JSON",
+                    help="optimizer options over the defaults', e.g. '{\"maxiter\": 500}'")
+    ap.add_argument("--keep", default=None, metavar="DIR",
+                    help="keep each fit's store as DIR/PROBLEM.db")
     args = ap.parse_args()
     rows = []
     print("\t".join(COLUMNS), flush=True)

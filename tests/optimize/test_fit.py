@@ -554,3 +554,36 @@ def test_a_time_budget_stops_the_run_and_resume_finishes_it(tmp_path, engine):
     alone = bngfit.fit(problem, n_starts=6, rng=0, engine="sequential")
     assert sorted(s.fval for s in done.starts) == pytest.approx(
         sorted(s.fval for s in alone.starts), rel=1e-9)
+
+
+def test_least_squares_run_out_of_budget_continues_with_fides(problem_writer):
+    # Noise-free data: the exact optimum is RECOVERY_TRUE, with fval the Gaussian
+    # normalisation alone. Three TRF evaluations cannot get there from x0.
+    from bngfit.objective._objective import Objective
+    from bngfit.optimize._local import OptimizerName, minimize, with_budget
+    from bngfit.result._types import StartStatus
+
+    problem = bngfit.load_problem(recovery_problem(problem_writer))
+    obj = Objective(problem)
+    x0 = np.log10([0.1, 5.0, 0.5])
+    ls = OptimizerName.LEAST_SQUARES
+    short = {"max_nfev": 3, "restart_nfev": 0}
+    alone, c1 = minimize(obj, x0, problem.lb, problem.ub, ls, short)
+    assert alone.status is StartStatus.MAX_ITER and "continued" not in alone.message
+    on, c2 = minimize(obj, x0, problem.lb, problem.ub, ls, {**short, "switch_maxiter": 200})
+    assert "continued with fides (GNSBFGS Hessian)" in on.message
+    assert on.status is StartStatus.CONVERGED
+    native = dict(zip(problem.x_names, 10 ** on.x, strict=True))
+    for name, value in RECOVERY_TRUE.items():
+        assert native[name] == pytest.approx(value, rel=1e-4), name
+    const = 2 * len(RECOVERY_TIMES) * (0.5 * np.log(2 * np.pi) + np.log(0.01))
+    assert c2.best.fval == pytest.approx(const, abs=1e-6)
+    assert c1.best.fval > const + 1.0  # the budget alone does not reach it
+    # every evaluation of both parts is counted, the first three are TRF's own
+    assert c2.n_fval > c1.n_fval and c2.trace[:3] == c1.trace[:3]
+    # a run that converges within its budget is not continued
+    done, c3 = minimize(obj, x0, problem.lb, problem.ub, ls, {"switch_maxiter": 200})
+    assert done.status is StartStatus.CONVERGED and "continued" not in done.message
+    # a race's short run is never continued
+    assert with_budget(ls, {"switch_maxiter": 200}, 35) == {"max_nfev": 35,
+                                                             "switch_maxiter": 0}

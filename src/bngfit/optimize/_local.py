@@ -28,6 +28,9 @@ from bngfit.result._types import StartStatus
 from ._fides_dense import dense_diagonals
 from ._limits import Allowance, FailureLog, LimitReached
 
+# STATIONARY_RTOL and projected_gradient are also importable from here (their 0.1.0 home)
+from ._stationary import STATIONARY_RTOL, confirm_stationary, projected_gradient  # noqa: F401
+
 log = logging.getLogger(__name__)
 
 
@@ -385,6 +388,8 @@ def with_budget(optimizer: OptimizerName, options: dict | None, n_eval: int) -> 
     out = dict(options or {})
     for key in BUDGET_KEYS[optimizer]:
         out[key] = min(int(n_eval), int(out.get(key, n_eval)))
+    if out.get("switch_maxiter"):
+        out["switch_maxiter"] = 0  # a short run is not continued
     return out
 
 
@@ -419,6 +424,7 @@ def minimize(objective: Objective | Counted, x0: np.ndarray, lb: np.ndarray, ub:
     f = objective if isinstance(objective, Counted) else Counted(objective)
     try:
         result = RUNNERS[optimizer](f, np.asarray(x0, float), lb, ub, options or {})
+        result = _switched(f, result, lb, ub, optimizer, options or {})
     except LimitReached as stop:
         # The start's limits are spent: this run ends at its best point so far.
         result = LocalResult(np.asarray(x0, float), StartStatus.MAX_ITER, str(stop))
@@ -427,38 +433,30 @@ def minimize(objective: Objective | Counted, x0: np.ndarray, lb: np.ndarray, ub:
     if f.best is not None:
         result = LocalResult(f.best.x.copy(), result.status, result.message)
         if result.status is StartStatus.CONVERGED:
-            result = _confirm_stationary(result, f.best, lb, ub)
+            result = confirm_stationary(result, f.best, lb, ub)
     return result, f
 
 
-# A start is reported converged only where the projected gradient's largest
-# entry is at most this fraction of (1 + |fval|). Every optimizer's own
-# tolerances are far tighter (1e-8 on the gradient, 1e-10 to 1e-12 relative
-# on fval); this catches a claim of convergence the gradient contradicts.
-STATIONARY_RTOL = 1e-3
+def _switched(f: Counted, result: LocalResult, lb: np.ndarray, ub: np.ndarray,
+              optimizer: OptimizerName, opts: dict) -> LocalResult:
+    """``result``, or where a least-squares run used its whole budget, its continuation.
 
-
-def projected_gradient(x: np.ndarray, grad: np.ndarray, lb: np.ndarray,
-                       ub: np.ndarray) -> np.ndarray:
-    """The gradient with the entries zeroed that push ``x`` out through an active bound."""
-    x, g = np.asarray(x, float), np.asarray(grad, float)
-    out = g.copy()
-    out[(x <= np.asarray(lb, float)) & (g > 0)] = 0.0
-    out[(x >= np.asarray(ub, float)) & (g < 0)] = 0.0
-    return out
-
-
-def _confirm_stationary(result: LocalResult, end: Evaluation, lb: np.ndarray,
-                        ub: np.ndarray) -> LocalResult:
-    """``result``, or STALLED where its end point's projected gradient is large."""
-    pg = float(np.max(np.abs(projected_gradient(end.x, end.grad, lb, ub)), initial=0.0))
-    limit = STATIONARY_RTOL * (1.0 + abs(end.fval))
-    if pg <= limit:
+    Gauss-Newton (TRF) crawls where the residuals stay large at the optimum:
+    the curvature it leaves out (residuals times their second derivatives)
+    is then not small. With ``switch_maxiter`` = N > 0 such a run goes on from
+    its best point with fides and the structured-secant Hessian (Gauss-Newton
+    plus a BFGS estimate of that term) for at most N iterations. A run that
+    converged within its budget is left as it is, so problems where
+    Gauss-Newton does well pay nothing.
+    """
+    more = int(opts.get("switch_maxiter", 0))
+    if (optimizer is not OptimizerName.LEAST_SQUARES or more <= 0 or f.best is None
+            or result.status is not StartStatus.MAX_ITER):
         return result
-    return LocalResult(result.x, StartStatus.STALLED,
-                       f"{result.message}; not converged: the projected gradient at the end "
-                       f"point has an entry of {pg:.3g} (> {limit:.3g}, "
-                       f"{STATIONARY_RTOL:g} * (1 + |fval|))")
+    f.last = f.best  # the continuation's first evaluation is the best point's
+    then = _fides(f, f.best.x.copy(), lb, ub, {"hessian": "gnsbfgs", "maxiter": more})
+    return LocalResult(then.x, then.status, f"{result.message}; continued with fides "
+                                            f"(GNSBFGS Hessian): {then.message}")
 
 
 def _finite_residuals(ev: Evaluation, names: list[str]) -> Evaluation:
