@@ -111,3 +111,24 @@ def test_the_rule_where_steps_fail(problem_writer, monkeypatch, verdicts, chosen
     c = choose_tolerances(problem, {})
     assert (c.rtol, c.atol) == chosen and c.reason.startswith(head), c
     assert set(calls) == set(range(len(verdicts)))
+
+
+def test_a_model_failing_at_every_probe_point_is_not_said_to_agree(problem_writer):
+    # dX/dt = k X^2 blows up at t = 1/k: with data up to t = 2, every k > 0.5
+    # fails; the nominal k = 5 and the points drawn +-0.3 decades around it all do.
+    from tests.helpers import BLOWUP
+
+    path = problem_writer(
+        "allfail", model=BLOWUP,
+        parameters=[{"parameterId": "k", "parameterScale": "log10", "lowerBound": 0.01,
+                     "upperBound": 10, "nominalValue": 5, "estimate": 1}],
+        observables=[{"observableId": "obs_X", "observableFormula": "X",
+                      "noiseFormula": "0.1"}],
+        measurements=[{"observableId": "obs_X", "simulationConditionId": "c0", "time": t,
+                       "measurement": 1.0} for t in (0.5, 1.0, 2.0)])
+    problem = bngfit.load_problem(path)
+    assert all(10 ** x[0] > 0.5 for x in probe_points(problem))
+    c = choose_tolerances(problem, {})
+    assert (c.rtol, c.atol) == STEPS[0]
+    assert "nothing to compare: the model fails at every probe point" in c.reason
+    assert "agree" not in c.reason

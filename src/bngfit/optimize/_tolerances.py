@@ -82,18 +82,29 @@ def probe_points(problem: Problem) -> list[np.ndarray]:
     return [np.clip(x, lb, ub) for x in (x0, *drawn)]
 
 
+#: What :func:`_disagreement` says of a point where the model fails (it says
+#: nothing about accuracy).
+NOT_EVALUATED = "not evaluated"
+
+
 def _disagreement(obj: Objective, ref: Objective, x: np.ndarray) -> str | None:
-    """Why ``obj`` is not accurate enough at ``x`` (None: it is, or x cannot be evaluated)."""
+    """Why ``obj`` is not accurate enough at ``x`` (None: it is; :data:`NOT_EVALUATED`).
+
+    Raises
+    ------
+    UnsupportedError
+        bngsim cannot differentiate the model (the same at every point).
+    """
     plain, sens = obj(x, sensi=0), obj(x, sensi=1)
     if not (plain.ok and sens.ok):
-        return None  # a point where the model fails says nothing about accuracy
+        return NOT_EVALUATED
     scale = max(1.0, abs(sens.fval))
     dv = abs(plain.fval - sens.fval) / scale
     if dv > VALUE_RTOL:
         return f"values with and without sensitivities differ by {dv:.2g} relative"
     tight = ref(x, sensi=1)
     if not tight.ok:
-        return None
+        return NOT_EVALUATED
     big = np.abs(tight.grad) > GRAD_ZERO
     if big.any():
         rel = np.abs(sens.grad[big] - tight.grad[big]) / np.abs(tight.grad[big])
@@ -115,10 +126,19 @@ def choose_tolerances(problem: Problem, objective_opts: dict) -> ToleranceChoice
     Returns
     -------
     ToleranceChoice
+
+    Raises
+    ------
+    UnsupportedError
+        bngsim cannot differentiate the model: a fit is refused here, before
+        any start, not in each start.
     """
     if "rtol" in objective_opts or "atol" in objective_opts:
         rtol = float(objective_opts.get("rtol", STEPS[0][0]))
         atol = float(objective_opts.get("atol", STEPS[0][1]))
+        # one evaluation with a gradient all the same: what bngsim cannot
+        # differentiate is refused now
+        Objective(problem, threads=1, **objective_opts)(problem.x_nominal, sensi=1)
         return ToleranceChoice(rtol, atol, "given")
     others = {k: v for k, v in objective_opts.items() if k not in ("rtol", "atol")}
     points = probe_points(problem)
@@ -137,12 +157,17 @@ def choose_tolerances(problem: Problem, objective_opts: dict) -> ToleranceChoice
     for k, (rtol, atol) in enumerate(STEPS):
         obj = at(rtol, atol)
         ref = at(rtol / REFERENCE_FACTOR, atol / REFERENCE_FACTOR)
-        found = [(i, w) for i, x in enumerate(points)
-                 if (w := _disagreement(obj, ref, x)) is not None]
+        said = [_disagreement(obj, ref, x) for x in points]
+        found = [(i, w) for i, w in enumerate(said) if w not in (None, NOT_EVALUATED)]
+        n_compared = sum(w != NOT_EVALUATED for w in said)
+        if n_compared == 0:
+            return ToleranceChoice(rtol, atol, f"{why}nothing to compare: the model fails "
+                                               f"at every probe point at rtol {rtol:g} / "
+                                               f"atol {atol:g}")
         if not found:
             head = "the default" if k == 0 else "tightened"
             return ToleranceChoice(rtol, atol, f"{head}: {why}values and gradients agree at "
-                                               f"{len(points)} probe points")
+                                               f"{n_compared} probe point(s)")
         if values_agree is None and not any(w.startswith("values") for _, w in found):
             values_agree = (rtol, atol)
         i, w = found[0]

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bngfit.errors import InputError, SimulationFailure
+from bngfit.errors import InputError
 
-from . import _adapter, _run_check
+from . import _adapter, _inputs, _run_check
 from ._inputs import PhaseInput, SolverSettings, check_settled, pre_chain_key, sample_grid
 from ._models import (
     MODEL_SUFFIXES,
@@ -193,13 +193,14 @@ class Engine:
 
         Returns
         -------
-        y : ndarray, shape (n_grid, n_out)
-        dy : ndarray, shape (n_grid, n_out, n_theta), or None without ``sensi``
+        y, dy : ndarray, shapes (n_grid, n_out), (n_grid, n_out, n_theta) (None without sensi)
 
         Raises
         ------
         SimulationFailure
-            If the solver fails or a pre-phase to steady state does not settle.
+            The solver failed or a pre-phase to steady state did not settle.
+        UnsupportedError
+            bngsim cannot differentiate the model for ``sens_params``.
         """
         import bngsim
 
@@ -208,8 +209,7 @@ class Engine:
                 return self._run_sensi(outputs, grid, main, pre, sens_params, n_theta)
             return self._run_plain(outputs, grid, main, pre), None
         except (bngsim.BngsimError, ValueError, ArithmeticError) as err:
-            text = " ".join(str(err).split())
-            raise SimulationFailure(text[:2000]) from None
+            raise _inputs.run_error(err, self.path) from None
 
     def _opts(self) -> dict[str, float | None]:
         """Tolerances and time budget of every ``Simulator.run``."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bngfit.errors import SimulationFailure
+from bngfit.errors import BngfitError, SimulationFailure, UnsupportedError
 
 
 @dataclass(frozen=True)
@@ -139,3 +139,22 @@ def check_settled(settings: SolverSettings, a: np.ndarray, b: np.ndarray, what: 
             f"pre-equilibration did not reach a steady state by t={s.preeq_tmax:g} "
             f"({what} still changing); raise preeq_tmax or check the model"
         )
+
+
+def run_error(err: Exception, path: object) -> BngfitError:
+    """What a bngsim run that raised ``err`` raises in bngfit.
+
+    ``UnsupportedError`` where bngsim refuses the sensitivities this model's
+    run requests (an event or a rate-law switch whose crossing it cannot
+    differentiate): that depends on the model and the parameters requested,
+    never on the point, so it ends the evaluation, the fit or the check rather
+    than rejecting one trial point. Else ``SimulationFailure`` (this point).
+    """
+    import bngsim
+
+    text = " ".join(str(err).split())[:2000]
+    if isinstance(err, bngsim.SensitivityUnsupportedError):
+        return UnsupportedError(f"no gradient can be computed for this model: {text}",
+                                file=str(path))
+    return SimulationFailure(text)
+
