@@ -587,3 +587,29 @@ def test_least_squares_run_out_of_budget_continues_with_fides(problem_writer):
     # a race's short run is never continued
     assert with_budget(ls, {"switch_maxiter": 200}, 35) == {"max_nfev": 35,
                                                              "switch_maxiter": 0}
+
+
+def test_a_least_squares_run_that_stalls_continues_with_fides(problem_writer, monkeypatch):
+    # A TRF run claiming convergence where the gradient is far from ~0 (STALLED)
+    # is continued too: here a runner that stops at once at x0 claims it.
+    from bngfit.objective._objective import Objective
+    from bngfit.optimize import _local
+    from bngfit.result._types import StartStatus
+
+    def claims_at_once(f, x0, lb, ub, opts):
+        f(x0)
+        return _local.LocalResult(x0, StartStatus.CONVERGED, "claimed")
+
+    monkeypatch.setitem(_local.RUNNERS, _local.OptimizerName.LEAST_SQUARES, claims_at_once)
+    problem = bngfit.load_problem(recovery_problem(problem_writer))
+    obj = Objective(problem)
+    x0 = np.log10([0.1, 5.0, 0.5])
+    ls = _local.OptimizerName.LEAST_SQUARES
+    stalled, _ = _local.minimize(obj, x0, problem.lb, problem.ub, ls)
+    assert stalled.status is StartStatus.STALLED and "not converged" in stalled.message
+    on, c = _local.minimize(obj, x0, problem.lb, problem.ub, ls, {"switch_maxiter": 200})
+    assert on.status is StartStatus.CONVERGED
+    assert on.message.startswith("claimed; not converged") and "continued with fides" in on.message
+    native = dict(zip(problem.x_names, 10 ** on.x, strict=True))
+    for name, value in RECOVERY_TRUE.items():
+        assert native[name] == pytest.approx(value, rel=1e-4), name

@@ -422,41 +422,47 @@ def minimize(objective: Objective | Counted, x0: np.ndarray, lb: np.ndarray, ub:
         The wrapped objective, with the evaluation count and fval trace.
     """
     f = objective if isinstance(objective, Counted) else Counted(objective)
+    opts = options or {}
+    x0 = np.asarray(x0, float)
     try:
-        result = RUNNERS[optimizer](f, np.asarray(x0, float), lb, ub, options or {})
-        result = _switched(f, result, lb, ub, optimizer, options or {})
+        result = _ended(f, RUNNERS[optimizer](f, x0, lb, ub, opts), lb, ub)
+        more = int(opts.get("switch_maxiter", 0))
+        if (optimizer is OptimizerName.LEAST_SQUARES and more > 0 and f.best is not None
+                and result.status in (StartStatus.MAX_ITER, StartStatus.STALLED)):
+            f.last = f.best  # the continuation's first evaluation is the best point's
+            then = _fides(f, f.best.x.copy(), lb, ub, {"hessian": "gnsbfgs", "maxiter": more})
+            result = _ended(f, LocalResult(then.x, then.status, f"{result.message}; continued "
+                                           f"with fides (GNSBFGS Hessian): {then.message}"),
+                            lb, ub)
     except LimitReached as stop:
         # The start's limits are spent: this run ends at its best point so far.
-        result = LocalResult(np.asarray(x0, float), StartStatus.MAX_ITER, str(stop))
-    # Report the best point evaluated: every optimizer here evaluates its end
-    # point, and a trial point may have been better (L-BFGS-B line searches).
-    if f.best is not None:
-        result = LocalResult(f.best.x.copy(), result.status, result.message)
-        if result.status is StartStatus.CONVERGED:
-            result = confirm_stationary(result, f.best, lb, ub)
+        result = _ended(f, LocalResult(x0, StartStatus.MAX_ITER, str(stop)), lb, ub)
     return result, f
 
 
-def _switched(f: Counted, result: LocalResult, lb: np.ndarray, ub: np.ndarray,
-              optimizer: OptimizerName, opts: dict) -> LocalResult:
-    """``result``, or where a least-squares run used its whole budget, its continuation.
+# Gauss-Newton (TRF) fails in two ways where the residuals stay large at the
+# optimum, so that the curvature it leaves out (residuals times their second
+# derivatives) is not small: it crawls until its budget is spent, or it stops
+# where its model predicts no decrease while the gradient is not ~0 (STALLED,
+# see confirm_stationary). With the least_squares option ``switch_maxiter`` =
+# N > 0, such a run goes on from its best point with fides and the
+# structured-secant Hessian (Gauss-Newton plus a BFGS estimate of that term)
+# for at most N iterations; a run that converged is left as it is, so problems
+# where Gauss-Newton does well pay nothing.
 
-    Gauss-Newton (TRF) crawls where the residuals stay large at the optimum:
-    the curvature it leaves out (residuals times their second derivatives)
-    is then not small. With ``switch_maxiter`` = N > 0 such a run goes on from
-    its best point with fides and the structured-secant Hessian (Gauss-Newton
-    plus a BFGS estimate of that term) for at most N iterations. A run that
-    converged within its budget is left as it is, so problems where
-    Gauss-Newton does well pay nothing.
+
+def _ended(f: Counted, result: LocalResult, lb: np.ndarray, ub: np.ndarray) -> LocalResult:
+    """``result`` at the best point evaluated, its convergence checked.
+
+    Every optimizer here evaluates its end point, and a trial point may have
+    been better (L-BFGS-B line searches).
     """
-    more = int(opts.get("switch_maxiter", 0))
-    if (optimizer is not OptimizerName.LEAST_SQUARES or more <= 0 or f.best is None
-            or result.status is not StartStatus.MAX_ITER):
+    if f.best is None:
         return result
-    f.last = f.best  # the continuation's first evaluation is the best point's
-    then = _fides(f, f.best.x.copy(), lb, ub, {"hessian": "gnsbfgs", "maxiter": more})
-    return LocalResult(then.x, then.status, f"{result.message}; continued with fides "
-                                            f"(GNSBFGS Hessian): {then.message}")
+    result = LocalResult(f.best.x.copy(), result.status, result.message)
+    if result.status is StartStatus.CONVERGED:
+        result = confirm_stationary(result, f.best, lb, ub)
+    return result
 
 
 def _finite_residuals(ev: Evaluation, names: list[str]) -> Evaluation:
