@@ -267,16 +267,16 @@ end
 """
 
 
-def blowup_problem(problem_writer, k_true=0.2):
+def blowup_problem(problem_writer, k_true=0.2, nominal=0.1):
     """dX/dt = k X^2, X(0)=1: X(t) = 1/(1 - k t) blows up at t = 1/k, so with data
-    up to t=2 every k > 0.5 fails to simulate (k in [0.01, 10], log10). The loaded
-    problem."""
+    up to t=2 every k > 0.5 fails to simulate (k in [0.01, 10], log10, nominal value
+    ``nominal``). The loaded problem."""
     meas = [{"observableId": "obs_X", "simulationConditionId": "c0", "time": t,
              "measurement": repr(float(1.0 / (1.0 - k_true * t)))} for t in (0.5, 1.0, 1.5, 2.0)]
     path = problem_writer(
         "blowup", model=BLOWUP,
         parameters=[{"parameterId": "k", "parameterScale": "log10", "lowerBound": 0.01,
-                     "upperBound": 10, "nominalValue": 0.1, "estimate": 1}],
+                     "upperBound": 10, "nominalValue": nominal, "estimate": 1}],
         observables=[{"observableId": "obs_X", "observableFormula": "X",
                       "noiseFormula": "0.1"}],
         measurements=meas,

@@ -116,17 +116,9 @@ def test_the_rule_where_steps_fail(problem_writer, monkeypatch, verdicts, chosen
 def test_a_model_failing_at_every_probe_point_is_not_said_to_agree(problem_writer):
     # dX/dt = k X^2 blows up at t = 1/k: with data up to t = 2, every k > 0.5
     # fails; the nominal k = 5 and the points drawn +-0.3 decades around it all do.
-    from tests.helpers import BLOWUP
+    from tests.helpers import blowup_problem
 
-    path = problem_writer(
-        "allfail", model=BLOWUP,
-        parameters=[{"parameterId": "k", "parameterScale": "log10", "lowerBound": 0.01,
-                     "upperBound": 10, "nominalValue": 5, "estimate": 1}],
-        observables=[{"observableId": "obs_X", "observableFormula": "X",
-                      "noiseFormula": "0.1"}],
-        measurements=[{"observableId": "obs_X", "simulationConditionId": "c0", "time": t,
-                       "measurement": 1.0} for t in (0.5, 1.0, 2.0)])
-    problem = bngfit.load_problem(path)
+    problem = blowup_problem(problem_writer, nominal=5.0)
     assert all(10 ** x[0] > 0.5 for x in probe_points(problem))
     c = choose_tolerances(problem, {})
     assert (c.rtol, c.atol) == STEPS[0]
