@@ -108,7 +108,4 @@ def _value_problem(c: str, v: float, model: ModelInfo | None) -> str | None:
         return f"negative species initial value for '{c}'"
     if model is not None and c in model.compartments and v <= 0:
         return f"compartment size of '{c}' must be positive"
-    if model is not None and c in model.amount_compartments and v != 1.0:
-        return (f"compartment '{c}' holds species in amounts (hasOnlySubstanceUnits): bngsim "
-                "0.16 simulates them as concentrations, right only at size 1")
     return None

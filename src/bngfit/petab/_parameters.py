@@ -83,7 +83,7 @@ def _parameter_row(r: dict[str, str], f: str, line: int, issues: Issues,
     lb, ub, nom = vals
     problem = _bounds_problem(lb, ub, nom, scale) if estimate else None
     if problem is None and model is not None:
-        problem = _model_clash(pid, estimate, model, nom)
+        problem = _model_clash(pid, estimate, model)
     if problem is not None:
         message, value = problem
         issues.error(message, f, line, id=pid, value=value)
@@ -156,15 +156,11 @@ def _bounds_problem(lb: float, ub: float, nom: float, scale: Scale
     return None
 
 
-def _model_clash(pid: str, estimate: bool, model: ModelInfo,
-                 nominal: float = 1.0) -> tuple[str, None] | None:
+def _model_clash(pid: str, estimate: bool, model: ModelInfo) -> tuple[str, None] | None:
     """Why the model does not allow this parameter (message, no value), or None."""
     if pid in model.species:
         return ("parameter id is a species of the model; species initial values are set in "
                 "the condition table", None)
-    if pid in model.amount_compartments and (estimate or nominal != 1.0):
-        return (f"compartment '{pid}' holds species in amounts (hasOnlySubstanceUnits): bngsim "
-                "0.16 simulates them as concentrations, right only at size 1", None)
     if pid in model.compartments and estimate:
         return ("estimating a compartment size is not supported (bngsim has no "
                 "sensitivities with respect to volumes); fix it (estimate 0)", None)

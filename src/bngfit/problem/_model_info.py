@@ -39,8 +39,9 @@ class ModelInfo:
         Why the engine has no sensitivities for this model whatever is fitted
         (an event it cannot differentiate through), or None.
     amount_compartments : tuple of str
-        Compartments holding species in amounts (SBML ``hasOnlySubstanceUnits``),
-        whose size must stay 1 (:mod:`bngfit.simulate._sbml_check`).
+        Compartments holding species in amounts (SBML ``hasOnlySubstanceUnits``);
+        bngsim gets those species in an added compartment of size 1, so these
+        may have any size (:mod:`bngfit.simulate._sbml_amounts`).
     """
 
     path: Path

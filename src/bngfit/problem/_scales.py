@@ -42,7 +42,10 @@ def scale_codes(scales: list[Scale]) -> np.ndarray:
 def unscale(x: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Map optimizer coordinates to native values, shape (n,)."""
     x = np.asarray(x, dtype=float)
-    return np.where(codes == 0, x, np.where(codes == 1, np.exp(x), 10.0**x))
+    # every branch is computed for every entry: a large lin value would
+    # overflow exp or 10** in the branches it does not take
+    with np.errstate(over="ignore"):
+        return np.where(codes == 0, x, np.where(codes == 1, np.exp(x), 10.0**x))
 
 
 def to_scale(theta: np.ndarray, codes: np.ndarray) -> np.ndarray:

@@ -20,7 +20,8 @@ from bngfit.problem import ModelAccess, ModelInfo
 
 from ._bngl_network import load_bngl, network
 from ._net_text import check_net_text
-from ._sbml_check import check_model_file
+from ._sbml_amounts import sbml_for_bngsim
+from ._sbml_check import ANTIMONY_SUFFIXES, SBML_SUFFIXES, antimony_to_sbml, check_model_file
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,9 @@ def load_bngsim_model(path: Path) -> bngsim.Model:
         # the file's own statements; see bngfit.simulate._bngl_network.
         return load_bngl(path)
     # bngsim compiles a .net file's expressions into C later: it gets a checked
-    # copy in bngfit's private cache (see bngfit.simulate._net_text)
-    loaded = _checked_net_copy(path) if suffix == ".net" else path
+    # copy in bngfit's private cache (see bngfit.simulate._net_text); SBML with
+    # species in amounts a copy where they are in a compartment of size 1
+    loaded = _checked_net_copy(path) if suffix == ".net" else _amounts_moved(path) or path
     try:
         return bngsim.Model.load(loaded)
     except ImportError as err:
@@ -72,6 +74,32 @@ def load_bngsim_model(path: Path) -> bngsim.Model:
     except (OSError, ValueError) as err:
         text = str(err).replace(str(loaded), path.name)
         raise InputError(f"model does not load: {text}", file=str(path)) from None
+
+
+def _amounts_moved(path: Path) -> Path | None:
+    """A copy of an SBML or Antimony model with its species in amounts moved, or None.
+
+    See :mod:`bngfit.simulate._sbml_amounts`; None where the model has none
+    (or is of another format): bngsim loads the file itself.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in (*SBML_SUFFIXES, *ANTIMONY_SUFFIXES):
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read the model: {err.strerror or err}",
+                         file=str(path)) from None
+    if suffix in SBML_SUFFIXES:
+        if b"hasOnlySubstanceUnits" not in data:
+            return None
+        text, _ = sbml_for_bngsim(path)
+    else:
+        if b"substanceOnly" not in data and b"hasOnlySubstanceUnits" not in data:
+            return None
+        sbml = antimony_to_sbml(path)
+        text = None if sbml is None else sbml_for_bngsim(path, sbml)[0]
+    return None if text is None else store_text(path.stem, text, suffix=".xml")
 
 
 def _checked_net_copy(path: Path) -> Path:

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 from bngfit.errors import InputError, Issue
 from bngfit.files import read_text
 
+from ._sbml_amounts import amount_species
+
 if TYPE_CHECKING:
     import libsbml
 
@@ -47,7 +49,8 @@ def check_model_file(path: Path) -> tuple[str, ...]:
     -------
     tuple of str
         The compartments that hold species in amounts (``hasOnlySubstanceUnits``),
-        read from the same document; empty for other formats.
+        read from the same document; empty for other formats. bngsim gets those
+        species in a compartment of size 1 (:mod:`bngfit.simulate._sbml_amounts`).
 
     Raises
     ------
@@ -71,7 +74,7 @@ def check_model_file(path: Path) -> tuple[str, ...]:
         doc = libsbml.readSBMLFromFile(str(path))
         issues = sbml_issues(doc, str(path), rows=True)
     else:
-        sbml = _antimony_to_sbml(path)
+        sbml = antimony_to_sbml(path)
         if sbml is None:
             return ()
         doc = libsbml.readSBMLFromString(sbml)
@@ -81,13 +84,7 @@ def check_model_file(path: Path) -> tuple[str, ...]:
     if issues:
         raise InputError(issues[0].message, issues=issues)
     model = doc.getModel()
-    return tuple(sorted({sp.getCompartment() for sp in _amount_species(model)}))
-
-
-def _amount_species(model: libsbml.Model) -> list[libsbml.Species]:
-    """The species whose symbol is an amount (``hasOnlySubstanceUnits``)."""
-    return [model.getSpecies(k) for k in range(model.getNumSpecies())
-            if model.getSpecies(k).getHasOnlySubstanceUnits()]
+    return tuple(sorted({sp.getCompartment() for sp in amount_species(model)}))
 
 
 def sbml_issues(doc: libsbml.SBMLDocument, f: str, *, rows: bool) -> list[Issue]:
@@ -120,7 +117,6 @@ def sbml_issues(doc: libsbml.SBMLDocument, f: str, *, rows: bool) -> list[Issue]
     doc.checkConsistency()
     out.extend(_errors(doc, f, rows, start=n_read))
     out.extend(_compartment_sizes(doc.getModel(), f, rows))
-    out.extend(_substance_only(doc.getModel(), f, rows))
     return out
 
 
@@ -179,38 +175,7 @@ def _compartment_sizes(model: libsbml.Model, f: str, rows: bool) -> list[Issue]:
     return out
 
 
-def _substance_only(model: libsbml.Model, f: str, rows: bool) -> list[Issue]:
-    """Species in amounts (``hasOnlySubstanceUnits``) where amount and concentration differ.
-
-    SBML reads such a species' symbol as its amount; bngsim 0.16 simulates and
-    reports every species as a concentration. The two agree only in a
-    compartment of constant size 1 (or of dimension 0); anywhere else each
-    value, and in nonlinear rate laws the dynamics, would be silently off by the
-    compartment's size.
-    """
-    assigned = _assigned(model)
-    out = []
-    for sp in _amount_species(model):
-        c = model.getCompartment(sp.getCompartment())
-        if c is None:
-            continue  # libsbml reports the undefined compartment
-        dims = c.getSpatialDimensionsAsDouble() if c.isSetSpatialDimensions() else 3.0
-        size = c.getSize() if c.isSetSize() else float("nan")
-        if dims == 0 or (size == 1.0 and c.getConstant() and c.getId() not in assigned):
-            continue
-        where = (f"of size {size:g}" if math.isfinite(size) and c.getConstant()
-                 and c.getId() not in assigned else "whose size is not a constant 1")
-        out.append(Issue(
-            "error", f"species '{sp.getId()}' has hasOnlySubstanceUnits=\"true\" (its symbol "
-            f"is an amount) in compartment '{c.getId()}' {where}: bngsim 0.16 simulates it as "
-            "a concentration, so every value would be off by the compartment's size; set "
-            "hasOnlySubstanceUnits=\"false\" with the rate laws written for concentrations, "
-            "or give the compartment size 1", f, sp.getLine() or None if rows else None,
-            sp.getId(), "hasOnlySubstanceUnits=true"))
-    return out
-
-
-def _antimony_to_sbml(path: Path) -> str | None:
+def antimony_to_sbml(path: Path) -> str | None:
     """The SBML of an Antimony file's main model (the last), as bngsim loads it.
 
     None when the Antimony library is missing (bngsim reports that itself).
