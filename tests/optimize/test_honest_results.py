@@ -17,15 +17,8 @@ from bngfit.objective._evaluation import LazyResiduals
 from bngfit.objective._gradcheck import Agreement, check_grad, describe, summarize
 from bngfit.objective._objective import Evaluation
 from bngfit.objective._status import INVALID, EvalStatus
-from bngfit.optimize._local import (
-    STATIONARY_RTOL,
-    Counted,
-    OptimizerName,
-    _confirm_stationary,
-    _lbfgsb,
-    minimize,
-    projected_gradient,
-)
+from bngfit.optimize._local import Counted, OptimizerName, _lbfgsb, minimize
+from bngfit.optimize._stationary import STATIONARY_RTOL, confirm_stationary, projected_gradient
 from bngfit.result._types import StartStatus
 from tests.helpers import conversion_model, write_problem
 
@@ -144,13 +137,13 @@ def test_a_claim_of_convergence_against_a_large_gradient_is_stalled():
     ev = Evaluation(x=x, fval=10.0, grad=np.array([500.0, 0.0]), chi2=0.0,
                     simulation=np.zeros(1), sigma=np.ones(1))
     claim = LocalResult(x, StartStatus.CONVERGED, "CONVERGENCE: REL_REDUCTION_OF_F")
-    out = _confirm_stationary(claim, ev, np.array([-1.0, -1.0]), np.array([1.0, 1.0]))
+    out = confirm_stationary(claim, ev, np.array([-1.0, -1.0]), np.array([1.0, 1.0]))
     assert out.status is StartStatus.STALLED
     assert "projected gradient" in out.message and "500" in out.message
     # the same gradient pushing out through an active bound is stationary
     at_bound = Evaluation(x=np.array([-1.0, 0.0]), fval=10.0, grad=np.array([500.0, 0.0]),
                           chi2=0.0, simulation=np.zeros(1), sigma=np.ones(1))
-    ok = _confirm_stationary(claim, at_bound, np.array([-1.0, -1.0]), np.array([1.0, 1.0]))
+    ok = confirm_stationary(claim, at_bound, np.array([-1.0, -1.0]), np.array([1.0, 1.0]))
     assert ok.status is StartStatus.CONVERGED
 
 

@@ -32,12 +32,16 @@ as given, and a resumed run keeps its stored ones.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
+from bngfit.errors import UnsupportedError
 from bngfit.objective._objective import Objective
 from bngfit.problem._problem import Problem
+
+log = logging.getLogger(__name__)
 
 #: (rtol, atol) steps, loosest first; the first is the Objective's own default.
 STEPS = ((1e-8, 1e-10), (1e-9, 1e-11), (1e-10, 1e-12))
@@ -137,8 +141,13 @@ def choose_tolerances(problem: Problem, objective_opts: dict) -> ToleranceChoice
         rtol = float(objective_opts.get("rtol", STEPS[0][0]))
         atol = float(objective_opts.get("atol", STEPS[0][1]))
         # one evaluation with a gradient all the same: what bngsim cannot
-        # differentiate is refused now
-        Objective(problem, threads=1, **objective_opts)(problem.x_nominal, sensi=1)
+        # differentiate is refused now, not in every start
+        try:
+            Objective(problem, threads=1, **objective_opts)(problem.x_nominal, sensi=1)
+        except UnsupportedError:
+            raise
+        except Exception:  # noqa: BLE001 - the starts meet it again and record it
+            log.debug("the gradient at nominal failed", exc_info=True)
         return ToleranceChoice(rtol, atol, "given")
     others = {k: v for k, v in objective_opts.items() if k not in ("rtol", "atol")}
     points = probe_points(problem)
