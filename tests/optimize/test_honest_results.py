@@ -10,6 +10,7 @@ start point with gradient norms of 78 and 509 (measured on these two starts).
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import bngfit
@@ -218,6 +219,19 @@ def test_check_grad_shows_a_nonfinite_row_as_a_mismatch(sqrt_problem):
     lines = describe(summary, table)
     assert any("MISMATCH" in line and "off" in line for line in lines)
     assert not any("not resolved" in line for line in lines)
+    # tighter tolerances cannot make a non-finite gradient finite: no such advice
+    assert not any("tighter solver tolerances" in line for line in lines)
+
+
+def test_a_finite_mismatch_is_advised_a_check_at_tighter_tolerances():
+    # differences that agree with each other (fd_err 1e-6) and not with the gradient
+    table = pd.DataFrame({"grad": [1.0], "fd_f": [1.1], "fd_b": [1.100001], "fd_c": [1.1000005],
+                          "fd_err": [1e-6], "abs_err": [0.1000005],
+                          "rel_err": [0.1000005 / 1.1000005]}, index=["k"])
+    summary = summarize(table, 10.0)
+    assert summary.verdict["k"] is Agreement.MISMATCH
+    lines = describe(summary, table)
+    assert any("--rtol 1e-12 --atol 1e-14" in line and "bias" in line for line in lines)
 
 
 @pytest.mark.parametrize("optimizer", list(OptimizerName))
