@@ -171,8 +171,10 @@ def main() -> None:
             w = csv.DictWriter(f, COLUMNS, delimiter="\t", lineterminator="\n")
             w.writeheader()
             w.writerows(rows)
-    solved = sum(r["solved"] == "yes" for r in rows)
-    print(f"\nsolved {solved} of {len(rows)} (gap < {SOLVED_GAP} to best_known_fval)")
+    scored = [r for r in rows if r["solved"]]
+    if scored:  # fits with a best known value to score them against
+        solved = sum(r["solved"] == "yes" for r in scored)
+        print(f"\nsolved {solved} of {len(scored)} (gap < {SOLVED_GAP} to best_known_fval)")
 
 
 if __name__ == "__main__":
