@@ -9,6 +9,7 @@ script in a subprocess to check the real exit code and stderr.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+import bngfit
 from bngfit.cli._main import main
 from tests.helpers import REPO
 
@@ -715,9 +717,36 @@ def test_point_outside_bounds_warns(tmp_path, capsys, caplog):
     shutil.copytree(EXAMPLE_DIR, d)
     (d / "point.tsv").write_text("parameterId\tvalue\nk1\t5\n")
     with caplog.at_level("WARNING", logger="bngfit"):
-        code = main(["evaluate", str(d / "problem.yaml"), "--point", str(d / "point.tsv")])
+        code = main(["evaluate", str(d / "problem.yaml"), "--point", str(d / "point.tsv"),
+                     "--fill-nominal"])
     assert code == 0
     assert "point.tsv:2" in caplog.text and "'k1'" in caplog.text and "log10" in caplog.text
+
+
+def test_a_point_missing_a_free_parameter_is_an_error_unless_filled(tmp_path, capsys, caplog):
+    d = tmp_path / "problem"
+    shutil.copytree(EXAMPLE_DIR, d)
+    (d / "point.tsv").write_text("parameterId\tvalue\nk1\t-0.1\n")
+    args = ["evaluate", str(d / "problem.yaml"), "--point", str(d / "point.tsv"), "--json"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "point.tsv" in err and "k2" in err and "--fill-nominal" in err
+    assert "Traceback" not in err
+    with caplog.at_level("WARNING", logger="bngfit"):
+        assert main([*args, "--fill-nominal"]) == 0
+    assert "does not list" in caplog.text and "k2" in caplog.text
+    out = json.loads(capsys.readouterr().out)
+    problem = bngfit.load_problem(d / "problem.yaml")
+    x = problem.x_nominal.copy()
+    x[problem.x_names.index("k1")] = -0.1
+    assert out["fval"] == pytest.approx(bngfit.Objective(problem)(x, sensi=1).fval, rel=1e-12)
+
+
+def test_version(capsys):
+    from importlib.metadata import version
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"bngfit {version('bngfit')}"
 
 
 def test_validate_warns_of_a_condition_column_in_the_parameter_table(tmp_path, capsys):

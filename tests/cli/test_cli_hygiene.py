@@ -493,7 +493,7 @@ def test_dask_logging_stays_off_stderr(tmp_path):
 def test_bngfit_warnings_pass_with_one_prefix(tmp_path):
     point = tmp_path / "point.tsv"
     point.write_text("parameterId\tvalue\nk1\t5\n")  # outside the log10 bounds: a warning
-    proc = _bngfit("evaluate", EXAMPLE, "--point", point, cwd=tmp_path)
+    proc = _bngfit("evaluate", EXAMPLE, "--point", point, "--fill-nominal", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if "point.tsv:2" in ln]
     assert lines and all(ln.startswith("bngfit: ") for ln in lines), proc.stderr

@@ -59,12 +59,22 @@ class _Parser(argparse.ArgumentParser):
                               "--help)\n")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bngfit")
+    except PackageNotFoundError:  # run from a source tree without installing
+        return "(not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="bngfit",
         description="Fit ODE models of biochemical networks with exact, checked gradients.",
     )
     p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def problem_cmd(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -77,7 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     def point_opts(s: argparse.ArgumentParser) -> None:
         s.add_argument("--point", metavar="FILE",
                        help="TSV with columns parameterId, value (each on its parameter's "
-                            "scale); default: nominal values")
+                            "scale), a value for every free parameter; default: nominal "
+                            "values")
+        s.add_argument("--fill-nominal", action="store_true",
+                       help="free parameters the --point file does not list take their "
+                            "nominal value (default: an error naming them)")
         s.add_argument("--rtol", type=cli_args.positive_float(1.0), default=1e-8,
                        help="ODE relative tolerance, above 0 and below 1 (default 1e-8)")
         s.add_argument("--atol", type=cli_args.positive_float(), default=1e-10,
@@ -124,8 +138,12 @@ def _objective_and_point(args: argparse.Namespace
     obj = Objective(problem, rtol=args.rtol, atol=args.atol)
     if args.point:
         x, defaulted = read_point(args.point, problem)
+        if defaulted and not args.fill_nominal:
+            raise InputError(f"the point lists no value for {len(defaulted)} free "
+                             f"parameter(s): {', '.join(defaulted)}; add them, or give "
+                             "--fill-nominal to take their nominal values", file=args.point)
         if defaulted:
-            logging.getLogger("bngfit").info(
+            logging.getLogger("bngfit").warning(
                 "%s does not list %s; using nominal values", args.point, ", ".join(defaulted))
     else:
         x = problem.x_nominal
