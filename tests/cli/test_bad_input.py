@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import bngfit
@@ -758,3 +759,25 @@ def test_validate_warns_of_a_condition_column_in_the_parameter_table(tmp_path, c
     out = capsys.readouterr()
     text = out.out + out.err
     assert "conditions.tsv:1" in text and "'A0'" in text and "parameter table" in text
+
+
+def test_check_grad_on_a_subset_and_at_a_random_point(tmp_path, capsys):
+    problem = bngfit.load_problem(EXAMPLE_DIR / "problem.yaml")
+    base = ["check-grad", str(EXAMPLE_DIR / "problem.yaml"), "--json"]
+    assert main([*base, "--parameters", "k2", "k1"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["parameterId"] for r in rows] == ["k1", "k2"]  # in the problem's order
+    assert main([*base, "--parameters", "k9"]) == 2
+    err = capsys.readouterr().err
+    assert "'k9'" in err and "--parameters" in err and "k1" in err
+    # a point drawn within the bounds from the seed: the same one every time
+    assert main([*base, "--random", "--seed", "3"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    x = np.random.default_rng(3).uniform(problem.lb, problem.ub)
+    assert np.all((problem.lb <= x) & (x <= problem.ub))
+    grad = bngfit.Objective(problem)(x).grad
+    np.testing.assert_allclose([r["grad"] for r in rows], grad, rtol=1e-12)
+    assert not np.allclose(grad, bngfit.Objective(problem)(problem.x_nominal).grad)
+    (tmp_path / "p.tsv").write_text("parameterId\tvalue\nk1\t0\n")
+    assert main([*base, "--random", "--point", str(tmp_path / "p.tsv")]) == 2
+    assert "either --point or --random" in capsys.readouterr().err

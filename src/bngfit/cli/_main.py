@@ -114,6 +114,13 @@ def _parser() -> argparse.ArgumentParser:
                      help="try steps 1e-1 ... 1e-7 and keep the best per parameter")
     cg.add_argument("--label", default="rel_err", choices=["rel_err", "abs_err", "fd_err"],
                     help="column that picks the step with --multi-eps")
+    cg.add_argument("--parameters", nargs="+", metavar="ID", default=None,
+                    help="check only these free parameters (default: all)")
+    cg.add_argument("--random", action="store_true",
+                    help="check at a point drawn uniformly within the bounds (optimizer "
+                         "space) instead of --point or the nominal values")
+    cg.add_argument("--seed", type=int, default=0,
+                    help="seed of the --random point (default 0)")
     cg.add_argument("--json", action="store_true", help="print a list of records")
 
     def common(s: argparse.ArgumentParser) -> None:
@@ -227,16 +234,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_check_grad(args: argparse.Namespace) -> int:
     """``bngfit check-grad``: the gradient against finite differences at a point."""
-    _, obj, x = _objective_and_point(args)
+    if args.random and args.point:
+        raise InputError("give either --point or --random, not both", value=args.point)
+    problem, obj, x = _objective_and_point(args)
+    if args.random:
+        x = np.random.default_rng(args.seed).uniform(problem.lb, problem.ub)
+    which = _parameter_indices(problem, args.parameters)
     ev = obj(x, sensi=1)
     # a non-finite gradient is what a check is for: its rows show as mismatches
     if not ev.ok and ev.status != EvalStatus.INVALID_GRADIENT:
         raise _SimulationError(ev.message)
     eps = None if args.multi_eps else (1e-5 if args.eps is None else args.eps)
     if args.multi_eps:
-        table = check_grad_multi_eps(obj, x, label=args.label)
+        table = check_grad_multi_eps(obj, x, label=args.label, x_indices=which)
     else:
-        table = check_grad(obj, x, eps)
+        table = check_grad(obj, x, eps, x_indices=which)
+    if args.random and not args.json:
+        print(f"point drawn uniformly within the bounds (seed {args.seed}): " + ", ".join(
+            f"{n} {v:.6g}" for n, v in zip(problem.x_names, x, strict=True)))
     if args.json:
         records = []
         for pid, row in table.iterrows():
@@ -252,6 +267,18 @@ def cmd_check_grad(args: argparse.Namespace) -> int:
         for line in describe(summarize(table, ev.fval, eps=eps), table):
             print(line)
     return EXIT_OK
+
+
+def _parameter_indices(problem: Problem, ids: list[str] | None) -> list[int] | None:
+    """Indices of the free parameters ``ids`` (None: all); InputError naming an unknown one."""
+    if ids is None:
+        return None
+    names = problem.x_names
+    for pid in ids:
+        if pid not in names:
+            raise InputError(f"--parameters: not a free parameter of the problem (free: "
+                             f"{', '.join(names)})", id=pid)
+    return sorted({names.index(pid) for pid in ids})
 
 
 def _tolerance_line(obj: Objective) -> str:
