@@ -188,6 +188,11 @@ def test_solver_messages_of_workers_go_to_the_store_log(problem_writer, tmp_path
     log = (tmp_path / "run.db.solver.log").read_text()
     assert "CVode" in log or "ERROR" in log  # the failing start's solver report
     assert "CVode" not in capfd.readouterr().err  # ... not on the terminal
+    # where no solver says anything, no empty log is left beside the store
+    quiet = tmp_path / "quiet.db"
+    fit(bngfit.load_problem(EXAMPLE), n_starts=2, engine="process", workers=2, store=quiet,
+        race=1)
+    assert quiet.exists() and not (tmp_path / "quiet.db.solver.log").exists()
 
 
 def test_resume_refuses_an_edited_pybnf_conf(tmp_path):

@@ -16,9 +16,10 @@ once.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
-from contextlib import closing, nullcontext
+from contextlib import closing, nullcontext, suppress
 from pathlib import Path
 
 import numpy as np
@@ -291,8 +292,9 @@ def _run_tasks(tasks: list[StartTask], s: FitSettings, st: Store | None,
     results = []
     last = since
     not_run: set[str] = set()
+    solver_log = None if st is None else f"{st.path}.solver.log"
+    new_log = solver_log is not None and not os.path.exists(solver_log)
     try:
-        solver_log = None if st is None else f"{st.path}.solver.log"
         # closing(): an exception here (Ctrl-C, a termination signal) ends the
         # engine's workers at once, not when the generator is collected.
         with closing(run_unordered(run_start, tasks, engine=s.engine, workers=s.workers,
@@ -321,6 +323,10 @@ def _run_tasks(tasks: list[StartTask], s: FitSettings, st: Store | None,
     finally:
         if st is not None:
             st.add_wall(time.perf_counter() - last)
+        if new_log:  # the workers' solver log, where no solver said anything
+            with suppress(OSError):
+                if os.path.getsize(solver_log) == 0:
+                    os.unlink(solver_log)
     return results
 
 
