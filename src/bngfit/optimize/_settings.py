@@ -281,7 +281,7 @@ class FitSettings:
             tol = ToleranceChoice(objective.settings.rtol, objective.settings.atol,
                                   "the stored run's")
         else:  # the only simulations of resolve, after every check of the input
-            tol = choose_tolerances(problem, oopts)
+            tol = choose_tolerances(problem, oopts, objective)
             oopts = {**oopts, "rtol": tol.rtol, "atol": tol.atol}
         return cls(
             optimizer=opt, n_starts=max(n, user.shape[0]), seed=seed, sampler=smp,

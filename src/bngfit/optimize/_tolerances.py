@@ -118,7 +118,8 @@ def _disagreement(obj: Objective, ref: Objective, x: np.ndarray) -> str | None:
     return None
 
 
-def choose_tolerances(problem: Problem, objective_opts: dict) -> ToleranceChoice:
+def choose_tolerances(problem: Problem, objective_opts: dict,
+                      objective: Objective | None = None) -> ToleranceChoice:
     """The run's tolerances: the user's where given, else the loosest step that passes.
 
     Parameters
@@ -126,6 +127,9 @@ def choose_tolerances(problem: Problem, objective_opts: dict) -> ToleranceChoice
     problem : Problem
     objective_opts : dict
         The run's objective settings; ``rtol``/``atol`` in them are the user's.
+    objective : Objective, optional
+        The problem's objective at ``objective_opts``, where the caller has one
+        (used for the gradient at nominal when the tolerances are given).
 
     Returns
     -------
@@ -143,7 +147,8 @@ def choose_tolerances(problem: Problem, objective_opts: dict) -> ToleranceChoice
         # one evaluation with a gradient all the same: what bngsim cannot
         # differentiate is refused now, not in every start
         try:
-            Objective(problem, threads=1, **objective_opts)(problem.x_nominal, sensi=1)
+            obj = objective or Objective(problem, threads=1, **objective_opts)
+            obj(problem.x_nominal, sensi=1)
         except UnsupportedError:
             raise
         except Exception:  # noqa: BLE001 - the starts meet it again and record it

@@ -93,12 +93,12 @@ def _amounts_moved(path: Path) -> Path | None:
     if suffix in SBML_SUFFIXES:
         if b"hasOnlySubstanceUnits" not in data:
             return None
-        text, _ = sbml_for_bngsim(path)
+        text = sbml_for_bngsim(path)
     else:
         if b"substanceOnly" not in data and b"hasOnlySubstanceUnits" not in data:
             return None
         sbml = antimony_to_sbml(path)
-        text = None if sbml is None else sbml_for_bngsim(path, sbml)[0]
+        text = None if sbml is None else sbml_for_bngsim(path, sbml)
     return None if text is None else store_text(path.stem, text, suffix=".xml")
 
 

@@ -44,6 +44,13 @@ def amount_species(model: libsbml.Model) -> list[libsbml.Species]:
     return out
 
 
+def assigned_ids(model: libsbml.Model) -> set[str]:
+    """Ids whose value an initial assignment or a rule sets (not their attribute)."""
+    out = {model.getInitialAssignment(k).getSymbol()
+           for k in range(model.getNumInitialAssignments())}
+    return out | {model.getRule(k).getVariable() for k in range(model.getNumRules())}
+
+
 def moved_to_unit(doc: libsbml.SBMLDocument) -> tuple[str, ...]:
     """Move the species in amounts of ``doc`` into a compartment of size 1, in place.
 
@@ -72,9 +79,7 @@ def moved_to_unit(doc: libsbml.SBMLDocument) -> tuple[str, ...]:
                    c.setSpatialDimensions(3)):
         if status != libsbml.LIBSBML_OPERATION_SUCCESS:
             raise RuntimeError(f"libsbml cannot add the compartment '{unit}' ({status})")
-    assigned = {model.getInitialAssignment(k).getSymbol()
-                for k in range(model.getNumInitialAssignments())}
-    assigned |= {model.getRule(k).getVariable() for k in range(model.getNumRules())}
+    assigned = assigned_ids(model)
     moved = set()
     for sp in species:
         home = model.getCompartment(sp.getCompartment())
@@ -103,7 +108,7 @@ def _amount_from_concentration(model: libsbml.Model, sp: libsbml.Species,
     ia.setMath(libsbml.parseL3Formula(f"{conc!r} * {home.getId()}"))
 
 
-def sbml_for_bngsim(path: Path, sbml: str | None = None) -> tuple[str | None, tuple[str, ...]]:
+def sbml_for_bngsim(path: Path, sbml: str | None = None) -> str | None:
     """The SBML bngsim is to load for the model at ``path``, if it is not the file.
 
     Parameters
@@ -115,16 +120,11 @@ def sbml_for_bngsim(path: Path, sbml: str | None = None) -> tuple[str | None, tu
 
     Returns
     -------
-    text : str or None
+    str or None
         The SBML with its species in amounts moved (None: load the file).
-    moved : tuple of str
-        The compartments they were moved out of.
     """
     import libsbml
 
     doc = (libsbml.readSBMLFromString(sbml) if sbml is not None
            else libsbml.readSBMLFromFile(str(path)))
-    moved = moved_to_unit(doc)
-    if not moved:
-        return None, ()
-    return libsbml.writeSBMLToString(doc), moved
+    return libsbml.writeSBMLToString(doc) if moved_to_unit(doc) else None

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from bngfit.errors import InputError, Issue
 from bngfit.files import read_text
 
-from ._sbml_amounts import amount_species
+from ._sbml_amounts import amount_species, assigned_ids
 
 if TYPE_CHECKING:
     import libsbml
@@ -151,16 +151,9 @@ def _detail(message: str) -> str:
     return " ".join(x for x in lines if x and not x.startswith("Reference:"))
 
 
-def _assigned(model: libsbml.Model) -> set[str]:
-    """Ids whose value an initial assignment or a rule sets (not their attribute)."""
-    out = {model.getInitialAssignment(k).getSymbol()
-           for k in range(model.getNumInitialAssignments())}
-    return out | {model.getRule(k).getVariable() for k in range(model.getNumRules())}
-
-
 def _compartment_sizes(model: libsbml.Model, f: str, rows: bool) -> list[Issue]:
     """Compartments of nonzero dimension with a size that is not positive and finite."""
-    assigned = _assigned(model)
+    assigned = assigned_ids(model)
     out = []
     for k in range(model.getNumCompartments()):
         c = model.getCompartment(k)
