@@ -765,14 +765,21 @@ def test_check_grad_on_a_subset_and_at_a_random_point(tmp_path, capsys):
     problem = bngfit.load_problem(EXAMPLE_DIR / "problem.yaml")
     base = ["check-grad", str(EXAMPLE_DIR / "problem.yaml"), "--json"]
     assert main([*base, "--parameters", "k2", "k1"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    out = json.loads(capsys.readouterr().out)
+    rows = out["parameters"]
     assert [r["parameterId"] for r in rows] == ["k1", "k2"]  # in the problem's order
+    # the object carries the point, fval and the verdicts
+    assert out["point"] == dict(zip(problem.x_names, problem.x_nominal.tolist(), strict=True))
+    assert out["fval"] == pytest.approx(bngfit.Objective(problem)(problem.x_nominal).fval,
+                                        rel=1e-12)
+    assert out["verdicts"] == {"agrees": 2, "unresolved": 0, "mismatch": 0}
+    assert {r["verdict"] for r in rows} == {"agrees"}
     assert main([*base, "--parameters", "k9"]) == 2
     err = capsys.readouterr().err
     assert "'k9'" in err and "--parameters" in err and "k1" in err
     # a point drawn within the bounds from the seed: the same one every time
     assert main([*base, "--random", "--seed", "3"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)["parameters"]
     x = np.random.default_rng(3).uniform(problem.lb, problem.ub)
     assert np.all((problem.lb <= x) & (x <= problem.ub))
     grad = bngfit.Objective(problem)(x).grad

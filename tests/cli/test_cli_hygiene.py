@@ -90,7 +90,7 @@ def test_check_grad_json_is_json_when_the_solver_complains(blow_up, tmp_path):
     proc = _bngfit("check-grad", blow_up, "--point", _point(tmp_path, -1.01), "--eps", "0.1",
                    "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    rows = json.loads(proc.stdout)
+    rows = json.loads(proc.stdout)["parameters"]
     assert [r["parameterId"] for r in rows] == ["k"]
     assert rows[0]["fd_f"] is None  # the forward difference is not finite
     assert "CVode" in proc.stderr
@@ -146,8 +146,7 @@ def test_fit_with_the_process_engine_keeps_stdout_clean(blow_up, tmp_path):
      (["--scheduler", "http://h:8786"], ["--scheduler", "'http://h:8786'"]),
      (["--scheduler", "tcp://h:0"], ["--scheduler", "'tcp://h:0'"]),
      (["--scheduler", "tcp://h:123456"], ["--scheduler", "'tcp://h:123456'"]),
-     (["--scheduler", "tcp://127.0.0.1:8786"], ["--scheduler needs --engine dask"]),
-     (["--bogus"], ["unrecognized arguments: --bogus"])],
+     (["--scheduler", "tcp://127.0.0.1:8786"], ["--scheduler needs --engine dask"])],
 )
 def test_fit_option_values_refused_up_front(tmp_path, args, pieces):
     t0 = time.perf_counter()
@@ -156,6 +155,23 @@ def test_fit_option_values_refused_up_front(tmp_path, args, pieces):
     assert proc.stdout == ""
     assert list(tmp_path.iterdir()) == []  # no store, no log, no table
     assert time.perf_counter() - t0 < 60
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "usage", "hint"),
+    [("fit", ["--strats", "3"], "usage: bngfit fit", "--strats (did you mean --starts?)"),
+     ("check-grad", ["--multieps"], "usage: bngfit check-grad",
+      "--multieps (did you mean --multi-eps?)"),
+     ("fit", ["--bogus"], "usage: bngfit fit", "unrecognized arguments: --bogus")],
+)
+def test_a_typo_shows_the_commands_usage_and_the_nearest_option(tmp_path, command, args,
+                                                                  usage, hint):
+    proc = _bngfit(command, EXAMPLE, *args, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0].startswith(usage)  # the subcommand's usage, not the top level's
+    assert hint in lines[-1] and "Traceback" not in proc.stderr
+    assert lines[-1].startswith(f"bngfit {command}: bad option:")
 
 
 @pytest.mark.parametrize(

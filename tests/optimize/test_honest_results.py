@@ -270,6 +270,8 @@ def test_check_grad_command_shows_the_nonfinite_row(sqrt_problem, tmp_path):
         [sys.executable, "-m", "bngfit.cli", "check-grad", str(sqrt_problem.problem.source),
          "--point", str(point), "--json"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    rows = {r["parameterId"]: r for r in json.loads(proc.stdout)}
+    out = json.loads(proc.stdout)
+    rows = {r["parameterId"]: r for r in out["parameters"]}
     assert rows["off"]["grad"] is None  # JSON null: not finite
+    assert rows["off"]["verdict"] == "mismatch" and out["verdicts"]["mismatch"] == 1
     assert rows["k1"]["grad"] is not None and rows["k1"]["rel_err"] < 1e-4

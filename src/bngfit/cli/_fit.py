@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from bngfit.errors import InputError
-from bngfit.objective._gradcheck import describe, summarize
 from bngfit.optimize._dask import check_scheduler
 from bngfit.optimize._executors import EXECUTOR_TEXT, ExecutorName
 from bngfit.optimize._local import OPTIMIZER_TEXT, OptimizerName
@@ -35,14 +33,16 @@ from bngfit.optimize._settings import (
 )
 from bngfit.problem import _load as loader
 from bngfit.problem._problem import Problem
-from bngfit.result._plots import plot_all
 from bngfit.result._store import Store, check_writable, load_result
 from bngfit.result._types import FitResult, StartResult
 
 from . import _args as cli_args
 from . import _io as cli_io
 from . import _score
+from . import _show as cli_show
 from ._points import read_start_points
+from ._show import COMMANDS as SHOW_COMMANDS
+from ._show import PLOT_FILES, cmd_plot, cmd_show, summary_text
 
 #: Upper limits of counts on the command line: far above any real use, below
 #: what exhausts memory or the process table before the first start.
@@ -50,8 +50,6 @@ MAX_STARTS = 1_000_000
 MAX_WORKERS = 1024
 MAX_RACE = 1000
 MAX_BUDGET = 1_000_000
-#: What ``bngfit plot`` writes into its folder.
-PLOT_FILES = ("waterfall.png", "parameters.png", "model_fit.png", "gradcheck.png")
 
 
 class Subparsers(Protocol):
@@ -113,7 +111,7 @@ def add_commands(sub: Subparsers, common: Callable[[argparse.ArgumentParser], No
                    help="Dask scheduler address, [scheme://]host:port, e.g. "
                         "tcp://127.0.0.1:8786 (needs --engine dask); default: a local "
                         "cluster")
-    f.add_argument("--store", default=None, metavar="FILE",
+    f.add_argument("-o", "--store", default=None, metavar="FILE",
                    help="result store (default: ./<problem>.fit.db); what the solver prints "
                         "goes to FILE.solver.log")
     f.add_argument("--resume", action="store_true",
@@ -147,81 +145,7 @@ def add_commands(sub: Subparsers, common: Callable[[argparse.ArgumentParser], No
                         "fit, whether it is solved (< 1.92), and starts within 1.92 per "
                         "CPU-hour")
     common(f)
-    s = sub.add_parser("show", help="Summary of a result store (finished or not).")
-    s.add_argument("store", metavar="STORE")
-    s.add_argument("--json", action="store_true")
-    common(s)
-    p = sub.add_parser("plot", help="Waterfall, parameters, model fit, gradient checks.")
-    p.add_argument("store", metavar="STORE")
-    p.add_argument("-o", "--output", required=True, metavar="DIR",
-                   help="folder for the PNG files (created if missing)")
-    common(p)
-
-
-# ------------------------------------------------------------------ summary
-def summary_text(r: FitResult, posterior: bool = False) -> str:
-    """Human summary of a fit (``posterior``: the problem has objective priors)."""
-    lines = []
-    if r.best is None:
-        return f"no start finished yet (0 of {r.n_starts})"
-    statuses: dict[str, int] = {}
-    for s in r.starts:
-        statuses[s.status.value] = statuses.get(s.status.value, 0) + 1
-    lines.append(f"best fval {r.best_fval:.6f}   ({r.n_converged()} of {len(r.starts)} "
-                 "finished starts within 0.01 of it)")
-    if posterior:
-        lines.append("fval is the negative log-posterior: the objective priors of the "
-                     "parameter table are included")
-    if len(r.starts) < r.n_starts:
-        lines.append(f"unfinished run: {len(r.starts)} of {r.n_starts} starts done "
-                     "(continue with --resume)")
-    lines.append(f"evaluations {r.n_fval}, wall time {r.wall_s:.1f} s, optimizer "
-                 f"{r.optimizer}, seed {r.seed}")
-    start_s = sum(s.wall_s for s in r.starts)
-    if start_s > 0:
-        inside = sum(s.eval_s for s in r.starts) / start_s
-        lines.append(f"time of the starts in objective evaluations: {100 * inside:.0f}% "
-                     "(the rest: the optimizer's own work and bookkeeping)")
-    n_race = r.settings.get("race", 1)
-    lines.append(f"race: {n_race} candidates per start, short runs of "
-                 f"{r.settings.get('race_budget')} evaluations" if n_race > 1
-                 else "plain multistart (no race)")
-    tol = r.tolerances()
-    lines.append(f"ODE tolerances: rtol {tol['rtol']:g}, atol {tol['atol']:g} "
-                 f"({tol['chosen']})")
-    limits = [f"{r.settings['max_evals']} evaluations" if r.settings.get("max_evals") else "",
-              f"{r.settings['max_start_time']:g} s" if r.settings.get("max_start_time")
-              else ""]
-    if any(limits):
-        lines.append("limits of each start: " + ", ".join(x for x in limits if x))
-    closed = r.settings.get("closed_form_noise") or []
-    if closed:
-        lines.append(f"noise parameters in closed form at each evaluation: {', '.join(closed)}")
-    for warning in r.settings.get("warnings") or []:
-        lines.append(f"the objective differs from the files as written: {warning}")
-    lines.append("status: " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
-    failed = [s for s in r.starts if s.status.value == "error"]
-    for s in failed[:3]:
-        lines.append(f"  start {s.index} failed: {s.message[:300]}")
-    width = max((len(n) for n in r.x_names), default=0)
-    scales = r.settings.get("x_scales") or ["lin"] * len(r.x_names)
-    lines.append(f"best parameters:  {'id':<{width}}  {'scale':>5}  {'optimizer x':>15}  "
-                 f"{'value':>15}")
-    for n, sc, v in zip(r.x_names, scales, r.best.x, strict=True):
-        native = 10.0**v if sc == "log10" else np.exp(v) if sc == "log" else v
-        lines.append(f"                  {n:<{width}}  {sc:>5}  {v:15.8g}  {native:15.8g}")
-    for which, table in r.gradchecks.items():
-        if "rel_err" not in table:
-            continue
-        # at an optimum the gradient is ~0 and relative errors are noise: the verdict
-        # compares abs_err with the differences' own spread and round-off floor
-        fval = r.best.fval if which == "best" else None
-        summary = summarize(table, fval)
-        lines.append(f"gradient check at {which}: largest rel_err "
-                     f"{table['rel_err'].max():.2e}, largest abs_err "
-                     f"{table['abs_err'].max():.2e}")
-        lines += ["  " + line for line in describe(summary, table)]
-    return "\n".join(lines)
+    cli_show.add_commands(sub, common)
 
 
 def best_parameter_table(problem: Problem, x: np.ndarray) -> pd.DataFrame:
@@ -379,41 +303,7 @@ def interrupted_note(args: argparse.Namespace) -> str:
     return f"; {n} finished start{'' if n == 1 else 's'} in {store}; {resume}"
 
 
-def _read_store(path: str) -> FitResult:
-    """The result in a store; any unreadable file is bad input, one paragraph."""
-    try:
-        return load_result(path)
-    except InputError:
-        raise
-    except (sqlite3.Error, ValueError, KeyError, TypeError, IndexError) as err:
-        raise InputError(f"damaged store: cannot read it ({type(err).__name__}: {err})",
-                         file=str(path)) from None
-    except OSError as err:
-        raise InputError(f"cannot read the store: {err.strerror or err}",
-                         file=str(path)) from None
-
-
-def cmd_show(args: argparse.Namespace) -> int:
-    """``bngfit show``: the summary of a store."""
-    result = _read_store(args.store)
-    if args.json:
-        print(json.dumps(result.summary_dict(), indent=2))
-    else:
-        print(summary_text(result))
-    return 0
-
-
-def cmd_plot(args: argparse.Namespace) -> int:
-    """``bngfit plot``: the plots of a store into a folder."""
-    folder = cli_args.check_output_dir(args.output, "-o/--output", PLOT_FILES)
-    result = _read_store(args.store)
-    files = plot_all(result, folder)
-    for f in files:
-        print(f"wrote {f}")
-    return 0
-
-
-COMMANDS = {"fit": cmd_fit, "show": cmd_show, "plot": cmd_plot}
+COMMANDS = {"fit": cmd_fit, **SHOW_COMMANDS}
 
 __all__ = ["COMMANDS", "MAX_BUDGET", "MAX_RACE", "MAX_STARTS", "MAX_WORKERS", "PLOT_FILES",
            "SAMPLERS", "add_commands", "best_parameter_table", "cmd_fit", "cmd_plot",

@@ -4,8 +4,9 @@ Exit codes are part of the interface: 0 success, 2 bad input (including a
 missing optional extra or a bad option value), 1 simulation failure at the
 requested point, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 141 the
 reader of standard output went away. Errors are printed as one clear
-paragraph on stderr; ``--debug`` adds the traceback. Only this module and
-:mod:`bngfit.cli._fit` print; standard output carries only what they print
+paragraph on stderr; ``--debug`` adds the traceback. Only this module,
+:mod:`bngfit.cli._fit` and :mod:`bngfit.cli._check` print; standard output carries
+only what they print
 (see :mod:`bngfit.cli._io`).
 """
 
@@ -13,8 +14,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import json
-import logging
 import os
 import signal
 import sys
@@ -24,31 +25,24 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-import numpy as np
-
 from bngfit.errors import BngfitError, InputError, MissingExtraError
-from bngfit.objective._gradcheck import check_grad, check_grad_multi_eps, describe, summarize
-from bngfit.objective._objective import Objective
 from bngfit.objective._status import EvalStatus
 from bngfit.optimize._executors import Terminated
 from bngfit.petab._simtable import simulation_table
 from bngfit.problem import _load as loader
-from bngfit.problem._problem import Problem
 
 from . import _args as cli_args
+from . import _check as cli_check
 from . import _fit as cli_fit
 from . import _io as cli_io
-from ._points import read_point
+from ._check import cmd_check_grad
+from ._common import SimulationError, num, objective_and_point, tolerance_line
 
 EXIT_OK = 0
 EXIT_SIM = 1
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_PIPE = 141  # 128 + SIGPIPE, what a tool killed by the broken pipe reports
-
-
-class _SimulationError(Exception):
-    """The objective failed at the requested point (exit code 1)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -85,10 +79,12 @@ def _parser() -> argparse.ArgumentParser:
         return s
 
     def point_opts(s: argparse.ArgumentParser) -> None:
-        s.add_argument("--point", metavar="FILE",
-                       help="TSV with columns parameterId, value (each on its parameter's "
-                            "scale), a value for every free parameter; default: nominal "
-                            "values")
+        s.add_argument("--point", metavar="SOURCE",
+                       help="the point: a TSV with columns parameterId, value (each on its "
+                            "parameter's scale); a PEtab parameter table (nominalValue, "
+                            "native values, such as the one fit writes); or a result store, "
+                            "STORE (its best start) or STORE:INDEX (start INDEX); a value "
+                            "for every free parameter (default: the nominal values)")
         s.add_argument("--fill-nominal", action="store_true",
                        help="free parameters the --point file does not list take their "
                             "nominal value (default: an error naming them)")
@@ -105,23 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     point_opts(si)
     si.add_argument("-o", "--output", required=True, metavar="SIM.tsv",
                     help="simulation table to write")
-    cg = problem_cmd("check-grad", "Compare the exact gradient with finite differences.")
-    point_opts(cg)
-    grp = cg.add_mutually_exclusive_group()
-    grp.add_argument("--eps", type=cli_args.positive_float(), default=None,
-                     help="one step, above 0 (default 1e-5)")
-    grp.add_argument("--multi-eps", action="store_true",
-                     help="try steps 1e-1 ... 1e-7 and keep the best per parameter")
-    cg.add_argument("--label", default="rel_err", choices=["rel_err", "abs_err", "fd_err"],
-                    help="column that picks the step with --multi-eps")
-    cg.add_argument("--parameters", nargs="+", metavar="ID", default=None,
-                    help="check only these free parameters (default: all)")
-    cg.add_argument("--random", action="store_true",
-                    help="check at a point drawn uniformly within the bounds (optimizer "
-                         "space) instead of --point or the nominal values")
-    cg.add_argument("--seed", type=int, default=0,
-                    help="seed of the --random point (default 0)")
-    cg.add_argument("--json", action="store_true", help="print a list of records")
+    cli_check.add_options(problem_cmd("check-grad", cli_check.HELP), point_opts)
 
     def common(s: argparse.ArgumentParser) -> None:
         s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -132,36 +112,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 # ------------------------------------------------------------------ commands
-def _objective_and_point(args: argparse.Namespace
-                         ) -> tuple[Problem, Objective, np.ndarray]:
-    """The problem, its objective at the tolerances given and the point asked for."""
-    # tolerances and steps are checked by the parser; the output before any work
-    output = getattr(args, "output", None)
-    if output is not None:
-        cli_args.check_output_file(output, "-o/--output")
-    problem = loader.load_problem(args.problem)
-    if output is not None:
-        cli_args.check_not_inputs(problem, {"-o/--output": Path(output)})
-    obj = Objective(problem, rtol=args.rtol, atol=args.atol)
-    if args.point:
-        x, defaulted = read_point(args.point, problem)
-        if defaulted and not args.fill_nominal:
-            raise InputError(f"the point lists no value for {len(defaulted)} free "
-                             f"parameter(s): {', '.join(defaulted)}; add them, or give "
-                             "--fill-nominal to take their nominal values", file=args.point)
-        if defaulted:
-            logging.getLogger("bngfit").warning(
-                "%s does not list %s; using nominal values", args.point, ", ".join(defaulted))
-    else:
-        x = problem.x_nominal
-    return problem, obj, x
-
-
-def _num(v: float) -> float | None:
-    """A float for JSON: non-finite values become null (JSON has no inf/NaN)."""
-    return float(v) if np.isfinite(v) else None
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
     """``bngfit validate``: list the issues of a problem's inputs."""
     _, items = loader.check_problem(args.problem)
@@ -177,16 +127,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``bngfit evaluate``: fval, llh, chi2 and gradient at a point."""
-    _, obj, x = _objective_and_point(args)
+    _, obj, x = objective_and_point(args)
     ev = obj(x, sensi=1)
     if args.json:
         out = {
-            "fval": _num(ev.fval),
-            "llh": _num(ev.llh),
-            "chi2": _num(ev.chi2),
-            **({"log_prior": _num(-ev.prior), "log_posterior": _num(ev.log_posterior)}
+            "fval": num(ev.fval),
+            "llh": num(ev.llh),
+            "chi2": num(ev.chi2),
+            **({"log_prior": num(-ev.prior), "log_posterior": num(ev.log_posterior)}
                if obj.priors is not None else {}),
-            "grad": {n: _num(g) for n, g in zip(obj.x_names, ev.grad, strict=True)},
+            "grad": {n: num(g) for n, g in zip(obj.x_names, ev.grad, strict=True)},
             "status": ev.status,
             "rtol": obj.settings.rtol, "atol": obj.settings.atol,
         }
@@ -194,7 +144,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             out["message"] = ev.message
         print(json.dumps(out, indent=2))
     if not ev.ok:
-        raise _SimulationError(ev.message)
+        raise SimulationError(ev.message)
     if not args.json:
         if obj.priors is None:
             print(f"fval  {ev.fval:.10g}   (negative log-likelihood)")
@@ -206,7 +156,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print(f"log-prior      {-ev.prior:.10g}")
             print(f"log-posterior  {ev.log_posterior:.10g}")
         print(f"chi2  {ev.chi2:.10g}")
-        print(_tolerance_line(obj))
+        print(tolerance_line(obj))
         if obj.x_names:
             width = max(len(n) for n in obj.x_names)
             print("gradient (d fval / d x, optimizer space):")
@@ -217,10 +167,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """``bngfit simulate``: write the simulation table at a point."""
-    problem, obj, x = _objective_and_point(args)
+    problem, obj, x = objective_and_point(args)
     ev = obj.simulate(x)
     if not ev.ok and ev.status == EvalStatus.SIMULATION_FAILED:
-        raise _SimulationError(ev.message)
+        raise SimulationError(ev.message)
     out = Path(args.output)
     try:
         simulation_table(problem, ev.simulation).to_csv(out, sep="\t", index=False,
@@ -230,60 +180,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                          file=str(out)) from None
     print(f"wrote {len(problem.measurements)} simulated values to {out}")
     return EXIT_OK
-
-
-def cmd_check_grad(args: argparse.Namespace) -> int:
-    """``bngfit check-grad``: the gradient against finite differences at a point."""
-    if args.random and args.point:
-        raise InputError("give either --point or --random, not both", value=args.point)
-    problem, obj, x = _objective_and_point(args)
-    if args.random:
-        x = np.random.default_rng(args.seed).uniform(problem.lb, problem.ub)
-    which = _parameter_indices(problem, args.parameters)
-    ev = obj(x, sensi=1)
-    # a non-finite gradient is what a check is for: its rows show as mismatches
-    if not ev.ok and ev.status != EvalStatus.INVALID_GRADIENT:
-        raise _SimulationError(ev.message)
-    eps = None if args.multi_eps else (1e-5 if args.eps is None else args.eps)
-    if args.multi_eps:
-        table = check_grad_multi_eps(obj, x, label=args.label, x_indices=which)
-    else:
-        table = check_grad(obj, x, eps, x_indices=which)
-    if args.random and not args.json:
-        print(f"point drawn uniformly within the bounds (seed {args.seed}): " + ", ".join(
-            f"{n} {v:.6g}" for n, v in zip(problem.x_names, x, strict=True)))
-    if args.json:
-        records = []
-        for pid, row in table.iterrows():
-            rec = {"parameterId": pid}
-            rec.update({k: _num(float(v)) for k, v in row.items()})
-            records.append(rec)
-        print(json.dumps(records, indent=2))
-    else:
-        with np.printoptions(precision=6):
-            print(table.to_string(float_format=lambda v: f"{v:.6e}"))
-        worst = table["rel_err"].max() if len(table) else 0.0
-        print(f"\nlargest rel_err: {worst:.3e}   ({_tolerance_line(obj)})")
-        for line in describe(summarize(table, ev.fval, eps=eps), table):
-            print(line)
-    return EXIT_OK
-
-
-def _parameter_indices(problem: Problem, ids: list[str] | None) -> list[int] | None:
-    """Indices of the free parameters ``ids`` (None: all); InputError naming an unknown one."""
-    if ids is None:
-        return None
-    names = problem.x_names
-    for pid in ids:
-        if pid not in names:
-            raise InputError(f"--parameters: not a free parameter of the problem (free: "
-                             f"{', '.join(names)})", id=pid)
-    return sorted({names.index(pid) for pid in ids})
-
-
-def _tolerance_line(obj: Objective) -> str:
-    """The ODE tolerances an evaluation used, for the printed result."""
-    return f"ODE tolerances: rtol {obj.settings.rtol:g}, atol {obj.settings.atol:g}"
 
 
 def _input_message(err: InputError) -> str:
@@ -353,12 +249,32 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     _skip_slow_optional_imports()
     try:
-        args = _parser().parse_args(argv)
+        args = _parse(_parser(), argv)
     except SystemExit as done:  # --help, or a bad option (already reported)
         return done.code if isinstance(done.code, int) else EXIT_INPUT
     with (cli_io.configure_logging(args.debug), cli_io.StandardStreams(),
           _sigterm_raises()):
         return _run(args)
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; an unknown option gets the command's usage and the nearest option."""
+    args, extra = parser.parse_known_args(argv)
+    if not extra:
+        return args
+    target = parser
+    for action in parser._actions:  # the subcommands' parsers, to name the right usage
+        if isinstance(action, argparse._SubParsersAction):
+            target = action.choices.get(getattr(args, "command", None), parser)
+    known = [o for o in target._option_string_actions if o.startswith("--")]
+    words = []
+    for token in extra:
+        option = token.split("=", 1)[0]
+        near = difflib.get_close_matches(option, known, n=1, cutoff=0.6) if (
+            option.startswith("-")) else []
+        words.append(f"{token} (did you mean {near[0]}?)" if near else token)
+    target.print_usage(sys.stderr)
+    target.error("unrecognized arguments: " + " ".join(words))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -380,7 +296,7 @@ def _run(args: argparse.Namespace) -> int:
             raise
         print(f"bngfit: missing optional dependency: {err}", file=sys.stderr)
         return EXIT_INPUT
-    except _SimulationError as err:
+    except SimulationError as err:
         print(f"bngfit: simulation failed: {err}", file=sys.stderr)
         return EXIT_SIM
     except BngfitError as err:

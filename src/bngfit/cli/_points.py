@@ -1,4 +1,14 @@
-"""Read and write parameter points (``parameterId``/``value`` TSV, optimizer space)."""
+"""Read and write parameter points.
+
+A point (``--point``) may be given as:
+
+- a ``parameterId``/``value`` TSV, values on each parameter's scale (optimizer
+  space), as ``fit --best`` and ``check-grad --random`` describe them;
+- a PEtab parameter table (``parameterId``/``nominalValue``, native values), such
+  as the one ``fit`` writes beside its store;
+- a result store: ``STORE`` (its best start's end point) or ``STORE:INDEX``
+  (start number INDEX, 0-based, as ``bngfit show`` lists them).
+"""
 
 from __future__ import annotations
 
@@ -12,12 +22,63 @@ from bngfit.errors import InputError
 from bngfit.files import parse_float, read_tsv
 from bngfit.problem import Problem
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _store_spec(spec: str) -> tuple[Path, int | None] | None:
+    """``(store, index)`` when ``spec`` names a result store (``STORE[:INDEX]``), else None."""
+    path, index = Path(spec), None
+    if not path.is_file():
+        head, sep, tail = spec.rpartition(":")
+        if not (sep and tail.strip().isdigit() and Path(head).is_file()):
+            return None
+        path, index = Path(head), int(tail)
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(len(SQLITE_MAGIC))
+    except OSError:
+        return None
+    return (path, index) if magic == SQLITE_MAGIC else None
+
+
+def _point_of_store(path: Path, index: int | None, problem: Problem,
+                    spec: str) -> tuple[np.ndarray, list[str]]:
+    """The end point of a stored start (the best one when ``index`` is None)."""
+    from bngfit.result import load_result  # the store is read only for a point
+
+    result = load_result(path)
+    if index is None:
+        start = result.best
+        if start is None:
+            raise InputError("the store holds no finished start to take a point from",
+                             file=spec)
+    else:
+        found = [s for s in result.starts if s.index == index]
+        if not found:
+            have = sorted(s.index for s in result.starts)
+            raise InputError(f"the store has no finished start {index} (finished: "
+                             f"{', '.join(map(str, have)) or 'none'})", file=spec)
+        start = found[0]
+    stored = dict(zip(result.x_names, start.x, strict=True))
+    names = problem.x_names
+    missing = [n for n in names if n not in stored]
+    extra = [n for n in stored if n not in names]
+    if extra:
+        raise InputError(f"the store's run fitted parameters the problem does not estimate: "
+                         f"{', '.join(extra)}", file=spec)
+    x = problem.x_nominal.copy()
+    for j, n in enumerate(names):
+        if n in stored:
+            x[j] = stored[n]
+    return x, missing
+
 
 def read_point(path: str | Path, problem: Problem) -> tuple[np.ndarray, list[str]]:
-    """Read a point for ``problem`` from a TSV with columns parameterId, value.
+    """Read a point for ``problem``: a point TSV, a PEtab parameter table or a store.
 
-    Values are on each parameter's scale (optimizer space). Free parameters the
-    file does not list keep their nominal value.
+    See the module's docstring for the forms. Free parameters the source
+    does not list keep their nominal value (and are returned in
+    ``defaulted``).
 
     Returns
     -------
@@ -31,9 +92,14 @@ def read_point(path: str | Path, problem: Problem) -> tuple[np.ndarray, list[str
         Missing file, missing columns, unknown or fixed ids, duplicates,
         values that are not finite numbers.
     """
+    store = _store_spec(str(path))
+    if store is not None:
+        return _point_of_store(*store, problem, str(path))
     path = Path(path)
     f = str(path)
     df = read_tsv(path)
+    if "value" not in df.columns and "nominalValue" in df.columns:
+        return _point_of_parameter_table(df, f, problem)
     for col in ("parameterId", "value"):
         if col not in df.columns:
             raise InputError(f"required column '{col}' missing (found: "
@@ -70,6 +136,49 @@ def read_point(path: str | Path, problem: Problem) -> tuple[np.ndarray, list[str
                 problem.x_scales[j].value)
         x[j] = v
     return x, [n for n in names if n not in seen]
+
+
+def _point_of_parameter_table(df: pd.DataFrame, f: str, problem: Problem
+                              ) -> tuple[np.ndarray, list[str]]:
+    """A point from a PEtab parameter table's ``nominalValue`` column (native values)."""
+    if "parameterId" not in df.columns:
+        raise InputError("required column 'parameterId' missing", file=f,
+                         row=df.attrs["header_line"])
+    names = problem.x_names
+    known = {p.id: p for p in problem.parameters}
+    native: dict[str, float] = {}
+    for line, pid, text in zip(df.index, df["parameterId"], df["nominalValue"], strict=True):
+        line = int(line)
+        if pid in native:
+            raise InputError("parameter listed twice", file=f, row=line, id=pid)
+        if pid not in known:
+            raise InputError("not a parameter of the problem", file=f, row=line,
+                             id=pid or "(empty)")
+        try:
+            v = parse_float(text)
+        except ValueError:
+            raise InputError("nominalValue is not a number", file=f, row=line, id=pid,
+                             value=text or "(empty)") from None
+        spec = known[pid]
+        if pid not in names:
+            if v != spec.nominal:
+                logging.getLogger("bngfit").warning(
+                    "%s:%d: '%s' is fixed in the problem at %g; the table's %s is not used",
+                    f, line, pid, spec.nominal, text)
+            native[pid] = v
+            continue
+        if not np.isfinite(v) or (spec.scale.value != "lin" and v <= 0):
+            above = "" if spec.scale.value == "lin" else " above 0"
+            raise InputError(f"nominalValue must be a finite number{above} "
+                             f"(a native value; '{pid}' is estimated on the {spec.scale.value} "
+                             "scale)", file=f, row=line, id=pid, value=text)
+        if not spec.lb <= v <= spec.ub:
+            logging.getLogger("bngfit").warning(
+                "%s:%d: value %s of '%s' is outside its bounds [%g, %g]", f, line, text, pid,
+                spec.lb, spec.ub)
+        native[pid] = v
+    x = problem.x_from_native({k: v for k, v in native.items() if k in names})
+    return x, [n for n in names if n not in native]
 
 
 def write_point(path: str | Path, names: list[str], x: np.ndarray) -> None:

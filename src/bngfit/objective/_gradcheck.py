@@ -1,31 +1,120 @@
 """Gradient checks against finite differences (pyPESTO-style tables).
 
-Difference quotients are taken in optimizer coordinates with exactly the
-solver settings of the gradient: every point, shifted or not, is evaluated
-with sensitivities on (``sensi=1``), because a run with sensitivities and one
-without differ at solver-tolerance level, which would show as a spurious
-``fd_err``.
+Difference quotients are taken in optimizer coordinates at the solver
+settings of the gradient. How the values at the shifted points are computed
+is a choice (:class:`FdValues`): with sensitivities on, exactly as the
+gradient's own run (a run with sensitivities and one without differ at
+solver-tolerance level, which can show as a spurious ``fd_err``), or value
+only, which costs one state solve per point instead of ``1 + n_x``: on a
+model with a hundred parameters, the difference between minutes and hours.
+Value-only differences use a value-only base point too, so every quotient
+compares values of one kind.
+
+The verdict rules live in :mod:`bngfit.objective._verdicts`; their names stay
+importable from here.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from enum import StrEnum
 
 import numpy as np
 import pandas as pd
 
+from ._evaluation import Evaluation
 from ._objective import Objective
 from ._status import EvalStatus
+from ._verdicts import (
+    COLUMNS,
+    MARGIN,
+    Agreement,
+    GradCheckSummary,
+    describe,
+    headline,
+    judged,
+    relative_error,
+    summarize,
+    tighter,
+)
 
-COLUMNS = ["grad", "fd_f", "fd_b", "fd_c", "fd_err", "abs_err", "rel_err"]
+__all__ = ["COLUMNS", "DEFAULT_MULTI_EPS", "MARGIN", "PLAIN_FROM", "Agreement", "FdValues",
+           "GradCheckSummary", "Progress", "check_grad", "check_grad_multi_eps", "check_res",
+           "check_res_multi_eps", "describe", "fd_sensi",
+           "headline", "judged", "relative_error", "summarize", "tighter"]
+
 DEFAULT_MULTI_EPS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7)
-_TINY = np.finfo(float).tiny
+#: From this many free parameters, ``FdValues.AUTO`` takes value-only differences:
+#: a sensitivity solve then costs roughly ten state solves or more.
+PLAIN_FROM = 10
+
+#: ``progress(done, total, what)``: called after each shifted evaluation.
+Progress = Callable[[int, int, str], None]
 
 
-def _fval(obj: Objective, x: np.ndarray) -> float:
-    return obj(x, sensi=1).fval
+class FdValues(StrEnum):
+    """How the values at the shifted points of a check are computed."""
+
+    AUTO = "auto"  # value only from PLAIN_FROM free parameters on, else with sensitivities
+    SENSI = "sensi"  # with sensitivities on, as the gradient's own run
+    PLAIN = "plain"  # value only (one state solve per point)
+
+
+def fd_sensi(obj: Objective, values: FdValues | str) -> int:
+    """The ``sensi`` flag of the shifted evaluations for ``values`` (0 or 1).
+
+    Parameters
+    ----------
+    obj : Objective
+    values : FdValues or str
+
+    Returns
+    -------
+    int
+    """
+    values = FdValues(values)
+    if values is FdValues.AUTO:
+        return 0 if len(obj.x_names) >= PLAIN_FROM else 1
+    return int(values is FdValues.SENSI)
+
+
+class _Kind(StrEnum):
+    """What a check differentiates."""
+
+    FVAL = "fval"  # the value, against the gradient
+    RES = "res"  # the residuals, against their Jacobian
+
+
+def _vector(ev: Evaluation, kind: _Kind, n: int) -> np.ndarray:
+    """The checked vector of an evaluation: (fval,) or the residuals (inf where missing)."""
+    if kind is _Kind.FVAL:
+        return np.array([ev.fval])
+    res = ev.res if ev.ok else None
+    return np.asarray(res, dtype=float) if res is not None and len(res) == n else np.full(
+        n, np.inf)
+
+
+def _base(obj: Objective, x: np.ndarray, kind: _Kind) -> tuple[float, np.ndarray, np.ndarray]:
+    """fval, the checked vector (n_v,) and its derivative (n_v, n_x) at ``x``.
+
+    Raises RuntimeError when nothing can be compared.
+    """
+    base = obj(x, sensi=1)
+    # A non-finite gradient next to a finite value is what a check must show
+    # (its rows are mismatches); any other failure leaves nothing to compare.
+    if not base.ok and base.status != EvalStatus.INVALID_GRADIENT:
+        raise RuntimeError(f"objective fails at the check point: {base.message}")
+    if kind is _Kind.FVAL:
+        return base.fval, np.array([base.fval]), np.asarray(base.grad, dtype=float)[None, :]
+    if base.res is None or base.sres is None:
+        raise ValueError("the objective has no residual form (a sum of squares) to check")
+    return base.fval, np.asarray(base.res, float), np.asarray(base.sres, float)
+
+
+def _plain(obj: Objective, x: np.ndarray, kind: _Kind, n: int) -> np.ndarray:
+    """A value-only evaluation at ``x`` itself (not the cached one with sensitivities)."""
+    obj.clear_cache()
+    return _vector(obj(x, sensi=0), kind, n)
 
 
 def check_grad(
@@ -34,6 +123,8 @@ def check_grad(
     eps: float = 1e-5,
     *,
     x_indices: Sequence[int] | None = None,
+    values: FdValues | str = FdValues.AUTO,
+    progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Compare the gradient with forward, backward and central differences.
 
@@ -46,12 +137,20 @@ def check_grad(
         Step in optimizer coordinates (a log-scale parameter steps in log).
     x_indices : sequence of int, optional
         Parameters to check (default: all).
+    values : FdValues or str, default "auto"
+        How the values at the shifted points are computed: value only from
+        :data:`PLAIN_FROM` free parameters on (:func:`fd_sensi`).
+    progress : callable, optional
+        ``progress(done, total, what)`` after each shifted evaluation.
 
     Returns
     -------
     pandas.DataFrame
         Indexed by parameter id, columns ``grad, fd_f, fd_b, fd_c, fd_err,
-        abs_err, rel_err``. ``rel_err = abs_err / max(|fd_c|, tiny)``.
+        abs_err, rel_err`` and ``verdict`` (:class:`Agreement` value, from
+        :func:`summarize`). ``rel_err`` is :func:`relative_error`: ``abs_err /
+        max(|grad|, |fd_c|)``, 0 where both are 0. ``attrs`` holds ``fval``
+        and ``values`` (``"sensi"`` or ``"plain"``).
 
     Raises
     ------
@@ -59,35 +158,72 @@ def check_grad(
         If the objective fails at ``x`` itself (a finite value with a NaN/inf
         gradient is checked: those rows read NaN/inf in ``grad``).
     """
+    return _single(obj, x, eps, x_indices, values, progress, _Kind.FVAL)
+
+
+def _single(obj: Objective, x: Sequence[float] | np.ndarray, eps: float,
+            x_indices: Sequence[int] | None, values: FdValues | str,
+            progress: Progress | None, kind: _Kind) -> pd.DataFrame:
+    """One step's table with its verdicts."""
     x = np.array(x, dtype=float)
-    base = obj(x, sensi=1)
-    # A non-finite gradient next to a finite value is what a check must show
-    # (its rows are mismatches); any other failure leaves nothing to compare.
-    if not base.ok and base.status != EvalStatus.INVALID_GRADIENT:
-        raise RuntimeError(f"objective fails at the check point: {base.message}")
+    table = _table(obj, x, eps, x_indices, fd_sensi(obj, values), progress, (0, 1), kind)
+    table.insert(len(COLUMNS), "verdict", [v.value for v in summarize(
+        table, table.attrs["scale"], eps=eps).verdict.values()])
+    return table
+
+
+def _table(obj: Objective, x: np.ndarray, eps: float, x_indices: Sequence[int] | None,
+           sensi: int, progress: Progress | None, part: tuple[int, int],
+           kind: _Kind = _Kind.FVAL) -> pd.DataFrame:
+    """The rows of one step; ``part`` = (this step's number, steps in all) for progress.
+
+    For a vector (the residuals), each parameter's row shows the entry whose
+    derivative is furthest from its central difference (``entry``), and
+    ``rel_err`` is that distance over the column's largest magnitude.
+    """
+    fval, v0, deriv = _base(obj, x, kind)
+    n = v0.size
+    f0 = v0 if sensi else _plain(obj, x, kind, n)
     idx = range(x.size) if x_indices is None else list(x_indices)
-    rows = []
-    names = []
+    total = 2 * len(idx) * part[1]
+    done = 2 * len(idx) * part[0]
+    rows, names = [], []
     for i in idx:
-        xp = x.copy()
-        xp[i] += eps
-        xm = x.copy()
-        xm[i] -= eps
-        fp, fm = _fval(obj, xp), _fval(obj, xm)
-        fd_f = (fp - base.fval) / eps
-        fd_b = (base.fval - fm) / eps
-        fd_c = (fp - fm) / (2 * eps)
-        g = base.grad[i]
+        shifted = []
+        for sign in (1.0, -1.0):
+            xs = x.copy()
+            xs[i] += sign * eps
+            shifted.append(_vector(obj(xs, sensi=sensi), kind, n))
+            done += 1
+            if progress is not None:
+                progress(done, total, f"{obj.x_names[i]}, step {eps:g}")
+        fp, fm = shifted
         # a shifted point where the model fails gives inf quotients: the row
         # then reads inf/NaN (never the best step) rather than warning
         with np.errstate(invalid="ignore"):
-            abs_err = abs(g - fd_c)
-            rows.append([g, fd_f, fd_b, fd_c, abs(fd_f - fd_b), abs_err,
-                         abs_err / max(abs(fd_c), _TINY)])
+            fd_f, fd_b, fd_c = (fp - f0) / eps, (f0 - fm) / eps, (fp - fm) / (2 * eps)
+            g = deriv[:, i]
+            err = np.abs(g - fd_c)
+            r = int(np.nanargmax(err)) if not np.isnan(err).all() else 0
+            size = max(float(np.nanmax(np.abs(g), initial=0.0)),
+                       float(np.nanmax(np.abs(fd_c), initial=0.0)))
+            rel = relative_error(err[r], g[r], fd_c[r]) if n == 1 else (
+                err[r] / size if size > 0 and np.isfinite(err[r]) else
+                relative_error(err[r], g[r], fd_c[r]))
+            rows.append([g[r], fd_f[r], fd_b[r], fd_c[r], abs(fd_f[r] - fd_b[r]), err[r], rel,
+                         r])
         names.append(obj.x_names[i])
     # Re-evaluate the base point last so the objective's one-point cache holds x.
     obj(x, sensi=1)
-    return pd.DataFrame(rows, index=pd.Index(names, name="parameterId"), columns=COLUMNS)
+    out = pd.DataFrame([row[:-1] for row in rows], columns=COLUMNS,
+                       index=pd.Index(names, name="parameterId"))
+    if kind is _Kind.RES:
+        out["entry"] = [row[-1] for row in rows]
+    # the round-off floor of summarize() scales with the values differenced
+    scale = fval if kind is _Kind.FVAL else float(np.max(np.abs(v0), initial=0.0))
+    out.attrs.update(fval=fval, scale=scale, values="sensi" if sensi else "plain",
+                     kind=kind.value)
+    return out
 
 
 def check_grad_multi_eps(
@@ -97,13 +233,15 @@ def check_grad_multi_eps(
     label: str = "rel_err",
     *,
     x_indices: Sequence[int] | None = None,
+    values: FdValues | str = FdValues.AUTO,
+    progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Run :func:`check_grad` at several steps; keep the best row per parameter.
 
     Parameters
     ----------
-    obj, x, x_indices
-        As for :func:`check_grad`.
+    obj, x, x_indices, values, progress
+        As for :func:`check_grad` (progress counts over all steps).
     multi_eps : sequence of float, optional
         Steps to try (default 1e-1 ... 1e-7).
     label : str
@@ -113,14 +251,24 @@ def check_grad_multi_eps(
     Returns
     -------
     pandas.DataFrame
-        Columns of :func:`check_grad` plus ``eps``, one row per parameter.
+        Columns of :func:`check_grad` plus ``eps``, one row per parameter; the
+        verdict judges every step's rows (``attrs["steps"]``).
     """
+    return _multi(obj, x, multi_eps, label, x_indices, values, progress, _Kind.FVAL)
+
+
+def _multi(obj: Objective, x: Sequence[float] | np.ndarray, multi_eps: Sequence[float] | None,
+           label: str, x_indices: Sequence[int] | None, values: FdValues | str,
+           progress: Progress | None, kind: _Kind) -> pd.DataFrame:
+    """Tables at several steps, the best row per parameter, verdicts on all steps."""
     if label not in COLUMNS:
         raise ValueError(f"label must be one of {', '.join(COLUMNS)}, not '{label}'")
+    x = np.array(x, dtype=float)
     steps = list(multi_eps) if multi_eps else list(DEFAULT_MULTI_EPS)
+    sensi = fd_sensi(obj, values)
     tables = []
-    for eps in steps:
-        t = check_grad(obj, x, eps, x_indices=x_indices)
+    for k, eps in enumerate(steps):
+        t = _table(obj, x, eps, x_indices, sensi, progress, (k, len(steps)), kind)
         t["eps"] = eps
         tables.append(t)
     allt = pd.concat(tables)
@@ -129,198 +277,71 @@ def check_grad_multi_eps(
     order = tables[0].index
     out = best.set_index("parameterId").loc[order]
     # every step's rows, for summarize(): whether the differences converged
+    out.attrs.update(tables[0].attrs)
     out.attrs["steps"] = allt
+    out.insert(len(COLUMNS), "verdict", [
+        v.value for v in summarize(out, out.attrs["scale"]).verdict.values()])
     return out
 
 
-class Agreement(enum.Enum):
-    """How a gradient entry compares with its finite differences."""
+def check_res(
+    obj: Objective,
+    x: Sequence[float] | np.ndarray,
+    eps: float = 1e-5,
+    *,
+    x_indices: Sequence[int] | None = None,
+    values: FdValues | str = FdValues.AUTO,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Compare the residual Jacobian ``sres`` with differences of the residuals ``res``.
 
-    AGREES = "agrees"  # rel_err below the tolerance
-    UNRESOLVED = "unresolved"  # the differences cannot tell: error within their own spread
-    MISMATCH = "mismatch"  # the differences are consistent and the gradient is off
-
-
-@dataclass(frozen=True)
-class GradCheckSummary:
-    """Per-parameter verdict of a gradient-check table.
-
-    Attributes
-    ----------
-    verdict : dict of str to Agreement
-        Parameter id -> verdict, in table order.
-    tol : float
-        The relative tolerance used for ``AGREES``.
-    """
-
-    verdict: dict[str, Agreement]
-    tol: float
-
-    def ids(self, kind: Agreement) -> list[str]:
-        """Parameter ids with one verdict.
-
-        Parameters
-        ----------
-        kind : Agreement
-
-        Returns
-        -------
-        list of str
-            In table order.
-        """
-        return [k for k, v in self.verdict.items() if v is kind]
-
-
-MARGIN = 10.0  # how far beyond the differences' own error a mismatch must lie
-
-
-def summarize(table: pd.DataFrame, fval: float | None = None, *, tol: float = 1e-4,
-              eps: float | None = None) -> GradCheckSummary:
-    """Judge each row of a gradient-check table: agrees, mismatch or unresolved.
-
-    A row whose gradient entry is NaN or inf is a *mismatch*. A row *agrees*
-    when ``rel_err < tol``. Otherwise it is a *mismatch* only when the finite
-    differences are sharp enough to tell: at some step the gradient is more
-    than :data:`MARGIN` times the differences' own error estimate away from the
-    central difference. Everything else is *unresolved*: the differences can
-    neither confirm nor refute the gradient (typically a component that is
-    about 0, at an optimum, or solver noise at loose tolerances).
+    The Jacobian is what ``least_squares`` and Fides' Gauss-Newton Hessian
+    use; it is checked column by column.
 
     Parameters
     ----------
-    table : pandas.DataFrame
-        From :func:`check_grad` or :func:`check_grad_multi_eps`: indexed by
-        parameter id, with the columns ``grad, fd_f, fd_b, fd_c, fd_err,
-        abs_err, rel_err`` (:data:`COLUMNS`) and optionally ``eps``. A
-        :func:`check_grad_multi_eps` table carries every step's rows
-        (``table.attrs["steps"]``) and is judged on all of them.
-    fval : float, optional
-        Objective value at the check point, for the round-off floor of the
-        differences (``|fval|`` below 1, NaN or inf count as 1).
-    tol : float, default 1e-4
-        Relative tolerance for agreement, compared with ``rel_err``.
-    eps : float, optional
-        The step of a single-step table without an ``eps`` column (default
-        1e-5, :func:`check_grad`'s).
+    obj, x, eps, x_indices, values, progress
+        As for :func:`check_grad`.
 
     Returns
     -------
-    GradCheckSummary
-        One :class:`Agreement` per parameter, in table order, and ``tol``.
+    pandas.DataFrame
+        One row per parameter, the columns of :func:`check_grad` for the
+        residual whose derivative is furthest from its central difference,
+        whose position (0-based, in the order of ``res``) is ``entry``;
+        ``rel_err`` is ``abs_err`` over the largest magnitude in the column
+        (of ``sres`` or of the differences).
 
     Raises
     ------
     ValueError
-        If ``table`` lacks one of the columns read.
-
-    See Also
-    --------
-    check_grad, check_grad_multi_eps : Make the table.
-    describe : Lines for humans from a summary.
-
-    Notes
-    -----
-    The error estimate of the differences at a step is the largest of: the
-    spread of the one-sided quotients (``fd_err``: truncation and solver
-    noise); the round-off floor of a quotient, ``16 * machine_eps *
-    max(|fval|, 1) / eps``; and, for a multi-step table, the change of the
-    central difference from the next larger step (where a truncation error
-    shows).
-
-    Examples
-    --------
-    >>> import bngfit
-    >>> problem = bngfit.load_problem("examples/conversion/problem.yaml")
-    >>> obj = bngfit.Objective(problem)
-    >>> x = problem.x_nominal
-    >>> table = bngfit.check_grad_multi_eps(obj, x)
-    >>> summary = summarize(table, obj(x).fval)
-    >>> summary.ids(Agreement.MISMATCH)
-    []
+        If the objective has no residual form.
+    RuntimeError
+        If the objective fails at ``x``.
     """
-    missing = [c for c in ("grad", "fd_c", "fd_err", "abs_err", "rel_err")
-               if c not in table.columns]
-    if missing:
-        raise ValueError(f"a gradient-check table needs the columns {', '.join(missing)}")
-    scale = max(abs(fval), 1.0) if fval is not None and np.isfinite(fval) else 1.0
-    steps = table.attrs.get("steps")
-    out: dict[str, Agreement] = {}
-    for pid, row in table.iterrows():
-        if not np.isfinite(row["grad"]):
-            # A NaN/inf gradient entry is wrong whatever the differences say.
-            out[str(pid)] = Agreement.MISMATCH
-            continue
-        if row["rel_err"] < tol:
-            out[str(pid)] = Agreement.AGREES
-            continue
-        if steps is not None:
-            rows = steps.loc[[pid]].sort_values("eps", ascending=False)
-        else:
-            rows = pd.DataFrame([row])
-            if "eps" not in rows:
-                rows["eps"] = eps if eps else 1e-5
-        out[str(pid)] = (Agreement.MISMATCH if _sharp_disagreement(rows, scale, tol)
-                         else Agreement.UNRESOLVED)
-    return GradCheckSummary(verdict=out, tol=tol)
+    return _single(obj, x, eps, x_indices, values, progress, _Kind.RES)
 
 
-def _sharp_disagreement(rows: pd.DataFrame, scale: float, tol: float) -> bool:
-    """Whether the gradient lies beyond MARGIN times the differences' error at some step.
-
-    ``rows`` are one parameter's rows, sorted by decreasing ``eps``; the error
-    estimate is the one of :func:`summarize`.
-    """
-    fd_c, step = rows["fd_c"].to_numpy(), rows["eps"].to_numpy()
-    abs_err, fd_err = rows["abs_err"].to_numpy(), rows["fd_err"].to_numpy()
-    rel_err = rows["rel_err"].to_numpy()
-    for k in range(len(rows)):
-        err = max(fd_err[k], 16.0 * np.finfo(float).eps * scale / step[k])
-        if len(rows) > 1:
-            if k == 0:
-                continue  # no larger step to see its truncation error against
-            err = max(err, abs(fd_c[k] - fd_c[k - 1]))
-        if rel_err[k] >= tol and abs_err[k] > MARGIN * err:
-            return True
-    return False
-
-
-def describe(summary: GradCheckSummary, table: pd.DataFrame) -> list[str]:
-    """Human-readable lines for a :class:`GradCheckSummary` (the CLI prints them).
+def check_res_multi_eps(
+    obj: Objective,
+    x: Sequence[float] | np.ndarray,
+    multi_eps: Sequence[float] | None = None,
+    label: str = "rel_err",
+    *,
+    x_indices: Sequence[int] | None = None,
+    values: FdValues | str = FdValues.AUTO,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """:func:`check_res` at several steps, the best row per parameter.
 
     Parameters
     ----------
-    summary : GradCheckSummary
-        From :func:`summarize`.
-    table : pandas.DataFrame
-        The table it judged.
+    obj, x, multi_eps, label, x_indices, values, progress
+        As for :func:`check_grad_multi_eps`.
 
     Returns
     -------
-    list of str
+    pandas.DataFrame
+        As :func:`check_res`, plus ``eps``.
     """
-    n = len(summary.verdict)
-    lines = [f"rel_err < {summary.tol:g}: {len(summary.ids(Agreement.AGREES))} of {n} "
-             "parameters"]
-    unresolved = summary.ids(Agreement.UNRESOLVED)
-    if unresolved:
-        lines.append("not resolved by the finite differences (their own error is as large "
-                     "as abs_err): " + ", ".join(
-                         f"{p} (abs_err {table.loc[p, 'abs_err']:.1e}, fd_err "
-                         f"{table.loc[p, 'fd_err']:.1e})" for p in unresolved))
-        lines.append("  tighter solver tolerances make the differences sharper: "
-                     "--rtol 1e-12 --atol 1e-14")
-    bad = summary.ids(Agreement.MISMATCH)
-    if bad:
-        lines.append("MISMATCH (differences consistent, gradient off; or the gradient "
-                     "is not finite): " + ", ".join(
-                         f"{p} (grad {table.loc[p, 'grad']:.6e}, fd_c "
-                         f"{table.loc[p, 'fd_c']:.6e})" for p in bad))
-        # values carry the solver's own error too, smooth in the parameters
-        # where a switch or event time moves: differences of them can agree
-        # with each other and still be off (Beer 2014: 2% at rtol 1e-10, 5e-6
-        # at 1e-12, the gradient the same at both)
-        if np.isfinite(table.loc[bad, "grad"].to_numpy(float)).any():
-            lines.append("  before trusting it, check these again at tighter solver "
-                         "tolerances (--rtol 1e-12 --atol 1e-14): the values' own solver "
-                         "error can bias the differences")
-    return lines
+    return _multi(obj, x, multi_eps, label, x_indices, values, progress, _Kind.RES)

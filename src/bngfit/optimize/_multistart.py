@@ -219,6 +219,8 @@ def _open_run(st: Store, problem: Problem, fp: str, s: FitSettings, resume: bool
     if resume and not st.is_new():
         st.check_same_problem(problem)
         s.check_resume(st.meta(), st.path)
+        if s.n_starts > int(st.meta()["n_starts"]):
+            st.set_n_starts(s.n_starts)  # more starts: the stored ones stay the first
     elif not st.is_new():
         raise InputError("the store already holds a run; resume it or choose another "
                          "store file", file=str(st.path))
@@ -228,7 +230,8 @@ def _open_run(st: Store, problem: Problem, fp: str, s: FitSettings, resume: bool
                     x_scales=[sc.value for sc in problem.x_scales],
                     optimizer=s.optimizer.value, seed=s.seed, n_starts=s.n_starts,
                     settings=json_roundtrip(s.as_dict()),
-                    user_starts=s.user_points(len(problem.x_names)).tolist())
+                    user_starts=s.user_points(len(problem.x_names)).tolist(),
+                    bounds=(problem.lb, problem.ub))
 
 
 def start_points(problem: Problem, s: FitSettings) -> np.ndarray:

@@ -181,17 +181,31 @@ class FitSettings:
     def check_resume(self, meta: dict, where: str | Path) -> None:
         """Refuse to continue the stored run ``meta`` (a store's metadata) with these settings.
 
+        A larger ``n_starts`` than the stored one adds starts: with the uniform
+        sampler the start points are rows drawn in order from the run's seed,
+        so the stored starts stay the first ones, unchanged.
+
         Raises
         ------
         InputError
             A recorded setting not in :data:`MAY_DIFFER_ON_RESUME` differs (each
-            one named with its stored and given value), or the user start
-            points differ.
+            one named with its stored and given value), fewer starts than
+            stored, more starts with another sampler than uniform, or the user
+            start points differ.
         """
         theirs = {"optimizer": meta["optimizer"], "n_starts": meta["n_starts"],
                   "seed": meta["seed"], **LEGACY_SETTINGS, **meta["settings"]}
         ours = self.recorded()
-        diff = [k for k in ours if k not in MAY_DIFFER_ON_RESUME and theirs.get(k) != ours[k]]
+        grows = ours["n_starts"] > theirs["n_starts"]
+        if grows and self.sampler is not Sampler.UNIFORM:
+            # a Latin hypercube of more points is another design: the stored
+            # starts would not be its first rows
+            raise InputError(f"more starts ({ours['n_starts']}, stored {theirs['n_starts']}) "
+                             f"can only be added to a run sampled {Sampler.UNIFORM.value}ly; "
+                             f"this run's sampler is {self.sampler.value}: start a new store",
+                             file=str(where))
+        diff = [k for k in ours if k not in MAY_DIFFER_ON_RESUME and theirs.get(k) != ours[k]
+                and not (k == "n_starts" and grows)]
         if diff:
             detail = "; ".join(f"{k}: stored {theirs.get(k)!r}, given {ours[k]!r}" for k in diff)
             raise InputError(f"resume with the stored settings, or start a new store ({detail})",

@@ -12,6 +12,7 @@ checked: a foreign or damaged file is an :class:`~bngfit.errors.InputError`
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from io import StringIO
@@ -186,17 +187,62 @@ class Store:
 
     def init_run(self, *, fp: str, problem_path: str, x_names: list[str],
                  x_scales: list[str], optimizer: str, seed: int | None, n_starts: int,
-                 settings: dict, user_starts: list | None = None) -> None:
-        """Record what defines the run (once, when the store is new)."""
+                 settings: dict, user_starts: list | None = None,
+                 bounds: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Record what defines the run (once, when the store is new).
+
+        The problem's path is kept relative to the store's folder (a folder
+        moved or copied with its store still finds it) and absolute (a store
+        moved alone still finds it); see :meth:`problem_path`. ``bounds``,
+        ``(lb, ub)`` in optimizer space, lets a summary flag parameters at a
+        bound without loading the problem.
+        """
+        absolute = os.path.abspath(problem_path)
+        try:
+            relative = os.path.relpath(absolute, self.path.resolve().parent)
+        except ValueError:  # another drive (Windows): no relative path exists
+            relative = absolute
         values = {
-            "format": FORMAT, "fingerprint": fp, "problem": problem_path,
+            "format": FORMAT, "fingerprint": fp, "problem": relative,
+            "problem_abs": absolute,
             "x_names": x_names, "x_scales": x_scales, "optimizer": optimizer, "seed": seed,
             "n_starts": n_starts, "user_starts_x": user_starts or [],
             "settings": settings, "created": time.time(), "wall_s": 0.0,
         }
+        if bounds is not None:
+            # JSON has no infinity: an unbounded side is null
+            values["x_bounds"] = [[float(v) if np.isfinite(v) else None for v in side]
+                                  for side in bounds]
         with self.conn:
             self.conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                                   [(k, json.dumps(v)) for k, v in values.items()])
+
+    def problem_path(self) -> str:
+        """The fitted problem's file: beside the store as recorded, else where it was.
+
+        A relative path is taken from the store's folder; when no file is
+        there, the absolute path recorded at the start of the run is tried.
+        Stores written before relative paths hold an absolute one.
+        """
+        meta = self.run_meta()
+        recorded = meta["problem"]
+        if os.path.isabs(recorded):
+            return recorded
+        beside = os.path.normpath(os.path.join(self.path.resolve().parent, recorded))
+        absolute = meta.get("problem_abs")
+        if not os.path.isfile(beside) and isinstance(absolute, str) and os.path.isfile(
+                absolute):
+            return absolute
+        return beside
+
+    def set_n_starts(self, n_starts: int) -> None:
+        """Raise the run's number of starts (a resumed run given more starts)."""
+        meta = self.run_meta()
+        if n_starts < int(meta["n_starts"]):
+            raise ValueError("a run's number of starts can only grow")
+        with self.conn:
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                              ("n_starts", json.dumps(int(n_starts))))
 
     def check_same_problem(self, problem: Problem) -> None:
         """Refuse a store made for another problem.
@@ -292,7 +338,12 @@ class Store:
         starts = sorted(self.starts(), key=lambda s: (not np.isfinite(s.fval), s.fval,
                                                       s.index))
         settings = dict(meta["settings"])
-        settings["problem"] = meta["problem"]
+        settings["problem"] = self.problem_path()
+        bounds = meta.get("x_bounds")
+        if isinstance(bounds, list) and len(bounds) == 2 and all(
+                isinstance(b, list) and len(b) == len(meta["x_names"]) for b in bounds):
+            settings["x_bounds"] = [[-np.inf if v is None else float(v) for v in bounds[0]],
+                                    [np.inf if v is None else float(v) for v in bounds[1]]]
         settings["x_scales"] = meta.get("x_scales")
         return FitResult(
             x_names=list(meta["x_names"]), starts=tuple(starts), optimizer=meta["optimizer"],
