@@ -264,7 +264,7 @@ def _fitted_problem(result: FitResult) -> Problem | None:
     return problem
 
 
-def plot_all(result: FitResult, folder: Path) -> list[Path]:
+def plot_all(result: FitResult, folder: Path, problem: Problem | None = None) -> list[Path]:
     """Write every plot into ``folder`` (created if missing); return the files written.
 
     Raises
@@ -278,7 +278,8 @@ def plot_all(result: FitResult, folder: Path) -> list[Path]:
         raise InputError(f"cannot create the plot folder: {err.strerror or err}",
                          file=str(folder)) from None
     files = [waterfall(result, folder / "waterfall.png")]
-    problem = _fitted_problem(result)
+    if problem is None:
+        problem = _fitted_problem(result)
     if problem is not None and result.best is not None:
         files.append(parameters(result, problem.lb, problem.ub, folder / "parameters.png"))
         files.append(model_fit(problem, result.best.x, folder / "model_fit.png"))
