@@ -603,7 +603,9 @@ def test_enough_variants():
 # way a machine without it looks to bngsim (no env vars, nothing on PATH, no
 # bundled PyBioNetGen).
 HIDE_BNG = ("import bngsim._bngpath as b; "
-            "b._bundled_bngpath = lambda: (None, 'PyBioNetGen is not installed')")
+            "b._bundled_bngpath = lambda: (None, 'PyBioNetGen is not installed'); "
+            "import bngfit.simulate._bngl_network as n; "
+            "n._bundled_without_import = lambda failed: failed")
 
 
 def _hide_bng(monkeypatch) -> None:
@@ -613,6 +615,30 @@ def _hide_bng(monkeypatch) -> None:
     monkeypatch.delenv("BNGPATH", raising=False)
     monkeypatch.setattr(bngpath, "_bundled_bngpath",
                         lambda: (None, "PyBioNetGen is not installed"))
+    from bngfit.simulate import _bngl_network
+
+    monkeypatch.setattr(_bngl_network, "_bundled_without_import", lambda failed: failed)
+
+
+def test_bng2_is_found_in_a_bionetgen_that_cannot_be_imported(monkeypatch):
+    # `pip install --no-deps bionetgen` (no notebook stack): importing it fails, but
+    # the BNG2.pl it bundles runs with perl alone
+    import importlib.util
+
+    import bngsim._bngpath as bngpath
+
+    from bngfit.simulate._bngl_network import _bng2
+
+    monkeypatch.delenv("BNG2_PL", raising=False)
+    monkeypatch.delenv("BNGPATH", raising=False)
+    monkeypatch.setenv("PATH", os.defpath)
+    monkeypatch.setattr(bngpath, "_bundled_bngpath",
+                        lambda: (None, "bionetgen not importable (ImportError)"))
+    spec = importlib.util.find_spec("bionetgen")
+    if spec is None or shutil.which("perl") is None:
+        pytest.skip("BioNetGen or perl is not installed")
+    root = Path(list(spec.submodule_search_locations)[0])
+    assert _bng2().resolve().parent.parent == root.resolve()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -19,6 +19,7 @@ refused with a message saying how to bound it.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import os
 import re
@@ -140,11 +141,40 @@ def _bng2() -> Path:
         for sig, handler in handlers.items():
             if handler is not None and signal.getsignal(sig) is not handler:
                 signal.signal(sig, handler)
+    if not r.ok and r.bng2_pl is None:
+        r = _bundled_without_import(r)
     if not r.ok or r.bng2_pl is None:
         raise MissingExtraError(
             f"loading BNGL needs BioNetGen's BNG2.pl and perl; {_INSTALL}. "
             f"Looked for it: {r.why_not()}")
     return Path(r.bng2_pl)
+
+
+#: The folder of BNG2.pl inside the PyBioNetGen package, per platform.
+_BUNDLED = {"linux": "bng-linux", "darwin": "bng-mac", "win32": "bng-win"}
+
+
+def _bundled_without_import(failed: object) -> object:
+    """PyBioNetGen's bundled BNG2.pl, found without importing the package.
+
+    ``bionetgen`` requires the Jupyter notebook stack (through ``nbopen``);
+    installed with ``pip install --no-deps bionetgen`` it cannot be imported,
+    but the BNG2.pl it bundles runs with perl alone. Returns the resolver's
+    answer for that folder, or ``failed`` when there is none.
+    """
+    from bngsim._bngpath import resolve_bng
+
+    try:
+        spec = importlib.util.find_spec("bionetgen")
+    except (ImportError, ValueError):
+        return failed
+    roots = list(spec.submodule_search_locations or []) if spec is not None else []
+    folder = _BUNDLED.get(sys.platform)
+    for root in roots if folder else ():
+        candidate = Path(root) / folder
+        if (candidate / "BNG2.pl").is_file():
+            return resolve_bng(candidate)
+    return failed
 
 
 def network(filtered: FilteredBngl, source: Path,
