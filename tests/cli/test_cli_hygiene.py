@@ -582,3 +582,26 @@ def test_the_solver_log_never_lands_on_a_problem_file_or_another_output(tmp_path
                    tmp_path / "q.db.solver.log", "--engine", "sequential", "--no-progress",
                    cwd=tmp_path)
     _one_paragraph(proc, 2, "solver log", "--best", "same file")
+
+
+def test_every_option_is_documented_with_its_choices_and_default():
+    import argparse
+
+    from bngfit.cli._main import _parser
+
+    parser = _parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == {"validate", "evaluate", "simulate", "check-grad", "fit",
+                                "show", "plot"}
+    for name, command in sub.choices.items():
+        assert command.description, name
+        for action in command._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            where = (name, action.option_strings or action.dest)
+            assert action.help, where
+            if action.choices:
+                assert all(str(c) in action.help for c in action.choices), where
+            flag = isinstance(action, argparse._StoreTrueAction)
+            if action.option_strings and not flag:
+                assert "default" in action.help or "required" in action.help, where

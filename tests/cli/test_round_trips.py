@@ -55,8 +55,9 @@ def test_check_at_the_best_point_from_the_table_and_from_the_store(fitted, capsy
     assert indexed == dict(zip(result.x_names, other.x, strict=True))
     # evaluate takes the same sources
     assert main(["evaluate", str(problem), "--point", str(store), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["fval"] == pytest.approx(result.best_fval,
-                                                                        rel=1e-9)
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["fval"] == pytest.approx(result.best_fval, rel=1e-9)
+    assert evaluated["point"] == x_best
 
 
 def test_point_sources_that_cannot_give_a_point_exit_2(fitted, capsys, tmp_path):

@@ -99,7 +99,8 @@ def add_commands(sub: Subparsers, common: Callable[[argparse.ArgumentParser], No
                         "a closed-form optimum are set to it at each evaluation)")
     f.add_argument("--start-points", default=None, metavar="FILE",
                    help="user start points: TSV, one column per free parameter id, one row "
-                        "per start (optimizer space); used first, sampled starts fill up")
+                        "per start (optimizer space); used first, sampled starts fill up "
+                        "(default: none, every start sampled)")
     f.add_argument("--engine", default=None, metavar="NAME",
                    type=cli_args.choice(ExecutorName, "engine"),
                    help=f"{cli_args.choices_text(ExecutorName)} (default "
@@ -131,7 +132,8 @@ def add_commands(sub: Subparsers, common: Callable[[argparse.ArgumentParser], No
     f.add_argument("--max-time", type=cli_args.positive_float(), default=None,
                    metavar="SECONDS",
                    help="stop the run after this many wall seconds, as a start finishes "
-                        "(finished starts are stored; continue with --resume)")
+                        "(finished starts are stored; continue with --resume; default: no "
+                        "limit)")
     f.add_argument("--max-evals", type=cli_args.int_range(1, MAX_BUDGET, "evaluation limit"),
                    default=None, metavar="N",
                    help="objective evaluations allowed to each start, race candidates "
@@ -143,7 +145,7 @@ def add_commands(sub: Subparsers, common: Callable[[argparse.ArgumentParser], No
     f.add_argument("--best-known", default=None, metavar="FILE",
                    help="a best_known.tsv (problemId, best_known_fval): report the gap of the "
                         "fit, whether it is solved (< 1.92), and starts within 1.92 per "
-                        "CPU-hour")
+                        "CPU-hour (default: none)")
     common(f)
     cli_show.add_commands(sub, common)
 

@@ -100,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     si = problem_cmd("simulate", "Write a PEtab simulation table at a point.")
     point_opts(si)
     si.add_argument("-o", "--output", required=True, metavar="SIM.tsv",
-                    help="simulation table to write")
+                    help="simulation table to write (required)")
     cli_check.add_options(problem_cmd("check-grad", cli_check.HELP), point_opts)
 
     def common(s: argparse.ArgumentParser) -> None:
@@ -137,6 +137,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             **({"log_prior": num(-ev.prior), "log_posterior": num(ev.log_posterior)}
                if obj.priors is not None else {}),
             "grad": {n: num(g) for n, g in zip(obj.x_names, ev.grad, strict=True)},
+            "point": {n: float(v) for n, v in zip(obj.x_names, x, strict=True)},
             "status": ev.status,
             "rtol": obj.settings.rtol, "atol": obj.settings.atol,
         }

@@ -51,7 +51,7 @@ def add_commands(sub: Subparsers, common: Callable[[argparse.ArgumentParser], No
     p = sub.add_parser("plot", help=text, description=text)
     p.add_argument("store", metavar="STORE", help="result store written by bngfit fit")
     p.add_argument("-o", "--output", required=True, metavar="DIR",
-                   help="folder for the PNG files (created if missing)")
+                   help="folder for the PNG files (required; created if missing)")
     p.add_argument("--problem", metavar="PROBLEM", default=None,
                    help="the fitted problem, where the store's recorded path no longer "
                         "finds it (default: the path recorded, relative to the store's "
