@@ -193,3 +193,26 @@ def test_a_store_moved_alone_finds_its_problem_where_it_was(fitted, tmp_path, ca
         (root / "prob" / "problem.yaml").resolve())
     assert main(["plot", str(tmp_path / "copy.db"), "-o", str(tmp_path / "plots")]) == 0
     assert (tmp_path / "plots" / "parameters.png").is_file()
+
+
+def test_check_grad_shows_progress_per_parameter_and_step_on_a_terminal(monkeypatch, capsys):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    assert main(["check-grad", str(EXAMPLE), "--parameters", "k2", "--eps", "1e-4"]) == 0
+    shown = term.getvalue()
+    assert "k2, step 0.0001" in shown and "2/2" in shown
+    # not on a pipe or a log file, and never with --no-progress
+    pipe = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", pipe)
+    assert main(["check-grad", str(EXAMPLE), "--parameters", "k2"]) == 0
+    term2 = Terminal()
+    monkeypatch.setattr(sys, "stderr", term2)
+    assert main(["check-grad", str(EXAMPLE), "--parameters", "k2", "--no-progress"]) == 0
+    assert "step" not in pipe.getvalue() and "step" not in term2.getvalue()

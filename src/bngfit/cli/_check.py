@@ -96,6 +96,8 @@ def _progress_bar(enabled: bool) -> Iterator[Progress | None]:
             bar.total = total
         bar.set_postfix_str(what, refresh=False)
         bar.update(done - bar.n)
+        if done == total:
+            bar.refresh()  # the last state, however fast the check ran
 
     try:
         yield update
