@@ -2,8 +2,8 @@
 
 Public API: :func:`load_problem`, :class:`Problem`, :class:`Objective`,
 :class:`Evaluation`, :func:`check_grad`, :func:`check_grad_multi_eps`,
-:func:`summarize`, :func:`fit`, :class:`FitResult`, :func:`load_result`, and
-the error types.
+:func:`summarize`, :func:`check_res`, :func:`check_res_multi_eps`, :func:`fit`,
+:class:`FitResult`, :func:`load_result`, and the error types.
 
 The package is laid out by stage (see the README's "Architecture"):
 ``problem`` (format-free types) <- readers ``petab`` and ``pybnf`` ->
@@ -16,7 +16,17 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import _compat
 from .errors import BngfitError, InputError, Issue, MissingExtraError, UnsupportedError
-from .objective import Evaluation, Objective, check_grad, check_grad_multi_eps, summarize
+from .objective import (
+    Agreement,
+    Evaluation,
+    FdValues,
+    Objective,
+    check_grad,
+    check_grad_multi_eps,
+    check_res,
+    check_res_multi_eps,
+    summarize,
+)
 from .optimize import fit
 from .petab import check_petab
 from .problem import Problem, check_problem, load_problem, register_reader
@@ -34,8 +44,10 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0+unknown"
 
 __all__ = [
+    "Agreement",
     "BngfitError",
     "Evaluation",
+    "FdValues",
     "FitResult",
     "InputError",
     "Issue",
@@ -48,6 +60,8 @@ __all__ = [
     "__version__",
     "check_grad",
     "check_grad_multi_eps",
+    "check_res",
+    "check_res_multi_eps",
     "check_problem",
     "fit",
     "load_problem",
