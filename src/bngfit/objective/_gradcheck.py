@@ -17,6 +17,7 @@ importable from here.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
@@ -166,14 +167,35 @@ def _single(obj: Objective, x: Sequence[float] | np.ndarray, eps: float,
             progress: Progress | None, kind: _Kind) -> pd.DataFrame:
     """One step's table with its verdicts."""
     x = np.array(x, dtype=float)
-    table = _table(obj, x, eps, x_indices, fd_sensi(obj, values), progress, (0, 1), kind)
+    base = _base_of(obj, x, kind, fd_sensi(obj, values))
+    table = _table(obj, x, eps, x_indices, base, progress, (0, 1), kind)
+    # Re-evaluate the base point last so the objective's one-point cache holds x.
+    obj(x, sensi=1)
     table.insert(len(COLUMNS), "verdict", [v.value for v in summarize(
         table, table.attrs["scale"], eps=eps).verdict.values()])
     return table
 
 
+@dataclass(frozen=True)
+class _Base:
+    """What every step of a check compares against, computed once per check."""
+
+    fval: float
+    deriv: np.ndarray  # (n_v, n_x): the gradient as one row, or the residual Jacobian
+    values: np.ndarray  # (n_v,): the differenced values at x, of the shifted points' kind
+    scale: float  # for the round-off floor of summarize()
+    sensi: int  # how the shifted points are solved
+
+
+def _base_of(obj: Objective, x: np.ndarray, kind: _Kind, sensi: int) -> _Base:
+    fval, v0, deriv = _base(obj, x, kind)
+    values = v0 if sensi else _plain(obj, x, kind, v0.size)
+    scale = fval if kind is _Kind.FVAL else float(np.max(np.abs(v0), initial=0.0))
+    return _Base(fval, deriv, values, scale, sensi)
+
+
 def _table(obj: Objective, x: np.ndarray, eps: float, x_indices: Sequence[int] | None,
-           sensi: int, progress: Progress | None, part: tuple[int, int],
+           base: _Base, progress: Progress | None, part: tuple[int, int],
            kind: _Kind = _Kind.FVAL) -> pd.DataFrame:
     """The rows of one step; ``part`` = (this step's number, steps in all) for progress.
 
@@ -181,9 +203,8 @@ def _table(obj: Objective, x: np.ndarray, eps: float, x_indices: Sequence[int] |
     derivative is furthest from its central difference (``entry``), and
     ``rel_err`` is that distance over the column's largest magnitude.
     """
-    fval, v0, deriv = _base(obj, x, kind)
-    n = v0.size
-    f0 = v0 if sensi else _plain(obj, x, kind, n)
+    deriv, f0, sensi = base.deriv, base.values, base.sensi
+    n = f0.size
     idx = range(x.size) if x_indices is None else list(x_indices)
     total = 2 * len(idx) * part[1]
     done = 2 * len(idx) * part[0]
@@ -213,15 +234,12 @@ def _table(obj: Objective, x: np.ndarray, eps: float, x_indices: Sequence[int] |
             rows.append([g[r], fd_f[r], fd_b[r], fd_c[r], abs(fd_f[r] - fd_b[r]), err[r], rel,
                          r])
         names.append(obj.x_names[i])
-    # Re-evaluate the base point last so the objective's one-point cache holds x.
-    obj(x, sensi=1)
     out = pd.DataFrame([row[:-1] for row in rows], columns=COLUMNS,
                        index=pd.Index(names, name="parameterId"))
     if kind is _Kind.RES:
         out["entry"] = [row[-1] for row in rows]
     # the round-off floor of summarize() scales with the values differenced
-    scale = fval if kind is _Kind.FVAL else float(np.max(np.abs(v0), initial=0.0))
-    out.attrs.update(fval=fval, scale=scale, values="sensi" if sensi else "plain",
+    out.attrs.update(fval=base.fval, scale=base.scale, values="sensi" if sensi else "plain",
                      kind=kind.value)
     return out
 
@@ -265,12 +283,14 @@ def _multi(obj: Objective, x: Sequence[float] | np.ndarray, multi_eps: Sequence[
         raise ValueError(f"label must be one of {', '.join(COLUMNS)}, not '{label}'")
     x = np.array(x, dtype=float)
     steps = list(multi_eps) if multi_eps else list(DEFAULT_MULTI_EPS)
-    sensi = fd_sensi(obj, values)
+    base = _base_of(obj, x, kind, fd_sensi(obj, values))
     tables = []
     for k, eps in enumerate(steps):
-        t = _table(obj, x, eps, x_indices, sensi, progress, (k, len(steps)), kind)
+        t = _table(obj, x, eps, x_indices, base, progress, (k, len(steps)), kind)
         t["eps"] = eps
         tables.append(t)
+    # Re-evaluate the base point last so the objective's one-point cache holds x.
+    obj(x, sensi=1)
     allt = pd.concat(tables)
     best = allt.reset_index().sort_values(label, kind="stable").groupby("parameterId",
                                                                         sort=False).head(1)
