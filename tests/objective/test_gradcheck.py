@@ -263,3 +263,24 @@ def test_residual_check_refuses_an_objective_without_residuals(conversion):
 
     with pytest.raises(ValueError, match="no residual form"):
         check_res(NoRes(), problem.x_nominal)
+
+
+def test_auto_checks_unresolved_parameters_again_with_sensitivities(conversion, monkeypatch):
+    from bngfit.objective import _gradcheck
+
+    problem, obj = conversion
+    monkeypatch.setattr(_gradcheck, "PLAIN_FROM", 1)  # value-only from one parameter on
+    # at the optimum the gradient is ~0; value-only differences leave entries unresolved
+    fit = bngfit.fit(problem, n_starts=2, engine="sequential", rng=0)
+    x = fit.best.x
+    counted = _Counting(obj)
+    plain = bngfit.check_grad(counted, x, eps=1e-3, values="plain")
+    unresolved = [p for p, v in plain["verdict"].items() if v == "unresolved"]
+    assert unresolved, plain  # the case this is for
+    auto = bngfit.check_grad(obj, x, eps=1e-3, values="auto")
+    sensi = bngfit.check_grad(obj, x, eps=1e-3, values="sensi")
+    assert auto.attrs["sensi_for"] == unresolved
+    for p in problem.x_names:
+        expected = sensi if p in unresolved else plain
+        np.testing.assert_allclose(auto.loc[p, "fd_c"], expected.loc[p, "fd_c"], rtol=1e-12)
+        assert auto.loc[p, "verdict"] == expected.loc[p, "verdict"]

@@ -36,7 +36,8 @@ from ._common import SimulationError, num, objective_and_point, tolerance_line
 HELP = "Compare the exact gradient (or residual Jacobian) with finite differences."
 LABELS = ("rel_err", "abs_err", "fd_err")
 FD_VALUES_TEXT = {
-    FdValues.AUTO: f"value only from {PLAIN_FROM} free parameters on, else as sensi",
+    FdValues.AUTO: f"value only from {PLAIN_FROM} free parameters on, then the parameters "
+                   "this leaves unresolved again as sensi; below that, as sensi",
     FdValues.SENSI: "each shifted point solved with sensitivities, as the gradient itself",
     FdValues.PLAIN: "each shifted point solved for the value only (1 state solve, not 1+n_x)",
 }
@@ -155,8 +156,10 @@ def cmd_check_grad(args: argparse.Namespace) -> int:
     lines = describe(summary, table, (obj.settings.rtol, obj.settings.atol))
     print(f"\n{what} check of {lines[0]}")
     sensi = fd_sensi(obj, args.fd_values)
-    print(f"fval {ev.fval:.10g}; {tolerance_line(obj)}; shifted points solved "
-          f"{'with sensitivities' if sensi else 'for the value only'}")
+    again = table.attrs.get("sensi_for") or []
+    how = "with sensitivities" if sensi else "for the value only" + (
+        f" ({len(again)} unresolved parameter(s) again with sensitivities)" if again else "")
+    print(f"fval {ev.fval:.10g}; {tolerance_line(obj)}; shifted points solved {how}")
     if bounds:
         print("at or near a bound (within 1e-3 of the bound interval): " + ", ".join(
             f"{n} ({side.value})" for n, side in bounds.items()))
@@ -188,6 +191,7 @@ def _record(problem: Problem, obj: object, x: np.ndarray, fval: float, table: pd
         "rtol": obj.settings.rtol, "atol": obj.settings.atol,
         "step": "multi" if eps is None else eps,
         "fd_values": table.attrs.get("values"),
+        "sensi_for": list(table.attrs.get("sensi_for") or []),
         "verdicts": counts,
         "at_bounds": {n: s.value for n, s in bounds.items()},
         "parameters": rows,

@@ -166,8 +166,15 @@ def _single(obj: Objective, x: Sequence[float] | np.ndarray, eps: float,
             x_indices: Sequence[int] | None, values: FdValues | str,
             progress: Progress | None, kind: _Kind) -> pd.DataFrame:
     """One step's table with its verdicts."""
+    return _sharpened(obj, x, x_indices, values, lambda idx, sensi: _single_at(
+        obj, x, eps, idx, sensi, progress, kind))
+
+
+def _single_at(obj: Objective, x: Sequence[float] | np.ndarray, eps: float,
+               x_indices: Sequence[int] | None, sensi: int, progress: Progress | None,
+               kind: _Kind) -> pd.DataFrame:
     x = np.array(x, dtype=float)
-    base = _base_of(obj, x, kind, fd_sensi(obj, values))
+    base = _base_of(obj, x, kind, sensi)
     table = _table(obj, x, eps, x_indices, base, progress, (0, 1), kind)
     # Re-evaluate the base point last so the objective's one-point cache holds x.
     obj(x, sensi=1)
@@ -281,9 +288,16 @@ def _multi(obj: Objective, x: Sequence[float] | np.ndarray, multi_eps: Sequence[
     """Tables at several steps, the best row per parameter, verdicts on all steps."""
     if label not in COLUMNS:
         raise ValueError(f"label must be one of {', '.join(COLUMNS)}, not '{label}'")
+    return _sharpened(obj, x, x_indices, values, lambda idx, sensi: _multi_at(
+        obj, x, multi_eps, label, idx, sensi, progress, kind))
+
+
+def _multi_at(obj: Objective, x: Sequence[float] | np.ndarray,
+              multi_eps: Sequence[float] | None, label: str, x_indices: Sequence[int] | None,
+              sensi: int, progress: Progress | None, kind: _Kind) -> pd.DataFrame:
     x = np.array(x, dtype=float)
     steps = list(multi_eps) if multi_eps else list(DEFAULT_MULTI_EPS)
-    base = _base_of(obj, x, kind, fd_sensi(obj, values))
+    base = _base_of(obj, x, kind, sensi)
     tables = []
     for k, eps in enumerate(steps):
         t = _table(obj, x, eps, x_indices, base, progress, (k, len(steps)), kind)
@@ -301,6 +315,39 @@ def _multi(obj: Objective, x: Sequence[float] | np.ndarray, multi_eps: Sequence[
     out.attrs["steps"] = allt
     out.insert(len(COLUMNS), "verdict", [
         v.value for v in summarize(out, out.attrs["scale"]).verdict.values()])
+    return out
+
+
+def _sharpened(obj: Objective, x: Sequence[float] | np.ndarray,
+               x_indices: Sequence[int] | None, values: FdValues | str,
+               run: Callable[[Sequence[int] | None, int], pd.DataFrame]) -> pd.DataFrame:
+    """``run(x_indices, sensi)``, and for ``auto``, unresolved rows again with sensitivities.
+
+    Value-only solves carry the solver's state error control only, so their
+    differences are blunter than those of solves with sensitivities: where a
+    gradient entry is tiny (at an optimum) they often cannot resolve it. The
+    automatic choice therefore checks every parameter value-only first and
+    only the unresolved ones again as the gradient itself is solved: never
+    less sharp than ``sensi``, and as cheap as ``plain`` where that suffices.
+    """
+    sensi = fd_sensi(obj, values)
+    table = run(x_indices, sensi)
+    if FdValues(values) is not FdValues.AUTO or sensi:
+        return table
+    names = list(obj.x_names)
+    again = [names.index(str(p)) for p, v in table["verdict"].items()
+             if v == Agreement.UNRESOLVED.value]
+    if not again:
+        return table
+    sharp = run(again, 1)
+    out = table.copy()
+    out.loc[sharp.index, :] = sharp[out.columns]
+    out.attrs = dict(table.attrs)
+    if "steps" in table.attrs:
+        steps = table.attrs["steps"]
+        out.attrs["steps"] = pd.concat([steps[~steps.index.isin(sharp.index)],
+                                        sharp.attrs["steps"]])
+    out.attrs["sensi_for"] = [str(p) for p in sharp.index]
     return out
 
 
