@@ -113,7 +113,7 @@ def test_resume_refuses_another_problem(problem_writer, tmp_path):
     with pytest.raises(InputError, match="different problem"):
         fit(p2, n_starts=2, rng=0, engine="sequential", store=db, resume=True)
     with pytest.raises(InputError, match="stored settings"):
-        fit(p1, n_starts=5, rng=0, engine="sequential", store=db, resume=True)
+        fit(p1, n_starts=1, rng=0, engine="sequential", store=db, resume=True)
 
 
 def test_least_squares_refused_without_residual_form(problem_writer, monkeypatch):
