@@ -140,7 +140,7 @@ def test_a_generator_gives_a_recorded_seed_drawn_from_it():
 
 # ------------------------------------------------------------------ resume
 CONFLICTS = [
-    ({"n_starts": 3}, ["--starts", "3"], "n_starts: stored 2, given 3"),
+    ({"n_starts": 1}, ["--starts", "1"], "n_starts: stored 2, given 1"),
     ({"optimizer": "fides"}, ["--optimizer", "fides"],
      "optimizer: stored 'least_squares', given 'fides'"),
     ({"rng": 4}, ["--seed", "4"], "seed: stored 0, given 4"),

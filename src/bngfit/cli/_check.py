@@ -37,7 +37,7 @@ HELP = "Compare the exact gradient (or residual Jacobian) with finite difference
 LABELS = ("rel_err", "abs_err", "fd_err")
 FD_VALUES_TEXT = {
     FdValues.AUTO: f"value only from {PLAIN_FROM} free parameters on, then the parameters "
-                   "this leaves unresolved again as sensi; below that, as sensi",
+                   "that do not agree again as sensi; below that, as sensi",
     FdValues.SENSI: "each shifted point solved with sensitivities, as the gradient itself",
     FdValues.PLAIN: "each shifted point solved for the value only (1 state solve, not 1+n_x)",
 }
@@ -158,7 +158,8 @@ def cmd_check_grad(args: argparse.Namespace) -> int:
     sensi = fd_sensi(obj, args.fd_values)
     again = table.attrs.get("sensi_for") or []
     how = "with sensitivities" if sensi else "for the value only" + (
-        f" ({len(again)} unresolved parameter(s) again with sensitivities)" if again else "")
+        f" ({len(again)} parameter(s) that did not agree: again with sensitivities)"
+        if again else "")
     print(f"fval {ev.fval:.10g}; {tolerance_line(obj)}; shifted points solved {how}")
     if bounds:
         print("at or near a bound (within 1e-3 of the bound interval): " + ", ".join(

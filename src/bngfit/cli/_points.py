@@ -21,6 +21,7 @@ import pandas as pd
 from bngfit.errors import InputError
 from bngfit.files import parse_float, read_tsv
 from bngfit.problem import Problem
+from bngfit.result import load_result
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -44,8 +45,6 @@ def _store_spec(spec: str) -> tuple[Path, int | None] | None:
 def _point_of_store(path: Path, index: int | None, problem: Problem,
                     spec: str) -> tuple[np.ndarray, list[str]]:
     """The end point of a stored start (the best one when ``index`` is None)."""
-    from bngfit.result import load_result  # the store is read only for a point
-
     result = load_result(path)
     if index is None:
         start = result.best
