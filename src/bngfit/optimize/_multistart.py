@@ -28,6 +28,7 @@ import pandas as pd
 from bngfit.errors import InputError
 from bngfit.objective._gradcheck import check_grad_multi_eps
 from bngfit.objective._objective import Objective
+from bngfit.problem._describe import fixes_between
 from bngfit.problem._load import load_problem
 from bngfit.problem._problem import Problem
 from bngfit.result._store import Store, fingerprint
@@ -76,9 +77,10 @@ def fit(
     Parameters
     ----------
     problem : Problem
-        Read from a file. The sequential engine fits it as it is; worker
-        processes rebuild it from its files, so a problem changed in memory is
-        refused for them.
+        Read from a file, possibly with parameters fixed
+        (:meth:`Problem.fix <bngfit.problem.Problem.fix>`). The sequential
+        engine fits it as it is; worker processes rebuild it from its files and
+        apply the same fixes, so any other change in memory is refused for them.
     optimizer : {"least_squares", "lbfgsb", "fides"}, optional
         Default: least_squares where the objective has a residual form (a sum
         of squares), else fides. The result records which one ran.
@@ -190,28 +192,36 @@ def run_fit(
     if settings.engine is ExecutorName.DASK and settings.scheduler:
         check_scheduler(settings.scheduler)  # before the store is created
     fp = fingerprint(problem)
-    _check_workers_see_it(problem, fp, settings, obj)
+    fixed = _check_workers_see_it(problem, fp, settings, obj)
     with (Store(store) if store is not None else nullcontext()) as st:
         if st is not None:
             _open_run(st, problem, fp, settings, resume)
-        return _run(problem, obj, settings, st, check_gradient, progress, fp, max_time)
+        return _run(problem, obj, settings, st, check_gradient, progress, fp, max_time,
+                    fixed)
 
 
-def _check_workers_see_it(problem: Problem, fp: str, s: FitSettings, obj: Objective) -> None:
-    """Make sure every engine fits the problem passed in.
+def _check_workers_see_it(problem: Problem, fp: str, s: FitSettings,
+                          obj: Objective) -> tuple[tuple[str, float], ...]:
+    """Make sure every engine fits the problem passed in; the fixes workers apply.
 
     The sequential engine uses it as it is (its objective is registered for
-    this process); worker processes read the problem's files again, so those
-    must give the same problem (no change in memory or on disk since loading).
+    this process); worker processes read the problem's files again and apply
+    the parameters fixed in memory (:meth:`Problem.fix`), so the files and
+    those fixes must give the same problem (no other change in memory or on
+    disk since loading). Returns the fixes as ``(id, native value)`` pairs.
     """
     if s.engine is ExecutorName.SEQUENTIAL:
         register_objective(str(problem.source), fp, s.objective_opts, obj)
-        return
-    if fingerprint(load_problem(problem.source)) != fp:
+        return ()
+    loaded = load_problem(problem.source)
+    fixed = fixes_between(problem, loaded)
+    if fingerprint(loaded.fix(fixed) if fixed else loaded) != fp:
         raise InputError(
-            "the problem passed differs from what its files give now (changed in memory, or "
-            "the files were edited since it was loaded); worker processes read the files: "
-            "reload the problem, or use engine='sequential'", file=str(problem.source))
+            "the problem passed differs from what its files give now (changed in memory "
+            "other than by fixing parameters with Problem.fix, or the files were edited "
+            "since it was loaded); worker processes read the files: reload the problem, or "
+            "use engine='sequential'", file=str(problem.source))
+    return tuple(fixed.items())
 
 
 def _open_run(st: Store, problem: Problem, fp: str, s: FitSettings, resume: bool) -> None:
@@ -242,21 +252,22 @@ def start_points(problem: Problem, s: FitSettings) -> np.ndarray:
 
 
 def _tasks(problem: Problem, s: FitSettings, x0s: np.ndarray, done: set[int],
-           fp: str) -> list[StartTask]:
-    """One task per start not finished yet."""
+           fp: str, fixed: tuple[tuple[str, float], ...] = ()) -> list[StartTask]:
+    """One task per start not finished yet (``fixed``: the fixes workers apply)."""
     priors = tuple(p.init_prior for p in problem.free)
     return [
         StartTask(str(problem.source), s.objective_opts, s.optimizer, s.optimizer_opts, i,
                   x0s[i], problem.lb, problem.ub, None if i < s.user_starts else (s.seed, i),
                   fp, priors, tuple(problem.x_scales), s.sampler, s.race, s.hierarchical,
-                  s.limits)
+                  s.limits, fixed)
         for i in range(s.n_starts) if i not in done
     ]
 
 
 def _run(problem: Problem, obj: Objective, s: FitSettings, st: Store | None,
          check_gradient: bool, progress: Callable[[StartResult], None] | None,
-         fp: str, max_time: float | None = None) -> FitResult:
+         fp: str, max_time: float | None = None,
+         fixed: tuple[tuple[str, float], ...] = ()) -> FitResult:
     """Draw the start points, run the starts not finished yet, collect the result."""
     t0 = time.perf_counter()
     x0s = start_points(problem, s)
@@ -264,7 +275,7 @@ def _run(problem: Problem, obj: Objective, s: FitSettings, st: Store | None,
     gradchecks = st.gradchecks() if st is not None else {}
     if check_gradient and "start" not in gradchecks:
         _gradcheck(gradchecks, "start", obj, x0s[0], "rel_err", st)
-    tasks = _tasks(problem, s, x0s, done, fp)
+    tasks = _tasks(problem, s, x0s, done, fp, fixed)
     results: list[StartResult] = st.starts() if st is not None else []
     results += _run_tasks(tasks, s, st, progress, t0,
                           None if max_time is None else t0 + max_time)
