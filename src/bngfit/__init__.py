@@ -2,8 +2,8 @@
 
 Public API: :func:`load_problem`, :class:`Problem`, :class:`Objective`,
 :class:`Evaluation`, :func:`check_grad`, :func:`check_grad_multi_eps`,
-:func:`summarize`, :func:`fit`, :class:`FitResult`, :func:`load_result`, and
-the error types.
+:func:`summarize`, :func:`fit` (its progress events :class:`FitProgress`),
+:class:`FitResult`, :func:`load_result`, and the error types.
 
 The package is laid out by stage (see the README's "Architecture"):
 ``problem`` (format-free types) <- readers ``petab`` and ``pybnf`` ->
@@ -17,7 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from . import _compat
 from .errors import BngfitError, InputError, Issue, MissingExtraError, UnsupportedError
 from .objective import Evaluation, Objective, check_grad, check_grad_multi_eps, summarize
-from .optimize import fit
+from .optimize import FitProgress, fit
 from .petab import check_petab
 from .problem import Problem, check_problem, load_problem, register_reader
 from .pybnf import check_pybnf
@@ -36,6 +36,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 __all__ = [
     "BngfitError",
     "Evaluation",
+    "FitProgress",
     "FitResult",
     "InputError",
     "Issue",

@@ -16,10 +16,9 @@ once.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
-from contextlib import closing, nullcontext, suppress
+from contextlib import closing, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +33,11 @@ from bngfit.problem._problem import Problem
 from bngfit.result._store import Store, fingerprint
 from bngfit.result._types import FitResult, StartResult, StartStatus
 
+from ._capture import Redirect, SolverLog
 from ._dask import check_scheduler
 from ._executors import ExecutorName, run_unordered
 from ._local import NEEDS_RESIDUALS
+from ._progress import FitProgress, ProgressBar, ProgressTracker
 from ._sampling import SAMPLERS, sample_starts
 from ._settings import LEGACY_SETTINGS, FitSettings, json_roundtrip, stored_run
 from ._start_runner import MAX_RESAMPLE, StartTask, lost_start, register_objective, run_start
@@ -63,7 +64,7 @@ def fit(
     check_gradient: bool = False,
     objective_opts: dict | None = None,
     optimizer_opts: dict | None = None,
-    progress: Callable[[StartResult], None] | None = None,
+    progress: bool | Callable[[FitProgress], None] | None = False,
     max_time: float | None = None,
     max_evals: int | None = None,
     max_start_time: float | None = None,
@@ -124,8 +125,15 @@ def fit(
         ``rtol``, ``atol``, ``preeq_tmax`` of the :class:`Objective`.
     optimizer_opts : dict, optional
         Tolerances and budgets of the optimizer.
-    progress : callable, optional
-        Called with each finished :class:`StartResult`.
+    progress : bool or callable
+        True: a progress bar (``tqdm.auto``: a widget in a notebook) of the
+        starts done, with the evaluations so far and the best fval; it moves
+        while starts run. A callable receives a
+        :class:`~bngfit.optimize._progress.FitProgress` at least every
+        ``PROGRESS_S`` seconds of a running start that evaluates (sequential
+        and process engines; Dask: per finished start) and at each finished
+        start (its ``finished`` field then holds the :class:`StartResult`).
+        Default False: nothing.
     max_time : float, optional
         A budget of wall seconds for the run (:func:`run_fit`).
     max_evals : int, optional
@@ -164,7 +172,7 @@ def run_fit(
     store: str | Path | None = None,
     resume: bool = False,
     check_gradient: bool = False,
-    progress: Callable[[StartResult], None] | None = None,
+    progress: bool | Callable[[FitProgress], None] | None = False,
     max_time: float | None = None,
 ) -> FitResult:
     """Run a fit with resolved settings (:meth:`FitSettings.resolve`).
@@ -265,7 +273,7 @@ def _tasks(problem: Problem, s: FitSettings, x0s: np.ndarray, done: set[int],
 
 
 def _run(problem: Problem, obj: Objective, s: FitSettings, st: Store | None,
-         check_gradient: bool, progress: Callable[[StartResult], None] | None,
+         check_gradient: bool, progress: bool | Callable[[FitProgress], None] | None,
          fp: str, max_time: float | None = None,
          fixed: tuple[tuple[str, float], ...] = ()) -> FitResult:
     """Draw the start points, run the starts not finished yet, collect the result."""
@@ -273,17 +281,28 @@ def _run(problem: Problem, obj: Objective, s: FitSettings, st: Store | None,
     x0s = start_points(problem, s)
     done = st.finished() if st is not None else set()
     gradchecks = st.gradchecks() if st is not None else {}
-    if check_gradient and "start" not in gradchecks:
-        _gradcheck(gradchecks, "start", obj, x0s[0], "rel_err", st)
-    tasks = _tasks(problem, s, x0s, done, fp, fixed)
     results: list[StartResult] = st.starts() if st is not None else []
-    results += _run_tasks(tasks, s, st, progress, t0,
-                          None if max_time is None else t0 + max_time)
-    ordered = sorted(results, key=lambda r: (not np.isfinite(r.fval), r.fval, r.index))
-    if check_gradient and ordered and np.isfinite(ordered[0].fval):
-        # At an optimum the gradient is ~0 and relative errors are noise: pick
-        # each parameter's step by the absolute error there.
-        _gradcheck(gradchecks, "best", obj, ordered[0].x, "abs_err", st)
+    bar = ProgressBar(s.n_starts, len(results)) if progress is True else None
+    callback = bar if bar is not None else progress or None
+    tracker = None if callback is None else ProgressTracker(callback, s.n_starts, results, t0)
+    solver = SolverLog(None if st is None else f"{st.path}.solver.log")
+    try:
+        if check_gradient and "start" not in gradchecks:
+            with Redirect(solver.path):
+                _gradcheck(gradchecks, "start", obj, x0s[0], "rel_err", st)
+        tasks = _tasks(problem, s, x0s, done, fp, fixed)
+        results += _run_tasks(tasks, s, st, tracker, t0,
+                              None if max_time is None else t0 + max_time, solver)
+        ordered = sorted(results, key=lambda r: (not np.isfinite(r.fval), r.fval, r.index))
+        if check_gradient and ordered and np.isfinite(ordered[0].fval):
+            # At an optimum the gradient is ~0 and relative errors are noise: pick
+            # each parameter's step by the absolute error there.
+            with Redirect(solver.path):
+                _gradcheck(gradchecks, "best", obj, ordered[0].x, "abs_err", st)
+    finally:
+        solver.close()
+        if bar is not None:
+            bar.close()
     if st is not None:
         return st.result()
     return FitResult(problem.x_names, tuple(ordered), s.optimizer.value, s.seed, s.n_starts,
@@ -293,24 +312,26 @@ def _run(problem: Problem, obj: Objective, s: FitSettings, st: Store | None,
 
 
 def _run_tasks(tasks: list[StartTask], s: FitSettings, st: Store | None,
-               progress: Callable[[StartResult], None] | None,
-               since: float, deadline: float | None = None) -> list[StartResult]:
+               tracker: ProgressTracker | None, since: float,
+               deadline: float | None = None,
+               solver: SolverLog | None = None) -> list[StartResult]:
     """Run the tasks on the run's engine; commit each finished start to the store.
 
     ``since`` is when the run's wall time not yet in the store began; past
     ``deadline`` (``time.perf_counter`` seconds) no further start is waited for.
+    What the solver prints goes to ``solver`` (relayed to logging after each
+    start; the caller closes it).
     """
     results = []
     last = since
     not_run: set[str] = set()
-    solver_log = None if st is None else f"{st.path}.solver.log"
-    new_log = solver_log is not None and not os.path.exists(solver_log)
     try:
         # closing(): an exception here (Ctrl-C, a termination signal) ends the
         # engine's workers at once, not when the generator is collected.
-        with closing(run_unordered(run_start, tasks, engine=s.engine, workers=s.workers,
-                                   scheduler=s.scheduler, solver_log=solver_log,
-                                   lost=lost_start)) as finished:
+        with closing(run_unordered(
+                run_start, tasks, engine=s.engine, workers=s.workers, scheduler=s.scheduler,
+                solver_log=None if solver is None else solver.path, lost=lost_start,
+                progress=None if tracker is None else tracker.running)) as finished:
             for res in finished:
                 if res.status is StartStatus.NOT_RUN:
                     # Not committed: a resumed run tries it again. Said once per cause.
@@ -324,8 +345,10 @@ def _run_tasks(tasks: list[StartTask], s: FitSettings, st: Store | None,
                     st.add_start(res, now - last)
                     last = now
                 results.append(res)
-                if progress is not None:
-                    progress(res)
+                if solver is not None:
+                    solver.relay()
+                if tracker is not None:
+                    tracker.finished(res)
                 if deadline is not None and time.perf_counter() >= deadline:
                     log.warning("the run's time budget is spent: %d start(s) finished in "
                                 "this run; the others are not run (a stored run continues "
@@ -334,10 +357,6 @@ def _run_tasks(tasks: list[StartTask], s: FitSettings, st: Store | None,
     finally:
         if st is not None:
             st.add_wall(time.perf_counter() - last)
-        if new_log:  # the workers' solver log, where no solver said anything
-            with suppress(OSError):
-                if os.path.getsize(solver_log) == 0:
-                    os.unlink(solver_log)
     return results
 
 
@@ -358,5 +377,5 @@ def _gradcheck(tables: dict, which: str, obj: Objective, x: np.ndarray, label: s
 
 
 __all__ = ["LEGACY_SETTINGS", "MAX_RESAMPLE", "NEEDS_RESIDUALS", "SAMPLERS", "ExecutorName",
-           "FitSettings", "StartTask", "fit", "lost_start", "run_fit", "run_start",
+           "FitProgress", "FitSettings", "StartTask", "fit", "lost_start", "run_fit", "run_start",
            "sample_starts", "start_points"]

@@ -26,6 +26,7 @@ from bngfit.result._types import StartResult, StartStatus
 from ._ladder import LADDER, LadderStep, laddered_result
 from ._limits import Allowance, LimitReached, StartLimits
 from ._local import Counted, OptimizerName, minimize
+from ._progress import Reporting, begin_start
 from ._racing import Race, candidate_rng, run_race
 from ._sampling import Sampler, sample_starts
 
@@ -176,6 +177,7 @@ def run_start(task: StartTask) -> StartResult:
     ladder (:mod:`bngfit.optimize._ladder`), each step recorded in its message.
     """
     t0 = time.perf_counter()
+    begin_start(task.index)  # progress: this start's evaluations, every attempt's
     try:
         objective = objective_for(task.problem_path, task.objective_opts, task.fingerprint,
                                   task.fixed)
@@ -226,7 +228,8 @@ def _attempt(task: StartTask, objective: Objective, allowance: Allowance | None,
     counted = None
     try:
         space = _space(task, objective)
-        counted = Counted(space.objective, allowance=allowance)
+        # Reporting: each evaluation counts towards the run's progress (PROGRESS_S)
+        counted = Counted(Reporting(space.objective), allowance=allowance)
         return _optimize(task, space, counted, t0)
     except Exception as err:  # noqa: BLE001 - a failing start must not stop the others
         return _raised(task, err, counted, time.perf_counter() - t0)
