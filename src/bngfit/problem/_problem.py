@@ -370,9 +370,10 @@ class Problem:
                       sampler: str = Sampler.UNIFORM) -> np.ndarray:
         """Start points drawn from the problem's start distribution, optimizer space.
 
-        The same points ``bngfit.fit(problem, n_starts=n, rng=seed,
-        sampler=sampler)`` starts from (without user start points): one
-        sampler serves both (:mod:`bngfit.problem._sampling`).
+        The start points ``bngfit.fit(problem, n_starts=n, rng=seed,
+        sampler=sampler)`` draws (without user start points; each is its
+        start's first race candidate, redrawn only where the objective fails
+        there): one sampler serves both (:mod:`bngfit.problem._sampling`).
 
         Parameters
         ----------
