@@ -143,8 +143,7 @@ def run_unordered(
         :class:`bngfit.optimize._pool.WorkerDied`.
     progress : callable, optional
         Receives the reports of running tasks (:mod:`bngfit.optimize._progress`)
-        in this process: from the sequential engine and the process pool; Dask
-        workers send none.
+        in this process, from every engine.
     """
     tasks = list(tasks)
     if not tasks:
@@ -164,7 +163,7 @@ def run_unordered(
         yield from run_pool(fn, tasks, workers=n, solver_log=solver_log, lost=lost,
                             progress=progress)
         return
-    yield from run_dask(fn, tasks, n, scheduler, solver_log, lost)
+    yield from run_dask(fn, tasks, n, scheduler, solver_log, lost, progress)
 
 
 

@@ -130,9 +130,10 @@ def fit(
         starts done, with the evaluations so far and the best fval; it moves
         while starts run. A callable receives a
         :class:`~bngfit.optimize._progress.FitProgress` at least every
-        ``PROGRESS_S`` seconds of a running start that evaluates (sequential
-        and process engines; Dask: per finished start) and at each finished
-        start (its ``finished`` field then holds the :class:`StartResult`).
+        ``PROGRESS_S`` seconds of a running start that evaluates (on every
+        engine; Dask's reports travel through its scheduler) and at each
+        finished start (its ``finished`` field then holds the
+        :class:`StartResult`).
         Default False: nothing.
     max_time : float, optional
         A budget of wall seconds for the run (:func:`run_fit`).

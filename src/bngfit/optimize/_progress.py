@@ -9,8 +9,8 @@ therefore reported from inside the starts:
   at a start's first evaluation) a small message ``(start index, evaluations
   so far, best fval so far)`` goes to the run's process: directly in the
   sequential engine, over the worker's pipe in the process pool
-  (:mod:`bngfit.optimize._pool`). Dask's workers send none: there progress
-  moves per finished start.
+  (:mod:`bngfit.optimize._pool`), as a Dask event (``Worker.log_event``, topic
+  :data:`bngfit.optimize._dask.PROGRESS_TOPIC`) on Dask.
 - in the run's process a :class:`ProgressTracker` adds them up with the
   finished starts and calls the user's callback with a :class:`FitProgress`.
 - :class:`ProgressBar` draws the events with tqdm (``tqdm.auto``: a widget in a
@@ -19,6 +19,7 @@ therefore reported from inside the starts:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -96,6 +97,7 @@ class ProgressTracker:
         self.done_fval = sum(s.n_fval for s in stored)
         self.best = min((s.fval for s in stored if np.isfinite(s.fval)), default=np.inf)
         self.live: dict[int, int] = {}  # running start index -> its evaluations so far
+        self.ended: set[int] = set()  # a late report of these (Dask's events) is dropped
 
     def _emit(self, finished: StartResult | None) -> None:
         self.callback(FitProgress(
@@ -105,6 +107,8 @@ class ProgressTracker:
     def running(self, report: Report) -> None:
         """A running start's report (:data:`Report`)."""
         index, n_fval, best = report
+        if int(index) in self.ended:
+            return
         self.live[int(index)] = int(n_fval)
         if best < self.best:
             self.best = float(best)
@@ -113,6 +117,7 @@ class ProgressTracker:
     def finished(self, result: StartResult) -> None:
         """A start has finished (its result replaces what it reported while running)."""
         self.live.pop(result.index, None)
+        self.ended.add(result.index)
         self.n_done += 1
         self.done_fval += int(result.n_fval)
         if np.isfinite(result.fval) and result.fval < self.best:
@@ -142,13 +147,13 @@ class _Counts:
     sent: float = -np.inf  # time.perf_counter() of the last report
 
 
-_counts = _Counts()
+# per thread: a Dask worker may run several starts at once in threads
+_local = threading.local()
 
 
 def begin_start(index: int) -> None:
     """Count the evaluations of start ``index`` from zero (every attempt of it adds up)."""
-    global _counts
-    _counts = _Counts(index)
+    _local.counts = _Counts(index)
 
 
 class Reporting:
@@ -172,7 +177,9 @@ class Reporting:
     def __call__(self, x: np.ndarray, sensi: int = 1) -> Any:
         """Evaluate, count, and report when :data:`PROGRESS_S` has passed."""
         ev = self._objective(x, sensi)
-        c = _counts
+        c = getattr(_local, "counts", None)
+        if c is None:  # not inside a start (run_start sets it up)
+            return ev
         c.n_fval += 1
         if ev.ok and ev.fval < c.best:
             c.best = float(ev.fval)
