@@ -131,3 +131,12 @@ def test_start_result_repr_is_short():
     assert repr(_start(4, [0.0] * 50, 1.25)) == (
         "StartResult(index=4, fval=1.25, status=converged, n_fval=7, wall_s=1.25, "
         "grad_norm=0.5)")
+
+
+def test_parameter_table_is_the_table_the_cli_writes():
+    from bngfit.cli._fit import best_parameter_table as cli_table
+
+    problem = bngfit.load_problem(EXAMPLE)
+    x = np.array([0.3, -1.2, 0.5, -2.0])
+    ours = parameter_table(problem, x).to_csv(sep="\t", index=False, float_format="%.17g")
+    assert ours == cli_table(problem, x).to_csv(sep="\t", index=False, float_format="%.17g")
