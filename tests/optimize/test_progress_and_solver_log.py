@@ -171,3 +171,10 @@ def test_cli_bar_shows_evaluations_and_best(tmp_path, engine):
     out = json.loads(run.stdout)  # the bar is on stderr only
     assert "2/2" in run.stderr
     assert f"evals={out['n_fval']} best={out['best_fval']:.6g}" in run.stderr
+
+
+def test_progress_of_another_kind_is_refused_before_any_work(tmp_path):
+    db = tmp_path / "run.db"
+    with pytest.raises(bngfit.InputError, match="progress must be True, False or a callable"):
+        bngfit.fit(bngfit.load_problem(EXAMPLE), n_starts=1, progress="yes", store=db)
+    assert not db.exists()

@@ -134,8 +134,9 @@ def run_unordered(
         output and error (SUNDIALS reports every rejected trial point there,
         from C++). Without it their standard output goes to standard error:
         the run's own standard output carries only what the run prints. The
-        sequential engine points this process's descriptors 1 and 2 at it
-        while each task runs (:class:`bngfit.optimize._capture.Redirect`).
+        sequential engine points this process's descriptors 1 and 2 away while
+        each task runs and puts the solver's lines into it, any others back on
+        standard error (:class:`bngfit.optimize._capture.Redirect`).
     lost : callable, optional
         ``lost(task, message)`` gives the result of a task whose worker process
         died running it (killed, out of memory, a crash in C++); the run goes
@@ -164,7 +165,6 @@ def run_unordered(
                             progress=progress)
         return
     yield from run_dask(fn, tasks, n, scheduler, solver_log, lost, progress)
-
 
 
 def _unredirected(progress: Callable[[Report], None] | None,

@@ -197,6 +197,9 @@ def run_fit(
         store of another problem or of a run with other settings; all before
         any start runs.
     """
+    if not (progress is None or isinstance(progress, bool) or callable(progress)):
+        raise InputError("progress must be True, False or a callable receiving FitProgress "
+                         "events", value=repr(progress))
     obj = Objective(problem, **settings.objective_opts)
     if settings.engine is ExecutorName.DASK and settings.scheduler:
         check_scheduler(settings.scheduler)  # before the store is created
