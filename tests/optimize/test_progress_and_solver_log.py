@@ -178,3 +178,20 @@ def test_progress_of_another_kind_is_refused_before_any_work(tmp_path):
     with pytest.raises(bngfit.InputError, match="progress must be True, False or a callable"):
         bngfit.fit(bngfit.load_problem(EXAMPLE), n_starts=1, progress="yes", store=db)
     assert not db.exists()
+
+
+@pytest.mark.parametrize("engine", ["sequential", "process"])
+def test_a_failing_progress_callback_costs_no_start(problem_writer, caplog, engine):
+    problem = bngfit.load_problem(recovery_problem(problem_writer))
+    calls = []
+
+    def broken(event):
+        calls.append(event)
+        raise ZeroDivisionError("a bug in the display")
+
+    r = bngfit.fit(problem, optimizer="least_squares", n_starts=2, rng=3, race=1,
+                   engine=engine, workers=2, progress=broken)
+    assert len(calls) == 1
+    assert all(s.status.value == "converged" for s in r.starts)
+    warned = [rec for rec in caplog.records if "progress callback raised" in rec.getMessage()]
+    assert len(warned) == 1 and "a bug in the display" in warned[0].exc_text

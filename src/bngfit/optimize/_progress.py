@@ -19,6 +19,7 @@ therefore reported from inside the starts:
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -28,6 +29,8 @@ from typing import IO, Any
 import numpy as np
 
 from bngfit.result._types import StartResult
+
+log = logging.getLogger(__name__)
 
 #: Seconds between two progress messages of one running start (its first
 #: evaluation is always reported).
@@ -79,7 +82,8 @@ class ProgressTracker:
     Parameters
     ----------
     callback : callable
-        ``callback(FitProgress)``.
+        ``callback(FitProgress)``. If it raises, a warning is logged with the
+        traceback and it is not called again (the fit goes on).
     n_starts : int
         Starts of the run.
     stored : sequence of StartResult
@@ -90,7 +94,7 @@ class ProgressTracker:
 
     def __init__(self, callback: Callable[[FitProgress], None], n_starts: int,
                  stored: Sequence[StartResult] = (), t0: float | None = None) -> None:
-        self.callback = callback
+        self.callback: Callable[[FitProgress], None] | None = callback
         self.n_starts = n_starts
         self.t0 = time.perf_counter() if t0 is None else t0
         self.n_done = len(stored)
@@ -100,9 +104,18 @@ class ProgressTracker:
         self.ended: set[int] = set()  # a late report of these (Dask's events) is dropped
 
     def _emit(self, finished: StartResult | None) -> None:
-        self.callback(FitProgress(
+        if self.callback is None:
+            return
+        event = FitProgress(
             self.n_starts, self.n_done, self.done_fval + sum(self.live.values()),
-            float(self.best), time.perf_counter() - self.t0, len(self.live), finished))
+            float(self.best), time.perf_counter() - self.t0, len(self.live), finished)
+        try:
+            self.callback(event)
+        except Exception:  # noqa: BLE001 - a display must not cost the fit its starts
+            # (called inside a running start, its error would end that start)
+            log.warning("the progress callback raised; it is not called again in this "
+                        "fit", exc_info=True)
+            self.callback = None
 
     def running(self, report: Report) -> None:
         """A running start's report (:data:`Report`)."""
