@@ -2,7 +2,8 @@
 
 Public API: :func:`load_problem`, :class:`Problem`, :class:`Objective`,
 :class:`Evaluation`, :func:`check_grad`, :func:`check_grad_multi_eps`,
-:func:`summarize`, :func:`check_res`, :func:`check_res_multi_eps`, :func:`fit`,
+:func:`summarize`, :func:`check_res`, :func:`check_res_multi_eps`, :func:`fit` (its
+progress events :class:`FitProgress`),
 :class:`FitResult`, :func:`load_result`, and the error types.
 
 The package is laid out by stage (see the README's "Architecture"):
@@ -27,7 +28,7 @@ from .objective import (
     check_res_multi_eps,
     summarize,
 )
-from .optimize import fit
+from .optimize import FitProgress, fit
 from .petab import check_petab
 from .problem import Problem, check_problem, load_problem, register_reader
 from .pybnf import check_pybnf
@@ -48,6 +49,7 @@ __all__ = [
     "BngfitError",
     "Evaluation",
     "FdValues",
+    "FitProgress",
     "FitResult",
     "InputError",
     "Issue",

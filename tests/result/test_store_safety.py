@@ -271,7 +271,8 @@ import bngfit
 from bngfit.optimize._multistart import fit
 try:
     fit(bngfit.load_problem(sys.argv[1]), engine="sequential", store=sys.argv[2],
-        resume=True, progress=lambda r: print("computed start", r.index, flush=True))
+        resume=True, progress=lambda e: e.finished is not None and print(
+            "computed start", e.finished.index, flush=True))
 except bngfit.InputError as err:
     print("refused:", err)
 """

@@ -21,6 +21,7 @@ from bngfit.optimize._dask import check_scheduler
 from bngfit.optimize._executors import EXECUTOR_TEXT, ExecutorName
 from bngfit.optimize._local import OPTIMIZER_TEXT, OptimizerName
 from bngfit.optimize._multistart import run_fit
+from bngfit.optimize._progress import FitProgress, ProgressBar
 from bngfit.optimize._racing import Race
 from bngfit.optimize._sampling import SAMPLER_TEXT, SAMPLERS, Sampler
 from bngfit.optimize._settings import (
@@ -34,7 +35,7 @@ from bngfit.optimize._settings import (
 from bngfit.problem import _load as loader
 from bngfit.problem._problem import Problem
 from bngfit.result._store import Store, check_writable, load_result
-from bngfit.result._types import FitResult, StartResult
+from bngfit.result._types import FitResult
 
 from . import _args as cli_args
 from . import _io as cli_io
@@ -160,23 +161,16 @@ def best_parameter_table(problem: Problem, x: np.ndarray) -> pd.DataFrame:
 
 
 def _progress(total: int, done: int, enabled: bool
-              ) -> tuple[Any, Callable[[StartResult], None] | None]:
-    """A progress bar on standard error and its update (both None when not ``enabled``)."""
+              ) -> tuple[Any, Callable[[FitProgress], None] | None]:
+    """A progress bar on standard error and its update (both None when not ``enabled``).
+
+    The library's bar (:class:`~bngfit.optimize._progress.ProgressBar`): starts
+    done, ``evals=`` and ``best=``, elapsed; it moves while starts run.
+    """
     if not enabled:
         return None, None
-    from tqdm import tqdm  # only where a bar is shown
-
-    tqdm.monitor_interval = 0  # no monitor thread: worker processes are forked
-    bar = tqdm(total=total, initial=done, unit="start", file=sys.stderr, dynamic_ncols=True)
-    best = [float("inf")]
-
-    def update(res: StartResult) -> None:
-        if res.fval < best[0]:
-            best[0] = res.fval
-        bar.set_postfix_str(f"best fval {best[0]:.6g}")
-        bar.update(1)
-
-    return bar, update
+    bar = ProgressBar(total, done, file=sys.stderr, notebook=False)
+    return bar, bar
 
 
 def store_path(args: argparse.Namespace) -> Path:

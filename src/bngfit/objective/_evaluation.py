@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._describe import evaluation_html, evaluation_repr
 from ._status import EvalStatus
 
 ResidualPair = tuple[np.ndarray, np.ndarray | None]
@@ -61,6 +62,10 @@ class LazyResiduals:
         if self._pair is None:
             self._pair = self._build()
             self._build = None
+        return self._pair
+
+    def peek(self) -> ResidualPair | None:
+        """The residuals and Jacobian if built already, else None (builds nothing)."""
         return self._pair
 
     def __getstate__(self) -> ResidualPair:
@@ -119,6 +124,12 @@ class Evaluation:
     residuals: LazyResiduals | None = field(default=None, repr=False, compare=False)
     full: Evaluation | None = field(default=None, repr=False, compare=False)
     prior: float = 0.0
+
+    def __repr__(self) -> str:
+        return evaluation_repr(self)
+
+    def _repr_html_(self) -> str:
+        return evaluation_html(self)
 
     @property
     def res(self) -> np.ndarray | None:

@@ -41,6 +41,7 @@ from bngfit.problem._scales import dtheta_dx, scale_codes
 from bngfit.simulate._engine import Engine, SolverSettings
 
 from ._data import DataLikelihood
+from ._describe import objective_html, objective_repr
 from ._evaluation import Evaluation, LazyResiduals, ResidualPair
 from ._lanes import Lanes, available_threads, decide
 from ._priors import ObjectivePriors
@@ -173,6 +174,12 @@ class Objective:
     def x_names(self) -> list[str]:
         """Free parameter ids, length n_x."""
         return self.problem.x_names
+
+    def __repr__(self) -> str:
+        return objective_repr(self)
+
+    def _repr_html_(self) -> str:
+        return objective_html(self)
 
     def add_term(self, term: Term) -> None:
         """Add a term to the sum (it follows the problem's own terms).

@@ -8,14 +8,18 @@ cluster's workers only get the one BLAS thread: their output is theirs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import queue
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from bngfit.errors import InputError, MissingExtraError
 
+from ._progress import Report, set_sender
 from ._workers import limit_threads, redirect_output, watch_parent
 
 if TYPE_CHECKING:  # an optional extra, imported where it is used
@@ -25,11 +29,15 @@ if TYPE_CHECKING:  # an optional extra, imported where it is used
 log = logging.getLogger(__name__)
 
 CONNECT_S = 10  # seconds to reach a given scheduler before giving up
+#: The Dask event topic of running starts' progress reports.
+PROGRESS_TOPIC = "bngfit-progress"
+POLL_S = 0.1  # how often the run's process looks for reports while no start finishes
 
 
 def run_dask(fn: Callable, tasks: list, n: int, scheduler: str | None,
              solver_log: str | None = None,
-             lost: Callable[[object, str], object] | None = None) -> Iterator:
+             lost: Callable[[object, str], object] | None = None,
+             progress: Callable[[Report], None] | None = None) -> Iterator:
     """Apply ``fn`` to ``tasks`` on Dask; yield results as they finish.
 
     Parameters
@@ -45,6 +53,10 @@ def run_dask(fn: Callable, tasks: list, n: int, scheduler: str | None,
     lost : callable, optional
         ``lost(task, message)`` gives the result of a task whose workers kept
         dying (Dask's ``KilledWorker``); without it the error is raised.
+    progress : callable, optional
+        Receives the progress reports of running tasks: workers log them as
+        Dask events (:data:`PROGRESS_TOPIC`), which the scheduler passes to
+        this client; they are handed to ``progress`` in this thread.
 
     Raises
     ------
@@ -75,9 +87,15 @@ def run_dask(fn: Callable, tasks: list, n: int, scheduler: str | None,
         if cluster is not None:
             client.register_plugin(local_worker_setup(solver_log), name="bngfit-local-worker")
         client.run(limit_threads)  # remote workers too (see limit_threads)
+        reports: queue.SimpleQueue | None = None
+        if progress is not None:
+            reports = queue.SimpleQueue()
+            client.register_plugin(progress_sender(), name="bngfit-progress")
+            # the handler runs in the client's event-loop thread: only queue there
+            client.subscribe_topic(PROGRESS_TOPIC, lambda event: reports.put(event[1]))
         futures = client.map(fn, tasks, pure=False)
         task_of = {f.key: t for f, t in zip(futures, tasks, strict=True)}
-        for fut in dask_completed(futures):
+        for fut in _completed(dask_completed(futures), reports, progress):
             try:
                 yield fut.result()
             except KilledWorker:
@@ -87,9 +105,55 @@ def run_dask(fn: Callable, tasks: list, n: int, scheduler: str | None,
                 yield lost(task_of[fut.key], "worker process died (on every Dask worker "
                                              "that tried the task)")
     finally:
+        if progress is not None and cluster is None:
+            # a running scheduler keeps plugins for later clients: take ours back
+            with contextlib.suppress(Exception):
+                client.unregister_worker_plugin("bngfit-progress")
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _completed(finished: Iterator, reports: queue.SimpleQueue | None,
+               progress: Callable[[Report], None] | None) -> Iterator:
+    """Dask's finished futures; meanwhile, queued progress reports go to ``progress``."""
+    if reports is None or progress is None:
+        yield from finished
+        return
+
+    def deliver() -> None:
+        while True:
+            try:
+                report = reports.get_nowait()
+            except queue.Empty:
+                return
+            progress((int(report[0]), int(report[1]), float(report[2])))
+
+    while not finished.is_empty():
+        if finished.has_ready():
+            fut = next(finished)
+            deliver()  # a start's reports before its end
+            yield fut
+        else:
+            deliver()
+            time.sleep(POLL_S)
+
+
+def progress_sender() -> WorkerPlugin:
+    """A worker plugin: the worker's running starts send their reports as Dask events."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class ProgressSender(WorkerPlugin):
+        """Reports of running starts as events of :data:`PROGRESS_TOPIC`."""
+
+        def setup(self, worker: Worker) -> None:  # runs in the worker process
+            # log_event is safe from a task's thread; lists survive msgpack
+            set_sender(lambda report: worker.log_event(PROGRESS_TOPIC, list(report)))
+
+        def teardown(self, worker: Worker) -> None:
+            set_sender(None)
+
+    return ProgressSender()
 
 
 PROTOCOLS = ("tcp", "tls", "ws", "wss", "ucx", "inproc")  # what Dask's comm layer speaks

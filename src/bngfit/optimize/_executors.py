@@ -17,13 +17,16 @@ import logging
 import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from enum import StrEnum
 from types import FrameType
 
 from bngfit.errors import parse_choice
 
+from ._capture import Redirect
 from ._dask import run_dask
 from ._pool import run_pool
+from ._progress import Report, set_sender
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +112,7 @@ def run_unordered(
     scheduler: str | None = None,
     solver_log: str | None = None,
     lost: Callable[[object, str], object] | None = None,
+    progress: Callable[[Report], None] | None = None,
 ) -> Iterator:
     """Apply ``fn`` to every task; yield results as they finish.
 
@@ -129,23 +133,55 @@ def run_unordered(
         File that receives what local worker processes write on their standard
         output and error (SUNDIALS reports every rejected trial point there,
         from C++). Without it their standard output goes to standard error:
-        the run's own standard output carries only what the run prints.
+        the run's own standard output carries only what the run prints. The
+        sequential engine points this process's descriptors 1 and 2 away while
+        each task runs and puts the solver's lines into it, any others back on
+        standard error (:class:`bngfit.optimize._capture.Redirect`).
     lost : callable, optional
         ``lost(task, message)`` gives the result of a task whose worker process
         died running it (killed, out of memory, a crash in C++); the run goes
         on with a new worker. Without it such a death raises
         :class:`bngfit.optimize._pool.WorkerDied`.
+    progress : callable, optional
+        Receives the reports of running tasks (:mod:`bngfit.optimize._progress`)
+        in this process, from every engine.
     """
     tasks = list(tasks)
     if not tasks:
         return
     if engine is ExecutorName.SEQUENTIAL:
         for t in tasks:
-            yield fn(t)
+            with Redirect(solver_log) if solver_log else nullcontext() as redirect:
+                set_sender(_unredirected(progress, redirect))
+                try:
+                    out = fn(t)
+                finally:
+                    set_sender(None)
+            yield out  # outside the redirect: the caller's own work prints as usual
         return
     n = min(workers or default_workers(), len(tasks))
     if engine is ExecutorName.PROCESS:
-        yield from run_pool(fn, tasks, workers=n, solver_log=solver_log, lost=lost)
+        yield from run_pool(fn, tasks, workers=n, solver_log=solver_log, lost=lost,
+                            progress=progress)
         return
-    yield from run_dask(fn, tasks, n, scheduler, solver_log, lost)
+    yield from run_dask(fn, tasks, n, scheduler, solver_log, lost, progress)
 
+
+def _unredirected(progress: Callable[[Report], None] | None,
+                  redirect: Redirect | None) -> Callable[[Report], None] | None:
+    """What a running start's reports do in this process.
+
+    ``progress`` is called with the process's own descriptors (a bar drawn on
+    the terminal); each report also sorts what the redirect caught so far
+    (:meth:`Redirect.paused`), so other output reaches standard error while
+    the start runs, not only after it.
+    """
+    if redirect is None:
+        return progress
+
+    def send(report: Report) -> None:
+        with redirect.paused():
+            if progress is not None:
+                progress(report)
+
+    return send

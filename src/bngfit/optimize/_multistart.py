@@ -16,10 +16,9 @@ once.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
-from contextlib import closing, nullcontext, suppress
+from contextlib import closing, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -28,14 +27,17 @@ import pandas as pd
 from bngfit.errors import InputError
 from bngfit.objective._gradcheck import check_grad_multi_eps
 from bngfit.objective._objective import Objective
+from bngfit.problem._describe import fixes_between
 from bngfit.problem._load import load_problem
 from bngfit.problem._problem import Problem
 from bngfit.result._store import Store, fingerprint
 from bngfit.result._types import FitResult, StartResult, StartStatus
 
+from ._capture import Redirect, SolverLog
 from ._dask import check_scheduler
 from ._executors import ExecutorName, run_unordered
 from ._local import NEEDS_RESIDUALS
+from ._progress import FitProgress, ProgressBar, ProgressTracker
 from ._sampling import SAMPLERS, sample_starts
 from ._settings import LEGACY_SETTINGS, FitSettings, json_roundtrip, stored_run
 from ._start_runner import MAX_RESAMPLE, StartTask, lost_start, register_objective, run_start
@@ -62,7 +64,7 @@ def fit(
     check_gradient: bool = False,
     objective_opts: dict | None = None,
     optimizer_opts: dict | None = None,
-    progress: Callable[[StartResult], None] | None = None,
+    progress: bool | Callable[[FitProgress], None] | None = False,
     max_time: float | None = None,
     max_evals: int | None = None,
     max_start_time: float | None = None,
@@ -76,9 +78,10 @@ def fit(
     Parameters
     ----------
     problem : Problem
-        Read from a file. The sequential engine fits it as it is; worker
-        processes rebuild it from its files, so a problem changed in memory is
-        refused for them.
+        Read from a file, possibly with parameters fixed
+        (:meth:`Problem.fix <bngfit.problem.Problem.fix>`). The sequential
+        engine fits it as it is; worker processes rebuild it from its files and
+        apply the same fixes, so any other change in memory is refused for them.
     optimizer : {"least_squares", "lbfgsb", "fides"}, optional
         Default: least_squares where the objective has a residual form (a sum
         of squares), else fides. The result records which one ran.
@@ -122,8 +125,16 @@ def fit(
         ``rtol``, ``atol``, ``preeq_tmax`` of the :class:`Objective`.
     optimizer_opts : dict, optional
         Tolerances and budgets of the optimizer.
-    progress : callable, optional
-        Called with each finished :class:`StartResult`.
+    progress : bool or callable
+        True: a progress bar (``tqdm.auto``: a widget in a notebook) of the
+        starts done, with the evaluations so far and the best fval; it moves
+        while starts run. A callable receives a
+        :class:`~bngfit.optimize._progress.FitProgress` at least every
+        ``PROGRESS_S`` seconds of a running start that evaluates (on every
+        engine; Dask's reports travel through its scheduler) and at each
+        finished start (its ``finished`` field then holds the
+        :class:`StartResult`).
+        Default False: nothing.
     max_time : float, optional
         A budget of wall seconds for the run (:func:`run_fit`).
     max_evals : int, optional
@@ -162,7 +173,7 @@ def run_fit(
     store: str | Path | None = None,
     resume: bool = False,
     check_gradient: bool = False,
-    progress: Callable[[StartResult], None] | None = None,
+    progress: bool | Callable[[FitProgress], None] | None = False,
     max_time: float | None = None,
 ) -> FitResult:
     """Run a fit with resolved settings (:meth:`FitSettings.resolve`).
@@ -186,32 +197,43 @@ def run_fit(
         store of another problem or of a run with other settings; all before
         any start runs.
     """
+    if not (progress is None or isinstance(progress, bool) or callable(progress)):
+        raise InputError("progress must be True, False or a callable receiving FitProgress "
+                         "events", value=repr(progress))
     obj = Objective(problem, **settings.objective_opts)
     if settings.engine is ExecutorName.DASK and settings.scheduler:
         check_scheduler(settings.scheduler)  # before the store is created
     fp = fingerprint(problem)
-    _check_workers_see_it(problem, fp, settings, obj)
+    fixed = _check_workers_see_it(problem, fp, settings, obj)
     with (Store(store) if store is not None else nullcontext()) as st:
         if st is not None:
             _open_run(st, problem, fp, settings, resume)
-        return _run(problem, obj, settings, st, check_gradient, progress, fp, max_time)
+        return _run(problem, obj, settings, st, check_gradient, progress, fp, max_time,
+                    fixed)
 
 
-def _check_workers_see_it(problem: Problem, fp: str, s: FitSettings, obj: Objective) -> None:
-    """Make sure every engine fits the problem passed in.
+def _check_workers_see_it(problem: Problem, fp: str, s: FitSettings,
+                          obj: Objective) -> tuple[tuple[str, float], ...]:
+    """Make sure every engine fits the problem passed in; the fixes workers apply.
 
     The sequential engine uses it as it is (its objective is registered for
-    this process); worker processes read the problem's files again, so those
-    must give the same problem (no change in memory or on disk since loading).
+    this process); worker processes read the problem's files again and apply
+    the parameters fixed in memory (:meth:`Problem.fix`), so the files and
+    those fixes must give the same problem (no other change in memory or on
+    disk since loading). Returns the fixes as ``(id, native value)`` pairs.
     """
     if s.engine is ExecutorName.SEQUENTIAL:
         register_objective(str(problem.source), fp, s.objective_opts, obj)
-        return
-    if fingerprint(load_problem(problem.source)) != fp:
+        return ()
+    loaded = load_problem(problem.source)
+    fixed = fixes_between(problem, loaded)
+    if fingerprint(loaded.fix(fixed) if fixed else loaded) != fp:
         raise InputError(
-            "the problem passed differs from what its files give now (changed in memory, or "
-            "the files were edited since it was loaded); worker processes read the files: "
-            "reload the problem, or use engine='sequential'", file=str(problem.source))
+            "the problem passed differs from what its files give now (changed in memory "
+            "other than by fixing parameters with Problem.fix, or the files were edited "
+            "since it was loaded); worker processes read the files: reload the problem, or "
+            "use engine='sequential'", file=str(problem.source))
+    return tuple(fixed.items())
 
 
 def _open_run(st: Store, problem: Problem, fp: str, s: FitSettings, resume: bool) -> None:
@@ -245,37 +267,49 @@ def start_points(problem: Problem, s: FitSettings) -> np.ndarray:
 
 
 def _tasks(problem: Problem, s: FitSettings, x0s: np.ndarray, done: set[int],
-           fp: str) -> list[StartTask]:
-    """One task per start not finished yet."""
+           fp: str, fixed: tuple[tuple[str, float], ...] = ()) -> list[StartTask]:
+    """One task per start not finished yet (``fixed``: the fixes workers apply)."""
     priors = tuple(p.init_prior for p in problem.free)
     return [
         StartTask(str(problem.source), s.objective_opts, s.optimizer, s.optimizer_opts, i,
                   x0s[i], problem.lb, problem.ub, None if i < s.user_starts else (s.seed, i),
                   fp, priors, tuple(problem.x_scales), s.sampler, s.race, s.hierarchical,
-                  s.limits)
+                  s.limits, fixed)
         for i in range(s.n_starts) if i not in done
     ]
 
 
 def _run(problem: Problem, obj: Objective, s: FitSettings, st: Store | None,
-         check_gradient: bool, progress: Callable[[StartResult], None] | None,
-         fp: str, max_time: float | None = None) -> FitResult:
+         check_gradient: bool, progress: bool | Callable[[FitProgress], None] | None,
+         fp: str, max_time: float | None = None,
+         fixed: tuple[tuple[str, float], ...] = ()) -> FitResult:
     """Draw the start points, run the starts not finished yet, collect the result."""
     t0 = time.perf_counter()
     x0s = start_points(problem, s)
     done = st.finished() if st is not None else set()
     gradchecks = st.gradchecks() if st is not None else {}
-    if check_gradient and "start" not in gradchecks:
-        _gradcheck(gradchecks, "start", obj, x0s[0], "rel_err", st)
-    tasks = _tasks(problem, s, x0s, done, fp)
     results: list[StartResult] = st.starts() if st is not None else []
-    results += _run_tasks(tasks, s, st, progress, t0,
-                          None if max_time is None else t0 + max_time)
-    ordered = sorted(results, key=lambda r: (not np.isfinite(r.fval), r.fval, r.index))
-    if check_gradient and ordered and np.isfinite(ordered[0].fval):
-        # At an optimum the gradient is ~0 and relative errors are noise: pick
-        # each parameter's step by the absolute error there.
-        _gradcheck(gradchecks, "best", obj, ordered[0].x, "abs_err", st)
+    bar = ProgressBar(s.n_starts, len(results)) if progress is True else None
+    callback = bar if bar is not None else progress or None
+    tracker = None if callback is None else ProgressTracker(callback, s.n_starts, results, t0)
+    solver = SolverLog(None if st is None else f"{st.path}.solver.log")
+    try:
+        if check_gradient and "start" not in gradchecks:
+            with Redirect(solver.path):
+                _gradcheck(gradchecks, "start", obj, x0s[0], "rel_err", st)
+        tasks = _tasks(problem, s, x0s, done, fp, fixed)
+        results += _run_tasks(tasks, s, st, tracker, t0,
+                              None if max_time is None else t0 + max_time, solver)
+        ordered = sorted(results, key=lambda r: (not np.isfinite(r.fval), r.fval, r.index))
+        if check_gradient and ordered and np.isfinite(ordered[0].fval):
+            # At an optimum the gradient is ~0 and relative errors are noise: pick
+            # each parameter's step by the absolute error there.
+            with Redirect(solver.path):
+                _gradcheck(gradchecks, "best", obj, ordered[0].x, "abs_err", st)
+    finally:
+        solver.close()
+        if bar is not None:
+            bar.close()
     if st is not None:
         return st.result()
     return FitResult(problem.x_names, tuple(ordered), s.optimizer.value, s.seed, s.n_starts,
@@ -285,24 +319,26 @@ def _run(problem: Problem, obj: Objective, s: FitSettings, st: Store | None,
 
 
 def _run_tasks(tasks: list[StartTask], s: FitSettings, st: Store | None,
-               progress: Callable[[StartResult], None] | None,
-               since: float, deadline: float | None = None) -> list[StartResult]:
+               tracker: ProgressTracker | None, since: float,
+               deadline: float | None = None,
+               solver: SolverLog | None = None) -> list[StartResult]:
     """Run the tasks on the run's engine; commit each finished start to the store.
 
     ``since`` is when the run's wall time not yet in the store began; past
     ``deadline`` (``time.perf_counter`` seconds) no further start is waited for.
+    What the solver prints goes to ``solver`` (relayed to logging after each
+    start; the caller closes it).
     """
     results = []
     last = since
     not_run: set[str] = set()
-    solver_log = None if st is None else f"{st.path}.solver.log"
-    new_log = solver_log is not None and not os.path.exists(solver_log)
     try:
         # closing(): an exception here (Ctrl-C, a termination signal) ends the
         # engine's workers at once, not when the generator is collected.
-        with closing(run_unordered(run_start, tasks, engine=s.engine, workers=s.workers,
-                                   scheduler=s.scheduler, solver_log=solver_log,
-                                   lost=lost_start)) as finished:
+        with closing(run_unordered(
+                run_start, tasks, engine=s.engine, workers=s.workers, scheduler=s.scheduler,
+                solver_log=None if solver is None else solver.path, lost=lost_start,
+                progress=None if tracker is None else tracker.running)) as finished:
             for res in finished:
                 if res.status is StartStatus.NOT_RUN:
                     # Not committed: a resumed run tries it again. Said once per cause.
@@ -316,8 +352,10 @@ def _run_tasks(tasks: list[StartTask], s: FitSettings, st: Store | None,
                     st.add_start(res, now - last)
                     last = now
                 results.append(res)
-                if progress is not None:
-                    progress(res)
+                if solver is not None:
+                    solver.relay()
+                if tracker is not None:
+                    tracker.finished(res)
                 if deadline is not None and time.perf_counter() >= deadline:
                     log.warning("the run's time budget is spent: %d start(s) finished in "
                                 "this run; the others are not run (a stored run continues "
@@ -326,10 +364,6 @@ def _run_tasks(tasks: list[StartTask], s: FitSettings, st: Store | None,
     finally:
         if st is not None:
             st.add_wall(time.perf_counter() - last)
-        if new_log:  # the workers' solver log, where no solver said anything
-            with suppress(OSError):
-                if os.path.getsize(solver_log) == 0:
-                    os.unlink(solver_log)
     return results
 
 
@@ -350,5 +384,5 @@ def _gradcheck(tables: dict, which: str, obj: Objective, x: np.ndarray, label: s
 
 
 __all__ = ["LEGACY_SETTINGS", "MAX_RESAMPLE", "NEEDS_RESIDUALS", "SAMPLERS", "ExecutorName",
-           "FitSettings", "StartTask", "fit", "lost_start", "run_fit", "run_start",
+           "FitProgress", "FitSettings", "StartTask", "fit", "lost_start", "run_fit", "run_start",
            "sample_starts", "start_points"]

@@ -28,6 +28,7 @@ from multiprocessing.connection import Connection, wait
 
 from bngfit.errors import BngfitError
 
+from ._progress import Report, set_sender
 from ._workers import setup_worker
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ def run_pool(
     workers: int,
     solver_log: str | None = None,
     lost: Callable[[object, str], object] | None = None,
+    progress: Callable[[Report], None] | None = None,
 ) -> Iterator:
     """Apply ``fn`` to every task in ``workers`` processes; yield results as they finish.
 
@@ -87,6 +89,10 @@ def run_pool(
     lost : callable, optional
         ``lost(task, message)`` gives the result of a task whose worker died
         running it. Without it such a death raises :class:`WorkerDied`.
+    progress : callable, optional
+        Receives the progress reports a task sends while it runs
+        (:mod:`bngfit.optimize._progress`), over its worker's pipe; without it
+        workers send none.
 
     Raises
     ------
@@ -95,7 +101,7 @@ def run_pool(
     WorkerDied
         A worker died running a task and ``lost`` is None.
     """
-    pool = _Pool(fn, deque(enumerate(tasks)), solver_log, lost)
+    pool = _Pool(fn, deque(enumerate(tasks)), solver_log, lost, progress)
     finished = False
     try:
         pool.grow(workers)
@@ -111,7 +117,8 @@ class _Pool:
     """The workers, the tasks not yet handed out, and what each worker runs."""
 
     def __init__(self, fn: Callable[[object], object], pending: deque[tuple[int, object]],
-                 solver_log: str | None, lost: Callable[[object, str], object] | None) -> None:
+                 solver_log: str | None, lost: Callable[[object, str], object] | None,
+                 progress: Callable[[Report], None] | None = None) -> None:
         methods = multiprocessing.get_all_start_methods()
         # 'fork' where it exists: unlike 'spawn' it does not re-import the
         # caller's __main__, so scripts and notebooks need no main guard. The
@@ -119,6 +126,7 @@ class _Pool:
         # bngfit.optimize._multistart.run_start).
         self.ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         self.fn, self.pending, self.solver_log, self.lost = fn, pending, solver_log, lost
+        self.progress = progress
         self.parent = os.getpid()
         self.workers: list[_Worker] = []
         self.refused = 0  # workers in a row that died before taking a task
@@ -132,7 +140,8 @@ class _Pool:
         """Start one worker process, with a pipe of its own."""
         mine, theirs = self.ctx.Pipe()
         proc = self.ctx.Process(target=_worker_main,
-                                args=(self.fn, theirs, self.parent, self.solver_log),
+                                args=(self.fn, theirs, self.parent, self.solver_log,
+                                      self.progress is not None),
                                 daemon=True, name="bngfit-worker")
         proc.start()
         theirs.close()  # the worker's end lives in the worker only: its death is EOF here
@@ -172,6 +181,10 @@ class _Pool:
                 done.append(watched[obj])
         for w in done:
             message = _receive(w)
+            if message is not None and message[0] == "progress":
+                if self.progress is not None:  # a running task's report, not its end
+                    self.progress(message[1])
+                continue
             if message is not None:
                 key, w.task = w.task[0], None
                 status, payload, tb = message
@@ -231,9 +244,14 @@ def _reap(w: _Worker) -> None:
 
 
 def _worker_main(fn: Callable[[object], object], conn: Connection, parent: int,
-                 solver_log: str | None) -> None:
-    """A worker's life: set up, then run tasks until told to stop."""
+                 solver_log: str | None, report: bool = False) -> None:
+    """A worker's life: set up, then run tasks until told to stop.
+
+    With ``report`` a running task's progress reports go to the parent over
+    the pipe, as ``("progress", report, "")`` before the task's own message.
+    """
     setup_worker(parent, solver_log)
+    set_sender((lambda r: conn.send(("progress", r, ""))) if report else None)
     while True:
         try:
             item = conn.recv()

@@ -26,6 +26,7 @@ from bngfit.result._types import StartResult, StartStatus
 from ._ladder import LADDER, LadderStep, laddered_result
 from ._limits import Allowance, LimitReached, StartLimits
 from ._local import Counted, OptimizerName, minimize
+from ._progress import Reporting, begin_start
 from ._racing import Race, candidate_rng, run_race
 from ._sampling import Sampler, sample_starts
 
@@ -44,7 +45,9 @@ class StartTask:
     start points, never replaced). It depends only on the run's seed and the
     start's index, so every engine draws the same replacements; a race draws
     its candidates from a generator of the same two numbers (user start points
-    are not raced).
+    are not raced). ``fixed`` holds the parameters fixed in memory
+    (:meth:`Problem.fix <bngfit.problem.Problem.fix>`) as ``(id, native value)``
+    pairs: a worker applies them to the problem its files give.
     """
 
     problem_path: str
@@ -63,6 +66,7 @@ class StartTask:
     race: Race = Race(candidates=1)
     hierarchical: bool = False
     limits: StartLimits = StartLimits()
+    fixed: tuple[tuple[str, float], ...] = ()
 
 
 # ------------------------------------------------------------ objectives
@@ -94,12 +98,18 @@ def register_objective(path: str, fingerprint: str, opts: dict, objective: Objec
     _remember(_key(path, fingerprint, opts), objective)
 
 
-def objective_for(path: str, opts: dict, fingerprint: str = "") -> Objective:
-    """One objective per problem file and settings per process (model loaded once)."""
+def objective_for(path: str, opts: dict, fingerprint: str = "",
+                  fixed: tuple[tuple[str, float], ...] = ()) -> Objective:
+    """One objective per problem file and settings per process (model loaded once).
+
+    ``fixed``: ``(id, native value)`` pairs fixed on the problem the files give
+    (the fingerprint, part of the key, covers them).
+    """
     key = _key(path, fingerprint, opts)
     obj = _OBJECTIVES.get(key)
     if obj is None:
-        obj = Objective(load_problem(path), **opts)
+        problem = load_problem(path)
+        obj = Objective(problem.fix(dict(fixed)) if fixed else problem, **opts)
         _remember(key, obj)
     return obj
 
@@ -167,8 +177,10 @@ def run_start(task: StartTask) -> StartResult:
     ladder (:mod:`bngfit.optimize._ladder`), each step recorded in its message.
     """
     t0 = time.perf_counter()
+    begin_start(task.index)  # progress: this start's evaluations, every attempt's
     try:
-        objective = objective_for(task.problem_path, task.objective_opts, task.fingerprint)
+        objective = objective_for(task.problem_path, task.objective_opts, task.fingerprint,
+                                  task.fixed)
     except Exception as err:  # noqa: BLE001 - a failing start must not stop the others
         return _not_set_up(task, err, time.perf_counter() - t0)
     t0 = time.perf_counter()
@@ -216,7 +228,8 @@ def _attempt(task: StartTask, objective: Objective, allowance: Allowance | None,
     counted = None
     try:
         space = _space(task, objective)
-        counted = Counted(space.objective, allowance=allowance)
+        # Reporting: each evaluation counts towards the run's progress (PROGRESS_S)
+        counted = Counted(Reporting(space.objective), allowance=allowance)
         return _optimize(task, space, counted, t0)
     except Exception as err:  # noqa: BLE001 - a failing start must not stop the others
         return _raised(task, err, counted, time.perf_counter() - t0)

@@ -7,7 +7,7 @@ follow :attr:`Problem.x_names`, each parameter on its own scale.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -19,7 +19,9 @@ from bngfit.problem._model_info import ModelInfo
 
 from ._conditions import Condition
 from ._constraints import Constraint
+from ._describe import fix_parameters, problem_html, problem_repr
 from ._formulas import Formula
+from ._sampling import Sampler, sample_starts
 from ._scales import Scale, scale_codes, to_scale, unscale
 
 
@@ -338,3 +340,63 @@ class Problem:
     def x_from_native(self, values: dict[str, float]) -> np.ndarray:
         """Optimizer-space vector from native values by id (missing: nominal)."""
         return self._to_x([values.get(p.id, p.nominal) for p in self.free])
+
+    def fix(self, values: Mapping[str, float]) -> Problem:
+        """A new problem with these parameters fixed at the given native values.
+
+        Every engine fits the new problem: worker processes, which rebuild a
+        problem from its files, apply the same fixes there.
+
+        Parameters
+        ----------
+        values : mapping of str to float
+            Parameter id -> native value (not optimizer space), e.g.
+            ``{"k1": 0.3}``. A fixed parameter may be given a new value.
+
+        Returns
+        -------
+        Problem
+            This problem is unchanged.
+
+        Raises
+        ------
+        InputError
+            An unknown id, a value that is not finite, or one outside the
+            parameter's bounds (the message names the id and the value).
+        """
+        return fix_parameters(self, values)
+
+    def sample_starts(self, n: int, rng: int | np.random.Generator = 0,
+                      sampler: str = Sampler.UNIFORM) -> np.ndarray:
+        """Start points drawn from the problem's start distribution, optimizer space.
+
+        The start points ``bngfit.fit(problem, n_starts=n, rng=seed,
+        sampler=sampler)`` draws (without user start points; each is its
+        start's first race candidate, redrawn only where the objective fails
+        there): one sampler serves both (:mod:`bngfit.problem._sampling`).
+
+        Parameters
+        ----------
+        n : int
+            Number of points.
+        rng : int or numpy.random.Generator
+            A seed (as given to ``fit``) or a generator to draw with. Default 0,
+            ``fit``'s default seed.
+        sampler : {"uniform", "lhs"}
+            Uniform in the scaled bounds, or a Latin hypercube; parameters with
+            an initialization prior are drawn from it.
+
+        Returns
+        -------
+        ndarray, shape (n, n_x)
+            Columns in :attr:`x_names` order.
+        """
+        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        return sample_starts(self.lb, self.ub, int(n), gen, sampler,
+                             [p.init_prior for p in self.free], self.x_scales)
+
+    def __repr__(self) -> str:
+        return problem_repr(self)
+
+    def _repr_html_(self) -> str:
+        return problem_html(self)

@@ -8,6 +8,20 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 
+from bngfit.errors import InputError
+from bngfit.problem._load import load_problem
+from bngfit.problem._problem import Problem
+
+from ._frames import (
+    best_native,
+    best_table,
+    fit_html,
+    fit_repr,
+    start_html,
+    start_repr,
+    starts_frame,
+)
+
 
 class StartStatus(StrEnum):
     """How one local optimization ended."""
@@ -86,6 +100,12 @@ class StartResult:
     eval_s: float = 0.0
     detail: str = field(default="", repr=False)
 
+    def __repr__(self) -> str:
+        return start_repr(self)
+
+    def _repr_html_(self) -> str:
+        return start_html(self)
+
 
 @dataclass(frozen=True)
 class FitResult:
@@ -118,6 +138,83 @@ class FitResult:
     wall_s: float
     settings: dict = field(default_factory=dict)
     gradchecks: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:
+        return fit_repr(self)
+
+    def _repr_html_(self) -> str:
+        return fit_html(self)
+
+    @property
+    def x_scales(self) -> list[str] | None:
+        """Scale of each free parameter (``lin``, ``log``, ``log10``), length n_x.
+
+        Recorded by :func:`~bngfit.fit` and in stores; None for a store written
+        before scales were kept.
+        """
+        scales = self.settings.get("x_scales")
+        return None if scales is None else [str(s) for s in scales]
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """The finished starts as a table, best first.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per start: ``index``, ``fval``, ``status``, ``n_fval``,
+            ``wall_s`` (seconds), ``grad_norm``, ``message``, then the end point
+            ``x`` in optimizer space, one column per free parameter id.
+        """
+        return starts_frame(self)
+
+    def best_parameters(self) -> pd.Series:
+        """The best start's parameters as native values (not optimizer space).
+
+        Returns
+        -------
+        pandas.Series
+            Indexed by free parameter id, e.g. 10.0 for a log10 parameter at x = 1.
+
+        Raises
+        ------
+        ValueError
+            No start finished with a finite fval, or the result does not record
+            the parameters' scales (a store from before they were kept).
+        """
+        return best_native(self)
+
+    def best_parameter_table(self, problem: Problem | None = None) -> pd.DataFrame:
+        """The problem's PEtab parameter table at the best point, as ``bngfit fit`` writes it.
+
+        Parameters
+        ----------
+        problem : Problem, optional
+            The problem that was fitted (needed where it differs from its files,
+            e.g. with fixed parameters). Default: read again from the file the
+            result records.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``parameterId``, ``parameterScale``, ``lowerBound``,
+            ``upperBound``, ``nominalValue`` (native: the best point for free
+            parameters, the fixed value for the others), ``estimate``.
+
+        Raises
+        ------
+        ValueError
+            No start finished with a finite fval.
+        InputError
+            The problem's free parameters are not the fit's, or its file cannot
+            be read.
+        """
+        if problem is None:
+            source = self.settings.get("problem")
+            if not source:
+                raise InputError("the result does not record its problem file: pass the "
+                                 "problem")
+            problem = load_problem(source)
+        return best_table(self, problem)
 
     @property
     def best(self) -> StartResult | None:
