@@ -39,7 +39,8 @@ from ._visualization import (
 )
 
 __all__ = [
-    "PLACEHOLDER", "SHAPE_FAMILIES", "TIME_SYMBOL", "TIME_X", "AxisScale", "Condition", "Formula", "InitPrior",
+    "PLACEHOLDER", "SHAPE_FAMILIES", "TIME_SYMBOL", "TIME_X", "AxisScale", "Condition",
+    "Formula", "InitPrior",
     "Measurements", "ModelAccess", "ModelInfo", "Mutation", "MutationOp", "NoiseFamily",
     "NormKind", "Normalization", "Observable", "ParameterSpec", "PlotTypeData",
     "PlotTypeSimulation", "Problem", "Scale", "TrajectoryPenalty", "Transform",
