@@ -12,6 +12,7 @@ one colour), legends sit outside the data, and every axis is labelled.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from bngfit.problem import (
 from ._plot_fit_data import Simulated, input_values, noise_bars, simulate, summarise
 from ._plot_style import legend_beside, save, style
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 #: Experiments up to this many get the qualitative palette, more a colour map.
 MAX_QUALITATIVE = 10
 #: Observables whose data lie at one time in at least this many experiments are
@@ -42,7 +46,7 @@ def _colors(plt: object, n: int) -> list:
 
 
 def _grid(plt: object, n: int, *, width: float, height: float = 3.0) -> tuple:
-    ncol = min(3 if width < 5 else 2, n)
+    ncol = 2 if n in (2, 4) else min(3, n)
     nrow = int(np.ceil(n / ncol))
     fig, axes = plt.subplots(nrow, ncol, figsize=(width * ncol, height * nrow),
                              squeeze=False, layout="constrained")
@@ -58,6 +62,11 @@ def _handle(color: object, marker: str = "o", ls: str = "-", label: str = "") ->
 
 
 def model_fit(problem: Problem, x: np.ndarray, path: Path, *, title: str = "") -> Path:
+    """Write :func:`model_fit_figure` to ``path``."""
+    return save(model_fit_figure(problem, x, title=title), path)
+
+
+def model_fit_figure(problem: Problem, x: np.ndarray, *, title: str = "") -> Figure:
     """Data and simulation of ``problem`` at ``x`` (optimizer space, shape (n_x,)).
 
     Follows the problem's visualization table when it has one (see the
@@ -73,19 +82,25 @@ def model_fit(problem: Problem, x: np.ndarray, path: Path, *, title: str = "") -
         else:
             fig = _default(plt, problem, sim)
         fig.suptitle(heading + "\nmarkers: data; lines: simulation")
-        return save(fig, path)
+        return fig
 
 
 # ------------------------------------------------------------------ default layout
-def _experiments(problem: Problem) -> list[str]:
+def _experiments(problem: Problem) -> tuple[list[str], str]:
+    """Each point's experiment name, and what all share (the one pre-equilibration)."""
     m = problem.measurements
-    return [f"{p} -> {c}" if p else c for p, c in zip(m.preeq, m.condition, strict=True)]
+    pre = set(m.preeq)
+    if len(pre) == 1:  # one pre-equilibration (or none): said once, in the legend title
+        only = pre.pop()
+        return list(m.condition), f", pre-equilibrated in {only}" if only else ""
+    return [f"{p} -> {c}" if p else c for p, c in zip(m.preeq, m.condition, strict=True)], ""
 
 
 def _default(plt: object, problem: Problem, sim: Simulated) -> object:
     """One panel per observable, experiments as colours, one figure legend beside."""
     m = problem.measurements
-    exp = np.array(_experiments(problem), dtype=object)
+    names_of, shared = _experiments(problem)
+    exp = np.array(names_of, dtype=object)
     obs = np.array(m.observable, dtype=object)
     names = list(dict.fromkeys(exp))
     colors = dict(zip(names, _colors(plt, len(names)), strict=True))
@@ -110,7 +125,7 @@ def _default(plt: object, problem: Problem, sim: Simulated) -> object:
     handles = [_handle(colors[e], label=e) for e in names]
     ncol = int(np.ceil(len(names) / 24))
     fig.legend(handles=handles, loc="outside right upper", ncol=ncol,
-               title=f"experiment ({len(names)})")
+               title=f"experiment ({len(names)}{shared})")
     return fig
 
 

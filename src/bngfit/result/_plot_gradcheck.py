@@ -11,6 +11,7 @@ absolute errors have no common scale.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,9 @@ from bngfit.objective._gradcheck import Agreement
 
 from ._plot_style import save, style
 from ._types import FitResult
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Cell colour of each verdict.
 VERDICT_COLORS = {Agreement.AGREES: "#7fc97f", Agreement.UNRESOLVED: "#d9d9d9",
@@ -50,7 +54,13 @@ def _fmt(v: float) -> str:
 
 
 def gradcheck(result: FitResult, path: Path) -> Path | None:
-    """Write the figure to ``path``; None (nothing written) when no check is stored."""
+    """Write :func:`gradcheck_figure` to ``path``; None (nothing written) without checks."""
+    fig = gradcheck_figure(result)
+    return None if fig is None else save(fig, path)
+
+
+def gradcheck_figure(result: FitResult) -> Figure | None:
+    """Verdict (colour) and error (text) per parameter and check point; None without checks."""
     judged = verdicts(result)
     if not judged:
         return None
@@ -76,6 +86,10 @@ def gradcheck(result: FitResult, path: Path) -> Path | None:
                     ax.text(j, i, _fmt(float(table.loc[n, metric])), ha="center",
                             va="center", fontsize=7.5)
             ax.imshow(img, aspect="auto", interpolation="nearest")
+            for k in range(1, len(names)):  # white rules between the cells
+                ax.axhline(k - 0.5, color="white", lw=1.5)
+            for k in range(1, len(points)):
+                ax.axvline(k - 0.5, color="white", lw=3)
             ax.set_xticks(range(len(points)), [f"at {p}" for p in points])
             ax.set_yticks(range(len(names)), names)
             ax.set_xlabel("check point")
@@ -88,4 +102,4 @@ def gradcheck(result: FitResult, path: Path) -> Path | None:
                    for a in Agreement]
         fig.legend(handles=handles, loc="outside lower center", ncol=3)
         fig.suptitle("Gradient check: verdict (colour) and error (text) per parameter")
-        return save(fig, path)
+        return fig

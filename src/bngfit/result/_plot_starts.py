@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,6 +30,9 @@ from ._plot_style import (
 )
 from ._types import FitResult
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 #: Near-bound flag colour of a parameter's tick label.
 BOUND_FLAG_COLOR = "#d62728"
 
@@ -39,6 +43,11 @@ def _shift(f: np.ndarray, best: float) -> np.ndarray:
 
 
 def waterfall(result: FitResult, path: Path) -> Path:
+    """Write :func:`waterfall_figure` to ``path``."""
+    return save(waterfall_figure(result), path)
+
+
+def waterfall_figure(result: FitResult) -> Figure:
     """Final fval of every start, sorted, relative to the best, coloured by cluster.
 
     Failed starts (no finite final value) are counted in a band of their own
@@ -55,7 +64,7 @@ def waterfall(result: FitResult, path: Path) -> Path:
             y = _shift([s.fval for s in done], best)
             ax.plot(rank, y, color="0.75", lw=1, zorder=1)
             ax.scatter(rank, y, c=[clusters.color(s.index) for s in done], s=28, zorder=3,
-                       edgecolors="white", linewidths=0.4)
+                       edgecolors="white", linewidths=0.4, gid="final-values")
             ax.scatter(rank[:1], y[:1], marker="*", s=160, c=BEST_COLOR, edgecolors="black",
                        linewidths=0.6, zorder=4)
             ax.set_yscale("log")
@@ -73,7 +82,7 @@ def waterfall(result: FitResult, path: Path) -> Path:
         ax.set_title(f"Waterfall: {len(result.starts)} starts ({result.optimizer}), clusters "
                      f"within {CLUSTER_TOL:g} in fval")
         legend_beside(ax, handles=cluster_handles(clusters, len(failed)))
-        return save(fig, path)
+        return fig
 
 
 def _scale_word(scale: Scale | str | None) -> str:
@@ -82,6 +91,13 @@ def _scale_word(scale: Scale | str | None) -> str:
 
 def parameters(result: FitResult, lb: np.ndarray, ub: np.ndarray, path: Path,
                n_show: int | None = None, *, scales: Sequence[Scale] | None = None) -> Path:
+    """Write :func:`parameters_figure` to ``path``."""
+    return save(parameters_figure(result, lb, ub, n_show, scales=scales), path)
+
+
+def parameters_figure(result: FitResult, lb: np.ndarray, ub: np.ndarray,
+                      n_show: int | None = None, *,
+                      scales: Sequence[Scale] | None = None) -> Figure:
     """Start and final points of every start within the bounds, coloured by cluster.
 
     Parameters
@@ -89,8 +105,6 @@ def parameters(result: FitResult, lb: np.ndarray, ub: np.ndarray, path: Path,
     result : FitResult
     lb, ub : ndarray, shape (n_x,)
         Bounds, optimizer space.
-    path : Path
-        The PNG written.
     n_show : int, optional
         Draw only the best ``n_show`` starts (default: all).
     scales : sequence of Scale, optional
@@ -122,7 +136,7 @@ def parameters(result: FitResult, lb: np.ndarray, ub: np.ndarray, path: Path,
             ax.scatter(s.x0, y, marker=".", s=14, color="0.55", alpha=0.35, zorder=1)
             ax.plot(s.x, y, "-", color=clusters.color(s.index), lw=0.5, alpha=0.35, zorder=2)
             ax.scatter(s.x, y, s=18, color=clusters.color(s.index), alpha=0.85, zorder=3,
-                       edgecolors="none")
+                       edgecolors="none", gid=f"final-{s.index}")
         if best is not None:
             ax.plot(best.x, y, "-", color=BEST_COLOR, lw=1.2, zorder=4)
             ax.scatter(best.x, y, marker="*", s=110, color=BEST_COLOR, edgecolors="black",
@@ -142,7 +156,7 @@ def parameters(result: FitResult, lb: np.ndarray, ub: np.ndarray, path: Path,
         ax.set_ylabel("parameter (scale)")
         ax.set_title(f"Parameters: {len(starts)} start(s), start points faint")
         legend_beside(ax, handles=_parameter_handles(clusters, flagged))
-        return save(fig, path)
+        return fig
 
 
 def _parameter_handles(clusters: object, flagged: dict[str, BoundSide]) -> list:
@@ -160,6 +174,11 @@ def _parameter_handles(clusters: object, flagged: dict[str, BoundSide]) -> list:
 
 
 def history(result: FitResult, path: Path) -> Path:
+    """Write :func:`history_figure` to ``path``."""
+    return save(history_figure(result), path)
+
+
+def history_figure(result: FitResult) -> Figure:
     """The objective over the evaluations of each start: best so far, every value faint.
 
     The y axis is ``fval - best + LOG_OFFSET`` on a log scale; failed
@@ -184,7 +203,7 @@ def history(result: FitResult, path: Path) -> Path:
             so_far = np.minimum.accumulate(np.where(ok, t, np.inf))
             keep = np.isfinite(so_far)
             ax.plot(k[keep], _shift(so_far[keep], ref), "-", lw=1.6 if s is result.best else 1,
-                    color=color, alpha=0.9)
+                    color=color, alpha=0.9, gid=f"history-{s.index}")
             drawn += 1
         if drawn:
             ax.set_yscale("log")
@@ -197,4 +216,4 @@ def history(result: FitResult, path: Path) -> Path:
         if not drawn:
             ax.text(0.5, 0.5, "no evaluations stored", transform=ax.transAxes, ha="center",
                     color=FAILED_COLOR)
-        return save(fig, path)
+        return fig
