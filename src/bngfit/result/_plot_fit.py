@@ -81,7 +81,7 @@ def model_fit_figure(problem: Problem, x: np.ndarray, *, title: str = "") -> Fig
             fig = _from_table(plt, problem, sim)
         else:
             fig = _default(plt, problem, sim)
-        fig.suptitle(heading + "\nmarkers: data; lines: simulation")
+        fig.suptitle(heading + "\nmarkers: data; lines (bars): simulation")
         return fig
 
 
@@ -109,10 +109,12 @@ def _default(plt: object, problem: Problem, sim: Simulated) -> object:
     for ax, oid in zip(axes, obs_ids, strict=True):
         sel = obs == oid
         transform = problem.observables[oid].transform
+        t0 = m.time[sel][0]
         one_time = len(np.unique(m.time[sel])) == 1
-        if one_time and len(set(exp[sel])) >= MIN_CATEGORIES:
+        if one_time and (len(set(exp[sel])) >= MIN_CATEGORIES or not np.isfinite(t0)):
             _categorical(ax, problem, sim, sel, exp, colors)
-            ax.set_xlabel(f"experiment (all at t = {m.time[sel][0]:g})")
+            when = "at steady state" if not np.isfinite(t0) else f"all at t = {t0:g}"
+            ax.set_xlabel(f"experiment ({when})")
         else:
             for e in dict.fromkeys(exp[sel]):
                 _time_course(ax, problem, sim, sel & (exp == e), colors[e], transform)
@@ -183,9 +185,11 @@ def _from_table(plt: object, problem: Problem, sim: Simulated) -> object:
     for ax, (pid, rows) in zip(axes, plots.items(), strict=True):
         first = rows[0]
         colors = _colors(plt, len(rows))
+        bars = first.plot_type_simulation is PlotTypeSimulation.BAR_PLOT
         notes = []
-        for row, color in zip(rows, colors, strict=True):
-            note = _series(ax, problem, sim, row, color)
+        for k, (row, color) in enumerate(zip(rows, colors, strict=True)):
+            note = (_bar(ax, problem, sim, row, color, k) if bars
+                    else _series(ax, problem, sim, row, color))
             if note:
                 notes.append(note)
         if first.x_scale in (AxisScale.LOG, AxisScale.LOG10):
@@ -197,11 +201,45 @@ def _from_table(plt: object, problem: Problem, sim: Simulated) -> object:
         # what could not be drawn goes under the x label, where the layout makes room
         ax.set_xlabel("\n".join([xlabel, *notes]))
         ax.set_ylabel(f"simulation: {first.y_label}" if scatter else first.y_label or "value")
-        ax.set_title(first.plot_name or pid)
-        legend_beside(ax, handles=[
-            _handle(c, marker="o", ls="" if scatter else "-", label=r.legend_entry)
-            for r, c in zip(rows, colors, strict=True)])
+        name = first.plot_name or pid
+        if bars:  # the series are named under their bars
+            ax.set_title(name)
+            ax.set_xticks(range(len(rows)), [_wrap(r.legend_entry) for r in rows],
+                          rotation=45, ha="right")
+        elif len(rows) == 1:  # one series: named in the title, no legend to crowd the panel
+            entry = first.legend_entry
+            ax.set_title(name if entry in ("", name) else f"{name}\n{_wrap(entry, 48)}")
+        else:
+            ax.set_title(name)
+            legend_beside(ax, handles=[
+                _handle(c, marker="o", ls="" if scatter else "-", label=_wrap(r.legend_entry))
+                for r, c in zip(rows, colors, strict=True)])
     return fig
+
+
+def _wrap(text: str, width: int = 28) -> str:
+    """``text`` broken into lines of at most ``width`` characters (a legend stays narrow)."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
+def _bar(ax: object, problem: Problem, sim: Simulated, row: VisualizationRow, color: object,
+         k: int) -> str:
+    """One series of a bar plot at x = ``k``: simulation as a bar, data as mean and bars."""
+    sel = _series_mask(problem, row)
+    if not sel.any():
+        return f"{row.legend_entry}: no data"
+    m = problem.measurements
+    ys = m.value[sel] + row.y_offset
+    _, py, err = summarise(np.zeros(ys.size), ys, row.plot_type_data,
+                           sim.ev.sigma[sel] if sim.ev.ok else None)
+    if sim.ev.ok:
+        ax.bar([k], [sim.ev.simulation[sel].mean() + row.y_offset], width=0.6, color=color,
+               alpha=0.35)
+    ax.errorbar(np.full(py.size, k), py, yerr=err, fmt="o", ms=4, color=color,
+                elinewidth=0.8)
+    return ""
 
 
 def _series(ax: object, problem: Problem, sim: Simulated, row: VisualizationRow,
