@@ -179,7 +179,7 @@ def test_model_fit_default_layout_one_panel_per_observable():
     panels = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title() for ax in panels] == ["obs_A", "obs_B"]
     _assert_readable(fig)
-    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    labels = [t.get_text() for t in panels[-1].get_legend().get_texts()]
     assert labels == ["low", "high"]  # one entry per condition, not per data and curve
     _close(fig)
 

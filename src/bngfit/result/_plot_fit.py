@@ -45,8 +45,13 @@ def _colors(plt: object, n: int) -> list:
     return [plt.get_cmap("viridis")(v) for v in np.linspace(0.0, 0.92, n)]
 
 
+def _ncol(n: int) -> int:
+    """Columns of a grid of ``n`` panels (2 x 2 for four, at most three)."""
+    return 2 if n in (2, 4) else min(3, n)
+
+
 def _grid(plt: object, n: int, *, width: float, height: float = 3.0) -> tuple:
-    ncol = 2 if n in (2, 4) else min(3, n)
+    ncol = _ncol(n)
     nrow = int(np.ceil(n / ncol))
     fig, axes = plt.subplots(nrow, ncol, figsize=(width * ncol, height * nrow),
                              squeeze=False, layout="constrained")
@@ -126,8 +131,11 @@ def _default(plt: object, problem: Problem, sim: Simulated) -> object:
         ax.set_title(oid)
     handles = [_handle(colors[e], label=e) for e in names]
     ncol = int(np.ceil(len(names) / 24))
-    fig.legend(handles=handles, loc="outside right upper", ncol=ncol,
-               title=f"experiment ({len(names)}{shared})")
+    # beside the first row's last panel: the layout makes room for it there, and
+    # it cannot collide with the figure's title as a figure legend can
+    top_right = axes[_ncol(len(axes)) - 1]
+    legend_beside(top_right, handles=handles, ncol=ncol,
+                  title=f"experiment ({len(names)}{shared})")
     return fig
 
 
