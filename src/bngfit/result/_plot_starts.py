@@ -133,7 +133,8 @@ def parameters_figure(result: FitResult, lb: np.ndarray, ub: np.ndarray,
         ax.plot(lo, y, "|", color="0.45", ms=10)
         ax.plot(hi, y, "|", color="0.45", ms=10)
         for s in reversed(starts):  # the best drawn last, on top
-            ax.scatter(s.x0, y, marker=".", s=14, color="0.55", alpha=0.35, zorder=1)
+            ax.scatter(s.x0, y, marker="o", s=10, color="0.5", alpha=0.45, zorder=1,
+                       edgecolors="none")
             ax.plot(s.x, y, "-", color=clusters.color(s.index), lw=0.5, alpha=0.35, zorder=2)
             ax.scatter(s.x, y, s=18, color=clusters.color(s.index), alpha=0.85, zorder=3,
                        edgecolors="none", gid=f"final-{s.index}")
@@ -164,7 +165,8 @@ def _parameter_handles(clusters: object, flagged: dict[str, BoundSide]) -> list:
 
     out = [Line2D([], [], marker="*", color=BEST_COLOR, mec="black", ms=10, ls="-",
                   label="best start"),
-           Line2D([], [], marker=".", color="0.55", ls="", label="start points (x0)"),
+           Line2D([], [], marker="o", ms=4, color="0.5", alpha=0.6, ls="",
+                  label="start points (x0)"),
            Line2D([], [], color="0.88", lw=7, label="bounds"),
            *cluster_handles(clusters)]
     if flagged:
@@ -207,7 +209,10 @@ def history_figure(result: FitResult) -> Figure:
             drawn += 1
         if drawn:
             ax.set_yscale("log")
-        ax.set_xlabel("objective evaluation of the start")
+        race = int(result.settings.get("race") or 1)
+        ax.set_xlabel("objective evaluation of the start" + (
+            f"\n(each start races {race} candidates one after another, then continues "
+            "the best)" if race > 1 else ""))
         ax.set_ylabel(f"fval - best + {LOG_OFFSET:g}")
         ax.set_title(f"Optimizer history: best so far (lines), every evaluation (dots); "
                      f"{drawn} start(s)")

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ._types import StartResult
 
 #: Resolution of the PNGs, dots per inch.
-DPI = 110
+DPI = 100
 #: Starts whose final values differ by at most this much (consecutive in the
 #: sorted order) form one cluster: the same optimum reached again.
 CLUSTER_TOL = 0.1
