@@ -246,3 +246,22 @@ def test_benchmark_model_fit_follows_its_table(name, titles, log_x):
         assert panels[0].get_ylabel() == "frac. [%]"
     _assert_readable(fig)
     _close(fig)
+
+
+def test_bars_of_replicates_and_of_the_noise_model():
+    from bngfit.problem import PlotTypeData, Transform
+    from bngfit.result._plot_fit_data import noise_bars, summarise
+
+    x = np.array([2.0, 1.0, 2.0, 1.0])
+    y = np.array([3.0, 1.0, 5.0, 1.0])
+    ux, mean, sd = summarise(x, y, PlotTypeData.MEAN_AND_SD)
+    assert list(ux) == [1.0, 2.0] and list(mean) == [1.0, 4.0]
+    np.testing.assert_allclose(sd, [0.0, np.sqrt(2.0)])
+    _, _, sem = summarise(x, y, PlotTypeData.MEAN_AND_SEM)
+    np.testing.assert_allclose(sem, [0.0, 1.0])
+    rx, ry, none = summarise(x, y, PlotTypeData.REPLICATE)
+    assert list(rx) == [1.0, 1.0, 2.0, 2.0] and none is None
+    bars = noise_bars(np.array([10.0]), np.array([1.0]), Transform.LOG10)
+    np.testing.assert_allclose(bars[:, 0], [9.0, 90.0])  # 10 * 10**-+1
+    np.testing.assert_allclose(noise_bars(np.array([3.0]), np.array([0.5]), Transform.LIN),
+                               [[0.5], [0.5]])

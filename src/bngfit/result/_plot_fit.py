@@ -50,10 +50,12 @@ def _ncol(n: int) -> int:
     return 2 if n in (2, 4) else min(3, n)
 
 
-def _grid(plt: object, n: int, *, width: float, height: float = 3.0) -> tuple:
+def _grid(plt: object, n: int, *, width: float, height: float = 3.0,
+          extra: float = 0.0) -> tuple:
+    """A grid of ``n`` panels of ``width`` x ``height`` inches, ``extra`` inches wider."""
     ncol = _ncol(n)
     nrow = int(np.ceil(n / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(width * ncol, height * nrow),
+    fig, axes = plt.subplots(nrow, ncol, figsize=(width * ncol + extra, height * nrow),
                              squeeze=False, layout="constrained")
     for ax in axes.flat[n:]:
         ax.set_visible(False)
@@ -110,7 +112,10 @@ def _default(plt: object, problem: Problem, sim: Simulated) -> object:
     names = list(dict.fromkeys(exp))
     colors = dict(zip(names, _colors(plt, len(names)), strict=True))
     obs_ids = list(dict.fromkeys(m.observable))
-    fig, axes = _grid(plt, len(obs_ids), width=4.0)
+    # about twelve entries a column per row of panels: the legend stays as tall as the grid
+    n_rows = int(np.ceil(len(obs_ids) / _ncol(len(obs_ids))))
+    ncol = int(np.ceil(len(names) / (12 * n_rows)))
+    fig, axes = _grid(plt, len(obs_ids), width=4.0, extra=1.2 * ncol)
     for ax, oid in zip(axes, obs_ids, strict=True):
         sel = obs == oid
         transform = problem.observables[oid].transform
@@ -130,7 +135,6 @@ def _default(plt: object, problem: Problem, sim: Simulated) -> object:
         ax.set_ylabel(f"{oid}{scale}")
         ax.set_title(oid)
     handles = [_handle(colors[e], label=e) for e in names]
-    ncol = int(np.ceil(len(names) / 24))
     # beside the first row's last panel: the layout makes room for it there, and
     # it cannot collide with the figure's title as a figure legend can
     top_right = axes[_ncol(len(axes)) - 1]
@@ -205,6 +209,10 @@ def _from_table(plt: object, problem: Problem, sim: Simulated) -> object:
         if first.y_scale in (AxisScale.LOG, AxisScale.LOG10):
             ax.set_yscale("log")
         scatter = first.plot_type_simulation is PlotTypeSimulation.SCATTER_PLOT
+        if scatter:  # the diagonal, where simulation equals measurement
+            lo = min(ax.get_xlim()[0], ax.get_ylim()[0])
+            hi = max(ax.get_xlim()[1], ax.get_ylim()[1])
+            ax.plot([lo, hi], [lo, hi], color="0.6", lw=0.8, ls="--", zorder=0)
         xlabel = f"measurement: {first.y_label}" if scatter else first.x_label
         # what could not be drawn goes under the x label, where the layout makes room
         ax.set_xlabel("\n".join([xlabel, *notes]))
@@ -225,6 +233,17 @@ def _from_table(plt: object, problem: Problem, sim: Simulated) -> object:
     return fig
 
 
+def _point_bars(problem: Problem, sel: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Noise-model bars (below, above) of the selected points, shape (2, n_sel)."""
+    m = problem.measurements
+    idx = np.flatnonzero(sel)
+    out = np.empty((2, idx.size))
+    for k, i in enumerate(idx):
+        transform = problem.observables[m.observable[i]].transform
+        out[:, k] = noise_bars(m.value[i:i + 1], sigma[i:i + 1], transform)[:, 0]
+    return out
+
+
 def _wrap(text: str, width: int = 28) -> str:
     """``text`` broken into lines of at most ``width`` characters (a legend stays narrow)."""
     import textwrap
@@ -241,7 +260,7 @@ def _bar(ax: object, problem: Problem, sim: Simulated, row: VisualizationRow, co
     m = problem.measurements
     ys = m.value[sel] + row.y_offset
     _, py, err = summarise(np.zeros(ys.size), ys, row.plot_type_data,
-                           sim.ev.sigma[sel] if sim.ev.ok else None)
+                           _point_bars(problem, sel, sim.ev.sigma) if sim.ev.ok else None)
     if sim.ev.ok:
         ax.bar([k], [sim.ev.simulation[sel].mean() + row.y_offset], width=0.6, color=color,
                alpha=0.35)
@@ -258,14 +277,12 @@ def _series(ax: object, problem: Problem, sim: Simulated, row: VisualizationRow,
     sel = _series_mask(problem, row)
     if not sel.any():
         return f"{row.legend_entry}: no data"
-    sigma = ev.sigma[sel] if ev.ok else None
+    sigma = _point_bars(problem, sel, ev.sigma) if ev.ok else None
     simulated = ev.simulation[sel] if ev.ok else None
     if row.plot_type_simulation is PlotTypeSimulation.SCATTER_PLOT:
         if simulated is not None:
             ax.scatter(m.value[sel] + row.y_offset, simulated + row.y_offset, s=14,
                        color=color)
-            lo, hi = ax.get_xlim()
-            ax.plot([lo, hi], [lo, hi], color="0.6", lw=0.8, ls="--", zorder=0)
         return ""
     if row.dose_response:
         xs = input_values(problem, row.x_values)[sel]
@@ -286,7 +303,7 @@ def _series(ax: object, problem: Problem, sim: Simulated, row: VisualizationRow,
     ranks = {v: k for k, v in enumerate(np.unique(xs[keep]))}
     pos = np.array([ranks.get(v, np.nan) for v in xs]) if order_x else xs
     px, py, bars = summarise(pos[keep], ys[keep], row.plot_type_data,
-                             None if sigma is None else sigma[keep])
+                             None if sigma is None else sigma[:, keep])
     marker = "s" if row.plot_type_simulation is PlotTypeSimulation.BAR_PLOT else "o"
     ax.errorbar(px, py, yerr=bars, fmt=marker, ms=4, color=color, elinewidth=0.8, alpha=0.9)
     if order_x and ranks:

@@ -143,20 +143,21 @@ def summarise(x: np.ndarray, y: np.ndarray, how: PlotTypeData, sigma: np.ndarray
         ``replicate`` keeps every point (no bars); ``provided`` keeps them with
         ``sigma`` as bars; ``MeanAndSD``/``MeanAndSEM`` give one mean per
         distinct x with the replicates' standard deviation / standard error.
-    sigma : ndarray, shape (n,), optional
+    sigma : ndarray, shape (n,) or (2, n), optional
+        Bars of ``provided`` (symmetric, or below and above).
 
     Returns
     -------
     x, y : ndarray, shape (m,)
         Sorted by x.
-    bars : ndarray, shape (m,), or None
+    bars : ndarray, shape (m,) or (2, m), or None
     """
     order = np.argsort(x, kind="stable")
     x, y = x[order], y[order]
     if how is PlotTypeData.REPLICATE:
         return x, y, None
     if how is PlotTypeData.PROVIDED:
-        return x, y, None if sigma is None else np.asarray(sigma)[order]
+        return x, y, None if sigma is None else np.asarray(sigma)[..., order]
     ux = np.unique(x)
     groups = [y[x == v] for v in ux]
     mean = np.array([g.mean() for g in groups])
