@@ -265,3 +265,16 @@ def test_bars_of_replicates_and_of_the_noise_model():
     np.testing.assert_allclose(bars[:, 0], [9.0, 90.0])  # 10 * 10**-+1
     np.testing.assert_allclose(noise_bars(np.array([3.0]), np.array([0.5]), Transform.LIN),
                                [[0.5], [0.5]])
+
+
+def test_an_x_input_no_condition_sets_is_drawn_against_time(tmp_path):
+    d = copy_into(EXAMPLE.parent, tmp_path)
+    (d / "vis.tsv").write_text("plotId\tyValues\txValues\nd\tobs_B\tdose\n")
+    with open(d / "problem.yaml", "a") as f:
+        f.write("  visualization_files: [vis.tsv]\n")
+    problem = bngfit.load_problem(d / "problem.yaml")
+    fig = model_fit_figure(problem, problem.x_nominal)
+    ax = fig.axes[0]
+    assert "drawn against time" in ax.get_xlabel()
+    assert max(ax.get_lines()[-1].get_xdata()) == pytest.approx(10.0)  # the last time
+    _close(fig)

@@ -11,12 +11,14 @@ one colour), legends sit outside the data, and every axis is labelled.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bngfit.problem import (
+    TIME_X,
     AxisScale,
     PlotTypeData,
     PlotTypeSimulation,
@@ -284,21 +286,20 @@ def _series(ax: object, problem: Problem, sim: Simulated, row: VisualizationRow,
             ax.scatter(m.value[sel] + row.y_offset, simulated + row.y_offset, s=14,
                        color=color)
         return ""
-    if row.dose_response:
-        xs = input_values(problem, row.x_values)[sel]
-        if np.isnan(xs).all():
-            return f"{row.legend_entry}: no condition sets {row.x_values}"
-    else:
+    note = ""
+    xs = input_values(problem, row.x_values)[sel] if row.dose_response else m.time[sel]
+    if row.dose_response and np.isnan(xs).all():  # as the reader warned: against time
+        note = f"{row.legend_entry}: no condition sets {row.x_values}, drawn against time"
+        row = replace(row, x_values=TIME_X)
         xs = m.time[sel]
     xs = xs + row.x_offset
     ys = m.value[sel] + row.y_offset
     keep = np.isfinite(xs)
     log_x = row.x_scale in (AxisScale.LOG, AxisScale.LOG10)
-    note = ""
     if log_x:
         bad = int((keep & (xs <= 0)).sum())
         keep &= xs > 0
-        note = f"{row.legend_entry}: {bad} point(s) at x <= 0 not shown" if bad else ""
+        note = f"{row.legend_entry}: {bad} point(s) at x <= 0 not shown" if bad else note
     order_x = row.x_scale is AxisScale.ORDER
     ranks = {v: k for k, v in enumerate(np.unique(xs[keep]))}
     pos = np.array([ranks.get(v, np.nan) for v in xs]) if order_x else xs
