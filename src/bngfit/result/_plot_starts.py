@@ -68,6 +68,9 @@ def waterfall_figure(result: FitResult) -> Figure:
             ax.scatter(rank[:1], y[:1], marker="*", s=160, c=BEST_COLOR, edgecolors="black",
                        linewidths=0.6, zorder=4)
             ax.set_yscale("log")
+            # at least two decades: starts that all agree would otherwise get an axis
+            # of 1e-8 wide with unreadable tick labels
+            ax.set_ylim(LOG_OFFSET / 2, max(float(y.max()) * 2, 100 * LOG_OFFSET))
         if failed:
             x0 = len(done) + 1
             ax.axvspan(x0 - 0.5, x0 + len(failed) - 0.5, color=FAILED_COLOR, alpha=0.08, lw=0)
@@ -209,6 +212,8 @@ def history_figure(result: FitResult) -> Figure:
             drawn += 1
         if drawn:
             ax.set_yscale("log")
+            lo, hi = ax.get_ylim()  # at least two decades, as in the waterfall
+            ax.set_ylim(min(lo, LOG_OFFSET / 2), max(hi, 100 * LOG_OFFSET))
         race = int(result.settings.get("race") or 1)
         ax.set_xlabel("objective evaluation of the start" + (
             f"\n(each start races {race} candidates one after another, then continues "
