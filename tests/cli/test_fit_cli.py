@@ -89,7 +89,8 @@ def test_plot_writes_pngs(tmp_path, capsys, monkeypatch):
     assert "time of the starts in objective evaluations" in out
     assert main(["plot", "problem.fit.db", "-o", "plots"]) == 0
     names = {p.name for p in (tmp_path / "plots").iterdir()}
-    assert names == {"waterfall.png", "parameters.png", "model_fit.png", "gradcheck.png"}
+    assert names == {"waterfall.png", "parameters.png", "model_fit.png", "history.png",
+                     "gradcheck.png"}
     for p in (tmp_path / "plots").iterdir():
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
 

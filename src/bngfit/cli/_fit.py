@@ -34,6 +34,7 @@ from bngfit.optimize._settings import (
 )
 from bngfit.problem import _load as loader
 from bngfit.problem._problem import Problem
+from bngfit.result._frames import parameter_table
 from bngfit.result._store import Store, check_writable, load_result
 from bngfit.result._types import FitResult
 
@@ -152,12 +153,12 @@ def add_commands(sub: Subparsers, common: Callable[[argparse.ArgumentParser], No
 
 
 def best_parameter_table(problem: Problem, x: np.ndarray) -> pd.DataFrame:
-    """The problem's parameter table with nominal values at ``x`` (optimizer space)."""
-    native = dict(zip(problem.x_names, problem.to_native(x), strict=True))
-    rows = [{"parameterId": p.id, "parameterScale": p.scale.value, "lowerBound": p.lb,
-             "upperBound": p.ub, "nominalValue": native.get(p.id, p.nominal),
-             "estimate": int(p.estimate)} for p in problem.parameters]
-    return pd.DataFrame(rows)
+    """The problem's parameter table with nominal values at ``x`` (optimizer space).
+
+    The one :meth:`FitResult.best_parameter_table
+    <bngfit.result.FitResult.best_parameter_table>` gives too.
+    """
+    return parameter_table(problem, x)
 
 
 def _progress(total: int, done: int, enabled: bool

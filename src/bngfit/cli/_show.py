@@ -15,14 +15,11 @@ from bngfit.objective._gradcheck import describe, judged
 from bngfit.problem import _load as loader
 from bngfit.problem._problem import Problem
 from bngfit.result._bounds import near_bounds
-from bngfit.result._plots import plot_all
+from bngfit.result._plots import PLOT_FILES, plot_all
 from bngfit.result._store import load_result
 from bngfit.result._types import FitResult
 
 from . import _args as cli_args
-
-#: What ``bngfit plot`` writes into its folder.
-PLOT_FILES = ("waterfall.png", "parameters.png", "model_fit.png", "gradcheck.png")
 
 
 class Subparsers(Protocol):
@@ -255,8 +252,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     folder = cli_args.check_output_dir(args.output, "-o/--output", PLOT_FILES)
     result = _read_store(args.store)
     problem = _given_problem(args, result)
-    files = plot_all(result, folder) if problem is None else plot_all(result, folder,
-                                                                      problem=problem)
+    files = plot_all(result, folder, problem=problem)
     for f in files:
         print(f"wrote {f}")
     return 0

@@ -67,7 +67,8 @@ class _MeasurementReader:
         self.conditions = conditions
         self.param_ids = param_ids
         self.cols: dict[str, list] = {k: [] for k in ("observable", "preeq", "condition",
-                                                      "time", "value", "op", "np", "rows")}
+                                                      "time", "value", "op", "np", "rows",
+                                                      "dataset")}
         # (file, column, id) -> lines where an id of no table occurs
         self.unknown: dict[tuple[str, str, str], list[int]] = {}
 
@@ -95,7 +96,7 @@ class _MeasurementReader:
             return
         for key, value in (("observable", oid), ("preeq", pid), ("condition", cid),
                            ("time", t), ("value", m), ("op", ops), ("np", nps),
-                           ("rows", line)):
+                           ("rows", line), ("dataset", r.get("datasetId", "").strip())):
             self.cols[key].append(value)
 
     def _observable_ref(self, oid: str, obs: Observable | None, f: str, line: int) -> bool:
@@ -212,6 +213,8 @@ class _MeasurementReader:
             observable_params=tuple(cols["op"]),
             noise_params=tuple(cols["np"]),
             rows=tuple(cols["rows"]),
+            # no datasetId column (or an empty one): no datasets
+            dataset_id=tuple(cols["dataset"]) if any(cols["dataset"]) else (),
         )
 
 

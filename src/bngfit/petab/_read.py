@@ -19,6 +19,7 @@ from ._conditions import read_conditions
 from ._measurements import read_measurements
 from ._observables import read_observables
 from ._parameters import read_parameters
+from ._visualization import read_visualization, visualization_paths
 from ._yaml import read_problem_yaml
 
 # ID, PLACEHOLDER and TIME_SYMBOL: bngfit 0.1's module petab_io exported them.
@@ -83,6 +84,11 @@ def check_petab(path: str | Path, models: ModelAccess) -> tuple[Problem | None, 
     observables, declared_obs = read_observables(files["observable_files"], issues, known)
     meas = read_measurements(files["measurement_files"], issues, observables, declared_obs,
                              conditions, param_ids)
+    # ids are checked against the measurements only when those read cleanly
+    datasets = None if issues.has_errors else set(meas.dataset_id)
+    visualization = read_visualization(
+        visualization_paths(data, path.parent, str(path), issues), issues, declared_obs,
+        datasets, conditions)
     if model is None or conditions is None or issues.has_errors:
         return None, issues.items
     problem = Problem(
@@ -92,6 +98,7 @@ def check_petab(path: str | Path, models: ModelAccess) -> tuple[Problem | None, 
         observables=observables,
         measurements=meas,
         source=path,
+        visualization=visualization,
         files={
             "problem": str(path),
             **{name: ";".join(map(str, files[key])) for key, name in _TABLES.items()},

@@ -29,12 +29,22 @@ from ._problem import (
     Transform,
 )
 from ._scales import Scale
+from ._visualization import (
+    TIME_X,
+    AxisScale,
+    PlotTypeData,
+    PlotTypeSimulation,
+    VisualizationRow,
+    group_plots,
+)
 
 __all__ = [
-    "PLACEHOLDER", "SHAPE_FAMILIES", "TIME_SYMBOL", "Condition", "Formula", "InitPrior",
+    "PLACEHOLDER", "SHAPE_FAMILIES", "TIME_SYMBOL", "TIME_X", "AxisScale", "Condition",
+    "Formula", "InitPrior",
     "Measurements", "ModelAccess", "ModelInfo", "Mutation", "MutationOp", "NoiseFamily",
-    "NormKind", "Normalization", "Observable", "ParameterSpec", "Problem", "Scale",
-    "TrajectoryPenalty", "Transform", "check_problem", "load_problem", "parse_formula",
+    "NormKind", "Normalization", "Observable", "ParameterSpec", "PlotTypeData",
+    "PlotTypeSimulation", "Problem", "Scale", "TrajectoryPenalty", "Transform",
+    "VisualizationRow", "check_problem", "group_plots", "load_problem", "parse_formula",
     "placeholder", "register_reader",
 ]
 

@@ -23,6 +23,7 @@ from ._describe import fix_parameters, problem_html, problem_repr
 from ._formulas import Formula
 from ._sampling import Sampler, sample_starts
 from ._scales import Scale, scale_codes, to_scale, unscale
+from ._visualization import VisualizationRow
 
 
 class Transform(StrEnum):
@@ -108,6 +109,9 @@ class Measurements:
 
     ``preeq`` holds ``""`` where there is no pre-equilibration. The override
     tuples hold numbers or parameter ids, one tuple per data point.
+    ``dataset_id`` holds each point's PEtab ``datasetId`` (``""`` where none),
+    or is empty when the tables have no such column; it only groups points
+    for plots, so it takes no part in comparisons (nor in fingerprints).
     """
 
     observable: tuple[str, ...]
@@ -118,6 +122,7 @@ class Measurements:
     observable_params: tuple[tuple[float | str, ...], ...]
     noise_params: tuple[tuple[float | str, ...], ...]
     rows: tuple[int, ...]
+    dataset_id: tuple[str, ...] = field(default=(), compare=False)
 
     def __len__(self) -> int:
         return len(self.observable)
@@ -242,6 +247,10 @@ class Problem:
         Warnings found while reading the files (severity ``"warning"``); those
         with ``affects_result`` mean the objective differs from what the files
         literally ask for.
+    visualization : tuple of VisualizationRow
+        How the data should be drawn (the PEtab visualization table); empty:
+        no table. It does not change the objective, so it takes no part in
+        comparisons (nor in fingerprints).
     """
 
     model: ModelInfo
@@ -255,6 +264,7 @@ class Problem:
     penalties: tuple[TrajectoryPenalty, ...] = ()
     models: dict[str, ModelInfo] = field(default_factory=dict)
     warnings: tuple[Issue, ...] = ()
+    visualization: tuple[VisualizationRow, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         if not self.models:

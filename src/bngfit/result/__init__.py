@@ -2,7 +2,9 @@
 summaries and plots.
 """
 
+from ._plots import PLOT_FILES, plot_all
 from ._store import Store, fingerprint, load_result
 from ._types import FitResult, StartResult, StartStatus
 
-__all__ = ["FitResult", "StartResult", "StartStatus", "Store", "fingerprint", "load_result"]
+__all__ = ["PLOT_FILES", "FitResult", "StartResult", "StartStatus", "Store", "fingerprint",
+           "load_result", "plot_all"]
