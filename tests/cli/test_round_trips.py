@@ -172,6 +172,16 @@ def test_parameters_at_a_bound_are_flagged(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["at_bounds"] == {"k1": "upper"}
     assert main(["check-grad", str(prob / "problem.yaml"), "--point", str(store)]) == 0
     assert "at or near a bound" in capsys.readouterr().out
+    # the same from the API, stored or in memory
+    import bngfit
+
+    assert load_result(store).at_bounds() == {"k1": "upper"}
+    problem = bngfit.load_problem(prob / "problem.yaml")
+    result = bngfit.fit(problem, n_starts=2, engine="sequential", race=1)
+    assert result.at_bounds() == {"k1": "upper"}
+    assert result.summary_dict()["at_bounds"] == {"k1": "upper"}
+    # bounds given override the recorded ones: a wider box flags nothing
+    assert result.at_bounds(problem.lb - 1, problem.ub + 1) == {}
 
 
 def test_check_grad_residuals_from_the_command_line(capsys):

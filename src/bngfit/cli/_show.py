@@ -14,7 +14,6 @@ from bngfit.errors import InputError
 from bngfit.objective._gradcheck import describe, judged
 from bngfit.problem import _load as loader
 from bngfit.problem._problem import Problem
-from bngfit.result._bounds import near_bounds
 from bngfit.result._plots import PLOT_FILES, plot_all
 from bngfit.result._store import load_result
 from bngfit.result._types import FitResult
@@ -114,7 +113,7 @@ def summary_text(r: FitResult, posterior: bool = False,
                  f"{'value':>15}")
     for n, sc, v in zip(r.x_names, scales, r.best.x, strict=True):
         native = 10.0**v if sc == "log10" else np.exp(v) if sc == "log" else v
-        mark = f"  at {flags[n].value} bound" if n in flags else ""
+        mark = f"  at {flags[n]} bound" if n in flags else ""
         lines.append(f"                  {n:<{width}}  {sc:>5}  {v:15.8g}  {native:15.8g}"
                      f"{mark}")
     if flags:
@@ -141,30 +140,18 @@ def _tolerance_pair(r: FitResult) -> tuple[float, float]:
     return float(tol["rtol"]), float(tol["atol"])
 
 
-def _bounds_of(r: FitResult, bounds: tuple[np.ndarray, np.ndarray] | None
-               ) -> tuple[np.ndarray, np.ndarray] | None:
-    """The bounds given, else those the store recorded, else None."""
-    if bounds is not None:
-        return bounds
-    stored = r.settings.get("x_bounds")
-    return None if stored is None else (np.asarray(stored[0]), np.asarray(stored[1]))
-
-
 def at_bounds(r: FitResult, bounds: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
-    """Parameters of the best start at or near a bound (``{id: BoundSide}``).
+    """Parameters of the best start at or near a bound (``{id: "lower" | "upper"}``).
 
     ``bounds`` (lb, ub in optimizer space) from a problem given; else those
     recorded in the store; empty when neither is known.
     """
-    lu = _bounds_of(r, bounds)
-    if lu is None or r.best is None:
-        return {}
-    return near_bounds(r.best.x, lu[0], lu[1], r.x_names)
+    return r.at_bounds(*bounds) if bounds is not None else r.at_bounds()
 
 
 def at_bounds_unknown(r: FitResult, bounds: tuple[np.ndarray, np.ndarray] | None) -> bool:
     """Whether no bounds are known to flag the best start against."""
-    return _bounds_of(r, bounds) is None
+    return bounds is None and r.settings.get("x_bounds") is None
 
 
 def _read_store(path: str) -> FitResult:
@@ -204,7 +191,7 @@ def show_record(result: FitResult, bounds: tuple[np.ndarray, np.ndarray] | None 
         out["best_parameters"] = {
             n: float(10.0**v if sc == "log10" else np.exp(v) if sc == "log" else v)
             for n, sc, v in zip(result.x_names, scales, result.best.x, strict=True)}
-    out["at_bounds"] = {n: side.value for n, side in at_bounds(result, bounds).items()}
+    out["at_bounds"] = at_bounds(result, bounds)
     checks = {}
     for which, table in result.gradchecks.items():
         if "rel_err" not in table:

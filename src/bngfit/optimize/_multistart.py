@@ -315,7 +315,8 @@ def _run(problem: Problem, obj: Objective, s: FitSettings, st: Store | None,
     return FitResult(problem.x_names, tuple(ordered), s.optimizer.value, s.seed, s.n_starts,
                      time.perf_counter() - t0,
                      {**s.as_dict(), "problem": str(problem.source),
-                      "x_scales": [sc.value for sc in problem.x_scales]}, gradchecks)
+                      "x_scales": [sc.value for sc in problem.x_scales],
+                      "x_bounds": [problem.lb.tolist(), problem.ub.tolist()]}, gradchecks)
 
 
 def _run_tasks(tasks: list[StartTask], s: FitSettings, st: Store | None,

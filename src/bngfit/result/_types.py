@@ -12,6 +12,7 @@ from bngfit.errors import InputError
 from bngfit.problem._load import load_problem
 from bngfit.problem._problem import Problem
 
+from ._bounds import near_bounds
 from ._frames import (
     best_native,
     best_table,
@@ -155,6 +156,32 @@ class FitResult:
         scales = self.settings.get("x_scales")
         return None if scales is None else [str(s) for s in scales]
 
+    def at_bounds(self, lb: np.ndarray | None = None, ub: np.ndarray | None = None
+                  ) -> dict[str, str]:
+        """Parameters of the best start at or within 1e-3 of the bound interval of a bound.
+
+        Parameters
+        ----------
+        lb, ub : ndarray, shape (n_x,), optional
+            Bounds in optimizer space (default: those recorded by
+            :func:`~bngfit.fit` and in stores; a store written before bounds
+            were kept flags nothing without them).
+
+        Returns
+        -------
+        dict of str to str
+            Parameter id -> ``"lower"`` or ``"upper"``.
+        """
+        if lb is None or ub is None:
+            recorded = self.settings.get("x_bounds")
+            if recorded is None or self.best is None:
+                return {}
+            lb, ub = (np.asarray(v, dtype=float) for v in recorded)
+        if self.best is None:
+            return {}
+        flags = near_bounds(self.best.x, lb, ub, self.x_names)
+        return {name: side.value for name, side in flags.items()}
+
     def to_dataframe(self) -> pd.DataFrame:
         """The finished starts as a table, best first.
 
@@ -284,6 +311,7 @@ class FitResult:
             "warnings": list(self.settings.get("warnings") or []),
             "x_names": list(self.x_names),
             "best_x": None if self.best is None else [float(v) for v in self.best.x],
+            "at_bounds": self.at_bounds(),
             "starts": [
                 {
                     "index": s.index,
