@@ -81,7 +81,7 @@ def test_show_json_carries_the_best_point_by_name_and_the_checks(fitted, capsys)
     out = json.loads(capsys.readouterr().out)
     result = load_result(store)
     assert out["best_x_by_name"] == dict(zip(result.x_names, result.best.x, strict=True))
-    assert out["best_parameters"] == pytest.approx(
+    assert out["best_native_by_name"] == pytest.approx(
         {n: 10.0**v for n, v in out["best_x_by_name"].items()}, rel=1e-14)
     assert set(out["gradchecks"]) == {"start", "best"}
     start = out["gradchecks"]["start"]
@@ -226,3 +226,18 @@ def test_check_grad_shows_progress_per_parameter_and_step_on_a_terminal(monkeypa
     monkeypatch.setattr(sys, "stderr", term2)
     assert main(["check-grad", str(EXAMPLE), "--parameters", "k2", "--no-progress"]) == 0
     assert "step" not in pipe.getvalue() and "step" not in term2.getvalue()
+
+
+def test_fit_json_carries_the_checks_the_point_and_the_bound_flags(tmp_path, capsys):
+    assert main(["fit", str(EXAMPLE), "--starts", "2", "-o", str(tmp_path / "r.db"),
+                 "--best", str(tmp_path / "b.tsv"), "--check-grad", "--json", *FIT]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["gradchecks"]) == {"start", "best"}
+    assert out["gradchecks"]["start"]["verdicts"]["mismatch"] == 0
+    assert list(out["best_x_by_name"]) == ["k1", "k2", "scale_B", "sigma_B"]
+    assert out["best_x_by_name"]["k1"] == out["best_x"][0]
+    assert out["at_bounds"] == {} and out["best_parameters"] == str(tmp_path / "b.tsv")
+    assert main(["show", str(tmp_path / "r.db"), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["gradchecks"] == out["gradchecks"]
+    assert shown["best_x_by_name"] == out["best_x_by_name"]

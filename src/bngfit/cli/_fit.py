@@ -44,7 +44,7 @@ from . import _score
 from . import _show as cli_show
 from ._points import read_start_points
 from ._show import COMMANDS as SHOW_COMMANDS
-from ._show import PLOT_FILES, cmd_plot, cmd_show, summary_text
+from ._show import PLOT_FILES, cmd_plot, cmd_show, show_record, summary_text
 
 #: Upper limits of counts on the command line: far above any real use, below
 #: what exhausts memory or the process table before the first start.
@@ -256,7 +256,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if reference is not None and result.best is not None:
         scored = {"problem_id": reference[0], **_score.score(result, reference[1], cpu)}
     if args.json:
-        out = result.summary_dict()
+        # what show --json gives for the store, and where the outputs are
+        out = show_record(result, (problem.lb, problem.ub))
         out["store"] = str(store)
         out["best_parameters"] = str(best_path)
         if scored is not None:

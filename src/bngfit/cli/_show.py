@@ -34,9 +34,10 @@ def add_commands(sub: Subparsers, common: Callable[[argparse.ArgumentParser], No
     s = sub.add_parser("show", help=text, description=text)
     s.add_argument("store", metavar="STORE", help="result store written by bngfit fit")
     s.add_argument("--json", action="store_true",
-                   help="print one JSON object: the summary, best_x and best_parameters by "
-                        "name, parameters at a bound, every start and the stored gradient "
-                        "checks with their verdicts")
+                   help="print one JSON object: the summary, the best point by name "
+                        "(best_x_by_name, optimizer space; best_native_by_name), parameters "
+                        "at a bound, every start and the stored gradient checks with their "
+                        "verdicts")
     s.add_argument("--problem", metavar="PROBLEM", default=None,
                    help="the fitted problem, where the store's recorded path no longer "
                         "finds it (default: the path recorded, relative to the store's "
@@ -188,7 +189,7 @@ def show_record(result: FitResult, bounds: tuple[np.ndarray, np.ndarray] | None 
         scales = result.settings.get("x_scales") or ["lin"] * len(result.x_names)
         out["best_x_by_name"] = {n: float(v) for n, v in zip(result.x_names, result.best.x,
                                                               strict=True)}
-        out["best_parameters"] = {
+        out["best_native_by_name"] = {
             n: float(10.0**v if sc == "log10" else np.exp(v) if sc == "log" else v)
             for n, sc, v in zip(result.x_names, scales, result.best.x, strict=True)}
     out["at_bounds"] = at_bounds(result, bounds)
