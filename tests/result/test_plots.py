@@ -278,3 +278,16 @@ def test_an_x_input_no_condition_sets_is_drawn_against_time(tmp_path):
     assert "drawn against time" in ax.get_xlabel()
     assert max(ax.get_lines()[-1].get_xdata()) == pytest.approx(10.0)  # the last time
     _close(fig)
+
+
+def test_gradcheck_figure_shows_the_stored_verdicts():
+    # a stored table keeps neither every step's rows nor the check point's fval: the
+    # verdict made when the check ran is the one to draw (Brannmark's start point, fval
+    # 3.8e14: differences exactly 0, a gradient entry of 1e-3 below their round-off floor)
+    table = _check_table()
+    assert summarize(table, 1.0).verdict["scale_B"] is Agreement.MISMATCH
+    table["verdict"] = ["agrees", "unresolved", "unresolved"]
+    fig = gradcheck_figure(_result(gradchecks={"start": table}))
+    img = [ax for ax in fig.axes if ax.images][0].images[0].get_array()
+    assert tuple(img[2, 0]) == to_rgb(VERDICT_COLORS[Agreement.UNRESOLVED])
+    _close(fig)

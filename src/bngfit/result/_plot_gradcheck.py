@@ -1,7 +1,9 @@
 """The gradient-check figure: the verdict per parameter and check point, with the errors.
 
-A cell's colour is the verdict of :func:`bngfit.objective.summarize`
-(agrees, unresolved, mismatch), a category rather than a colour scale: an
+A cell's colour is the verdict stored with the check (judged when it ran, on
+every step's rows and with the check point's fval;
+:func:`bngfit.objective.summarize` for checks stored before verdicts were
+kept): agrees, unresolved, mismatch, a category rather than a colour scale: an
 entry the finite differences cannot resolve (typically a component about 0 at
 an optimum) is not a failure, so it is never drawn in the colour of one. The
 errors are printed in the cells, one metric per panel, since relative and
@@ -16,8 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from bngfit.objective import summarize
-from bngfit.objective._gradcheck import Agreement
+from bngfit.objective._gradcheck import Agreement, judged
 
 from ._plot_style import save, style
 from ._types import FitResult
@@ -37,15 +38,17 @@ METRICS = ("rel_err", "abs_err")
 def verdicts(result: FitResult) -> dict[str, dict[str, Agreement]]:
     """Check point (``"start"``, ``"best"``) -> parameter id -> verdict.
 
-    The best point is judged with the best start's fval (the round-off floor
-    of its differences); the start point's fval is not stored.
+    The verdicts stored with each table are used: they were made on every
+    step's rows and with the check point's fval (the round-off floor of its
+    differences), neither of which a stored table keeps. A table stored
+    without them is judged again, the best point with the best start's fval.
     """
     out = {}
     for point, table in result.gradchecks.items():
         if not {"grad", "fd_c", "fd_err", "abs_err", "rel_err"} <= set(table.columns):
             continue
         fval = result.best_fval if point == "best" and np.isfinite(result.best_fval) else None
-        out[point] = dict(summarize(table, fval).verdict)
+        out[point] = dict(judged(table, fval).verdict)
     return out
 
 
