@@ -329,8 +329,10 @@ def _sharpened(obj: Objective, x: Sequence[float] | np.ndarray,
     where the values carry a large solver error they can disagree with a
     right gradient. The automatic choice therefore checks every parameter
     value-only first and every one that does not agree again as the gradient
-    itself is solved: the same verdicts as ``sensi``, and as cheap as
-    ``plain`` where that suffices.
+    itself is solved: a parameter agrees when either kind of differences
+    agrees with its gradient entry to ``tol``, every other verdict is that of
+    ``sensi``, and the check is as cheap as ``plain`` where that suffices
+    (Bachmann 2011, 113 parameters, away from its optimum: 15 s against 144 s).
     """
     sensi = fd_sensi(obj, values)
     table = run(x_indices, sensi)
