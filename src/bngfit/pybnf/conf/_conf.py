@@ -170,6 +170,11 @@ __all__ = [
 
 _LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\s+([A-Za-z_][A-Za-z0-9_.]*))?\s*([=:])(.*)$")
 _COMMENT = re.compile(r"(^|\s)#.*$")
+#: PyBNF's string-valued keys: its grammar reads a ``#`` attached to their value
+#: (``output_dir = runs#2``) as part of it, and one after a blank as a comment.
+_STRING_KEYS = frozenset({"bng_command", "output_dir", "fit_type", "objfunc", "initialization",
+                          "cluster_type", "scheduler_node", "scheduler_file", "de_strategy",
+                          "sbml_integrator", "simulation_dir"})
 _PRIOR_VAR = re.compile(r"(log|ln)?([a-z_]+?)_var|lnvar")
 #: PyBNF's analytical objectives (no model, no data), which bngfit does not fit.
 _ANALYTICAL = ("score", "expression", "callable", "banana", "gaussian", "rotated_gaussian",
@@ -207,10 +212,41 @@ def read_conf(path: str | Path) -> PybnfConfig:
     lines = read_text(path, "configuration file").splitlines()
     found = Collected(f, path.parent, _edition(lines, f))
     for number, raw in enumerate(lines, start=1):
-        text = _COMMENT.sub("", raw).strip()
+        text = uncomment(raw)
         if text:
             _read_line(found, number, text)
     return _finish(found)
+
+
+def uncomment(raw: str) -> str:
+    """A line without its comment and surrounding blanks, as PyBNF reads it.
+
+    ``#`` starts a comment anywhere outside double quotes, with or without a
+    blank before it (``loguniform_var = k 1e-8 1e-4# binding``): PyBNF's
+    grammar ends a number, name or file at the ``#`` and drops the rest. The
+    values of PyBNF's string keys (:data:`_STRING_KEYS`) are the exception
+    its grammar makes: a ``#`` inside such a value belongs to it, one after a
+    blank starts the comment.
+
+    Parameters
+    ----------
+    raw : str
+        One line of the file (line ending already removed).
+
+    Returns
+    -------
+    str
+    """
+    m = _LINE.match(raw.strip())
+    if m and m.group(3) == "=" and m.group(1).lower() in _STRING_KEYS:
+        return _COMMENT.sub("", raw).strip()
+    quoted = False
+    for k, ch in enumerate(raw):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "#" and not quoted:
+            return raw[:k].strip()
+    return raw.strip()
 
 
 # ---------------------------------------------------------------- reading
@@ -232,7 +268,7 @@ def _edition(lines: list[str], f: str) -> int:
     """The file's edition: 2 with an ``edition = 2`` line, else 1 (one such line at most)."""
     found: list[tuple[int, str]] = []
     for number, raw in enumerate(lines, start=1):
-        m = re.match(r"^\s*edition\s*([=:])(.*)$", _COMMENT.sub("", raw), re.IGNORECASE)
+        m = re.match(r"^\s*edition\s*([=:])(.*)$", uncomment(raw), re.IGNORECASE)
         if not m:
             continue
         value = m.group(2).strip()
