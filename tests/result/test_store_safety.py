@@ -382,3 +382,22 @@ def test_a_killed_runs_store_in_a_read_only_folder_is_shown(stored, tmp_path, mo
     assert json.loads(run.stdout)["n_finished"] == 3
     assert "write-ahead log cannot be read here" in run.stderr
     assert _snapshot(folder) == before
+
+
+def test_hand_edited_bounds_read_as_not_recorded(tmp_path):
+    import json
+    import sqlite3
+
+    import bngfit
+    from bngfit.result import load_result
+    from tests.helpers import EXAMPLE
+
+    db = tmp_path / "run.db"
+    bngfit.fit(bngfit.load_problem(EXAMPLE), n_starts=1, engine="sequential", race=1,
+               store=db)
+    assert load_result(db).settings["x_bounds"][1][0] == 2.0  # log10(100)
+    for bad in ([["a", 0, 0, 0], [1, 1, 1, 1]], [[0, 0], [1, 1]], "x"):
+        with sqlite3.connect(db) as conn:
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'x_bounds'", (json.dumps(bad),))
+        result = load_result(db)
+        assert "x_bounds" not in result.settings and result.at_bounds() == {}

@@ -339,16 +339,30 @@ class Store:
                                                       s.index))
         settings = dict(meta["settings"])
         settings["problem"] = self.problem_path()
-        bounds = meta.get("x_bounds")
-        if isinstance(bounds, list) and len(bounds) == 2 and all(
-                isinstance(b, list) and len(b) == len(meta["x_names"]) for b in bounds):
-            settings["x_bounds"] = [[-np.inf if v is None else float(v) for v in bounds[0]],
-                                    [np.inf if v is None else float(v) for v in bounds[1]]]
+        bounds = _bounds_of(meta.get("x_bounds"), len(meta["x_names"]))
+        if bounds is not None:
+            settings["x_bounds"] = bounds
         settings["x_scales"] = meta.get("x_scales")
         return FitResult(
             x_names=list(meta["x_names"]), starts=tuple(starts), optimizer=meta["optimizer"],
             seed=meta["seed"], n_starts=int(meta["n_starts"]), wall_s=float(meta["wall_s"]),
             settings=settings, gradchecks=self.gradchecks())
+
+
+def _bounds_of(recorded: object, n_x: int) -> list[list[float]] | None:
+    """The recorded bounds ``[lb, ub]`` (null sides infinite), or None where unusable.
+
+    Bounds only flag parameters at a bound; a store whose entry is missing or
+    hand-edited into something else reads as one that never recorded them.
+    """
+    if not (isinstance(recorded, list) and len(recorded) == 2 and all(
+            isinstance(b, list) and len(b) == n_x for b in recorded)):
+        return None
+    try:
+        return [[default if v is None else float(v) for v in side]
+                for side, default in zip(recorded, (-np.inf, np.inf), strict=True)]
+    except (TypeError, ValueError):
+        return None
 
 
 def _check_meta_types(path: Path, meta: dict) -> None:
