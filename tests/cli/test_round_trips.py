@@ -48,16 +48,17 @@ def test_check_at_the_best_point_from_the_table_and_from_the_store(fitted, capsy
     from_table = _check_json(capsys, problem, "--point", str(best))["point"]
     assert from_table == pytest.approx(x_best, rel=1e-12, abs=1e-12)
     from_store = _check_json(capsys, problem, "--point", str(store))["point"]
-    assert from_store == x_best
+    assert from_store == pytest.approx(x_best, rel=1e-13, abs=1e-15)
     # STORE:INDEX takes that start's end point
     other = next(s for s in result.starts if s.index == 2)
     indexed = _check_json(capsys, problem, "--point", f"{store}:2")["point"]
-    assert indexed == dict(zip(result.x_names, other.x, strict=True))
+    assert indexed == pytest.approx(dict(zip(result.x_names, other.x, strict=True)),
+                                    rel=1e-13, abs=1e-15)
     # evaluate takes the same sources
     assert main(["evaluate", str(problem), "--point", str(store), "--json"]) == 0
     evaluated = json.loads(capsys.readouterr().out)
     assert evaluated["fval"] == pytest.approx(result.best_fval, rel=1e-9)
-    assert evaluated["point"] == x_best
+    assert evaluated["point"] == pytest.approx(x_best, rel=1e-13, abs=1e-15)
 
 
 def test_point_sources_that_cannot_give_a_point_exit_2(fitted, capsys, tmp_path):
@@ -241,3 +242,24 @@ def test_fit_json_carries_the_checks_the_point_and_the_bound_flags(tmp_path, cap
     shown = json.loads(capsys.readouterr().out)
     assert shown["gradchecks"] == out["gradchecks"]
     assert shown["best_x_by_name"] == out["best_x_by_name"]
+
+
+def test_a_store_point_reaches_a_problem_that_rescaled_a_parameter(fitted, tmp_path, capsys):
+    root, store, _ = fitted
+    prob = tmp_path / "lin"
+    shutil.copytree(root / "prob", prob)
+    params = pd.read_csv(prob / "parameters.tsv", sep="\t")
+    params.loc[params["parameterId"] == "k1", "parameterScale"] = "lin"
+    params.to_csv(prob / "parameters.tsv", sep="\t", index=False)
+    native = load_result(store).best_parameters()
+    point = _check_json(capsys, prob / "problem.yaml", "--point", str(store))["point_native"]
+    assert point == pytest.approx(native.to_dict(), rel=1e-12)
+
+
+def test_more_starts_with_another_sampler_names_the_sampler(tmp_path, capsys):
+    store = tmp_path / "u.db"
+    assert main(["fit", str(EXAMPLE), "--starts", "2", "-o", str(store), *FIT]) == 0
+    capsys.readouterr()
+    assert main(["fit", str(EXAMPLE), "--starts", "3", "--sampler", "lhs", "-o", str(store),
+                 "--resume", *FIT]) == 2
+    assert "sampler: stored 'uniform', given 'lhs'" in capsys.readouterr().err

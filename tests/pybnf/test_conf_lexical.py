@@ -22,12 +22,16 @@ RECEPTOR = shared_path("benchmarks", "pybnf", "receptor")
 @pytest.mark.parametrize(("raw", "text"), [
     ("loguniform_var = kp1__FREE 1e-8 1e-4# binding", "loguniform_var = kp1__FREE 1e-8 1e-4"),
     ("max_iterations=50#iterations", "max_iterations=50"),
-    ("model = m.bngl : d.exp# the data", "model = m.bngl : d.exp"),
     ("# a whole-line comment", ""),
     ("   ", ""),
     ("population_size = 12   ", "population_size = 12"),
     ("output_dir = runs#2", "output_dir = runs#2"),  # PyBNF keeps it: a string value
     ("output_dir = runs #2", "output_dir = runs"),
+    # PyBNF reads a file name up to its extension: a # inside one is part of it
+    ("model = runs#2/model.bngl : data.exp", "model = runs#2/model.bngl : data.exp"),
+    ("model = m.bngl : d#1.exp", "model = m.bngl : d#1.exp"),
+    ("model = m.bngl : d.exp# the data", "model = m.bngl : d.exp"),
+    ("model: run#2/model.ant", "model: run#2/model.ant"),
     ('condition: c1, perturbations: "A#1()" = 5 # set',
      'condition: c1, perturbations: "A#1()" = 5'),
 ])

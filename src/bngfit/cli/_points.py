@@ -58,18 +58,25 @@ def _point_of_store(path: Path, index: int | None, problem: Problem,
             raise InputError(f"the store has no finished start {index} (finished: "
                              f"{', '.join(map(str, have)) or 'none'})", file=spec)
         start = found[0]
-    stored = dict(zip(result.x_names, start.x, strict=True))
+    # the store's values are on the scales it was fitted with: through native
+    # values onto the problem's own (a parameter rescaled since reads right)
+    scales = result.x_scales or [s.value for s in problem.x_scales]
+    native = [10.0**v if sc == "log10" else float(np.exp(v)) if sc == "log" else float(v)
+              for v, sc in zip(start.x, scales, strict=True)]
+    stored = dict(zip(result.x_names, native, strict=True))
     names = problem.x_names
     missing = [n for n in names if n not in stored]
     extra = [n for n in stored if n not in names]
     if extra:
         raise InputError(f"the store's run fitted parameters the problem does not estimate: "
                          f"{', '.join(extra)}", file=spec)
-    x = problem.x_nominal.copy()
     for j, n in enumerate(names):
-        if n in stored:
-            x[j] = stored[n]
-    return x, missing
+        p = problem.free[j]
+        if n in stored and not p.lb <= stored[n] <= p.ub:
+            logging.getLogger("bngfit").warning(
+                "%s: value %g of '%s' is outside its bounds [%g, %g] in this problem", spec,
+                stored[n], n, p.lb, p.ub)
+    return problem.x_from_native({n: v for n, v in stored.items() if n in names}), missing
 
 
 def read_point(path: str | Path, problem: Problem) -> tuple[np.ndarray, list[str]]:

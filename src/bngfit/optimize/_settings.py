@@ -197,12 +197,13 @@ class FitSettings:
                   "seed": meta["seed"], **LEGACY_SETTINGS, **meta["settings"]}
         ours = self.recorded()
         grows = ours["n_starts"] > theirs["n_starts"]
-        if grows and self.sampler is not Sampler.UNIFORM:
+        stored_sampler = theirs.get("sampler", Sampler.UNIFORM.value)
+        if grows and stored_sampler != Sampler.UNIFORM.value:
             # a Latin hypercube of more points is another design: the stored
             # starts would not be its first rows
             raise InputError(f"more starts ({ours['n_starts']}, stored {theirs['n_starts']}) "
                              f"can only be added to a run sampled {Sampler.UNIFORM.value}ly; "
-                             f"this run's sampler is {self.sampler.value}: start a new store",
+                             f"this run's sampler is {stored_sampler}: start a new store",
                              file=str(where))
         diff = [k for k in ours if k not in MAY_DIFFER_ON_RESUME and theirs.get(k) != ours[k]
                 and not (k == "n_starts" and grows)]

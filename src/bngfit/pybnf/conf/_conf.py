@@ -175,6 +175,10 @@ _COMMENT = re.compile(r"(^|\s)#.*$")
 _STRING_KEYS = frozenset({"bng_command", "output_dir", "fit_type", "objfunc", "initialization",
                           "cluster_type", "scheduler_node", "scheduler_file", "de_strategy",
                           "sbml_integrator", "simulation_dir"})
+#: Keys whose values are file names (edition 1 ``model =``/``mutant =``, edition 2
+#: ``model:``/``experiment: ..., data:``, ``postprocess``).
+_FILE_KEYS = frozenset({"model", "mutant", "postprocess", "experiment"})
+_AFTER_FILE = re.compile(r"(\.(?:bngl|xml|sbml|ant|net|txt|exp|con|prop))#.*$", re.IGNORECASE)
 _PRIOR_VAR = re.compile(r"(log|ln)?([a-z_]+?)_var|lnvar")
 #: PyBNF's analytical objectives (no model, no data), which bngfit does not fit.
 _ANALYTICAL = ("score", "expression", "callable", "banana", "gaussian", "rotated_gaussian",
@@ -226,7 +230,9 @@ def uncomment(raw: str) -> str:
     grammar ends a number, name or file at the ``#`` and drops the rest. The
     values of PyBNF's string keys (:data:`_STRING_KEYS`) are the exception
     its grammar makes: a ``#`` inside such a value belongs to it, one after a
-    blank starts the comment.
+    blank starts the comment. So are file names (:data:`_FILE_KEYS`): a ``#``
+    inside one belongs to it, one right after its extension or after a blank
+    starts the comment.
 
     Parameters
     ----------
@@ -240,6 +246,10 @@ def uncomment(raw: str) -> str:
     m = _LINE.match(raw.strip())
     if m and m.group(3) == "=" and m.group(1).lower() in _STRING_KEYS:
         return _COMMENT.sub("", raw).strip()
+    if m and m.group(1).lower() in _FILE_KEYS:
+        # PyBNF reads a file name up to its extension: a '#' inside the name is
+        # part of it, one right after the extension starts the comment
+        return _AFTER_FILE.sub(r"\1", _COMMENT.sub("", raw)).strip()
     quoted = False
     for k, ch in enumerate(raw):
         if ch == '"':
