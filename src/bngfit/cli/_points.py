@@ -22,6 +22,7 @@ from bngfit.errors import InputError
 from bngfit.files import parse_float, read_tsv
 from bngfit.problem import Problem
 from bngfit.result import load_result
+from bngfit.result._frames import native_values
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -61,9 +62,7 @@ def _point_of_store(path: Path, index: int | None, problem: Problem,
     # the store's values are on the scales it was fitted with: through native
     # values onto the problem's own (a parameter rescaled since reads right)
     scales = result.x_scales or [s.value for s in problem.x_scales]
-    native = [10.0**v if sc == "log10" else float(np.exp(v)) if sc == "log" else float(v)
-              for v, sc in zip(start.x, scales, strict=True)]
-    stored = dict(zip(result.x_names, native, strict=True))
+    stored = dict(zip(result.x_names, native_values(start.x, scales).tolist(), strict=True))
     names = problem.x_names
     missing = [n for n in names if n not in stored]
     extra = [n for n in stored if n not in names]

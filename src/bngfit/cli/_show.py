@@ -14,6 +14,7 @@ from bngfit.errors import InputError
 from bngfit.objective._gradcheck import describe, judged
 from bngfit.problem import _load as loader
 from bngfit.problem._problem import Problem
+from bngfit.result._frames import native_values
 from bngfit.result._plots import PLOT_FILES, plot_all
 from bngfit.result._store import load_result
 from bngfit.result._types import FitResult
@@ -112,8 +113,8 @@ def summary_text(r: FitResult, posterior: bool = False,
     flags = at_bounds(r, bounds)
     lines.append(f"best parameters:  {'id':<{width}}  {'scale':>5}  {'optimizer x':>15}  "
                  f"{'value':>15}")
-    for n, sc, v in zip(r.x_names, scales, r.best.x, strict=True):
-        native = 10.0**v if sc == "log10" else np.exp(v) if sc == "log" else v
+    for n, sc, v, native in zip(r.x_names, scales, r.best.x,
+                                native_values(r.best.x, scales), strict=True):
         mark = f"  at {flags[n]} bound" if n in flags else ""
         lines.append(f"                  {n:<{width}}  {sc:>5}  {v:15.8g}  {native:15.8g}"
                      f"{mark}")
@@ -189,9 +190,8 @@ def show_record(result: FitResult, bounds: tuple[np.ndarray, np.ndarray] | None 
         scales = result.settings.get("x_scales") or ["lin"] * len(result.x_names)
         out["best_x_by_name"] = {n: float(v) for n, v in zip(result.x_names, result.best.x,
                                                               strict=True)}
-        out["best_native_by_name"] = {
-            n: float(10.0**v if sc == "log10" else np.exp(v) if sc == "log" else v)
-            for n, sc, v in zip(result.x_names, scales, result.best.x, strict=True)}
+        out["best_native_by_name"] = dict(zip(
+            result.x_names, native_values(result.best.x, scales).tolist(), strict=True))
     out["at_bounds"] = at_bounds(result, bounds)
     checks = {}
     for which, table in result.gradchecks.items():
