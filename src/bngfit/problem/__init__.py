@@ -28,6 +28,7 @@ from ._problem import (
     TrajectoryPenalty,
     Transform,
 )
+from ._request import FitRequest
 from ._scales import Scale
 from ._visualization import (
     TIME_X,
@@ -40,7 +41,7 @@ from ._visualization import (
 
 __all__ = [
     "PLACEHOLDER", "SHAPE_FAMILIES", "TIME_SYMBOL", "TIME_X", "AxisScale", "Condition",
-    "Formula", "InitPrior",
+    "FitRequest", "Formula", "InitPrior",
     "Measurements", "ModelAccess", "ModelInfo", "Mutation", "MutationOp", "NoiseFamily",
     "NormKind", "Normalization", "Observable", "ParameterSpec", "PlotTypeData",
     "PlotTypeSimulation", "Problem", "Scale", "TrajectoryPenalty", "Transform",

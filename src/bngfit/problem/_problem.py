@@ -21,6 +21,7 @@ from ._conditions import Condition
 from ._constraints import Constraint
 from ._describe import fix_parameters, problem_html, problem_repr
 from ._formulas import Formula
+from ._request import FitRequest
 from ._sampling import Sampler, sample_starts
 from ._scales import Scale, scale_codes, to_scale, unscale
 from ._visualization import VisualizationRow
@@ -251,6 +252,9 @@ class Problem:
         How the data should be drawn (the PEtab visualization table); empty:
         no table. It does not change the objective, so it takes no part in
         comparisons (nor in fingerprints).
+    request : FitRequest
+        Run settings the problem file asks for (PyBNF's); not part of the
+        objective, so not compared.
     """
 
     model: ModelInfo
@@ -265,6 +269,7 @@ class Problem:
     models: dict[str, ModelInfo] = field(default_factory=dict)
     warnings: tuple[Issue, ...] = ()
     visualization: tuple[VisualizationRow, ...] = field(default=(), compare=False)
+    request: FitRequest = field(default=FitRequest(), compare=False)
 
     def __post_init__(self) -> None:
         if not self.models:
