@@ -359,8 +359,24 @@ def test_refuses_stochastic_simulation_naming_the_line():
 
 
 @pytest.mark.parametrize("text, match", [
-    ('parameter_scan({parameter=>"k",par_min=>1,par_max=>2,n_scan_pts=>2,'
-     'method=>"ode",t_end=>1})', "parameter scan"),
+    ('bifurcate({parameter=>"k",par_min=>1,par_max=>2,n_scan_pts=>2,'
+     'method=>"ode",t_end=>1})', "bifurcation scan"),
+    ('parameter_scan({par_min=>1,par_max=>2,n_scan_pts=>2,method=>"ode",t_end=>1})',
+     "needs parameter"),
+    ('parameter_scan({parameter=>"k",par_min=>1,par_max=>2,n_scan_pts=>1,method=>"ode",'
+     't_end=>1})', "more than 1"),
+    ('parameter_scan({parameter=>"k",par_min=>0,par_max=>2,n_scan_pts=>3,log_scale=>1,'
+     'method=>"ode",t_end=>1})', "positive with log_scale"),
+    ('parameter_scan({parameter=>"k",par_min=>1,par_max=>2,n_scan_pts=>2.5,method=>"ode",'
+     't_end=>1})', "whole number"),
+    ('parameter_scan({parameter=>"k",par_min=>1,par_max=>2,n_scan_pts=>1e12,'
+     'method=>"ode",t_end=>1})', "n_scan_pts"),
+    ('parameter_scan({parameter=>"k",par_min=>1,par_max=>2,method=>"ode",t_end=>1})',
+     "par_scan_vals"),
+    ('parameter_scan({parameter=>"k",par_scan_vals=>[],method=>"ode",t_end=>1})', "empty"),
+    ('parameter_scan({parameter=>"k",par_scan_vals=>[1,2],method=>"ssa",t_end=>1})',
+     "not ode"),
+    ('parameter_scan({parameter=>"k",par_scan_vals=>[1,2],method=>"ode"})', "t_end"),
     ('addConcentration("A()", 1)', "adds to the current amount"),
     ('readFile({file=>"x.bngl"})', "another model"),
     ('equilibrate({t_end=>100})', "unknown action"),

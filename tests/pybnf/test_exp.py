@@ -97,7 +97,8 @@ def test_sd_may_be_missing_where_value_is_missing(tmp_path):
 BAD = [
     ("no_header", "0 1 2\n1 2 3\n", 1, "no header"),
     ("empty", "\n\n", None, "empty"),
-    ("not_time", "# t x\n0 1\n", 1, "'t'"),
+    ("scan_nan", "# L0 x\n1 1\nnan 2\n", 3, "missing"),
+    ("scan_sd", "# L0 x L0_SD\n1 1 1\n", 1, "'L0_SD'"),
     ("dup", "# time x x\n0 1 2\n", 1, "'x'"),
     ("sd_alone", "# time x y_SD\n0 1 2\n", 1, "'y_SD'"),
     ("time_sd", "# time x time_SD\n0 1 2\n", 1, "'time_SD'"),

@@ -1,4 +1,4 @@
-"""Read a PyBNF ``.exp`` data table (time course measurements).
+"""Read a PyBNF ``.exp`` data table (a time course, or a parameter scan).
 
 The format, as PyBNF writes and reads it:
 
@@ -7,13 +7,16 @@ The format, as PyBNF writes and reads it:
   (``# time  x  y  x_SD  y_SD``); a header without the ``#`` is accepted too;
   as in PyBNF, ``()`` and ``[]`` around a name are dropped (``y()`` is ``y``)
   and ``Time`` is read as ``time``;
-- the first column is ``time``; every other column is an observable, except
-  ``<obs>_SD``, which gives the standard deviation of observable ``<obs>``;
+- the first column is ``time`` (a time course), or the name of the parameter a
+  ``parameter_scan`` action scans (dose-response data: each row is the end
+  of the simulation at that parameter value); every other column is an
+  observable, except ``<obs>_SD``, which gives the standard deviation of
+  observable ``<obs>``;
 - ``nan`` (any case) marks a missing value;
 - blank lines and further lines starting with ``#`` are skipped.
 
-Only time courses are read here: PyBNF's parameter-scan tables (first column a
-model parameter) are refused with a message saying so.
+Which kind a table must be is the action's business: the builder checks that a
+scan's table names the scanned parameter, and a time course's names ``time``.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ class ExpTable:
     path : str
         The file read.
     time : numpy.ndarray
-        Measurement times, shape (n,), non-decreasing.
+        The first column, shape (n,): measurement times (non-decreasing), or
+        for a scan table (:attr:`is_scan`) the scanned parameter's values.
     columns : tuple of str
         Observable names in header order, without the ``_SD`` columns.
     values : dict of str to numpy.ndarray
@@ -77,6 +81,16 @@ class ExpTable:
         """Number of data rows."""
         return int(self.time.shape[0])
 
+    @property
+    def x_name(self) -> str:
+        """The first column's name: ``time``, or the scanned parameter's."""
+        return self.header[0] if self.header else "time"
+
+    @property
+    def is_scan(self) -> bool:
+        """True for parameter-scan data (the first column is not ``time``)."""
+        return self.x_name != "time"
+
 
 def read_exp(path: str | Path) -> ExpTable:
     """Read a PyBNF ``.exp`` file.
@@ -94,10 +108,11 @@ def read_exp(path: str | Path) -> ExpTable:
     ------
     InputError
         Naming the file and line: missing or unreadable file, text that is not
-        UTF-8, no header, a first column that is not ``time``, a duplicated
+        UTF-8, no header, a duplicated
         column, an ``_SD`` column without its observable, a row with the wrong
         number of cells, a cell that is not a number (``nan`` is allowed except
-        in ``time``), an infinite value, a negative time, times that decrease,
+        in the first column), an infinite value, a negative time, times that
+        decrease,
         and a standard deviation that is not positive (or missing) where the
         value is present.
     """
@@ -117,7 +132,10 @@ def read_exp(path: str | Path) -> ExpTable:
         for j, cell in enumerate(cells):
             data[i, j] = _number(cell, f, line, names[j])
     time = data[:, 0]
-    _check_time(time, lines, f)
+    if names[0] == "time":
+        _check_time(time, lines, f)
+    else:
+        _check_scan_values(time, lines, f, names[0])
     columns = tuple(n for n in names[1:] if not n.endswith(SD_SUFFIX))
     values = {n: _frozen(data[:, names.index(n)]) for n in columns}
     sd: dict[str, np.ndarray] = {}
@@ -173,10 +191,6 @@ def _check_header(header: list[str], f: str, line: int) -> list[str]:
     names = [h.strip("()[]") for h in header]
     if names[0] == "Time":
         names[0] = "time"
-    if names[0] != "time":
-        raise InputError("the first column must be 'time' (bngfit reads time courses only; "
-                         "parameter-scan data is not supported)", file=f, row=line,
-                         id=names[0])
     for j, n in enumerate(names):
         if not n:
             raise InputError(f"column {j + 1} of the header has no name", file=f, row=line,
@@ -187,9 +201,9 @@ def _check_header(header: list[str], f: str, line: int) -> list[str]:
     for n in names[1:]:
         if n.endswith(SD_SUFFIX):
             obs = n[: -len(SD_SUFFIX)]
-            if obs == "time":
-                raise InputError("time has no standard deviation; '_SD' columns belong to "
-                                 "observables", file=f, row=line, id=n)
+            if obs == names[0]:
+                raise InputError(f"{obs} has no standard deviation; '_SD' columns belong "
+                                 "to observables", file=f, row=line, id=n)
             if obs not in names:
                 raise InputError(f"standard-deviation column without its observable: add a "
                                  f"column '{obs}' or remove '{n}'", file=f, row=line, id=n)
@@ -232,6 +246,15 @@ def _check_time(time: np.ndarray, lines: list[int], f: str) -> None:
             raise InputError(f"times must be sorted (non-decreasing), as PyBNF requires: "
                              f"{t:g} comes after {time[i - 1]:g} on line {lines[i - 1]}",
                              file=f, row=lines[i], id="time", value=f"{t:g}")
+
+
+def _check_scan_values(x: np.ndarray, lines: list[int], f: str, name: str) -> None:
+    """Every row of a scan table names its parameter value; ``x`` shape (n,)."""
+    for i, v in enumerate(x):
+        if math.isnan(v):
+            raise InputError(f"the value of the scanned parameter {name} is missing (nan); "
+                             "every row needs one", file=f, row=lines[i], id=name,
+                             value="nan")
 
 
 def _check_sd(sd: np.ndarray, values: np.ndarray, lines: list[int], f: str,

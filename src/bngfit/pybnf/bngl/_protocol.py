@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bngfit.errors import InputError
 from bngfit.files import too_many_points
 
+from ._scan import Scan, scan_values
 from ._template import NUMBER, Action
 
 # ------------------------------------------------------------------------ protocol
@@ -61,6 +62,11 @@ class Phase:
     steady_state : bool
         ``steady_state=>1``: BioNetGen stops at steady state and fails if it is
         not reached by ``t_end``.
+    scan : Scan or None
+        A ``parameter_scan``: one simulation per value of ``scan.parameter``
+        (see :mod:`bngfit.pybnf.bngl._scan`), each from ``t_start`` to
+        ``t_end`` (or to steady state), ``set_params`` / ``set_species``
+        applied before the first. None: a ``simulate``.
     """
 
     t_start: float
@@ -74,6 +80,7 @@ class Phase:
     line: int
     reset_to: int | None = None
     steady_state: bool = False
+    scan: Scan | None = None
 
     def output_times(self) -> tuple[float, ...]:
         """Times of the rows this phase writes (as BioNetGen 2.9's run_network).
@@ -121,7 +128,6 @@ _IGNORED = frozenset({
 _ODE_ONLY = "bngfit is a deterministic ODE fitter"
 _NOT_ODE = frozenset({"simulate_ssa", "simulate_nf", "simulate_pla", "simulate_psa"})
 _UNREPRESENTABLE = {
-    "parameter_scan": "a parameter scan is a family of simulations, not one protocol",
     "bifurcate": "a bifurcation scan is a family of simulations, not one protocol",
     "linearparametersensitivity": "it writes finite-difference sensitivities, not a run",
     "simulate_protocol": "protocol blocks are not supported",
@@ -231,6 +237,70 @@ class _Builder:
         ))
         self.time, self.params, self.species, self.reset = t_end, [], [], None
 
+    def scan(self, a: Action) -> None:
+        """A ``parameter_scan``: a phase of one simulation per scanned value.
+
+        The changes pending before it apply to its points. Afterwards, as in
+        BioNetGen, the parameter keeps its last value (a pending change of the
+        next phase) and, with ``reset_conc=>1``, the species are back where the
+        scan started: pending species changes and resets stay pending.
+        """
+        self.check_ode("simulate", a)
+        args = a.args
+        if bool(_number(args.get("continue", 0.0), "continue", a, self.file)):
+            raise self.refuse(a, "a parameter scan does not continue a simulation")
+        if "parameter" not in args:
+            raise self.refuse(a, "parameter_scan needs parameter=>\"NAME\"")
+        name = _text(args["parameter"])
+        scan = self.scan_points(a, name)
+        t_start = self.start_time(a, False)
+        t_end, _, _ = self.output_grid(a)
+        if not t_end > t_start:
+            raise self.refuse(a, f"t_end ({t_end:g}) must be greater than t_start "
+                              f"({t_start:g})")
+        suffix = args.get("suffix")
+        self.phases.append(Phase(
+            t_start=t_start, t_end=t_end, sample_times=None, n_steps=1,
+            suffix=None if suffix is None else _text(suffix), continue_=False,
+            set_params=tuple(self.params), set_species=tuple(self.species), line=a.line,
+            reset_to=self.reset,
+            steady_state=bool(_number(args.get("steady_state", 0.0), "steady_state", a,
+                                      self.file)),
+            scan=scan))
+        self.time = t_end
+        self.params = [(name, scan.values[-1])]
+        if not scan.reset_conc:
+            self.species, self.reset = [], None
+
+    def scan_points(self, a: Action, name: str) -> Scan:
+        """The scan of ``parameter_scan`` action ``a`` (its values and options)."""
+        args = a.args
+        rng = {k: _number(args[k], k, a, self.file) if k in args else None
+               for k in ("par_min", "par_max", "n_scan_pts")}
+        log = bool(_number(args.get("log_scale", 0.0), "log_scale", a, self.file))
+        vals = args.get("par_scan_vals")
+        if vals is not None and not isinstance(vals, tuple):
+            raise self.refuse(a, "par_scan_vals must be an array of numbers, as [1, 10, 100]")
+        listed = None if vals is None else tuple(_number(v, "par_scan_vals", a, self.file)
+                                                 for v in vals)
+        n = rng["n_scan_pts"] if rng["n_scan_pts"] is not None else len(listed or ())
+        too_many = too_many_points(n)
+        if too_many:  # refused before the values are ever computed
+            raise InputError(f"the scan {too_many}", file=self.file, row=a.line,
+                             id="n_scan_pts", value=f"{n:g}")
+        try:
+            values = scan_values(rng["par_min"], rng["par_max"], rng["n_scan_pts"], log,
+                                 listed)
+        except ValueError as err:
+            raise self.refuse(a, str(err)) from None
+        if None in rng.values():
+            how = f"par_scan_vals [{', '.join(f'{v:g}' for v in values)}]"
+        else:
+            how = (f"par_min {rng['par_min']:g}, par_max {rng['par_max']:g}, n_scan_pts "
+                   f"{rng['n_scan_pts']:g}, log_scale {int(log)}")
+        reset = bool(_number(args.get("reset_conc", 1.0), "reset_conc", a, self.file))
+        return Scan(name, values, reset, how)
+
     def check_ode(self, verb: str, a: Action) -> None:
         """Refuse a simulation that is not an ODE run, or has options a phase cannot carry."""
         args = a.args
@@ -313,7 +383,7 @@ def protocol(actions: tuple[Action, ...], *, file: str | None = None) -> tuple[P
     InputError
         Naming the action's line, for a non-ODE simulation (bngfit is a
         deterministic ODE fitter), an action whose effect a phase cannot
-        carry (``parameter_scan``, ``addConcentration``, ``readFile``,
+        carry (``bifurcate``, ``addConcentration``, ``readFile``,
         ``setOption`` after a simulation, unknown verbs, ...), or invalid
         times (``t_end <= t_start``, fewer than 3 sample times, expressions).
     """
@@ -329,6 +399,8 @@ def protocol(actions: tuple[Action, ...], *, file: str | None = None) -> tuple[P
             b.state_action(verb, a)
         elif verb in ("simulate", "simulate_ode") or verb in _NOT_ODE:
             b.simulate(verb, a)
+        elif verb == "parameter_scan":
+            b.scan(a)
         elif verb == "setoption":
             raise b.refuse(a, "setOption after a simulation changes the model mid-protocol")
         elif verb in _UNREPRESENTABLE:

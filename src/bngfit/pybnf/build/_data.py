@@ -50,12 +50,20 @@ class DataRun:
         The end of the simulated span, where the simulation's length is set
         by something other than the data (an action); None: the data's last
         time.
+    rows : tuple of (str, str) or None
+        A parameter scan's table: each row's (pre-phase, measured condition),
+        which then replace ``preeq`` and ``condition``; every row is measured
+        at ``scan_time``. None: a time course.
+    scan_time : float
+        A scan's measured time (``inf``: steady state).
     """
 
     table: ExpTable
     condition: str
     preeq: str = ""
     t_end: float | None = None
+    rows: tuple[tuple[str, str], ...] | None = None
+    scan_time: float = float("nan")
 
 
 def column_observable(t: ExpTable, col: str, n: Noise, info: ModelInfo, f: str,
@@ -92,7 +100,7 @@ def measurements(runs: list[DataRun], noise: dict[str | None, Noise], f: str
     cols: dict[str, list] = {k: [] for k in ("obs", "pre", "cond", "t", "m", "np", "rows")}
     for run in runs:
         t = run.table
-        if run.t_end is not None:
+        if run.t_end is not None and run.rows is None:
             late = np.nonzero(t.time > run.t_end)[0]
             if late.size:
                 raise InputError(f"data at time {t.time[late[0]]:g} lie beyond the simulated "
@@ -101,10 +109,11 @@ def measurements(runs: list[DataRun], noise: dict[str | None, Noise], f: str
         for col in t.columns:
             sigma = noise_point_sigma(t, col, noise_for(noise, col))
             for i in np.nonzero(~np.isnan(t.values[col]))[0]:
+                pre, cond = (run.preeq, run.condition) if run.rows is None else run.rows[i]
                 cols["obs"].append(col)
-                cols["pre"].append(run.preeq)
-                cols["cond"].append(run.condition)
-                cols["t"].append(float(t.time[i]))
+                cols["pre"].append(pre)
+                cols["cond"].append(cond)
+                cols["t"].append(float(t.time[i]) if run.rows is None else run.scan_time)
                 cols["m"].append(float(t.values[col][i]))
                 cols["np"].append(() if sigma is None else (float(sigma[i]),))
                 cols["rows"].append(int(t.lines[i]))

@@ -73,18 +73,20 @@ import numpy as np
 
 from bngfit.errors import InputError, UnsupportedError
 from bngfit.files._limits import too_many_points
-from bngfit.problem._conditions import Condition, Mutation, MutationOp
-from bngfit.problem._model_info import ModelAccess, ModelInfo
+from bngfit.problem._conditions import Condition
+from bngfit.problem._model_info import ModelAccess
 from bngfit.problem._problem import Normalization, NormKind, Observable, Problem
-from bngfit.pybnf.bngl._protocol import Phase, phases_for_data
+from bngfit.pybnf.bngl._protocol import phases_for_data
 from bngfit.pybnf.conf._entries import Objfunc, PybnfConfig
 
 from ._data import DataRun, column_observable, data_warnings, measurements
-from ._models import ModelPart, Run, model_parts, time_course_end
+from ._models import ModelPart, Run, model_parts
 from ._noise import token_noise
 from ._params import parameter_specs
 from ._penalties import constraint_penalties
 from ._perturb import perturbation_mutations
+from ._protocol_conds import Measured, protocol_conditions
+from ._scans import sbml_conditions
 
 
 def edition1_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
@@ -107,20 +109,22 @@ def edition1_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
     parts = model_parts(config, params, models,
                         frozenset() if estimated is None else frozenset({estimated}))
     conditions: dict[str, Condition] = {}
+    sims: dict[str, Measured] = {}
     preeq: dict[str, str] = {}
     t_end: dict[str, float] = {}
     grids: dict[str, tuple[float, ...]] = {}
     observables: dict[str, Observable] = {}
     for part in parts:
-        for run, conds, end, pre in _simulations(config, part):
-            clash = conds.keys() & conditions.keys()
+        for run, sim in _simulations(config, part):
+            clash = sim.conditions.keys() & conditions.keys()
             if clash:
                 raise InputError(f"two simulations would both be called '{min(clash)}': "
                                  "rename a data file", file=f, row=part.entry.line,
                                  id=min(clash))
-            conditions.update(conds)
-            t_end[run.name], preeq[run.name] = end, pre
-            grids[run.name] = _output_grid(config, part, run)
+            conditions.update(sim.conditions)
+            sims[run.name] = sim
+            t_end[run.name], preeq[run.name] = sim.t_end, sim.preeq
+            grids[run.name] = () if sim.rows is not None else _output_grid(config, part, run)
         # A data column is the model output of its name in every model it has data in.
         checked: set[str] = set()
         for r in part.runs:
@@ -130,9 +134,15 @@ def edition1_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
                     observables.setdefault(col, column_observable(r.table, col, noise[None],
                                                                   part.info, f))
     runs = [r for part in parts for r in part.runs]
-    meas = measurements([DataRun(r.table, r.name, preeq[r.name], t_end[r.name]) for r in runs],
-                        noise, f)
+    meas = measurements([DataRun(r.table, r.name, preeq[r.name], t_end[r.name],
+                                 sims[r.name].rows, sims[r.name].time) for r in runs], noise, f)
     norms = _normalizations(config, runs, preeq, grids)
+    for part in parts:
+        for p, name in part.props:
+            if sims[name].rows is not None:
+                raise UnsupportedError(f"the constraints of {p.name} read the parameter scan "
+                                       f"'{name}'; constraints on scans are not supported",
+                                       file=f, row=part.entry.line, id=name, value=p.name)
     penalties = [pen for part in parts for p, name in part.props
                  for pen in constraint_penalties(p, part.info, preeq[name], name, grids[name])]
     return Problem(
@@ -148,10 +158,9 @@ def edition1_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
     )
 
 
-def _simulations(config: PybnfConfig, part: ModelPart
-                 ) -> Iterator[tuple[Run, dict[str, Condition], float, str]]:
-    """Each simulation of a model line: its run, its conditions (pre-phases too),
-    the measured phase's span and the id of its last pre-phase (empty: none).
+def _simulations(config: PybnfConfig, part: ModelPart) -> Iterator[tuple[Run, Measured]]:
+    """Each simulation of a model line: its run and its conditions (pre-phases
+    too, see :class:`~bngfit.pybnf.build._protocol_conds.Measured`).
 
     A mutant's statements are checked once, before its simulations.
     """
@@ -164,102 +173,10 @@ def _simulations(config: PybnfConfig, part: ModelPart
     for run in part.sim_runs:
         muts = () if run.mutant is None else mutated[run.mutant.name]
         if part.bngl:
-            conds, end, pre = _protocol_conditions(run, part.phases, muts, info,
-                                                   str(part.entry.path), part.name)
+            yield run, protocol_conditions(run.name, run.suffix, run.table, part.phases, muts,
+                                           info, str(part.entry.path), part.name)
         else:
-            conds = {run.name: Condition(run.name, muts, model=part.name)}
-            end, pre = time_course_end(config, run, part.name), ""
-        yield run, conds, end, pre
-
-
-def _protocol_conditions(run: Run, all_phases: tuple[Phase, ...],
-                         mutant: tuple[Mutation, ...],
-                         info: ModelInfo, f: str, model: str
-                         ) -> tuple[dict[str, Condition], float, str]:
-    """Conditions of a data file's protocol on model ``model``.
-
-    One phase: the mutant's statements (if any), then its ``setParameter`` /
-    ``setConcentration`` actions are the condition. Several phases: each one
-    before the measured phase becomes a pre-phase condition (``<name>__pre``,
-    or ``<name>__pre1``, ``<name>__pre2``, ... for more than one), chained
-    first to last and run for its duration (to steady state with
-    ``steady_state=>1``), each starting from the state the one before ended
-    in, sensitivities carried throughout. As in BioNetGen, a parameter once
-    set stays set in every later phase, and so do the mutant's; species
-    settings apply at the start of the phase they precede.
-
-    Returns
-    -------
-    conditions : dict of str to Condition
-    t_end : float
-        The measured phase's span.
-    preeq : str
-        The id of the last pre-phase (empty without one).
-    """
-    name = run.name
-    idx = phases_for_data(all_phases, run.suffix)  # not empty: _runs matched the suffix
-    phases = all_phases[: idx[0] + 1]
-    _check_replayable(phases, len(idx), run.suffix, f)
-    last = phases[-1]
-    conditions: dict[str, Condition] = {}
-    n_pre = len(phases) - 1
-    previous = None
-    muts = [*mutant, *_phase_mutations(phases[0], info, run.suffix, f)]
-    for k, ph in enumerate(phases):
-        if k:
-            # Parameters set so far persist; species settings do not repeat
-            # (the phase starts from the state the one before ended in).
-            muts = [m for m in muts if m.target in info.parameters] + \
-                _phase_mutations(ph, info, run.suffix, f)
-        if ph is last:
-            conditions[name] = Condition(name, tuple(muts), model=model)
-            break
-        cid = f"{name}__pre" if n_pre == 1 else f"{name}__pre{k + 1}"
-        duration = None if ph.steady_state else ph.t_end - ph.t_start
-        conditions[cid] = Condition(cid, tuple(muts), duration=duration, previous=previous,
-                                    model=model)
-        previous = cid
-    return conditions, last.t_end, previous or ""
-
-
-def _not_replayed(suffix: str, why: str, line: int, f: str) -> UnsupportedError:
-    return UnsupportedError(f"the protocol of '{suffix}' {why}, which bngfit does not "
-                            "replay yet", file=f, row=line, id=suffix)
-
-
-def _check_replayable(phases: tuple[Phase, ...], n_writes: int, suffix: str, f: str) -> None:
-    """Refuse a protocol whose measured phase (the last) bngfit cannot replay."""
-    last = phases[-1]
-    if n_writes != 1 or last.continue_:
-        raise _not_replayed(suffix, "appends to its output with continue=>1", last.line, f)
-    if last.reset_to is not None or last.steady_state or last.t_start != 0.0:
-        raise _not_replayed(suffix, "resets concentrations, runs to steady state or starts "
-                            "at t != 0 in the measured phase", last.line, f)
-    for ph in phases[:-1]:
-        if ph.reset_to is not None:
-            raise _not_replayed(suffix, "resets concentrations between phases", ph.line, f)
-
-
-def _phase_mutations(phase: Phase, info: ModelInfo, suffix: str, f: str) -> list[Mutation]:
-    """A phase's ``setParameter`` / ``setConcentration`` actions as mutations."""
-    out = []
-    for target, value in phase.set_params:
-        if isinstance(value, str):
-            raise _not_replayed(suffix, f"sets '{target}' to an expression ({value})",
-                                phase.line, f)
-        if target not in info.parameters:
-            raise InputError(f"setParameter names '{target}', which is no independent "
-                             "parameter of the model", file=f, row=phase.line, id=target)
-        out.append(Mutation(target, MutationOp.SET, float(value)))
-    for pattern, value in phase.set_species:
-        if isinstance(value, str):
-            raise _not_replayed(suffix, f"sets '{pattern}' to an expression ({value})",
-                                phase.line, f)
-        if pattern not in info.species:
-            raise _not_replayed(suffix, f"sets the concentration of '{pattern}', which is not "
-                                "one species of the network by that exact name", phase.line, f)
-        out.append(Mutation(pattern, MutationOp.SET, float(value)))
-    return out
+            yield run, sbml_conditions(config, run, muts, info, part.name)
 
 
 def _output_grid(config: PybnfConfig, part: ModelPart, run: Run) -> tuple[float, ...]:
@@ -293,6 +210,11 @@ def _normalizations(config: PybnfConfig, runs: list[Run], preeq: dict[str, str],
                              "file of the model or its mutants", file=config.path,
                              row=entry.line, value=Path(entry.file).name)
         for r in targets:
+            if not grids[r.name]:
+                raise UnsupportedError(
+                    f"normalization of {Path(r.table.path).name}, the data of a parameter "
+                    "scan, is not supported (PyBNF normalizes time courses)",
+                    file=config.path, row=entry.line, value=Path(r.table.path).name)
             t = r.table
             if entry.columns is None:
                 cols = list(t.columns)

@@ -1,0 +1,290 @@
+"""A BNGL template's protocol as conditions: pre-phases, the measured phase, and
+parameter scans (part of the PyBNF builder core).
+
+A data file is compared with the action of its suffix
+(:func:`~bngfit.pybnf.bngl._protocol.phases_for_data`). The phases before that
+action become a chain of pre-phase conditions; the action itself becomes the
+measured condition, or, for a ``parameter_scan``, one measured condition per
+scan point the data name (:class:`Measured`).
+
+Scans, with BioNetGen's semantics (:mod:`bngfit.pybnf.bngl._scan`):
+
+- measured, ``reset_conc=>1``: point k is the condition ``NAME__scanK`` (K =
+  k + 1): the changes pending before the scan, then the scanned parameter set
+  to its value, run from the end of the pre-phase chain (shared by every
+  point) for the scan's span; its data rows are measured at ``t_end``, or at
+  steady state (``time = inf``) with ``steady_state=>1``;
+- measured, ``reset_conc=>0``: point k runs after points 0..k-1, each a
+  pre-phase ``NAME__scanJ__run`` continuing from the one before (point k's
+  chain is k phases longer than point 0's);
+- before the measured action, ``reset_conc=>1``: the scan leaves the species
+  where they were and the parameter at its last value (a change of the next
+  phase); ``reset_conc=>0``: its points are pre-phases in turn.
+
+The scanned parameter is set (``=``), so no gradient flows into it; every free
+parameter's does, through each point's simulation (a parameter derived from
+the scanned one and free ones keeps its chain rule: bngsim derives it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bngfit.errors import InputError, UnsupportedError
+from bngfit.problem._conditions import Condition, Mutation, MutationOp
+from bngfit.problem._model_info import ModelInfo
+from bngfit.pybnf._exp import ExpTable
+from bngfit.pybnf.bngl._protocol import Phase, phases_for_data
+from bngfit.pybnf.bngl._scan import MATCH_RTOL, Scan
+
+
+@dataclass(frozen=True)
+class Measured:
+    """The conditions of one data file's simulation.
+
+    Attributes
+    ----------
+    conditions : dict of str to Condition
+        Pre-phases and measured conditions.
+    t_end : float
+        The measured phase's span (a scan: each point's).
+    preeq : str
+        The last pre-phase of a time course (empty: none).
+    rows : tuple of (str, str) or None
+        A scan: each data row's (pre-phase, measured condition), in table
+        order. None: a time course, measured in the data file's own condition.
+    time : float
+        A scan: the time every row is measured at (``t_end``, or ``inf`` for
+        steady state).
+    """
+
+    conditions: dict[str, Condition]
+    t_end: float
+    preeq: str = ""
+    rows: tuple[tuple[str, str], ...] | None = None
+    time: float = math.nan
+
+
+def not_replayed(suffix: str, why: str, line: int, f: str) -> UnsupportedError:
+    """The error refusing a protocol bngfit does not replay."""
+    return UnsupportedError(f"the protocol of '{suffix}' {why}, which bngfit does not "
+                            "replay yet", file=f, row=line, id=suffix)
+
+
+def protocol_conditions(name: str, suffix: str, table: ExpTable | None,
+                        all_phases: tuple[Phase, ...], mutant: tuple[Mutation, ...],
+                        info: ModelInfo, f: str, model: str) -> Measured:
+    """Conditions of data file ``name``'s protocol on model ``model``.
+
+    The mutant's statements (if any) come first, then each phase's
+    ``setParameter`` / ``setConcentration`` actions. As in BioNetGen, a
+    parameter once set stays set in every later phase, and so do the
+    mutant's; species settings apply at the start of the phase they precede.
+    Pre-phases are ``<name>__pre`` (one) or ``<name>__pre1``, ``<name>__pre2``,
+    ..., each run for its duration (to steady state with ``steady_state=>1``),
+    chained first to last, sensitivities carried throughout.
+
+    Parameters
+    ----------
+    name : str
+        The run's name (its measured condition's id, or the stem of a scan's).
+    suffix : str
+        The action suffix the data file is compared with.
+    table : ExpTable or None
+        The data (None: a constraint file's simulation, without data).
+    all_phases : tuple of Phase
+    mutant : tuple of Mutation
+    info : ModelInfo
+    f : str
+        The template (for messages).
+    model : str
+
+    Raises
+    ------
+    InputError
+        A data table of the wrong kind for its action, a row that is no scan
+        point, a scanned or set name that is no parameter of the model.
+    UnsupportedError
+        A protocol bngfit does not replay (see :func:`check_replayable`).
+    """
+    idx = phases_for_data(all_phases, suffix)  # not empty: the runs matched the suffix
+    phases = all_phases[: idx[0] + 1]
+    check_replayable(phases, len(idx), suffix, f)
+    last = phases[-1]
+    _check_table_kind(table, last, suffix, f)
+    conditions: dict[str, Condition] = {}
+    steps, carry = _pre_steps(phases[:-1], info, suffix, f)
+    muts = list(mutant)
+    previous = None
+    for k, (new, duration) in enumerate(steps):
+        muts = _persisting(muts, info, k) + new
+        cid = f"{name}__pre" if len(steps) == 1 else f"{name}__pre{k + 1}"
+        conditions[cid] = Condition(cid, tuple(muts), duration=duration, previous=previous,
+                                    model=model)
+        previous = cid
+    muts = (_persisting(muts, info, len(steps)) + carry
+            + phase_mutations(last, info, suffix, f))
+    if last.scan is None:
+        conditions[name] = Condition(name, tuple(muts), model=model)
+        return Measured(conditions, last.t_end, previous or "")
+    return _measured_scan(name, table, last, muts, info, previous, conditions, f, model)
+
+
+def _persisting(muts: list[Mutation], info: ModelInfo, k: int) -> list[Mutation]:
+    """The mutations a phase after the first inherits: parameters only."""
+    return muts if k == 0 else [m for m in muts if m.target in info.parameters]
+
+
+def _pre_steps(phases: Sequence[Phase], info: ModelInfo, suffix: str, f: str
+               ) -> tuple[list[tuple[list[Mutation], float | None]], list[Mutation]]:
+    """Each pre-phase run as (its new mutations, its duration; None: to steady
+    state), and the parameter changes still pending after the last run.
+
+    A scan with ``reset_conc=>1`` runs no pre-phase of its own (the species
+    are back where it started); the parameters set before it carry into the
+    next run. With ``reset_conc=>0`` each of its points is a run.
+    """
+    steps: list[tuple[list[Mutation], float | None]] = []
+    carry: list[Mutation] = []
+    for ph in phases:
+        duration = None if ph.steady_state else ph.t_end - ph.t_start
+        new = phase_mutations(ph, info, suffix, f)
+        if ph.scan is None:
+            steps.append((carry + new, duration))
+            carry = []
+            continue
+        check_scanned(ph, info, f)
+        if ph.scan.reset_conc:
+            # the species settings stay pending (the protocol reader keeps them
+            # for the next phase); the parameters set before the scan persist
+            carry += [m for m in new if m.target in info.parameters]
+            continue
+        for j, v in enumerate(ph.scan.values):
+            point = Mutation(ph.scan.parameter, MutationOp.SET, float(v))
+            steps.append(((carry + new if j == 0 else []) + [point], duration))
+        carry = []
+    return steps, carry
+
+
+def _measured_scan(name: str, table: ExpTable | None, last: Phase, muts: list[Mutation],
+                   info: ModelInfo, previous: str | None, conditions: dict[str, Condition],
+                   f: str, model: str) -> Measured:
+    """The measured conditions of a scan: one per point the data name (see module doc)."""
+    scan = last.scan
+    assert scan is not None
+    check_scanned(last, info, f)
+    if table is None:
+        raise UnsupportedError(f"constraints (.prop) on the parameter scan '{name}' are not "
+                               "supported; bngfit reads scan data from .exp files",
+                               file=f, row=last.line, id=name)
+    points = match_rows(table, scan, f"parameter_scan of {f}, line {last.line}")
+    duration = None if last.steady_state else last.t_end - last.t_start
+    base = previous or ""
+    pre_of: dict[int, str] = {}
+    if scan.reset_conc:
+        pre_of = dict.fromkeys(points, base)
+    else:
+        # each point continues from the one before: points 0..max as a chain
+        chain_prev, chain_muts = previous, list(muts)
+        for j in range(max(points) + 1):
+            pre_of[j] = chain_prev or ""
+            point = Mutation(scan.parameter, MutationOp.SET, float(scan.values[j]))
+            step = (chain_muts if j == 0 else _persisting(chain_muts, info, 1)) + [point]
+            cid = f"{name}__scan{j + 1}__run"
+            conditions[cid] = Condition(cid, tuple(step), duration=duration,
+                                        previous=chain_prev, model=model)
+            chain_prev, chain_muts = cid, step
+    for k in sorted(set(points)):
+        point = Mutation(scan.parameter, MutationOp.SET, float(scan.values[k]))
+        first = k == 0 or scan.reset_conc
+        own = (list(muts) if first else _persisting(muts, info, 1)) + [point]
+        cid = f"{name}__scan{k + 1}"
+        conditions[cid] = Condition(cid, tuple(own), model=model)
+    rows = tuple((pre_of[k], f"{name}__scan{k + 1}") for k in points)
+    time = math.inf if last.steady_state else last.t_end - last.t_start
+    return Measured(conditions, last.t_end - last.t_start, base, rows, time)
+
+
+def match_rows(table: ExpTable, scan: Scan, where: str) -> list[int]:
+    """The scan point of each data row (PyBNF's match, see :mod:`~bngfit.pybnf.bngl._scan`).
+
+    Raises
+    ------
+    InputError
+        A row whose value is no scan point (naming the file, line, value and
+        the points).
+    """
+    out = []
+    for x, line in zip(table.time, table.lines, strict=True):
+        k = scan.point_of(float(x))
+        if k is None:
+            raise InputError(
+                f"{scan.parameter} = {x:g} is not a point of the {where} ({scan.how}: "
+                f"{scan.describe_points()}); PyBNF compares a row only with the point of "
+                f"its value (to a relative {MATCH_RTOL:g})", file=table.path, row=int(line),
+                id=scan.parameter, value=f"{x:g}")
+        out.append(k)
+    return out
+
+
+def check_scanned(phase: Phase, info: ModelInfo, f: str) -> None:
+    """Refuse a scan of a name that is no independent parameter of the model."""
+    assert phase.scan is not None
+    if phase.scan.parameter not in info.parameters:
+        raise InputError(f"parameter_scan scans '{phase.scan.parameter}', which is no "
+                         "independent parameter of the model", file=f, row=phase.line,
+                         id=phase.scan.parameter)
+
+
+def _check_table_kind(table: ExpTable | None, last: Phase, suffix: str, f: str) -> None:
+    """A scan's data name the scanned parameter first; a time course's, time."""
+    if table is None:
+        return
+    if last.scan is None and table.is_scan:
+        raise InputError(f"the first column is '{table.x_name}', but the action of suffix "
+                         f"'{suffix}' ({f}, line {last.line}) is a time course: its data "
+                         "start with a time column", file=table.path, row=table.header_line,
+                         id=table.x_name)
+    if last.scan is not None and table.x_name != last.scan.parameter:
+        raise InputError(f"the first column is '{table.x_name}', but the action of suffix "
+                         f"'{suffix}' ({f}, line {last.line}) scans "
+                         f"'{last.scan.parameter}': its data start with a column of that "
+                         "name", file=table.path, row=table.header_line, id=table.x_name)
+
+
+def check_replayable(phases: tuple[Phase, ...], n_writes: int, suffix: str, f: str) -> None:
+    """Refuse a protocol whose measured phase (the last) bngfit cannot replay."""
+    last = phases[-1]
+    if n_writes != 1 or last.continue_:
+        raise not_replayed(suffix, "appends to its output with continue=>1", last.line, f)
+    if last.reset_to is not None or (last.steady_state and last.scan is None) \
+            or last.t_start != 0.0:
+        raise not_replayed(suffix, "resets concentrations, runs to steady state or starts "
+                           "at t != 0 in the measured phase", last.line, f)
+    for ph in phases[:-1]:
+        if ph.reset_to is not None:
+            raise not_replayed(suffix, "resets concentrations between phases", ph.line, f)
+
+
+def phase_mutations(phase: Phase, info: ModelInfo, suffix: str, f: str) -> list[Mutation]:
+    """A phase's ``setParameter`` / ``setConcentration`` actions as mutations."""
+    out = []
+    for target, value in phase.set_params:
+        if isinstance(value, str):
+            raise not_replayed(suffix, f"sets '{target}' to an expression ({value})",
+                               phase.line, f)
+        if target not in info.parameters:
+            raise InputError(f"setParameter names '{target}', which is no independent "
+                             "parameter of the model", file=f, row=phase.line, id=target)
+        out.append(Mutation(target, MutationOp.SET, float(value)))
+    for pattern, value in phase.set_species:
+        if isinstance(value, str):
+            raise not_replayed(suffix, f"sets '{pattern}' to an expression ({value})",
+                               phase.line, f)
+        if pattern not in info.species:
+            raise not_replayed(suffix, f"sets the concentration of '{pattern}', which is not "
+                               "one species of the network by that exact name", phase.line, f)
+        out.append(Mutation(pattern, MutationOp.SET, float(value)))
+    return out

@@ -1,0 +1,101 @@
+"""The simulations of an SBML or Antimony model's ``time_course`` and
+``param_scan`` lines as conditions (part of the PyBNF builder core).
+
+PyBNF simulates such a model only through these configuration lines
+(``pybnf/pset.py``, ``SbmlModelNoTimeout.execute``): a ``time_course`` from the
+model's initial state (mutant applied) to ``time``; a ``param_scan`` one run per
+point, each from the initial state with the parameter (or a species' initial
+value) set to the point's value, its last row kept. The points are
+``numpy.linspace(min, max, n + 1)`` with ``n = round((max - min) / step)``;
+PyBNF's SBML runner spaces them so even with ``logspace: 1`` (which only its
+BNGL runner passes on), and bngfit runs what PyBNF runs. Each data row is
+compared with the point of its value (:func:`match_rows`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bngfit.errors import InputError, UnsupportedError
+from bngfit.problem._conditions import Condition, Mutation, MutationOp
+from bngfit.problem._model_info import ModelInfo
+from bngfit.pybnf.bngl._scan import Scan
+from bngfit.pybnf.conf._entries import ActionEntry, PybnfConfig
+
+from ._models import Run
+from ._protocol_conds import Measured, match_rows
+
+
+def sbml_conditions(config: PybnfConfig, run: Run, muts: tuple[Mutation, ...],
+                    info: ModelInfo, model: str) -> Measured:
+    """The conditions of a data file of SBML model ``model`` (its action's).
+
+    Raises
+    ------
+    InputError
+        No action of the run's suffix; a scan of a name that is no parameter or
+        species; data of the wrong kind for the action; a row that is no point.
+    UnsupportedError
+        Constraints on a scan.
+    """
+    action = _action(config, run, model)
+    f = config.path
+    if action.kind == "time_course":
+        if run.table is not None and run.table.is_scan:
+            raise InputError(f"the first column is '{run.table.x_name}', but the "
+                             f"time_course of suffix '{run.suffix}' ({Path(f).name}, line "
+                             f"{action.line}) is a time course: its data start with a time "
+                             "column", file=run.table.path, row=run.table.header_line,
+                             id=run.table.x_name)
+        return Measured({run.name: Condition(run.name, muts, model=model)},
+                        float(action.fields["time"]))
+    scan = legacy_scan(action)
+    name = scan.parameter
+    if name not in info.parameters and name not in info.species:
+        raise InputError(f"param_scan scans '{name}', which is no parameter or species of "
+                         f"model '{model}'", file=f, row=action.line, id=name)
+    if run.table is None:
+        raise UnsupportedError(f"constraints (.prop) on the parameter scan '{run.name}' are "
+                               "not supported; bngfit reads scan data from .exp files",
+                               file=f, row=action.line, id=run.name)
+    t = run.table
+    if t.x_name not in (name, f"{name}_0"):
+        raise InputError(f"the first column is '{t.x_name}', but the param_scan of suffix "
+                         f"'{run.suffix}' ({Path(f).name}, line {action.line}) scans "
+                         f"'{name}': its data start with a column of that name",
+                         file=t.path, row=t.header_line, id=t.x_name)
+    points = match_rows(t, scan, f"param_scan of {Path(f).name}, line {action.line}")
+    conditions = {}
+    for k in sorted(set(points)):
+        cid = f"{run.name}__scan{k + 1}"
+        conditions[cid] = Condition(
+            cid, (*muts, Mutation(name, MutationOp.SET, float(scan.values[k]))), model=model)
+    time = float(action.fields["time"])
+    rows = tuple(("", f"{run.name}__scan{k + 1}") for k in points)
+    return Measured(conditions, time, "", rows, time)
+
+
+def legacy_scan(action: ActionEntry) -> Scan:
+    """The points of a ``param_scan`` line, as PyBNF's SBML runner simulates them."""
+    lo, hi = float(action.fields["min"]), float(action.fields["max"])
+    step = float(action.fields["step"])
+    n = int(np.round((hi - lo) / step))
+    values = tuple(float(v) for v in np.linspace(lo, hi, n + 1))
+    how = f"min {lo:g}, max {hi:g}, step {step:g}"
+    if action.fields.get("logspace"):
+        how += " (logspace: 1 ignored, as PyBNF's SBML runner does)"
+    return Scan(str(action.fields["param"]), values, True, how)
+
+
+def _action(config: PybnfConfig, run: Run, model: str) -> ActionEntry:
+    """The ``time_course`` / ``param_scan`` line whose output ``run`` is compared with."""
+    match = [a for a in config.actions if a.suffix == run.suffix
+             and a.fields.get("model") in (None, model)]
+    if not match:
+        what = run.name if run.table is None else Path(run.table.path).name
+        raise InputError(f"no time_course or param_scan with suffix '{run.suffix}' for "
+                         f"{what}", file=config.path,
+                         row=None if run.mutant is None else run.mutant.line, id=run.suffix)
+    return match[0]

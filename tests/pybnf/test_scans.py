@@ -1,0 +1,229 @@
+"""Parameter scans (dose-response data) in PyBNF jobs: BNGL ``parameter_scan``
+actions and legacy ``param_scan`` lines of SBML/Antimony models.
+
+The model: X is made at rate kin = p*L (a derived parameter, so the chain rule
+runs through the scanned L and the free p) and decays at rate k, so from X(0)
+over a time T
+
+    X(T) = kin/k + (X(0) - kin/k) exp(-k T),       X(inf) = kin/k.
+
+Every expected simulation below is that closed form; every gradient is checked
+against central differences of the objective.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import bngfit
+from bngfit.cli import main
+from bngfit.errors import InputError
+from tests.helpers import central_grad, needs_bng
+
+MODEL = """begin model
+begin parameters
+  k k__FREE
+  p p__FREE
+  X0 1
+  L 1
+  kin p*L
+end parameters
+begin molecule types
+  X()
+end molecule types
+begin seed species
+  X() X0
+end seed species
+begin observables
+  Molecules Xobs X()
+end observables
+begin reaction rules
+  0 -> X() kin
+  X() -> 0 k
+end reaction rules
+end model
+generate_network({overwrite=>1})
+"""
+K, P = 0.7, 1.3
+X_POINT = np.log10([K, P])
+
+
+def x_end(x0, L, T, k=K, p=P):
+    """X after time T from X(0) = x0 with L (closed form)."""
+    kin = p * L
+    return kin / k + (x0 - kin / k) * math.exp(-k * T)
+
+
+def _job(tmp_path, actions, exps, extra=""):
+    (tmp_path / "m.bngl").write_text(MODEL + actions)
+    for name, text in exps.items():
+        (tmp_path / f"{name}.exp").write_text(text)
+    files = ", ".join(f"{n}.exp" for n in exps)
+    (tmp_path / "job.conf").write_text(
+        f"model = m.bngl : {files}\nobjfunc = sos\n"
+        "loguniform_var = k__FREE 0.01 10\nloguniform_var = p__FREE 0.01 10\n" + extra)
+    return tmp_path / "job.conf"
+
+
+def _checked(problem):
+    """Simulation at X_POINT and its gradient checked against central differences."""
+    obj = bngfit.Objective(problem, rtol=1e-11, atol=1e-13)
+    ev = obj(X_POINT, sensi=1)
+    assert ev.ok, ev.message
+    np.testing.assert_allclose(ev.grad, central_grad(obj, X_POINT), rtol=1e-6, atol=1e-9)
+    return ev.simulation
+
+
+@needs_bng
+def test_log_scale_scan_of_a_seed_amount_matches_the_closed_form(tmp_path):
+    # BioNetGen's log_scale points: exp of equally spaced natural logs, 0.5 1 2 4
+    conf = _job(tmp_path, 'parameter_scan({parameter=>"X0",par_min=>0.5,par_max=>4,'
+                'n_scan_pts=>4,log_scale=>1,method=>"ode",t_end=>2,suffix=>"dose"})\n',
+                {"dose": "# X0 Xobs\n0.5 1.0\n2 1.5\n2.0000001 1.6\n4 2\n"})
+    problem = bngfit.load_problem(conf)
+    # one simulation per point the data name: 0.5, 2 and 4 (two rows share 2)
+    scans = sorted(c for c in problem.conditions if "__scan" in c)
+    assert scans == ["dose__scan1", "dose__scan3", "dose__scan4"]
+    assert np.all(problem.measurements.time == 2.0)
+    sim = _checked(problem)
+    expected = [x_end(x0, 1.0, 2.0) for x0 in (0.5, 2.0, 2.0, 4.0)]
+    np.testing.assert_allclose(sim, expected, rtol=1e-7)
+
+
+@needs_bng
+def test_scan_to_steady_state_is_measured_at_the_steady_state(tmp_path):
+    conf = _job(tmp_path, 'parameter_scan({parameter=>"L",par_scan_vals=>[0.1,1,10],'
+                'method=>"ode",t_end=>200,steady_state=>1,suffix=>"ss"})\n',
+                {"ss": "# L Xobs\n0.1 0.2\n1 2\n10 20\n"})
+    problem = bngfit.load_problem(conf)
+    assert np.all(np.isinf(problem.measurements.time))
+    sim = _checked(problem)
+    np.testing.assert_allclose(sim, [P * L / K for L in (0.1, 1.0, 10.0)], rtol=1e-6)
+
+
+@needs_bng
+def test_scan_after_equilibration_shares_the_chain_and_later_phases_see_its_end(tmp_path):
+    # eq: 0..5 with L = 1 from X0 = 1; each scan point restarts from the end of
+    # eq (reset_conc default 1); afterwards L keeps the last value (3) and the
+    # species are back at the end of eq, where "after" starts.
+    actions = ('simulate({method=>"ode",t_end=>5,n_steps=>1,suffix=>"eq"})\n'
+               'parameter_scan({parameter=>"L",par_min=>1,par_max=>3,n_scan_pts=>3,'
+               'method=>"ode",t_end=>1,suffix=>"dose"})\n'
+               'simulate({method=>"ode",t_end=>2,n_steps=>2,suffix=>"after"})\n')
+    conf = _job(tmp_path, actions, {"dose": "# L Xobs\n1 1\n2 2\n3 3\n",
+                                    "after": "# time Xobs\n1 2\n2 3\n"})
+    problem = bngfit.load_problem(conf)
+    pres = {problem.measurements.preeq[i] for i in range(len(problem.measurements.time))
+            if problem.measurements.condition[i].startswith("dose__scan")}
+    assert pres == {"dose__pre"}  # one pre-phase chain for every point
+    sim = _checked(problem)
+    x_eq = x_end(1.0, 1.0, 5.0)
+    expected = [x_end(x_eq, L, 1.0) for L in (1.0, 2.0, 3.0)]
+    expected += [x_end(x_eq, 3.0, t) for t in (1.0, 2.0)]
+    np.testing.assert_allclose(sim, expected, rtol=1e-7)
+
+
+@needs_bng
+def test_scan_without_reset_continues_point_to_point(tmp_path):
+    actions = ('parameter_scan({parameter=>"L",par_scan_vals=>[1,2,3],reset_conc=>0,'
+               'method=>"ode",t_end=>1,suffix=>"dose"})\n'
+               'simulate({method=>"ode",t_end=>1,n_steps=>1,suffix=>"after"})\n')
+    conf = _job(tmp_path, actions, {"dose": "# L Xobs\n3 1\n1 2\n",
+                                    "after": "# time Xobs\n1 2\n"})
+    problem = bngfit.load_problem(conf)
+    sim = _checked(problem)
+    x1 = x_end(1.0, 1.0, 1.0)
+    x2 = x_end(x1, 2.0, 1.0)
+    x3 = x_end(x2, 3.0, 1.0)
+    np.testing.assert_allclose(sim, [x3, x1, x_end(x3, 3.0, 1.0)], rtol=1e-7)
+
+
+@needs_bng
+def test_check_grad_multi_eps_on_a_scan_job_has_no_mismatch(tmp_path, capsys):
+    conf = _job(tmp_path, 'parameter_scan({parameter=>"L",par_scan_vals=>[0.5,2],'
+                'method=>"ode",t_end=>3,suffix=>"dose"})\n',
+                {"dose": "# L Xobs Xobs_SD\n0.5 1 0.1\n2 3 0.2\n"}).parent / "job.conf"
+    text = conf.read_text().replace("objfunc = sos", "objfunc = chi_sq")
+    conf.write_text(text)
+    assert main(["check-grad", str(conf), "--multi-eps", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "0 mismatch" in out
+
+
+@needs_bng
+@pytest.mark.parametrize(("actions", "exp", "error", "match", "where"), [
+    ('parameter_scan({parameter=>"L",par_scan_vals=>[1,2],method=>"ode",t_end=>1,'
+     'suffix=>"dose"})\n', "# L Xobs\n1 1\n1.5 2\n", InputError,
+     "L = 1.5 is not a point of the parameter_scan", "dose.exp:3"),
+    ('parameter_scan({parameter=>"L",par_scan_vals=>[1,2],method=>"ode",t_end=>1,'
+     'suffix=>"dose"})\n', "# time Xobs\n1 1\n", InputError, "scans 'L'", "dose.exp:1"),
+    ('simulate({method=>"ode",t_end=>1,n_steps=>1,suffix=>"dose"})\n',
+     "# L Xobs\n1 1\n", InputError, "is a time course", "dose.exp:1"),
+    ('parameter_scan({parameter=>"Lx",par_scan_vals=>[1,2],method=>"ode",t_end=>1,'
+     'suffix=>"dose"})\n', "# Lx Xobs\n1 1\n", InputError, "no independent parameter",
+     "m.bngl:"),
+    ('parameter_scan({parameter=>"L",par_scan_vals=>[1,2],method=>"ode",t_start=>1,'
+     't_end=>2,suffix=>"dose"})\n', "# L Xobs\n1 1\n", InputError, "t != 0",
+     "m.bngl:"),
+])
+def test_bad_scans_are_refused_naming_file_and_line(tmp_path, capsys, actions, exp, error,
+                                                    match, where):
+    conf = _job(tmp_path, actions, {"dose": exp})
+    with pytest.raises(error, match=match):
+        bngfit.load_problem(conf)
+    assert main(["validate", str(conf)]) != 0
+    err = capsys.readouterr()
+    text = err.out + err.err
+    assert where in text and "Traceback" not in text
+
+
+@needs_bng
+def test_normalizing_scan_data_is_refused(tmp_path):
+    conf = _job(tmp_path, 'parameter_scan({parameter=>"L",par_scan_vals=>[1,2],'
+                'method=>"ode",t_end=>1,suffix=>"dose"})\n', {"dose": "# L Xobs\n1 1\n"},
+                extra="normalization = init\n")
+    with pytest.raises(InputError, match="parameter scan"):
+        bngfit.load_problem(conf)
+
+
+ANTIMONY = """model m
+  J0: -> X; p*L
+  J1: X -> ; k*X
+  X = 1; k = 0.5; p = 1; L = 1
+end
+"""
+
+
+def _ant_job(tmp_path, scan, exp):
+    (tmp_path / "m.ant").write_text(ANTIMONY)
+    (tmp_path / "dose.exp").write_text(exp)
+    (tmp_path / "job.conf").write_text(
+        "model = m.ant : dose.exp\nobjfunc = sos\nloguniform_var = k 0.01 10\n"
+        f"loguniform_var = p 0.01 10\nparam_scan = {scan}\n")
+    return tmp_path / "job.conf"
+
+
+@pytest.mark.parametrize(("scan", "exp", "x0", "levels"), [
+    # PyBNF's SBML runner: numpy.linspace(min, max, round((max - min)/step) + 1)
+    ("param: L, min: 1, max: 3, step: 0.5, time: 2, suffix: dose",
+     "# L X\n1 1\n2.5 2\n3 3\n", [1.0, 1.0, 1.0], [1.0, 2.5, 3.0]),
+    # a species: its initial value is scanned
+    ("param: X, min: 0, max: 4, step: 2, time: 2, suffix: dose",
+     "# X_0 X\n0 1\n4 2\n", [0.0, 4.0], [1.0, 1.0]),
+])
+def test_sbml_param_scan_matches_the_closed_form(tmp_path, scan, exp, x0, levels):
+    problem = bngfit.load_problem(_ant_job(tmp_path, scan, exp))
+    sim = _checked(problem)
+    expected = [x_end(a, L, 2.0) for a, L in zip(x0, levels, strict=True)]
+    np.testing.assert_allclose(sim, expected, rtol=1e-7)
+
+
+def test_sbml_param_scan_row_off_the_grid_names_the_points(tmp_path):
+    conf = _ant_job(tmp_path, "param: L, min: 1, max: 3, step: 1, time: 2, suffix: dose",
+                    "# L X\n1 1\n2.5 2\n")
+    with pytest.raises(InputError, match=r"L = 2\.5 is not a point.*1, 2, 3") as err:
+        bngfit.load_problem(conf)
+    assert "dose.exp:3" in str(err.value)
