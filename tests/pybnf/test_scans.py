@@ -227,3 +227,52 @@ def test_sbml_param_scan_row_off_the_grid_names_the_points(tmp_path):
     with pytest.raises(InputError, match=r"L = 2\.5 is not a point.*1, 2, 3") as err:
         bngfit.load_problem(conf)
     assert "dose.exp:3" in str(err.value)
+
+
+def _edition2_job(tmp_path, experiment, exps, extra=""):
+    (tmp_path / "m.ant").write_text(ANTIMONY)
+    for name, text in exps.items():
+        (tmp_path / f"{name}.exp").write_text(text)
+    (tmp_path / "job.conf").write_text(
+        "edition = 2\nmodel: m.ant\nobjective = sos\nloguniform_var = k 0.01 10\n"
+        f"loguniform_var = p 0.01 10\ncondition: double, perturbations: p = 2\n"
+        f"{experiment}\n{extra}")
+    return tmp_path / "job.conf"
+
+
+def test_edition2_parameter_scan_experiment_matches_the_closed_form(tmp_path):
+    # two replicate tables share the points: one simulation per distinct value;
+    # the scan runs under the experiment's condition (p = 2: not free there)
+    conf = _edition2_job(
+        tmp_path, "experiment: dose, type: parameter_scan, t_end: 2, data: r1.exp, r2.exp",
+        {"r1": "# L X\n1 1\n3 2\n", "r2": "# L X\n3 2.5\n0.5 1\n"})
+    problem = bngfit.load_problem(conf)
+    assert sorted(c for c in problem.conditions) == ["dose__scan1", "dose__scan2",
+                                                      "dose__scan3"]
+    sim = _checked(problem)
+    np.testing.assert_allclose(sim, [x_end(1.0, L, 2.0) for L in (1.0, 3.0, 3.0, 0.5)],
+                               rtol=1e-7)
+    conf.write_text(conf.read_text().replace("type: parameter_scan,",
+                                             "type: parameter_scan, condition: double,"))
+    sim = _checked(bngfit.load_problem(conf))
+    np.testing.assert_allclose(sim, [x_end(1.0, L, 2.0, p=2.0) for L in (1.0, 3.0, 3.0, 0.5)],
+                               rtol=1e-7)
+
+
+@pytest.mark.parametrize(("experiment", "exps", "match", "where"), [
+    ("experiment: dose, type: parameter_scan, data: r1.exp", {"r1": "# L X\n1 1\n"},
+     "t_end", "job.conf:7"),
+    ("experiment: dose, t_end: 2, type: parameter_scan, data: r1.exp",
+     {"r1": "# time X\n1 1\n"}, "scanned parameter", "job.conf:7"),
+    ("experiment: dose, type: parameter_scan, t_end: 2, data: r1.exp",
+     {"r1": "# Q X\n1 1\n"}, "no parameter or species", "r1.exp:1"),
+    ("experiment: dose, data: r1.exp", {"r1": "# L X\n1 1\n"}, "is a time course",
+     "r1.exp:1"),
+    ("experiment: dose, type: bifurcate, data: r1.exp", {"r1": "# L X\n1 1\n"},
+     "bifurcate", "job.conf:7"),
+])
+def test_edition2_bad_scans_name_file_and_line(tmp_path, experiment, exps, match, where):
+    conf = _edition2_job(tmp_path, experiment, exps)
+    with pytest.raises(InputError, match=match) as err:
+        bngfit.load_problem(conf)
+    assert where in str(err.value)

@@ -38,6 +38,7 @@ from ._noise2 import noise_models, noise_symbols
 from ._params import START_KINDS, parameter_specs  # noqa: F401 - a 0.1.0 name here
 from ._penalties import constraint_penalties
 from ._perturb import perturbation_mutations
+from ._scans import experiment_scan
 
 
 def edition2_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
@@ -81,8 +82,8 @@ def edition2_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
             raise InputError(f"free parameter is not a parameter of {what} (nor used by a "
                              "noise model or observable formula)", file=f, row=p.row,
                              id=p.id)
-    conditions, runs, grids = _experiments(config, infos, free_ids)
-    observables, meas = _data(runs, noise, infos, config, free_ids)
+    conditions, runs, grids, scans = _experiments(config, infos, free_ids)
+    observables, meas = _data(runs, noise, infos, config, free_ids, scans)
     norms = _normalizations(config, [r[:3] for r in runs], noise, grids, observables)
     penalties = _constraints(config, grids, infos)
     return Problem(
@@ -97,17 +98,25 @@ def edition2_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
     )
 
 
+#: (experiment, table path) -> (each row's (pre-phase, condition), measured time)
+ScanRows = dict[tuple[str, str], tuple[tuple[tuple[str, str], ...], float]]
+
+
 # ------------------------------------------------------------------ experiments
 def _experiments(config: PybnfConfig, infos: dict[str, ModelInfo], free_ids: set[str]
                  ) -> tuple[dict[str, Condition], list[tuple[str, str, ExpTable, str]],
-                            dict[str, tuple[str, tuple[float, ...]]]]:
+                            dict[str, tuple[str, tuple[float, ...]]], ScanRows]:
     """The experiments' conditions, data runs and output grids.
 
     Returns
     -------
     conditions : dict of str to Condition
     runs : list of (preeq id, condition id, table, model name)
-    grids : dict of experiment name to (preeq id, output times)
+    grids : dict of experiment name to (preeq id, output times); a parameter
+        scan has no output grid (empty).
+    scans : dict
+        (experiment, table path) -> (each row's (pre-phase, condition), the
+        measured time) for the tables of parameter-scan experiments.
     """
     f = config.path
     by_name = {c.name: c for c in config.conditions}
@@ -116,6 +125,7 @@ def _experiments(config: PybnfConfig, infos: dict[str, ModelInfo], free_ids: set
     grids: dict[str, tuple[str, tuple[float, ...]]] = {}  # name -> (preeq id, times)
     renames = {o.column: o.name for o in config.observables if o.column is not None}
     names = {e.name for e in config.experiments}
+    scans: ScanRows = {}
     for e in config.experiments:
         model = e.model or next(iter(infos))  # the reader requires it with several
         info = infos[model]
@@ -144,9 +154,24 @@ def _experiments(config: PybnfConfig, infos: dict[str, ModelInfo], free_ids: set
             muts = () if cond is None else _mutations(cond, info, free_ids, f)
             conditions[e.name] = Condition(e.name, muts, model=model)
         tables = [_renamed(read_exp(p), renames) for p in e.data]
+        if e.type == "parameter_scan":
+            measured = conditions.pop(e.name)
+            scan_conds, rows = experiment_scan(e.name, tables, measured.mutations, info,
+                                               model, preeq, f, e.line)
+            conditions.update(scan_conds)
+            for t, r in zip(tables, rows, strict=True):
+                scans[(e.name, t.path)] = (r, float(e.t_end))
+            grids[e.name] = (preeq, ())
+        else:
+            for t in tables:
+                if t.is_scan:
+                    raise InputError(f"the first column is '{t.x_name}', but experiment "
+                                     f"'{e.name}' is a time course: its data start with a "
+                                     "time column (or give it 'type: parameter_scan')",
+                                     file=t.path, row=t.header_line, id=t.x_name)
+            grids[e.name] = (preeq, _grid(e, tables))
         runs.extend((preeq, e.name, t, model) for t in tables)
-        grids[e.name] = (preeq, _grid(e, tables))
-    return conditions, runs, grids
+    return conditions, runs, grids, scans
 
 
 def _grid(e: ExperimentEntry, tables: list[ExpTable]) -> tuple[float, ...]:
@@ -191,8 +216,8 @@ def _mutations(c: ConditionEntry, info: ModelInfo, free_ids: set[str], f: str,
 
 # ------------------------------------------------------------------ data
 def _data(runs: list[tuple[str, str, ExpTable, str]], noise: dict[str | None, Noise],
-          infos: dict[str, ModelInfo], config: PybnfConfig, free_ids: set[str]
-          ) -> tuple[dict[str, Observable], Measurements]:
+          infos: dict[str, ModelInfo], config: PybnfConfig, free_ids: set[str],
+          scans: ScanRows) -> tuple[dict[str, Observable], Measurements]:
     """Observables and measurements of edition-2 experiments.
 
     One observable per data column, checked in each model it has data of.
@@ -218,7 +243,10 @@ def _data(runs: list[tuple[str, str, ExpTable, str]], noise: dict[str | None, No
             what = f"column '{o.column}'" if o.column else f"'{o.name}'"
             raise InputError(f"observable record: no experiment's data has a {what} column",
                              file=f, row=o.line, id=o.name)
-    data = [DataRun(t, cid, preeq) for preeq, cid, t, _ in runs]
+    data = []
+    for preeq, cid, t, _ in runs:
+        rows, time = scans.get((cid, t.path), (None, float("nan")))
+        data.append(DataRun(t, cid, preeq, rows=rows, scan_time=time))
     return observables, measurements(data, noise, f)
 
 
@@ -314,6 +342,11 @@ def _normalizations(config: PybnfConfig, runs: list[tuple[str, str, ExpTable]],
                                        row=rule.line if rule else n.line, id=col)
             kind = NormKind.INCIDENT if n.cumulative else (
                 None if rule is None else NormKind(rule.type.value))
+            if kind is not None and not times:
+                raise UnsupportedError(f"'{col}' of the parameter scan '{cid}' is normalized "
+                                       "or cumulative; bngfit does either over time courses "
+                                       "only", file=f, row=rule.line if rule else n.line,
+                                       id=col)
             if kind is not None:
                 out.append(Normalization(kind, col, preeq, cid, times))
     return tuple(out)
@@ -331,6 +364,10 @@ def _constraints(config: PybnfConfig,
     for e in config.experiments:
         preeq, times = grids[e.name]
         info = infos[e.model or next(iter(infos))]
+        if e.constraints and not times:
+            raise UnsupportedError(f"constraints ({e.constraints[0].name}) on the parameter "
+                                   f"scan '{e.name}' are not supported", file=config.path,
+                                   row=e.line, id=e.name)
         for p in e.constraints:
             out.extend(constraint_penalties(p, info, preeq, e.name, times))
     return tuple(out)

@@ -21,6 +21,7 @@ import numpy as np
 from bngfit.errors import InputError, UnsupportedError
 from bngfit.problem._conditions import Condition, Mutation, MutationOp
 from bngfit.problem._model_info import ModelInfo
+from bngfit.pybnf._exp import ExpTable
 from bngfit.pybnf.bngl._scan import Scan
 from bngfit.pybnf.conf._entries import ActionEntry, PybnfConfig
 
@@ -99,3 +100,44 @@ def _action(config: PybnfConfig, run: Run, model: str) -> ActionEntry:
                          f"{what}", file=config.path,
                          row=None if run.mutant is None else run.mutant.line, id=run.suffix)
     return match[0]
+
+
+def experiment_scan(name: str, tables: list[ExpTable], muts: tuple[Mutation, ...],
+                    info: ModelInfo, model: str, preeq: str, f: str, line: int
+                    ) -> tuple[dict[str, Condition], list[tuple[tuple[str, str], ...]]]:
+    """The conditions of an edition-2 ``type: parameter_scan`` experiment.
+
+    Each distinct value of the data's first column (the scanned parameter, or
+    ``S_0`` for species S's initial value) is one simulation ``NAME__scanK``:
+    the experiment's condition, then the parameter set to the value, run from
+    the model's initial state (or the end of ``preeq``) for ``t_end``.
+
+    Returns
+    -------
+    conditions : dict of str to Condition
+    rows : list of tuple of (str, str)
+        Per table, each row's (pre-phase, condition).
+
+    Raises
+    ------
+    InputError
+        Tables that scan different names, or a name that is no parameter or
+        species of the model.
+    """
+    names = {t.x_name for t in tables}
+    if len(names) != 1 or "time" in names:
+        raise InputError(f"the data of parameter_scan experiment '{name}' must all start "
+                         f"with the scanned parameter's column (found: "
+                         f"{', '.join(sorted(names))})", file=f, row=line, id=name)
+    x = names.pop()
+    target = x if x in info.parameters or x in info.species else x.removesuffix("_0")
+    if target not in info.parameters and target not in info.species:
+        raise InputError(f"the data of experiment '{name}' scan '{x}', which is no "
+                         "parameter or species of the model", file=tables[0].path,
+                         row=tables[0].header_line, id=x)
+    values = list(dict.fromkeys(float(v) for t in tables for v in t.time))
+    cid = {v: f"{name}__scan{k + 1}" for k, v in enumerate(values)}
+    conditions = {c: Condition(c, (*muts, Mutation(target, MutationOp.SET, v)), model=model)
+                  for v, c in cid.items()}
+    rows = [tuple((preeq, cid[float(v)]) for v in t.time) for t in tables]
+    return conditions, rows

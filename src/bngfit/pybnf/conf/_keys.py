@@ -44,7 +44,7 @@ LEGACY_ONLY_KEYS = {
     "objfunc": "objective = NAME (or a whole-fit noise_model)",
     "fit_type": "job_type = NAME",
     "time_course": "experiment: records (simulation times come from the data)",
-    "param_scan": "experiment: records (parameter scans are not supported)",
+    "param_scan": "experiment: records with type: parameter_scan and t_end",
 }
 
 #: Prior families of PyBNF's ``*_var`` keys (and ``parameter:`` records) that bngfit

@@ -176,13 +176,17 @@ def record_experiment(name: str, f: dict[str, str | list[str]], base: Path, line
                         value=f["measurement_params"])
     kind, method = _experiment_kind(f)
     times = _experiment_times(name, f, has_data=bool(data))
+    if kind == "parameter_scan" and ("t_end" not in times or not data):
+        raise LineError("a parameter_scan experiment simulates each value of its data's "
+                        "first column (the scanned parameter) for t_end: give 't_end: T' "
+                        "and .exp data", id=name, value=str(f.get("type")))
     n_steps = times.get("n_steps")
     entry = ExperimentEntry(
         name, tuple(data), line, constraints=tuple(constraints),
         t_end=times.get("t_end"), t_start=times.get("t_start"),
         n_steps=None if n_steps is None else int(n_steps),
         equil_t_end=times.get("equil_t_end"), type=kind, method=method, **refs)
-    return entry, _experiment_notes(f, has_data=bool(data))
+    return entry, _experiment_notes(f, has_data=bool(data) and kind != "parameter_scan")
 
 
 def _experiment_files(items: list[str], base: Path) -> tuple[list[Path], list[Path]]:
@@ -198,13 +202,13 @@ def _experiment_files(items: list[str], base: Path) -> tuple[list[Path], list[Pa
 
 
 def _experiment_kind(f: dict[str, str | list[str]]) -> tuple[str, str]:
-    """``(type, method)`` of an experiment: a time course simulated as ODEs."""
+    """``(type, method)`` of an experiment: a time course or a parameter scan, as ODEs."""
     kind = f.get("type", "time_course").lower()
-    if kind in ("parameter_scan", "bifurcate", "steady_state"):
-        raise LineError(f"a {kind} experiment (doses or steady states instead of a time "
-                        "course) is not supported by bngfit; it fits time courses",
+    if kind in ("bifurcate", "steady_state"):
+        raise LineError(f"a {kind} experiment is not supported by bngfit; it fits time "
+                        "courses and parameter scans (type: parameter_scan)",
                         id="type", value=f["type"])
-    if kind != "time_course":
+    if kind not in ("time_course", "parameter_scan"):
         raise LineError("type is time_course or parameter_scan", id="type", value=f["type"])
     method = f.get("method", "ode").lower()
     if method in _METHODS_REFUSED:
