@@ -242,16 +242,39 @@ def test_protocol_of_three_phases_matches_closed_form(tmp_path):
 
 
 @needs_bng
-def test_protocol_resetting_between_phases_is_refused_with_its_line(tmp_path, capsys):
+def test_reset_to_the_initial_state_keeps_only_the_parameters_set_before(tmp_path):
+    # resetConcentrations() before "data": the phases before leave r = 0.2 behind
+    # and the species start again from A = 1, B = 0 (BioNetGen's default reset)
     text = THREE_PHASES.replace('setParameter("r", 0.2)\n',
                                 'setParameter("r", 0.2)\nresetConcentrations()\n')
     (tmp_path / "m.bngl").write_text(text)
     (tmp_path / "data.exp").write_text("# time Aobs\n0 1\n5 0.5\n10 0.25\n")
     (tmp_path / "job.conf").write_text("model = m.bngl : data.exp\nobjfunc = sos\n"
                                        "loguniform_var = k__FREE 0.01 10\n")
+    problem = bngfit.load_problem(tmp_path / "job.conf")
+    assert not problem.measurements.preeq[0]  # no pre-phase is left to run
+    obj = bngfit.Objective(problem, rtol=1e-11, atol=1e-13)
+    x = np.array([np.log10(0.8)])
+    ev = obj(x, sensi=1)
+    assert ev.ok, ev.message
+    expected = conversion_a(problem.measurements.time, 0.8, 0.2, a0=1.0, b0=0.0)
+    np.testing.assert_allclose(ev.simulation, expected, rtol=1e-7)
+    np.testing.assert_allclose(ev.grad, central_grad(obj, x), rtol=1e-6, atol=1e-9)
+
+
+@needs_bng
+def test_protocol_resetting_to_a_saved_state_is_refused_with_its_line(tmp_path, capsys):
+    text = THREE_PHASES.replace('setParameter("r", 2)\n',
+                                'saveConcentrations("eq")\nsetParameter("r", 2)\n')
+    text = text.replace('setParameter("r", 0.2)\n',
+                        'setParameter("r", 0.2)\nresetConcentrations("eq")\n')
+    (tmp_path / "m.bngl").write_text(text)
+    (tmp_path / "data.exp").write_text("# time Aobs\n0 1\n5 0.5\n10 0.25\n")
+    (tmp_path / "job.conf").write_text("model = m.bngl : data.exp\nobjfunc = sos\n"
+                                       "loguniform_var = k__FREE 0.01 10\n")
     assert main(["evaluate", str(tmp_path / "job.conf")]) == 2
     err = capsys.readouterr().err
-    assert "m.bngl:" in err and "resets concentrations" in err
+    assert "m.bngl:" in err and "saved state" in err
 
 
 # ------------------------------------------------------------------ mutants

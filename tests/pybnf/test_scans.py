@@ -276,3 +276,21 @@ def test_edition2_bad_scans_name_file_and_line(tmp_path, experiment, exps, match
     with pytest.raises(InputError, match=match) as err:
         bngfit.load_problem(conf)
     assert where in str(err.value)
+
+
+@needs_bng
+def test_time_course_and_param_scan_lines_run_on_a_bngl_model(tmp_path):
+    # PyBNF appends them to the template's actions, each after a
+    # resetConcentrations(): both start from the model's initial state (X0 = 1).
+    # A BNGL param_scan honours logspace: round((9 - 1)/4) + 1 = 3 points
+    # 1, 3, 9 equally spaced in the logarithm.
+    conf = _job(tmp_path, "", {"tc": "# time Xobs\n0 1\n1 2\n2 2\n",
+                               "dose": "# L Xobs\n1 1\n3 2\n9 3\n"},
+                extra="time_course = time: 2, step: 0.5, suffix: tc\n"
+                      "param_scan = param: L, min: 1, max: 9, step: 4, logspace: 1, "
+                      "time: 2, suffix: dose\n")
+    problem = bngfit.load_problem(conf)
+    sim = _checked(problem)
+    expected = [x_end(1.0, 1.0, t) for t in (0.0, 1.0, 2.0)]
+    expected += [x_end(1.0, L, 2.0) for L in (1.0, 3.0, 9.0)]
+    np.testing.assert_allclose(sim, expected, rtol=1e-7)

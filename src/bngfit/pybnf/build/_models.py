@@ -34,6 +34,7 @@ from bngfit.problem._problem import ParameterSpec
 from bngfit.pybnf._exp import ExpTable, read_exp
 from bngfit.pybnf.bngl._protocol import Phase, protocol
 from bngfit.pybnf.bngl._template import (
+    Action,
     bind_free_parameters,
     bound_line_shift,
     free_parameters,
@@ -127,7 +128,8 @@ def _read_part(config: PybnfConfig, model: ModelEntry, nominal: dict[str, float]
     f = config.path
     bngl = model.path.suffix.lower() == ".bngl"
     if bngl:
-        model_path, phases, free = _bngl_model(model.path, nominal, models)
+        extra = config_actions(config, model.name)
+        model_path, phases, free = _bngl_model(model.path, nominal, models, extra)
         suffixes = {ph.suffix for ph in phases if ph.suffix is not None}
     else:
         model_path, phases, free = model.path, (), ()
@@ -311,18 +313,52 @@ def _read_template(path: Path) -> str:
         raise InputError(f"cannot read the model: {err}", file=str(path)) from None
 
 
-def _bngl_model(path: Path, nominal: dict[str, float], models: ModelAccess
-                ) -> tuple[Path, tuple[Phase, ...], tuple[str, ...]]:
+def config_actions(config: PybnfConfig, model: str) -> tuple[Action, ...]:
+    """The ``time_course`` / ``param_scan`` lines of a BNGL model as BNGL actions.
+
+    PyBNF appends them to the template's own actions (``pybnf/config.py``
+    ``_load_actions``; ``pybnf/pset.py`` ``BNGLModel.add_action``): every
+    ``time_course`` line, then every ``param_scan`` line, each after a
+    ``resetConcentrations()`` (the actions are independent): ``simulate`` from 0
+    to ``time`` in ``round(time / step)`` steps (step 1 by default), and
+    ``parameter_scan`` of ``round((max - min) / step) + 1`` points with
+    ``log_scale`` set by ``logspace``. Each action keeps its configuration line.
+    """
+    out: list[Action] = []
+    for kind in ("time_course", "param_scan"):
+        for a in config.actions:
+            if a.kind != kind or a.fields.get("model") not in (None, model):
+                continue
+            fl = a.fields
+            time = float(fl["time"])
+            args: dict[str, object] = {"method": a.method, "t_start": 0.0, "t_end": time,
+                                       "suffix": a.suffix}
+            if kind == "time_course":
+                args["n_steps"] = float(max(1, round(time / float(fl.get("step", 1.0)))))
+                verb = "simulate"
+            else:
+                lo, hi = float(fl["min"]), float(fl["max"])
+                args.update(parameter=str(fl["param"]), par_min=lo, par_max=hi,
+                            n_scan_pts=float(round((hi - lo) / float(fl["step"])) + 1),
+                            log_scale=float(fl.get("logspace", 0.0)))
+                verb = "parameter_scan"
+            out += [Action("resetConcentrations", {}, a.line), Action(verb, args, a.line)]
+    return tuple(out)
+
+
+def _bngl_model(path: Path, nominal: dict[str, float], models: ModelAccess,
+                extra: tuple[Action, ...] = ()) -> tuple[Path, tuple[Phase, ...],
+                                                         tuple[str, ...]]:
     """Bind a legacy template's free parameters.
 
-    Returns the bound copy, the protocol's phases (the actions bngfit replays)
-    and the template's ``X__FREE`` names.
+    Returns the bound copy, the protocol's phases (the actions bngfit replays,
+    ``extra`` after the template's own) and the template's ``X__FREE`` names.
     """
     f = str(path)
     text = _read_template(path)
     free = free_parameters(text)
     filter_bngl(text, file=f, network_first=True)  # what cannot reach BNG2.pl, first
-    actions = parse_actions(text, file=f)
+    actions = parse_actions(text, file=f) + extra
     phases = protocol(actions, file=f)
     out = bind_bngl(path, text, free, nominal, network_first=True, models=models)
     return out, phases, free

@@ -115,8 +115,13 @@ def protocol_conditions(name: str, suffix: str, table: ExpTable | None,
     last = phases[-1]
     _check_table_kind(table, last, suffix, f)
     conditions: dict[str, Condition] = {}
+    # resetConcentrations() back to the model's initial state: the phases
+    # before it leave only their parameter settings behind
+    start = max((i for i, ph in enumerate(phases) if ph.reset_to == 0), default=0)
+    muts = [*mutant, *(m for ph in phases[:start]
+                       for m in phase_mutations(ph, info, suffix, f, species=False))]
+    phases = phases[start:]
     steps, carry = _pre_steps(phases[:-1], info, suffix, f)
-    muts = list(mutant)
     previous = None
     for k, (new, duration) in enumerate(steps):
         muts = _persisting(muts, info, k) + new
@@ -259,17 +264,21 @@ def check_replayable(phases: tuple[Phase, ...], n_writes: int, suffix: str, f: s
     last = phases[-1]
     if n_writes != 1 or last.continue_:
         raise not_replayed(suffix, "appends to its output with continue=>1", last.line, f)
-    if last.reset_to is not None or (last.steady_state and last.scan is None) \
-            or last.t_start != 0.0:
-        raise not_replayed(suffix, "resets concentrations, runs to steady state or starts "
-                           "at t != 0 in the measured phase", last.line, f)
-    for ph in phases[:-1]:
-        if ph.reset_to is not None:
-            raise not_replayed(suffix, "resets concentrations between phases", ph.line, f)
+    if (last.steady_state and last.scan is None) or last.t_start != 0.0:
+        raise not_replayed(suffix, "runs to steady state or starts at t != 0 in the "
+                           "measured phase", last.line, f)
+    for ph in phases:
+        if ph.reset_to not in (None, 0):
+            raise not_replayed(suffix, "resets concentrations to a saved state (only "
+                               "resetConcentrations() to the model's initial state is "
+                               "replayed)", ph.line, f)
 
 
-def phase_mutations(phase: Phase, info: ModelInfo, suffix: str, f: str) -> list[Mutation]:
-    """A phase's ``setParameter`` / ``setConcentration`` actions as mutations."""
+def phase_mutations(phase: Phase, info: ModelInfo, suffix: str, f: str, *,
+                    species: bool = True) -> list[Mutation]:
+    """A phase's ``setParameter`` / ``setConcentration`` actions as mutations
+    (``species=False``: its ``setParameter`` actions only).
+    """
     out = []
     for target, value in phase.set_params:
         if isinstance(value, str):
@@ -279,7 +288,7 @@ def phase_mutations(phase: Phase, info: ModelInfo, suffix: str, f: str) -> list[
             raise InputError(f"setParameter names '{target}', which is no independent "
                              "parameter of the model", file=f, row=phase.line, id=target)
         out.append(Mutation(target, MutationOp.SET, float(value)))
-    for pattern, value in phase.set_species:
+    for pattern, value in phase.set_species if species else ():
         if isinstance(value, str):
             raise not_replayed(suffix, f"sets '{pattern}' to an expression ({value})",
                                phase.line, f)
