@@ -294,3 +294,16 @@ def test_time_course_and_param_scan_lines_run_on_a_bngl_model(tmp_path):
     expected = [x_end(1.0, 1.0, t) for t in (0.0, 1.0, 2.0)]
     expected += [x_end(1.0, L, 2.0) for L in (1.0, 3.0, 9.0)]
     np.testing.assert_allclose(sim, expected, rtol=1e-7)
+
+
+@needs_bng
+def test_scanning_a_seed_amount_after_a_simulation_leaves_the_state_alone(tmp_path):
+    # BioNetGen resets each point to the numbers saved when the scan began;
+    # the seed expression X0 is not evaluated again, so X0 changes nothing
+    actions = ('simulate({method=>"ode",t_end=>5,n_steps=>1,suffix=>"eq"})\n'
+               'parameter_scan({parameter=>"X0",par_scan_vals=>[1,5],method=>"ode",'
+               't_end=>1,suffix=>"dose"})\n')
+    conf = _job(tmp_path, actions, {"dose": "# X0 Xobs\n1 1\n5 2\n"})
+    sim = _checked(bngfit.load_problem(conf))
+    x_eq = x_end(1.0, 1.0, 5.0)
+    np.testing.assert_allclose(sim, [x_end(x_eq, 1.0, 1.0)] * 2, rtol=1e-7)
