@@ -307,3 +307,27 @@ def test_scanning_a_seed_amount_after_a_simulation_leaves_the_state_alone(tmp_pa
     sim = _checked(bngfit.load_problem(conf))
     x_eq = x_end(1.0, 1.0, 5.0)
     np.testing.assert_allclose(sim, [x_end(x_eq, 1.0, 1.0)] * 2, rtol=1e-7)
+
+
+@needs_bng
+def test_model_fit_plot_draws_a_scan_over_its_parameter(tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from bngfit.result._plot_fit import model_fit_figure
+
+    actions = ('simulate({method=>"ode",t_end=>2,n_steps=>2,suffix=>"tc"})\n'
+               'parameter_scan({parameter=>"L",par_min=>0.1,par_max=>100,n_scan_pts=>4,'
+               'log_scale=>1,method=>"ode",t_end=>1,suffix=>"dose"})\n')
+    conf = _job(tmp_path, actions, {"tc": "# time Xobs\n1 2\n2 3\n",
+                                    "dose": "# L Xobs\n0.1 1\n1 2\n10 3\n100 4\n"})
+    problem = bngfit.load_problem(conf)
+    fig = model_fit_figure(problem, X_POINT)
+    panels = {ax.get_title().split("\n")[0]: ax for ax in fig.axes if ax.get_visible()}
+    assert set(panels) == {"tc", "dose"}
+    dose = panels["dose"]
+    assert (dose.get_xlabel(), dose.get_xscale()) == ("L", "log")
+    xs = sorted({float(v) for line in dose.get_lines() for v in line.get_xdata()})
+    np.testing.assert_allclose(xs, [0.1, 1.0, 10.0, 100.0], rtol=1e-9)
+    assert panels["tc"].get_xscale() == "linear"
+    plt.close(fig)

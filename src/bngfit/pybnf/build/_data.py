@@ -117,14 +117,19 @@ def measurements(runs: list[DataRun], noise: dict[str | None, Noise], f: str
                 cols["m"].append(float(t.values[col][i]))
                 cols["np"].append(() if sigma is None else (float(sigma[i]),))
                 cols["rows"].append(int(t.lines[i]))
+    # points are grouped by data file for the dose-response plots of scans
+    cols["ds"] = [run.condition for run in runs for col in run.table.columns
+                  for _ in np.nonzero(~np.isnan(run.table.values[col]))[0]]
     n = len(cols["t"])
     if n == 0:
         raise UnsupportedError("the data files hold no data point; bngfit fits data, with "
                                ".prop constraints as added terms (constraints alone are not "
                                "supported yet)", file=f, id="data")
+    scans = any(run.rows is not None for run in runs)
     return Measurements(tuple(cols["obs"]), tuple(cols["pre"]), tuple(cols["cond"]),
                         np.array(cols["t"]), np.array(cols["m"]), ((),) * n,
-                        tuple(cols["np"]), tuple(cols["rows"]))
+                        tuple(cols["np"]), tuple(cols["rows"]),
+                        dataset_id=tuple(cols["ds"]) if scans else ())
 
 
 def data_warnings(tables: list[ExpTable]) -> tuple:

@@ -86,7 +86,7 @@ from ._params import parameter_specs
 from ._penalties import constraint_penalties
 from ._perturb import perturbation_mutations
 from ._protocol_conds import Measured, protocol_conditions
-from ._scans import sbml_conditions
+from ._scans import data_plots, sbml_conditions
 
 
 def edition1_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
@@ -155,6 +155,7 @@ def edition1_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
         normalizations=norms, penalties=tuple(penalties),
         models={part.name: part.info for part in parts},
         warnings=data_warnings([r.table for r in runs]),
+        visualization=data_plots([(r.name, r.table, sims[r.name].scanned) for r in runs]),
     )
 
 

@@ -38,7 +38,7 @@ from ._noise2 import noise_models, noise_symbols
 from ._params import START_KINDS, parameter_specs  # noqa: F401 - a 0.1.0 name here
 from ._penalties import constraint_penalties
 from ._perturb import perturbation_mutations
-from ._scans import experiment_scan
+from ._scans import data_plots, experiment_scan
 
 
 def edition2_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
@@ -95,11 +95,14 @@ def edition2_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
                                    for p in e.constraints)])},
         normalizations=norms, penalties=penalties, models=infos,
         warnings=data_warnings([t for _, _, t, _ in runs]),
+        visualization=data_plots([(cid, t, scans.get((cid, t.path), ((), 0.0, ""))[2])
+                                  for _, cid, t, _ in runs]),
     )
 
 
-#: (experiment, table path) -> (each row's (pre-phase, condition), measured time)
-ScanRows = dict[tuple[str, str], tuple[tuple[tuple[str, str], ...], float]]
+#: (experiment, table path) -> (each row's (pre-phase, condition), measured time,
+#: scanned name)
+ScanRows = dict[tuple[str, str], tuple[tuple[tuple[str, str], ...], float, str]]
 
 
 # ------------------------------------------------------------------ experiments
@@ -156,11 +159,11 @@ def _experiments(config: PybnfConfig, infos: dict[str, ModelInfo], free_ids: set
         tables = [_renamed(read_exp(p), renames) for p in e.data]
         if e.type == "parameter_scan":
             measured = conditions.pop(e.name)
-            scan_conds, rows = experiment_scan(e.name, tables, measured.mutations, info,
-                                               model, preeq, f, e.line)
+            scan_conds, rows, target = experiment_scan(e.name, tables, measured.mutations,
+                                                       info, model, preeq, f, e.line)
             conditions.update(scan_conds)
             for t, r in zip(tables, rows, strict=True):
-                scans[(e.name, t.path)] = (r, float(e.t_end))
+                scans[(e.name, t.path)] = (r, float(e.t_end), target)
             grids[e.name] = (preeq, ())
         else:
             for t in tables:
@@ -245,7 +248,7 @@ def _data(runs: list[tuple[str, str, ExpTable, str]], noise: dict[str | None, No
                              file=f, row=o.line, id=o.name)
     data = []
     for preeq, cid, t, _ in runs:
-        rows, time = scans.get((cid, t.path), (None, float("nan")))
+        rows, time, _ = scans.get((cid, t.path), (None, float("nan"), ""))
         data.append(DataRun(t, cid, preeq, rows=rows, scan_time=time))
     return observables, measurements(data, noise, f)
 

@@ -58,6 +58,8 @@ class Measured:
     time : float
         A scan: the time every row is measured at (``t_end``, or ``inf`` for
         steady state).
+    scanned : str
+        A scan: the model name it sets (its dose-response plot's x axis).
     """
 
     conditions: dict[str, Condition]
@@ -65,6 +67,7 @@ class Measured:
     preeq: str = ""
     rows: tuple[tuple[str, str], ...] | None = None
     time: float = math.nan
+    scanned: str = ""
 
 
 def not_replayed(suffix: str, why: str, line: int, f: str) -> UnsupportedError:
@@ -209,7 +212,7 @@ def _measured_scan(name: str, table: ExpTable | None, last: Phase, muts: list[Mu
         conditions[cid] = Condition(cid, tuple(own), model=model)
     rows = tuple((pre_of[k], f"{name}__scan{k + 1}") for k in points)
     time = math.inf if last.steady_state else last.t_end - last.t_start
-    return Measured(conditions, last.t_end - last.t_start, base, rows, time)
+    return Measured(conditions, last.t_end - last.t_start, base, rows, time, scan.parameter)
 
 
 def match_rows(table: ExpTable, scan: Scan, where: str) -> list[int]:

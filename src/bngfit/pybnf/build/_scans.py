@@ -21,6 +21,7 @@ import numpy as np
 from bngfit.errors import InputError, UnsupportedError
 from bngfit.problem._conditions import Condition, Mutation, MutationOp
 from bngfit.problem._model_info import ModelInfo
+from bngfit.problem._visualization import TIME_X, AxisScale, VisualizationRow
 from bngfit.pybnf._exp import ExpTable
 from bngfit.pybnf.bngl._scan import Scan
 from bngfit.pybnf.conf._entries import ActionEntry, PybnfConfig
@@ -75,7 +76,7 @@ def sbml_conditions(config: PybnfConfig, run: Run, muts: tuple[Mutation, ...],
             cid, (*muts, Mutation(name, MutationOp.SET, float(scan.values[k]))), model=model)
     time = float(action.fields["time"])
     rows = tuple(("", f"{run.name}__scan{k + 1}") for k in points)
-    return Measured(conditions, time, "", rows, time)
+    return Measured(conditions, time, "", rows, time, name)
 
 
 def legacy_scan(action: ActionEntry) -> Scan:
@@ -104,7 +105,7 @@ def _action(config: PybnfConfig, run: Run, model: str) -> ActionEntry:
 
 def experiment_scan(name: str, tables: list[ExpTable], muts: tuple[Mutation, ...],
                     info: ModelInfo, model: str, preeq: str, f: str, line: int
-                    ) -> tuple[dict[str, Condition], list[tuple[tuple[str, str], ...]]]:
+                    ) -> tuple[dict[str, Condition], list[tuple[tuple[str, str], ...]], str]:
     """The conditions of an edition-2 ``type: parameter_scan`` experiment.
 
     Each distinct value of the data's first column (the scanned parameter, or
@@ -117,6 +118,8 @@ def experiment_scan(name: str, tables: list[ExpTable], muts: tuple[Mutation, ...
     conditions : dict of str to Condition
     rows : list of tuple of (str, str)
         Per table, each row's (pre-phase, condition).
+    target : str
+        The model name the scan sets.
 
     Raises
     ------
@@ -140,4 +143,32 @@ def experiment_scan(name: str, tables: list[ExpTable], muts: tuple[Mutation, ...
     conditions = {c: Condition(c, (*muts, Mutation(target, MutationOp.SET, v)), model=model)
                   for v, c in cid.items()}
     rows = [tuple((preeq, cid[float(v)]) for v in t.time) for t in tables]
-    return conditions, rows
+    return conditions, rows, target
+
+
+def data_plots(runs: list[tuple[str, ExpTable, str]]) -> tuple[VisualizationRow, ...]:
+    """One model-fit panel per data file where a problem has parameter scans.
+
+    A scan's panel is a dose-response plot over the scanned name (on a log
+    axis where its values are positive and span two decades or more); a time
+    course's, a plot over time. Without a scan, none (the default plots).
+
+    Parameters
+    ----------
+    runs : list of (dataset id, table, scanned name or "")
+    """
+    if not any(scanned for _, _, scanned in runs):
+        return ()
+    out = []
+    seen = set()
+    for name, t, scanned in runs:
+        if name in seen:  # a replicate table: the same dataset
+            continue
+        seen.add(name)
+        x = np.asarray(t.time)
+        wide = bool(scanned) and bool(np.all(x > 0)) and x.max() >= 100 * x.min()
+        out.append(VisualizationRow(
+            plot_id=name, plot_name=name, dataset_id=name, x_values=scanned or TIME_X,
+            x_label=scanned or "time", x_scale=AxisScale.LOG10 if wide else AxisScale.LIN,
+            legend_entry=name, file=t.path, row=t.header_line))
+    return tuple(out)
