@@ -331,3 +331,43 @@ def test_model_fit_plot_draws_a_scan_over_its_parameter(tmp_path):
     np.testing.assert_allclose(xs, [0.1, 1.0, 10.0, 100.0], rtol=1e-9)
     assert panels["tc"].get_xscale() == "linear"
     plt.close(fig)
+
+
+@needs_bng
+def test_reset_parameters_takes_back_the_scan_and_later_settings(tmp_path):
+    # the egfr_ode pattern of PyBNF's examples: save, scan, reset both, simulate
+    actions = ('saveConcentrations()\nsaveParameters()\n'
+               'parameter_scan({parameter=>"L",par_scan_vals=>[2,4],method=>"ode",t_end=>1,'
+               'suffix=>"dose"})\n'
+               'resetConcentrations()\nresetParameters()\n'
+               'simulate({method=>"ode",t_end=>2,n_steps=>2,suffix=>"tc"})\n')
+    conf = _job(tmp_path, actions, {"dose": "# L Xobs\n2 1\n4 2\n",
+                                    "tc": "# time Xobs\n1 1\n2 2\n"})
+    sim = _checked(bngfit.load_problem(conf))
+    expected = [x_end(1.0, 2.0, 1.0), x_end(1.0, 4.0, 1.0)]
+    expected += [x_end(1.0, 1.0, t) for t in (1.0, 2.0)]  # L is the model's 1 again
+    np.testing.assert_allclose(sim, expected, rtol=1e-7)
+
+
+@needs_bng
+def test_reset_parameters_to_a_label_restores_the_values_set_before_it(tmp_path):
+    actions = ('setParameter("L", 3)\nsaveParameters("s")\nsetParameter("L", 5)\n'
+               'simulate({method=>"ode",t_end=>1,n_steps=>1,suffix=>"a"})\n'
+               'resetParameters("s")\n'
+               'simulate({method=>"ode",t_end=>1,n_steps=>1,suffix=>"b"})\n')
+    conf = _job(tmp_path, actions, {"a": "# time Xobs\n1 1\n", "b": "# time Xobs\n1 1\n"})
+    sim = _checked(bngfit.load_problem(conf))
+    xa = x_end(1.0, 5.0, 1.0)
+    np.testing.assert_allclose(sim, [xa, x_end(xa, 3.0, 1.0)], rtol=1e-7)
+
+
+@needs_bng
+def test_reset_parameters_without_a_save_is_refused_with_its_line(tmp_path):
+    actions = ('simulate({method=>"ode",t_end=>1,n_steps=>1,suffix=>"a"})\n'
+               'resetParameters("s")\n'
+               'simulate({method=>"ode",t_end=>1,n_steps=>1,suffix=>"b"})\n')
+    conf = _job(tmp_path, actions, {"b": "# time Xobs\n1 1\n"})
+    with pytest.raises(InputError, match="no parameters were saved as 's'") as err:
+        bngfit.load_problem(conf)
+    line = MODEL.count("\n") + 2  # the action after the first simulate
+    assert f"m.bngl:{line}," in str(err.value)

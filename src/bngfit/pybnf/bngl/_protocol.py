@@ -41,10 +41,11 @@ class Phase:
     continue_ : bool
         ``continue=>1``: time continues and output is appended to the file of
         the same suffix (see :func:`phases_for_data`).
-    set_params : tuple of (str, float or str)
+    set_params : tuple of (str, float or str or None)
         ``setParameter`` actions before this phase, in order. A str value is a
         BNGL expression in model parameters (the parameter then stays that
-        expression, as in BioNetGen).
+        expression, as in BioNetGen); None (from ``resetParameters``) gives
+        the parameter its model definition back.
     set_species : tuple of (str, float or str)
         ``setConcentration`` actions (species pattern, amount) before this
         phase, after the species reset (if any). As in BioNetGen, parameters
@@ -75,7 +76,7 @@ class Phase:
     n_steps: int | None
     suffix: str | None
     continue_: bool
-    set_params: tuple[tuple[str, float | str], ...]
+    set_params: tuple[tuple[str, float | str | None], ...]
     set_species: tuple[tuple[str, float | str], ...]
     line: int
     reset_to: int | None = None
@@ -123,7 +124,6 @@ _IGNORED = frozenset({
     "generate_network", "writexml", "writesbml", "writenet", "writenetwork", "writemodel",
     "writemfile", "writemexfile", "writematlab", "writebngl", "writefile", "writemdl",
     "writecpyfile", "writelatex", "visualize", "setmodelname", "setoutputdir", "version",
-    "saveparameters",
 })
 _ODE_ONLY = "bngfit is a deterministic ODE fitter"
 _NOT_ODE = frozenset({"simulate_ssa", "simulate_nf", "simulate_pla", "simulate_psa"})
@@ -133,7 +133,6 @@ _UNREPRESENTABLE = {
     "simulate_protocol": "protocol blocks are not supported",
     "generate_hybrid_model": "hybrid (population) models are simulated stochastically",
     "addconcentration": "it adds to the current amount, which is not a set value",
-    "resetparameters": "restoring saved parameters is not supported; use setParameter",
     "readfile": "it loads another model", "readmodel": "it loads another model",
     "readnetwork": "it loads another network", "readsbml": "it loads another model",
     "setvolume": "it rescales a compartment", "substanceunits": "it changes units",
@@ -186,9 +185,12 @@ class _Builder:
         self.phases: list[Phase] = []
         self.time = 0.0
         self.saved: dict[str, int] = {}
-        self.params: list[tuple[str, float | str]] = []
+        self.params: list[tuple[str, float | str | None]] = []
         self.species: list[tuple[str, float | str]] = []
         self.reset: int | None = None
+        # every parameter setting so far, and where each saveParameters was
+        self.param_log: list[tuple[str, float | str | None]] = []
+        self.param_saved: dict[str, int] = {}
 
     def refuse(self, action: Action, why: str) -> InputError:
         """The error refusing ``action`` (at its line), for the caller to raise."""
@@ -199,7 +201,11 @@ class _Builder:
         """Note a change for the next phase: a value set, or a state saved or restored."""
         k = len(self.phases)
         if verb == "setparameter":
-            self.params.append((_text(a.args["name"]), _amount(a.args["value"])))
+            self.set_param(_text(a.args["name"]), _amount(a.args["value"]))
+        elif verb == "saveparameters":
+            self.param_saved[_text(a.args.get("label", "DEFAULT"))] = len(self.param_log)
+        elif verb == "resetparameters":
+            self.reset_params(a)
         elif verb == "setconcentration":
             self.species.append((_text(a.args["species"]), _amount(a.args["value"])))
         elif verb == "saveconcentrations":
@@ -215,6 +221,27 @@ class _Builder:
             target = self.saved.get(label, 0)
             self.reset = None if target == k else target
             self.species = []  # the reset overwrites them
+
+    def set_param(self, name: str, value: _ArgValue | None) -> None:
+        """A parameter setting for the next phase (None: back to the model's value)."""
+        self.params.append((name, value))
+        self.param_log.append((name, value))
+
+    def reset_params(self, a: Action) -> None:
+        """``resetParameters``: every parameter set since the save takes its value then.
+
+        That is its last setting before the save, or (set only after it) the
+        model's own definition, written as None.
+        """
+        label = _text(a.args.get("label", "DEFAULT"))
+        if label not in self.param_saved:
+            raise self.refuse(a, f"no parameters were saved as '{label}' (saveParameters)")
+        n = self.param_saved[label]
+        before: dict[str, float | str | None] = {}
+        for name, value in self.param_log[:n]:
+            before[name] = value
+        for name in dict.fromkeys(name for name, _ in self.param_log[n:]):
+            self.set_param(name, before.get(name))
 
     def simulate(self, verb: str, a: Action) -> None:
         """Close the pending changes into the phase a simulate action runs."""
@@ -268,7 +295,8 @@ class _Builder:
                                       self.file)),
             scan=scan))
         self.time = t_end
-        self.params = [(name, scan.values[-1])]
+        self.params = []
+        self.set_param(name, scan.values[-1])
         if not scan.reset_conc:
             self.species, self.reset = [], None
 
@@ -395,7 +423,7 @@ def protocol(actions: tuple[Action, ...], *, file: str | None = None) -> tuple[P
         if verb in _IGNORED or (verb == "setoption" and not b.phases):
             continue
         if verb in ("setparameter", "setconcentration", "saveconcentrations",
-                    "resetconcentrations"):
+                    "resetconcentrations", "saveparameters", "resetparameters"):
             b.state_action(verb, a)
         elif verb in ("simulate", "simulate_ode") or verb in _NOT_ODE:
             b.simulate(verb, a)

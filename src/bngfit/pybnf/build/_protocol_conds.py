@@ -118,71 +118,107 @@ def protocol_conditions(name: str, suffix: str, table: ExpTable | None,
     last = phases[-1]
     _check_table_kind(table, last, suffix, f)
     conditions: dict[str, Condition] = {}
+    state = _Settings(mutant, info, suffix, f)
     # resetConcentrations() back to the model's initial state: the phases
     # before it leave only their parameter settings behind
     start = max((i for i, ph in enumerate(phases) if ph.reset_to == 0), default=0)
-    muts = [*mutant, *(m for ph in phases[:start]
-                       for m in phase_mutations(ph, info, suffix, f, species=False))]
-    phases = phases[start:]
-    steps, carry = _pre_steps(phases[:-1], info, suffix, f)
+    for ph in phases[:start]:
+        state.apply(ph)
+    steps = _pre_steps(phases[start:-1], state, info, f)
     previous = None
-    for k, (new, duration) in enumerate(steps):
-        muts = _persisting(muts, info, k) + new
+    for k, (muts, duration) in enumerate(steps):
         cid = f"{name}__pre" if len(steps) == 1 else f"{name}__pre{k + 1}"
-        conditions[cid] = Condition(cid, tuple(muts), duration=duration, previous=previous,
+        conditions[cid] = Condition(cid, muts, duration=duration, previous=previous,
                                     model=model)
         previous = cid
-    muts = (_persisting(muts, info, len(steps)) + carry
-            + phase_mutations(last, info, suffix, f))
+    first = not steps
+    species = state.apply(last)
     if last.scan is None:
-        conditions[name] = Condition(name, tuple(muts), model=model)
+        conditions[name] = Condition(name, (*state.current(first), *species), model=model)
         return Measured(conditions, last.t_end, previous or "")
-    return _measured_scan(name, table, last, muts, info, previous, conditions, f, model)
+    return _measured_scan(name, table, last, state, first, species, previous, conditions, f,
+                          model)
 
 
-def _persisting(muts: list[Mutation], info: ModelInfo, k: int) -> list[Mutation]:
-    """The mutations a phase after the first inherits: parameters only."""
-    return muts if k == 0 else [m for m in muts if m.target in info.parameters]
+class _Settings:
+    """The parameter settings in force as a protocol runs, and the mutant under them.
+
+    A mutant changes the model itself (PyBNF writes the mutated values into
+    the model), so it holds in every phase, ``resetParameters`` included; its
+    species changes set the initial state, so only the first phase run from
+    it takes them. ``setParameter`` settings persist from phase to phase until
+    ``resetParameters`` takes them back (a value ``None`` in
+    :attr:`Phase.set_params`: the model's own value again).
+    """
+
+    def __init__(self, mutant: tuple[Mutation, ...], info: ModelInfo, suffix: str,
+                 f: str) -> None:
+        self.mutant = mutant
+        self.mutant_params = tuple(m for m in mutant if m.target in info.parameters)
+        self.info, self.suffix, self.f = info, suffix, f
+        self.set: list[Mutation] = []
+
+    def apply(self, ph: Phase) -> list[Mutation]:
+        """Take a phase's parameter settings into force; return its species settings."""
+        for target, value in ph.set_params:  # in order: a reset undoes what came before
+            if value is None:
+                self.set = [m for m in self.set if m.target != target]
+            else:
+                self.set.append(param_mutation(ph, target, value, self.info, self.suffix,
+                                               self.f))
+        return phase_mutations(ph, self.info, self.suffix, self.f)[
+            sum(v is not None for _, v in ph.set_params):]
+
+    def point(self, name: str, value: float) -> Mutation:
+        """Set a scanned parameter (it keeps the value, as in BioNetGen); the setting."""
+        m = Mutation(name, MutationOp.SET, float(value))
+        self.set.append(m)
+        return m
+
+    def current(self, first: bool) -> tuple[Mutation, ...]:
+        """The mutations of a phase: the mutant (whole in the first phase run from
+        the initial state) and the parameter settings in force.
+        """
+        return (*(self.mutant if first else self.mutant_params), *self.set)
 
 
-def _pre_steps(phases: Sequence[Phase], info: ModelInfo, suffix: str, f: str
-               ) -> tuple[list[tuple[list[Mutation], float | None]], list[Mutation]]:
-    """Each pre-phase run as (its new mutations, its duration; None: to steady
-    state), and the parameter changes still pending after the last run.
+def _pre_steps(phases: Sequence[Phase], state: _Settings, info: ModelInfo, f: str
+               ) -> list[tuple[tuple[Mutation, ...], float | None]]:
+    """Each pre-phase run as (its mutations, its duration; None: to steady state).
 
     A scan with ``reset_conc=>1`` runs no pre-phase of its own (the species
-    are back where it started); the parameters set before it carry into the
-    next run. With ``reset_conc=>0`` each of its points is a run.
+    are back where it started, its species settings still pending for the
+    next phase, where the protocol reader put them again); its parameter
+    settings stay in force. With ``reset_conc=>0`` each of its points is a run.
     """
-    steps: list[tuple[list[Mutation], float | None]] = []
-    carry: list[Mutation] = []
+    steps: list[tuple[tuple[Mutation, ...], float | None]] = []
     for ph in phases:
         duration = None if ph.steady_state else ph.t_end - ph.t_start
-        new = phase_mutations(ph, info, suffix, f)
+        species = state.apply(ph)
         if ph.scan is None:
-            steps.append((carry + new, duration))
-            carry = []
+            steps.append(((*state.current(not steps), *species), duration))
             continue
         check_scanned(ph, info, f)
         if ph.scan.reset_conc:
-            # the species settings stay pending (the protocol reader keeps them
-            # for the next phase); the parameters set before the scan persist
-            carry += [m for m in new if m.target in info.parameters]
             continue
         for j, v in enumerate(ph.scan.values):
-            point = Mutation(ph.scan.parameter, MutationOp.SET, float(v))
-            steps.append(((carry + new if j == 0 else []) + [point], duration))
-        carry = []
-    return steps, carry
+            first = not steps
+            state.point(ph.scan.parameter, v)
+            steps.append(((*state.current(first), *(species if j == 0 else ())), duration))
+    return steps
 
 
-def _measured_scan(name: str, table: ExpTable | None, last: Phase, muts: list[Mutation],
-                   info: ModelInfo, previous: str | None, conditions: dict[str, Condition],
-                   f: str, model: str) -> Measured:
-    """The measured conditions of a scan: one per point the data name (see module doc)."""
+def _measured_scan(name: str, table: ExpTable | None, last: Phase, state: _Settings,
+                   first: bool, species: list[Mutation], previous: str | None,
+                   conditions: dict[str, Condition], f: str, model: str) -> Measured:
+    """The measured conditions of a scan: one per point the data name (see module doc).
+
+    ``first``: no phase ran before the scan (the mutant's species changes
+    apply to its first point); ``species``: its pending species settings.
+    """
     scan = last.scan
     assert scan is not None
-    check_scanned(last, info, f)
+    check_scanned(last, state.info, f)
     if table is None:
         raise UnsupportedError(f"constraints (.prop) on the parameter scan '{name}' are not "
                                "supported; bngfit reads scan data from .exp files",
@@ -190,26 +226,27 @@ def _measured_scan(name: str, table: ExpTable | None, last: Phase, muts: list[Mu
     points = match_rows(table, scan, f"parameter_scan of {f}, line {last.line}")
     duration = None if last.steady_state else last.t_end - last.t_start
     base = previous or ""
-    pre_of: dict[int, str] = {}
-    if scan.reset_conc:
-        pre_of = dict.fromkeys(points, base)
-    else:
+
+    def muts(k: int) -> tuple[Mutation, ...]:
+        # point k from the scan's start state (every point with reset_conc=>1)
+        # takes the pending species settings; a continued point does not
+        fresh = k == 0 or scan.reset_conc
+        return (*state.current(first and fresh), *(species if fresh else ()),
+                Mutation(scan.parameter, MutationOp.SET, float(scan.values[k])))
+
+    pre_of: dict[int, str] = dict.fromkeys(points, base)
+    if not scan.reset_conc:
         # each point continues from the one before: points 0..max as a chain
-        chain_prev, chain_muts = previous, list(muts)
+        chain_prev = previous
         for j in range(max(points) + 1):
             pre_of[j] = chain_prev or ""
-            point = Mutation(scan.parameter, MutationOp.SET, float(scan.values[j]))
-            step = (chain_muts if j == 0 else _persisting(chain_muts, info, 1)) + [point]
             cid = f"{name}__scan{j + 1}__run"
-            conditions[cid] = Condition(cid, tuple(step), duration=duration,
+            conditions[cid] = Condition(cid, muts(j), duration=duration,
                                         previous=chain_prev, model=model)
-            chain_prev, chain_muts = cid, step
+            chain_prev = cid
     for k in sorted(set(points)):
-        point = Mutation(scan.parameter, MutationOp.SET, float(scan.values[k]))
-        first = k == 0 or scan.reset_conc
-        own = (list(muts) if first else _persisting(muts, info, 1)) + [point]
         cid = f"{name}__scan{k + 1}"
-        conditions[cid] = Condition(cid, tuple(own), model=model)
+        conditions[cid] = Condition(cid, muts(k), model=model)
     rows = tuple((pre_of[k], f"{name}__scan{k + 1}") for k in points)
     time = math.inf if last.steady_state else last.t_end - last.t_start
     return Measured(conditions, last.t_end - last.t_start, base, rows, time, scan.parameter)
@@ -277,21 +314,24 @@ def check_replayable(phases: tuple[Phase, ...], n_writes: int, suffix: str, f: s
                                "replayed)", ph.line, f)
 
 
-def phase_mutations(phase: Phase, info: ModelInfo, suffix: str, f: str, *,
-                    species: bool = True) -> list[Mutation]:
-    """A phase's ``setParameter`` / ``setConcentration`` actions as mutations
-    (``species=False``: its ``setParameter`` actions only).
-    """
-    out = []
-    for target, value in phase.set_params:
-        if isinstance(value, str):
-            raise not_replayed(suffix, f"sets '{target}' to an expression ({value})",
-                               phase.line, f)
-        if target not in info.parameters:
-            raise InputError(f"setParameter names '{target}', which is no independent "
-                             "parameter of the model", file=f, row=phase.line, id=target)
-        out.append(Mutation(target, MutationOp.SET, float(value)))
-    for pattern, value in phase.set_species if species else ():
+def param_mutation(phase: Phase, target: str, value: float | str, info: ModelInfo,
+                   suffix: str, f: str) -> Mutation:
+    """One ``setParameter`` of a phase as a mutation (a number, of an independent parameter)."""
+    if isinstance(value, str):
+        raise not_replayed(suffix, f"sets '{target}' to an expression ({value})",
+                           phase.line, f)
+    if target not in info.parameters:
+        raise InputError(f"setParameter names '{target}', which is no independent "
+                         "parameter of the model", file=f, row=phase.line, id=target)
+    return Mutation(target, MutationOp.SET, float(value))
+
+
+def phase_mutations(phase: Phase, info: ModelInfo, suffix: str, f: str) -> list[Mutation]:
+    """A phase's ``setParameter`` / ``setConcentration`` actions as mutations."""
+    out = [param_mutation(phase, target, value, info, suffix, f)
+           for target, value in phase.set_params
+           if value is not None]  # None: resetParameters (see _Settings)
+    for pattern, value in phase.set_species:
         if isinstance(value, str):
             raise not_replayed(suffix, f"sets '{pattern}' to an expression ({value})",
                                phase.line, f)
