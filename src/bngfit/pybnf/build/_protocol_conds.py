@@ -277,10 +277,12 @@ def match_rows(table: ExpTable, scan: Scan, where: str) -> list[int]:
 def check_scanned(phase: Phase, info: ModelInfo, f: str) -> None:
     """Refuse a scan of a name that is no independent parameter of the model."""
     assert phase.scan is not None
-    if phase.scan.parameter not in info.parameters:
-        raise InputError(f"parameter_scan scans '{phase.scan.parameter}', which is no "
-                         "independent parameter of the model", file=f, row=phase.line,
-                         id=phase.scan.parameter)
+    name = phase.scan.parameter
+    if name not in info.parameters:
+        raise InputError(f"parameter_scan scans '{name}', which is no independent "
+                         "parameter of the model (bngfit does not scan a parameter "
+                         "defined by an expression of others: scan one it is made of)",
+                         file=f, row=phase.line, id=name)
 
 
 def _check_table_kind(table: ExpTable | None, last: Phase, suffix: str, f: str) -> None:
