@@ -128,7 +128,15 @@ def test_parabola_templates(name, free, suffix, t_end, n_steps, tmp_path):
     assert len(phase.output_times()) == n_steps + 1
     values = {n: 0.5 + i for i, n in enumerate(free)}
     bound = bind_free_parameters(text, values)
-    assert len(bound.splitlines()) == len(text.splitlines())
+    after, shift = bound_line_shift(text)
+    assert len(bound.splitlines()) == len(text.splitlines()) + shift
+    # every definition comes before the block's first use of a __FREE name
+    lines = bound.splitlines()
+    first_use = min(i for i, line in enumerate(lines)
+                    if any(f in line.split("#")[0] for f in free)
+                    and not any(line.strip().startswith(f"{f} ") for f in free))
+    assert all(i < first_use for i, line in enumerate(lines)
+               if any(line.strip().startswith(f"{f} ") for f in free))
     model = load(bound, tmp_path)
     assert set(free) <= set(model.primary_param_names)
     derived = free[1].removesuffix("__FREE")  # v2 v2__FREE, b b__FREE

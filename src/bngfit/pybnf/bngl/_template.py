@@ -164,10 +164,18 @@ def _parameters_block(text: str, file: str | None) -> tuple[int, int]:
 
 
 def _free_slots(text: str, begin: int, end: int) -> list[int]:
-    """Lines strictly inside the block that carry no code and continue nothing."""
+    """Lines of the block that carry no code, continue nothing, and come before
+    the block's first use of a ``__FREE`` name.
+
+    Only those: BNG2.pl reads a forward reference in the parameters block, but
+    then takes a parameter defined through it (``K3 K3__FREE`` above
+    ``K3__FREE 1``) as non-constant, and refuses a seed species amount that
+    depends on it (PyBNF's constraint_raf example).
+    """
     codes = _physical_code(text)
+    first_use = next((n for n in range(begin + 1, end) if _FREE.search(codes[n - 1])), end)
     return [
-        n for n in range(begin + 1, end)
+        n for n in range(begin + 1, first_use)
         if not codes[n - 1].strip() and not _CONTINUED.search(codes[n - 2])
     ]
 
@@ -236,8 +244,8 @@ def bind_free_parameters(
     Each ``X__FREE`` becomes a constant (primary, estimable) parameter of the
     given value, so ``KD1 KD1__FREE`` and ``kp1 = km1/KD1`` are derived
     expressions of it and follow it when it is set on the loaded model. The
-    definitions go into the ``begin parameters`` block (BNG2.pl accepts forward
-    references there): one per blank or comment-only line, from the top,
+    definitions go into the ``begin parameters`` block, before any use there:
+    one per blank or comment-only line above the first use, from the top,
     ahead of any comment on that line, so every line keeps its number. When
     the block has too few such lines, all definitions are inserted right
     after ``begin parameters`` instead (BNG2.pl reads nothing else on that line)
