@@ -16,6 +16,9 @@ would give, so the objective, gradient checks and fitting are shared:
   it bound like any other); ``sod`` is Laplace with scale 1, ``neg_bin`` the
   negative binomial with dispersion ``neg_bin_r``;
 - the ``*_var`` lines are the free parameters (:mod:`bngfit.pybnf.build._params`);
+  one whose id is a species of an SBML/Antimony model sets that species' initial
+  concentration in every simulation of the model, as PyBNF does
+  (:mod:`bngfit.pybnf.build._initials`);
 - a BNGL template gets its ``X__FREE`` parameters bound (a copy written to a
   cache folder) and its actions read: the data file ``X.exp`` is compared with
   the ``simulate`` action of suffix ``X``; an SBML model with its
@@ -28,7 +31,8 @@ would give, so the objective, gradient checks and fitting are shared:
   with that action run on the mutant model. PyBNF changes a BNGL model's free
   parameters (``k__FREE*2``) and an SBML model's global parameters or species
   initial concentrations, and reads each value as a number; bngfit accepts
-  exactly that (``=`` only on a species, for now). A mutant changes the model
+  exactly that (``=`` only on a species, for now, but any operator on a species
+  whose initial value is a free parameter). A mutant changes the model
   itself, so its statements come first in each phase's condition and the
   protocol's ``setParameter`` / ``setConcentration`` follow (PyBNF writes the
   mutated values into the model and runs the unchanged actions on it): a
@@ -80,6 +84,7 @@ from bngfit.pybnf.bngl._protocol import Phase, phases_for_data
 from bngfit.pybnf.conf._entries import Objfunc, PybnfConfig
 
 from ._data import DataRun, column_observable, data_warnings, measurements
+from ._initials import initial_mutations
 from ._models import ModelPart, Run, model_parts, time_course_end
 from ._noise import token_noise
 from ._params import parameter_specs
@@ -159,15 +164,18 @@ def _simulations(config: PybnfConfig, part: ModelPart
     info = part.info
     free = set(part.binds) if part.bngl else None
     mutated = {c.name: perturbation_mutations(f"mutant '{c.name}'", c.perturbations, info, f,
-                                              free=free)
+                                              free=free, initial=part.initials)
                for c in config.conditions if c.model in (None, part.name)}
+    # free initial values first: PyBNF writes the parameter set into the model,
+    # then applies the mutant
+    initial = initial_mutations(part.initials, info)
     for run in part.sim_runs:
         muts = () if run.mutant is None else mutated[run.mutant.name]
         if part.bngl:
             conds, end, pre = _protocol_conditions(run, part.phases, muts, info,
                                                    str(part.entry.path), part.name)
         else:
-            conds = {run.name: Condition(run.name, muts, model=part.name)}
+            conds = {run.name: Condition(run.name, (*initial, *muts), model=part.name)}
             end, pre = time_course_end(config, run, part.name), ""
         yield run, conds, end, pre
 
