@@ -74,8 +74,11 @@ def species_initials(doc: libsbml.SBMLDocument | None
                           "simulator (libroadrunner) keeps at reset, so in PyBNF the "
                           "parameter has no effect")
         elif sid in readers:
+            # bngsim evaluates initial assignments at reset, before bngfit sets
+            # the value; libroadrunner evaluates a species' again after it
             fixed[sid] = (f"the initial assignment of '{readers[sid]}' reads its initial "
-                          "value and would not follow it")
+                          "value, which bngfit sets after the initial assignments are "
+                          f"evaluated, so '{readers[sid]}' would not follow it")
         elif not sp.getHasOnlySubstanceUnits():
             factors[sid] = 1.0  # bngsim holds its concentration, as PyBNF sets it
         else:
