@@ -22,7 +22,7 @@ import bngfit
 from bngfit.cli._main import main
 from bngfit.errors import InputError
 from bngfit.problem import Mutation, MutationOp
-from tests.helpers import central_grad, needs_bng
+from tests.helpers import REPO, central_grad, copy_into, needs_bng
 
 LN2PI = np.log(2 * np.pi)
 T = np.arange(7.0)
@@ -351,24 +351,29 @@ end
 AB_BNGL = """begin model
 begin parameters
   k k__FREE
+  D0 A0__FREE
 end parameters
 begin molecule types
   A()
   B()
   C()
+  D()
 end molecule types
 begin seed species
   A() A0__FREE
   C() 2*A0__FREE
+  D() D0
 end seed species
 begin observables
   Molecules Atot A()
   Molecules Btot B()
   Molecules Ctot C()
+  Molecules Dtot D()
 end observables
 begin reaction rules
   A() -> B() k
   C() -> 0 k
+  D() -> 0 2*k
 end reaction rules
 end model
 generate_network({overwrite=>1})
@@ -379,12 +384,14 @@ simulate({method=>"ode",t_end=>6,n_steps=>6,suffix=>"p1"})
 
 @needs_bng
 def test_bngl_seed_species_of_a_free_parameter_through_a_protocol(tmp_path):
-    # A(0) = a0, C(0) = 2 a0 (an expression of the free parameter); 2 time units
-    # of equilibration, then the measured phase continues: A = a0 exp(-k (2 + t)),
-    # B = a0 - A, C = 2 A. The mutant doubles A0__FREE.
+    # A(0) = a0, C(0) = 2 a0 (an expression of the free parameter), D(0) = D0 =
+    # a0 (a parameter of it); 2 time units of equilibration, then the measured
+    # phase continues: A = a0 exp(-k (2 + t)), B = a0 - A, C = 2 A,
+    # D = a0 exp(-2k (2 + t)). The mutant doubles A0__FREE.
     (tmp_path / "ab.bngl").write_text(AB_BNGL)
     base = {"Atot": 1.5 * np.exp(-0.4 * (2 + T)) + 0.02, "Btot": 1.5 - 1.5 * np.exp(-0.4 * T),
-            "Ctot": 3.0 * np.exp(-0.4 * (2 + T)) - 0.02}
+            "Ctot": 3.0 * np.exp(-0.4 * (2 + T)) - 0.02,
+            "Dtot": 1.5 * np.exp(-0.8 * (2 + T)) + 0.03}
     dbl = {n: 2 * v + 0.01 for n, v in base.items()}
     _write_exp(tmp_path / "p1.exp", T, base)
     _write_exp(tmp_path / "p1dbl.exp", T, dbl)
@@ -397,7 +404,7 @@ def test_bngl_seed_species_of_a_free_parameter_through_a_protocol(tmp_path):
 
     def sims(k, a0):
         a = a0 * np.exp(-k * (2 + T))
-        return {"Atot": a, "Btot": a0 - a, "Ctot": 2 * a}
+        return {"Atot": a, "Btot": a0 - a, "Ctot": 2 * a, "Dtot": a0 * np.exp(-2 * k * (2 + T))}
 
     def reference(z):
         k, a0 = 10**z
@@ -484,3 +491,38 @@ def test_operator_on_a_species_without_a_free_initial_value_stays_refused(tmp_pa
     out = capsys.readouterr()
     err = out.out + out.err
     assert "job.conf:2" in err and "'*' on the species 'B' is not supported" in err, err
+
+
+# ------------------------------------------------------------ PyBNF's own example
+ICFIT = REPO / "tests" / "data" / "pybnf_icfit"
+
+
+def test_pybnf_initial_condition_fit_example(tmp_path, capsys):
+    # PyBNF's own test job abc_ICfit.conf: 'uniform_var = A 5 50', A a species of
+    # a COPASI-made SBML model (A <-> B <-> C). bngfit's simulation is
+    # libroadrunner's run as PyBNF runs it; the gradient agrees with differences.
+    rr = pytest.importorskip("roadrunner")
+    conf = copy_into(ICFIT, tmp_path) / "abc_ICfit.conf"
+    problem = bngfit.load_problem(conf)
+    assert problem.x_names == ["kAB", "kBA", "kBC", "kCB", "A"]
+    point = {"kAB": 0.02, "kBA": 0.005, "kBC": 0.2, "kCB": 0.05, "A": 30.0}
+    runner = rr.RoadRunner(str(conf.parent / "abc.xml"))
+    runner.integrator.relative_tolerance = 1e-12
+    runner.integrator.absolute_tolerance = 1e-14
+    for name, v in point.items():
+        if name == "A":
+            runner.model["init([A])"] = v
+        else:
+            setattr(runner, name, v)
+    runner.reset()
+    out = np.asarray(runner.simulate(0.0, 500.0, 51, selections=["time", "[A]", "[B]", "[C]"]))
+    data = np.loadtxt(conf.parent / "abc" / "abc_data.exp", comments="#")
+    rows = np.searchsorted(out[:, 0], data[:, 0])
+    np.testing.assert_allclose(out[rows, 0], data[:, 0])
+    obj = bngfit.Objective(problem, rtol=1e-11, atol=1e-13)
+    ev = obj(problem.x_from_native(point), sensi=1)
+    assert ev.ok, ev.message
+    np.testing.assert_allclose(ev.simulation, out[rows, 1:].T.ravel(), rtol=1e-7)
+    assert main(["check-grad", str(conf), "--multi-eps", "--json", "--no-progress"]) == 0
+    verdicts = json.loads(capsys.readouterr().out)["verdicts"]
+    assert verdicts == {"agrees": 5, "unresolved": 0, "mismatch": 0}, verdicts
