@@ -123,6 +123,23 @@ def test_species_as_free_parameter_matches_closed_form(tmp_path, fmt, edition):
     _assert_grad(ev.grad, central_grad(obj, z), 1e-6)
 
 
+def test_initial_value_alone_free(tmp_path):
+    # no model parameter moves: the simulation has initial-value sensitivities only
+    conf, data = _ab_job(tmp_path, "xml", 1)
+    conf.write_text(conf.read_text().replace("loguniform_var = k 0.01 10\n", ""))
+    k = 0.5  # the model's value
+
+    def reference(z):
+        v = 10 ** z[0]
+        return _sos({"A": v * np.exp(-k * T), "B": v * (1 - np.exp(-k * T))}, data)
+
+    z = np.log10([1.8])
+    obj, ev = _evaluate(conf, z)
+    assert [e.sens_params for e in obj.plan.experiments] == [()]
+    assert ev.fval == pytest.approx(reference(z), rel=1e-9)
+    _assert_grad(ev.grad, _ref_grad(reference, z))
+
+
 def test_gradient_against_the_initial_value_written_into_the_model(tmp_path):
     # An oracle that does not go through the free initial value at all: the model
     # file with A's initial value written in it, k fixed; central differences of
