@@ -64,8 +64,11 @@ protocols that
 reset concentrations, continue a measured phase or set expression values,
 mutant statements PyBNF would not run or bngfit cannot represent (a target that
 is no free parameter of a BNGL model or no parameter or species of an SBML
-model, a parameter name as value, ``* / + -`` on a species; see
-:mod:`bngfit.pybnf.build._perturb`), and constraints that read another simulation.
+model, a parameter name as value, ``* / + -`` on a species whose initial value
+is no free parameter; see :mod:`bngfit.pybnf.build._perturb`), free parameters
+that are species whose initial value bngfit cannot set as PyBNF does (see
+:mod:`bngfit.pybnf.build._initials`), and constraints that read another
+simulation.
 """
 
 from __future__ import annotations

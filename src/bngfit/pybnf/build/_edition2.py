@@ -85,7 +85,7 @@ def edition2_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
                 p.id in i.parameters or p.id in initials[m] for m, i in infos.items()):
             what = "the model" if len(infos) == 1 else "any model"
             hint = ""
-            if len(infos) == 1 and not config.models[0].path.suffix.lower() == ".bngl":
+            if len(infos) == 1 and config.models[0].path.suffix.lower() != ".bngl":
                 hint = ": " + not_a_parameter(p.id, infos[config.models[0].name],
                                               config.models[0].path)
             raise InputError(f"free parameter is not a parameter of {what} (nor used by a "

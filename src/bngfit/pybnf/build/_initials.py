@@ -68,7 +68,7 @@ def initial_species(params: Iterable[ParameterSpec], info: ModelInfo, model: Pat
             raise UnsupportedError(
                 f"free parameter '{p.id}' is a species of {model.name}, whose initial "
                 f"concentration PyBNF would set, but {why}; fit a parameter of the model "
-                "that sets it instead", file=f, row=p.row, id=p.id, value=model.name)
+                "that sets it instead", file=f, row=p.row, id=p.id)
         out.append(p.id)
     return tuple(out)
 
@@ -93,9 +93,6 @@ def not_a_parameter(pid: str, info: ModelInfo, model: Path) -> str:
     if pid in info.expressions:
         return (f"'{pid}' is a rule, function or reaction rate of {model.name}, whose value "
                 "the model computes: fit a parameter it reads instead")
-    if pid in info.species:  # a species the caller did not take (a BNGL network's)
-        return (f"'{pid}' is a species of {model.name}'s network: a BNGL model's seed "
-                "species take NAME__FREE parameters")
     return f"the model ({model.name}) has no parameter or species '{pid}'"
 
 
