@@ -17,6 +17,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy.linalg import expm
 
 import bngfit
 from bngfit.cli._main import main
@@ -119,6 +120,13 @@ def test_species_as_free_parameter_matches_closed_form(tmp_path, fmt, edition):
     z = np.log10([0.7, 1.8])
     obj, ev = _evaluate(conf, z)
     assert ev.fval == pytest.approx(reference(z), rel=1e-9)
+    # the closed form's own derivatives: dA/dk = -t v e, dA/dv = e, dB/dk = t v e,
+    # dB/dv = 1 - e (e = exp(-k t)); log10 coordinates: times v ln 10
+    k, v = 10**z
+    e = np.exp(-k * T)
+    r_a, r_b = v * e - data["A"], v * (1 - e) - data["B"]
+    exact = np.array([r_a @ (-T * v * e) + r_b @ (T * v * e), r_a @ e + r_b @ (1 - e)])
+    np.testing.assert_allclose(ev.grad, exact * 10**z * np.log(10), rtol=1e-7)
     _assert_grad(ev.grad, _ref_grad(reference, z))
     _assert_grad(ev.grad, central_grad(obj, z), 1e-6)
 
@@ -315,6 +323,43 @@ def test_preequilibration_sets_the_initial_value_in_the_first_phase_only(tmp_pat
     obj, ev = _evaluate(conf, z)
     assert ev.fval == pytest.approx(reference(z), rel=1e-8)
     _assert_grad(ev.grad, _ref_grad(reference, z), 1e-6)
+
+
+def test_steady_state_preequilibration_keeps_the_total_the_free_initial_value_gives(
+        tmp_path):
+    # A <-> B conserves A + B = v: the steady state A = v kr/(kf + kr), B = v kf/(kf + kr)
+    # depends on the free initial value. Then B is degraded (kd = 0.2):
+    # x(t) = expm(M t) x_ss, M = [[-kf, kr], [kf, -kr - kd]].
+    (tmp_path / "m.ant").write_text("""model m
+  species A, B;
+  A = 3; B = 0;
+  J1: A -> B; kf*A
+  J2: B -> A; kr*B
+  J3: B -> ; kd*B*off
+  kf = 0.5; kr = 0.3; kd = 0.2; off = 0
+end
+""")
+    data = {"A": 1.0 + 0.1 * T, "B": 0.5 * np.exp(-0.1 * T)}
+    _write_exp(tmp_path / "w.exp", T, data)
+    conf = tmp_path / "job.conf"
+    conf.write_text("edition = 2\nmodel: m.ant\nobjective = sos\n"
+                    "loguniform_var = kf 0.01 10\nloguniform_var = kr 0.01 10\n"
+                    "loguniform_var = A 0.1 10\n"
+                    "condition: eq, perturbations: off = 0\n"
+                    "condition: deg, perturbations: off = 1\n"
+                    "experiment: w, preequilibrate: eq, condition: deg, data: w.exp\n")
+
+    def reference(z):
+        kf, kr, v = 10**z
+        x_ss = v * np.array([kr, kf]) / (kf + kr)
+        m = np.array([[-kf, kr], [kf, -kr - 0.2]])
+        x = np.array([expm(m * t) @ x_ss for t in T])
+        return _sos({"A": x[:, 0], "B": x[:, 1]}, data)
+
+    z = np.log10([0.6, 0.4, 2.5])
+    _, ev = _evaluate(conf, z)
+    assert ev.fval == pytest.approx(reference(z), rel=1e-7)
+    _assert_grad(ev.grad, _ref_grad(reference, z), 1e-5)
 
 
 def test_edition2_condition_scales_the_free_initial_value(tmp_path):
