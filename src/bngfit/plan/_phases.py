@@ -97,8 +97,9 @@ def phase_quantities(problem: Problem, cond_id: str, problem_q: dict[str, Quanti
     Raises
     ------
     UnsupportedError
-        An operator other than '=' on a species, a target that is nothing of
-        the model, or a compartment size that would depend on theta.
+        An operator other than '=' on a species the condition has not set
+        before, a target that is nothing of the model, or a compartment size
+        that would depend on theta.
     """
     params: dict[str, Quantity] = {}
     for name in (*info.parameters, *info.compartments):
@@ -108,12 +109,18 @@ def phase_quantities(problem: Problem, cond_id: str, problem_q: dict[str, Quanti
     for mut in cond.mutations:
         operand = _value_quantity(mut.value, problem_q)
         if mut.target in info.species:
-            if mut.op is not MutationOp.SET:
+            if mut.op is MutationOp.SET:
+                species[mut.target] = operand
+            elif mut.target in species:
+                # set earlier in this condition (a PyBNF free initial value
+                # changed by a mutant): the base is that quantity
+                species[mut.target] = apply_mutation(species[mut.target], mut.op, operand)
+            else:
                 raise UnsupportedError(
                     f"operator '{mut.op.value}' on species '{mut.target}' needs the "
-                    "species' initial value; only '=' is supported for species",
+                    "species' initial value; only '=' is supported for species (or an "
+                    "operator after an '=' of the same condition)",
                     id=cond_id, value=f"{mut.target} {mut.op.value} {mut.value}")
-            species[mut.target] = operand
         elif mut.target in params:
             params[mut.target] = apply_mutation(params[mut.target], mut.op, operand)
         else:

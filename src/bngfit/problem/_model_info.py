@@ -42,6 +42,18 @@ class ModelInfo:
         Compartments holding species in amounts (SBML ``hasOnlySubstanceUnits``);
         bngsim gets those species in an added compartment of size 1, so these
         may have any size (:mod:`bngfit.simulate._sbml_amounts`).
+    initial_factors : dict
+        SBML/Antimony species whose initial value a number may set as PyBNF
+        sets it (an initial concentration) -> the value bngsim takes for an
+        initial concentration of 1: 1, or the compartment's size for a species
+        in amounts. Empty for other formats.
+    fixed_initials : dict
+        SBML/Antimony species whose initial value cannot be set so -> why (an
+        initial assignment or rule sets it, another one reads it, ...).
+
+    The last two are facts of the model file, which a problem's fingerprint
+    hashes by content: they are left out of comparisons (and so of the
+    fingerprint's canonical form, which stores made before them do not have).
     """
 
     path: Path
@@ -53,6 +65,9 @@ class ModelInfo:
     defaults: dict[str, float] = field(repr=False)
     no_gradient: str | None = None
     amount_compartments: tuple[str, ...] = ()
+    initial_factors: dict[str, float] = field(default_factory=dict, repr=False,
+                                              compare=False)
+    fixed_initials: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def selector(self, name: str) -> str | None:
         """Typed bngsim output selector for ``name``, or None if it is no output.

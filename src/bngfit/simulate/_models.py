@@ -21,7 +21,14 @@ from bngfit.problem import ModelAccess, ModelInfo
 from ._bngl_network import load_bngl, network
 from ._net_text import check_net_text
 from ._sbml_amounts import sbml_for_bngsim
-from ._sbml_check import ANTIMONY_SUFFIXES, SBML_SUFFIXES, antimony_to_sbml, check_model_file
+from ._sbml_check import (
+    ANTIMONY_SUFFIXES,
+    SBML_SUFFIXES,
+    amount_compartments,
+    antimony_to_sbml,
+    checked_document,
+)
+from ._sbml_initials import species_initials
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +137,12 @@ def read_model_info(path: str | Path) -> ModelInfo:
         If the format needs an optional extra that is not installed.
     """
     path = Path(path)
-    in_amounts = check_model_file(path)
+    doc = checked_document(path)
+    in_amounts = amount_compartments(doc)
+    factors, fixed = species_initials(doc)
     model = load_bngsim_model(path)
-    info = dataclasses.replace(model_info_of(path, model), amount_compartments=in_amounts)
+    info = dataclasses.replace(model_info_of(path, model), amount_compartments=in_amounts,
+                               initial_factors=factors, fixed_initials=fixed)
     if not (info.species or info.parameters or info.expressions):
         raise InputError("the model is empty: no species, parameters or rules (an empty or "
                          "truncated file?)", file=str(path))

@@ -57,13 +57,34 @@ def check_model_file(path: Path) -> tuple[str, ...]:
     InputError
         Listing every error found, each with the file, line (SBML) and id.
     """
+    return amount_compartments(checked_document(path))
+
+
+def amount_compartments(doc: libsbml.SBMLDocument | None) -> tuple[str, ...]:
+    """The compartments of a checked document that hold species in amounts, sorted."""
+    if doc is None:
+        return ()
+    return tuple(sorted({sp.getCompartment() for sp in amount_species(doc.getModel())}))
+
+
+def checked_document(path: Path) -> libsbml.SBMLDocument | None:
+    """The SBML document of an SBML or Antimony model, after the checks of the module doc.
+
+    None for other formats, a missing file (reported by the loader) or without
+    libsbml / the Antimony library (bngsim reports that itself).
+
+    Raises
+    ------
+    InputError
+        Listing every error found, each with the file, line (SBML) and id.
+    """
     suffix = path.suffix.lower()
     if not path.is_file() or suffix not in (*SBML_SUFFIXES, *ANTIMONY_SUFFIXES):
-        return ()
+        return None
     try:
         import libsbml
     except ImportError:  # bngsim needs it to load SBML: its own error says so
-        return ()
+        return None
     if suffix in SBML_SUFFIXES:
         try:
             data = path.read_bytes()  # a regular file (checked above)
@@ -76,15 +97,14 @@ def check_model_file(path: Path) -> tuple[str, ...]:
     else:
         sbml = antimony_to_sbml(path)
         if sbml is None:
-            return ()
+            return None
         doc = libsbml.readSBMLFromString(sbml)
         issues = [Issue(i.severity, i.message.replace("invalid SBML", "invalid model (as SBML)",
                                                       1), i.file, None, i.id, i.value)
                   for i in sbml_issues(doc, str(path), rows=False)]
     if issues:
         raise InputError(issues[0].message, issues=issues)
-    model = doc.getModel()
-    return tuple(sorted({sp.getCompartment() for sp in amount_species(model)}))
+    return doc
 
 
 def sbml_issues(doc: libsbml.SBMLDocument, f: str, *, rows: bool) -> list[Issue]:

@@ -16,6 +16,9 @@ would give, so the objective, gradient checks and fitting are shared:
   it bound like any other); ``sod`` is Laplace with scale 1, ``neg_bin`` the
   negative binomial with dispersion ``neg_bin_r``;
 - the ``*_var`` lines are the free parameters (:mod:`bngfit.pybnf.build._params`);
+  one whose id is a species of an SBML/Antimony model sets that species' initial
+  concentration in every simulation of the model, as PyBNF does
+  (:mod:`bngfit.pybnf.build._initials`);
 - a BNGL template gets its ``X__FREE`` parameters bound (a copy written to a
   cache folder) and its actions read: the data file ``X.exp`` is compared with
   the ``simulate`` action of suffix ``X``; an SBML model with its
@@ -28,7 +31,8 @@ would give, so the objective, gradient checks and fitting are shared:
   with that action run on the mutant model. PyBNF changes a BNGL model's free
   parameters (``k__FREE*2``) and an SBML model's global parameters or species
   initial concentrations, and reads each value as a number; bngfit accepts
-  exactly that (``=`` only on a species, for now). A mutant changes the model
+  exactly that (``=`` only on a species, for now, but any operator on a species
+  whose initial value is a free parameter). A mutant changes the model
   itself, so its statements come first in each phase's condition and the
   protocol's ``setParameter`` / ``setConcentration`` follow (PyBNF writes the
   mutated values into the model and runs the unchanged actions on it): a
@@ -41,7 +45,8 @@ action before comparison (:mod:`bngfit.observe._transforms`; types ``init``, ``p
 ``zero``, ``unit`` as PyBNF defines them); the data are taken as given.
 
 A BNGL protocol may have any number of phases before the measured one (each a
-chained pre-phase condition, see :func:`_protocol_conditions`).
+chained pre-phase condition, see
+:func:`~bngfit.pybnf.build._protocol_conds.protocol_conditions`).
 
 Several ``model`` lines make one problem of several models
 (:mod:`bngfit.pybnf.build._models`): each model line's data are compared with that
@@ -60,8 +65,11 @@ protocols that
 reset concentrations, continue a measured phase or set expression values,
 mutant statements PyBNF would not run or bngfit cannot represent (a target that
 is no free parameter of a BNGL model or no parameter or species of an SBML
-model, a parameter name as value, ``* / + -`` on a species; see
-:mod:`bngfit.pybnf.build._perturb`), and constraints that read another simulation.
+model, a parameter name as value, ``* / + -`` on a species whose initial value
+is no free parameter; see :mod:`bngfit.pybnf.build._perturb`), free parameters
+that are species whose initial value bngfit cannot set as PyBNF does (see
+:mod:`bngfit.pybnf.build._initials`), and constraints that read another
+simulation.
 """
 
 from __future__ import annotations
@@ -80,6 +88,7 @@ from bngfit.pybnf.bngl._protocol import phases_for_data
 from bngfit.pybnf.conf._entries import Objfunc, PybnfConfig
 
 from ._data import DataRun, column_observable, data_warnings, measurements
+from ._initials import initial_mutations
 from ._models import ModelPart, Run, model_parts
 from ._noise import token_noise
 from ._params import parameter_specs
@@ -169,15 +178,18 @@ def _simulations(config: PybnfConfig, part: ModelPart) -> Iterator[tuple[Run, Me
     info = part.info
     free = set(part.binds) if part.bngl else None
     mutated = {c.name: perturbation_mutations(f"mutant '{c.name}'", c.perturbations, info, f,
-                                              free=free)
+                                              free=free, initial=part.initials)
                for c in config.conditions if c.model in (None, part.name)}
+    # free initial values first: PyBNF writes the parameter set into the model,
+    # then applies the mutant
+    initial = initial_mutations(part.initials, info)
     for run in part.sim_runs:
         muts = () if run.mutant is None else mutated[run.mutant.name]
         if part.bngl:
             yield run, protocol_conditions(run.name, run.suffix, run.table, part.phases, muts,
                                            info, str(part.entry.path), part.name)
         else:
-            yield run, sbml_conditions(config, run, muts, info, part.name)
+            yield run, sbml_conditions(config, run, (*initial, *muts), info, part.name)
 
 
 def _output_grid(config: PybnfConfig, part: ModelPart, run: Run) -> tuple[float, ...]:

@@ -32,6 +32,7 @@ from bngfit.pybnf._exp import ExpTable, read_exp
 from bngfit.pybnf.conf._entries import ConditionEntry, ExperimentEntry, ObservableEntry, PybnfConfig
 
 from ._data import DataRun, column_observable, data_warnings, measurements
+from ._initials import initial_mutations, initial_species, not_a_parameter
 from ._models import template_info
 from ._noise import Noise, noise_for, observable_noise
 from ._noise2 import noise_models, noise_symbols
@@ -60,8 +61,11 @@ def edition2_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
     model (``model: a``) and runs on it; a ``condition:`` record that names a
     model is used by experiments of that model only. Free parameters are
     shared by name: each is set in the models that have a parameter (or a
-    BNGL template's ``X__FREE`` placeholder) of its id; one that no model, noise
-    model or observable formula uses is an error on its line. Observables are
+    BNGL template's ``X__FREE`` placeholder) of its id, or sets the initial
+    value of an SBML/Antimony model's species of its id in the first phase of
+    each experiment on that model, before the condition's perturbations
+    (:mod:`bngfit.pybnf.build._initials`); one that no model, noise model or
+    observable formula uses is an error on its line. Observables are
     shared by column name, each read in the model of each experiment.
     """
     f = config.path
@@ -74,15 +78,21 @@ def edition2_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
         for s in parse_formula(o.formula, file=f, row=o.line, id=o.name).symbols}
     nominal = {p.id: p.nominal for p in params}
     infos = {m.name: template_info(m, nominal, models) for m in config.models}
+    initials = {m.name: () if m.path.suffix.lower() == ".bngl"
+                else initial_species(params, infos[m.name], m.path, f) for m in config.models}
     free_ids = {p.id for p in params}
     for p in params:
-        if p.id not in layer_symbols and not any(p.id in i.parameters
-                                                 for i in infos.values()):
+        if p.id not in layer_symbols and not any(
+                p.id in i.parameters or p.id in initials[m] for m, i in infos.items()):
             what = "the model" if len(infos) == 1 else "any model"
+            hint = ""
+            if len(infos) == 1 and config.models[0].path.suffix.lower() != ".bngl":
+                hint = ": " + not_a_parameter(p.id, infos[config.models[0].name],
+                                              config.models[0].path)
             raise InputError(f"free parameter is not a parameter of {what} (nor used by a "
-                             "noise model or observable formula)", file=f, row=p.row,
+                             f"noise model or observable formula){hint}", file=f, row=p.row,
                              id=p.id)
-    conditions, runs, grids, scans = _experiments(config, infos, free_ids)
+    conditions, runs, grids, scans = _experiments(config, infos, free_ids, initials)
     observables, meas = _data(runs, noise, infos, config, free_ids, scans)
     norms = _normalizations(config, [r[:3] for r in runs], noise, grids, observables)
     penalties = _constraints(config, grids, infos)
@@ -106,10 +116,14 @@ ScanRows = dict[tuple[str, str], tuple[tuple[tuple[str, str], ...], float, str]]
 
 
 # ------------------------------------------------------------------ experiments
-def _experiments(config: PybnfConfig, infos: dict[str, ModelInfo], free_ids: set[str]
+def _experiments(config: PybnfConfig, infos: dict[str, ModelInfo], free_ids: set[str],
+                 initials: dict[str, tuple[str, ...]]
                  ) -> tuple[dict[str, Condition], list[tuple[str, str, ExpTable, str]],
                             dict[str, tuple[str, tuple[float, ...]]], ScanRows]:
     """The experiments' conditions, data runs and output grids.
+
+    ``initials`` holds each model's species whose initial value a free
+    parameter sets: the first phase of each experiment sets them first.
 
     Returns
     -------
@@ -139,10 +153,12 @@ def _experiments(config: PybnfConfig, infos: dict[str, ModelInfo], free_ids: set
                                  f"condition '{c.name}' is for model '{c.model}'", file=f,
                                  row=e.line, id=e.name, value=c.name)
         preeq = ""
+        ic = initials[model]
+        first = initial_mutations(ic, info)
         if e.preequilibrate:
             pre = by_name[e.preequilibrate]
-            pre_m = _mutations(pre, info, free_ids, f, e.name)
-            main_m = () if cond is None else _mutations(cond, info, free_ids, f, e.name)
+            pre_m = (*first, *_mutations(pre, info, free_ids, f, ic, e.name))
+            main_m = () if cond is None else _mutations(cond, info, free_ids, f, ic, e.name)
             preeq = f"{e.name}__preeq"
             if preeq in names:
                 raise InputError(f"experiment '{e.name}' pre-equilibrates, and bngfit names "
@@ -154,8 +170,8 @@ def _experiments(config: PybnfConfig, infos: dict[str, ModelInfo], free_ids: set
             kept = tuple(m for m in pre_m if m.target in info.parameters)
             conditions[e.name] = Condition(e.name, (*kept, *main_m), model=model)
         else:
-            muts = () if cond is None else _mutations(cond, info, free_ids, f)
-            conditions[e.name] = Condition(e.name, muts, model=model)
+            muts = () if cond is None else _mutations(cond, info, free_ids, f, ic)
+            conditions[e.name] = Condition(e.name, (*first, *muts), model=model)
         tables = [_renamed(read_exp(p), renames) for p in e.data]
         if e.type == "parameter_scan":
             measured = conditions.pop(e.name)
@@ -205,7 +221,8 @@ def _renamed(t: ExpTable, renames: dict[str, str]) -> ExpTable:
 
 
 def _mutations(c: ConditionEntry, info: ModelInfo, free_ids: set[str], f: str,
-               preequilibrated: str | None = None) -> tuple[Mutation, ...]:
+               initial: tuple[str, ...], preequilibrated: str | None = None
+               ) -> tuple[Mutation, ...]:
     """A ``condition:`` record's perturbations as mutations, checked.
 
     Targets are model parameters or species; a value is a number or a declared
@@ -214,7 +231,7 @@ def _mutations(c: ConditionEntry, info: ModelInfo, free_ids: set[str], f: str,
     (docs/config_keys.rst ``preequilibrate``; docs/pybnf-rules.md).
     """
     return perturbation_mutations(f"condition '{c.name}'", c.perturbations, info, f,
-                                  names=free_ids, set_only=preequilibrated)
+                                  names=free_ids, set_only=preequilibrated, initial=initial)
 
 
 # ------------------------------------------------------------------ data

@@ -6,8 +6,10 @@ Each model is read on its own (:func:`model_parts`): a BNGL template gets the
 business), its actions give the protocol and the suffixes its data files are
 matched with; an SBML/Antimony model takes the declared free parameters that
 are its own parameter ids, and its suffixes from the ``time_course`` lines that
-name it (or no model). The free parameters are shared by name: one declared
-parameter is one estimated value in every model that uses it.
+name it (or no model); a declared free parameter that is a species of an
+SBML/Antimony model sets its initial value (:mod:`bngfit.pybnf.build._initials`).
+The free parameters are shared by name: one declared parameter is one
+estimated value in every model that uses it.
 
 Data runs are named after their data files (``X.exp`` -> ``X``), which is what
 conditions are called. PyBNF keeps each model's simulations apart, so two
@@ -42,6 +44,8 @@ from bngfit.pybnf.bngl._template import (
 )
 from bngfit.pybnf.conf._entries import ConditionEntry, ModelEntry, PybnfConfig
 
+from ._initials import initial_species, refuse_unbound
+
 
 @dataclass(frozen=True)
 class Run:
@@ -75,13 +79,17 @@ class ModelPart:
         The action suffixes its data files are matched with.
     binds : frozenset of str
         The declared free parameters this model takes: a template's
-        ``X__FREE`` placeholders; an SBML model's parameters of those ids.
+        ``X__FREE`` placeholders; an SBML model's parameters and species of
+        those ids.
     runs : tuple of Run
         Its data files, its own then its mutants'.
     props : tuple of (Path, str)
         Its ``.prop`` files, each with the name of the run it reads.
     sim_runs : tuple of Run
         ``runs`` and the simulations of ``.prop`` files without data.
+    initials : tuple of str
+        The species of an SBML model whose initial value a free parameter of
+        the same id sets, in declaration order (in ``binds`` too).
     """
 
     entry: ModelEntry
@@ -93,6 +101,7 @@ class ModelPart:
     runs: tuple[Run, ...]
     props: tuple[tuple[Path, str], ...]
     sim_runs: tuple[Run, ...]
+    initials: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -115,17 +124,19 @@ def model_parts(config: PybnfConfig, params: list[ParameterSpec], models: ModelA
         data or constraint file no action matches; two simulations of one name.
     UnsupportedError
         A free parameter of an SBML model that is also a plain parameter of a
-        BNGL model (PyBNF would set it in one, bngfit in both).
+        BNGL model (PyBNF would set it in one, bngfit in both); one that is a
+        species of an SBML model whose initial value bngfit cannot set as
+        PyBNF does.
     """
-    nominal = {p.id: p.nominal for p in params}
-    parts = [_read_part(config, m, nominal, models) for m in config.models]
+    parts = [_read_part(config, m, params, models) for m in config.models]
     _check_bindings(config, params, parts, exempt)
     return _named(config, parts)
 
 
-def _read_part(config: PybnfConfig, model: ModelEntry, nominal: dict[str, float],
+def _read_part(config: PybnfConfig, model: ModelEntry, params: list[ParameterSpec],
                models: ModelAccess) -> ModelPart:
     f = config.path
+    nominal = {p.id: p.nominal for p in params}
     bngl = model.path.suffix.lower() == ".bngl"
     if bngl:
         extra = config_actions(config, model.name)
@@ -152,10 +163,12 @@ def _read_part(config: PybnfConfig, model: ModelEntry, nominal: dict[str, float]
             have.add(run.name)
             sim_runs.append(run)
     info = models.info(model_path)
+    initials = () if bngl else initial_species(params, info, model.path, f)
     binds = set(free) if bngl else {n for n in nominal if n in info.parameters}
     all_props = [*((p, p.stem) for p in props), *((p, r.name) for p, r in mutant_props)]
-    return ModelPart(model, info, bngl, phases, frozenset(suffixes), frozenset(binds),
-                     tuple(runs), tuple(all_props), tuple(sim_runs))
+    return ModelPart(model, info, bngl, phases, frozenset(suffixes),
+                     frozenset(binds | set(initials)), tuple(runs), tuple(all_props),
+                     tuple(sim_runs), initials)
 
 
 def _runs(config: PybnfConfig, model: ModelEntry, suffixes: set[str]
@@ -230,10 +243,11 @@ def _check_bindings(config: PybnfConfig, params: list[ParameterSpec],
         if not any(p.id in part.binds for part in parts):
             if len(parts) == 1:
                 part = parts[0]
-                why = (f" ({part.entry.path.name} uses "
-                       f"{', '.join(sorted(part.binds)) or 'no NAME__FREE placeholder'})"
-                       if part.bngl else "")
-                raise InputError(f"free parameter is not a parameter of the model{why}",
+                if not part.bngl:
+                    raise refuse_unbound(p.id, p.row, part.info, part.entry.path, f)
+                uses = ", ".join(sorted(part.binds)) or "no NAME__FREE placeholder"
+                raise InputError(f"free parameter is not a parameter of the model "
+                                 f"({part.entry.path.name} uses {uses})",
                                  file=f, row=p.row, id=p.id)
             raise InputError("free parameter is used by none of the models ("
                              + ", ".join(part.entry.path.name for part in parts) + ")",

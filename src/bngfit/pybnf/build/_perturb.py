@@ -8,7 +8,9 @@ bngfit can represent it:
 - the value is a finite number (not 0 after ``/``) or, where the caller allows
   names (an edition-2 condition), a declared free parameter;
 - the target is a model parameter or a species (its initial value, ``=``
-  only); a quoted pattern must name one species of the network exactly;
+  only, unless a free parameter sets that initial value first: then any
+  operator applies to it, as in PyBNF); a quoted pattern must name one species
+  of the network exactly;
 - where the caller restricts targets to a set of names (an edition-1 mutant of
   a BNGL model, which PyBNF applies to the ``NAME__FREE`` parameters only), the
   target is one of them;
@@ -40,7 +42,8 @@ def perturbation_mutations(owner: str, perturbations: Iterable[Perturbation],
                            info: ModelInfo, f: str, *,
                            free: Collection[str] | None = None,
                            names: Collection[str] | None = None,
-                           set_only: str | None = None) -> tuple[Mutation, ...]:
+                           set_only: str | None = None,
+                           initial: Collection[str] = ()) -> tuple[Mutation, ...]:
     """The perturbations as mutations, in written order, each checked.
 
     Parameters
@@ -61,6 +64,10 @@ def perturbation_mutations(owner: str, perturbations: Iterable[Perturbation],
     set_only : str, optional
         The pre-equilibrated experiment whose conditions these are: only
         ``=`` is allowed.
+    initial : collection of str
+        Species whose initial value a free parameter sets before these
+        perturbations (:mod:`bngfit.pybnf.build._initials`): any operator
+        applies to them.
 
     Raises
     ------
@@ -69,7 +76,8 @@ def perturbation_mutations(owner: str, perturbations: Iterable[Perturbation],
         ``/``; a target that is not a parameter or species of the model (or
         not in ``free``).
     UnsupportedError
-        ``* / + -`` on a species; anything but ``=`` with ``set_only``.
+        ``* / + -`` on a species not in ``initial``; anything but ``=`` with
+        ``set_only``.
     """
     def refuse(p: Perturbation, why: str, cls: type[InputError] = InputError
                ) -> InputError:
@@ -90,7 +98,7 @@ def perturbation_mutations(owner: str, perturbations: Iterable[Perturbation],
                                 "a BNGL model change the NAME__FREE parameters declared in "
                                 f"the configuration ({', '.join(sorted(free))}){hint}")
         elif p.target in info.species:
-            if p.op is not MutationOp.SET:
+            if p.op is not MutationOp.SET and p.target not in initial:
                 raise refuse(p, f"'{p.op.value}' on the species '{p.target}' is not "
                                 "supported yet; only '=' (its initial concentration)",
                              UnsupportedError)
