@@ -371,3 +371,70 @@ def test_reset_parameters_without_a_save_is_refused_with_its_line(tmp_path):
         bngfit.load_problem(conf)
     line = MODEL.count("\n") + 2  # the action after the first simulate
     assert f"m.bngl:{line}," in str(err.value)
+
+
+def _with_prop(tmp_path, actions, exp, prop):
+    conf = _job(tmp_path, actions, {"dose": exp})
+    plain = bngfit.Objective(bngfit.load_problem(conf), rtol=1e-11, atol=1e-13)
+    (tmp_path / "dose.prop").write_text(prop)
+    conf.write_text(conf.read_text().replace("dose.exp", "dose.exp, dose.prop"))
+    return plain, bngfit.load_problem(conf)
+
+
+@needs_bng
+@pytest.mark.parametrize(("steady", "expected"), [
+    # X(1) from X0 = 1 at L = 4 is 4.236 > 2: weight 3 times the miss;
+    # L = 1 gives 1.431 > 1: satisfied
+    (False, 3 * (x_end(1.0, 4.0, 1.0) - 2.0)),
+    # at steady state X = p L / k: 7.43 at L = 4 (and 1.86 > 1 at L = 1)
+    (True, 3 * (P * 4.0 / K - 2.0)),
+])
+def test_constraints_on_scan_points_add_pybnf_penalties(tmp_path, steady, expected):
+    opt = ",steady_state=>1" if steady else ""
+    t_end = 200 if steady else 1
+    actions = (f'parameter_scan({{parameter=>"L",par_scan_vals=>[1,2,4],method=>"ode",'
+               f't_end=>{t_end}{opt},suffix=>"dose"}})\n')
+    plain, problem = _with_prop(tmp_path, actions, "# L Xobs\n2 1\n",
+                                "Xobs < 2 at 4 weight 3\nXobs > 1 at L=1\n")
+    assert len(problem.penalties) == 2
+    sim = _checked(problem)  # gradient of data and penalties against differences
+    obj = bngfit.Objective(problem, rtol=1e-11, atol=1e-13)
+    gap = obj(X_POINT).fval - plain(X_POINT).fval
+    assert gap == pytest.approx(expected, rel=1e-7)
+    assert sim.size == 1
+
+
+@needs_bng
+@pytest.mark.parametrize(("prop", "match"), [
+    ("Xobs < 2 always\n", "'... at V'"),
+    ("Xobs < 2 at 3\n", "L = 3 is not a point"),
+    ("Xobs < 2 between 1, 2\n", "'... at V'"),
+])
+def test_other_constraints_on_scans_are_refused_with_their_line(tmp_path, prop, match):
+    actions = ('parameter_scan({parameter=>"L",par_scan_vals=>[1,2,4],method=>"ode",'
+               't_end=>1,suffix=>"dose"})\n')
+    conf = _job(tmp_path, actions, {"dose": "# L Xobs\n2 1\n"})
+    (tmp_path / "dose.prop").write_text(prop)
+    conf.write_text(conf.read_text().replace("dose.exp", "dose.exp, dose.prop"))
+    with pytest.raises(InputError, match=match) as err:
+        bngfit.load_problem(conf)
+    assert "dose.prop:1" in str(err.value)
+
+
+@needs_bng
+def test_scan_data_named_by_an_output_are_matched_to_the_points_with_a_warning(tmp_path):
+    # PyBNF's constraint_raf names its first column after an observable that
+    # follows the scanned parameter; the rows are matched to the scan points
+    conf = _job(tmp_path, 'parameter_scan({parameter=>"L",par_scan_vals=>[1,2],'
+                'method=>"ode",t_end=>1,suffix=>"dose"})\n', {"dose": "# Xobs Xobs\n1 1\n"})
+    conf.parent.joinpath("dose.exp").write_text("# Xobs x2\n2 1\n")
+    with pytest.raises(InputError, match="no observable"):
+        bngfit.load_problem(conf)  # x2 is no output: the data column, not the first
+    conf.parent.joinpath("m.bngl").write_text(
+        (MODEL + 'parameter_scan({parameter=>"L",par_scan_vals=>[1,2],method=>"ode",'
+         't_end=>1,suffix=>"dose"})\n').replace("Molecules Xobs X()",
+                                              "Molecules Xobs X()\n  Molecules x2 X()"))
+    problem = bngfit.load_problem(conf)
+    (w,) = [w for w in problem.warnings if w.id == "Xobs"]
+    assert w.affects_result and "matches it with the point where 'L'" in w.message
+    np.testing.assert_allclose(_checked(problem), [x_end(1.0, 2.0, 1.0)], rtol=1e-7)

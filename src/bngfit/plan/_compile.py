@@ -23,7 +23,14 @@ import numpy as np
 from bngfit.errors import UnsupportedError
 from bngfit.observe import NormSpec
 from bngfit.observe._kernels import FormulaEval
-from bngfit.problem import PLACEHOLDER, TIME_SYMBOL, ModelInfo, Observable, Problem
+from bngfit.problem import (
+    PLACEHOLDER,
+    TIME_SYMBOL,
+    ModelInfo,
+    Observable,
+    Problem,
+    TrajectoryPenalty,
+)
 from bngfit.problem._conditions import Const, Quantity, Theta
 from bngfit.simulate._inputs import sample_grid
 
@@ -176,8 +183,13 @@ def _experiment_rows(problem: Problem) -> dict[tuple[str, str, bool], list[int]]
         steady = bool(np.isinf(meas.time[i]))
         groups.setdefault((meas.preeq[i], meas.condition[i], steady), []).append(i)
     for pen in problem.penalties:
-        groups.setdefault((pen.preeq, pen.condition, False), [])
+        groups.setdefault((pen.preeq, pen.condition, _at_steady_state(pen)), [])
     return groups
+
+
+def _at_steady_state(pen: TrajectoryPenalty) -> bool:
+    """Whether a penalty reads its condition's steady state (its one sample at inf)."""
+    return bool(pen.times) and all(np.isinf(t) for t in pen.times)
 
 
 class _PlanBuilder:
@@ -222,14 +234,15 @@ class _PlanBuilder:
             if main_p[n].deps or any(pp[n].deps for _, pp, _ in pre_phases)
         )
         norms_here = [n for n in problem.normalizations if (n.preeq, n.condition) == (pre, cid)]
-        pens_here = [p for p in problem.penalties if (p.preeq, p.condition) == (pre, cid)]
+        pens_here = [p for p in problem.penalties if (p.preeq, p.condition) == (pre, cid)
+                     and _at_steady_state(p) == steady]
         times = np.unique(np.concatenate([problem.measurements.time[np.array(idx, dtype=int)],
                                           *[np.asarray(n.times, float) for n in norms_here],
                                           *[np.asarray(p.times, float) for p in pens_here]]))
         if steady:
-            if norms_here or pens_here:
-                raise UnsupportedError(f"condition '{cid}': normalizations and trajectory "
-                                       "penalties at a steady state (time inf)")
+            if norms_here:
+                raise UnsupportedError(f"condition '{cid}': normalizations at a steady state "
+                                       "(time inf)")
             grid, grid_rows = sample_grid(np.zeros(1))  # read at the start of the phase
         else:
             grid, grid_rows = sample_grid(times)

@@ -92,7 +92,7 @@ from ._initials import initial_mutations
 from ._models import ModelPart, Run, model_parts
 from ._noise import token_noise
 from ._params import parameter_specs
-from ._penalties import constraint_penalties
+from ._penalties import constraint_penalties, scan_constraints, scan_penalties
 from ._perturb import perturbation_mutations
 from ._protocol_conds import Measured, protocol_conditions
 from ._scans import data_plots, sbml_conditions
@@ -119,6 +119,8 @@ def edition1_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
                         frozenset() if estimated is None else frozenset({estimated}))
     conditions: dict[str, Condition] = {}
     sims: dict[str, Measured] = {}
+    warnings: list = []
+    runs_of: dict[str, Run] = {}
     preeq: dict[str, str] = {}
     t_end: dict[str, float] = {}
     grids: dict[str, tuple[float, ...]] = {}
@@ -132,8 +134,10 @@ def edition1_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
                                  id=min(clash))
             conditions.update(sim.conditions)
             sims[run.name] = sim
+            runs_of[run.name] = run
             t_end[run.name], preeq[run.name] = sim.t_end, sim.preeq
-            grids[run.name] = () if sim.rows is not None else _output_grid(config, part, run)
+            grids[run.name] = () if sim.scan is not None else _output_grid(config, part, run)
+            warnings.extend(sim.warnings)
         # A data column is the model output of its name in every model it has data in.
         checked: set[str] = set()
         for r in part.runs:
@@ -146,14 +150,17 @@ def edition1_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
     meas = measurements([DataRun(r.table, r.name, preeq[r.name], t_end[r.name],
                                  sims[r.name].rows, sims[r.name].time) for r in runs], noise, f)
     norms = _normalizations(config, runs, preeq, grids)
+    penalties = []
     for part in parts:
         for p, name in part.props:
-            if sims[name].rows is not None:
-                raise UnsupportedError(f"the constraints of {p.name} read the parameter scan "
-                                       f"'{name}'; constraints on scans are not supported",
-                                       file=f, row=part.entry.line, id=name, value=p.name)
-    penalties = [pen for part in parts for p, name in part.props
-                 for pen in constraint_penalties(p, part.info, preeq[name], name, grids[name])]
+            sim = sims[name]
+            if sim.scan is None:
+                penalties += constraint_penalties(p, part.info, preeq[name], name, grids[name])
+                continue
+            points = {k: (pre, cid) for k, pre, cid in sim.points}
+            penalties += scan_penalties(p, part.info, sim.scan,
+                                        _x_names(sim.scan.parameter, runs_of[name]), points,
+                                        sim.time)
     return Problem(
         model=parts[0].info, parameters=tuple(params), conditions=conditions,
         observables=observables, measurements=meas, source=Path(config.path),
@@ -163,7 +170,7 @@ def edition1_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
                                  *(str(p) for part in parts for p, _ in part.props)])},
         normalizations=norms, penalties=tuple(penalties),
         models={part.name: part.info for part in parts},
-        warnings=data_warnings([r.table for r in runs]),
+        warnings=(*data_warnings([r.table for r in runs]), *warnings),
         visualization=data_plots([(r.name, r.table, sims[r.name].scanned) for r in runs]),
     )
 
@@ -187,9 +194,25 @@ def _simulations(config: PybnfConfig, part: ModelPart) -> Iterator[tuple[Run, Me
         muts = () if run.mutant is None else mutated[run.mutant.name]
         if part.bngl:
             yield run, protocol_conditions(run.name, run.suffix, run.table, part.phases, muts,
-                                           info, str(part.entry.path), part.name)
+                                           info, str(part.entry.path), part.name,
+                                           _constraint_points(part, run))
         else:
             yield run, sbml_conditions(config, run, (*initial, *muts), info, part.name)
+
+
+def _constraint_points(part: ModelPart, run: Run) -> list[int]:
+    """The scan points the ``.prop`` files of ``run`` read (empty: not a scan)."""
+    scan = part.phases[phases_for_data(part.phases, run.suffix)[0]].scan
+    if scan is None:
+        return []
+    x = _x_names(scan.parameter, run)
+    return [k for p, name in part.props if name == run.name
+            for _, k in scan_constraints(p, part.info, scan, x)]
+
+
+def _x_names(parameter: str, run: Run) -> frozenset[str]:
+    """What a scan's constraints may call its independent variable."""
+    return frozenset({parameter} | ({run.table.x_name} if run.table is not None else set()))
 
 
 def _output_grid(config: PybnfConfig, part: ModelPart, run: Run) -> tuple[float, ...]:

@@ -13,11 +13,14 @@ file and line.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from bngfit.errors import InputError, UnsupportedError
+from bngfit.problem._constraints import Enforcement
 from bngfit.problem._model_info import ModelInfo
 from bngfit.problem._problem import TrajectoryPenalty
+from bngfit.pybnf.bngl._scan import MATCH_RTOL, Scan
 from bngfit.pybnf.bpsl._prop import Constraint, read_prop
 
 
@@ -53,8 +56,10 @@ def constraint_penalties(path: Path, info: ModelInfo, preeq: str, condition: str
     return out
 
 
-def check_constraint_names(path: Path, constraint: Constraint, info: ModelInfo) -> None:
-    """Refuse a name of the constraint that is no output of its simulation's model.
+def check_constraint_names(path: Path, constraint: Constraint, info: ModelInfo,
+                           also: frozenset[str] = frozenset()) -> None:
+    """Refuse a name of the constraint that is no output of its simulation's model
+    (nor in ``also``: a scan's independent variable).
 
     Raises
     ------
@@ -63,7 +68,7 @@ def check_constraint_names(path: Path, constraint: Constraint, info: ModelInfo) 
     UnsupportedError
         A ``suffix.Name`` reference to another simulation.
     """
-    names = [n for n in constraint.names if n != "time"]
+    names = [n for n in constraint.names if n != "time" and n not in also]
     dotted = [n for n in names if "." in n]
     if dotted:
         raise UnsupportedError(f"'{dotted[0]}' reads another simulation; bngfit reads a "
@@ -74,3 +79,67 @@ def check_constraint_names(path: Path, constraint: Constraint, info: ModelInfo) 
             raise InputError("constraint reads a name that is no observable, function or "
                              f"species of the model {info.path.name}", file=str(path),
                              row=constraint.line, id=name)
+
+
+def scan_constraints(path: Path, info: ModelInfo, scan: Scan, x_names: frozenset[str]
+                     ) -> list[tuple[Constraint, int]]:
+    """The constraints of ``path`` on a parameter scan, each with the point it reads.
+
+    A constraint on a scan reads the scan's outputs as PyBNF does, over the
+    scanned parameter instead of time; bngfit reads the one form that names a
+    single point: ``... at V`` (or ``at X=V`` with X the first column of the
+    scan's data, ``x_names``), V a scan point (to a relative
+    :data:`~bngfit.pybnf.bngl._scan.MATCH_RTOL`, as data rows are matched).
+
+    Raises
+    ------
+    InputError
+        A name that is no output of the model; a V that is no scan point.
+    UnsupportedError
+        Another form (``always``, ``once``, ``between``, ``everytime``,
+        ``before``, or two points).
+    """
+    out = []
+    for c in read_prop(path):
+        check_constraint_names(path, c, info, x_names)
+        at = c.at
+        if c.enforcement is not Enforcement.AT or at is None or c.rhs_at is not None \
+                or at.everytime or at.before or at.var not in (None, *x_names):
+            raise UnsupportedError(
+                "on a parameter scan, bngfit reads constraints of the form '... at V' (V "
+                f"a value of {scan.parameter}) only", file=str(path), row=c.line,
+                value=c.text)
+        k = scan.point_of(at.value)
+        if k is None:
+            raise InputError(
+                f"{scan.parameter} = {at.value:g} is not a point of the scan ({scan.how}: "
+                f"{scan.describe_points()}; to a relative {MATCH_RTOL:g})", file=str(path),
+                row=c.line, id=scan.parameter, value=f"{at.value:g}")
+        out.append((c, k))
+    return out
+
+
+def scan_penalties(path: Path, info: ModelInfo, scan: Scan, x_names: frozenset[str],
+                   points: dict[int, tuple[str, str]], span: float
+                   ) -> list[TrajectoryPenalty]:
+    """The constraints of ``path`` on a scan, each a penalty on its point's simulation.
+
+    The point's end state is the one sample read (at ``span``, its
+    simulated time, or ``inf`` for a scan to steady state): ``at V`` becomes
+    the same inequality enforced on that sample, with the same penalty model.
+
+    Parameters
+    ----------
+    points : dict of int to (str, str)
+        Point index -> (pre-phase, condition) of its simulation.
+    span : float
+        The time each point is read at (``inf``: its steady state).
+    """
+    out = []
+    for c, k in scan_constraints(path, info, scan, x_names):
+        names = tuple(n for n in c.names if n not in ("time", *x_names))
+        pre, cid = points[k]
+        one = dataclasses.replace(c, enforcement=Enforcement.ALWAYS, at=None)
+        out.append(TrajectoryPenalty(names, pre, cid, (span,), None, f"{path}:{c.line}",
+                                     constraint=one))
+    return out

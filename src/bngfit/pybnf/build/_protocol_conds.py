@@ -28,11 +28,12 @@ the scanned one and free ones keeps its chain rule: bngsim derives it).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bngfit.errors import InputError, UnsupportedError
+from bngfit.errors import InputError, Issue, UnsupportedError
 from bngfit.problem._conditions import Condition, Mutation, MutationOp
 from bngfit.problem._model_info import ModelInfo
 from bngfit.pybnf._exp import ExpTable
@@ -60,6 +61,12 @@ class Measured:
         steady state).
     scanned : str
         A scan: the model name it sets (its dose-response plot's x axis).
+    scan : Scan or None
+        A scan: its points.
+    points : tuple of (int, str, str)
+        A scan: (point index, pre-phase, condition) of every point simulated.
+    warnings : tuple of Issue
+        What the data file's reading changed (severity ``"warning"``).
     """
 
     conditions: dict[str, Condition]
@@ -68,6 +75,9 @@ class Measured:
     rows: tuple[tuple[str, str], ...] | None = None
     time: float = math.nan
     scanned: str = ""
+    scan: Scan | None = None
+    points: tuple[tuple[int, str, str], ...] = ()
+    warnings: tuple[Issue, ...] = ()
 
 
 def not_replayed(suffix: str, why: str, line: int, f: str) -> UnsupportedError:
@@ -78,7 +88,8 @@ def not_replayed(suffix: str, why: str, line: int, f: str) -> UnsupportedError:
 
 def protocol_conditions(name: str, suffix: str, table: ExpTable | None,
                         all_phases: tuple[Phase, ...], mutant: tuple[Mutation, ...],
-                        info: ModelInfo, f: str, model: str) -> Measured:
+                        info: ModelInfo, f: str, model: str,
+                        extra_points: Sequence[int] = ()) -> Measured:
     """Conditions of data file ``name``'s protocol on model ``model``.
 
     The mutant's statements (if any) come first, then each phase's
@@ -103,6 +114,9 @@ def protocol_conditions(name: str, suffix: str, table: ExpTable | None,
     f : str
         The template (for messages).
     model : str
+    extra_points : sequence of int
+        A scan: points simulated besides those the data name (the points its
+        constraints read).
 
     Raises
     ------
@@ -116,7 +130,7 @@ def protocol_conditions(name: str, suffix: str, table: ExpTable | None,
     phases = all_phases[: idx[0] + 1]
     check_replayable(phases, len(idx), suffix, f)
     last = phases[-1]
-    _check_table_kind(table, last, suffix, f)
+    warnings = _check_table_kind(table, last, suffix, f, info)
     conditions: dict[str, Condition] = {}
     state = _Settings(mutant, info, suffix, f)
     # resetConcentrations() back to the model's initial state: the phases
@@ -136,8 +150,9 @@ def protocol_conditions(name: str, suffix: str, table: ExpTable | None,
     if last.scan is None:
         conditions[name] = Condition(name, (*state.current(first), *species), model=model)
         return Measured(conditions, last.t_end, previous or "")
-    return _measured_scan(name, table, last, state, first, species, previous, conditions, f,
-                          model)
+    out = _measured_scan(name, table, last, state, first, species, previous, conditions, f,
+                         model, extra_points)
+    return dataclasses.replace(out, warnings=warnings)
 
 
 class _Settings:
@@ -210,7 +225,8 @@ def _pre_steps(phases: Sequence[Phase], state: _Settings, info: ModelInfo, f: st
 
 def _measured_scan(name: str, table: ExpTable | None, last: Phase, state: _Settings,
                    first: bool, species: list[Mutation], previous: str | None,
-                   conditions: dict[str, Condition], f: str, model: str) -> Measured:
+                   conditions: dict[str, Condition], f: str, model: str,
+                   extra_points: Sequence[int]) -> Measured:
     """The measured conditions of a scan: one per point the data name (see module doc).
 
     ``first``: no phase ran before the scan (the mutant's species changes
@@ -219,11 +235,13 @@ def _measured_scan(name: str, table: ExpTable | None, last: Phase, state: _Setti
     scan = last.scan
     assert scan is not None
     check_scanned(last, state.info, f)
-    if table is None:
-        raise UnsupportedError(f"constraints (.prop) on the parameter scan '{name}' are not "
-                               "supported; bngfit reads scan data from .exp files",
-                               file=f, row=last.line, id=name)
-    points = match_rows(table, scan, f"parameter_scan of {f}, line {last.line}")
+    if table is None and not extra_points:
+        raise UnsupportedError(f"the parameter scan '{name}' has neither data nor "
+                               "constraints that read one of its points", file=f,
+                               row=last.line, id=name)
+    points = ([] if table is None
+              else match_rows(table, scan, f"parameter_scan of {f}, line {last.line}"))
+    simulated = sorted(set(points) | set(extra_points))
     duration = None if last.steady_state else last.t_end - last.t_start
     base = previous or ""
 
@@ -234,22 +252,24 @@ def _measured_scan(name: str, table: ExpTable | None, last: Phase, state: _Setti
         return (*state.current(first and fresh), *(species if fresh else ()),
                 Mutation(scan.parameter, MutationOp.SET, float(scan.values[k])))
 
-    pre_of: dict[int, str] = dict.fromkeys(points, base)
+    pre_of: dict[int, str] = dict.fromkeys(simulated, base)
     if not scan.reset_conc:
         # each point continues from the one before: points 0..max as a chain
         chain_prev = previous
-        for j in range(max(points) + 1):
+        for j in range(max(simulated) + 1):
             pre_of[j] = chain_prev or ""
             cid = f"{name}__scan{j + 1}__run"
             conditions[cid] = Condition(cid, muts(j), duration=duration,
                                         previous=chain_prev, model=model)
             chain_prev = cid
-    for k in sorted(set(points)):
+    for k in simulated:
         cid = f"{name}__scan{k + 1}"
         conditions[cid] = Condition(cid, muts(k), model=model)
     rows = tuple((pre_of[k], f"{name}__scan{k + 1}") for k in points)
     time = math.inf if last.steady_state else last.t_end - last.t_start
-    return Measured(conditions, last.t_end - last.t_start, base, rows, time, scan.parameter)
+    return Measured(conditions, last.t_end - last.t_start, base,
+                    rows if table is not None else None, time, scan.parameter, scan,
+                    tuple((k, pre_of[k], f"{name}__scan{k + 1}") for k in simulated))
 
 
 def match_rows(table: ExpTable, scan: Scan, where: str) -> list[int]:
@@ -285,10 +305,27 @@ def check_scanned(phase: Phase, info: ModelInfo, f: str) -> None:
                          file=f, row=phase.line, id=name)
 
 
-def _check_table_kind(table: ExpTable | None, last: Phase, suffix: str, f: str) -> None:
-    """A scan's data name the scanned parameter first; a time course's, time."""
+def _check_table_kind(table: ExpTable | None, last: Phase, suffix: str, f: str,
+                      info: ModelInfo) -> tuple[Issue, ...]:
+    """A scan's data name the scanned parameter first; a time course's, time.
+
+    A scan's data may name a model output instead, as PyBNF allows: PyBNF
+    then matches each row with the point where that output's simulated value
+    equals the row's; bngfit matches it with the point of that value of the
+    scanned parameter, and warns (the same points where the output follows
+    the parameter, as in PyBNF's constraint_raf example).
+    """
     if table is None:
-        return
+        return ()
+    scan = last.scan
+    if scan is not None and table.x_name != scan.parameter \
+            and info.selector(table.x_name) is not None:
+        return (Issue("warning", f"the first column is the model output "
+                      f"'{table.x_name}', not the scanned parameter '{scan.parameter}': "
+                      "PyBNF matches each row with the point where the simulated "
+                      f"'{table.x_name}' equals the row's value; bngfit matches it with "
+                      f"the point where '{scan.parameter}' does", table.path,
+                      table.header_line, id=table.x_name, affects_result=True),)
     if last.scan is None and table.is_scan:
         raise InputError(f"the first column is '{table.x_name}', but the action of suffix "
                          f"'{suffix}' ({f}, line {last.line}) is a time course: its data "
@@ -299,6 +336,7 @@ def _check_table_kind(table: ExpTable | None, last: Phase, suffix: str, f: str) 
                          f"'{suffix}' ({f}, line {last.line}) scans "
                          f"'{last.scan.parameter}': its data start with a column of that "
                          "name", file=table.path, row=table.header_line, id=table.x_name)
+    return ()
 
 
 def check_replayable(phases: tuple[Phase, ...], n_writes: int, suffix: str, f: str) -> None:

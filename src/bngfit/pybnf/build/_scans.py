@@ -76,7 +76,8 @@ def sbml_conditions(config: PybnfConfig, run: Run, muts: tuple[Mutation, ...],
             cid, (*muts, Mutation(name, MutationOp.SET, float(scan.values[k]))), model=model)
     time = float(action.fields["time"])
     rows = tuple(("", f"{run.name}__scan{k + 1}") for k in points)
-    return Measured(conditions, time, "", rows, time, name)
+    points_sim = tuple((k, "", f"{run.name}__scan{k + 1}") for k in sorted(set(points)))
+    return Measured(conditions, time, "", rows, time, name, scan, points_sim)
 
 
 def legacy_scan(action: ActionEntry) -> Scan:
