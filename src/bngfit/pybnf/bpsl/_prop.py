@@ -48,7 +48,7 @@ Lexical rules, as PyBNF's reader (a pyparsing grammar) applies them:
 - bngfit also reads what PyBNF's grammar refuses: a UTF-8 byte-order mark at
   the start (ignored), blanks other than spaces and tabs (a no-break space, a
   form feed), characters other than ASCII in a comment after a constraint,
-  and ``once between`` with more than one blank between the two words.
+  and ``once between`` with other blanks than one space between the words.
 
 How each form is turned into a number is in :mod:`bngfit.likelihood._penalties`.
 """
