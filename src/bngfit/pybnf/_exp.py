@@ -33,6 +33,7 @@ from bngfit.files import MAX_OUTPUT_POINTS, parse_float, read_text, too_many_poi
 
 SD_SUFFIX = "_SD"
 _SPLIT = re.compile(r"\s+")
+_LINES = re.compile(r"\r\n|\r|\n")  # what Python's text files end a line at
 
 
 @dataclass(frozen=True, eq=False)
@@ -155,26 +156,56 @@ def read_exp(path: str | Path) -> ExpTable:
 
 
 def _split(text: str, f: str) -> tuple[list[str], int, list[list[str]], list[int]]:
-    """Header cells, header line, data rows (cells) and their line numbers."""
+    """Header cells, header line, data rows (cells) and their line numbers.
+
+    The lexical rules, as PyBNF's reader (``pybnf/data.py``) applies them, and
+    where bngfit departs from it:
+
+    - lines end at LF, CR LF or CR (Windows files read as Unix ones; a last
+      line without a newline is read); cells are separated by blanks (spaces,
+      tabs, any number; leading and trailing ones do not matter);
+    - the header is the first line; every ``#`` at either end of it is dropped
+      (``## time x #`` is ``time x``). PyBNF takes line 1 whatever it holds;
+      bngfit skips blank and ``#``-only lines before the header, and a UTF-8
+      byte-order mark (``read_text``), which PyBNF reads as part of the first
+      column's name;
+    - later blank lines, and lines whose first non-blank character is ``#``,
+      are skipped;
+    - a ``#`` anywhere else is refused, since it does not start a comment:
+      PyBNF reads ``# time x # note`` as four columns, and refuses a row
+      ``0 1 # note``;
+    - the cells are read by :func:`_number`, the column names by
+      :func:`_check_header`; nothing here depends on the first column's name.
+    """
     header: list[str] | None = None
     header_line = 0
     rows: list[list[str]] = []
     lines: list[int] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(_LINES.split(text), start=1):
         line = raw.strip()
         if not line:
             continue
         if header is None:
-            body = line[1:].strip() if line.startswith("#") else line
+            body = line.strip("#").strip()  # as PyBNF: every '#' at either end goes
             if not body:
                 continue
             header, header_line = _SPLIT.split(body), number
             if _is_number(header[0]):
                 raise InputError("no header line: the first line must name the columns, as "
                                  "in '# time obs1 obs2'", file=f, row=number, value=line)
+            for cell in header:
+                if "#" in cell:
+                    raise InputError("a '#' inside the header does not start a comment (PyBNF "
+                                     "reads what follows it as more column names): remove "
+                                     "it, or put the comment on a line of its own", file=f,
+                                     row=number, id=cell, value=line)
             continue
         if line.startswith("#"):
             continue
+        if "#" in line:
+            raise InputError("a '#' after the values does not start a comment in a data row "
+                             "(PyBNF refuses the row too): put the comment on a line of its "
+                             "own", file=f, row=number, value=line)
         if len(rows) == MAX_OUTPUT_POINTS:  # each row is a sample time of one simulation
             raise InputError(f"the table {too_many_points(len(rows) + 1)}", file=f,
                              row=number)
@@ -226,10 +257,19 @@ def _number(cell: str, f: str, line: int, column: str) -> float:
     try:
         value = parse_float(cell)
     except ValueError:
-        raise InputError("not a number (write nan for a missing value)", file=f, row=line,
-                         id=column, value=cell) from None
+        try:
+            python = float(cell)
+        except ValueError:
+            raise InputError("not a number (write nan for a missing value)", file=f, row=line,
+                             id=column, value=cell) from None
+        raise InputError(f"not a plain decimal number: Python, and so PyBNF, reads it as "
+                         f"{python:g}, but other tools do not; write it with ASCII digits and "
+                         f"no '_'", file=f, row=line, id=column, value=cell) from None
     if not math.isfinite(value):
-        raise InputError("value is not finite", file=f, row=line, id=column, value=cell)
+        raise InputError("value is not finite: an infinite measurement cannot be fitted "
+                         "(PyBNF's objective would be infinite, or an infinite _SD would drop "
+                         "the point silently); write nan for a missing value", file=f,
+                         row=line, id=column, value=cell)
     return value
 
 

@@ -26,9 +26,31 @@ Penalty clause
     [tolerance T]`` (likelihood penalty). Without a clause: weight 1.
     ``confidence P`` means ``pmin = (1-P)/2``, ``pmax = (1+P)/2``.
 
-Keywords are case-insensitive. Blank lines and lines starting with ``#`` are
-skipped. How each form is turned into a number is in
-:mod:`bngfit.likelihood._penalties`.
+Lexical rules, as PyBNF's reader (a pyparsing grammar) applies them:
+
+- lines end at LF, CR LF or CR (Windows files read as Unix ones; a last line
+  without a newline is read); blank lines and lines whose first non-blank
+  character is ``#`` are skipped; a ``#`` after a constraint starts a
+  comment, with or without a blank before it;
+- blanks (spaces, tabs, any number) separate the parts and may be left out
+  where nothing is ambiguous (``A<5 always``);
+- keywords are matched without regard to case (``AT``, ``Weight``) and, as
+  PyBNF matches them, as the start of what follows: ``weight3``, ``at5`` and
+  ``attime=5`` read as ``weight 3``, ``at 5`` and ``at time=5``;
+- a number is written ``5``, ``-5``, ``+5``, ``5.``, ``-.5``, ``1e-3``,
+  ``1.5E+03`` (bngfit also takes ``.5``, which PyBNF refuses);
+- a name is a letter or ``_`` followed by letters, digits, ``_`` and ``.``
+  (PyBNF refuses a leading ``_``);
+- ``inf``, ``infinity`` and ``nan`` (any case) as one side of an inequality
+  are refused: PyBNF reads them as numbers, so the constraint would always
+  hold or always fail (in the split form ``A at C1 < B at C2`` PyBNF keeps
+  them as names, and so does bngfit);
+- bngfit also reads what PyBNF's grammar refuses: a UTF-8 byte-order mark at
+  the start (ignored), blanks other than spaces and tabs (a no-break space, a
+  form feed), characters other than ASCII in a comment after a constraint,
+  and ``once between`` with other blanks than one space between the words.
+
+How each form is turned into a number is in :mod:`bngfit.likelihood._penalties`.
 """
 
 from __future__ import annotations
@@ -57,6 +79,8 @@ __all__ = ["Condition", "Constraint", "Enforcement", "Inequality", "Operand", "P
 
 _OPS = ("<", "<=", ">", ">=")
 _SKIP = re.compile(r"\s*(#|$)")
+_LINES = re.compile(r"\r\n|\r|\n")  # what Python's text files end a line at
+_NOT_NAMES = ("inf", "infinity", "nan")  # names Python's float() reads, so PyBNF does
 _TOKEN = re.compile(
     r"\s*(?:"
     r"(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)"
@@ -90,7 +114,7 @@ def read_prop(path: str | Path) -> tuple[Constraint, ...]:
     text = read_text(path, "property file")
     out: list[Constraint] = []
     issues: list[Issue] = []
-    for i, raw in enumerate(text.splitlines(), start=1):
+    for i, raw in enumerate(_LINES.split(text), start=1):
         if _SKIP.match(raw):
             continue
         try:
@@ -128,7 +152,7 @@ class _Parser:
 
     def __init__(self, body: str, *, file: str, line: int, text: str) -> None:
         self.file, self.line, self.text = file, line, text
-        self.toks = self._tokenize(body)
+        self.toks = [*self._tokenize(body), _Tok("end", "")]
         self.i = 0
 
     # -- tokens ---------------------------------------------------------------
@@ -143,7 +167,6 @@ class _Parser:
                 self.fail(f"unexpected character '{bad}'")
             toks.append(_Tok(m.lastgroup, m.group(m.lastgroup)))
             pos = m.end()
-        toks.append(_Tok("end", ""))
         return toks
 
     def fail(self, message: str) -> NoReturn:
@@ -158,9 +181,33 @@ class _Parser:
         self.i += 1
         return tok
 
-    def is_kw(self, *words: str) -> bool:
+    def kw(self, *words: str) -> str | None:
+        """The keyword among ``words`` that the next token starts with, in any case.
+
+        PyBNF matches a keyword as a literal, not as a whole word: ``weight3``
+        is ``weight 3``, ``attime=5`` is ``at time=5``.
+        """
         tok = self.peek()
-        return tok.kind == "name" and tok.text.lower() in words
+        if tok.kind == "name":
+            low = tok.text.lower()
+            for word in sorted(words, key=len, reverse=True):
+                if low.startswith(word):
+                    return word
+        return None
+
+    def is_kw(self, *words: str) -> bool:
+        return self.kw(*words) is not None
+
+    def take_kw(self, word: str) -> str:
+        """Consume keyword ``word`` (found by :meth:`kw`).
+
+        The rest of its token is read as tokens of its own.
+        """
+        tok = self.peek()
+        rest = self._tokenize(tok.text[len(word):])
+        self.toks[self.i:self.i + 1] = [_Tok("name", tok.text[:len(word)]), *rest]
+        self.i += 1
+        return word
 
     def found(self) -> str:
         tok = self.peek()
@@ -169,9 +216,11 @@ class _Parser:
     def number(self, after: str) -> float:
         if self.peek().kind != "num":
             self.fail(f"expected a number after '{after}', found {self.found()}")
-        value = float(self.take().text)
+        text = self.take().text
+        value = float(text)
         if not math.isfinite(value):
-            self.fail(f"the number after '{after}' is not finite")
+            self.fail(f"the number after '{after}' is not finite ({text} is too large for a "
+                      f"double)")
         return value
 
     # -- grammar --------------------------------------------------------------
@@ -182,6 +231,13 @@ class _Parser:
         if tok.kind == "name":
             return self.take().text
         self.fail(f"expected a name or a number {where}, found {self.found()}")
+
+    def not_a_number_name(self, q: Operand) -> None:
+        """Refuse ``inf``/``nan`` as a side of an inequality: PyBNF reads it as a number."""
+        if isinstance(q, str) and q.lower() in _NOT_NAMES:
+            self.fail(f"'{q}' is read by PyBNF as the number {float(q)}, not as a name, and a "
+                      f"comparison with an infinite or NaN number always holds or always "
+                      f"fails, so it cannot guide a fit; compare with a finite number")
 
     def op(self, after: str) -> str:
         if self.peek().kind != "op":
@@ -203,14 +259,14 @@ class _Parser:
         self.fail(f"expected a number or NAME=number after '{after}', found {self.found()}")
 
     def at_clause(self) -> Condition:
-        self.take()  # 'at'
+        self.take_kw("at")
         cond = self.condition("at")
         everytime = False
-        if self.is_kw("everytime", "first"):
-            everytime = self.take().text.lower() == "everytime"
+        if word := self.kw("everytime", "first"):
+            everytime = self.take_kw(word) == "everytime"
         before = False
         if self.is_kw("before"):
-            self.take()
+            self.take_kw("before")
             before = True
         return Condition(cond.value, cond.var, everytime, before)
 
@@ -239,6 +295,8 @@ class _Parser:
 
     def inequality_tail(self, lhs: Operand, op: str) -> Inequality:
         rhs = self.operand(f"after '{op}'")
+        self.not_a_number_name(lhs)
+        self.not_a_number_name(rhs)
         if not isinstance(lhs, str) and not isinstance(rhs, str):
             self.fail(f"'{format_operand(lhs)}{op}{format_operand(rhs)}' compares two numbers; "
                       "one side must be an observable or function")
@@ -263,17 +321,17 @@ class _Parser:
 
     def enforcement(self, ineq: str) -> dict:
         if self.is_kw("always"):
-            self.take()
+            self.take_kw("always")
             return dict(enforcement=Enforcement.ALWAYS)
         if self.is_kw("once"):
-            self.take()
+            self.take_kw("once")
             if not self.is_kw("between"):
                 return dict(enforcement=Enforcement.ONCE)
-            self.take()
+            self.take_kw("between")
             start, end = self.window("once between")
             return dict(enforcement=Enforcement.ONCE_BETWEEN, start=start, end=end)
         if self.is_kw("between"):
-            self.take()
+            self.take_kw("between")
             start, end = self.window("between")
             return dict(enforcement=Enforcement.BETWEEN, start=start, end=end)
         if self.is_kw("at"):
@@ -291,35 +349,37 @@ class _Parser:
         self.fail(f"expected 'weight', 'confidence', 'pmin' or end of line, found {self.found()}")
 
     def weight_clause(self) -> dict:
-        self.take()
+        self.take_kw("weight")
         weight = self.number("weight")
         if weight < 0:
-            self.fail(f"weight {weight:g} is negative")
+            self.fail(f"weight {weight:g} is negative (PyBNF multiplies the penalty by it, so "
+                      f"violating the constraint would lower the objective)")
         out: dict = dict(weight=weight)
         if self.is_kw("altpenalty"):
-            self.take()
+            self.take_kw("altpenalty")
             out["alt"] = self.inequality("after 'altpenalty'")
         if self.is_kw("min"):
-            self.take()
+            self.take_kw("min")
             out["min_penalty"] = self.number("min")
             if out["min_penalty"] < 0:
-                self.fail(f"min {out['min_penalty']:g} is negative")
+                self.fail(f"min {out['min_penalty']:g} is negative (a minimum penalty below 0 "
+                          f"does nothing; leave 'min' out)")
         return out
 
     def likelihood_clause(self) -> dict:
         out: dict = dict(model=PenaltyModel.LIKELIHOOD)
         if self.is_kw("confidence"):
-            self.take()
+            self.take_kw("confidence")
             conf = self.number("confidence")
             if not 0.0 <= conf <= 1.0:
                 self.fail(f"confidence {conf:g} is not between 0 and 1")
             out.update(confidence=conf, pmin=(1.0 - conf) / 2.0, pmax=(1.0 + conf) / 2.0)
         else:
-            self.take()
+            self.take_kw("pmin")
             pmin = self.number("pmin")
             if not self.is_kw("pmax"):
                 self.fail(f"expected 'pmax' after 'pmin {pmin:g}', found {self.found()}")
-            self.take()
+            self.take_kw("pmax")
             pmax = self.number("pmax")
             if not (0.0 <= pmin <= 1.0 and 0.0 <= pmax <= 1.0):
                 self.fail(f"pmin {pmin:g} and pmax {pmax:g} must be between 0 and 1")
@@ -329,9 +389,10 @@ class _Parser:
                 self.fail("pmax 0 makes the constraint impossible to satisfy")
             out.update(pmin=pmin, pmax=pmax)
         if self.is_kw("tolerance"):
-            self.take()
+            self.take_kw("tolerance")
             tol = self.number("tolerance")
             if tol < 0:
-                self.fail(f"tolerance {tol:g} is negative")
+                self.fail(f"tolerance {tol:g} is negative (a negative spread turns the penalty "
+                          f"around: violations would score better than satisfied constraints)")
             out["tolerance"] = tol
         return out
