@@ -280,7 +280,8 @@ def _check_time(time: np.ndarray, lines: list[int], f: str) -> None:
             raise InputError("time is missing (nan); every row needs a time", file=f,
                              row=lines[i], id="time", value="nan")
         if t < 0:
-            raise InputError("time is negative", file=f, row=lines[i], id="time",
+            raise InputError("time is negative; simulations start at t = 0", file=f,
+                             row=lines[i], id="time",
                              value=f"{t:g}")
         if i and t < time[i - 1]:
             raise InputError(f"times must be sorted (non-decreasing), as PyBNF requires: "
