@@ -68,12 +68,16 @@ def fit(
     max_time: float | None = None,
     max_evals: int | None = None,
     max_start_time: float | None = None,
+    max_iterations: int | None = None,
 ) -> FitResult:
     """Fit a problem by multistart local optimization.
 
     Every setting left unset takes the stored run's value when resuming, else
-    its default (:mod:`bngfit.optimize._settings` lists them); ``bngfit fit``
-    resolves its options the same way.
+    what the problem file asks for (:attr:`Problem.request
+    <bngfit.problem.Problem.request>`: a PyBNF job's ``fit_type``,
+    ``population_size``, ``random_seed``, ...), else its default
+    (:mod:`bngfit.optimize._settings` lists them); ``bngfit fit`` resolves its
+    options the same way, so a notebook gets the run the command line gets.
 
     Parameters
     ----------
@@ -144,6 +148,11 @@ def fit(
     max_start_time : float, optional
         Wall seconds allowed to each start, likewise (checked before each
         evaluation). Default: no limit.
+    max_iterations : int, optional
+        Iterations allowed to each local run, on whichever optimizer runs
+        (:mod:`bngfit.optimize._iterations`); it replaces the optimizer's own
+        iteration option in ``optimizer_opts``. Default: the optimizer's own
+        budget.
 
     Returns
     -------
@@ -159,7 +168,8 @@ def fit(
     settings = FitSettings.resolve(
         problem, stored=stored_run(store, resume), optimizer=optimizer, n_starts=n_starts,
         rng=rng, sampler=sampler, race=race, race_budget=race_budget, max_evals=max_evals,
-        max_start_time=max_start_time, hierarchical=hierarchical, starts=starts,
+        max_start_time=max_start_time, max_iterations=max_iterations,
+        hierarchical=hierarchical, starts=starts,
         engine=engine, workers=workers, scheduler=scheduler, objective_opts=objective_opts,
         optimizer_opts=optimizer_opts)
     return run_fit(problem, settings, store=store, resume=resume,

@@ -85,6 +85,7 @@ from ._noise import token_noise
 from ._params import parameter_specs
 from ._penalties import constraint_penalties
 from ._perturb import perturbation_mutations
+from ._settings import fit_request
 
 
 def edition1_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
@@ -144,7 +145,7 @@ def edition1_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
                                  *(str(p) for part in parts for p, _ in part.props)])},
         normalizations=norms, penalties=tuple(penalties),
         models={part.name: part.info for part in parts},
-        warnings=data_warnings([r.table for r in runs]),
+        request=fit_request(config), warnings=data_warnings([r.table for r in runs]),
     )
 
 

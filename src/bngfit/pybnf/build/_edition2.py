@@ -38,6 +38,7 @@ from ._noise2 import noise_models, noise_symbols
 from ._params import START_KINDS, parameter_specs  # noqa: F401 - a 0.1.0 name here
 from ._penalties import constraint_penalties
 from ._perturb import perturbation_mutations
+from ._settings import fit_request
 
 
 def edition2_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
@@ -93,7 +94,7 @@ def edition2_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
                                  *(str(p) for e in config.experiments
                                    for p in e.constraints)])},
         normalizations=norms, penalties=penalties, models=infos,
-        warnings=data_warnings([t for _, _, t, _ in runs]),
+        request=fit_request(config), warnings=data_warnings([t for _, _, t, _ in runs]),
     )
 
 
