@@ -225,17 +225,17 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.scheduler is not None:
         check_scheduler(args.scheduler)
     problem = loader.load_problem(args.problem)
-    where = cli_places.places(args, problem)
+    out_to = cli_places.places(args, problem)
     if not cli_places.placed_by_options(args):  # here, or in the job's output folder
-        cli_places.check_places(where, args, problem)
-    store, best_path = where.store, where.best
-    args.fit_store, args.fit_in_folder = str(store), where.folder is not None
+        cli_places.check_places(out_to, args, problem)
+    store, best_path = out_to.store, out_to.best
+    args.fit_store, args.fit_in_folder = str(store), out_to.folder is not None
     reference = None
     if args.best_known is not None:  # before the fit: a bad file costs no compute
         where = Path(args.problem).resolve()
         reference = _score.best_known(args.best_known, [where.stem, where.parent.name])
     cli_args.check_not_inputs(problem, {"--best": best_path, "--store": store,
-                                        "--store (its solver log)": where.solver_log})
+                                        "--store (its solver log)": out_to.solver_log})
     settings = fit_settings(args, problem, store)
     n_done = 0
     if args.resume:
@@ -253,7 +253,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
             bar.close()
     cpu = _score.cpu_seconds() - cpu
     _write_best(problem, result, best_path, store)
-    pybnf_lines = cli_places.write_pybnf_results(where, problem, result)
+    pybnf_lines = cli_places.write_pybnf_results(out_to, problem, result)
     scored = None
     if reference is not None and result.best is not None:
         scored = {"problem_id": reference[0], **_score.score(result, reference[1], cpu)}
@@ -262,8 +262,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         out = show_record(result, (problem.lb, problem.ub))
         out["store"] = str(store)
         out["best_parameters"] = str(best_path)
-        if where.folder is not None:
-            out["output_dir"] = str(where.folder)
+        if out_to.folder is not None:
+            out["output_dir"] = str(out_to.folder)
         if scored is not None:
             out["best_known"] = scored
         print(json.dumps(out, indent=2))

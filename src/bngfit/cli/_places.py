@@ -97,7 +97,7 @@ def _check_folder(p: Places, problem: Problem) -> None:
     try:
         cli_args.check_output_dir(p.folder, "the job's output_dir")
     except InputError as err:  # said again with the configuration's line
-        raise InputError(f"{err.issues[0].message} ({err.issues[0].file})", **where) from None
+        raise InputError(err.issues[0].message, **where) from None
     p.folder.mkdir(parents=True, exist_ok=True)
 
 

@@ -122,7 +122,8 @@ class _Reading:
         self.unused: list[tuple[str, str, int, str]] = []
         #: (request field, what asked for it), see FitRequest.origin
         self.origin: list[tuple[str, str]] = []
-        self.decided: set[str] = set(READ_ELSEWHERE)
+        #: keys decided here (READ_ELSEWHERE are not: an IGNORED_KEYS one is listed)
+        self.decided: set[str] = set()
         method = self.method()
         self.fields: dict[str, object] = {
             "optimizer": self.optimizer(method),
