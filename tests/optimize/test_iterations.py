@@ -103,3 +103,10 @@ def test_a_requested_least_squares_without_residuals_falls_back_and_says_so(prob
     [line] = [r.getMessage() for r in caplog.records if "run settings from" in r.getMessage()]
     assert "optimizer fides instead (fit_type = trf: least_squares needs a sum-of-squares" \
         in line
+
+
+def test_the_requested_time_budget_stops_the_run(problem_writer):
+    # a PyBNF job's wall_time_fit: spent at the first finished start
+    problem = _requesting(problem_writer, max_time=1e-9)
+    r = fit(problem, n_starts=3, race=1, engine="sequential")
+    assert len(r.starts) == 1 and r.n_starts == 3

@@ -102,6 +102,11 @@ def test_mapped_settings_fill_the_request(demo):
     assert r.line_of("random_seed") == 9 and r.unused == ()
 
 
+def test_wall_time_fit_is_the_runs_time_budget_and_zero_is_none(demo):
+    assert _request(demo, "wall_time_fit = 60\n").max_time == 60
+    assert _request(demo, "wall_time_fit = 0\n").max_time is None
+
+
 def test_initialization_rand_is_the_uniform_sampler(demo):
     assert _request(demo, "initialization = rand\n").sampler == Sampler.UNIFORM.value
 

@@ -192,7 +192,9 @@ def run_fit(
     for ``problem`` (and, when resuming, from ``store``'s run). ``max_time``:
     once this many wall seconds have passed, as a start finishes, the run stops:
     the finished starts are kept (and stored), starts still running in workers
-    are ended, the others not begun; with a store, ``resume`` continues it. One
+    are ended, the others not begun; with a store, ``resume`` continues it.
+    Unset, the problem file's budget applies (:attr:`FitRequest.max_time
+    <bngfit.problem.FitRequest>`, a PyBNF job's ``wall_time_fit``). One
     engine's start runs to its end (the sequential engine), so a run may exceed
     the budget by a start. Not a setting of the run: a resume may give another.
 
@@ -207,6 +209,10 @@ def run_fit(
         store of another problem or of a run with other settings; all before
         any start runs.
     """
+    if max_time is None and problem.request.max_time:  # the problem file's time budget
+        max_time = problem.request.max_time
+        log.info("time budget of the run: %g s (%s)", max_time,
+                 problem.request.asked("max_time"))
     if not (progress is None or isinstance(progress, bool) or callable(progress)):
         raise InputError("progress must be True, False or a callable receiving FitProgress "
                          "events", value=repr(progress))

@@ -36,6 +36,8 @@ class FitRequest:
     table_rows : int or None
         The most rows of a sorted parameter table written beside the store
         (PyBNF's ``num_to_output``); None: one per start.
+    max_time : float or None
+        Wall seconds of the whole run (as ``fit(max_time=...)``); None: no limit.
     bootstrap : int
         Number of bootstrap refits after the fit (0: none).
     bootstrap_max_obj : float or None
@@ -61,6 +63,7 @@ class FitRequest:
     output_dir: Path | None = None
     workers: int | None = None
     table_rows: int | None = None
+    max_time: float | None = None
     bootstrap: int = 0
     bootstrap_max_obj: float | None = None
     unused: tuple[str, ...] = ()

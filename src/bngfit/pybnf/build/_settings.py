@@ -6,7 +6,7 @@ decisions here, made once for both editions (:func:`fit_request`):
 
 - **mapped** onto a bngfit setting of the request (:data:`GRADIENT_METHODS`,
   ``population_size``, ``initialization``, ``random_seed``, ``parallel_count``,
-  the iteration budgets, ``output_dir``, ``num_to_output``);
+  the iteration budgets, ``output_dir``, ``num_to_output``, ``wall_time_fit``);
 - **not used**, with the reason: PyBNF's own algorithms, output and cluster
   (:data:`~bngfit.pybnf.conf._keys.IGNORED_KEYS`, :data:`NO_COUNTERPART`,
   :data:`UNUSED_RUN_KEYS`); all listed in one warning when the problem is read
@@ -135,6 +135,7 @@ class _Reading:
             "workers": self.take("parallel_count", "workers"),
             "table_rows": self.take("num_to_output", "table_rows"),
             "output_dir": self.output_dir(),
+            "max_time": self.take("wall_time_fit", "max_time") or None,  # 0: no budget
         }
         self.initial_distribution()
         self.rest()

@@ -109,6 +109,7 @@ RUN_KEYS: dict[str, KeySpec] = {
     "parallel_count": KeySpec("int", "number of parallel jobs", minimum=1),
     "wall_time_sim": KeySpec("float", "time limit of one simulation, s", minimum=0),
     "wall_time_gen": KeySpec("float", "time limit of network generation, s", minimum=0),
+    "wall_time_fit": KeySpec("float", "time budget of the whole fit, s (0: none)", minimum=0),
     "random_seed": KeySpec("int", "seed of the random start points", minimum=0),
     "neg_bin_r": KeySpec("float", "r of the neg_bin objective", minimum=0),
     "noise_location": KeySpec("choice", "whether the prediction is the noise's mean or "
@@ -173,8 +174,6 @@ IGNORED_KEYS: dict[str, str] = {
     # independent local runs already, counted by population_size
     "n_starts": "independent repeats of PyBNF's population search (de, ss, pso, ade); "
                 "bngfit's starts are independent already and population_size counts them",
-    "wall_time_fit": "PyBNF's time budget of the fit; bngfit's is --max-time "
-                     "(bngfit.fit(max_time=...))",
     **dict.fromkeys(("embed_best_fit_data", "smooth_plot_points", "output_inference_data",
                      "backup_every"), _OUTPUT),
 }
