@@ -66,7 +66,7 @@ def test_fit_writes_into_output_dir_with_pybnfs_results(demo, capsys):
     [unused] = _lines(err, "PyBNF settings not used")
     assert "fit_type = de (line 13)" in unused and "verbosity = 2 (line 26)" in unused
     [used] = _lines(err, "run settings from demo_bng.conf")
-    assert "optimizer least_squares, the default (fit_type = de" in used
+    assert "optimizer least_squares ran (fit_type = de: no gradient method" in used
     assert "population_size = 20 not used" in used  # --starts 3 beats it
 
 

@@ -78,6 +78,8 @@ def fit(
     ``population_size``, ``random_seed``, ...), else its default
     (:mod:`bngfit.optimize._settings` lists them); ``bngfit fit`` resolves its
     options the same way, so a notebook gets the run the command line gets.
+    Where the outputs go (a job's ``output_dir``) is the command line's
+    business: this function writes only the ``store`` it is given.
 
     Parameters
     ----------

@@ -75,7 +75,7 @@ class Requested:
             elif name in self.fallback:
                 parts.append(f"{shown} instead ({asked}: {self.fallback[name]})")
             elif getattr(self.request, name) is None:  # asked, but nothing of its kind
-                parts.append(f"{shown}, the default ({asked})")
+                parts.append(f"{shown} ran ({asked})")
             else:
                 parts.append(f"{asked} not used: the call or the stored run sets {shown}")
         if not parts:
