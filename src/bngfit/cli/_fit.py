@@ -198,8 +198,9 @@ def fit_settings(args: argparse.Namespace, problem: Problem,
                  store: Path | None = None) -> FitSettings:
     """The fit's settings from the command line (:meth:`FitSettings.resolve`).
 
-    Each option given is passed on, each one left out as unset, so the
-    library's defaults (or, with ``--resume``, the run in ``store``) decide.
+    Each option given is passed on, each one left out as unset, so the run in
+    ``store`` (with ``--resume``), else the problem file's request (a PyBNF
+    job's settings), else the library's defaults decide.
     """
     starts = read_start_points(args.start_points, problem) if args.start_points else None
     tolerances = {key: getattr(args, key) for key in ("rtol", "atol")
