@@ -8,6 +8,7 @@ closed form, process engine on the available cores), not from the resolver.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 
 import numpy as np
@@ -23,6 +24,7 @@ from bngfit.optimize._multistart import fit
 from bngfit.optimize._racing import Race
 from bngfit.optimize._sampling import SAMPLER_TEXT, Sampler, sample_starts
 from bngfit.optimize._settings import FitSettings
+from bngfit.problem._request import FitRequest
 from bngfit.result._store import Store, load_result
 from tests.helpers import EDITION2, EXAMPLE, recovery_problem, shared_path
 
@@ -57,10 +59,13 @@ def test_fit_without_optimizer_runs_fides_where_there_are_no_residuals(problem_w
 def test_fit_of_the_pybnf_example_with_student_t_noise_and_constraints():
     problem = bngfit.load_problem(JOB)
     assert not bngfit.Objective(problem).has_residuals
+    # the job's job_type = lbfgs and max_iterations = 200 are honoured
     r = bngfit.fit(problem, n_starts=2, engine="sequential")
-    assert r.optimizer == "fides" and r.seed == 0
-    assert all("fides: " in s.message for s in r.starts)
+    assert r.optimizer == "lbfgsb" and r.seed == 0 and r.settings["max_iterations"] == 200
     assert np.isfinite(r.best_fval)
+    # asked for nothing, the same problem gets fides: no residual form
+    plain = dataclasses.replace(problem, request=FitRequest())
+    assert FitSettings.resolve(plain, engine="sequential").optimizer is OptimizerName.FIDES
 
 
 def test_least_squares_stays_the_default_where_there_are_residuals():
@@ -69,18 +74,20 @@ def test_least_squares_stays_the_default_where_there_are_residuals():
 
 
 # ---------------------------------------------- library and CLI resolve alike
-@pytest.mark.parametrize("path", [EXAMPLE, JOB], ids=["conversion", "pybnf_edition2"])
-def test_api_defaults_and_cli_without_options_resolve_alike(path):
+@pytest.mark.parametrize(("path", "optimizer", "options"), [
+    (EXAMPLE, "least_squares", {}),
+    # the job's job_type = lbfgs, max_iterations = 200 (L-BFGS-B's evaluation budget kept)
+    (JOB, "lbfgsb", {"maxiter": 200, "max_nfev": 2000})], ids=["conversion", "pybnf_edition2"])
+def test_api_defaults_and_cli_without_options_resolve_alike(path, optimizer, options):
     problem = bngfit.load_problem(path)
     api = FitSettings.resolve(problem)
     assert _cli_settings([str(path)], problem) == api
-    residuals = bngfit.Objective(problem).has_residuals
-    assert api.optimizer == ("least_squares" if residuals else "fides")
+    assert api.optimizer == optimizer and api.optimizer_opts == options
     assert (api.n_starts, api.seed, api.sampler) == (10, 0, "uniform")
     assert api.race == Race(candidates=5, budget=35)
     assert api.hierarchical is True and api.start_points == ()
     # the tolerances chosen for the problem are recorded (these need no tightening)
-    assert api.objective_opts == {"rtol": 1e-8, "atol": 1e-10} and api.optimizer_opts == {}
+    assert api.objective_opts == {"rtol": 1e-8, "atol": 1e-10}
     assert api.tolerances.reason.startswith("the default: values and gradients agree")
     assert api.engine == "process" and api.workers == _cores() and api.scheduler is None
 

@@ -35,11 +35,12 @@ from bngfit.optimize._settings import (
 from bngfit.problem import _load as loader
 from bngfit.problem._problem import Problem
 from bngfit.result._frames import parameter_table
-from bngfit.result._store import Store, check_writable, load_result
+from bngfit.result._store import Store, load_result
 from bngfit.result._types import FitResult
 
 from . import _args as cli_args
 from . import _io as cli_io
+from . import _places as cli_places
 from . import _score
 from . import _show as cli_show
 from ._points import read_start_points
@@ -115,8 +116,9 @@ def add_commands(sub: Subparsers, common: Callable[[argparse.ArgumentParser], No
                         "tcp://127.0.0.1:8786 (needs --engine dask); default: a local "
                         "cluster")
     f.add_argument("-o", "--store", default=None, metavar="FILE",
-                   help="result store (default: ./<problem>.fit.db); what the solver prints "
-                        "goes to FILE.solver.log")
+                   help="result store (default: ./<problem>.fit.db, or in a PyBNF job's "
+                        "output_dir when neither --store nor --best is given); what the "
+                        "solver prints goes to FILE.solver.log")
     f.add_argument("--resume", action="store_true",
                    help="continue the run in --store (options left out take the stored "
                         "run's values; others must match them)")
@@ -124,7 +126,8 @@ def add_commands(sub: Subparsers, common: Callable[[argparse.ArgumentParser], No
                    help="gradient check at the first start point and at the best optimum")
     f.add_argument("--best", default=None, metavar="FILE",
                    help="PEtab parameter table of the best fit (default: "
-                        "./<problem>.best_parameters.tsv)")
+                        "./<problem>.best_parameters.tsv, or in a PyBNF job's output_dir, "
+                        "with PyBNF's Results/sorted_params_final.txt and best-fit models)")
     f.add_argument("--rtol", type=cli_args.positive_float(1.0), default=None,
                    help="ODE relative tolerance, above 0 and below 1 (default 1e-8)")
     f.add_argument("--atol", type=cli_args.positive_float(), default=None,
@@ -141,6 +144,11 @@ def add_commands(sub: Subparsers, common: Callable[[argparse.ArgumentParser], No
                    help="objective evaluations allowed to each start, race candidates "
                         "included; a start that reaches it ends at its best point so far "
                         "(default: no limit beyond the optimizer's own)")
+    f.add_argument("--max-iterations", type=cli_args.int_range(1, MAX_BUDGET, "iteration limit"),
+                   default=None, metavar="N",
+                   help="iterations allowed to each local run, on whichever optimizer runs "
+                        "(default: a PyBNF job's max_iterations for a gradient fit_type, "
+                        "else the optimizer's own budget)")
     f.add_argument("--max-start-time", type=cli_args.positive_float(), default=None,
                    metavar="SECONDS",
                    help="wall seconds allowed to each start, likewise (default: no limit)")
@@ -174,9 +182,11 @@ def _progress(total: int, done: int, enabled: bool
     return bar, bar
 
 
-def store_path(args: argparse.Namespace) -> Path:
-    """The fit's store: ``--store``, else ``./<problem stem>.fit.db``."""
-    return Path(args.store or f"{Path(args.problem).stem}.fit.db")
+def store_path(args: argparse.Namespace, problem: Problem | None = None) -> Path:
+    """The fit's store: ``--store``, else in the job's output folder, else
+    ``./<problem stem>.fit.db`` (:mod:`bngfit.cli._places`).
+    """
+    return cli_places.places(args, problem).store
 
 
 def solver_log_path(store: Path) -> Path:
@@ -184,28 +194,13 @@ def solver_log_path(store: Path) -> Path:
     return Path(f"{store}.solver.log")
 
 
-def _check_fit_paths(args: argparse.Namespace) -> tuple[Path, Path]:
-    """Check the store, its solver log and the best-parameter table before any work.
-
-    Returns the store and the best-parameter table's path.
-    """
-    store = store_path(args)
-    best = Path(args.best or f"{Path(args.problem).stem}.best_parameters.tsv")
-    # the library's own check, before any work
-    check_writable(store, resume=args.resume, what="the store (--store)")
-    cli_args.check_output_file(solver_log_path(store), "--store (its solver log)")
-    cli_args.check_output_file(best, "--best")
-    cli_args.check_distinct({"--store": store, "--store (its solver log)":
-                             solver_log_path(store), "--best": best})
-    return store, best
-
-
 def fit_settings(args: argparse.Namespace, problem: Problem,
                  store: Path | None = None) -> FitSettings:
     """The fit's settings from the command line (:meth:`FitSettings.resolve`).
 
-    Each option given is passed on, each one left out as unset, so the
-    library's defaults (or, with ``--resume``, the run in ``store``) decide.
+    Each option given is passed on, each one left out as unset, so the run in
+    ``store`` (with ``--resume``), else the problem file's request (a PyBNF
+    job's settings), else the library's defaults decide.
     """
     starts = read_start_points(args.start_points, problem) if args.start_points else None
     tolerances = {key: getattr(args, key) for key in ("rtol", "atol")
@@ -214,7 +209,8 @@ def fit_settings(args: argparse.Namespace, problem: Problem,
         problem, stored=stored_run(store, args.resume), optimizer=args.optimizer,
         n_starts=args.starts, rng=args.seed, sampler=args.sampler, race=args.race,
         race_budget=args.race_budget, max_evals=args.max_evals,
-        max_start_time=args.max_start_time, hierarchical=False if args.no_hierarchical else None,
+        max_start_time=args.max_start_time, max_iterations=args.max_iterations,
+        hierarchical=False if args.no_hierarchical else None,
         starts=starts, engine=args.engine, workers=args.workers, scheduler=args.scheduler,
         objective_opts=tolerances)
 
@@ -225,16 +221,22 @@ def cmd_fit(args: argparse.Namespace) -> int:
     # unwritable output is refused before the model is even loaded.
     if args.scheduler is not None and args.engine != ExecutorName.DASK.value:
         raise InputError("--scheduler needs --engine dask", value=args.scheduler)
-    store, best_path = _check_fit_paths(args)
+    if cli_places.placed_by_options(args):  # the options place the outputs: check them first
+        cli_places.check_places(cli_places.places(args), args)
     if args.scheduler is not None:
         check_scheduler(args.scheduler)
     problem = loader.load_problem(args.problem)
+    out_to = cli_places.places(args, problem)
+    if not cli_places.placed_by_options(args):  # here, or in the job's output folder
+        cli_places.check_places(out_to, args, problem)
+    store, best_path = out_to.store, out_to.best
+    args.fit_store, args.fit_in_folder = str(store), out_to.folder is not None
     reference = None
     if args.best_known is not None:  # before the fit: a bad file costs no compute
         where = Path(args.problem).resolve()
         reference = _score.best_known(args.best_known, [where.stem, where.parent.name])
     cli_args.check_not_inputs(problem, {"--best": best_path, "--store": store,
-                                        "--store (its solver log)": solver_log_path(store)})
+                                        "--store (its solver log)": out_to.solver_log})
     settings = fit_settings(args, problem, store)
     n_done = 0
     if args.resume:
@@ -252,6 +254,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
             bar.close()
     cpu = _score.cpu_seconds() - cpu
     _write_best(problem, result, best_path, store)
+    pybnf_lines = cli_places.write_pybnf_results(out_to, problem, result)
     scored = None
     if reference is not None and result.best is not None:
         scored = {"problem_id": reference[0], **_score.score(result, reference[1], cpu)}
@@ -260,6 +263,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         out = show_record(result, (problem.lb, problem.ub))
         out["store"] = str(store)
         out["best_parameters"] = str(best_path)
+        if out_to.folder is not None:
+            out["output_dir"] = str(out_to.folder)
         if scored is not None:
             out["best_known"] = scored
         print(json.dumps(out, indent=2))
@@ -268,6 +273,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if scored is not None:
             print(_score.score_text(scored))
         print(f"store: {store}\nbest parameters: {best_path}")
+        for line in pybnf_lines:
+            print(line)
     return 0 if result.best is not None and np.isfinite(result.best_fval) else 1
 
 
@@ -290,10 +297,13 @@ def interrupted_note(args: argparse.Namespace) -> str:
     """
     if getattr(args, "command", None) != "fit":
         return ""
-    store = store_path(args)
+    # cmd_fit records where its store went (the job's output folder, perhaps)
+    store = Path(getattr(args, "fit_store", None) or store_path(args))
     if not store.is_file():
         return ""
-    resume = f"continue with: bngfit fit {args.problem} --store {store} --resume"
+    # in the job's output folder, --store would place the outputs elsewhere
+    there = "" if getattr(args, "fit_in_folder", False) else f" --store {store}"
+    resume = f"continue with: bngfit fit {args.problem}{there} --resume"
     try:
         n = len(load_result(store).starts)
     except Exception:  # noqa: BLE001 - the note must not hide the interruption

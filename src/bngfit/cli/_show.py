@@ -96,7 +96,9 @@ def summary_text(r: FitResult, posterior: bool = False,
                  f"({tol['chosen']})")
     limits = [f"{r.settings['max_evals']} evaluations" if r.settings.get("max_evals") else "",
               f"{r.settings['max_start_time']:g} s" if r.settings.get("max_start_time")
-              else ""]
+              else "",
+              f"{r.settings['max_iterations']} iterations per local run"
+              if r.settings.get("max_iterations") else ""]
     if any(limits):
         lines.append("limits of each start: " + ", ".join(x for x in limits if x))
     closed = r.settings.get("closed_form_noise") or []

@@ -54,6 +54,9 @@ OPTIMIZER_TEXT = {
 #: The optimizers that work on residuals: only for objectives with a residual form.
 NEEDS_RESIDUALS = {OptimizerName.LEAST_SQUARES}
 
+#: L-BFGS-B's evaluation budget of a run (option ``max_nfev``) by default.
+LBFGSB_MAX_NFEV = 2000
+
 # A least-squares round that converged ends the run when restarting it lowered
 # the cost by at most this fraction.
 RESTART_RTOL = 1e-6
@@ -247,7 +250,7 @@ def _lbfgsb(f: Counted, x0: np.ndarray, lb: np.ndarray, ub: np.ndarray,
     out = minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=list(zip(lb, ub, strict=True)),
                    callback=new_iterate,
                    options={"maxiter": opts.get("maxiter", 1000),
-                            "maxfun": opts.get("max_nfev", 2000),
+                            "maxfun": opts.get("max_nfev", LBFGSB_MAX_NFEV),
                             "ftol": opts.get("ftol", 1e-12), "gtol": opts.get("gtol", 1e-8)})
     msg = str(out.message)
     if out.success:

@@ -68,12 +68,18 @@ def fit(
     max_time: float | None = None,
     max_evals: int | None = None,
     max_start_time: float | None = None,
+    max_iterations: int | None = None,
 ) -> FitResult:
     """Fit a problem by multistart local optimization.
 
     Every setting left unset takes the stored run's value when resuming, else
-    its default (:mod:`bngfit.optimize._settings` lists them); ``bngfit fit``
-    resolves its options the same way.
+    what the problem file asks for (:attr:`Problem.request
+    <bngfit.problem.Problem.request>`: a PyBNF job's ``fit_type``,
+    ``population_size``, ``random_seed``, ...), else its default
+    (:mod:`bngfit.optimize._settings` lists them); ``bngfit fit`` resolves its
+    options the same way, so a notebook gets the run the command line gets.
+    Where the outputs go (a job's ``output_dir``) is the command line's
+    business: this function writes only the ``store`` it is given.
 
     Parameters
     ----------
@@ -144,6 +150,11 @@ def fit(
     max_start_time : float, optional
         Wall seconds allowed to each start, likewise (checked before each
         evaluation). Default: no limit.
+    max_iterations : int, optional
+        Iterations allowed to each local run, on whichever optimizer runs
+        (:mod:`bngfit.optimize._iterations`); it replaces the optimizer's own
+        iteration option in ``optimizer_opts``. Default: the optimizer's own
+        budget.
 
     Returns
     -------
@@ -159,7 +170,8 @@ def fit(
     settings = FitSettings.resolve(
         problem, stored=stored_run(store, resume), optimizer=optimizer, n_starts=n_starts,
         rng=rng, sampler=sampler, race=race, race_budget=race_budget, max_evals=max_evals,
-        max_start_time=max_start_time, hierarchical=hierarchical, starts=starts,
+        max_start_time=max_start_time, max_iterations=max_iterations,
+        hierarchical=hierarchical, starts=starts,
         engine=engine, workers=workers, scheduler=scheduler, objective_opts=objective_opts,
         optimizer_opts=optimizer_opts)
     return run_fit(problem, settings, store=store, resume=resume,
@@ -182,7 +194,9 @@ def run_fit(
     for ``problem`` (and, when resuming, from ``store``'s run). ``max_time``:
     once this many wall seconds have passed, as a start finishes, the run stops:
     the finished starts are kept (and stored), starts still running in workers
-    are ended, the others not begun; with a store, ``resume`` continues it. One
+    are ended, the others not begun; with a store, ``resume`` continues it.
+    Unset, the problem file's budget applies (:attr:`FitRequest.max_time
+    <bngfit.problem.FitRequest>`, a PyBNF job's ``wall_time_fit``). One
     engine's start runs to its end (the sequential engine), so a run may exceed
     the budget by a start. Not a setting of the run: a resume may give another.
 
@@ -197,6 +211,10 @@ def run_fit(
         store of another problem or of a run with other settings; all before
         any start runs.
     """
+    if max_time is None and problem.request.max_time:  # the problem file's time budget
+        max_time = problem.request.max_time
+        log.info("time budget of the run: %g s (%s)", max_time,
+                 problem.request.asked("max_time"))
     if not (progress is None or isinstance(progress, bool) or callable(progress)):
         raise InputError("progress must be True, False or a callable receiving FitProgress "
                          "events", value=repr(progress))

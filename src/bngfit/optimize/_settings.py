@@ -4,7 +4,11 @@
 :func:`bngfit.fit`, or the options of ``bngfit fit``, which only translates
 them) into the complete settings of a run. A choice left unset (``None``)
 takes the stored run's value when a store is resumed (:func:`stored_run`),
-else its default:
+else what the problem file asks for (:attr:`Problem.request
+<bngfit.problem.Problem.request>`: a PyBNF job's ``fit_type``,
+``population_size``, ``random_seed``, ``initialization``, ``max_iterations``,
+``parallel_count``; logged in one line, :mod:`bngfit.optimize._requested`), else
+its default:
 
 ===================  ==========================================================
 setting              default
@@ -19,6 +23,8 @@ sampler              :data:`DEFAULT_SAMPLER`
 race, race_budget    :class:`~bngfit.optimize._racing.Race`: 5 candidates, 35 evaluations
 max_evals,           none: each start runs until its optimizer stops
 max_start_time
+max_iterations       none: each optimizer's own iteration budget
+                     (:mod:`bngfit.optimize._iterations`)
 hierarchical         :data:`DEFAULT_HIERARCHICAL`
 user start points    none
 objective_opts,      none (the objective's and the optimizer's own defaults);
@@ -49,6 +55,7 @@ every engine.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,11 +69,15 @@ from bngfit.problem._problem import Problem
 from bngfit.result._store import Store
 
 from ._executors import ExecutorName, default_workers, parse_executor
+from ._iterations import check_iterations, with_iterations
 from ._limits import StartLimits, check_limits
 from ._local import NEEDS_RESIDUALS, OptimizerName, parse_optimizer
 from ._racing import Race, check_race
+from ._requested import Requested
 from ._sampling import Sampler, parse_sampler
 from ._tolerances import ToleranceChoice, choose_tolerances
+
+log = logging.getLogger(__name__)
 
 #: Starts of a run by default.
 DEFAULT_N_STARTS = 10
@@ -90,7 +101,8 @@ LARGE_OPTIONS = {"hessian": "gnsbfgs", "maxiter": 3000}
 # Settings a store written before they existed holds implicitly: such runs
 # were plain multistarts on every free parameter.
 LEGACY_SETTINGS = {"race": 1, "race_budget": Race().budget, "hierarchical": False,
-                   "closed_form_noise": [], "max_evals": None, "max_start_time": None}
+                   "closed_form_noise": [], "max_evals": None, "max_start_time": None,
+                   "max_iterations": None}
 
 #: What a resumed run may change: where its starts run, not what they compute. The
 #: load warnings follow from the problem, which the store's fingerprint compares.
@@ -121,6 +133,8 @@ class FitSettings:
     race : Race
     limits : StartLimits
         Per-start limits on evaluations and wall seconds.
+    max_iterations : int or None
+        Iteration limit of each local run (already applied to ``optimizer_opts``).
     hierarchical : bool
     closed_form_noise : tuple of str
         The noise parameters set in closed form (empty unless ``hierarchical``).
@@ -145,6 +159,7 @@ class FitSettings:
     start_points: tuple[tuple[float, ...], ...]
     race: Race
     limits: StartLimits
+    max_iterations: int | None
     hierarchical: bool
     closed_form_noise: tuple[str, ...]
     warnings: tuple[str, ...]
@@ -165,6 +180,7 @@ class FitSettings:
                 "race": self.race.candidates, "race_budget": self.race.budget,
                 "max_evals": self.limits.max_evals,
                 "max_start_time": self.limits.max_seconds,
+                "max_iterations": self.max_iterations,
                 "hierarchical": self.hierarchical,
                 "closed_form_noise": list(self.closed_form_noise),
                 "warnings": list(self.warnings)}
@@ -230,6 +246,7 @@ class FitSettings:
         race_budget: int | None = None,
         max_evals: int | None = None,
         max_start_time: float | None = None,
+        max_iterations: int | None = None,
         hierarchical: bool | None = None,
         starts: Sequence[Sequence[float]] | np.ndarray | None = None,
         engine: str | None = None,
@@ -247,7 +264,8 @@ class FitSettings:
             The metadata of the run being resumed (:func:`stored_run`); empty
             or None for a new run.
         optimizer, n_starts, rng, sampler, race, race_budget, max_evals, max_start_time,
-        hierarchical, starts, engine, workers, scheduler, objective_opts, optimizer_opts
+        max_iterations, hierarchical, starts, engine, workers, scheduler, objective_opts,
+        optimizer_opts
             As for :func:`bngfit.fit`; None (or empty) is unset.
 
         Returns
@@ -262,6 +280,7 @@ class FitSettings:
             wrong width or outside the bounds; all before any simulation.
         """
         run = _Stored(stored or {})
+        req = Requested(problem.request)  # what the problem file asks, after the stored run
         race_spec = check_race(
             race if race is not None else run.setting("race", Race().candidates),
             race_budget if race_budget is not None else run.setting("race_budget",
@@ -270,11 +289,17 @@ class FitSettings:
             max_evals if max_evals is not None else run.setting("max_evals", None),
             max_start_time if max_start_time is not None
             else run.setting("max_start_time", None))
-        chosen = optimizer or run.get("optimizer")
+        iterations = check_iterations(
+            max_iterations if max_iterations is not None
+            else run.setting("max_iterations", None) if stored
+            else req.take("max_iterations"))
+        chosen = optimizer or run.get("optimizer") or req.take("optimizer")
         opt = parse_optimizer(chosen) if chosen else None
         eng = parse_executor(DEFAULT_ENGINE if engine is None else engine)
-        smp = parse_sampler(sampler or run.setting("sampler", DEFAULT_SAMPLER))
-        n = n_starts if n_starts is not None else run.get("n_starts", DEFAULT_N_STARTS)
+        smp = parse_sampler(sampler or (run.setting("sampler", DEFAULT_SAMPLER) if stored
+                                        else req.take("sampler", DEFAULT_SAMPLER)))
+        n = n_starts if n_starts is not None else run.get("n_starts") or req.take(
+            "n_starts", DEFAULT_N_STARTS)
         if n < 1:
             raise InputError("the number of starts must be at least 1", value=str(n))
         oopts = {**run.setting("objective_opts", {}), **(objective_opts or {})}
@@ -284,31 +309,55 @@ class FitSettings:
         hier = bool(hierarchical if hierarchical is not None
                     else run.setting("hierarchical", DEFAULT_HIERARCHICAL))
         profile = noise_profile(objective) if hier else None
-        n_opt = len(problem.x_names) - (len(profile.names) if profile else 0)
-        defaults = {}
-        if opt is None:
-            opt, defaults = default_optimizer(objective, n_opt)
-        check_optimizer(opt, objective)
+        opt, defaults = _optimizer(opt, req, objective,
+                                   len(problem.x_names) - (len(profile.names) if profile else 0))
         user = _user_points(problem, starts if starts is not None
                             else run.get("user_starts_x") or None)
-        seed = seed_of(rng) if rng is not None else run.seed()
+        seed = seed_of(rng) if rng is not None else run.seed(req)
         if stored:  # a resumed run keeps the tolerances it ran with
             tol = ToleranceChoice(objective.settings.rtol, objective.settings.atol,
                                   "the stored run's")
         else:  # the only simulations of resolve, after every check of the input
             tol = choose_tolerances(problem, oopts, objective)
             oopts = {**oopts, "rtol": tol.rtol, "atol": tol.atol}
-        return cls(
+        n_workers = None if eng is ExecutorName.SEQUENTIAL else (
+            workers or req.take("workers") or default_workers())
+        settings = cls(
             optimizer=opt, n_starts=max(n, user.shape[0]), seed=seed, sampler=smp,
             objective_opts=oopts, tolerances=tol,
-            optimizer_opts={**defaults, **run.setting("optimizer_opts", {}),
-                            **(optimizer_opts or {})},
+            optimizer_opts=with_iterations(opt, {**defaults, **run.setting("optimizer_opts", {}),
+                                                 **(optimizer_opts or {})}, iterations),
             start_points=tuple(tuple(float(v) for v in row) for row in user),
-            race=race_spec, limits=limits, hierarchical=hier,
+            race=race_spec, limits=limits, max_iterations=iterations, hierarchical=hier,
             closed_form_noise=profile.names if profile else (),
             warnings=tuple(w.format() for w in problem.warnings if w.affects_result),
-            engine=eng, workers=None if eng is ExecutorName.SEQUENTIAL else
-            (workers or default_workers()), scheduler=scheduler)
+            engine=eng, workers=n_workers, scheduler=scheduler)
+        line = req.line(Path(problem.source).name, {
+            "optimizer": opt.value, "n_starts": settings.n_starts, "seed": seed,
+            "sampler": smp.value, "max_iterations": iterations, "workers": n_workers})
+        if line:
+            log.info("%s", line)
+        return settings
+
+
+def _optimizer(opt: OptimizerName | None, req: Requested, objective: Objective,
+               n_opt: int) -> tuple[OptimizerName, dict]:
+    """The run's optimizer and the options it comes with (``opt``: the one chosen, if any).
+
+    An optimizer the problem file asks for that needs residuals the objective
+    does not have is not an error, as one the caller names is: the default
+    replaces it, and the fit's line says so.
+    """
+    if opt is not None and req.gave("optimizer") and opt in NEEDS_RESIDUALS \
+            and not objective.has_residuals:
+        req.refuse("optimizer", f"{opt.value} needs a sum-of-squares objective, which this "
+                                "one is not")
+        opt = None
+    defaults: dict = {}
+    if opt is None:
+        opt, defaults = default_optimizer(objective, n_opt)
+    check_optimizer(opt, objective)
+    return opt, defaults
 
 
 class _Stored:
@@ -327,10 +376,10 @@ class _Stored:
         """An entry of the run's settings."""
         return self.settings.get(key, default)
 
-    def seed(self) -> int:
-        """The stored seed, else the default."""
+    def seed(self, req: Requested) -> int:
+        """The stored seed, else the problem file's, else the default."""
         seed = self.meta.get("seed")
-        return DEFAULT_SEED if seed is None else int(seed)
+        return int(req.take("seed", DEFAULT_SEED)) if seed is None else int(seed)
 
 
 def default_optimizer(objective: Objective, n_opt: int) -> tuple[OptimizerName, dict]:

@@ -31,6 +31,13 @@ class FitRequest:
         Iteration budget of each local optimization.
     output_dir : Path or None
         Folder for the run's outputs (store, best parameters, ...); absolute.
+    workers : int or None
+        Worker processes of the process and Dask engines.
+    table_rows : int or None
+        The most rows of a sorted parameter table written beside the store
+        (PyBNF's ``num_to_output``); None: one per start.
+    max_time : float or None
+        Wall seconds of the whole run (as ``fit(max_time=...)``); None: no limit.
     bootstrap : int
         Number of bootstrap refits after the fit (0: none).
     bootstrap_max_obj : float or None
@@ -40,6 +47,12 @@ class FitRequest:
         shown in one line when a run starts.
     source_line : tuple of (str, int)
         (setting key, line of the file it was read from), for messages.
+    origin : tuple of (str, str)
+        (field of this request, what in the file asked for it, e.g.
+        ``("optimizer", "fit_type = trf")``), for the line a fit logs. A field
+        the file asked for but that could not be met is listed too, its value
+        left None (``("optimizer", "fit_type = de: no gradient method of that
+        kind")``).
     """
 
     optimizer: str | None = None
@@ -48,7 +61,19 @@ class FitRequest:
     sampler: str | None = None
     max_iterations: int | None = None
     output_dir: Path | None = None
+    workers: int | None = None
+    table_rows: int | None = None
+    max_time: float | None = None
     bootstrap: int = 0
     bootstrap_max_obj: float | None = None
     unused: tuple[str, ...] = ()
     source_line: tuple[tuple[str, int], ...] = ()
+    origin: tuple[tuple[str, str], ...] = ()
+
+    def asked(self, field: str) -> str | None:
+        """What in the file asked for ``field`` (None: nothing)."""
+        return dict(self.origin).get(field)
+
+    def line_of(self, key: str) -> int | None:
+        """The line setting ``key`` was read from (None: not read)."""
+        return dict(self.source_line).get(key)

@@ -96,6 +96,7 @@ from ._penalties import constraint_penalties, scan_constraints, scan_penalties
 from ._perturb import perturbation_mutations
 from ._protocol_conds import Measured, protocol_conditions
 from ._scans import data_plots, sbml_conditions
+from ._settings import fit_request
 
 
 def edition1_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
@@ -172,6 +173,7 @@ def edition1_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
         models={part.name: part.info for part in parts},
         warnings=(*data_warnings([r.table for r in runs]), *warnings),
         visualization=data_plots([(r.name, r.table, sims[r.name].scanned) for r in runs]),
+        request=fit_request(config),
     )
 
 

@@ -40,6 +40,7 @@ from ._params import START_KINDS, parameter_specs  # noqa: F401 - a 0.1.0 name h
 from ._penalties import constraint_penalties
 from ._perturb import perturbation_mutations
 from ._scans import data_plots, experiment_scan
+from ._settings import fit_request
 
 
 def edition2_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
@@ -107,6 +108,7 @@ def edition2_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
         warnings=data_warnings([t for _, _, t, _ in runs]),
         visualization=data_plots([(cid, t, scans.get((cid, t.path), ((), 0.0, ""))[2])
                                   for _, cid, t, _ in runs]),
+        request=fit_request(config),
     )
 
 

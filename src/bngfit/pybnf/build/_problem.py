@@ -47,6 +47,7 @@ from ._params import (  # noqa: F401 - the kinds and start_value_spec: 0.1.0 nam
 )
 from ._penalties import check_constraint_names  # noqa: F401 - a 0.1.0 name here
 from ._perturb import perturbation_error  # noqa: F401 - a 0.1.0 name here
+from ._settings import unused_issue
 
 
 def check_pybnf(path: str | Path, models: ModelAccess) -> tuple[Problem | None, list[Issue]]:
@@ -67,7 +68,9 @@ def check_pybnf(path: str | Path, models: ModelAccess) -> tuple[Problem | None, 
         return None, list(err.issues)
     try:
         problem = build_problem(config, models)
-        return problem, [*config.warnings, *problem.warnings]
+        # one line for every setting not used, after the file's other warnings
+        unused = unused_issue(config)
+        return problem, [*config.warnings, *problem.warnings, *([unused] if unused else [])]
     except InputError as err:
         return None, [*config.warnings, *err.issues]
 

@@ -54,8 +54,8 @@ class Collected:
         Each setting's value as written (for the message when it is repeated).
     objfunc : (Objfunc, line) or None
         The objective function and its line, once given.
-    unknown, ignored : list of (key, line)
-        Keys not read, and PyBNF keys with no effect in bngfit.
+    unknown : list of (key, line)
+        Keys not read.
     tried : set of str
         Kinds of line seen, even those with errors (so that a missing model is
         not reported when the model line was there but wrong).
@@ -78,7 +78,6 @@ class Collected:
     raw_settings: dict[str, str] = field(default_factory=dict)
     objfunc: tuple[Objfunc, int] | None = None
     unknown: list[tuple[str, int]] = field(default_factory=list)
-    ignored: list[tuple[str, int]] = field(default_factory=list)
     tried: set[str] = field(default_factory=set)
 
     def error(self, message: str, row: int | None = None, id: str | None = None,  # noqa: A002

@@ -359,8 +359,8 @@ def _read_key_line(c: Collected, key: str, sub: str | None, value: str, line: in
         spec = RUN_KEYS.get(key) or UNSUPPORTED_MATH_KEYS[key]
         c.set(key, value, line, spec)
     elif key in IGNORED_KEYS:
+        # recorded as written; the builder lists it with the other settings not used
         c.set(key, value, line, KeySpec("text", IGNORED_KEYS[key]))
-        c.ignored.append((key, line))
     elif _prior_family(key) is not None:
         raise LineError(f"prior family '{_prior_family(key)}' is not supported by "
                         "bngfit; declare the parameter with uniform_var, loguniform_var, "
@@ -440,16 +440,14 @@ def _finish(c: Collected) -> PybnfConfig:
 
 
 def _key_warnings(c: Collected) -> list[Issue]:
-    """One warning naming the unknown keys, one naming the keys with no effect."""
-    warnings: list[Issue] = []
-    if c.unknown:
-        names = ", ".join(f"{k} (line {n})" for k, n in c.unknown)
-        # a misspelt key may well be one that changes the objective
-        warnings.append(Issue("warning", f"unknown key(s), not read: {names}", c.f,
-                              c.unknown[0][1], id=c.unknown[0][0], affects_result=True))
-    if c.ignored:
-        names = ", ".join(f"{k} (line {n})" for k, n in c.ignored)
-        reasons = "; ".join(dict.fromkeys(IGNORED_KEYS[k] for k, _ in c.ignored))
-        warnings.append(Issue("warning", f"PyBNF key(s) with no effect in bngfit: {names} "
-                              f"({reasons})", c.f, c.ignored[0][1], id=c.ignored[0][0]))
-    return warnings
+    """One warning naming the unknown keys.
+
+    Known keys with no effect are listed by the builder, in one line with every
+    other setting it does not use (:func:`bngfit.pybnf.build._settings.unused_issue`).
+    """
+    if not c.unknown:
+        return []
+    names = ", ".join(f"{k} (line {n})" for k, n in c.unknown)
+    # a misspelt key may well be one that changes the objective
+    return [Issue("warning", f"unknown key(s), not read: {names}", c.f, c.unknown[0][1],
+                  id=c.unknown[0][0], affects_result=True)]

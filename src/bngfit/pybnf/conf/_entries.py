@@ -360,7 +360,9 @@ class PybnfConfig:
         Every other known key, by lower-case name: its value (int, float, str
         or tuple of float, by the key's kind) and line.
     warnings : tuple of Issue
-        Unknown keys (one issue naming them all) and keys bngfit ignores.
+        Unknown keys (one issue naming them all) and the file's other warnings;
+        the settings bngfit does not use are listed by the builder
+        (:func:`bngfit.pybnf.build._settings.unused_issue`).
     """
 
     path: str

@@ -5,8 +5,10 @@
 - :data:`RUN_KEYS`: settings recorded with a checked value in
   ``PybnfConfig.settings``; the builder decides what each means for bngfit.
 - :data:`IGNORED_KEYS`: PyBNF keys that tune PyBNF's own algorithms, output
-  or cluster; recorded (as text) in ``settings`` and reported in one warning,
-  with the reason they have no effect in a gradient-based fitter.
+  or cluster; recorded (as text) in ``settings`` and reported, with the reason
+  they have no effect in a gradient-based fitter, in the one warning of
+  settings not used (:mod:`bngfit.pybnf.build._settings`, which decides every
+  run key too).
 - :data:`UNSUPPORTED_MATH_KEYS`: keys that change the mathematics of the
   objective (what is simulated or how it is scored). Recorded; whether each is
   supported is the builder's decision (see
@@ -91,6 +93,10 @@ RUN_KEYS: dict[str, KeySpec] = {
                         FIT_TYPES),
     "population_size": KeySpec("int", "population of PyBNF's algorithm", minimum=1),
     "max_iterations": KeySpec("int", "iteration budget of PyBNF's algorithm", minimum=1),
+    "trf_max_iterations": KeySpec("int", "iteration budget of fit_type trf", minimum=1),
+    "lbfgs_max_iterations": KeySpec("int", "iteration budget of fit_type lbfgs", minimum=1),
+    "gntr_max_iterations": KeySpec("int", "iteration budget of fit_type gntr", minimum=1),
+    "num_to_output": KeySpec("int", "rows of PyBNF's sorted parameter table", minimum=1),
     "output_dir": KeySpec("text", "folder for results"),
     "simulation_dir": KeySpec("text", "folder for simulation output"),
     "bng_command": KeySpec("text", "path of BNG2.pl"),
@@ -103,7 +109,8 @@ RUN_KEYS: dict[str, KeySpec] = {
     "parallel_count": KeySpec("int", "number of parallel jobs", minimum=1),
     "wall_time_sim": KeySpec("float", "time limit of one simulation, s", minimum=0),
     "wall_time_gen": KeySpec("float", "time limit of network generation, s", minimum=0),
-    "random_seed": KeySpec("int", "seed of the random start points"),
+    "wall_time_fit": KeySpec("float", "time budget of the whole fit, s (0: none)", minimum=0),
+    "random_seed": KeySpec("int", "seed of the random start points", minimum=0),
     "neg_bin_r": KeySpec("float", "r of the neg_bin objective", minimum=0),
     "noise_location": KeySpec("choice", "whether the prediction is the noise's mean or "
                               "median", ("mean", "median")),
@@ -147,8 +154,9 @@ IGNORED_KEYS: dict[str, str] = {
     **dict.fromkeys(("refine", "refine_method"), _REFINE),
     **dict.fromkeys(("cluster_type", "scheduler_file", "scheduler_node", "worker_nodes",
                      "parallelize_models", "local_objective_eval", "job_name"), _CLUSTER),
-    **dict.fromkeys(("num_to_output", "output_every", "save_best_data", "output_trajectory",
-                     "output_noise_trajectory"), _OUTPUT),
+    **dict.fromkeys(("output_every", "output_trajectory", "output_noise_trajectory"), _OUTPUT),
+    "save_best_data": "PyBNF's best-fit simulation files; bngfit simulate --point STORE "
+                      "writes the best fit's simulation table",
     **dict.fromkeys(("min_objective", "max_failed_simulations"), _STOP),
     "bootstrap_max_obj": "acceptance threshold of bootstrap replicates (see bootstrap)",
     "stochastic_seed": "seeds of stochastic simulators; bngfit simulates ODEs",
@@ -156,13 +164,16 @@ IGNORED_KEYS: dict[str, str] = {
     **dict.fromkeys(("sbml_backend", "sbml_rtol", "sbml_atol"),
                     "PyBNF's SBML simulator settings; bngfit uses bngsim with its own "
                     "tolerances"),
-    **dict.fromkeys(("trf_max_iterations", "trf_grad_tol", "trf_step_tol",
-                     "lbfgs_max_iterations", "lbfgs_grad_tol", "lbfgs_step_tol",
-                     "lbfgs_history", "lbfgs_c1", "lbfgs_backtrack", "gntr_max_iterations",
-                     "gntr_grad_tol", "gntr_step_tol", "gntr_ridge", "n_starts",
-                     "cmaes_restarts", "cmaes_restart_strategy", "cmaes_ipop_factor",
-                     "cmaes_run_maxgen", "wall_time_fit"),
-                    "tuning of PyBNF's optimizers; bngfit's have their own settings"),
+    **dict.fromkeys(("trf_grad_tol", "trf_step_tol", "lbfgs_grad_tol", "lbfgs_step_tol",
+                     "lbfgs_history", "lbfgs_c1", "lbfgs_backtrack", "gntr_grad_tol",
+                     "gntr_step_tol", "gntr_ridge", "cmaes_restarts", "cmaes_restart_strategy",
+                     "cmaes_ipop_factor", "cmaes_run_maxgen"),
+                    "tuning of PyBNF's own optimizers; bngfit's stop on their own tolerances "
+                    "(optimizer_opts of bngfit.fit)"),
+    # PyBNF's n_starts repeats a whole metaheuristic run; bngfit's starts are
+    # independent local runs already, counted by population_size
+    "n_starts": "independent repeats of PyBNF's population search (de, ss, pso, ade); "
+                "bngfit's starts are independent already and population_size counts them",
     **dict.fromkeys(("embed_best_fit_data", "smooth_plot_points", "output_inference_data",
                      "backup_every"), _OUTPUT),
 }
