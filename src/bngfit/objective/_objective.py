@@ -187,7 +187,7 @@ class Objective:
         return self.likelihood.weights
 
     def reweighted(self, weights: object) -> Objective:
-        """This objective with other weights on the measurements (see ``weights``).
+        """A copy of the objective with other weights on the measurements (see ``weights``).
 
         The copy shares the models and their engines (no model is loaded
         again), so use one of the two at a time; terms added with
