@@ -39,6 +39,7 @@ from bngfit.result._store import Store, check_writable, load_result
 from bngfit.result._types import FitResult
 
 from . import _args as cli_args
+from . import _bootstrap as cli_bootstrap
 from . import _io as cli_io
 from . import _score
 from . import _show as cli_show
@@ -148,8 +149,10 @@ def add_commands(sub: Subparsers, common: Callable[[argparse.ArgumentParser], No
                    help="a best_known.tsv (problemId, best_known_fval): report the gap of the "
                         "fit, whether it is solved (< 1.92), and starts within 1.92 per "
                         "CPU-hour (default: none)")
+    cli_bootstrap.add_fit_option(f)  # bootstrap: --bootstrap N
     common(f)
     cli_show.add_commands(sub, common)
+    cli_bootstrap.add_command(sub, common)  # bootstrap: bngfit bootstrap
 
 
 def best_parameter_table(problem: Problem, x: np.ndarray) -> pd.DataFrame:
@@ -252,6 +255,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
             bar.close()
     cpu = _score.cpu_seconds() - cpu
     _write_best(problem, result, best_path, store)
+    boot = cli_bootstrap.after_fit(args, problem, result, store)  # bootstrap (None: none)
     scored = None
     if reference is not None and result.best is not None:
         scored = {"problem_id": reference[0], **_score.score(result, reference[1], cpu)}
@@ -262,12 +266,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
         out["best_parameters"] = str(best_path)
         if scored is not None:
             out["best_known"] = scored
+        if boot is not None:  # bootstrap
+            out["bootstrap"] = cli_bootstrap.report(boot, store)
         print(json.dumps(out, indent=2))
     else:
         print(summary_text(result, any(p.objective_prior is not None for p in problem.free)))
         if scored is not None:
             print(_score.score_text(scored))
         print(f"store: {store}\nbest parameters: {best_path}")
+        if boot is not None:  # bootstrap
+            print(cli_bootstrap.report(boot, store, text=True))
     return 0 if result.best is not None and np.isfinite(result.best_fval) else 1
 
 
@@ -288,6 +296,8 @@ def interrupted_note(args: argparse.Namespace) -> str:
 
     For ``fit``: how many finished starts the store holds and how to continue.
     """
+    if getattr(args, "command", None) == "bootstrap":
+        return cli_bootstrap.interrupted_note(args)
     if getattr(args, "command", None) != "fit":
         return ""
     store = store_path(args)
@@ -301,7 +311,7 @@ def interrupted_note(args: argparse.Namespace) -> str:
     return f"; {n} finished start{'' if n == 1 else 's'} in {store}; {resume}"
 
 
-COMMANDS = {"fit": cmd_fit, **SHOW_COMMANDS}
+COMMANDS = {"fit": cmd_fit, **SHOW_COMMANDS, **cli_bootstrap.COMMANDS}
 
 __all__ = ["COMMANDS", "MAX_BUDGET", "MAX_RACE", "MAX_STARTS", "MAX_WORKERS", "PLOT_FILES",
            "SAMPLERS", "add_commands", "best_parameter_table", "cmd_fit", "cmd_plot",

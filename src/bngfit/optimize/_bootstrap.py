@@ -79,6 +79,8 @@ class BootstrapSettings:
     max_fval_offsets : tuple of float or None
         Per measurement, shape (n_meas,): what a drawn point adds to the
         threshold (a PyBNF job's per-point constants); None: nothing.
+    threshold_note : str
+        The threshold as the user wrote it, for summaries (empty: ``max_fval``).
     """
 
     n: int
@@ -87,11 +89,12 @@ class BootstrapSettings:
     level: float = DEFAULT_LEVEL
     max_fval: float | None = None
     max_fval_offsets: tuple[float, ...] | None = None
+    threshold_note: str = ""
 
     @classmethod
     def checked(cls, *, n: object, seed: object, starts: object, level: object,
-                max_fval: object, max_fval_offsets: Sequence[float] | None = None
-                ) -> BootstrapSettings:
+                max_fval: object, max_fval_offsets: Sequence[float] | None = None,
+                threshold_note: str = "") -> BootstrapSettings:
         """Settings with every value checked (InputError naming the bad one)."""
         for name, v, least in (("n", n, 1), ("seed", seed, 0), ("starts", starts, 1)):
             if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < least:
@@ -105,7 +108,7 @@ class BootstrapSettings:
         return cls(n=int(n), seed=int(seed), starts=int(starts), level=float(level),
                    max_fval=None if max_fval is None else float(max_fval),
                    max_fval_offsets=None if max_fval_offsets is None else
-                   tuple(float(v) for v in max_fval_offsets))
+                   tuple(float(v) for v in max_fval_offsets), threshold_note=threshold_note)
 
     def threshold(self, weights: np.ndarray) -> float:
         """The largest fval accepted for a replicate with these weights (inf: any)."""

@@ -163,13 +163,15 @@ def bootstrap_settings(problem: Problem, fitted: FitResult, *, n: int | None,
             raise InputError("give the number of bootstrap replicates (the problem asks "
                              "for none)", id="n", value="None")
         n = request.bootstrap
-    offsets = None
+    offsets, note = None, ""
     if max_fval is None and request.bootstrap_max_obj is not None:
         max_fval, offsets = request_threshold(problem)
+        note = (f"bootstrap_max_obj {request.bootstrap_max_obj:g}" + (
+            " (PyBNF's objective)" if request.bootstrap_obj_scale is not None else ""))
     return BootstrapSettings.checked(
         n=n, seed=fitted.seed if seed is None and fitted.seed is not None else
         (0 if seed is None else seed), starts=starts, level=level, max_fval=max_fval,
-        max_fval_offsets=offsets)
+        max_fval_offsets=offsets, threshold_note=note)
 
 
 def request_threshold(problem: Problem) -> tuple[float | None, tuple[float, ...] | None]:
@@ -237,7 +239,9 @@ def run_bootstrap(problem: Problem, fitted: FitResult, b: BootstrapSettings,
     record = {"n": b.n, "level": b.level, "seed": b.seed, "starts": b.starts,
               "max_fval": b.max_fval, "max_fval_offsets": b.max_fval_offsets,
               "strata": STRATA, "estimate": [float(v) for v in best.x],
-              "race": fs.race.candidates if b.starts > 1 else 1}
+              "race": fs.race.candidates if b.starts > 1 else 1,
+              "threshold": b.threshold_note or (
+                  "" if b.max_fval is None else f"max_fval {b.max_fval:g}")}
     t0 = time.perf_counter()
     with Store(store) if store is not None else nullcontext() as st:
         done: dict[int, Replicate] = {}
@@ -286,7 +290,8 @@ def run_bootstrap(problem: Problem, fitted: FitResult, b: BootstrapSettings,
         x_names=list(problem.x_names), x_scales=[s.value for s in problem.x_scales],
         estimate=np.asarray(best.x, float), replicates=tuple(done[i] for i in sorted(done)),
         n_requested=n, seed=b.seed, level=b.level,
-        settings={k: record[k] for k in ("starts", "max_fval", "strata", "race")},
+        settings={k: record[k] for k in ("starts", "max_fval", "strata", "race",
+                                          "threshold")},
         wall_s=time.perf_counter() - t0)
 
 

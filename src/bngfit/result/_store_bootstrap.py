@@ -179,7 +179,8 @@ def bootstrap_result(store: Store, level: float | None = None) -> BootstrapResul
     n_x = len(run["x_names"])
     try:
         estimate = np.array(meta["estimate"], dtype=float).reshape(n_x)
-        settings = {k: meta[k] for k in ("starts", "max_fval", "strata", "race") if k in meta}
+        settings = {k: meta[k] for k in ("starts", "max_fval", "strata", "race", "threshold")
+                    if k in meta}
         return BootstrapResult(
             x_names=list(run["x_names"]),
             x_scales=list(run.get("x_scales") or ["lin"] * n_x), estimate=estimate,

@@ -76,6 +76,7 @@ from bngfit.files._limits import too_many_points
 from bngfit.problem._conditions import Condition, Mutation, MutationOp
 from bngfit.problem._model_info import ModelAccess, ModelInfo
 from bngfit.problem._problem import Normalization, NormKind, Observable, Problem
+from bngfit.problem._request import FitRequest
 from bngfit.pybnf.bngl._protocol import Phase, phases_for_data
 from bngfit.pybnf.conf._entries import Objfunc, PybnfConfig
 
@@ -85,6 +86,7 @@ from ._noise import token_noise
 from ._params import parameter_specs
 from ._penalties import constraint_penalties
 from ._perturb import perturbation_mutations
+from ._request import bootstrap_request
 
 
 def edition1_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
@@ -144,6 +146,7 @@ def edition1_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
                                  *(str(p) for part in parts for p, _ in part.props)])},
         normalizations=norms, penalties=tuple(penalties),
         models={part.name: part.info for part in parts},
+        request=FitRequest(**bootstrap_request(config, meas, bool(penalties))),  # bootstrap
         warnings=data_warnings([r.table for r in runs]),
     )
 

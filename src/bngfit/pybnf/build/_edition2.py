@@ -28,6 +28,7 @@ from bngfit.problem._problem import (
     Problem,
     TrajectoryPenalty,
 )
+from bngfit.problem._request import FitRequest
 from bngfit.pybnf._exp import ExpTable, read_exp
 from bngfit.pybnf.conf._entries import ConditionEntry, ExperimentEntry, ObservableEntry, PybnfConfig
 
@@ -38,6 +39,7 @@ from ._noise2 import noise_models, noise_symbols
 from ._params import START_KINDS, parameter_specs  # noqa: F401 - a 0.1.0 name here
 from ._penalties import constraint_penalties
 from ._perturb import perturbation_mutations
+from ._request import bootstrap_request
 
 
 def edition2_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
@@ -93,6 +95,7 @@ def edition2_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
                                  *(str(p) for e in config.experiments
                                    for p in e.constraints)])},
         normalizations=norms, penalties=penalties, models=infos,
+        request=FitRequest(**bootstrap_request(config, meas, bool(penalties))),  # bootstrap
         warnings=data_warnings([t for _, _, t, _ in runs]),
     )
 
