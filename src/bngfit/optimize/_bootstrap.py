@@ -22,8 +22,8 @@ the best, for problems where the basin itself is in doubt.
 A replicate whose best fval lies above the threshold (``max_fval``; a PyBNF
 job's ``bootstrap_max_obj``) or that failed is discarded and counted, and the next
 index takes its place, until ``n`` are accepted; after
-:data:`MAX_DISCARDS_IN_A_ROW` discarded replicates in a row the run stops (PyBNF
-gives up there too). Replicates run in waves over the engine (sequential,
+:data:`MAX_DISCARDS_IN_A_ROW` discarded replicates in a row the run stops once
+the wave under way has finished (PyBNF gives up after as many). Replicates run in waves over the engine (sequential,
 process pool, Dask: :func:`bngfit.optimize._executors.run_unordered`), each
 committed to the fit's store as it finishes.
 """
