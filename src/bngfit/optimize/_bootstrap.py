@@ -23,9 +23,10 @@ A replicate whose best fval lies above the threshold (``max_fval``; a PyBNF
 job's ``bootstrap_max_obj``) or that failed is discarded and counted, and the next
 index takes its place, until ``n`` are accepted; after
 :data:`MAX_DISCARDS_IN_A_ROW` discarded replicates in a row the run stops once
-the wave under way has finished (PyBNF gives up after as many). Replicates run in waves over the engine (sequential,
-process pool, Dask: :func:`bngfit.optimize._executors.run_unordered`), each
-committed to the fit's store as it finishes.
+the wave under way has finished (PyBNF gives up after as many). Replicates run
+in waves over the engine (sequential, process pool, Dask:
+:func:`bngfit.optimize._executors.run_unordered`), each committed to the fit's
+store as it finishes.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from bngfit.errors import InputError
+from bngfit.objective._objective import Objective
 from bngfit.problem._load import load_problem
 from bngfit.problem._problem import Problem
 from bngfit.result._bootstrap import DEFAULT_LEVEL, BootstrapResult, Replicate, ReplicateStatus
@@ -235,7 +236,8 @@ def run_bootstrap(problem: Problem, fitted: FitResult, b: BootstrapSettings,
         raise InputError("the fit's parameters are not the problem's",
                          value=", ".join(fitted.x_names))
     fp = fingerprint(problem)
-    fixed = _check_workers_see_it(problem, fp, fs, _objective(problem, fs))
+    # the sequential engine fits this problem object; workers rebuild it from its files
+    fixed = _check_workers_see_it(problem, fp, fs, Objective(problem, **fs.objective_opts))
     record = {"n": b.n, "level": b.level, "seed": b.seed, "starts": b.starts,
               "max_fval": b.max_fval, "max_fval_offsets": b.max_fval_offsets,
               "strata": STRATA, "estimate": [float(v) for v in best.x],
@@ -293,12 +295,6 @@ def run_bootstrap(problem: Problem, fitted: FitResult, b: BootstrapSettings,
         settings={k: record[k] for k in ("starts", "max_fval", "strata", "race",
                                           "threshold")},
         wall_s=time.perf_counter() - t0)
-
-
-def _objective(problem: Problem, fs: FitSettings):  # noqa: ANN202 - an Objective
-    from bngfit.objective._objective import Objective
-
-    return Objective(problem, **fs.objective_opts)
 
 
 def _n_accepted(done: dict[int, Replicate]) -> int:
