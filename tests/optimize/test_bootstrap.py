@@ -170,3 +170,20 @@ def test_bad_values_are_refused_before_any_refit(fitted, tmp_path, kw, text):
     assert bngfit.load_result(store).starts  # the fit is untouched
     with pytest.raises(InputError, match="holds no bootstrap"):
         bngfit.load_bootstrap(store)
+
+
+def test_a_replicate_its_worker_cannot_set_up_is_not_stored(fitted, tmp_path, monkeypatch):
+    from bngfit.errors import BngfitError
+    from bngfit.optimize import _bootstrap
+    from bngfit.result import StartResult, StartStatus
+
+    def not_set_up(task):
+        return StartResult(task.index, task.x0, task.x0, float("inf"), float("nan"), 0, 0.0,
+                           StartStatus.NOT_RUN, "OSError: model file gone", np.zeros(0))
+
+    _, db = fitted
+    store = _copy(db, tmp_path)
+    monkeypatch.setattr(_bootstrap, "run_start", not_set_up)
+    with pytest.raises(BngfitError, match="could not be set up in its worker"):
+        bngfit.bootstrap(store, 2, engine="sequential")
+    assert bngfit.load_bootstrap(store).replicates == ()  # a new run retries them

@@ -121,10 +121,12 @@ def add_command(sub: Subparsers, common: Callable[[argparse.ArgumentParser], Non
                    help="worker processes (default: cores)")
     b.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    type=cli_args.scheduler_address,
-                   help="Dask scheduler address (needs --engine dask)")
+                   help="Dask scheduler address, [scheme://]host:port (needs --engine "
+                        "dask); default: a local cluster")
     b.add_argument("--problem", metavar="PROBLEM", default=None,
                    help="the fitted problem, where the store's recorded path no longer finds "
-                        "it")
+                        "it (default: the path recorded, relative to the store's folder, then "
+                        "absolute)")
     b.add_argument("--replace", action="store_true",
                    help="drop a stored bootstrap with other settings (seed, starts, "
                         "threshold) and begin anew")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bngfit.errors import InputError
+from bngfit.errors import BngfitError, InputError
 from bngfit.objective._objective import Objective
 from bngfit.problem._load import load_problem
 from bngfit.problem._problem import Problem
@@ -31,7 +31,7 @@ from bngfit.result._store_bootstrap import (
     open_bootstrap,
     replicates,
 )
-from bngfit.result._types import FitResult
+from bngfit.result._types import FitResult, StartStatus
 
 from ._bootstrap import (
     MAX_DISCARDS_IN_A_ROW,
@@ -261,6 +261,7 @@ def run_bootstrap(problem: Problem, fitted: FitResult, b: BootstrapSettings,
                           if r.status is ReplicateStatus.ACCEPTED], t0)  # type: ignore[misc]
         solver = SolverLog(None if st is None else f"{st.path}.solver.log")
         last = t0
+        not_run: list[Replicate] = []
         try:
             while (todo := _next_wave(done, n)):
                 tasks = [_replicate_task(i, problem, strata, fs, b, best.x, fp, fixed)
@@ -270,6 +271,9 @@ def run_bootstrap(problem: Problem, fitted: FitResult, b: BootstrapSettings,
                         scheduler=fs.scheduler, solver_log=solver.path, lost=lost_replicate,
                         progress=None if tracker is None else tracker.running)) as finished:
                     for rep in finished:
+                        if rep.message.startswith(f"{StartStatus.NOT_RUN.value}:"):
+                            not_run.append(rep)  # never ran: not stored, retried
+                            continue
                         done[rep.index] = rep
                         if st is not None:
                             now = time.perf_counter()
@@ -278,6 +282,11 @@ def run_bootstrap(problem: Problem, fitted: FitResult, b: BootstrapSettings,
                         solver.relay()
                         if tracker is not None and rep.status is ReplicateStatus.ACCEPTED:
                             tracker.finished(rep)  # type: ignore[arg-type]
+                if not_run:  # the same indices would come again: say why instead
+                    raise BngfitError(
+                        f"bootstrap replicate {not_run[0].index} could not be set up in its "
+                        f"worker ({not_run[0].message}); the finished replicates are stored "
+                        "and running the bootstrap again retries the others")
         finally:
             solver.close()
             if bar is not None:
