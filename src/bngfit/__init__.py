@@ -4,7 +4,9 @@ Public API: :func:`load_problem`, :class:`Problem`, :class:`Objective`,
 :class:`Evaluation`, :func:`check_grad`, :func:`check_grad_multi_eps`,
 :func:`summarize`, :func:`check_res`, :func:`check_res_multi_eps`, :func:`fit` (its
 progress events :class:`FitProgress`),
-:class:`FitResult`, :func:`load_result`, and the error types.
+:class:`FitResult`, :func:`load_result`, :func:`bootstrap` (percentile intervals from
+refits to resampled data: :class:`BootstrapResult`, :func:`load_bootstrap`), and the
+error types.
 
 The package is laid out by stage (see the README's "Architecture"):
 ``problem`` (format-free types) <- readers ``petab`` and ``pybnf`` ->
@@ -28,11 +30,20 @@ from .objective import (
     check_res_multi_eps,
     summarize,
 )
-from .optimize import FitProgress, fit
+from .optimize import FitProgress, bootstrap, fit
 from .petab import check_petab
 from .problem import Problem, check_problem, load_problem, register_reader
 from .pybnf import check_pybnf
-from .result import FitResult, StartResult, StartStatus, load_result
+from .result import (
+    BootstrapResult,
+    FitResult,
+    Replicate,
+    ReplicateStatus,
+    StartResult,
+    StartStatus,
+    load_bootstrap,
+    load_result,
+)
 from .simulate import MODEL_ACCESS
 
 register_reader((".yaml", ".yml"), "a PEtab YAML file", check_petab, MODEL_ACCESS)
@@ -47,6 +58,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 __all__ = [
     "Agreement",
     "BngfitError",
+    "BootstrapResult",
     "Evaluation",
     "FdValues",
     "FitProgress",
@@ -56,16 +68,20 @@ __all__ = [
     "MissingExtraError",
     "Objective",
     "Problem",
+    "Replicate",
+    "ReplicateStatus",
     "StartResult",
     "StartStatus",
     "UnsupportedError",
     "__version__",
+    "bootstrap",
     "check_grad",
     "check_grad_multi_eps",
     "check_res",
     "check_res_multi_eps",
     "check_problem",
     "fit",
+    "load_bootstrap",
     "load_problem",
     "load_result",
     "summarize",

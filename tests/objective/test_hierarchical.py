@@ -220,7 +220,7 @@ def test_the_jacobian_oracle_catches_a_missing_scale_term(fd, monkeypatch):
     red, _, _, jac = fd["noise_parameters"]
     red.clear_cache()
     monkeypatch.setattr(hierarchical.NoiseProfile, "reduce_jacobian",
-                        lambda self, x, theta, res, sres: sres[:, self.keep])
+                        lambda self, x, theta, res, sres, weights=None: sres[:, self.keep])
     ev = red(fd["noise_parameters"][1].x)
     with pytest.raises(pytest.fail.Exception):
         assert_close_to_max(ev.sres, jac, GRAD_RTOL, red.x_names, "planted")

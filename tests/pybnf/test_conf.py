@@ -95,21 +95,18 @@ def test_demo_xml_conf_sbml_ids_and_time_course():
     assert a.line == _line_of(path, "time_course")
 
 
-def test_bootstrap_conf_is_refused_by_check_supported():
+def test_bootstrap_conf_reads_bootstrap_as_a_run_setting():
     path = _conf("demo", "parabola_bootstrap.conf")
     c = read_conf(path)
     assert c.setting("bootstrap") == 10 and c.setting("fit_type") == "pso"
-    line = _line_of(path, "bootstrap =")
-    with pytest.raises(UnsupportedError) as err:
-        check_supported(c)
-    msg = str(err.value)
-    assert f"parabola_bootstrap.conf:{line}" in msg and "'bootstrap'" in msg and "'10'" in msg
-    check_supported(c, supported={"bootstrap"})
-    # the PSO tuning keys and bootstrap_max_obj have no effect: the builder lists them
+    assert c.settings["bootstrap"][1] == _line_of(path, "bootstrap =")
+    assert c.setting("bootstrap_max_obj") == 100.0
+    check_supported(c)  # bootstrap changes no objective: bngfit runs it after the fit
+    # the PSO tuning keys have no effect: the builder lists them, bootstrap not
     assert c.warnings == ()
     w = unused_issue(c)
     assert "cognitive" in w.message and "social" in w.message
-    assert "bootstrap_max_obj" in w.message
+    assert "bootstrap" not in w.message
     assert c.setting("cognitive") == "1.5"
 
 

@@ -133,11 +133,12 @@ def test_check_grad_on_a_pybnf_problem(capsys):
 
 
 @pytest.mark.parametrize(
-    ("folder", "conf", "error", "where"),
-    [("demo", "parabola_bootstrap.conf", "bootstrap", "parabola_bootstrap.conf:16")],
+    ("line", "error", "where"),
+    [("smoothing = 3", "smoothing", "demo_xml.conf:27")],
 )
-def test_unsupported_features_are_refused_with_their_line(folder, conf, error, where, capsys):
-    path = shared_path("benchmarks", "pybnf", folder, conf)
+def test_unsupported_features_are_refused_with_their_line(tmp_path, line, error, where, capsys):
+    path = _copy_demo(tmp_path) / "demo_xml.conf"
+    path.write_text(path.read_text() + line + "\n")
     with pytest.raises(InputError, match=error) as err:
         bngfit.load_problem(path)
     assert where in str(err.value)

@@ -39,6 +39,7 @@ from bngfit.result._store import Store, load_result
 from bngfit.result._types import FitResult
 
 from . import _args as cli_args
+from . import _bootstrap as cli_bootstrap
 from . import _io as cli_io
 from . import _places as cli_places
 from . import _score
@@ -156,8 +157,10 @@ def add_commands(sub: Subparsers, common: Callable[[argparse.ArgumentParser], No
                    help="a best_known.tsv (problemId, best_known_fval): report the gap of the "
                         "fit, whether it is solved (< 1.92), and starts within 1.92 per "
                         "CPU-hour (default: none)")
+    cli_bootstrap.add_fit_option(f)  # bootstrap: --bootstrap N
     common(f)
     cli_show.add_commands(sub, common)
+    cli_bootstrap.add_command(sub, common)  # bootstrap: bngfit bootstrap
 
 
 def best_parameter_table(problem: Problem, x: np.ndarray) -> pd.DataFrame:
@@ -255,9 +258,21 @@ def cmd_fit(args: argparse.Namespace) -> int:
     cpu = _score.cpu_seconds() - cpu
     _write_best(problem, result, best_path, store)
     pybnf_lines = cli_places.write_pybnf_results(out_to, problem, result)
+    boot = cli_bootstrap.after_fit(args, problem, result, store)  # bootstrap (None: none)
     scored = None
     if reference is not None and result.best is not None:
         scored = {"problem_id": reference[0], **_score.score(result, reference[1], cpu)}
+    _print_outcome(args, problem, result, out_to, scored, pybnf_lines, boot)
+    return 0 if result.best is not None and np.isfinite(result.best_fval) else 1
+
+
+def _print_outcome(args: argparse.Namespace, problem: Problem, result: FitResult,
+                   out_to: cli_places.Places, scored: dict | None, pybnf_lines: list[str],
+                   boot: object) -> None:
+    """Print what ``fit`` did: the summary (or ``--json``), where its outputs went, the
+    score against a best-known value and the bootstrap, if any.
+    """
+    store, best_path = out_to.store, out_to.best
     if args.json:
         # what show --json gives for the store, and where the outputs are
         out = show_record(result, (problem.lb, problem.ub))
@@ -267,15 +282,18 @@ def cmd_fit(args: argparse.Namespace) -> int:
             out["output_dir"] = str(out_to.folder)
         if scored is not None:
             out["best_known"] = scored
+        if boot is not None:  # bootstrap
+            out["bootstrap"] = cli_bootstrap.report(boot, store)
         print(json.dumps(out, indent=2))
-    else:
-        print(summary_text(result, any(p.objective_prior is not None for p in problem.free)))
-        if scored is not None:
-            print(_score.score_text(scored))
-        print(f"store: {store}\nbest parameters: {best_path}")
-        for line in pybnf_lines:
-            print(line)
-    return 0 if result.best is not None and np.isfinite(result.best_fval) else 1
+        return
+    print(summary_text(result, any(p.objective_prior is not None for p in problem.free)))
+    if scored is not None:
+        print(_score.score_text(scored))
+    print(f"store: {store}\nbest parameters: {best_path}")
+    for line in pybnf_lines:
+        print(line)
+    if boot is not None:  # bootstrap
+        print(cli_bootstrap.report(boot, store, text=True))
 
 
 def _write_best(problem: Problem, result: FitResult, path: Path, store: Path) -> None:
@@ -295,6 +313,8 @@ def interrupted_note(args: argparse.Namespace) -> str:
 
     For ``fit``: how many finished starts the store holds and how to continue.
     """
+    if getattr(args, "command", None) == "bootstrap":
+        return cli_bootstrap.interrupted_note(args)
     if getattr(args, "command", None) != "fit":
         return ""
     # cmd_fit records where its store went (the job's output folder, perhaps)
@@ -311,7 +331,7 @@ def interrupted_note(args: argparse.Namespace) -> str:
     return f"; {n} finished start{'' if n == 1 else 's'} in {store}; {resume}"
 
 
-COMMANDS = {"fit": cmd_fit, **SHOW_COMMANDS}
+COMMANDS = {"fit": cmd_fit, **SHOW_COMMANDS, **cli_bootstrap.COMMANDS}
 
 __all__ = ["COMMANDS", "MAX_BUDGET", "MAX_RACE", "MAX_STARTS", "MAX_WORKERS", "PLOT_FILES",
            "SAMPLERS", "add_commands", "best_parameter_table", "cmd_fit", "cmd_plot",

@@ -20,6 +20,7 @@ from bngfit.result._store import load_result
 from bngfit.result._types import FitResult
 
 from . import _args as cli_args
+from . import _bootstrap as cli_bootstrap
 
 
 class Subparsers(Protocol):
@@ -38,7 +39,7 @@ def add_commands(sub: Subparsers, common: Callable[[argparse.ArgumentParser], No
                    help="print one JSON object: the summary, the best point by name "
                         "(best_x_by_name, optimizer space; best_native_by_name), parameters "
                         "at a bound, every start and the stored gradient checks with their "
-                        "verdicts")
+                        "verdicts; a stored bootstrap under 'bootstrap'")
     s.add_argument("--problem", metavar="PROBLEM", default=None,
                    help="the fitted problem, where the store's recorded path no longer "
                         "finds it (default: the path recorded, relative to the store's "
@@ -230,10 +231,16 @@ def cmd_show(args: argparse.Namespace) -> int:
     result = _read_store(args.store)
     problem = _given_problem(args, result)
     bounds = None if problem is None else (problem.lb, problem.ub)
+    boot = cli_bootstrap.stored_bootstrap(args.store)  # bootstrap (None: none stored)
     if args.json:
-        print(json.dumps(show_record(result, bounds), indent=2))
+        record = show_record(result, bounds)
+        if boot is not None:
+            record["bootstrap"] = boot.summary_dict()
+        print(json.dumps(record, indent=2))
     else:
         print(summary_text(result, bounds=bounds))
+        if boot is not None:
+            print(cli_bootstrap.bootstrap_text(boot))
     return 0
 
 

@@ -7,7 +7,12 @@ form, from the residuals ``e = z - zm`` on the transformed scale of its ``n``
 points:
 
 - normal noise: ``sigma^2 = sum(e^2) / n``;
-- Laplace noise: ``b = sum(|e|) / n``.
+- Laplace noise: ``b = sum(|e|) / n``;
+
+with weighted data (a bootstrap resample, :mod:`bngfit.objective._data`) the
+weighted means, ``sum(w e^2) / sum(w)`` and ``sum(w |e|) / sum(w)``: the optimum
+of ``sum w (log s + ...)``. A scale whose points all have weight 0 keeps its
+value (the objective does not depend on it).
 
 The negative log-likelihood is unimodal in the scale (``n log s + S/s^k``), so
 the value clipped to the parameter's bounds is the constrained optimum. Each
@@ -115,7 +120,7 @@ class NoiseProfile:
                    laplace_rows=np.repeat(laplace, counts))
 
     def at_optimum(self, x: np.ndarray, h: np.ndarray, sig: np.ndarray, zm: np.ndarray,
-                   tcode: np.ndarray) -> np.ndarray:
+                   tcode: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """The point with the optimal scales in place.
 
         Parameters
@@ -130,6 +135,8 @@ class NoiseProfile:
             Transformed measurements.
         tcode : ndarray of int, shape (n_meas,)
             Each point's observable transformation.
+        weights : ndarray, shape (n_meas,), optional
+            The points' weights (None: all 1).
 
         Returns
         -------
@@ -142,10 +149,15 @@ class NoiseProfile:
         rows = self.flat_rows
         z, _ = transform(h[rows], tcode[rows])
         e = z - zm[rows]
-        with np.errstate(invalid="ignore"):
-            # per parameter: mean |e| (Laplace) or root mean square (normal)
-            sums = np.add.reduceat(np.where(self.laplace_rows, np.abs(e), e * e), self.starts)
-        s = sums / self.counts
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # per parameter: mean |e| (Laplace) or root mean square (normal), weighted
+            terms = np.where(self.laplace_rows, np.abs(e), e * e)
+            if weights is None:
+                s = np.add.reduceat(terms, self.starts) / self.counts
+            else:
+                w = weights[rows]
+                s = (np.add.reduceat(np.where(w > 0, w * terms, 0.0), self.starts)
+                     / np.add.reduceat(w, self.starts))
         s = np.where(self.laplace, s, np.sqrt(s))
         ok = np.isfinite(s)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -175,7 +187,7 @@ class NoiseProfile:
         return out
 
     def reduce_jacobian(self, x: np.ndarray, theta: np.ndarray, res: np.ndarray,
-                        sres: np.ndarray) -> np.ndarray:
+                        sres: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         """Jacobian d res / d x_r with the scales following their optimum.
 
         Parameters
@@ -188,6 +200,9 @@ class NoiseProfile:
             Residuals at ``x``; the first ``n_meas`` are ``(z - zm)/sigma``.
         sres : ndarray, shape (n_res, n_x)
             Their Jacobian with the scales held fixed.
+        weights : ndarray, shape (n_meas,), optional
+            The points' weights (``res`` and ``sres`` are already scaled by
+            their roots, so only the count becomes ``sum(w)``).
 
         Returns
         -------
@@ -202,10 +217,13 @@ class NoiseProfile:
             if self.laplace[k] or xs[k] <= self.lb[k] or xs[k] >= self.ub[k]:
                 # Laplace noise has no residual form; a clipped scale is locally fixed.
                 continue
+            count = rows.size if weights is None else float(weights[rows].sum())
+            if count == 0:
+                continue  # no data: the scale keeps its value
             sigma = ts[k]
             e = res[rows] * sigma
             de = sigma * sres[rows][:, self.keep]  # sigma of these rows is fixed in x_r
-            ds = (e @ de) / (rows.size * sigma) * dx_dt[k]
+            ds = (e @ de) / (count * sigma) * dx_dt[k]
             out += np.outer(sres[:, self.index[k]], ds)
         return out
 
@@ -399,7 +417,7 @@ class ProfiledObjective:
         if sres is None:
             return res, None
         return res, self.profile.reduce_jacobian(full.x, self.problem.to_native(full.x),
-                                                 res, sres)
+                                                 res, sres, self.objective.weights)
 
     def clear_cache(self) -> None:
         """Forget the last evaluation (and the objective's)."""

@@ -17,6 +17,7 @@ Conventions (``../shared/docs/design.md``): residuals ``rho = (z - zm)/sigma``,
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import time
@@ -109,6 +110,10 @@ class Objective:
         Threads over the experiments of one evaluation (each with its own copy
         of the models, :mod:`bngfit.objective._lanes`); default: ``BNGFIT_THREADS``
         or the usable cores. ``1``: one thread. Results do not depend on it.
+    weights : array_like, shape (n_meas,), optional
+        Multiplicity of each measurement in the data's likelihood (a bootstrap
+        resample; see :mod:`bngfit.objective._data`). Constraint penalties and
+        priors are not data points and are never weighted. None: every point once.
 
     Attributes
     ----------
@@ -134,6 +139,7 @@ class Objective:
         preeq_tmax: float = 1e6,
         max_steps: int | None = None,
         threads: int | None = None,
+        weights: object = None,
     ) -> None:
         self.problem = problem
         self.threads = threads
@@ -152,7 +158,7 @@ class Objective:
         self._codes = scale_codes(problem.x_scales)
         self._all_log10 = bool(np.all(self._codes == 2))
         self._n_x = len(problem.x_names)
-        self.likelihood = DataLikelihood(problem, self.plan)
+        self.likelihood = DataLikelihood(problem, self.plan, weights)
         terms: list[Term] = [self.likelihood]
         if self.plan.penalties:
             terms.append(TrajectoryPenalties(self.plan.penalties))
@@ -174,6 +180,33 @@ class Objective:
     def x_names(self) -> list[str]:
         """Free parameter ids, length n_x."""
         return self.problem.x_names
+
+    @property
+    def weights(self) -> np.ndarray | None:
+        """The measurements' weights, shape (n_meas,) (None: every point once)."""
+        return self.likelihood.weights
+
+    def reweighted(self, weights: object) -> Objective:
+        """A copy of the objective with other weights on the measurements (see ``weights``).
+
+        The copy shares the models and their engines (no model is loaded
+        again), so use one of the two at a time; terms added with
+        :meth:`add_term` are kept.
+
+        Parameters
+        ----------
+        weights : array_like, shape (n_meas,), or None
+            None: every point once.
+
+        Returns
+        -------
+        Objective
+        """
+        other = copy.copy(self)
+        other.likelihood = DataLikelihood(self.problem, self.plan, weights)
+        other.terms = (other.likelihood, *self.terms[1:])
+        other._cache = None
+        return other
 
     def __repr__(self) -> str:
         return objective_repr(self)
@@ -273,7 +306,7 @@ class Objective:
         if profile is not None:
             # The simulation does not depend on these scales: set them from it.
             x = profile.at_optimum(x, observed.h, observed.sigma, self.likelihood.measured,
-                                   self.likelihood.transform_codes)
+                                   self.likelihood.transform_codes, self.weights)
             theta = self.problem.to_native(x)
             observed = observed._replace(theta=theta,
                                          sigma=profile.noise_scales(theta, observed.sigma))

@@ -218,10 +218,12 @@ class ProgressBar:
     notebook : bool
         Use ``tqdm.auto`` (a widget in a notebook, text elsewhere); False: the
         plain text bar (the command line).
+    unit : str
+        What is counted (``start``; a bootstrap's ``replicate``).
     """
 
     def __init__(self, total: int, initial: int = 0, *, file: IO[str] | None = None,
-                 notebook: bool = True) -> None:
+                 notebook: bool = True, unit: str = "start") -> None:
         # imported here: tqdm costs ~80 ms, and only a bar needs it
         from tqdm import tqdm as std_tqdm
         from tqdm.auto import tqdm as auto_tqdm
@@ -230,7 +232,7 @@ class ProgressBar:
         # no monitor thread: worker processes are forked while the bar exists
         std_tqdm.monitor_interval = 0
         cls.monitor_interval = 0
-        self.bar = cls(total=total, initial=initial, unit="start", file=file,
+        self.bar = cls(total=total, initial=initial, unit=unit, file=file,
                        dynamic_ncols=True)
 
     def __call__(self, event: FitProgress) -> None:

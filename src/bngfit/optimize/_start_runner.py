@@ -47,7 +47,9 @@ class StartTask:
     its candidates from a generator of the same two numbers (user start points
     are not raced). ``fixed`` holds the parameters fixed in memory
     (:meth:`Problem.fix <bngfit.problem.Problem.fix>`) as ``(id, native value)``
-    pairs: a worker applies them to the problem its files give.
+    pairs: a worker applies them to the problem its files give. ``weights``
+    (shape (n_meas,)): the measurements' multiplicities of a bootstrap
+    replicate (:mod:`bngfit.optimize._bootstrap`); None: every point once.
     """
 
     problem_path: str
@@ -67,6 +69,7 @@ class StartTask:
     hierarchical: bool = False
     limits: StartLimits = StartLimits()
     fixed: tuple[tuple[str, float], ...] = ()
+    weights: np.ndarray | None = None
 
 
 # ------------------------------------------------------------ objectives
@@ -181,6 +184,8 @@ def run_start(task: StartTask) -> StartResult:
     try:
         objective = objective_for(task.problem_path, task.objective_opts, task.fingerprint,
                                   task.fixed)
+        if task.weights is not None:  # a bootstrap replicate: same models, weighted data
+            objective = objective.reweighted(task.weights)
     except Exception as err:  # noqa: BLE001 - a failing start must not stop the others
         return _not_set_up(task, err, time.perf_counter() - t0)
     t0 = time.perf_counter()
@@ -219,7 +224,7 @@ def _ladder_objective(task: StartTask, objective: Objective, step: LadderStep) -
     if obj is None:
         obj = Objective(objective.problem, **opts)
         _remember(key, obj)
-    return obj
+    return obj if objective.weights is None else obj.reweighted(objective.weights)
 
 
 def _attempt(task: StartTask, objective: Objective, allowance: Allowance | None,

@@ -41,7 +41,12 @@ class FitRequest:
     bootstrap : int
         Number of bootstrap refits after the fit (0: none).
     bootstrap_max_obj : float or None
-        Bootstrap refits ending above this objective value are discarded.
+        Bootstrap refits ending above this objective value are discarded (on the
+        file's own scale: PyBNF's objective, see ``bootstrap_obj_scale``).
+    bootstrap_obj_scale : (float, tuple of float) or None
+        ``(a, c)``: the file's objective of a replicate with measurement weights
+        ``w`` is ``(fval - c @ w) / a`` in bngfit's fval (``c`` one constant per
+        measurement); None: the same scale as bngfit's fval.
     unused : tuple of str
         Settings read but not used, each ``"key = value (why)"``, in file order;
         shown in one line when a run starts.
@@ -66,6 +71,7 @@ class FitRequest:
     max_time: float | None = None
     bootstrap: int = 0
     bootstrap_max_obj: float | None = None
+    bootstrap_obj_scale: tuple[float, tuple[float, ...]] | None = None
     unused: tuple[str, ...] = ()
     source_line: tuple[tuple[str, int], ...] = ()
     origin: tuple[tuple[str, str], ...] = ()

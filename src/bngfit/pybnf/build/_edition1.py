@@ -74,6 +74,7 @@ simulation.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,6 +96,7 @@ from ._params import parameter_specs
 from ._penalties import constraint_penalties, scan_constraints, scan_penalties
 from ._perturb import perturbation_mutations
 from ._protocol_conds import Measured, protocol_conditions
+from ._request import bootstrap_request
 from ._scans import data_plots, sbml_conditions
 from ._settings import fit_request
 
@@ -173,7 +175,8 @@ def edition1_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
         models={part.name: part.info for part in parts},
         warnings=(*data_warnings([r.table for r in runs]), *warnings),
         visualization=data_plots([(r.name, r.table, sims[r.name].scanned) for r in runs]),
-        request=fit_request(config),
+        request=dataclasses.replace(  # the job's run settings, then its bootstrap
+            fit_request(config), **bootstrap_request(config, meas, bool(penalties))),
     )
 
 

@@ -39,6 +39,7 @@ from ._noise2 import noise_models, noise_symbols
 from ._params import START_KINDS, parameter_specs  # noqa: F401 - a 0.1.0 name here
 from ._penalties import constraint_penalties
 from ._perturb import perturbation_mutations
+from ._request import bootstrap_request
 from ._scans import data_plots, experiment_scan
 from ._settings import fit_request
 
@@ -108,7 +109,8 @@ def edition2_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
         warnings=data_warnings([t for _, _, t, _ in runs]),
         visualization=data_plots([(cid, t, scans.get((cid, t.path), ((), 0.0, ""))[2])
                                   for _, cid, t, _ in runs]),
-        request=fit_request(config),
+        request=dataclasses.replace(  # the job's run settings, then its bootstrap
+            fit_request(config), **bootstrap_request(config, meas, bool(penalties))),
     )
 
 

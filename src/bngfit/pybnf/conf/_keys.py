@@ -114,6 +114,11 @@ RUN_KEYS: dict[str, KeySpec] = {
     "neg_bin_r": KeySpec("float", "r of the neg_bin objective", minimum=0),
     "noise_location": KeySpec("choice", "whether the prediction is the noise's mean or "
                               "median", ("mean", "median")),
+    # bootstrap: refits to resampled data after the fit (bngfit.optimize._bootstrap)
+    "bootstrap": KeySpec("int", "refits resampled data to estimate confidence intervals",
+                         minimum=0),
+    "bootstrap_max_obj": KeySpec("float", "acceptance threshold of bootstrap replicates "
+                                 "(PyBNF's objective value)"),
 }
 
 _SIMPLEX = "Nelder-Mead simplex tuning; bngfit's optimizers use exact gradients"
@@ -158,7 +163,6 @@ IGNORED_KEYS: dict[str, str] = {
     "save_best_data": "PyBNF's best-fit simulation files; bngfit simulate --point STORE "
                       "writes the best fit's simulation table",
     **dict.fromkeys(("min_objective", "max_failed_simulations"), _STOP),
-    "bootstrap_max_obj": "acceptance threshold of bootstrap replicates (see bootstrap)",
     "stochastic_seed": "seeds of stochastic simulators; bngfit simulates ODEs",
     "bngl_backend": "PyBNF's choice of BNGL simulator; bngfit always uses bngsim",
     **dict.fromkeys(("sbml_backend", "sbml_rtol", "sbml_atol"),
@@ -182,8 +186,6 @@ IGNORED_KEYS: dict[str, str] = {
 UNSUPPORTED_MATH_KEYS: dict[str, KeySpec] = {
     "smoothing": KeySpec("int", "averages several stochastic simulations per evaluation",
                          minimum=1, neutral=1),
-    "bootstrap": KeySpec("int", "refits resampled data to estimate confidence intervals",
-                         minimum=0, neutral=0),
     "constraint_scale": KeySpec("float", "multiplies the weight of every .prop constraint",
                                 minimum=0, neutral=1.0),
     "ind_var_rounding": KeySpec("int", "moves data times to the nearest simulated time",
