@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from bngfit.errors import InputError
 from bngfit.files import too_many_points
@@ -246,23 +247,32 @@ class _Builder:
     def simulate(self, verb: str, a: Action) -> None:
         """Close the pending changes into the phase a simulate action runs."""
         self.check_ode(verb, a)
-        args = a.args
-        cont = bool(_number(args.get("continue", 0.0), "continue", a, self.file))
+        cont = bool(_number(a.args.get("continue", 0.0), "continue", a, self.file))
+        t_start, t_end, n_steps, sample_times = self.span(a, cont)
+        self.phases.append(self.phase(a, t_start=t_start, t_end=t_end,
+                                      sample_times=sample_times, n_steps=n_steps,
+                                      continue_=cont))
+        self.time, self.params, self.species, self.reset = t_end, [], [], None
+
+    def span(self, a: Action, cont: bool
+             ) -> tuple[float, float, int | None, tuple[float, ...] | None]:
+        """``(t_start, t_end, n_steps, sample_times)`` of a simulation, checked."""
         t_start = self.start_time(a, cont)
         t_end, n_steps, sample_times = self.output_grid(a)
         if not t_end > t_start:
             raise self.refuse(a, f"t_end ({t_end:g}) must be greater than t_start "
                               f"({t_start:g})")
-        suffix = args.get("suffix")
-        self.phases.append(Phase(
-            t_start=t_start, t_end=t_end, sample_times=sample_times, n_steps=n_steps,
-            suffix=None if suffix is None else _text(suffix),
-            continue_=cont, set_params=tuple(self.params), set_species=tuple(self.species),
-            line=a.line, reset_to=self.reset,
-            steady_state=bool(_number(args.get("steady_state", 0.0), "steady_state", a,
+        return t_start, t_end, n_steps, sample_times
+
+    def phase(self, a: Action, **span: Any) -> Phase:
+        """The phase of simulation ``a`` over ``span``, with the changes pending."""
+        suffix = a.args.get("suffix")
+        return Phase(
+            suffix=None if suffix is None else _text(suffix), set_params=tuple(self.params),
+            set_species=tuple(self.species), line=a.line, reset_to=self.reset,
+            steady_state=bool(_number(a.args.get("steady_state", 0.0), "steady_state", a,
                                       self.file)),
-        ))
-        self.time, self.params, self.species, self.reset = t_end, [], [], None
+            **span)
 
     def scan(self, a: Action) -> None:
         """A ``parameter_scan``: a phase of one simulation per scanned value.
@@ -280,20 +290,9 @@ class _Builder:
             raise self.refuse(a, "parameter_scan needs parameter=>\"NAME\"")
         name = _text(args["parameter"])
         scan = self.scan_points(a, name)
-        t_start = self.start_time(a, False)
-        t_end, _, _ = self.output_grid(a)
-        if not t_end > t_start:
-            raise self.refuse(a, f"t_end ({t_end:g}) must be greater than t_start "
-                              f"({t_start:g})")
-        suffix = args.get("suffix")
-        self.phases.append(Phase(
-            t_start=t_start, t_end=t_end, sample_times=None, n_steps=1,
-            suffix=None if suffix is None else _text(suffix), continue_=False,
-            set_params=tuple(self.params), set_species=tuple(self.species), line=a.line,
-            reset_to=self.reset,
-            steady_state=bool(_number(args.get("steady_state", 0.0), "steady_state", a,
-                                      self.file)),
-            scan=scan))
+        t_start, t_end, _, _ = self.span(a, False)
+        self.phases.append(self.phase(a, t_start=t_start, t_end=t_end, sample_times=None,
+                                      n_steps=1, continue_=False, scan=scan))
         self.time = t_end
         self.params = []
         self.set_param(name, scan.values[-1])
