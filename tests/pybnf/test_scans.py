@@ -438,3 +438,22 @@ def test_scan_data_named_by_an_output_are_matched_to_the_points_with_a_warning(t
     (w,) = [w for w in problem.warnings if w.id == "Xobs"]
     assert w.affects_result and "matches it with the point where 'L'" in w.message
     np.testing.assert_allclose(_checked(problem), [x_end(1.0, 2.0, 1.0)], rtol=1e-7)
+
+
+@needs_bng
+def test_constraint_scale_multiplies_static_weights_only(tmp_path):
+    # PyBNF's constraint.py: weight *= constraint_scale; a likelihood-model
+    # constraint (confidence) keeps its penalty: violated with tolerance 0 it
+    # is -log(pmin), pmin = (1 - 0.9) / 2
+    actions = ('parameter_scan({parameter=>"L",par_scan_vals=>[1,2,4],method=>"ode",'
+               't_end=>1,suffix=>"dose"})\n')
+    plain, _ = _with_prop(tmp_path, actions, "# L Xobs\n2 1\n",
+                          "Xobs < 2 at 4 weight 3\nXobs > 100 at 1 confidence 0.9\n")
+    conf = tmp_path / "job.conf"
+    conf.write_text(conf.read_text() + "constraint_scale = 2.5\n")
+    problem = bngfit.load_problem(conf)
+    assert not [w for w in problem.warnings if "constraint_scale" in w.message]
+    gap = bngfit.Objective(problem, rtol=1e-11, atol=1e-13)(X_POINT).fval \
+        - plain(X_POINT).fval
+    expected = 2.5 * 3 * (x_end(1.0, 4.0, 1.0) - 2.0) - math.log(0.05)
+    assert gap == pytest.approx(expected, rel=1e-7)

@@ -154,16 +154,18 @@ def edition1_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
                                  sims[r.name].rows, sims[r.name].time) for r in runs], noise, f)
     norms = _normalizations(config, runs, preeq, grids)
     penalties = []
+    scale = float(config.setting("constraint_scale", 1.0))
     for part in parts:
         for p, name in part.props:
             sim = sims[name]
             if sim.scan is None:
-                penalties += constraint_penalties(p, part.info, preeq[name], name, grids[name])
+                penalties += constraint_penalties(p, part.info, preeq[name], name, grids[name],
+                                                  scale)
                 continue
             points = {k: (pre, cid) for k, pre, cid in sim.points}
             penalties += scan_penalties(p, part.info, sim.scan,
                                         _x_names(sim.scan.parameter, runs_of[name]), points,
-                                        sim.time)
+                                        sim.time, scale)
     return Problem(
         model=parts[0].info, parameters=tuple(params), conditions=conditions,
         observables=observables, measurements=meas, source=Path(config.path),

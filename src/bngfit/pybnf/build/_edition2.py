@@ -393,5 +393,6 @@ def _constraints(config: PybnfConfig,
                                    f"scan '{e.name}' are not supported", file=config.path,
                                    row=e.line, id=e.name)
         for p in e.constraints:
-            out.extend(constraint_penalties(p, info, preeq, e.name, times))
+            out.extend(constraint_penalties(p, info, preeq, e.name, times,
+                                            float(config.setting("constraint_scale", 1.0))))
     return tuple(out)

@@ -17,7 +17,7 @@ import dataclasses
 from pathlib import Path
 
 from bngfit.errors import InputError, UnsupportedError
-from bngfit.problem._constraints import Enforcement
+from bngfit.problem._constraints import Enforcement, PenaltyModel
 from bngfit.problem._model_info import ModelInfo
 from bngfit.problem._problem import TrajectoryPenalty
 from bngfit.pybnf.bngl._scan import MATCH_RTOL, Scan
@@ -25,7 +25,8 @@ from bngfit.pybnf.bpsl._prop import Constraint, read_prop
 
 
 def constraint_penalties(path: Path, info: ModelInfo, preeq: str, condition: str,
-                         times: tuple[float, ...]) -> list[TrajectoryPenalty]:
+                         times: tuple[float, ...], scale: float = 1.0
+                         ) -> list[TrajectoryPenalty]:
     """The constraints of file ``path``, each read on simulation ``condition``.
 
     Parameters
@@ -38,6 +39,9 @@ def constraint_penalties(path: Path, info: ModelInfo, preeq: str, condition: str
         The ids of the simulation's pre-phase (empty: none) and measured phase.
     times : tuple of float
         The simulation's output grid.
+    scale : float
+        ``constraint_scale``: multiplies the weight of every static-model
+        constraint, as PyBNF does (likelihood-model constraints keep theirs).
 
     Raises
     ------
@@ -48,12 +52,20 @@ def constraint_penalties(path: Path, info: ModelInfo, preeq: str, condition: str
         A constraint that reads another simulation (``suffix.Name``).
     """
     out = []
-    for c in read_prop(path):
+    for c in scaled(read_prop(path), scale):
         check_constraint_names(path, c, info)
         names = tuple(n for n in c.names if n != "time")
         out.append(TrajectoryPenalty(names, preeq, condition, times, None,
                                      f"{path}:{c.line}", constraint=c))
     return out
+
+
+def scaled(constraints: tuple[Constraint, ...], scale: float) -> tuple[Constraint, ...]:
+    """The constraints with PyBNF's ``constraint_scale`` applied to static weights."""
+    if scale == 1.0:
+        return constraints
+    return tuple(dataclasses.replace(c, weight=c.weight * scale)
+                 if c.model is PenaltyModel.STATIC else c for c in constraints)
 
 
 def check_constraint_names(path: Path, constraint: Constraint, info: ModelInfo,
@@ -81,8 +93,8 @@ def check_constraint_names(path: Path, constraint: Constraint, info: ModelInfo,
                              row=constraint.line, id=name)
 
 
-def scan_constraints(path: Path, info: ModelInfo, scan: Scan, x_names: frozenset[str]
-                     ) -> list[tuple[Constraint, int]]:
+def scan_constraints(path: Path, info: ModelInfo, scan: Scan, x_names: frozenset[str],
+                     scale: float = 1.0) -> list[tuple[Constraint, int]]:
     """The constraints of ``path`` on a parameter scan, each with the point it reads.
 
     A constraint on a scan reads the scan's outputs as PyBNF does, over the
@@ -100,7 +112,7 @@ def scan_constraints(path: Path, info: ModelInfo, scan: Scan, x_names: frozenset
         ``before``, or two points).
     """
     out = []
-    for c in read_prop(path):
+    for c in scaled(read_prop(path), scale):
         check_constraint_names(path, c, info, x_names)
         at = c.at
         if c.enforcement is not Enforcement.AT or at is None or c.rhs_at is not None \
@@ -120,7 +132,7 @@ def scan_constraints(path: Path, info: ModelInfo, scan: Scan, x_names: frozenset
 
 
 def scan_penalties(path: Path, info: ModelInfo, scan: Scan, x_names: frozenset[str],
-                   points: dict[int, tuple[str, str]], span: float
+                   points: dict[int, tuple[str, str]], span: float, scale: float = 1.0
                    ) -> list[TrajectoryPenalty]:
     """The constraints of ``path`` on a scan, each a penalty on its point's simulation.
 
@@ -136,7 +148,7 @@ def scan_penalties(path: Path, info: ModelInfo, scan: Scan, x_names: frozenset[s
         The time each point is read at (``inf``: its steady state).
     """
     out = []
-    for c, k in scan_constraints(path, info, scan, x_names):
+    for c, k in scan_constraints(path, info, scan, x_names, scale):
         names = tuple(n for n in c.names if n not in ("time", *x_names))
         pre, cid = points[k]
         one = dataclasses.replace(c, enforcement=Enforcement.ALWAYS, at=None)

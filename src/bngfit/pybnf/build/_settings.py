@@ -49,7 +49,7 @@ NO_COUNTERPART = {
     "cmaes": "CMA-ES, a derivative-free evolution strategy",
     "sim": "Nelder-Mead simplex, a derivative-free local search",
     "powell": "Powell's method, a derivative-free local search",
-    **dict.fromkeys(("mh", "pt", "am", "dream", "p_dream", "hmc"),
+    **dict.fromkeys(("mh", "bmc", "pt", "am", "dream", "p_dream", "hmc"),
                     "a Bayesian sampler; bngfit computes point estimates"),
     "sa": "simulated annealing, a stochastic search",
     "check": "PyBNF's model check scores the model without fitting (bngfit evaluate "
@@ -69,7 +69,8 @@ UNUSED_RUN_KEYS = {
 }
 
 #: Run keys read by other parts of the reader (the objective; the bootstrap).
-READ_ELSEWHERE = frozenset({"neg_bin_r", "noise_location", "bootstrap", "bootstrap_max_obj"})
+READ_ELSEWHERE = frozenset({"neg_bin_r", "noise_location", "bootstrap", "bootstrap_max_obj",
+                            "constraint_scale"})
 
 #: PyBNF's ``initialization`` and the start sampler of the same kind.
 SAMPLERS = {"rand": Sampler.UNIFORM.value, "lh": Sampler.LHS.value}

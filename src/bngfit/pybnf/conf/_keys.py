@@ -56,7 +56,7 @@ OTHER_PRIOR_FAMILIES = (
     "exponential", "chisquare", "rayleigh", "half_normal", "half_cauchy", "student_t")
 
 #: PyBNF's fitting algorithms (``fit_type``; edition 2: ``job_type``).
-FIT_TYPES = ("de", "ade", "ss", "pso", "mh", "sim", "powell", "cmaes", "sa", "pt", "am",
+FIT_TYPES = ("de", "ade", "ss", "pso", "mh", "bmc", "sim", "powell", "cmaes", "sa", "pt", "am",
              "dream", "p_dream", "check", "trf", "lbfgs", "gntr", "profile_likelihood",
              "hmc")
 
@@ -112,6 +112,8 @@ RUN_KEYS: dict[str, KeySpec] = {
     "wall_time_fit": KeySpec("float", "time budget of the whole fit, s (0: none)", minimum=0),
     "random_seed": KeySpec("int", "seed of the random start points", minimum=0),
     "neg_bin_r": KeySpec("float", "r of the neg_bin objective", minimum=0),
+    "constraint_scale": KeySpec("float", "multiplies the weight of every .prop constraint "
+                                "(static penalties; PyBNF's constraint.py)", minimum=0),
     "noise_location": KeySpec("choice", "whether the prediction is the noise's mean or "
                               "median", ("mean", "median")),
     # bootstrap: refits to resampled data after the fit (bngfit.optimize._bootstrap)
@@ -186,8 +188,6 @@ IGNORED_KEYS: dict[str, str] = {
 UNSUPPORTED_MATH_KEYS: dict[str, KeySpec] = {
     "smoothing": KeySpec("int", "averages several stochastic simulations per evaluation",
                          minimum=1, neutral=1),
-    "constraint_scale": KeySpec("float", "multiplies the weight of every .prop constraint",
-                                minimum=0, neutral=1.0),
     "ind_var_rounding": KeySpec("int", "moves data times to the nearest simulated time",
                                 minimum=0, neutral=0),
     "postprocess": KeySpec("text", "a Python script transforms simulation results"),
