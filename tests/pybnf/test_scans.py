@@ -457,3 +457,21 @@ def test_constraint_scale_multiplies_static_weights_only(tmp_path):
         - plain(X_POINT).fval
     expected = 2.5 * 3 * (x_end(1.0, 4.0, 1.0) - 2.0) - math.log(0.05)
     assert gap == pytest.approx(expected, rel=1e-7)
+
+
+@needs_bng
+def test_ind_var_rounding_compares_each_row_with_the_nearest_simulated_time(tmp_path):
+    # simulate writes t = 0, 0.5, ..., 2; the rows at 0.6 and 1.9 are compared
+    # with 0.5 and 2 (PyBNF's objective.py with ind_var_rounding = 1)
+    conf = _job(tmp_path, 'simulate({method=>"ode",t_end=>2,n_steps=>4,suffix=>"tc"})\n',
+                {"tc": "# time Xobs\n0.6 1\n1.9 2\n"}, extra="ind_var_rounding = 1\n")
+    problem = bngfit.load_problem(conf)
+    np.testing.assert_array_equal(problem.measurements.time, [0.5, 2.0])
+    (w,) = [w for w in problem.warnings if "ind_var_rounding" in w.message]
+    assert w.affects_result and "tc.exp" in w.message
+    np.testing.assert_allclose(_checked(problem), [x_end(1.0, 1.0, 0.5), x_end(1.0, 1.0, 2.0)],
+                               rtol=1e-7)
+    conf.write_text(conf.read_text().replace("ind_var_rounding = 1", "ind_var_rounding = 2"))
+    with pytest.raises(InputError, match="ind_var_rounding") as err:
+        bngfit.load_problem(conf)
+    assert "job.conf:5" in str(err.value)

@@ -10,11 +10,13 @@ measurement, with the noise scale its noise model gives it
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from bngfit.errors import InputError, UnsupportedError
+from bngfit.errors import InputError, Issue, UnsupportedError
 from bngfit.problem._formulas import parse_formula
 from bngfit.problem._model_info import ModelInfo
 from bngfit.problem._problem import Measurements, Observable
@@ -130,6 +132,55 @@ def measurements(runs: list[DataRun], noise: dict[str | None, Noise], f: str
                         np.array(cols["t"]), np.array(cols["m"]), ((),) * n,
                         tuple(cols["np"]), tuple(cols["rows"]),
                         dataset_id=tuple(cols["ds"]) if scans else ())
+
+
+def nearest_times(t: ExpTable, grid: tuple[float, ...], config: PybnfConfig
+                  ) -> tuple[ExpTable, tuple[Issue, ...]]:
+    """``ind_var_rounding = 1``: each data time moved to the nearest simulated time.
+
+    PyBNF (``pybnf/objective.py``) then compares a row with the simulation row
+    closest to its time, and warns where that is more than 1 and 10% away;
+    so does this, once per table, and it says how many times moved.
+
+    Parameters
+    ----------
+    t : ExpTable
+    grid : tuple of float
+        The simulated output times, sorted.
+
+    Returns
+    -------
+    table : ExpTable
+        ``t`` with its times replaced.
+    warnings : tuple of Issue
+    """
+    g = np.asarray(grid, dtype=float)
+    if not g.size:
+        return t, ()
+    pos = np.searchsorted(g, t.time).clip(0, g.size - 1)
+    prev = (pos - 1).clip(0)
+    # the nearer of the two neighbours (the earlier on a tie)
+    idx = np.where(np.abs(t.time - g[prev]) <= np.abs(g[pos] - t.time), prev, pos)
+    new = g[idx]
+    moved = np.nonzero(new != t.time)[0]
+    if not moved.size:
+        return t, ()
+    diff = np.abs(new - t.time)
+    far = np.nonzero((diff > 1.0) & (diff > 0.1 * np.abs(t.time)))[0]
+    worst = int(np.argmax(diff))
+    notes = [Issue("warning", f"ind_var_rounding = 1: {moved.size} data time(s) of "
+                   f"{Path(t.path).name} compared with the nearest simulated time (the "
+                   f"largest move {t.time[worst]:g} -> {new[worst]:g})", t.path,
+                   int(t.lines[worst]), id="time", value=f"{t.time[worst]:g}",
+                   affects_result=True)]
+    if far.size:
+        i = int(far[0])
+        notes.append(Issue("warning", f"no simulated time near {t.time[i]:g}: the nearest "
+                           f"is {new[i]:g}", t.path, int(t.lines[i]), id="time",
+                           value=f"{t.time[i]:g}", affects_result=True))
+    time = np.array(new)
+    time.setflags(write=False)
+    return dataclasses.replace(t, time=time), tuple(notes)
 
 
 def data_warnings(tables: list[ExpTable]) -> tuple:

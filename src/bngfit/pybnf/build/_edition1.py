@@ -88,7 +88,7 @@ from bngfit.problem._problem import Normalization, NormKind, Observable, Problem
 from bngfit.pybnf.bngl._protocol import phases_for_data
 from bngfit.pybnf.conf._entries import Objfunc, PybnfConfig
 
-from ._data import DataRun, column_observable, data_warnings, measurements
+from ._data import DataRun, column_observable, data_warnings, measurements, nearest_times
 from ._initials import initial_mutations
 from ._models import ModelPart, Run, model_parts
 from ._noise import token_noise
@@ -150,7 +150,13 @@ def edition1_problem(config: PybnfConfig, models: ModelAccess) -> Problem:
                     observables.setdefault(col, column_observable(r.table, col, noise[None],
                                                                   part.info, f))
     runs = [r for part in parts for r in part.runs]
-    meas = measurements([DataRun(r.table, r.name, preeq[r.name], t_end[r.name],
+    tables = {r.name: r.table for r in runs}
+    if config.setting("ind_var_rounding") == "1":
+        for r in runs:
+            if sims[r.name].scan is None:
+                tables[r.name], note = nearest_times(r.table, grids[r.name], config)
+                warnings.extend(note)
+    meas = measurements([DataRun(tables[r.name], r.name, preeq[r.name], t_end[r.name],
                                  sims[r.name].rows, sims[r.name].time) for r in runs], noise, f)
     norms = _normalizations(config, runs, preeq, grids)
     penalties = []

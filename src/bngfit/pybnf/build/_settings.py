@@ -70,7 +70,7 @@ UNUSED_RUN_KEYS = {
 
 #: Run keys read by other parts of the reader (the objective; the bootstrap).
 READ_ELSEWHERE = frozenset({"neg_bin_r", "noise_location", "bootstrap", "bootstrap_max_obj",
-                            "constraint_scale"})
+                            "constraint_scale", "ind_var_rounding"})
 
 #: PyBNF's ``initialization`` and the start sampler of the same kind.
 SAMPLERS = {"rand": Sampler.UNIFORM.value, "lh": Sampler.LHS.value}

@@ -114,6 +114,8 @@ RUN_KEYS: dict[str, KeySpec] = {
     "neg_bin_r": KeySpec("float", "r of the neg_bin objective", minimum=0),
     "constraint_scale": KeySpec("float", "multiplies the weight of every .prop constraint "
                                 "(static penalties; PyBNF's constraint.py)", minimum=0),
+    "ind_var_rounding": KeySpec("choice", "1: each data time is compared with the nearest "
+                                "simulated time", ("0", "1")),
     "noise_location": KeySpec("choice", "whether the prediction is the noise's mean or "
                               "median", ("mean", "median")),
     # bootstrap: refits to resampled data after the fit (bngfit.optimize._bootstrap)
@@ -188,8 +190,6 @@ IGNORED_KEYS: dict[str, str] = {
 UNSUPPORTED_MATH_KEYS: dict[str, KeySpec] = {
     "smoothing": KeySpec("int", "averages several stochastic simulations per evaluation",
                          minimum=1, neutral=1),
-    "ind_var_rounding": KeySpec("int", "moves data times to the nearest simulated time",
-                                minimum=0, neutral=0),
     "postprocess": KeySpec("text", "a Python script transforms simulation results"),
     "sbml_integrator": KeySpec("choice", "integrators other than CVODE change the "
                                "trajectories (gillespie is stochastic)",
