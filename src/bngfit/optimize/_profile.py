@@ -13,8 +13,8 @@ The step adapts to the rise: each step aims at a rise of
 ``target_fraction`` of the threshold, the last step's length scaled by the
 target over the last step's rise, clipped to ``[shrink, grow]`` and to
 ``[min_step, max_step]`` (fractions of the parameter's bound interval).
-Once a point lies above the threshold, regula falsi points between the two
-points around the crossing bring the rise at the nearer one within
+Once a point lies above the threshold, regula falsi points (bisection where
+that would stall) between the two points around the crossing bring the rise at the nearer one within
 ``refine_rtol`` of the threshold; the interval end is the linear interpolation
 between them. What the next point is depends only on a side's points so far
 (:func:`next_point`): a profile resumed from stored points computes what an
@@ -60,8 +60,9 @@ class ProfileSteps:
     max_points : int
         Points per side at most (then the side ends open: ``max_points``).
     refine_rtol : float
-        The crossing is refined until a point's rise is within this fraction
-        of the threshold of it.
+        The crossing is refined (regula falsi, with bisection where it would
+        stall or far above the threshold) until a point's rise is within this
+        fraction of the threshold of it.
     max_refine : int
         Refining points per side at most.
     """
@@ -74,7 +75,7 @@ class ProfileSteps:
     shrink: float = 0.5
     max_points: int = 100
     refine_rtol: float = 1e-4
-    max_refine: int = 10
+    max_refine: int = 40
 
     def record(self) -> dict:
         """JSON-ready settings."""
@@ -244,11 +245,18 @@ def next_point(side: Side, points: Sequence[ProfilePoint], st: ProfileSteps
         (sb, rb, xb), a = bracket
         ra = _rise(side, a)
         first = min(p.seq for p in points if _rise(side, p) >= thr)
-        refined = sum(p.seq > first for p in points)
+        refined = [p for p in points if p.seq > first]
         tol = st.refine_rtol * thr
-        if (ra - thr <= tol or thr - rb <= tol or refined >= st.max_refine
+        if (ra - thr <= tol or thr - rb <= tol or len(refined) >= st.max_refine
                 or abs(a.value - sb) <= st.min_step * side.span):
             return SideEnd.CROSSED
+        # regula falsi; bisection far above the threshold (a kink, e.g. another
+        # parameter meeting its bound) and where the last two refining points
+        # fell on one side (regula falsi stalling on one end of the bracket)
+        stalled = len(refined) >= 2 and (
+            (_rise(side, refined[-1]) >= thr) == (_rise(side, refined[-2]) >= thr))
+        if ra > 2.0 * thr or stalled:
+            return 0.5 * (sb + a.value), xb
         return sb + (thr - rb) / (ra - rb) * (a.value - sb), xb
     if len(points) >= st.max_points:
         return SideEnd.MAX_POINTS
