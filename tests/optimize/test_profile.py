@@ -180,3 +180,34 @@ def test_bad_input_is_refused(linear, tmp_path):
     with pytest.raises(InputError, match="other settings.*alpha"):
         bngfit.profile(copy, ["c"], alpha=0.9)
     assert bngfit.profile(copy, ["c"], alpha=0.9, replace=True).alpha == 0.9
+
+
+def _march(side, fval_of, steps=None):
+    """Run one side's march on a synthetic profile ``fval_of(s)`` (no model)."""
+    from bngfit.optimize._profile import ProfileSteps, next_point
+    from bngfit.result import ProfilePoint
+
+    pts = []
+    while not isinstance(nxt := next_point(side, pts, steps or ProfileSteps()), SideEnd):
+        s, x = nxt
+        pts.append(ProfilePoint("p", side.direction, len(pts), s, s, fval_of(s),
+                                np.array([s])))
+    return pts, nxt
+
+
+@pytest.mark.parametrize("direction", [-1, 1])
+def test_the_march_finds_a_quadratic_crossing_and_stops_at_failures(direction):
+    from bngfit.optimize._profile import crossing, side_of
+
+    thr = chi2.ppf(0.95, 1) / 2
+    lb, ub = np.array([-10.0]), np.array([10.0])
+    side = side_of(0, direction, np.array([0.5]), 0.0, lb, ub, thr)
+    pts, end = _march(side, lambda s: (s - 0.5) ** 2 / (2 * 0.3**2))
+    assert end is SideEnd.CROSSED and len(pts) < 40
+    assert crossing(side, pts) == pytest.approx(0.5 + direction * Q * 0.3, abs=1e-4)
+    # a failed re-optimization ends the side, open: it brackets nothing
+    pts, end = _march(side, lambda s: np.inf if abs(s - 0.5) > 0.4 else 0.0)
+    assert end is SideEnd.FAILED and crossing(side, pts) is None
+    # a flat profile reaches the bound
+    pts, end = _march(side, lambda s: 0.0)
+    assert end is SideEnd.BOUND and pts[-1].value == (lb if direction < 0 else ub)[0]

@@ -136,7 +136,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     else:
         print(profile_text(result))
         print(f"store: {store}\nprofile table: {table}")
-    return 0
+    return 0 if result.complete else 1
 
 
 def interrupted_note(args: argparse.Namespace) -> str:

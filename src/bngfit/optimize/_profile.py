@@ -211,7 +211,11 @@ def _rise(side: Side, p: ProfilePoint) -> float:
 
 def _bracket(side: Side, points: Sequence[ProfilePoint]
              ) -> tuple[tuple[float, float, np.ndarray], ProfilePoint] | None:
-    """The crossing's bracket: (value, rise, x) of the farthest point below, the nearest above."""
+    """The crossing's bracket: (value, rise, x) of the farthest point below, the nearest above.
+
+    Failed points (fval ``inf``) are not points of the profile: they bracket nothing.
+    """
+    points = [p for p in points if np.isfinite(p.fval)]
     above = [p for p in points if _rise(side, p) >= side.threshold]
     if not above:
         return None
