@@ -548,3 +548,41 @@ def assert_close(got, expected, names, what, rtol=GRAD_RTOL, atol_rel=GRAD_ATOL_
             lines.append(f"  {ix} ({names[ix[-1]]}): got {got[ix]:.12g}, "
                          f"expected {expected[ix]:.12g}")
         pytest.fail("\n".join(lines))
+
+
+# ------------------------------------------------------------- a linear model
+# y(t) = a + slope * t with Gaussian noise of known sd: the negative
+# log-likelihood is exactly quadratic in (a, slope), so profiles have closed forms.
+LINEAR_TIMES = np.arange(0.0, 10.0)
+LINEAR_SIGMA = 0.3
+LINEAR_DATA = 2.0 + 0.7 * LINEAR_TIMES + np.random.default_rng(1).normal(
+    0.0, LINEAR_SIGMA, LINEAR_TIMES.size)
+LINEAR_MODEL = ("model m\n  species X, Z\n  X = 0; Z = 0\n  J0: -> X; 1\n  J1: -> Z; c\n"
+                "  c = 1; k1 = 1; k2 = 1\nend\n")
+
+
+def linear_problem(folder: Path, *, product: bool = False) -> Path:
+    """PEtab problem ``y = a + b * t`` (X' = 1, X(0) = 0: X = t), noise sd 0.3.
+
+    ``a`` and ``b`` are on lin scale; ``c`` (log10) drives a species no
+    observable reads. ``product=True``: the slope is ``k1 * k2`` (both log10 in
+    [0.01, 100]) instead of ``b``.
+    """
+    lin = {"parameterScale": "lin", "estimate": 1}
+    log = {"parameterScale": "log10", "lowerBound": 0.01, "upperBound": 100,
+           "nominalValue": 1, "estimate": 1}
+    params = [{"parameterId": "a", "lowerBound": -10, "upperBound": 10, "nominalValue": 1,
+               **lin}]
+    if product:
+        params += [{"parameterId": "k1", **log}, {"parameterId": "k2", **log}]
+    else:
+        params += [{"parameterId": "b", "lowerBound": -5, "upperBound": 5,
+                    "nominalValue": 0.5, **lin}, {"parameterId": "c", **log}]
+    return write_problem(
+        folder, model=LINEAR_MODEL, parameters=params,
+        observables=[{"observableId": "y", "observableFormula":
+                      "a + k1 * k2 * X" if product else "a + b * X",
+                      "noiseFormula": LINEAR_SIGMA}],
+        measurements=[{"observableId": "y", "simulationConditionId": "c0", "time": t,
+                       "measurement": m} for t, m in zip(LINEAR_TIMES, LINEAR_DATA,
+                                                         strict=True)])

@@ -5,7 +5,8 @@ Public API: :func:`load_problem`, :class:`Problem`, :class:`Objective`,
 :func:`summarize`, :func:`check_res`, :func:`check_res_multi_eps`, :func:`fit` (its
 progress events :class:`FitProgress`),
 :class:`FitResult`, :func:`load_result`, :func:`bootstrap` (percentile intervals from
-refits to resampled data: :class:`BootstrapResult`, :func:`load_bootstrap`), and the
+refits to resampled data: :class:`BootstrapResult`, :func:`load_bootstrap`),
+:func:`profile` (profile likelihoods: :class:`ProfileResult`), and the
 error types.
 
 The package is laid out by stage (see the README's "Architecture"):
@@ -30,13 +31,15 @@ from .objective import (
     check_res_multi_eps,
     summarize,
 )
-from .optimize import FitProgress, bootstrap, fit
+from .optimize import FitProgress, ProfileSteps, bootstrap, fit, profile
 from .petab import check_petab
 from .problem import Problem, check_problem, load_problem, register_reader
 from .pybnf import check_pybnf
 from .result import (
     BootstrapResult,
     FitResult,
+    ProfileClass,
+    ProfileResult,
     Replicate,
     ReplicateStatus,
     StartResult,
@@ -68,6 +71,9 @@ __all__ = [
     "MissingExtraError",
     "Objective",
     "Problem",
+    "ProfileClass",
+    "ProfileResult",
+    "ProfileSteps",
     "Replicate",
     "ReplicateStatus",
     "StartResult",
@@ -84,5 +90,6 @@ __all__ = [
     "load_bootstrap",
     "load_problem",
     "load_result",
+    "profile",
     "summarize",
 ]

@@ -593,7 +593,7 @@ def test_every_option_is_documented_with_its_choices_and_default():
     parser = _parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     assert set(sub.choices) == {"validate", "evaluate", "simulate", "check-grad", "fit",
-                                "show", "plot", "bootstrap"}
+                                "show", "plot", "bootstrap", "profile"}
     for name, command in sub.choices.items():
         assert command.description, name
         for action in command._actions:

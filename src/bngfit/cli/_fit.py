@@ -42,6 +42,7 @@ from . import _args as cli_args
 from . import _bootstrap as cli_bootstrap
 from . import _io as cli_io
 from . import _places as cli_places
+from . import _profile as cli_profile
 from . import _score
 from . import _show as cli_show
 from ._points import read_start_points
@@ -161,6 +162,7 @@ def add_commands(sub: Subparsers, common: Callable[[argparse.ArgumentParser], No
     common(f)
     cli_show.add_commands(sub, common)
     cli_bootstrap.add_command(sub, common)  # bootstrap: bngfit bootstrap
+    cli_profile.add_command(sub, common)  # profiles: bngfit profile
 
 
 def best_parameter_table(problem: Problem, x: np.ndarray) -> pd.DataFrame:
@@ -315,6 +317,8 @@ def interrupted_note(args: argparse.Namespace) -> str:
     """
     if getattr(args, "command", None) == "bootstrap":
         return cli_bootstrap.interrupted_note(args)
+    if getattr(args, "command", None) == "profile":
+        return cli_profile.interrupted_note(args)
     if getattr(args, "command", None) != "fit":
         return ""
     # cmd_fit records where its store went (the job's output folder, perhaps)
@@ -331,7 +335,8 @@ def interrupted_note(args: argparse.Namespace) -> str:
     return f"; {n} finished start{'' if n == 1 else 's'} in {store}; {resume}"
 
 
-COMMANDS = {"fit": cmd_fit, **SHOW_COMMANDS, **cli_bootstrap.COMMANDS}
+COMMANDS = {"fit": cmd_fit, **SHOW_COMMANDS, **cli_bootstrap.COMMANDS,
+            **cli_profile.COMMANDS}
 
 __all__ = ["COMMANDS", "MAX_BUDGET", "MAX_RACE", "MAX_STARTS", "MAX_WORKERS", "PLOT_FILES",
            "SAMPLERS", "add_commands", "best_parameter_table", "cmd_fit", "cmd_plot",
