@@ -211,3 +211,45 @@ def test_the_march_finds_a_quadratic_crossing_and_stops_at_failures(direction):
     # a flat profile reaches the bound
     pts, end = _march(side, lambda s: 0.0)
     assert end is SideEnd.BOUND and pts[-1].value == (lb if direction < 0 else ub)[0]
+
+
+def test_profile_plots_draw_each_profile_its_threshold_and_interval(linear_profile,
+                                                                    tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from bngfit.result._plot_profile import (
+        PROFILE_FILES,
+        intervals_figure,
+        plot_profiles,
+        profiles_figure,
+    )
+
+    result, _ = linear_profile
+    fig = profiles_figure(result)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title().split("\n")[0] for ax in panels] == [p.parameter
+                                                                for p in result.profiles]
+    theta, cov = _closed_form()
+    for ax, p in zip(panels, result.profiles, strict=True):
+        # the dashed threshold line sits at chi2.ppf(0.95, 1) / 2
+        (dashed,) = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+        assert dashed.get_ydata()[0] == pytest.approx(chi2.ppf(0.95, 1) / 2)
+        # the curve passes through the fit's best point at rise 0
+        curve = ax.get_lines()[0]
+        assert 0.0 in set(np.round(curve.get_ydata(), 12))
+        if p.parameter in ("a", "b"):  # the shaded interval is the closed-form one
+            i = "ab".index(p.parameter)
+            (span,) = ax.patches
+            x0, x1 = span.get_x(), span.get_x() + span.get_width()
+            np.testing.assert_allclose([min(x0, x1), max(x0, x1)],
+                                       theta[i] + np.array([-1, 1]) * Q * np.sqrt(cov[i, i]),
+                                       rtol=1e-6)
+    plt.close(fig)
+    fig = intervals_figure(result)
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_yticklabels()][:2] == ["a", "b"]
+    plt.close(fig)
+    files = plot_profiles(result, tmp_path / "plots")
+    assert [f.name for f in files] == list(PROFILE_FILES)
+    assert all(f.stat().st_size > 5000 for f in files)

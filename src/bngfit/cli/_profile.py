@@ -18,6 +18,7 @@ from pathlib import Path
 from bngfit.errors import InputError
 from bngfit.optimize._profile_run import run_profile
 from bngfit.problem import _load as loader
+from bngfit.result._plot_profile import PROFILE_FILES, plot_profiles
 from bngfit.result._profile import CLASS_TEXT, DEFAULT_ALPHA, ProfileClass, ProfileResult
 from bngfit.result._store import load_result
 
@@ -68,6 +69,9 @@ def add_command(sub: Subparsers, common: Callable[[argparse.ArgumentParser], Non
                    help="drop stored profiles with other settings (alpha) and begin anew")
     p.add_argument("-o", "--table", default=None, metavar="FILE",
                    help="interval table (TSV; default STORE.profiles.tsv)")
+    p.add_argument("--plot", default=None, metavar="DIR",
+                   help="also draw profiles.png (one panel per parameter) and "
+                        "profile_intervals.png into DIR (default: no plots)")
     p.add_argument("--json", action="store_true", help="print the profiles as JSON")
     common(p)
 
@@ -123,19 +127,26 @@ def cmd_profile(args: argparse.Namespace) -> int:
     store = Path(args.store)
     table = table_path(store, args.table)
     cli_args.check_output_file(table, "-o/--table")
+    folder = (None if args.plot is None
+              else cli_args.check_output_dir(args.plot, "--plot", PROFILE_FILES))
     fitted = load_result(store)  # a missing or foreign file is refused here
     problem = loader.load_problem(args.problem or fitted.settings["problem"])
     cli_args.check_not_inputs(problem, {"-o/--table": table})
     result = run_profile(problem, fitted, args.parameters, alpha=args.alpha, store=store,
                          replace=args.replace)
     write_table(result, table)
+    plots = [] if folder is None else plot_profiles(result, folder)
     if args.json:
         out = result.summary_dict()
         out["table"] = str(table)
+        if plots:
+            out["plots"] = [str(f) for f in plots]
         print(json.dumps(out, indent=2))
     else:
         print(profile_text(result))
         print(f"store: {store}\nprofile table: {table}")
+        for f in plots:
+            print(f"wrote {f}")
     return 0 if result.complete else 1
 
 
