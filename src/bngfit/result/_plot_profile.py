@@ -15,9 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bngfit.errors import InputError
-
-from ._plot_style import BEST_COLOR, FAILED_COLOR, save, style
+from ._plot_style import BEST_COLOR, FAILED_COLOR, plot_folder, save, style
 from ._profile import ParameterProfile, ProfileResult
 
 #: Panels per row of profiles.png.
@@ -113,11 +111,6 @@ def plot_profiles(result: ProfileResult, folder: Path) -> list[Path]:
     InputError
         If ``folder`` cannot be created.
     """
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InputError(f"cannot create the plot folder: {err.strerror or err}",
-                         file=str(folder)) from None
+    folder = plot_folder(folder)
     return [save(profiles_figure(result), folder / PROFILE_FILES[0]),
             save(intervals_figure(result), folder / PROFILE_FILES[1])]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bngfit.errors import MissingExtraError
+from bngfit.errors import InputError, MissingExtraError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -66,6 +66,17 @@ def style() -> Iterator[ModuleType]:
     plt = pyplot()
     with plt.rc_context(_RC):
         yield plt
+
+
+def plot_folder(folder: str | Path) -> Path:
+    """``folder``, created if missing (InputError naming it where it cannot be)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"cannot create the plot folder: {err.strerror or err}",
+                         file=str(folder)) from None
+    return folder
 
 
 def save(fig: object, path: Path) -> Path:

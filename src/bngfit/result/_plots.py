@@ -25,6 +25,7 @@ from ._plot_fit import model_fit as _model_fit
 from ._plot_fit_data import dense_problem
 from ._plot_gradcheck import gradcheck
 from ._plot_starts import history, parameters, waterfall
+from ._plot_style import plot_folder
 from ._types import FitResult
 
 log = logging.getLogger(__name__)
@@ -96,12 +97,7 @@ def plot_all(result: FitResult, folder: Path, problem: Problem | None = None) ->
     InputError
         If ``folder`` cannot be created.
     """
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InputError(f"cannot create the plot folder: {err.strerror or err}",
-                         file=str(folder)) from None
+    folder = plot_folder(folder)
     files = [waterfall(result, folder / "waterfall.png")]
     problem = _matching(problem if problem is not None else _fitted_problem(result), result)
     if problem is not None and result.best is not None:
