@@ -42,6 +42,7 @@ from bngfit.result._types import FitResult
 
 from . import _args as cli_args
 from . import _io as cli_io
+from ._common import analysis_table, write_intervals
 
 #: Upper limit of replicates and starts per replicate on the command line.
 MAX_REPLICATES = 1_000_000
@@ -139,16 +140,12 @@ def add_command(sub: Subparsers, common: Callable[[argparse.ArgumentParser], Non
 
 def table_path(store: Path, given: str | None = None) -> Path:
     """The interval table: ``given``, else ``STORE.bootstrap.tsv`` beside the store."""
-    return Path(given) if given else Path(f"{store}.bootstrap.tsv")
+    return analysis_table(store, given, "bootstrap.tsv")
 
 
 def write_table(result: BootstrapResult, path: Path) -> None:
     """Write the percentile intervals as TSV (one row per free parameter)."""
-    try:
-        result.intervals().to_csv(path, sep="\t", index=False, float_format="%.10g")
-    except OSError as err:
-        raise InputError(f"cannot write the bootstrap table ({err.strerror or err})",
-                         file=str(path)) from None
+    write_intervals(result.intervals(), path, "bootstrap")
 
 
 def bootstrap_text(r: BootstrapResult) -> str:

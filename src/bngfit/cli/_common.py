@@ -67,3 +67,17 @@ def num(v: float) -> float | None:
 def tolerance_line(obj: Objective) -> str:
     """The ODE tolerances an evaluation used, for the printed result."""
     return f"ODE tolerances: rtol {obj.settings.rtol:g}, atol {obj.settings.atol:g}"
+
+
+def analysis_table(store: Path, given: str | None, suffix: str) -> Path:
+    """An analysis's table: ``given``, else ``STORE.<suffix>`` beside the store."""
+    return Path(given) if given else Path(f"{store}.{suffix}")
+
+
+def write_intervals(frame: object, path: Path, what: str) -> None:
+    """Write an interval table (a DataFrame) as TSV; ``what`` names it in messages."""
+    try:
+        frame.to_csv(path, sep="\t", index=False, float_format="%.10g")
+    except OSError as err:
+        raise InputError(f"cannot write the {what} table ({err.strerror or err})",
+                         file=str(path)) from None

@@ -15,7 +15,6 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from bngfit.errors import InputError
 from bngfit.optimize._profile_run import run_profile
 from bngfit.problem import _load as loader
 from bngfit.result._plot_profile import PROFILE_FILES, plot_profiles
@@ -24,6 +23,7 @@ from bngfit.result._store import load_result
 
 from . import _args as cli_args
 from ._bootstrap import Subparsers
+from ._common import analysis_table, write_intervals
 
 
 def _alpha(text: str) -> float:
@@ -78,16 +78,12 @@ def add_command(sub: Subparsers, common: Callable[[argparse.ArgumentParser], Non
 
 def table_path(store: Path, given: str | None = None) -> Path:
     """The interval table: ``given``, else ``STORE.profiles.tsv`` beside the store."""
-    return Path(given) if given else Path(f"{store}.profiles.tsv")
+    return analysis_table(store, given, "profiles.tsv")
 
 
 def write_table(result: ProfileResult, path: Path) -> None:
     """Write the intervals as TSV (one row per profiled parameter)."""
-    try:
-        result.intervals().to_csv(path, sep="\t", index=False, float_format="%.10g")
-    except OSError as err:
-        raise InputError(f"cannot write the profile table ({err.strerror or err})",
-                         file=str(path)) from None
+    write_intervals(result.intervals(), path, "profile")
 
 
 def profile_text(r: ProfileResult) -> str:

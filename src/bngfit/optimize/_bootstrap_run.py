@@ -20,7 +20,6 @@ import numpy as np
 
 from bngfit.errors import BngfitError, InputError
 from bngfit.objective._objective import Objective
-from bngfit.problem._load import load_problem
 from bngfit.problem._problem import Problem
 from bngfit.result._bootstrap import DEFAULT_LEVEL, BootstrapResult, Replicate, ReplicateStatus
 from bngfit.result._store import Store, fingerprint
@@ -44,7 +43,8 @@ from ._bootstrap import (
 )
 from ._capture import SolverLog
 from ._executors import run_unordered
-from ._multistart import _check_workers_see_it, fit
+from ._fitted import fitted_source
+from ._multistart import _check_workers_see_it
 from ._progress import FitProgress, ProgressBar, ProgressTracker
 from ._settings import FitSettings
 
@@ -123,23 +123,7 @@ def bootstrap(
         Bad values (``n`` < 1, a level outside (0, 1), ...), a store without a
         fit with a finite best point, a stored bootstrap with other settings.
     """
-    if isinstance(source, Problem):
-        if problem is not None:
-            raise InputError("give the problem once: as source, or with a store as source")
-        problem = source
-        fitted = fit(problem, store=store, resume=store is not None and Path(store).is_file()
-                     and Path(store).stat().st_size > 0, **(fit_opts or {}))
-        path = None if store is None else Path(store)
-    else:
-        if store is not None or fit_opts:
-            raise InputError("store and fit_opts go with a problem as source; a store as "
-                             "source is the bootstrap's store", file=str(source))
-        path = Path(source)
-        with Store(path, readonly=True) as st:
-            fitted = st.result()
-            if problem is None:
-                problem = load_problem(st.problem_path())
-            st.check_same_problem(problem)
+    problem, fitted, path = fitted_source(source, problem, store, fit_opts, "bootstrap's")
     settings = bootstrap_settings(problem, fitted, n=n, seed=seed, starts=starts, level=level,
                                   max_fval=max_fval)
     fs = replicate_fit_settings(problem, fitted, engine=engine, workers=workers,

@@ -19,7 +19,6 @@ import numpy as np
 
 from bngfit.errors import InputError
 from bngfit.objective._objective import Objective
-from bngfit.problem._load import load_problem
 from bngfit.problem._problem import Problem
 from bngfit.result._frames import native_values
 from bngfit.result._profile import (
@@ -41,7 +40,7 @@ from bngfit.result._store_profile import (
 from bngfit.result._types import FitResult
 
 from ._bootstrap_run import replicate_fit_settings
-from ._multistart import fit
+from ._fitted import fitted_source
 from ._profile import (
     ProfileSteps,
     free_indices,
@@ -120,23 +119,7 @@ def profile(
         with a finite best point, stored profiles with other settings.
     """
     alpha = check_alpha(alpha)
-    if isinstance(source, Problem):
-        if problem is not None:
-            raise InputError("give the problem once: as source, or with a store as source")
-        problem = source
-        fitted = fit(problem, store=store, resume=store is not None and Path(store).is_file()
-                     and Path(store).stat().st_size > 0, **(fit_opts or {}))
-        path = None if store is None else Path(store)
-    else:
-        if store is not None or fit_opts:
-            raise InputError("store and fit_opts go with a problem as source; a store as "
-                             "source is the profiles' store", file=str(source))
-        path = Path(source)
-        with Store(path, readonly=True) as st:
-            fitted = st.result()
-            if problem is None:
-                problem = load_problem(st.problem_path())
-            st.check_same_problem(problem)
+    problem, fitted, path = fitted_source(source, problem, store, fit_opts, "profiles'")
     return run_profile(problem, fitted, parameters, alpha=alpha, store=path,
                        steps=steps or ProfileSteps(), better_tol=better_tol, replace=replace,
                        callback=callback)

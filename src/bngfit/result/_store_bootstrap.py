@@ -21,6 +21,7 @@ from bngfit.errors import InputError
 from ._bootstrap import DEFAULT_LEVEL, BootstrapResult, Replicate, ReplicateStatus
 from ._store import Store
 from ._store_files import damaged
+from ._store_meta import add_wall, check_continues, read_meta, tables, write_meta
 
 BOOTSTRAP_SCHEMA = """
 CREATE TABLE IF NOT EXISTS bootstrap_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -36,26 +37,15 @@ FIXED_SETTINGS = ("seed", "starts", "max_fval", "max_fval_offsets", "strata", "e
                   "race")
 
 
-def _tables(store: Store) -> set[str]:
-    return {r[0] for r in store._read("SELECT name FROM sqlite_master WHERE type='table'")}
-
 
 def has_bootstrap(store: Store) -> bool:
     """Whether the store holds a bootstrap (its settings)."""
-    return "bootstrap_meta" in _tables(store) and bool(bootstrap_meta(store))
+    return "bootstrap_meta" in tables(store) and bool(bootstrap_meta(store))
 
 
 def bootstrap_meta(store: Store) -> dict:
     """The stored bootstrap's settings (empty: none); a damaged value is an InputError."""
-    if "bootstrap_meta" not in _tables(store):
-        return {}
-    out = {}
-    for k, v in store._read("SELECT key, value FROM bootstrap_meta"):
-        try:
-            out[k] = json.loads(v)
-        except (TypeError, ValueError):
-            raise damaged(store.path, f"bootstrap setting '{k}' is not valid JSON") from None
-    return out
+    return read_meta(store, "bootstrap_meta", "bootstrap")
 
 
 def open_bootstrap(store: Store, settings: dict, *, replace: bool = False) -> dict:
@@ -91,30 +81,18 @@ def open_bootstrap(store: Store, settings: dict, *, replace: bool = False) -> di
             store.conn.execute("DELETE FROM bootstrap_meta")
         stored = {}
     if stored:
-        diff = [k for k in FIXED_SETTINGS if stored.get(k) != ours.get(k)]
-        if diff:
-            detail = "; ".join(f"{k}: stored {_short(stored.get(k))}, given {_short(ours.get(k))}"
-                               for k in diff)
-            raise InputError("the store holds a bootstrap with other settings; continue it "
-                             f"with the same ones, or replace it ({detail})",
-                             file=str(store.path))
+        check_continues(store, stored, ours, FIXED_SETTINGS, "a bootstrap")
         ours = {**stored, "n": max(int(stored["n"]), int(ours["n"])), "level": ours["level"]}
     values = {"format": BOOTSTRAP_FORMAT, "wall_s": stored.get("wall_s", 0.0), **ours}
-    with store.conn:
-        store.conn.executemany("INSERT OR REPLACE INTO bootstrap_meta VALUES (?, ?)",
-                               [(k, json.dumps(v)) for k, v in values.items()])
+    write_meta(store, "bootstrap_meta", values)
     return values
 
-
-def _short(v: object) -> str:
-    text = repr(v)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def add_replicate(store: Store, r: Replicate, wall_s: float = 0.0) -> None:
     """Write one finished replicate and the bootstrap's wall time since the last write."""
     with store.conn:
-        _add_wall(store, wall_s)
+        add_wall(store, "bootstrap_meta", wall_s)
         store.conn.execute(
             "INSERT OR REPLACE INTO replicates VALUES (?,?,?,?,?,?,?,?,?)",
             (r.index, json.dumps([int(v) for v in r.weights]),
@@ -125,20 +103,13 @@ def add_replicate(store: Store, r: Replicate, wall_s: float = 0.0) -> None:
 def add_bootstrap_wall(store: Store, wall_s: float) -> None:
     """Add wall time to the bootstrap's total."""
     with store.conn:
-        _add_wall(store, wall_s)
+        add_wall(store, "bootstrap_meta", wall_s)
 
-
-def _add_wall(store: Store, wall_s: float) -> None:
-    """Add to the stored wall time (inside the caller's transaction)."""
-    (total,) = store.conn.execute(
-        "SELECT value FROM bootstrap_meta WHERE key = 'wall_s'").fetchone()
-    store.conn.execute("UPDATE bootstrap_meta SET value = ? WHERE key = 'wall_s'",
-                       (json.dumps(json.loads(total) + wall_s),))
 
 
 def replicates(store: Store, n_x: int) -> list[Replicate]:
     """Every stored replicate, in index order (each value checked)."""
-    if "replicates" not in _tables(store):
+    if "replicates" not in tables(store):
         return []
     rows = store._read("SELECT idx, weights, x, fval, threshold, status, n_fval, wall_s, "
                        "message FROM replicates ORDER BY idx")

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bngfit.errors import InputError
-
 from ._profile import ProfilePoint
 from ._store import Store
 from ._store_files import damaged
+from ._store_meta import add_wall, check_continues, read_meta, tables, write_meta
 
 PROFILE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS profile_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -36,21 +35,10 @@ PROFILE_FORMAT = "bngfit-profile-1"
 FIXED_SETTINGS = ("alpha", "estimate", "fval_best", "optimizer", "step")
 
 
-def _tables(store: Store) -> set[str]:
-    return {r[0] for r in store._read("SELECT name FROM sqlite_master WHERE type='table'")}
-
 
 def profile_meta(store: Store) -> dict:
     """The stored profile settings (empty: none); a damaged value is an InputError."""
-    if "profile_meta" not in _tables(store):
-        return {}
-    out = {}
-    for k, v in store._read("SELECT key, value FROM profile_meta"):
-        try:
-            out[k] = json.loads(v)
-        except (TypeError, ValueError):
-            raise damaged(store.path, f"profile setting '{k}' is not valid JSON") from None
-    return out
+    return read_meta(store, "profile_meta", "profile")
 
 
 def open_profile(store: Store, settings: dict, *, replace: bool = False) -> dict:
@@ -86,29 +74,17 @@ def open_profile(store: Store, settings: dict, *, replace: bool = False) -> dict
             store.conn.execute("DELETE FROM profile_meta")
         stored = {}
     if stored:
-        diff = [k for k in FIXED_SETTINGS if stored.get(k) != ours.get(k)]
-        if diff:
-            detail = "; ".join(f"{k}: stored {_short(stored.get(k))}, given {_short(ours.get(k))}"
-                               for k in diff)
-            raise InputError("the store holds profiles with other settings; continue them "
-                             f"with the same ones, or replace them ({detail})",
-                             file=str(store.path))
+        check_continues(store, stored, ours, FIXED_SETTINGS, "profiles")
     values = {"format": PROFILE_FORMAT, "wall_s": stored.get("wall_s", 0.0), **ours}
-    with store.conn:
-        store.conn.executemany("INSERT OR REPLACE INTO profile_meta VALUES (?, ?)",
-                               [(k, json.dumps(v)) for k, v in values.items()])
+    write_meta(store, "profile_meta", values)
     return values
 
-
-def _short(v: object) -> str:
-    text = repr(v)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def add_point(store: Store, p: ProfilePoint, wall_s: float = 0.0) -> None:
     """Write one finished point and the profiles' wall time since the last write."""
     with store.conn:
-        _add_wall(store, wall_s)
+        add_wall(store, "profile_meta", wall_s)
         store.conn.execute(
             "INSERT OR REPLACE INTO profile_points VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (p.parameter, int(p.direction), int(p.seq), float(p.value), float(p.native),
@@ -120,14 +96,8 @@ def add_point(store: Store, p: ProfilePoint, wall_s: float = 0.0) -> None:
 def add_profile_wall(store: Store, wall_s: float) -> None:
     """Add wall time to the profiles' total."""
     with store.conn:
-        _add_wall(store, wall_s)
+        add_wall(store, "profile_meta", wall_s)
 
-
-def _add_wall(store: Store, wall_s: float) -> None:
-    (total,) = store.conn.execute(
-        "SELECT value FROM profile_meta WHERE key = 'wall_s'").fetchone()
-    store.conn.execute("UPDATE profile_meta SET value = ? WHERE key = 'wall_s'",
-                       (json.dumps(json.loads(total) + wall_s),))
 
 
 def profile_points(store: Store, n_x: int) -> list[ProfilePoint]:
@@ -135,7 +105,7 @@ def profile_points(store: Store, n_x: int) -> list[ProfilePoint]:
 
     A failed point (fval stored as NULL) reads as ``inf``.
     """
-    if "profile_points" not in _tables(store):
+    if "profile_points" not in tables(store):
         return []
     rows = store._read("SELECT parameter, direction, seq, value, native, fval, x, at_bounds, "
                        "n_fval, wall_s, message FROM profile_points "
