@@ -59,8 +59,6 @@ class Measured:
     time : float
         A scan: the time every row is measured at (``t_end``, or ``inf`` for
         steady state).
-    scanned : str
-        A scan: the model name it sets (its dose-response plot's x axis).
     scan : Scan or None
         A scan: its points.
     points : tuple of (int, str, str)
@@ -74,10 +72,14 @@ class Measured:
     preeq: str = ""
     rows: tuple[tuple[str, str], ...] | None = None
     time: float = math.nan
-    scanned: str = ""
     scan: Scan | None = None
     points: tuple[tuple[int, str, str], ...] = ()
     warnings: tuple[Issue, ...] = ()
+
+    @property
+    def scanned(self) -> str:
+        """A scan: the model name it sets (its dose-response plot's x axis); else ""."""
+        return "" if self.scan is None else self.scan.parameter
 
 
 def not_replayed(suffix: str, why: str, line: int, f: str) -> UnsupportedError:
@@ -181,8 +183,7 @@ class _Settings:
             else:
                 self.set.append(param_mutation(ph, target, value, self.info, self.suffix,
                                                self.f))
-        return phase_mutations(ph, self.info, self.suffix, self.f)[
-            sum(v is not None for _, v in ph.set_params):]
+        return species_mutations(ph, self.info, self.suffix, self.f)
 
     def point(self, name: str, value: float) -> Mutation:
         """Set a scanned parameter (it keeps the value, as in BioNetGen); the setting."""
@@ -268,7 +269,7 @@ def _measured_scan(name: str, table: ExpTable | None, last: Phase, state: _Setti
     rows = tuple((pre_of[k], f"{name}__scan{k + 1}") for k in points)
     time = math.inf if last.steady_state else last.t_end - last.t_start
     return Measured(conditions, last.t_end - last.t_start, base,
-                    rows if table is not None else None, time, scan.parameter, scan,
+                    rows if table is not None else None, time, scan,
                     tuple((k, pre_of[k], f"{name}__scan{k + 1}") for k in simulated))
 
 
@@ -366,11 +367,10 @@ def param_mutation(phase: Phase, target: str, value: float | str, info: ModelInf
     return Mutation(target, MutationOp.SET, float(value))
 
 
-def phase_mutations(phase: Phase, info: ModelInfo, suffix: str, f: str) -> list[Mutation]:
-    """A phase's ``setParameter`` / ``setConcentration`` actions as mutations."""
-    out = [param_mutation(phase, target, value, info, suffix, f)
-           for target, value in phase.set_params
-           if value is not None]  # None: resetParameters (see _Settings)
+def species_mutations(phase: Phase, info: ModelInfo, suffix: str, f: str
+                      ) -> list[Mutation]:
+    """A phase's ``setConcentration`` actions as mutations."""
+    out = []
     for pattern, value in phase.set_species:
         if isinstance(value, str):
             raise not_replayed(suffix, f"sets '{pattern}' to an expression ({value})",

@@ -77,7 +77,7 @@ def sbml_conditions(config: PybnfConfig, run: Run, muts: tuple[Mutation, ...],
     time = float(action.fields["time"])
     rows = tuple(("", f"{run.name}__scan{k + 1}") for k in points)
     points_sim = tuple((k, "", f"{run.name}__scan{k + 1}") for k in sorted(set(points)))
-    return Measured(conditions, time, "", rows, time, name, scan, points_sim)
+    return Measured(conditions, time, "", rows, time, scan, points_sim)
 
 
 def legacy_scan(action: ActionEntry) -> Scan:
